@@ -1,0 +1,144 @@
+// The op contract: everything the model layer asks of a device. Porting dsinfer to a new
+// chip means implementing this interface and passing tests/backend/ (every op against the
+// reference backend), and nothing else.
+//
+// Conventions
+// - Activations are float32 Tensors (2-D views with a row stride) in memory the backend
+//   allocated. Weights stay in their stored dtype (F32, BF16, F16, FP8 E4M3 with block
+//   scales); `prepare_weight` lets a backend repack each one once at load.
+// - A backend may run ops immediately (CPU) or enqueue them on its stream; results are
+//   visible to the host after `synchronize()`.
+// - Ops validate nothing that the model layer already validated at load; they must not
+//   be reachable with unchecked user input (token ids are checked before `embedding`).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace dsinfer {
+
+// A weight as a backend holds it after prepare_weight (possibly repacked).
+class PreparedWeight {
+ public:
+  virtual ~PreparedWeight() = default;
+  virtual const WeightView& view() const = 0;  // the stored tensor it was prepared from
+};
+
+// Memory a backend allocated for activations or caches.
+class DeviceBuffer {
+ public:
+  virtual ~DeviceBuffer() = default;
+  virtual void* data() = 0;
+  virtual size_t size() const = 0;
+};
+
+// RoPE frequencies, precomputed once per model (YaRN blending included): position p
+// rotates pair i by angle p * inv_freq[i]; cos/sin are multiplied by `attention_factor`.
+struct RopeTable {
+  std::vector<float> inv_freq;  // [rope_dim / 2]
+  float attention_factor = 1.0f;
+};
+
+struct RopeArgs {
+  Tensor x;                 // [T, n_heads * head_dim], rotated in place
+  int64_t head_dim = 0;     // stride between heads within a row
+  int64_t rope_offset = 0;  // first rotated dim inside each head
+  int64_t rope_dim = 0;     // rotated dims, as interleaved pairs (x0,x1),(x2,x3),...
+  std::span<const int32_t> positions;  // [T]
+  const RopeTable* table = nullptr;
+};
+
+enum class MlaForm {
+  kExpanded,  // expand the latent into per-head K and V (prefill)
+  kAbsorbed,  // fold kv_b's K half into q and its V half after attention (decode)
+};
+
+// Multi-head latent attention over one sequence's latent cache.
+struct MlaAttentionArgs {
+  Tensor out;     // [T, n_heads * v_head_dim]
+  Tensor q;       // [T, n_heads * (nope + rope)], RoPE already applied to each head's rope part
+  Tensor latent;  // [start_pos + T, kv_lora_rank + rope]: rows of normed c_kv | roped k_pe
+  const PreparedWeight* kv_b = nullptr;  // [n_heads * (nope + v_head_dim), kv_lora_rank]
+  int64_t n_heads = 0;
+  int64_t nope_dim = 0;
+  int64_t rope_dim = 0;
+  int64_t v_head_dim = 0;
+  int64_t kv_lora_rank = 0;
+  int64_t start_pos = 0;  // query row t sits at position start_pos + t and sees rows [0, start_pos + t]
+  float softmax_scale = 1.0f;
+  MlaForm form = MlaForm::kExpanded;
+};
+
+enum class RouterScoring { kSoftmax, kSigmoid };
+enum class RouterSelection {
+  kTopK,               // plain top-k over all experts
+  kGroupMaxTopK,       // keep topk_group groups ranked by their best expert, then top-k
+  kGroupTop2SumTopK,   // keep topk_group groups ranked by the sum of their two best, then top-k
+};
+
+// How a token chooses experts and weighs them.
+struct RouterSpec {
+  RouterScoring scoring = RouterScoring::kSoftmax;
+  RouterSelection selection = RouterSelection::kTopK;
+  int64_t top_k = 1;
+  int64_t n_group = 1;
+  int64_t topk_group = 1;
+  bool normalize = false;    // divide the chosen weights by their sum (+1e-20)
+  float weight_scale = 1.0f; // then multiply by this
+};
+
+// One SwiGLU FFN: down(silu(gate(x)) * up(x)).
+struct FfnWeights {
+  const PreparedWeight* gate = nullptr;  // [inter, hidden]
+  const PreparedWeight* up = nullptr;    // [inter, hidden]
+  const PreparedWeight* down = nullptr;  // [hidden, inter]
+};
+
+struct MoeArgs {
+  Tensor out;  // [T, hidden]
+  Tensor x;    // [T, hidden]
+  const PreparedWeight* router = nullptr;          // [n_experts, hidden]
+  const PreparedWeight* selection_bias = nullptr;  // [n_experts] added for selection only, or null
+  std::span<const FfnWeights> experts;             // [n_experts]
+  std::optional<FfnWeights> shared;                // shared experts as one wide FFN
+  RouterSpec spec;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+
+  virtual std::unique_ptr<DeviceBuffer> allocate(size_t bytes) = 0;
+  virtual Result<std::unique_ptr<PreparedWeight>> prepare_weight(const WeightView& weight) = 0;
+  virtual void synchronize() = 0;
+  // Copies a float32 tensor to host memory (row after row); waits for pending ops.
+  virtual void download(Tensor src, float* dst) = 0;
+
+  // out[t] = row ids[t] of table [vocab, hidden]. Ids are in range (checked by the caller).
+  virtual void embedding(Tensor out, const PreparedWeight& table, std::span<const int32_t> ids) = 0;
+  // out = x / sqrt(mean(x^2) + eps) * weight, per row. out may alias x.
+  virtual void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) = 0;
+  virtual void rope(const RopeArgs& args) = 0;
+  // out = a + b elementwise. out may alias a or b.
+  virtual void add(Tensor out, Tensor a, Tensor b) = 0;
+  // out = silu(gate) * up elementwise.
+  virtual void silu_and_mul(Tensor out, Tensor gate, Tensor up) = 0;
+  // out[T, N] = x[T, K] @ W[N, K]^T, W in its stored dtype, float32 accumulation.
+  virtual void matmul(Tensor out, Tensor x, const PreparedWeight& w) = 0;
+  // Index of the largest value of each row (first one on ties).
+  virtual void argmax(std::span<int32_t> out, Tensor x) = 0;
+
+  // Fused ops.
+  virtual void mla_attention(const MlaAttentionArgs& args) = 0;
+  virtual void moe_ffn(const MoeArgs& args) = 0;
+};
+
+}  // namespace dsinfer

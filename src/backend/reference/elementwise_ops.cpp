@@ -1,0 +1,82 @@
+#include <cmath>
+#include <vector>
+
+#include "backend/reference/dequantize.h"
+#include "backend/reference/reference_ops.h"
+
+namespace dsinfer::reference {
+
+void embedding(Tensor out, const WeightView& table, std::span<const int32_t> ids) {
+  for (size_t t = 0; t < ids.size(); ++t) dequantize_row(table, ids[t], out.f32_row(static_cast<int64_t>(t)));
+}
+
+void rms_norm(Tensor out, Tensor x, const WeightView& weight, float eps) {
+  std::vector<float> w(static_cast<size_t>(x.cols));
+  dequantize_row(weight, 0, w.data());
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const float* in = x.f32_row(r);
+    float sum_sq = 0.0f;
+    for (int64_t c = 0; c < x.cols; ++c) sum_sq += in[c] * in[c];
+    const float inv_rms = 1.0f / std::sqrt(sum_sq / static_cast<float>(x.cols) + eps);
+    float* o = out.f32_row(r);
+    for (int64_t c = 0; c < x.cols; ++c) o[c] = in[c] * inv_rms * w[c];
+  }
+}
+
+void rope(const RopeArgs& args) {
+  const int64_t n_heads = args.x.cols / args.head_dim;
+  for (int64_t t = 0; t < args.x.rows; ++t) {
+    const float position = static_cast<float>(args.positions[t]);
+    for (int64_t i = 0; i < args.rope_dim / 2; ++i) {
+      const float angle = position * args.table->inv_freq[i];
+      const float cos = std::cos(angle) * args.table->attention_factor;
+      const float sin = std::sin(angle) * args.table->attention_factor;
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* pair = args.x.f32_row(t) + h * args.head_dim + args.rope_offset + 2 * i;
+        const float x0 = pair[0];
+        const float x1 = pair[1];
+        pair[0] = x0 * cos - x1 * sin;
+        pair[1] = x0 * sin + x1 * cos;
+      }
+    }
+  }
+}
+
+void add(Tensor out, Tensor a, Tensor b) {
+  for (int64_t r = 0; r < out.rows; ++r)
+    for (int64_t c = 0; c < out.cols; ++c) out.f32_row(r)[c] = a.f32_row(r)[c] + b.f32_row(r)[c];
+}
+
+void silu_and_mul(Tensor out, Tensor gate, Tensor up) {
+  for (int64_t r = 0; r < out.rows; ++r) {
+    for (int64_t c = 0; c < out.cols; ++c) {
+      const float g = gate.f32_row(r)[c];
+      out.f32_row(r)[c] = g / (1.0f + std::exp(-g)) * up.f32_row(r)[c];
+    }
+  }
+}
+
+void matmul(Tensor out, Tensor x, const WeightView& w) {
+  std::vector<float> w_row(static_cast<size_t>(w.cols()));
+  for (int64_t n = 0; n < w.rows(); ++n) {
+    dequantize_row(w, n, w_row.data());
+    for (int64_t t = 0; t < x.rows; ++t) {
+      const float* in = x.f32_row(t);
+      float sum = 0.0f;
+      for (int64_t k = 0; k < x.cols; ++k) sum += in[k] * w_row[k];
+      out.f32_row(t)[n] = sum;
+    }
+  }
+}
+
+void argmax(std::span<int32_t> out, Tensor x) {
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const float* row = x.f32_row(r);
+    int64_t best = 0;
+    for (int64_t c = 1; c < x.cols; ++c)
+      if (row[c] > row[best]) best = c;
+    out[r] = static_cast<int32_t>(best);
+  }
+}
+
+}  // namespace dsinfer::reference

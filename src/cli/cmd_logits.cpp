@@ -1,0 +1,75 @@
+// `dsinfer logits`: one row of logits per position, the interface correctness is judged by.
+// The first --prefill tokens run as one chunk, the remaining given tokens one at a time
+// through the decode path (teacher forcing), then --decode greedy steps follow.
+#include <algorithm>
+
+#include "backend/reference/reference_backend.h"
+#include "cli/commands.h"
+#include "cli/token_list.h"
+#include "formats/npy.h"
+#include "runtime/session.h"
+
+namespace dsinfer::cli {
+namespace {
+
+struct LogitsOptions {
+  std::string model_dir;
+  std::string tokens;
+  int64_t prefill = -1;  // -1: all given tokens
+  int64_t decode = 0;
+  std::string out_path;
+};
+
+// Index of the largest logit of the last row in `logits`.
+int32_t last_row_argmax(const std::vector<float>& logits, int64_t vocab_size) {
+  auto row = logits.end() - vocab_size;
+  return static_cast<int32_t>(std::max_element(row, logits.end()) - row);
+}
+
+Status run_logits(const LogitsOptions& o) {
+  DSINFER_ASSIGN_OR_RETURN(std::vector<int32_t> tokens, parse_token_list(o.tokens));
+  const int64_t given = static_cast<int64_t>(tokens.size());
+  const int64_t prefill = o.prefill < 0 ? given : o.prefill;
+  if (prefill < 1 || prefill > given)
+    return error("--prefill {} must lie in [1, {}] (the number of given tokens)", prefill, given);
+  if (o.decode < 0) return error("--decode must not be negative");
+
+  auto backend = make_reference_backend();
+  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
+  const ModelConfig& c = model->config();
+  const int64_t rows = given + o.decode;
+  if (rows > c.max_position_embeddings)
+    return error("{} positions ({} tokens + {} decode steps) exceed the model's context of max_position_embeddings={}",
+                 rows, given, o.decode, c.max_position_embeddings);
+
+  Session session(*model, rows);
+  std::vector<float> all(static_cast<size_t>(rows * c.vocab_size));
+  std::vector<float> logits;
+  DSINFER_RETURN_IF_ERROR(session.append(std::span(tokens).first(static_cast<size_t>(prefill)),
+                                         {.logits = ForwardOptions::Logits::kAll}, logits));
+  std::copy(logits.begin(), logits.end(), all.begin());
+  for (int64_t i = prefill; i < rows; ++i) {
+    const int32_t token = i < given ? tokens[i] : last_row_argmax(logits, c.vocab_size);
+    DSINFER_RETURN_IF_ERROR(session.append(std::span(&token, 1), {}, logits));
+    std::copy(logits.begin(), logits.end(), all.begin() + i * c.vocab_size);
+  }
+  return write_npy_f32(o.out_path, {rows, c.vocab_size}, all.data());
+}
+
+}  // namespace
+
+void add_logits_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<LogitsOptions>();
+  CLI::App* cmd = app.add_subcommand("logits", "Write one row of logits per position to a .npy file");
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder")->required();
+  cmd->add_option("--tokens", o->tokens, "Comma-separated token ids")->required();
+  cmd->add_option("--prefill", o->prefill, "Tokens processed as one prefill chunk (default: all)");
+  cmd->add_option("--decode", o->decode, "Greedy steps after the given tokens")->default_val(0);
+  cmd->add_option("--out", o->out_path, "Output .npy file, float32 [tokens + decode, vocab_size]")->required();
+  cmd->callback([o, &exit_code] {
+    Status status = run_logits(*o);
+    if (!status) exit_code = report_error(status);
+  });
+}
+
+}  // namespace dsinfer::cli

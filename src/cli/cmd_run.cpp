@@ -1,0 +1,58 @@
+// `dsinfer run`: generate tokens after a prompt and print them as they come.
+#include <cstdio>
+
+#include "backend/reference/reference_backend.h"
+#include "cli/commands.h"
+#include "cli/token_list.h"
+#include "runtime/session.h"
+
+namespace dsinfer::cli {
+namespace {
+
+struct RunOptions {
+  std::string model_dir;
+  std::string prompt_tokens;
+  int64_t max_new_tokens = 32;
+  SamplingParams sampling;
+};
+
+Status run_generate(const RunOptions& o) {
+  DSINFER_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, parse_token_list(o.prompt_tokens));
+  if (o.max_new_tokens < 0) return error("-n must not be negative");
+  auto backend = make_reference_backend();
+  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
+  const int64_t needed = static_cast<int64_t>(prompt.size()) + o.max_new_tokens;
+  if (needed > model->config().max_position_embeddings)
+    return error("prompt of {} tokens plus -n {} exceeds the model's context of {}", prompt.size(), o.max_new_tokens,
+                 model->config().max_position_embeddings);
+  Session session(*model, needed);
+  bool first = true;
+  DSINFER_RETURN_IF_ERROR(session.generate(prompt, o.max_new_tokens, o.sampling, [&](int32_t token) {
+    std::printf(first ? "%d" : ",%d", token);
+    std::fflush(stdout);
+    first = false;
+    return true;
+  }));
+  std::printf("\n");
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "Generate tokens after a prompt");
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder")->required();
+  cmd->add_option("--prompt-tokens", o->prompt_tokens, "Comma-separated prompt token ids")->required();
+  cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Tokens to generate")->default_val(32);
+  cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.0f)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold")->default_val(1.0f)->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0 = all)")->default_val(0)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->default_val(0);
+  cmd->callback([o, &exit_code] {
+    Status status = run_generate(*o);
+    if (!status) exit_code = report_error(status);
+  });
+}
+
+}  // namespace dsinfer::cli

@@ -1,0 +1,25 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace dsinfer::cli {
+
+int report_error(const Status& status) {
+  std::fprintf(stderr, "dsinfer: error: %s\n", status.message().c_str());
+  return 1;
+}
+
+}  // namespace dsinfer::cli
+
+int main(int argc, char** argv) {
+  using namespace dsinfer::cli;
+  CLI::App app{"dsinfer: inference engine for DeepSeek-architecture MoE models"};
+  app.require_subcommand(1);
+  int exit_code = 0;
+  add_inspect_command(app, exit_code);
+  add_logits_command(app, exit_code);
+  add_run_command(app, exit_code);
+  add_make_test_model_command(app, exit_code);
+  CLI11_PARSE(app, argc, argv);
+  return exit_code;
+}

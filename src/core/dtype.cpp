@@ -1,0 +1,180 @@
+#include "core/dtype.h"
+
+#include <array>
+#include <cmath>
+
+namespace dsinfer {
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return 4;
+    case DType::kF16: return 2;
+    case DType::kBF16: return 2;
+    case DType::kF8E4M3: return 1;
+    case DType::kI32: return 4;
+    case DType::kI64: return 8;
+    case DType::kU8: return 1;
+  }
+  return 0;
+}
+
+std::string_view dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return "f32";
+    case DType::kF16: return "f16";
+    case DType::kBF16: return "bf16";
+    case DType::kF8E4M3: return "f8_e4m3";
+    case DType::kI32: return "i32";
+    case DType::kI64: return "i64";
+    case DType::kU8: return "u8";
+  }
+  return "?";
+}
+
+namespace {
+struct DTypeSpelling {
+  DType dtype;
+  std::string_view safetensors;
+};
+constexpr std::array<DTypeSpelling, 7> kSpellings{{
+    {DType::kF32, "F32"},
+    {DType::kF16, "F16"},
+    {DType::kBF16, "BF16"},
+    {DType::kF8E4M3, "F8_E4M3"},
+    {DType::kI32, "I32"},
+    {DType::kI64, "I64"},
+    {DType::kU8, "U8"},
+}};
+}  // namespace
+
+std::optional<DType> dtype_from_safetensors(std::string_view name) {
+  for (const auto& s : kSpellings)
+    if (s.safetensors == name) return s.dtype;
+  return std::nullopt;
+}
+
+std::string_view dtype_to_safetensors(DType dtype) {
+  for (const auto& s : kSpellings)
+    if (s.dtype == dtype) return s.safetensors;
+  return "?";
+}
+
+uint16_t f32_to_bf16(float f) {
+  uint32_t bits = f32_to_bits(f);
+  if (std::isnan(f)) return static_cast<uint16_t>((bits >> 16) | 0x40);
+  uint32_t rounding = 0x7FFF + ((bits >> 16) & 1);
+  return static_cast<uint16_t>((bits + rounding) >> 16);
+}
+
+float f16_to_f32(uint16_t h) {
+  const uint32_t sign = (h >> 15) & 1;
+  const uint32_t exponent = (h >> 10) & 0x1F;
+  const uint32_t mantissa = h & 0x3FF;
+  float magnitude;
+  if (exponent == 0) {
+    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+  } else if (exponent == 31) {
+    magnitude = mantissa ? NAN : INFINITY;
+  } else {
+    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), static_cast<int>(exponent) - 25);
+  }
+  return sign ? -magnitude : magnitude;
+}
+
+uint16_t f32_to_f16(float f) {
+  const uint32_t bits = f32_to_bits(f);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000);
+  const float a = std::fabs(f);
+  if (std::isnan(f)) return sign | 0x7E00;
+  if (a >= 65520.0f) return sign | 0x7C00;  // rounds to infinity
+  if (a < std::ldexp(1.0f, -14)) {
+    // Subnormal: units of 2^-24, nearbyint rounds half to even in the default mode.
+    return sign | static_cast<uint16_t>(std::nearbyint(a * 16777216.0f));
+  }
+  int exponent;
+  float fraction = std::frexp(a, &exponent);  // a = fraction * 2^exponent, fraction in [0.5,1)
+  // 11 significant bits: mantissa in [1024, 2048).
+  float scaled = std::nearbyint(std::ldexp(fraction, 11));
+  if (scaled >= 2048.0f) {
+    scaled /= 2;
+    exponent += 1;
+  }
+  const uint16_t biased = static_cast<uint16_t>(exponent - 1 + 15);
+  return sign | static_cast<uint16_t>(biased << 10) | static_cast<uint16_t>(static_cast<uint32_t>(scaled) & 0x3FF);
+}
+
+float f8e4m3_to_f32(uint8_t v) {
+  const bool negative = v & 0x80;
+  const uint32_t exponent = (v >> 3) & 0xF;
+  const uint32_t mantissa = v & 0x7;
+  float magnitude;
+  if (exponent == 0xF && mantissa == 0x7) {
+    magnitude = NAN;
+  } else if (exponent == 0) {
+    magnitude = std::ldexp(static_cast<float>(mantissa), -9);  // subnormal: m/8 * 2^-6
+  } else {
+    magnitude = std::ldexp(static_cast<float>(mantissa | 0x8), static_cast<int>(exponent) - 10);
+  }
+  return negative ? -magnitude : magnitude;
+}
+
+uint8_t f32_to_f8e4m3(float f) {
+  const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
+  if (std::isnan(f)) return sign | 0x7F;
+  float a = std::fabs(f);
+  if (a >= 448.0f) return sign | 0x7E;
+  if (a < std::ldexp(1.0f, -6)) {
+    // Subnormal range: units of 2^-9.
+    return sign | static_cast<uint8_t>(std::nearbyint(a * 512.0f));
+  }
+  int exponent;
+  float fraction = std::frexp(a, &exponent);
+  float scaled = std::nearbyint(std::ldexp(fraction, 4));  // 4 significant bits: [8, 16]
+  if (scaled >= 16.0f) {
+    scaled /= 2;
+    exponent += 1;
+  }
+  const int biased = exponent - 1 + 7;
+  if (biased > 15 || (biased == 15 && (static_cast<int>(scaled) & 7) == 7)) return sign | 0x7E;
+  return sign | static_cast<uint8_t>(biased << 3) | static_cast<uint8_t>(static_cast<int>(scaled) & 7);
+}
+
+void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, count * sizeof(float));
+      return;
+    case DType::kBF16: {
+      auto* s = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    case DType::kF16: {
+      auto* s = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = f16_to_f32(s[i]);
+      return;
+    }
+    case DType::kF8E4M3: {
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = f8e4m3_to_f32(s[i]);
+      return;
+    }
+    case DType::kI32: {
+      auto* s = static_cast<const int32_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
+    case DType::kI64: {
+      auto* s = static_cast<const int64_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
+    case DType::kU8: {
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
+  }
+}
+
+}  // namespace dsinfer

@@ -1,0 +1,67 @@
+// Views of memory the engine computes on. Neither type owns memory: weights point into
+// mapped checkpoint files, activations into buffers a Backend allocated.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace dsinfer {
+
+// A 2-D row-major activation view [rows, cols] with a row stride in elements, so that a
+// column slice (the c_kv half of a [T, kv_lora + rope] projection) is a view, not a copy.
+// A vector is a view with one row.
+struct Tensor {
+  DType dtype = DType::kF32;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_stride = 0;  // elements between the starts of consecutive rows
+  void* data = nullptr;
+
+  static Tensor contiguous(DType dtype, int64_t rows, int64_t cols, void* data) {
+    return Tensor{dtype, rows, cols, cols, data};
+  }
+  float* f32_row(int64_t r) const { return static_cast<float*>(data) + r * row_stride; }
+  // Columns [begin, begin + count) of every row.
+  Tensor col_slice(int64_t begin, int64_t count) const {
+    return Tensor{dtype, rows, count, row_stride,
+                  static_cast<uint8_t*>(data) + begin * static_cast<int64_t>(dtype_size(dtype))};
+  }
+  // Rows [begin, begin + count).
+  Tensor row_slice(int64_t begin, int64_t count) const {
+    return Tensor{dtype, count, cols, row_stride,
+                  static_cast<uint8_t*>(data) + begin * row_stride * static_cast<int64_t>(dtype_size(dtype))};
+  }
+};
+
+// Per-block dequantisation scales of a block-quantised weight (FP8 checkpoints):
+// real[r][c] = stored[r][c] * scales[r / block_rows][c / block_cols]; edge blocks partial.
+struct BlockScales {
+  const float* data = nullptr;  // [ceil(rows/block_rows), ceil(cols/block_cols)] row-major
+  int64_t block_rows = 0;
+  int64_t block_cols = 0;
+};
+
+// A weight as stored in the checkpoint: a 1-D vector (norm weights, biases) or a 2-D
+// [out_features, in_features] matrix, in its stored dtype.
+struct WeightView {
+  std::string name;
+  DType dtype = DType::kF32;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;
+  BlockScales scales;  // data == nullptr unless the weight is block-scaled
+
+  int64_t rows() const { return shape.empty() ? 0 : (shape.size() == 1 ? 1 : shape[0]); }
+  int64_t cols() const { return shape.empty() ? 0 : shape.back(); }
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
+std::string shape_to_string(const std::vector<int64_t>& shape);
+
+}  // namespace dsinfer

@@ -1,0 +1,131 @@
+#include "formats/checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace dsinfer {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string dtype_list(const std::vector<DType>& dtypes) {
+  std::string s;
+  for (size_t i = 0; i < dtypes.size(); ++i) {
+    if (i) s += "|";
+    s += dtype_name(dtypes[i]);
+  }
+  return s;
+}
+
+// The shard file names of a folder: from the index's weight_map when present,
+// else model.safetensors, else every *.safetensors file.
+Result<std::vector<std::string>> shard_files(const std::string& dir) {
+  const fs::path index_path = fs::path(dir) / "model.safetensors.index.json";
+  std::error_code ec;
+  if (fs::exists(index_path, ec)) {
+    std::ifstream in(index_path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    auto index = nlohmann::json::parse(text.str(), nullptr, false);
+    if (index.is_discarded() || !index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+      return error("{}: expected a JSON object with a 'weight_map' object", index_path.string());
+    std::set<std::string> files;
+    for (const auto& [tensor, file] : index["weight_map"].items()) {
+      if (!file.is_string()) return error("{}: weight_map entry '{}' is not a file name", index_path.string(), tensor);
+      const std::string name = file.get<std::string>();
+      if (name.find('/') != std::string::npos || name == ".." || name.empty())
+        return error("{}: weight_map names file '{}' outside the model folder", index_path.string(), name);
+      files.insert(name);
+    }
+    return std::vector<std::string>(files.begin(), files.end());
+  }
+  if (fs::exists(fs::path(dir) / "model.safetensors", ec)) return std::vector<std::string>{"model.safetensors"};
+  std::vector<std::string> files;
+  for (const auto& item : fs::directory_iterator(dir, ec))
+    if (item.path().extension() == ".safetensors") files.push_back(item.path().filename().string());
+  if (files.empty()) return error("{}: no model.safetensors, no index and no *.safetensors files", dir);
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_dir) {
+  auto checkpoint = std::unique_ptr<Checkpoint>(new Checkpoint());
+  checkpoint->dir_ = model_dir;
+  DSINFER_ASSIGN_OR_RETURN(checkpoint->config_, load_model_config(model_dir));
+  DSINFER_ASSIGN_OR_RETURN(std::vector<std::string> files, shard_files(model_dir));
+  for (const auto& file : files) DSINFER_RETURN_IF_ERROR(checkpoint->add_shard(file));
+  return checkpoint;
+}
+
+Status Checkpoint::add_shard(const std::string& file_name) {
+  DSINFER_ASSIGN_OR_RETURN(SafetensorsFile file, SafetensorsFile::open(dir_ + "/" + file_name));
+  shards_.push_back(std::make_unique<SafetensorsFile>(std::move(file)));
+  const SafetensorsFile* shard = shards_.back().get();
+  for (const auto& [name, entry] : shard->header().tensors) {
+    auto [it, inserted] = tensors_.emplace(name, Location{shard, &entry});
+    if (!inserted)
+      return error("tensor '{}' appears in both {} and {}", name, it->second.file->path(), shard->path());
+  }
+  return Status::ok();
+}
+
+std::optional<WeightView> Checkpoint::find(const std::string& name) const {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) return std::nullopt;
+  const auto& [file, entry] = it->second;
+  WeightView view;
+  view.name = name;
+  view.dtype = entry->dtype;
+  view.shape = entry->shape;
+  view.data = file->tensor_data(*entry);
+  return view;
+}
+
+Result<BlockScales> Checkpoint::block_scales(const std::string& name, const std::vector<int64_t>& shape) const {
+  const std::string scale_name = name + "_scale_inv";
+  auto scales = find(scale_name);
+  if (!scales) return error("FP8 tensor '{}' has no '{}' block scales", name, scale_name);
+  if (shape.size() != 2) return error("FP8 tensor '{}' must be 2-D, found {}", name, shape_to_string(shape));
+  const int64_t block_rows = config_.fp8 ? config_.fp8->block_rows : 128;
+  const int64_t block_cols = config_.fp8 ? config_.fp8->block_cols : 128;
+  const std::vector<int64_t> expected{(shape[0] + block_rows - 1) / block_rows, (shape[1] + block_cols - 1) / block_cols};
+  if (scales->dtype != DType::kF32 || scales->shape != expected)
+    return error("tensor '{}': expected {} f32 for {}x{} blocks of {}, found {} {} in {}", scale_name,
+                 shape_to_string(expected), block_rows, block_cols, shape_to_string(shape),
+                 shape_to_string(scales->shape), dtype_name(scales->dtype), tensors_.at(scale_name).file->path());
+  return BlockScales{static_cast<const float*>(scales->data), block_rows, block_cols};
+}
+
+Result<WeightView> Checkpoint::get(const std::string& name, const std::vector<int64_t>& shape,
+                                   const std::vector<DType>& allowed) const {
+  auto view = find(name);
+  if (!view) return error("tensor '{}' is missing from the checkpoint in {}", name, dir_);
+  const std::string& path = tensors_.at(name).file->path();
+  const bool dtype_ok = std::find(allowed.begin(), allowed.end(), view->dtype) != allowed.end();
+  if (view->shape != shape || !dtype_ok)
+    return error("tensor '{}': expected {} {}, found {} {} in {}", name, shape_to_string(shape), dtype_list(allowed),
+                 shape_to_string(view->shape), dtype_name(view->dtype), path);
+  if (view->dtype == DType::kF8E4M3) {
+    DSINFER_ASSIGN_OR_RETURN(view->scales, block_scales(name, shape));
+  }
+  return *view;
+}
+
+std::vector<std::string> Checkpoint::tensor_names() const {
+  std::vector<std::string> names;
+  names.reserve(tensors_.size());
+  for (const auto& [name, location] : tensors_) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const SafetensorsEntry& Checkpoint::entry(const std::string& name) const { return *tensors_.at(name).entry; }
+
+}  // namespace dsinfer

@@ -1,0 +1,259 @@
+#include "formats/model_config.h"
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace dsinfer {
+namespace {
+
+using nlohmann::json;
+
+// Reads typed fields of one JSON object and names the offending field on error.
+class FieldReader {
+ public:
+  FieldReader(const json& object, std::string origin) : object_(object), origin_(std::move(origin)) {}
+
+  Status int_field(const char* key, int64_t& out, bool required) const {
+    const json* v = find(key);
+    if (!v) return required ? error("{}: missing required field '{}'", origin_, key) : Status::ok();
+    if (!v->is_number_integer()) return error("{}: field '{}' must be an integer, found {}", origin_, key, v->dump());
+    out = v->get<int64_t>();
+    return Status::ok();
+  }
+  Status optional_int_field(const char* key, std::optional<int64_t>& out) const {
+    const json* v = find(key);
+    if (!v) return Status::ok();
+    if (!v->is_number_integer()) return error("{}: field '{}' must be an integer or null, found {}", origin_, key, v->dump());
+    out = v->get<int64_t>();
+    return Status::ok();
+  }
+  Status number_field(const char* key, double& out, bool required = false) const {
+    const json* v = find(key);
+    if (!v) return required ? error("{}: missing required field '{}'", origin_, key) : Status::ok();
+    if (!v->is_number()) return error("{}: field '{}' must be a number, found {}", origin_, key, v->dump());
+    out = v->get<double>();
+    return Status::ok();
+  }
+  Status bool_field(const char* key, bool& out) const {
+    const json* v = find(key);
+    if (!v) return Status::ok();
+    if (!v->is_boolean()) return error("{}: field '{}' must be true or false, found {}", origin_, key, v->dump());
+    out = v->get<bool>();
+    return Status::ok();
+  }
+  Status string_field(const char* key, std::string& out, bool required = false) const {
+    const json* v = find(key);
+    if (!v) return required ? error("{}: missing required field '{}'", origin_, key) : Status::ok();
+    if (!v->is_string()) return error("{}: field '{}' must be a string, found {}", origin_, key, v->dump());
+    out = v->get<std::string>();
+    return Status::ok();
+  }
+  // Null counts as absent: HF configs write "q_lora_rank": null.
+  const json* find(const char* key) const {
+    auto it = object_.find(key);
+    return (it == object_.end() || it->is_null()) ? nullptr : &*it;
+  }
+  const std::string& origin() const { return origin_; }
+
+ private:
+  const json& object_;
+  std::string origin_;
+};
+
+Result<std::optional<YarnScaling>> parse_rope_scaling(const FieldReader& fields) {
+  const json* scaling = fields.find("rope_scaling");
+  if (!scaling) return std::optional<YarnScaling>{};
+  if (!scaling->is_object()) return error("{}: field 'rope_scaling' must be an object or null", fields.origin());
+  FieldReader r(*scaling, fields.origin() + ": rope_scaling");
+  std::string type;
+  if (const json* t = r.find("type"); t && t->is_string()) type = t->get<std::string>();
+  if (const json* t = r.find("rope_type"); type.empty() && t && t->is_string()) type = t->get<std::string>();
+  if (type != "yarn")
+    return error("{}: rope_scaling type '{}' is not supported (DeepSeek models use 'yarn')", fields.origin(), type);
+  YarnScaling yarn;
+  DSINFER_RETURN_IF_ERROR(r.number_field("factor", yarn.factor, /*required=*/true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("original_max_position_embeddings", yarn.original_max_position_embeddings, true));
+  DSINFER_RETURN_IF_ERROR(r.number_field("beta_fast", yarn.beta_fast));
+  DSINFER_RETURN_IF_ERROR(r.number_field("beta_slow", yarn.beta_slow));
+  DSINFER_RETURN_IF_ERROR(r.number_field("mscale", yarn.mscale));
+  DSINFER_RETURN_IF_ERROR(r.number_field("mscale_all_dim", yarn.mscale_all_dim));
+  if (!(yarn.factor >= 1.0)) return error("{}: rope_scaling.factor must be >= 1, found {}", fields.origin(), yarn.factor);
+  if (yarn.original_max_position_embeddings <= 0)
+    return error("{}: rope_scaling.original_max_position_embeddings must be positive", fields.origin());
+  return std::optional<YarnScaling>{yarn};
+}
+
+Result<std::optional<Fp8Quantization>> parse_quantization(const FieldReader& fields) {
+  const json* q = fields.find("quantization_config");
+  if (!q) return std::optional<Fp8Quantization>{};
+  if (!q->is_object()) return error("{}: field 'quantization_config' must be an object", fields.origin());
+  FieldReader r(*q, fields.origin() + ": quantization_config");
+  std::string method;
+  DSINFER_RETURN_IF_ERROR(r.string_field("quant_method", method, /*required=*/true));
+  if (method != "fp8")
+    return error("{}: quantization_config.quant_method '{}' is not supported (expected 'fp8')", fields.origin(), method);
+  Fp8Quantization fp8;
+  if (const json* block = r.find("weight_block_size")) {
+    if (!block->is_array() || block->size() != 2 || !(*block)[0].is_number_integer() ||
+        !(*block)[1].is_number_integer() || (*block)[0].get<int64_t>() <= 0 || (*block)[1].get<int64_t>() <= 0)
+      return error("{}: quantization_config.weight_block_size must be two positive integers", fields.origin());
+    fp8.block_rows = (*block)[0].get<int64_t>();
+    fp8.block_cols = (*block)[1].get<int64_t>();
+  }
+  std::string scale_fmt;
+  DSINFER_RETURN_IF_ERROR(r.string_field("scale_fmt", scale_fmt));
+  if (!scale_fmt.empty() && scale_fmt != "ue8m0")
+    return error("{}: quantization_config.scale_fmt '{}' is not supported", fields.origin(), scale_fmt);
+  fp8.ue8m0_scales = scale_fmt == "ue8m0";
+  return std::optional<Fp8Quantization>{fp8};
+}
+
+Status require_positive(const std::string& origin, const char* field, int64_t value) {
+  if (value <= 0) return error("{}: field '{}' must be positive, found {}", origin, field, value);
+  return Status::ok();
+}
+
+Status validate(const ModelConfig& c, const std::string& origin) {
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "vocab_size", c.vocab_size));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "hidden_size", c.hidden_size));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "num_hidden_layers", c.num_hidden_layers));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "num_attention_heads", c.num_attention_heads));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "kv_lora_rank", c.kv_lora_rank));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "qk_nope_head_dim", c.qk_nope_head_dim));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "qk_rope_head_dim", c.qk_rope_head_dim));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "v_head_dim", c.v_head_dim));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "max_position_embeddings", c.max_position_embeddings));
+  if (c.qk_rope_head_dim % 2 != 0)
+    return error("{}: field 'qk_rope_head_dim' must be even (RoPE rotates pairs), found {}", origin, c.qk_rope_head_dim);
+  if (c.q_lora_rank) DSINFER_RETURN_IF_ERROR(require_positive(origin, "q_lora_rank", *c.q_lora_rank));
+  if (c.first_k_dense_replace < 0 || c.first_k_dense_replace > c.num_hidden_layers)
+    return error("{}: field 'first_k_dense_replace' ({}) must lie in [0, num_hidden_layers={}]", origin,
+                 c.first_k_dense_replace, c.num_hidden_layers);
+  if (c.first_k_dense_replace > 0 || c.n_routed_experts == 0)
+    DSINFER_RETURN_IF_ERROR(require_positive(origin, "intermediate_size", c.intermediate_size));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "moe_layer_freq", c.moe_layer_freq));
+  if (c.n_routed_experts < 0) return error("{}: field 'n_routed_experts' must not be negative", origin);
+  if (c.n_shared_experts < 0) return error("{}: field 'n_shared_experts' must not be negative", origin);
+  if (c.n_routed_experts > 0) {
+    DSINFER_RETURN_IF_ERROR(require_positive(origin, "moe_intermediate_size", c.moe_intermediate_size));
+    DSINFER_RETURN_IF_ERROR(require_positive(origin, "num_experts_per_tok", c.num_experts_per_tok));
+    DSINFER_RETURN_IF_ERROR(require_positive(origin, "n_group", c.n_group));
+    DSINFER_RETURN_IF_ERROR(require_positive(origin, "topk_group", c.topk_group));
+    if (c.num_experts_per_tok > c.n_routed_experts)
+      return error("{}: field 'num_experts_per_tok' ({}) exceeds n_routed_experts ({})", origin, c.num_experts_per_tok,
+                   c.n_routed_experts);
+    if (c.n_routed_experts % c.n_group != 0)
+      return error("{}: field 'n_group' ({}) must divide n_routed_experts ({})", origin, c.n_group, c.n_routed_experts);
+    if (c.topk_group > c.n_group)
+      return error("{}: field 'topk_group' ({}) exceeds n_group ({})", origin, c.topk_group, c.n_group);
+    const int64_t selectable = c.topk_method == TopkMethod::kGreedy ? c.n_routed_experts
+                                                                    : c.topk_group * (c.n_routed_experts / c.n_group);
+    if (c.num_experts_per_tok > selectable)
+      return error("{}: field 'num_experts_per_tok' ({}) exceeds the {} experts in the topk_group={} kept groups",
+                   origin, c.num_experts_per_tok, selectable, c.topk_group);
+    if (c.topk_method == TopkMethod::kNoauxTc && c.n_routed_experts / c.n_group < 2)
+      return error("{}: noaux_tc scores a group by its top-2 experts; n_routed_experts/n_group must be >= 2", origin);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+bool ModelConfig::router_normalizes() const {
+  if (family == ModelFamily::kDeepSeekV2) return num_experts_per_tok > 1 && norm_topk_prob;
+  return norm_topk_prob;
+}
+
+double ModelConfig::router_weight_scale() const {
+  // V2 scales only when it does not normalise; V3 always scales.
+  if (family == ModelFamily::kDeepSeekV2) return router_normalizes() ? 1.0 : routed_scaling_factor;
+  return routed_scaling_factor;
+}
+
+double ModelConfig::softmax_scale() const {
+  double scale = 1.0 / std::sqrt(static_cast<double>(qk_head_dim()));
+  if (yarn && yarn->mscale_all_dim != 0.0 && yarn->factor > 1.0) {
+    const double m = 0.1 * yarn->mscale_all_dim * std::log(yarn->factor) + 1.0;
+    scale *= m * m;
+  }
+  return scale;
+}
+
+Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& origin) {
+  json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded()) return error("{}: not valid JSON", origin);
+  if (!root.is_object()) return error("{}: expected a JSON object", origin);
+  FieldReader r(root, origin);
+
+  ModelConfig c;
+  DSINFER_RETURN_IF_ERROR(r.string_field("model_type", c.model_type, /*required=*/true));
+  if (c.model_type == "deepseek_v2") {
+    c.family = ModelFamily::kDeepSeekV2;
+  } else if (c.model_type == "deepseek_v3" || c.model_type == "kimi_k2") {
+    c.family = ModelFamily::kDeepSeekV3;
+  } else {
+    return error("{}: model_type '{}' is not supported (expected deepseek_v2, deepseek_v3 or kimi_k2)", origin,
+                 c.model_type);
+  }
+
+  DSINFER_RETURN_IF_ERROR(r.int_field("vocab_size", c.vocab_size, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("hidden_size", c.hidden_size, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("num_hidden_layers", c.num_hidden_layers, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("num_nextn_predict_layers", c.num_nextn_predict_layers, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("max_position_embeddings", c.max_position_embeddings, true));
+  DSINFER_RETURN_IF_ERROR(r.number_field("rms_norm_eps", c.rms_norm_eps));
+  DSINFER_RETURN_IF_ERROR(r.bool_field("tie_word_embeddings", c.tie_word_embeddings));
+
+  DSINFER_RETURN_IF_ERROR(r.int_field("num_attention_heads", c.num_attention_heads, true));
+  DSINFER_RETURN_IF_ERROR(r.optional_int_field("q_lora_rank", c.q_lora_rank));
+  DSINFER_RETURN_IF_ERROR(r.int_field("kv_lora_rank", c.kv_lora_rank, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("qk_nope_head_dim", c.qk_nope_head_dim, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("qk_rope_head_dim", c.qk_rope_head_dim, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("v_head_dim", c.v_head_dim, true));
+  DSINFER_RETURN_IF_ERROR(r.number_field("rope_theta", c.rope_theta));
+  DSINFER_ASSIGN_OR_RETURN(c.yarn, parse_rope_scaling(r));
+
+  DSINFER_RETURN_IF_ERROR(r.int_field("intermediate_size", c.intermediate_size, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("first_k_dense_replace", c.first_k_dense_replace, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("moe_layer_freq", c.moe_layer_freq, false));
+
+  DSINFER_RETURN_IF_ERROR(r.int_field("n_routed_experts", c.n_routed_experts, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("n_shared_experts", c.n_shared_experts, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("num_experts_per_tok", c.num_experts_per_tok, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("moe_intermediate_size", c.moe_intermediate_size, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("n_group", c.n_group, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("topk_group", c.topk_group, false));
+  DSINFER_RETURN_IF_ERROR(r.bool_field("norm_topk_prob", c.norm_topk_prob));
+  DSINFER_RETURN_IF_ERROR(r.number_field("routed_scaling_factor", c.routed_scaling_factor));
+
+  std::string scoring = "softmax";
+  DSINFER_RETURN_IF_ERROR(r.string_field("scoring_func", scoring));
+  if (scoring == "softmax") c.scoring_func = ScoringFunc::kSoftmax;
+  else if (scoring == "sigmoid") c.scoring_func = ScoringFunc::kSigmoid;
+  else return error("{}: scoring_func '{}' is not supported (expected softmax or sigmoid)", origin, scoring);
+
+  std::string topk = "greedy";
+  DSINFER_RETURN_IF_ERROR(r.string_field("topk_method", topk));
+  if (topk == "greedy") c.topk_method = TopkMethod::kGreedy;
+  else if (topk == "group_limited_greedy") c.topk_method = TopkMethod::kGroupLimitedGreedy;
+  else if (topk == "noaux_tc") c.topk_method = TopkMethod::kNoauxTc;
+  else return error("{}: topk_method '{}' is not supported (expected greedy, group_limited_greedy or noaux_tc)", origin, topk);
+
+  DSINFER_ASSIGN_OR_RETURN(c.fp8, parse_quantization(r));
+  DSINFER_RETURN_IF_ERROR(validate(c, origin));
+  return c;
+}
+
+Result<ModelConfig> load_model_config(const std::string& model_dir) {
+  const std::string path = model_dir + "/config.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return error("cannot open {} (is --model a Hugging Face model folder?)", path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return parse_model_config(text.str(), path);
+}
+
+}  // namespace dsinfer

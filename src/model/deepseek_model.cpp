@@ -1,0 +1,270 @@
+#include "model/deepseek_model.h"
+
+#include <algorithm>
+#include <numeric>
+#include <unordered_map>
+
+#include "model/rope_table.h"
+#include "model/tensor_table.h"
+
+namespace dsinfer {
+namespace {
+
+std::vector<DType> allowed_dtypes(TensorKind kind) {
+  switch (kind) {
+    case TensorKind::kProjection:
+      return {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3};
+    case TensorKind::kBias:
+    case TensorKind::kNorm:
+    case TensorKind::kEmbedding:
+    case TensorKind::kRouter:
+    case TensorKind::kHead:
+      return {DType::kBF16, DType::kF16, DType::kF32};
+  }
+  return {};
+}
+
+RouterSpec router_spec(const ModelConfig& c) {
+  RouterSpec spec;
+  spec.scoring = c.scoring_func == ScoringFunc::kSigmoid ? RouterScoring::kSigmoid : RouterScoring::kSoftmax;
+  switch (c.topk_method) {
+    case TopkMethod::kGreedy: spec.selection = RouterSelection::kTopK; break;
+    case TopkMethod::kGroupLimitedGreedy: spec.selection = RouterSelection::kGroupMaxTopK; break;
+    case TopkMethod::kNoauxTc: spec.selection = RouterSelection::kGroupTop2SumTopK; break;
+  }
+  spec.top_k = c.num_experts_per_tok;
+  spec.n_group = c.n_group;
+  spec.topk_group = c.topk_group;
+  spec.normalize = c.router_normalizes();
+  spec.weight_scale = static_cast<float>(c.router_weight_scale());
+  return spec;
+}
+
+// The first `tokens` rows of a workspace tensor.
+Tensor rows(const Tensor& t, int64_t tokens) { return t.row_slice(0, tokens); }
+
+}  // namespace
+
+DeepSeekModel::DeepSeekModel(std::unique_ptr<Checkpoint> checkpoint, Backend& backend)
+    : checkpoint_(std::move(checkpoint)), backend_(backend) {}
+
+Result<std::unique_ptr<DeepSeekModel>> DeepSeekModel::load(std::unique_ptr<Checkpoint> checkpoint, Backend& backend) {
+  auto model = std::unique_ptr<DeepSeekModel>(new DeepSeekModel(std::move(checkpoint), backend));
+  DSINFER_RETURN_IF_ERROR(model->load_weights().with_context("loading " + model->checkpoint_->dir()));
+  return model;
+}
+
+// Looks tensors up in the checkpoint by name, checks them against the tensor table and
+// prepares them on the backend.
+class WeightLoader {
+ public:
+  WeightLoader(const Checkpoint& checkpoint, Backend& backend) : checkpoint_(checkpoint), backend_(backend) {
+    for (auto& spec : tensor_table(checkpoint.config())) specs_.emplace(spec.name, std::move(spec));
+  }
+  Result<std::unique_ptr<PreparedWeight>> operator()(const std::string& name) const {
+    auto it = specs_.find(name);
+    if (it == specs_.end()) return error("internal: tensor '{}' is not in the tensor table", name);
+    DSINFER_ASSIGN_OR_RETURN(WeightView view,
+                             checkpoint_.get(name, it->second.shape, allowed_dtypes(it->second.kind)));
+    return backend_.prepare_weight(view);
+  }
+
+ private:
+  const Checkpoint& checkpoint_;
+  Backend& backend_;
+  std::unordered_map<std::string, TensorSpec> specs_;
+};
+
+namespace {
+
+Result<FfnWeights> load_ffn(const WeightLoader& load, const std::string& prefix,
+                            std::vector<std::unique_ptr<PreparedWeight>>& owner) {
+  FfnWeights ffn;
+  const std::pair<const char*, const PreparedWeight**> parts[] = {
+      {"gate_proj.weight", &ffn.gate}, {"up_proj.weight", &ffn.up}, {"down_proj.weight", &ffn.down}};
+  for (const auto& [name, slot] : parts) {
+    DSINFER_ASSIGN_OR_RETURN(auto weight, load(prefix + name));
+    *slot = weight.get();
+    owner.push_back(std::move(weight));
+  }
+  return ffn;
+}
+
+}  // namespace
+
+Status DeepSeekModel::load_weights() {
+  const ModelConfig& c = config();
+  const WeightLoader load(*checkpoint_, backend_);
+  rope_ = make_rope_table(c);
+  softmax_scale_ = static_cast<float>(c.softmax_scale());
+  router_spec_ = router_spec(c);
+
+  DSINFER_ASSIGN_OR_RETURN(embed_, load("model.embed_tokens.weight"));
+  DSINFER_ASSIGN_OR_RETURN(final_norm_, load("model.norm.weight"));
+  DSINFER_ASSIGN_OR_RETURN(lm_head_, load(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
+
+  layers_.resize(static_cast<size_t>(c.num_hidden_layers));
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    LayerWeights& layer = layers_[l];
+    const std::string p = tensor_names::layer_prefix(l);
+    DSINFER_ASSIGN_OR_RETURN(layer.input_norm, load(p + "input_layernorm.weight"));
+    DSINFER_ASSIGN_OR_RETURN(layer.post_attention_norm, load(p + "post_attention_layernorm.weight"));
+    AttentionWeights& a = layer.attention;
+    if (c.q_lora_rank) {
+      DSINFER_ASSIGN_OR_RETURN(a.q_a_proj, load(p + "self_attn.q_a_proj.weight"));
+      DSINFER_ASSIGN_OR_RETURN(a.q_a_norm, load(p + "self_attn.q_a_layernorm.weight"));
+      DSINFER_ASSIGN_OR_RETURN(a.q_b_proj, load(p + "self_attn.q_b_proj.weight"));
+    } else {
+      DSINFER_ASSIGN_OR_RETURN(a.q_proj, load(p + "self_attn.q_proj.weight"));
+    }
+    DSINFER_ASSIGN_OR_RETURN(a.kv_a_proj, load(p + "self_attn.kv_a_proj_with_mqa.weight"));
+    DSINFER_ASSIGN_OR_RETURN(a.kv_a_norm, load(p + "self_attn.kv_a_layernorm.weight"));
+    DSINFER_ASSIGN_OR_RETURN(a.kv_b_proj, load(p + "self_attn.kv_b_proj.weight"));
+    DSINFER_ASSIGN_OR_RETURN(a.o_proj, load(p + "self_attn.o_proj.weight"));
+
+    if (!c.is_moe_layer(l)) {
+      DSINFER_ASSIGN_OR_RETURN(layer.dense_mlp, load_ffn(load, p + "mlp.", layer.dense_tensors));
+      continue;
+    }
+    MoeWeights& moe = layer.moe.emplace();
+    DSINFER_ASSIGN_OR_RETURN(moe.router, load(p + "mlp.gate.weight"));
+    if (c.topk_method == TopkMethod::kNoauxTc) {
+      DSINFER_ASSIGN_OR_RETURN(moe.selection_bias, load(p + "mlp.gate.e_score_correction_bias"));
+    }
+    for (int64_t e = 0; e < c.n_routed_experts; ++e) {
+      DSINFER_ASSIGN_OR_RETURN(FfnWeights expert,
+                               load_ffn(load, p + "mlp.experts." + std::to_string(e) + ".", moe.expert_tensors));
+      moe.experts.push_back(expert);
+    }
+    if (c.n_shared_experts > 0) {
+      DSINFER_ASSIGN_OR_RETURN(moe.shared, load_ffn(load, p + "mlp.shared_experts.", moe.expert_tensors));
+    }
+  }
+  return Status::ok();
+}
+
+void DeepSeekModel::ensure_activations(int64_t tokens) {
+  if (act_.tokens >= tokens) return;
+  const ModelConfig& c = config();
+  const int64_t H = c.hidden_size;
+  const int64_t heads = c.num_attention_heads;
+  const int64_t q_low = c.q_lora_rank.value_or(0);
+  const int64_t inter = c.intermediate_size;
+  const int64_t widths[] = {H, H, q_low, heads * c.qk_head_dim(), heads * c.v_head_dim, H, inter, inter, H};
+  const int64_t per_token = std::accumulate(std::begin(widths), std::end(widths), int64_t{0});
+  act_.buffer = backend_.allocate(static_cast<size_t>(per_token * tokens) * sizeof(float));
+  act_.tokens = tokens;
+  float* next = static_cast<float*>(act_.buffer->data());
+  Tensor* slots[] = {&act_.hidden, &act_.normed, &act_.q_low, &act_.q, &act_.attention,
+                     &act_.projected, &act_.ffn_gate, &act_.ffn_up, &act_.ffn_out};
+  for (size_t i = 0; i < std::size(slots); ++i) {
+    *slots[i] = Tensor::contiguous(DType::kF32, tokens, widths[i], next);
+    next += widths[i] * tokens;
+  }
+}
+
+void DeepSeekModel::attention_block(int64_t layer, std::span<const int32_t> positions, int64_t start_pos,
+                                    const LatentCacheView& cache, MlaForm form) {
+  const ModelConfig& c = config();
+  const AttentionWeights& w = layers_[layer].attention;
+  const int64_t T = static_cast<int64_t>(positions.size());
+  Tensor x = rows(act_.normed, T);  // rms_norm(hidden) [T, H]
+
+  // q: [T, heads * (nope + rope)]
+  Tensor q = rows(act_.q, T);
+  if (c.q_lora_rank) {
+    Tensor q_low = rows(act_.q_low, T);
+    backend_.matmul(q_low, x, *w.q_a_proj);
+    backend_.rms_norm(q_low, q_low, *w.q_a_norm, static_cast<float>(c.rms_norm_eps));
+    backend_.matmul(q, q_low, *w.q_b_proj);
+  } else {
+    backend_.matmul(q, x, *w.q_proj);
+  }
+  backend_.rope({.x = q, .head_dim = c.qk_head_dim(), .rope_offset = c.qk_nope_head_dim,
+                 .rope_dim = c.qk_rope_head_dim, .positions = positions, .table = &rope_});
+
+  // The new latent rows go straight into the cache: [c_kv | k_pe], then c_kv normed and
+  // k_pe rotated in place.
+  Tensor latent_new = cache.layers[layer].row_slice(start_pos, T);
+  backend_.matmul(latent_new, x, *w.kv_a_proj);
+  Tensor c_kv = latent_new.col_slice(0, c.kv_lora_rank);
+  backend_.rms_norm(c_kv, c_kv, *w.kv_a_norm, static_cast<float>(c.rms_norm_eps));
+  backend_.rope({.x = latent_new, .head_dim = c.latent_dim(), .rope_offset = c.kv_lora_rank,
+                 .rope_dim = c.qk_rope_head_dim, .positions = positions, .table = &rope_});
+
+  Tensor attention = rows(act_.attention, T);  // [T, heads * v_head_dim]
+  backend_.mla_attention({.out = attention, .q = q, .latent = cache.layers[layer].row_slice(0, start_pos + T),
+                          .kv_b = w.kv_b_proj.get(), .n_heads = c.num_attention_heads,
+                          .nope_dim = c.qk_nope_head_dim, .rope_dim = c.qk_rope_head_dim,
+                          .v_head_dim = c.v_head_dim, .kv_lora_rank = c.kv_lora_rank, .start_pos = start_pos,
+                          .softmax_scale = softmax_scale_, .form = form});
+  Tensor projected = rows(act_.projected, T);
+  backend_.matmul(projected, attention, *w.o_proj);
+  backend_.add(rows(act_.hidden, T), rows(act_.hidden, T), projected);
+}
+
+void DeepSeekModel::ffn_block(int64_t layer, int64_t T) {
+  const LayerWeights& w = layers_[layer];
+  Tensor x = rows(act_.normed, T);  // rms_norm(hidden) [T, H]
+  Tensor out = rows(act_.ffn_out, T);
+  if (w.dense_mlp) {
+    Tensor gate = rows(act_.ffn_gate, T);
+    Tensor up = rows(act_.ffn_up, T);
+    backend_.matmul(gate, x, *w.dense_mlp->gate);
+    backend_.matmul(up, x, *w.dense_mlp->up);
+    backend_.silu_and_mul(gate, gate, up);
+    backend_.matmul(out, gate, *w.dense_mlp->down);
+  } else {
+    const MoeWeights& moe = *w.moe;
+    backend_.moe_ffn({.out = out, .x = x, .router = moe.router.get(), .selection_bias = moe.selection_bias.get(),
+                      .experts = moe.experts, .shared = moe.shared, .spec = router_spec_});
+  }
+  backend_.add(rows(act_.hidden, T), rows(act_.hidden, T), out);
+}
+
+Status DeepSeekModel::forward(std::span<const int32_t> tokens, int64_t start_pos, const LatentCacheView& cache,
+                              const ForwardOptions& options, std::vector<float>& logits) {
+  const ModelConfig& c = config();
+  const int64_t T = static_cast<int64_t>(tokens.size());
+  if (T == 0) return error("forward: no tokens given");
+  for (int64_t t = 0; t < T; ++t)
+    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
+      return error("token id {} at position {} is out of range [0, {})", tokens[t], start_pos + t, c.vocab_size);
+  if (start_pos + T > c.max_position_embeddings)
+    return error("{} tokens exceed the model's context of max_position_embeddings={}", start_pos + T,
+                 c.max_position_embeddings);
+  if (start_pos < 0 || start_pos + T > cache.capacity() || static_cast<int64_t>(cache.layers.size()) != c.num_hidden_layers)
+    return error("{} tokens exceed the cache capacity of {} positions", start_pos + T, cache.capacity());
+
+  ensure_activations(T);
+  std::vector<int32_t> positions(static_cast<size_t>(T));
+  std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start_pos));
+  const MlaForm form = options.attention_form.value_or(T > 1 ? MlaForm::kExpanded : MlaForm::kAbsorbed);
+  const float eps = static_cast<float>(c.rms_norm_eps);
+
+  Tensor hidden = rows(act_.hidden, T);  // the residual stream [T, H]
+  Tensor normed = rows(act_.normed, T);
+  backend_.embedding(hidden, *embed_, tokens);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    backend_.rms_norm(normed, hidden, *layers_[l].input_norm, eps);
+    attention_block(l, positions, start_pos, cache, form);
+    backend_.rms_norm(normed, hidden, *layers_[l].post_attention_norm, eps);
+    ffn_block(l, T);
+  }
+
+  const int64_t first = options.logits == ForwardOptions::Logits::kAll ? 0 : T - 1;
+  const int64_t n_rows = T - first;
+  Tensor final_hidden = normed.row_slice(first, n_rows);
+  backend_.rms_norm(final_hidden, hidden.row_slice(first, n_rows), *final_norm_, eps);
+  if (!logits_buffer_ || logits_rows_ < n_rows) {
+    logits_buffer_ = backend_.allocate(static_cast<size_t>(n_rows * c.vocab_size) * sizeof(float));
+    logits_rows_ = n_rows;
+  }
+  Tensor logits_tensor = Tensor::contiguous(DType::kF32, n_rows, c.vocab_size, logits_buffer_->data());
+  backend_.matmul(logits_tensor, final_hidden, *lm_head_);
+  logits.resize(static_cast<size_t>(n_rows * c.vocab_size));
+  backend_.download(logits_tensor, logits.data());
+  return Status::ok();
+}
+
+}  // namespace dsinfer

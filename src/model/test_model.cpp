@@ -1,0 +1,246 @@
+#include "model/test_model.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/dtype.h"
+#include "formats/model_config.h"
+#include "formats/safetensors.h"
+#include "model/tensor_table.h"
+
+namespace dsinfer {
+namespace {
+
+using nlohmann::json;
+
+struct Preset {
+  std::string name;
+  json config;
+  int shards = 1;
+};
+
+json yarn(double factor, double mscale, double mscale_all_dim) {
+  return {{"type", "yarn"}, {"factor", factor}, {"original_max_position_embeddings", 4096},
+          {"beta_fast", 32}, {"beta_slow", 1}, {"mscale", mscale}, {"mscale_all_dim", mscale_all_dim}};
+}
+
+// Fields every preset shares; each preset overrides what makes it what it is.
+json base_config() {
+  return {{"vocab_size", 512},          {"hidden_size", 64},       {"num_hidden_layers", 3},
+          {"first_k_dense_replace", 1}, {"intermediate_size", 128}, {"moe_intermediate_size", 32},
+          {"moe_layer_freq", 1},        {"num_attention_heads", 4}, {"num_key_value_heads", 4},
+          {"kv_lora_rank", 32},         {"qk_rope_head_dim", 16},  {"qk_nope_head_dim", 32},
+          {"v_head_dim", 32},           {"rms_norm_eps", 1e-6},    {"rope_theta", 10000.0},
+          {"max_position_embeddings", 163840}, {"tie_word_embeddings", false}, {"hidden_act", "silu"},
+          {"bos_token_id", 0},          {"eos_token_id", 1},       {"attention_bias", false},
+          {"torch_dtype", "bfloat16"},  {"num_nextn_predict_layers", 0}};
+}
+
+std::vector<Preset> presets() {
+  std::vector<Preset> out;
+  {  // DeepSeek-V2-Lite in miniature: no q_lora, softmax greedy routing, 2 shared experts.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v2"}, {"architectures", {"DeepseekV2ForCausalLM"}},
+              {"q_lora_rank", nullptr}, {"n_routed_experts", 8}, {"n_shared_experts", 2},
+              {"num_experts_per_tok", 3}, {"n_group", 1}, {"topk_group", 1}, {"scoring_func", "softmax"},
+              {"topk_method", "greedy"}, {"norm_topk_prob", false}, {"routed_scaling_factor", 1.0},
+              {"rope_scaling", yarn(40, 0.707, 0.707)}});
+    out.push_back({"v2-lite-tiny", c, 1});
+  }
+  {  // DeepSeek-V2 (236B) in miniature: q_lora, group-limited greedy routing.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v2"}, {"architectures", {"DeepseekV2ForCausalLM"}},
+              {"q_lora_rank", 48}, {"n_routed_experts", 16}, {"n_shared_experts", 2},
+              {"num_experts_per_tok", 4}, {"n_group", 4}, {"topk_group", 2}, {"scoring_func", "softmax"},
+              {"topk_method", "group_limited_greedy"}, {"norm_topk_prob", false}, {"routed_scaling_factor", 16.0},
+              {"rope_scaling", yarn(40, 1.0, 1.0)}});
+    out.push_back({"v2-tiny", c, 1});
+  }
+  {  // DeepSeek-V3 in miniature: sigmoid noaux_tc with groups, an MTP layer, 3 shards.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v3"}, {"architectures", {"DeepseekV3ForCausalLM"}},
+              {"q_lora_rank", 48}, {"n_routed_experts", 16}, {"n_shared_experts", 1},
+              {"num_experts_per_tok", 4}, {"n_group", 4}, {"topk_group", 2}, {"scoring_func", "sigmoid"},
+              {"topk_method", "noaux_tc"}, {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5},
+              {"num_nextn_predict_layers", 1}, {"rope_scaling", yarn(4, 1.0, 0.8)}});
+    out.push_back({"v3-tiny", c, 3});
+  }
+  {  // DeepSeek-V3 FP8 layout: E4M3 projections with 128x128 block scales, partial edge blocks.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v3"}, {"architectures", {"DeepseekV3ForCausalLM"}},
+              {"hidden_size", 192}, {"num_hidden_layers", 2}, {"intermediate_size", 288},
+              {"moe_intermediate_size", 96}, {"q_lora_rank", 160}, {"kv_lora_rank", 144},
+              {"n_routed_experts", 8}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2}, {"n_group", 2},
+              {"topk_group", 1}, {"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"},
+              {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5}, {"rope_scaling", yarn(40, 1.0, 1.0)},
+              {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
+                                       {"weight_block_size", {128, 128}}}}});
+    out.push_back({"v3-fp8-tiny", c, 2});
+  }
+  return out;
+}
+
+// splitmix64: a tiny generator whose stream is the same on every platform.
+class Random {
+ public:
+  explicit Random(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * static_cast<float>(next() >> 40) / 16777216.0f; }
+
+ private:
+  uint64_t state_;
+};
+
+// Random float values for one tensor, scaled so activations stay O(1) through the
+// network and logits have clear winners.
+std::vector<float> random_values(const TensorSpec& spec, Random& rng) {
+  int64_t n = 1;
+  for (int64_t d : spec.shape) n *= d;
+  std::vector<float> v(static_cast<size_t>(n));
+  switch (spec.kind) {
+    case TensorKind::kNorm:
+      for (float& x : v) x = rng.uniform(0.8f, 1.2f);
+      break;
+    case TensorKind::kBias:
+      // Large next to the spread of sigmoid scores, so the bias changes which experts win.
+      for (float& x : v) x = rng.uniform(0.0f, 0.3f);
+      break;
+    case TensorKind::kEmbedding:
+      for (float& x : v) x = rng.uniform(-1.0f, 1.0f);
+      break;
+    case TensorKind::kRouter:
+    case TensorKind::kProjection:
+    case TensorKind::kHead: {
+      const float gain = spec.kind == TensorKind::kHead ? 3.0f : (spec.kind == TensorKind::kRouter ? 2.0f : 1.0f);
+      const float bound = gain * std::sqrt(3.0f / static_cast<float>(spec.shape.back()));
+      for (float& x : v) x = rng.uniform(-bound, bound);
+      break;
+    }
+  }
+  return v;
+}
+
+std::vector<uint8_t> as_bf16(const std::vector<float>& values) {
+  std::vector<uint8_t> bytes(values.size() * 2);
+  for (size_t i = 0; i < values.size(); ++i) {
+    const uint16_t h = f32_to_bf16(values[i]);
+    bytes[2 * i] = static_cast<uint8_t>(h & 0xFF);
+    bytes[2 * i + 1] = static_cast<uint8_t>(h >> 8);
+  }
+  return bytes;
+}
+
+std::vector<uint8_t> as_f32(const std::vector<float>& values) {
+  std::vector<uint8_t> bytes(values.size() * 4);
+  std::memcpy(bytes.data(), values.data(), bytes.size());
+  return bytes;
+}
+
+// FP8 E4M3 with one F32 scale per block: scale = max|block| / 448 (the range of E4M3).
+void add_fp8(std::vector<SafetensorsTensorToWrite>& out, const TensorSpec& spec, const std::vector<float>& values,
+             int64_t block_rows, int64_t block_cols) {
+  const int64_t rows = spec.shape[0];
+  const int64_t cols = spec.shape[1];
+  const int64_t grid_rows = (rows + block_rows - 1) / block_rows;
+  const int64_t grid_cols = (cols + block_cols - 1) / block_cols;
+  std::vector<float> scales(static_cast<size_t>(grid_rows * grid_cols), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      float& s = scales[(r / block_rows) * grid_cols + c / block_cols];
+      s = std::max(s, std::fabs(values[r * cols + c]) / 448.0f);
+    }
+  std::vector<uint8_t> stored(values.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float s = scales[(r / block_rows) * grid_cols + c / block_cols];
+      stored[r * cols + c] = f32_to_f8e4m3(s > 0 ? values[r * cols + c] / s : 0.0f);
+    }
+  out.push_back({spec.name, DType::kF8E4M3, spec.shape, std::move(stored)});
+  out.push_back({spec.name + "_scale_inv", DType::kF32, {grid_rows, grid_cols}, as_f32(scales)});
+}
+
+Status write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return error("cannot create {}", path);
+  out << text;
+  return out ? Status::ok() : error("failed writing {}", path);
+}
+
+// Splits tensors into `shards` files of about equal size and writes the index.
+Status write_shards(const std::string& dir, std::vector<SafetensorsTensorToWrite> tensors, int shards) {
+  if (shards == 1) return write_safetensors(dir + "/model.safetensors", tensors);
+  uint64_t total = 0;
+  for (const auto& t : tensors) total += t.bytes.size();
+  json weight_map = json::object();
+  std::vector<std::vector<SafetensorsTensorToWrite>> files(static_cast<size_t>(shards));
+  uint64_t written = 0;
+  for (auto& t : tensors) {
+    // Keep a weight and its scales together, as real checkpoints do.
+    const bool is_scale = t.name.ends_with("_scale_inv");
+    size_t shard = std::min<size_t>(static_cast<size_t>(written * shards / std::max<uint64_t>(total, 1)), shards - 1);
+    if (is_scale) {
+      for (size_t s = 0; s < files.size(); ++s)
+        if (!files[s].empty() && files[s].back().name + "_scale_inv" == t.name) shard = s;
+    }
+    written += t.bytes.size();
+    files[shard].push_back(std::move(t));
+  }
+  for (int s = 0; s < shards; ++s) {
+    const std::string name = fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards);
+    for (const auto& t : files[s]) weight_map[t.name] = name;
+    DSINFER_RETURN_IF_ERROR(write_safetensors(dir + "/" + name, files[s]));
+  }
+  json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  return write_text(dir + "/model.safetensors.index.json", index.dump(2));
+}
+
+}  // namespace
+
+std::vector<std::string> test_model_presets() {
+  std::vector<std::string> names;
+  for (const auto& p : presets()) names.push_back(p.name);
+  return names;
+}
+
+Status make_test_model(const TestModelOptions& options) {
+  const auto all = presets();
+  auto preset = std::find_if(all.begin(), all.end(), [&](const Preset& p) { return p.name == options.preset; });
+  if (preset == all.end()) {
+    std::string names;
+    for (const auto& p : all) names += (names.empty() ? "" : ", ") + p.name;
+    return error("unknown preset '{}' (choose one of: {})", options.preset, names);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.out_dir, ec);
+  if (ec) return error("cannot create {}: {}", options.out_dir, ec.message());
+
+  const std::string config_text = preset->config.dump(2);
+  DSINFER_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(config_text, "preset " + preset->name));
+  DSINFER_RETURN_IF_ERROR(write_text(options.out_dir + "/config.json", config_text + "\n"));
+
+  Random rng(options.seed * 0x2545F4914F6CDD1Dull + 1);
+  std::vector<SafetensorsTensorToWrite> tensors;
+  for (const TensorSpec& spec : tensor_table(config)) {
+    const std::vector<float> values = random_values(spec, rng);
+    if (config.fp8 && spec.kind == TensorKind::kProjection) {
+      add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
+    } else if (spec.kind == TensorKind::kBias) {
+      tensors.push_back({spec.name, DType::kF32, spec.shape, as_f32(values)});
+    } else {
+      tensors.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(values)});
+    }
+  }
+  return write_shards(options.out_dir, std::move(tensors), preset->shards);
+}
+
+}  // namespace dsinfer
