@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+"""Golden end-to-end test of `dsinfer logits` on one test-model preset.
+
+1. `dsinfer make-test-model` writes the preset's checkpoint.
+2. The independent numpy reference (tests/reference/deepseek_ref.py, float64) computes
+   the golden logits of the prompt plus greedy steps.
+3. `dsinfer logits` must match them (relative error <= 1e-4, same argmax on every row)
+   with the whole prompt in one prefill, with one token at a time (the absorbed decode
+   path), and with a split in the middle; and those runs must agree with each other.
+"""
+import argparse
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+HERE = pathlib.Path(__file__).resolve().parent
+REFERENCE = HERE.parent / "reference"
+PROMPT = "3,17,42,5,99,200,7,7,311,64,2,128,400,9,77,1"
+DECODE = 6
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.stderr.write(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stdout}{result.stderr}")
+        sys.exit(1)
+    return result.stdout
+
+
+def compare(actual, expected, label):
+    print(f"-- {label}")
+    result = subprocess.run([sys.executable, REFERENCE / "compare_logits.py", "--actual", actual,
+                             "--expected", expected, "--rtol", "1e-4"], capture_output=True, text=True)
+    print(result.stdout, end="")
+    return result.returncode == 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dsinfer", required=True)
+    ap.add_argument("--preset", required=True)
+    ap.add_argument("--seed", default="7")
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        model = tmp / "model"
+        run([args.dsinfer, "make-test-model", "--preset", args.preset, "--seed", args.seed, "--out", model])
+        golden = tmp / "golden.npy"
+        run([sys.executable, REFERENCE / "deepseek_ref.py", "--model", model, "--tokens", PROMPT,
+             "--decode", str(DECODE), "--out", golden])
+        n_prompt = len(PROMPT.split(","))
+        ok = True
+        outputs = {}
+        for prefill in (n_prompt, 1, n_prompt // 2):
+            out = tmp / f"prefill{prefill}.npy"
+            run([args.dsinfer, "logits", "--model", model, "--tokens", PROMPT, "--prefill", str(prefill),
+                 "--decode", str(DECODE), "--out", out])
+            outputs[prefill] = out
+            ok &= compare(out, golden, f"prefill {prefill} of {n_prompt} vs numpy reference")
+        ok &= compare(outputs[1], outputs[n_prompt], "one-by-one decode vs one prefill")
+        ok &= compare(outputs[n_prompt // 2], outputs[n_prompt], "split prefill vs one prefill")
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
