@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds, and runs the whole test suite (unit, conformance,
+# integration). With --sanitize: the same in a separate ASan+UBSan build.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+"$root/scripts/install-deps.sh"
+if [ "${1:-}" = "--sanitize" ]; then
+  build_dir="$root/build-asan"
+  "$root/scripts/build.sh" "$build_dir" -DDSINFER_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+else
+  build_dir="$root/build"
+  "$root/scripts/build.sh" "$build_dir"
+fi
+cd "$build_dir"
+ctest --output-on-failure -j "${DSINFER_JOBS:-2}"
