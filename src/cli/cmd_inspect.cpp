@@ -2,9 +2,9 @@
 #include <map>
 
 #include "cli/commands.h"
-#include "formats/checkpoint.h"
 #include "model/tensor_table.h"
 #include "runtime/latent_cache.h"
+#include "runtime/session.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -17,29 +17,24 @@ std::string with_commas(int64_t n) {
 
 std::string billions(int64_t n) { return fmt::format("{:.3f}B", static_cast<double>(n) / 1e9); }
 
-int run_inspect(const std::string& model_dir) {
-  auto checkpoint = Checkpoint::open(model_dir);
-  if (!checkpoint) return report_error(checkpoint.status());
-  const Checkpoint& ckpt = **checkpoint;
-  const ModelConfig& c = ckpt.config();
+int run_inspect(const std::string& model_path) {
+  auto source = open_weights(model_path);
+  if (!source) return report_error(source.status());
+  const WeightSource& weights = **source;
+  const ModelConfig& c = weights.config();
 
   // Parameters as the tensor table counts them (scales excluded), and bytes per stored dtype.
   int64_t total = 0, active = 0, mtp = 0;
   for (const TensorSpec& spec : tensor_table(c)) {
     int64_t n = 1;
     for (int64_t d : spec.shape) n *= d;
-    if (!ckpt.find(spec.name)) continue;
+    if (!weights.find(spec.name)) continue;
     total += n;
     switch (spec.role) {
       case TensorRole::kAlways: active += n; break;
       case TensorRole::kRoutedExpert: active += n * c.num_experts_per_tok / c.n_routed_experts; break;
       case TensorRole::kMtp: mtp += n; break;
     }
-  }
-  std::map<std::string, int64_t> bytes_by_dtype;
-  for (const std::string& name : ckpt.tensor_names()) {
-    const SafetensorsEntry& e = ckpt.entry(name);
-    bytes_by_dtype[std::string(dtype_name(e.dtype))] += static_cast<int64_t>(e.end - e.begin);
   }
 
   const int64_t dense_layers = std::min(c.first_k_dense_replace, c.num_hidden_layers);
@@ -61,7 +56,7 @@ int run_inspect(const std::string& model_dir) {
   }
   fmt::print("parameters        {} total ({}), {} active per token ({}){}\n", with_commas(total), billions(total),
              with_commas(active), billions(active), mtp ? fmt::format(", MTP {}", with_commas(mtp)) : "");
-  for (const auto& [dtype, bytes] : bytes_by_dtype) fmt::print("bytes {:<11} {}\n", dtype, with_commas(bytes));
+  for (const auto& [dtype, bytes] : weights.bytes_by_dtype()) fmt::print("bytes {:<11} {}\n", dtype, with_commas(bytes));
   fmt::print("latent KV / token {} bytes at 16 bits ({} at f32): {} layers x {} values\n",
              with_commas(LatentCache::bytes_per_token(c, 2)), with_commas(LatentCache::bytes_per_token(c, 4)),
              c.num_hidden_layers, c.latent_dim());

@@ -3,9 +3,22 @@
 #include <array>
 #include <cmath>
 
+#include "core/quant_blocks.h"
+
 namespace dsinfer {
 
-size_t dtype_size(DType dtype) {
+int64_t dtype_block_elements(DType dtype) {
+  switch (dtype) {
+    case DType::kQ8_0:
+    case DType::kQ4_0: return 32;
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K: return 256;
+    default: return 1;
+  }
+}
+
+size_t dtype_block_bytes(DType dtype) {
   switch (dtype) {
     case DType::kF32: return 4;
     case DType::kF16: return 2;
@@ -14,8 +27,19 @@ size_t dtype_size(DType dtype) {
     case DType::kI32: return 4;
     case DType::kI64: return 8;
     case DType::kU8: return 1;
+    case DType::kQ8_0: return 2 + 32;
+    case DType::kQ4_0: return 2 + 16;
+    case DType::kQ4_K: return 2 + 2 + 12 + 128;
+    case DType::kQ5_K: return 2 + 2 + 12 + 32 + 128;
+    case DType::kQ6_K: return 128 + 64 + 16 + 2;
   }
   return 0;
+}
+
+bool dtype_is_block_quantized(DType dtype) { return dtype_block_elements(dtype) > 1; }
+
+size_t dtype_bytes(DType dtype, int64_t count) {
+  return static_cast<size_t>(count / dtype_block_elements(dtype)) * dtype_block_bytes(dtype);
 }
 
 std::string_view dtype_name(DType dtype) {
@@ -27,6 +51,11 @@ std::string_view dtype_name(DType dtype) {
     case DType::kI32: return "i32";
     case DType::kI64: return "i64";
     case DType::kU8: return "u8";
+    case DType::kQ8_0: return "q8_0";
+    case DType::kQ4_0: return "q4_0";
+    case DType::kQ4_K: return "q4_k";
+    case DType::kQ5_K: return "q5_k";
+    case DType::kQ6_K: return "q6_k";
   }
   return "?";
 }
@@ -174,6 +203,13 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
       for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
       return;
     }
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+      dequantize_blocks(dtype, src, dst, count);
+      return;
   }
 }
 

@@ -18,10 +18,24 @@ enum class DType : uint8_t {
   kI32,
   kI64,
   kU8,
+  // Block-quantised formats of GGUF files (llama.cpp's ggml types): a row is a sequence
+  // of blocks, each holding its own scale(s) and `dtype_block_elements` packed values.
+  kQ8_0,  // 32 values: f16 scale + 32 int8
+  kQ4_0,  // 32 values: f16 scale + 16 bytes of 4-bit values (q - 8)
+  kQ4_K,  // 256 values in 8 sub-blocks with 6-bit scales and mins
+  kQ5_K,  // 256 values, 5 bits each
+  kQ6_K,  // 256 values, 6 bits each
 };
 
-// Bytes per element.
-size_t dtype_size(DType dtype);
+// Values per block: 1 for scalar types.
+int64_t dtype_block_elements(DType dtype);
+// Bytes per block (per element for scalar types).
+size_t dtype_block_bytes(DType dtype);
+bool dtype_is_block_quantized(DType dtype);
+// Bytes of `count` values; `count` must be a multiple of the block size.
+size_t dtype_bytes(DType dtype, int64_t count);
+// Bytes per element of a scalar type (equals dtype_block_bytes for those).
+inline size_t dtype_size(DType dtype) { return dtype_block_bytes(dtype); }
 // Lower-case name as users see it: "f32", "bf16", "f8_e4m3", ...
 std::string_view dtype_name(DType dtype);
 // The safetensors spelling ("F32", "BF16", "F8_E4M3", ...); nullopt when unsupported.
@@ -50,7 +64,8 @@ float f8e4m3_to_f32(uint8_t v);
 // Round to nearest even, saturating to +-448 (values beyond become the largest finite).
 uint8_t f32_to_f8e4m3(float f);
 
-// Converts `count` elements of `src` (of type `dtype`) to float32.
+// Converts `count` elements of `src` (of type `dtype`) to float32; for block formats
+// `count` is a multiple of the block size and `src` points at a block boundary.
 void convert_to_f32(DType dtype, const void* src, float* dst, size_t count);
 
 }  // namespace dsinfer

@@ -13,15 +13,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string dtype_list(const std::vector<DType>& dtypes) {
-  std::string s;
-  for (size_t i = 0; i < dtypes.size(); ++i) {
-    if (i) s += "|";
-    s += dtype_name(dtypes[i]);
-  }
-  return s;
-}
-
 // The shard file names of a folder: from the index's weight_map when present,
 // else model.safetensors, else every *.safetensors file.
 Result<std::vector<std::string>> shard_files(const std::string& dir) {
@@ -88,34 +79,34 @@ std::optional<WeightView> Checkpoint::find(const std::string& name) const {
   return view;
 }
 
-Result<BlockScales> Checkpoint::block_scales(const std::string& name, const std::vector<int64_t>& shape) const {
-  const std::string scale_name = name + "_scale_inv";
+Status Checkpoint::attach_scales(WeightView& view) const {
+  if (view.dtype != DType::kF8E4M3) return Status::ok();
+  const std::string scale_name = view.name + "_scale_inv";
   auto scales = find(scale_name);
-  if (!scales) return error("FP8 tensor '{}' has no '{}' block scales", name, scale_name);
-  if (shape.size() != 2) return error("FP8 tensor '{}' must be 2-D, found {}", name, shape_to_string(shape));
+  if (!scales) return error("FP8 tensor '{}' has no '{}' block scales", view.name, scale_name);
+  if (view.shape.size() != 2) return error("FP8 tensor '{}' must be 2-D, found {}", view.name, shape_to_string(view.shape));
   const int64_t block_rows = config_.fp8 ? config_.fp8->block_rows : 128;
   const int64_t block_cols = config_.fp8 ? config_.fp8->block_cols : 128;
-  const std::vector<int64_t> expected{(shape[0] + block_rows - 1) / block_rows, (shape[1] + block_cols - 1) / block_cols};
+  const std::vector<int64_t> expected{(view.shape[0] + block_rows - 1) / block_rows,
+                                      (view.shape[1] + block_cols - 1) / block_cols};
   if (scales->dtype != DType::kF32 || scales->shape != expected)
     return error("tensor '{}': expected {} f32 for {}x{} blocks of {}, found {} {} in {}", scale_name,
-                 shape_to_string(expected), block_rows, block_cols, shape_to_string(shape),
-                 shape_to_string(scales->shape), dtype_name(scales->dtype), tensors_.at(scale_name).file->path());
-  return BlockScales{static_cast<const float*>(scales->data), block_rows, block_cols};
+                 shape_to_string(expected), block_rows, block_cols, shape_to_string(view.shape),
+                 shape_to_string(scales->shape), dtype_name(scales->dtype), file_of(scale_name));
+  view.scales = BlockScales{static_cast<const float*>(scales->data), block_rows, block_cols};
+  return Status::ok();
 }
 
-Result<WeightView> Checkpoint::get(const std::string& name, const std::vector<int64_t>& shape,
-                                   const std::vector<DType>& allowed) const {
-  auto view = find(name);
-  if (!view) return error("tensor '{}' is missing from the checkpoint in {}", name, dir_);
-  const std::string& path = tensors_.at(name).file->path();
-  const bool dtype_ok = std::find(allowed.begin(), allowed.end(), view->dtype) != allowed.end();
-  if (view->shape != shape || !dtype_ok)
-    return error("tensor '{}': expected {} {}, found {} {} in {}", name, shape_to_string(shape), dtype_list(allowed),
-                 shape_to_string(view->shape), dtype_name(view->dtype), path);
-  if (view->dtype == DType::kF8E4M3) {
-    DSINFER_ASSIGN_OR_RETURN(view->scales, block_scales(name, shape));
-  }
-  return *view;
+std::string Checkpoint::file_of(const std::string& name) const {
+  auto it = tensors_.find(name);
+  return it == tensors_.end() ? dir_ : it->second.file->path();
+}
+
+std::map<std::string, int64_t> Checkpoint::bytes_by_dtype() const {
+  std::map<std::string, int64_t> bytes;
+  for (const auto& [name, location] : tensors_)
+    bytes[std::string(dtype_name(location.entry->dtype))] += static_cast<int64_t>(location.entry->end - location.entry->begin);
+  return bytes;
 }
 
 std::vector<std::string> Checkpoint::tensor_names() const {
@@ -125,7 +116,5 @@ std::vector<std::string> Checkpoint::tensor_names() const {
   std::sort(names.begin(), names.end());
   return names;
 }
-
-const SafetensorsEntry& Checkpoint::entry(const std::string& name) const { return *tensors_.at(name).entry; }
 
 }  // namespace dsinfer

@@ -13,26 +13,26 @@
 #include "core/tensor.h"
 #include "formats/model_config.h"
 #include "formats/safetensors.h"
+#include "formats/weight_source.h"
 
 namespace dsinfer {
 
-class Checkpoint {
+class Checkpoint final : public WeightSource {
  public:
   static Result<std::unique_ptr<Checkpoint>> open(const std::string& model_dir);
 
-  const ModelConfig& config() const { return config_; }
-  const std::string& dir() const { return dir_; }
+  const ModelConfig& config() const override { return config_; }
+  const std::string& path() const override { return dir_; }
+  std::optional<WeightView> find(const std::string& name) const override;
+  std::map<std::string, int64_t> bytes_by_dtype() const override;
 
-  // nullopt when the checkpoint has no tensor of that name.
-  std::optional<WeightView> find(const std::string& name) const;
-  // The tensor, checked against the expected shape and one of the allowed dtypes.
-  // FP8 weights come with their `<name>_scale_inv` block scales attached.
-  Result<WeightView> get(const std::string& name, const std::vector<int64_t>& shape,
-                         const std::vector<DType>& allowed) const;
-
-  // Every tensor name, in sorted order, and the file holding it.
+  // Every tensor name, in sorted order.
   std::vector<std::string> tensor_names() const;
-  const SafetensorsEntry& entry(const std::string& name) const;
+
+ protected:
+  std::string file_of(const std::string& name) const override;
+  // FP8 weights get their `<name>_scale_inv` block scales.
+  Status attach_scales(WeightView& view) const override;
 
  private:
   struct Location {
@@ -40,7 +40,6 @@ class Checkpoint {
     const SafetensorsEntry* entry;
   };
   Status add_shard(const std::string& file_name);
-  Result<BlockScales> block_scales(const std::string& name, const std::vector<int64_t>& shape) const;
 
   std::string dir_;
   ModelConfig config_;

@@ -1,5 +1,6 @@
 #include "formats/safetensors.h"
 
+#include <algorithm>
 #include <fstream>
 #include <limits>
 
@@ -44,7 +45,9 @@ Result<SafetensorsEntry> parse_entry(const std::string& name, const json& value,
     if (!offset.is_number_unsigned()) return error("{}: data_offsets must be non-negative integers", where());
   entry.begin = (*offsets_it)[0].get<uint64_t>();
   entry.end = (*offsets_it)[1].get<uint64_t>();
-  if (entry.begin > entry.end || entry.end > data_size)
+  if (entry.begin > entry.end)
+    return error("{}: data_offsets [{}, {}] begin after they end", where(), entry.begin, entry.end);
+  if (entry.end > data_size)
     return error("{}: data_offsets [{}, {}] lie outside the {}-byte data section", where(), entry.begin, entry.end,
                  data_size);
   const uint64_t expected = numel * dtype_size(entry.dtype);
@@ -92,12 +95,27 @@ Result<SafetensorsFile> SafetensorsFile::open(const std::string& path) {
   return result;
 }
 
-Status write_safetensors(const std::string& path, const std::vector<SafetensorsTensorToWrite>& tensors,
+Status write_safetensors(const std::string& path, const std::vector<SafetensorsTensorToWrite>& input,
                          const std::map<std::string, std::string>& metadata) {
+  // The data section may have no holes, so tensors are aligned by their order instead:
+  // most-aligned dtypes first (the reference writer also sorts by dtype). Every tensor's
+  // size is a multiple of its alignment and the data section starts 8-aligned, so each
+  // tensor then starts at a multiple of its element alignment in a mapping.
+  auto alignment = [](DType dtype) {
+    size_t a = 1;
+    while (a < 8 && dtype_size(dtype) % (2 * a) == 0) a *= 2;
+    return a;
+  };
+  std::vector<const SafetensorsTensorToWrite*> tensors;
+  for (const auto& t : input) tensors.push_back(&t);
+  std::stable_sort(tensors.begin(), tensors.end(),
+                   [&](const auto* a, const auto* b) { return alignment(a->dtype) > alignment(b->dtype); });
+
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;
-  for (const auto& t : tensors) {
+  for (const auto* tensor : tensors) {
+    const SafetensorsTensorToWrite& t = *tensor;
     uint64_t numel = 1;
     for (int64_t d : t.shape) numel *= static_cast<uint64_t>(d);
     if (numel * dtype_size(t.dtype) != t.bytes.size())
@@ -117,7 +135,7 @@ Status write_safetensors(const std::string& path, const std::vector<SafetensorsT
   for (int i = 0; i < 8; ++i) len_bytes[i] = static_cast<uint8_t>(static_cast<uint64_t>(text.size()) >> (8 * i));
   out.write(reinterpret_cast<const char*>(len_bytes), 8);
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  for (const auto& t : tensors) out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+  for (const auto* t : tensors) out.write(reinterpret_cast<const char*>(t->bytes.data()), static_cast<std::streamsize>(t->bytes.size()));
   if (!out) return error("failed writing {}", path);
   return Status::ok();
 }

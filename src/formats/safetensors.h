@@ -58,7 +58,8 @@ struct SafetensorsTensorToWrite {
   std::vector<uint8_t> bytes;
 };
 
-// Writes a safetensors file (tensors in the given order, header padded to 8 bytes).
+// Writes a safetensors file: header padded to 8 bytes, tensors ordered by decreasing
+// element alignment (given order otherwise) so that each one is naturally aligned.
 Status write_safetensors(const std::string& path, const std::vector<SafetensorsTensorToWrite>& tensors,
                          const std::map<std::string, std::string>& metadata = {});
 

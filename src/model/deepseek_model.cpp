@@ -45,12 +45,12 @@ Tensor rows(const Tensor& t, int64_t tokens) { return t.row_slice(0, tokens); }
 
 }  // namespace
 
-DeepSeekModel::DeepSeekModel(std::unique_ptr<Checkpoint> checkpoint, Backend& backend)
-    : checkpoint_(std::move(checkpoint)), backend_(backend) {}
+DeepSeekModel::DeepSeekModel(std::unique_ptr<WeightSource> weights, Backend& backend)
+    : weights_(std::move(weights)), backend_(backend) {}
 
-Result<std::unique_ptr<DeepSeekModel>> DeepSeekModel::load(std::unique_ptr<Checkpoint> checkpoint, Backend& backend) {
-  auto model = std::unique_ptr<DeepSeekModel>(new DeepSeekModel(std::move(checkpoint), backend));
-  DSINFER_RETURN_IF_ERROR(model->load_weights().with_context("loading " + model->checkpoint_->dir()));
+Result<std::unique_ptr<DeepSeekModel>> DeepSeekModel::load(std::unique_ptr<WeightSource> weights, Backend& backend) {
+  auto model = std::unique_ptr<DeepSeekModel>(new DeepSeekModel(std::move(weights), backend));
+  DSINFER_RETURN_IF_ERROR(model->load_weights().with_context("loading " + model->weights_->path()));
   return model;
 }
 
@@ -58,19 +58,19 @@ Result<std::unique_ptr<DeepSeekModel>> DeepSeekModel::load(std::unique_ptr<Check
 // prepares them on the backend.
 class WeightLoader {
  public:
-  WeightLoader(const Checkpoint& checkpoint, Backend& backend) : checkpoint_(checkpoint), backend_(backend) {
-    for (auto& spec : tensor_table(checkpoint.config())) specs_.emplace(spec.name, std::move(spec));
+  WeightLoader(const WeightSource& weights, Backend& backend) : weights_(weights), backend_(backend) {
+    for (auto& spec : tensor_table(weights.config())) specs_.emplace(spec.name, std::move(spec));
   }
   Result<std::unique_ptr<PreparedWeight>> operator()(const std::string& name) const {
     auto it = specs_.find(name);
     if (it == specs_.end()) return error("internal: tensor '{}' is not in the tensor table", name);
     DSINFER_ASSIGN_OR_RETURN(WeightView view,
-                             checkpoint_.get(name, it->second.shape, allowed_dtypes(it->second.kind)));
+                             weights_.get(name, it->second.shape, allowed_dtypes(it->second.kind)));
     return backend_.prepare_weight(view);
   }
 
  private:
-  const Checkpoint& checkpoint_;
+  const WeightSource& weights_;
   Backend& backend_;
   std::unordered_map<std::string, TensorSpec> specs_;
 };
@@ -94,7 +94,7 @@ Result<FfnWeights> load_ffn(const WeightLoader& load, const std::string& prefix,
 
 Status DeepSeekModel::load_weights() {
   const ModelConfig& c = config();
-  const WeightLoader load(*checkpoint_, backend_);
+  const WeightLoader load(*weights_, backend_);
   rope_ = make_rope_table(c);
   softmax_scale_ = static_cast<float>(c.softmax_scale());
   router_spec_ = router_spec(c);

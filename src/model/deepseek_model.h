@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "backend/ops.h"
-#include "formats/checkpoint.h"
+#include "formats/weight_source.h"
 
 namespace dsinfer {
 
@@ -51,9 +51,9 @@ struct LayerWeights {
 class DeepSeekModel {
  public:
   // Validates every tensor against the config and prepares it on `backend`.
-  static Result<std::unique_ptr<DeepSeekModel>> load(std::unique_ptr<Checkpoint> checkpoint, Backend& backend);
+  static Result<std::unique_ptr<DeepSeekModel>> load(std::unique_ptr<WeightSource> weights, Backend& backend);
 
-  const ModelConfig& config() const { return checkpoint_->config(); }
+  const ModelConfig& config() const { return weights_->config(); }
   Backend& backend() const { return backend_; }
 
   // Runs `tokens` at positions [start_pos, start_pos + T) of the sequence whose cache is
@@ -63,7 +63,7 @@ class DeepSeekModel {
                  const ForwardOptions& options, std::vector<float>& logits);
 
  private:
-  DeepSeekModel(std::unique_ptr<Checkpoint> checkpoint, Backend& backend);
+  DeepSeekModel(std::unique_ptr<WeightSource> weights, Backend& backend);
   Status load_weights();
 
   // Workspace for a chunk of T tokens.
@@ -77,7 +77,7 @@ class DeepSeekModel {
                        const LatentCacheView& cache, MlaForm form);
   void ffn_block(int64_t layer, int64_t tokens);
 
-  std::unique_ptr<Checkpoint> checkpoint_;
+  std::unique_ptr<WeightSource> weights_;
   Backend& backend_;
   RopeTable rope_;
   float softmax_scale_ = 1.0f;

@@ -1,5 +1,7 @@
 #include "runtime/session.h"
 
+#include "formats/checkpoint.h"
+
 namespace dsinfer {
 
 Session::Session(DeepSeekModel& model, int64_t capacity)
@@ -29,9 +31,14 @@ Status Session::generate(std::span<const int32_t> prompt, int64_t max_new_tokens
   return Status::ok();
 }
 
-Result<std::unique_ptr<DeepSeekModel>> load_model(const std::string& model_dir, Backend& backend) {
-  DSINFER_ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::open(model_dir));
-  return DeepSeekModel::load(std::move(checkpoint), backend);
+Result<std::unique_ptr<WeightSource>> open_weights(const std::string& model_path) {
+  DSINFER_ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::open(model_path));
+  return std::unique_ptr<WeightSource>(std::move(checkpoint));
+}
+
+Result<std::unique_ptr<DeepSeekModel>> load_model(const std::string& model_path, Backend& backend) {
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(model_path));
+  return DeepSeekModel::load(std::move(weights), backend);
 }
 
 }  // namespace dsinfer

@@ -34,7 +34,9 @@ class Session {
   int64_t position_ = 0;
 };
 
-// Opens a Hugging Face model folder and loads it onto `backend`.
-Result<std::unique_ptr<DeepSeekModel>> load_model(const std::string& model_dir, Backend& backend);
+// Opens the weights at `model_path`: a Hugging Face model folder.
+Result<std::unique_ptr<WeightSource>> open_weights(const std::string& model_path);
+// Opens `model_path` and loads the model onto `backend`.
+Result<std::unique_ptr<DeepSeekModel>> load_model(const std::string& model_path, Backend& backend);
 
 }  // namespace dsinfer

@@ -13,7 +13,8 @@ Written from the model facts (shared/MODEL-NOTES.md, the HF modeling_deepseek.py
 DeepSeek-V2/V3 and the official DeepSeek-V3 inference/model.py), never from the C++
 engine. Deliberately slow and obvious: naive (non-absorbed) MLA, per-token MoE.
 
-Model types: deepseek_v2, deepseek_v3, kimi_k2 (= deepseek_v3).
+Model types: deepseek_v2, deepseek_v3, kimi_k2 (= deepseek_v3), deepseek_v32 (V3 plus the
+lightning indexer, deepseek_v32_ref.py); deepseek_v4 folders are handed to deepseek_v4_ref.py.
 Points where the sources disagree, and what is done here (README.md has the list):
   * q_a_layernorm and kv_a_layernorm use eps 1e-6, not rms_norm_eps: the HF code
     builds them with the RMSNorm default (the official code uses 1e-6 everywhere).
@@ -42,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from safetensors_np import Checkpoint, CheckpointError  # noqa: E402
 
 LATENT_NORM_EPS = 1e-6   # eps of q_a_layernorm / kv_a_layernorm (HF: RMSNorm default)
-SUPPORTED_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2")
+SUPPORTED_MODEL_TYPES = ("deepseek_v2", "deepseek_v3", "kimi_k2", "deepseek_v32")
 
 
 class ConfigError(Exception):
@@ -97,7 +98,7 @@ class Config:
 
     @property
     def v3_style_routing(self) -> bool:
-        return self.model_type in ("deepseek_v3", "kimi_k2")
+        return self.model_type in ("deepseek_v3", "kimi_k2", "deepseek_v32")
 
 
 # HF configuration defaults for the routing fields, per model type (used only when
@@ -111,6 +112,7 @@ _ROUTING_DEFAULTS = {
                         n_shared_experts=1),
 }
 _ROUTING_DEFAULTS["kimi_k2"] = _ROUTING_DEFAULTS["deepseek_v3"]
+_ROUTING_DEFAULTS["deepseek_v32"] = _ROUTING_DEFAULTS["deepseek_v3"]
 
 
 def _req(d: dict, key: str, kind=int):
@@ -205,6 +207,9 @@ def parse_config(d: dict) -> Config:
                 raise ConfigError("config.json: num_experts_per_tok exceeds the experts in the kept groups")
         if not 1 <= cfg.num_experts_per_tok <= cfg.n_routed_experts:
             raise ConfigError("config.json: num_experts_per_tok must be in [1, n_routed_experts]")
+    if mt == "deepseek_v32":
+        from deepseek_v32_ref import check_indexer_config
+        check_indexer_config(cfg)
     return cfg
 
 
@@ -374,12 +379,15 @@ class MLAInputs:
     k_pe: np.ndarray        # [T, qk_rope]      (rotated, shared by all heads)
     kv_b: np.ndarray        # [H * (qk_nope + v), kv_lora]
     scale: float
+    qr: Optional[np.ndarray] = None          # [T, q_lora] normed q latent (None without q_lora)
+    index_mask: Optional[np.ndarray] = None  # [T, T] additive (deepseek_v32: 0 for the indexer's picks)
 
 
 def mla_project(cfg: Config, w, p: str, x: np.ndarray, positions: np.ndarray) -> MLAInputs:
     T = x.shape[0]
     H = cfg.num_attention_heads
     qd = H * cfg.qk_head_dim
+    qa = None
     if cfg.q_lora_rank is None:
         q = linear(w, p + ".q_proj", x, qd)
     else:
@@ -399,7 +407,7 @@ def mla_project(cfg: Config, w, p: str, x: np.ndarray, positions: np.ndarray) ->
     k_pe = apply_rope_interleaved(k_pe, positions, inv_freq, cs)
     kv_b = get_checked(w, p + ".kv_b_proj.weight",
                        (H * (cfg.qk_nope_head_dim + cfg.v_head_dim), cfg.kv_lora_rank))
-    return MLAInputs(q_nope, q_pe, c_kv, k_pe, kv_b, softmax_scale(cfg))
+    return MLAInputs(q_nope, q_pe, c_kv, k_pe, kv_b, softmax_scale(cfg), qr=qa)
 
 
 def causal_mask(T: int) -> np.ndarray:
@@ -417,7 +425,8 @@ def mla_attention_naive(cfg: Config, a: MLAInputs) -> np.ndarray:
     k_nope, v = kv[..., :cfg.qk_nope_head_dim], kv[..., cfg.qk_nope_head_dim:]
     q = np.concatenate([a.q_nope, a.q_pe], axis=-1)                                   # [T, H, dq]
     k = np.concatenate([k_nope, np.broadcast_to(a.k_pe[:, None, :], (T, H, cfg.qk_rope_head_dim))], axis=-1)
-    scores = np.einsum("shd,thd->hst", q, k) * a.scale + causal_mask(T)[None]          # [H, T, T]
+    mask = causal_mask(T) if a.index_mask is None else causal_mask(T) + a.index_mask
+    scores = np.einsum("shd,thd->hst", q, k) * a.scale + mask[None]                    # [H, T, T]
     p = softmax(scores, axis=-1)
     out = np.einsum("hst,thd->shd", p, v)                                              # [T, H, dv]
     return out.reshape(T, H * cfg.v_head_dim)
@@ -521,6 +530,9 @@ def forward(cfg: Config, w, tokens, attention: AttentionFn = mla_attention_naive
         p = f"model.layers.{i}"
         x = rms_norm(h, get_checked(w, p + ".input_layernorm.weight", (H,)), cfg.rms_norm_eps)
         a = mla_project(cfg, w, p + ".self_attn", x, positions)
+        if cfg.model_type == "deepseek_v32":
+            from deepseek_v32_ref import index_mask
+            a.index_mask = index_mask(cfg, w, p + ".self_attn.indexer", x, a.qr, positions)
         attn = attention(cfg, a)                                           # [T, heads * v]
         h = h + linear(w, p + ".self_attn.o_proj", attn, H)
 
@@ -547,23 +559,49 @@ def run(cfg: Config, w, tokens, n_decode: int = 0, attention: AttentionFn = mla_
     return forward(cfg, w, seq, attention), seq
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description="float64 numpy reference forward pass for DeepSeek-architecture models")
+def parse_cli(argv, prog):
+    """Shared CLI of deepseek_ref.py / deepseek_v4_ref.py. Returns (args, tokens, rc);
+    rc is an exit code when the arguments are unusable, else None."""
+    ap = argparse.ArgumentParser(prog=prog, description="float64 numpy reference forward pass for DeepSeek-architecture models")
     ap.add_argument("--model", required=True, help="Hugging Face model folder (config.json + safetensors)")
     ap.add_argument("--tokens", required=True, help="comma-separated token ids, e.g. 3,17,42")
     ap.add_argument("--decode", type=int, default=0, help="greedy steps after the prompt (default 0)")
     ap.add_argument("--out", required=True, help="output .npy: float32 [len(tokens)+N, vocab_size]")
+    from deepseek_v4_ref import add_arguments
+    add_arguments(ap)
     args = ap.parse_args(argv)
     try:
         tokens = [int(t) for t in args.tokens.replace(" ", "").split(",") if t != ""]
     except ValueError:
-        print(f"deepseek_ref: --tokens must be comma-separated integers, got {args.tokens!r}", file=sys.stderr)
-        return 2
+        print(f"{prog}: --tokens must be comma-separated integers, got {args.tokens!r}", file=sys.stderr)
+        return args, None, 2
     if not tokens:
-        print("deepseek_ref: --tokens is empty", file=sys.stderr)
-        return 2
+        print(f"{prog}: --tokens is empty", file=sys.stderr)
+        return args, None, 2
     if args.decode < 0:
-        print("deepseek_ref: --decode must be >= 0", file=sys.stderr)
+        print(f"{prog}: --decode must be >= 0", file=sys.stderr)
+        return args, None, 2
+    return args, tokens, None
+
+
+def _model_type(model_dir):
+    try:
+        with open(os.path.join(model_dir, "config.json"), "r", encoding="utf-8") as f:
+            return json.load(f).get("model_type")
+    except (OSError, ValueError, AttributeError):
+        return None          # load_config reports the problem
+
+
+def main(argv=None) -> int:
+    args, tokens, rc = parse_cli(argv, "deepseek_ref")
+    if rc is not None:
+        return rc
+    if _model_type(args.model) == "deepseek_v4":
+        from deepseek_v4_ref import run_cli
+        return run_cli(args, tokens)
+    if args.mtp_out or args.incremental or args.act_quant or args.initial_release:
+        print("deepseek_ref: --mtp-out, --incremental, --act-quant and --initial-release are for deepseek_v4 only",
+              file=sys.stderr)
         return 2
     try:
         cfg = load_config(args.model)

@@ -3,16 +3,22 @@
 of the reference (and usable as engine fixtures).
 
     /usr/bin/python3 tests/reference/make_ref_fixture.py --out DIR --preset v3 [--seed 0] [--fp8] [--shards 2]
+    /usr/bin/python3 tests/reference/make_ref_fixture.py --out DIR --preset v4 [--seed 0] [--block 32] [--mtp 1]
 
 Presets: v2 (plain q_proj, softmax greedy, no normalisation), v2-group
 (group_limited_greedy, norm_topk_prob), v3 (q_lora, sigmoid noaux_tc, YaRN),
-kimi (model_type kimi_k2, one group, YaRN with mscale != mscale_all_dim).
+kimi (model_type kimi_k2, one group, YaRN with mscale != mscale_all_dim),
+v32 (model_type deepseek_v32: v3 plus the lightning indexer), v4 (model_type
+deepseek_v4, released V4 layout, always FP8/FP4 with UE8M0 scales: see v4_fixture.py
+and README.md for the exact layout).
 Sizes are deliberately odd (vocab 97, v_head_dim != qk_nope_head_dim, partial fp8
 blocks) so layout mistakes show.
 
 Weights are stored BF16; with --fp8 the 2-D projection weights (attention projections,
 MLPs, experts) are F8_E4M3 with F32 `_scale_inv` blocks, as in the V3 checkpoints, and
-norms / router / embeddings / lm_head stay BF16. One stray MTP-style tensor is added
+norms / router / embeddings / lm_head stay BF16. For v32 the indexer's wq_b / wk are
+quantised too, weights_proj and k_norm stay BF16, and quantization_config gets
+scale_fmt ue8m0 (power-of-two activation scales in the indexer). One stray MTP-style tensor is added
 under layer index num_hidden_layers; readers must ignore it.
 """
 
@@ -131,6 +137,13 @@ PRESETS = {
                  first_k_dense_replace=2, num_hidden_layers=3,
                  rope_scaling=dict(type="yarn", factor=32.0, original_max_position_embeddings=64,
                                    beta_fast=1.0, beta_slow=1.0, mscale=1.0, mscale_all_dim=0.5)),
+    # V3 plus the lightning indexer; index_topk small so the selection matters on short prompts
+    "v32": dict(_COMMON, model_type="deepseek_v32", architectures=["DeepseekV32ForCausalLM"],
+                q_lora_rank=28, n_shared_experts=1, topk_method="noaux_tc", scoring_func="sigmoid",
+                n_group=4, topk_group=2, norm_topk_prob=True, routed_scaling_factor=2.5,
+                index_n_heads=8, index_head_dim=128, index_topk=8,
+                rope_scaling=dict(type="yarn", factor=40, original_max_position_embeddings=4096,
+                                  beta_fast=32, beta_slow=1, mscale=1.0, mscale_all_dim=1.0)),
 }
 
 
@@ -155,6 +168,13 @@ def weight_shapes(c: dict):
         out[a + ".kv_a_layernorm.weight"] = ((c["kv_lora_rank"],), "norm")
         out[a + ".kv_b_proj.weight"] = ((nh * (c["qk_nope_head_dim"] + c["v_head_dim"]), c["kv_lora_rank"]), "linear")
         out[a + ".o_proj.weight"] = ((H, nh * c["v_head_dim"]), "linear")
+        if c.get("model_type") == "deepseek_v32":
+            ih, inh = c["index_head_dim"], c["index_n_heads"]
+            out[a + ".indexer.wq_b.weight"] = ((inh * ih, c["q_lora_rank"]), "linear")
+            out[a + ".indexer.wk.weight"] = ((ih, H), "linear")
+            out[a + ".indexer.k_norm.weight"] = ((ih,), "norm")
+            out[a + ".indexer.k_norm.bias"] = ((ih,), "lnbias")
+            out[a + ".indexer.weights_proj.weight"] = ((inh, H), "gate")
         m = p + ".mlp"
         moe = c.get("n_routed_experts") and i >= c["first_k_dense_replace"] and i % c.get("moe_layer_freq", 1) == 0
         if not moe:
@@ -195,6 +215,8 @@ def random_weights(c: dict, seed: int = 0) -> dict:
             # non-negative, so every biased sigmoid score is > 0 and the HF 0.0 fill of
             # dropped groups agrees with the official -inf fill
             w[name] = rng.uniform(0.0, 0.3, shape)
+        elif kind == "lnbias":
+            w[name] = 0.1 * rng.standard_normal(shape)
         elif kind == "gate":
             w[name] = 2.0 * rng.standard_normal(shape) / np.sqrt(shape[1])
         elif kind == "head":
@@ -213,6 +235,8 @@ def write_model(folder: str, c: dict, weights: dict, fp8_block=None, shards: int
     if fp8_block is not None:
         c["quantization_config"] = {"quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
                                     "weight_block_size": list(fp8_block)}
+        if c.get("model_type") == "deepseek_v32":
+            c["quantization_config"]["scale_fmt"] = "ue8m0"
     with open(os.path.join(folder, "config.json"), "w", encoding="utf-8") as f:
         json.dump(c, f, indent=2)
     kinds = {n: k for n, (_, k) in weight_shapes(c).items()}
@@ -253,15 +277,24 @@ def write_model(folder: str, c: dict, weights: dict, fp8_block=None, shards: int
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="write a tiny random DeepSeek-shaped HF model folder")
     ap.add_argument("--out", required=True)
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="v3")
+    ap.add_argument("--preset", choices=sorted(PRESETS) + ["v4"], default="v3")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--fp8", action="store_true", help="F8_E4M3 projections with 16x16 block scales")
-    ap.add_argument("--block", type=int, default=16, help="fp8 block size (square)")
+    ap.add_argument("--fp8", action="store_true", help="F8_E4M3 projections with 16x16 block scales (v4: always)")
+    ap.add_argument("--block", type=int, default=None, help="fp8 block size (square; default 16, v4: 32)")
     ap.add_argument("--shards", type=int, default=1)
+    ap.add_argument("--mtp", type=int, default=1, help="v4: MTP layers to write (0 or 1; default 1)")
     args = ap.parse_args(argv)
+    if args.preset == "v4":
+        from v4_fixture import V4_PRESET, random_v4_weights, write_v4_model
+        c = dict(V4_PRESET, num_nextn_predict_layers=args.mtp)
+        b = args.block or 32
+        write_v4_model(args.out, c, random_v4_weights(c, args.seed), block=(b, b), shards=args.shards)
+        print(f"wrote v4 model to {args.out}", file=sys.stderr)
+        return 0
     c = PRESETS[args.preset]
+    b = args.block or 16
     write_model(args.out, c, random_weights(c, args.seed),
-                fp8_block=(args.block, args.block) if args.fp8 else None, shards=args.shards)
+                fp8_block=(b, b) if args.fp8 else None, shards=args.shards)
     print(f"wrote {args.preset} model to {args.out}", file=sys.stderr)
     return 0
 

@@ -6,7 +6,10 @@ buffer; each tensor's data_offsets [begin, end) are relative to the start of the
 data buffer, i.e. to byte 8 + N of the file).
 
 Supported dtypes: F64, F32, F16, BF16, F8_E4M3 (the last with optional
-`<name>_scale_inv` block scales, see `dequant_blockwise`).
+`<name>_scale_inv` block scales, see `dequant_blockwise`), and for the DeepSeek-V4
+layout also F8_E8M0 (power-of-two scales), I8 / U8 (packed FP4 bytes), I32 / I64
+(index tables). `Checkpoint.get` decodes F8_E8M0 to its value and returns integer
+tensors as exact float64; `SafetensorsFile.raw` gives the stored integers.
 
 Everything returned by `Checkpoint.get` is float64.
 """
@@ -66,6 +69,13 @@ def decode_f8_e4m3(u8: np.ndarray) -> np.ndarray:
     return E4M3_TABLE[np.asarray(u8, dtype=np.uint8)]
 
 
+def decode_e8m0(u8: np.ndarray) -> np.ndarray:
+    """F8_E8M0 ("UE8M0") bytes -> float64: an unsigned biased exponent, value 2^(e - 127);
+    0xFF is NaN. There is no sign and no mantissa."""
+    e = np.asarray(u8, dtype=np.uint8).astype(np.float64)
+    return np.where(e == 255, np.nan, np.exp2(e - 127.0))
+
+
 def dequant_blockwise(w: np.ndarray, scale_inv: np.ndarray, block: tuple[int, int],
                       name: str = "?") -> np.ndarray:
     """real[i, j] = w[i, j] * scale_inv[i // br, j // bc]; edge blocks may be partial,
@@ -94,6 +104,11 @@ _STORAGE = {
     "F16": (np.dtype("<f2"), 2),
     "BF16": (np.dtype("<u2"), 2),
     "F8_E4M3": (np.dtype("u1"), 1),
+    "F8_E8M0": (np.dtype("u1"), 1),
+    "I8": (np.dtype("i1"), 1),
+    "U8": (np.dtype("u1"), 1),
+    "I32": (np.dtype("<i4"), 4),
+    "I64": (np.dtype("<i8"), 8),
 }
 
 
@@ -169,6 +184,8 @@ def to_float64(dtype: str, arr: np.ndarray) -> np.ndarray:
         return decode_bf16(arr).astype(np.float64)
     if dtype == "F8_E4M3":
         return decode_f8_e4m3(arr)
+    if dtype == "F8_E8M0":
+        return decode_e8m0(arr)
     return arr.astype(np.float64)
 
 
@@ -227,6 +244,12 @@ class Checkpoint:
 
     def shape(self, name: str):
         return list(self.where[name].entries[name][1])
+
+    def raw(self, name: str):
+        """(dtype name, stored array) without any decoding or scaling."""
+        if name not in self.where:
+            raise CheckpointError(f"missing tensor {name} in {self.folder}")
+        return self.where[name].raw(name)
 
     def get(self, name: str) -> np.ndarray:
         if name in self._cache:
