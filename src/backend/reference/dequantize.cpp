@@ -4,7 +4,7 @@ namespace dsinfer::reference {
 
 void dequantize_row(const WeightView& weight, int64_t row, float* out) {
   const int64_t cols = weight.cols();
-  const auto* base = static_cast<const uint8_t*>(weight.data) + row * cols * static_cast<int64_t>(dtype_size(weight.dtype));
+  const auto* base = static_cast<const uint8_t*>(weight.data) + row * static_cast<int64_t>(dtype_bytes(weight.dtype, cols));
   convert_to_f32(weight.dtype, base, out, static_cast<size_t>(cols));
   const BlockScales& s = weight.scales;
   if (!s.data) return;
