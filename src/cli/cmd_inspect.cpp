@@ -69,7 +69,7 @@ int run_inspect(const std::string& model_path) {
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto model_dir = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("inspect", "Summarise a model folder: architecture, parameters, bytes, KV size");
-  cmd->add_option("--model", *model_dir, "Hugging Face model folder")->required();
+  cmd->add_option("--model", *model_dir, "Hugging Face model folder or .gguf file")->required();
   cmd->callback([model_dir, &exit_code] { exit_code = run_inspect(*model_dir); });
 }
 

@@ -3,7 +3,7 @@
 // through the decode path (teacher forcing), then --decode greedy steps follow.
 #include <algorithm>
 
-#include "backend/reference/reference_backend.h"
+#include "cli/backend_options.h"
 #include "cli/commands.h"
 #include "cli/token_list.h"
 #include "formats/npy.h"
@@ -13,6 +13,7 @@ namespace dsinfer::cli {
 namespace {
 
 struct LogitsOptions {
+  BackendOptions backend;
   std::string model_dir;
   std::string tokens;
   int64_t prefill = -1;  // -1: all given tokens
@@ -34,7 +35,7 @@ Status run_logits(const LogitsOptions& o) {
     return error("--prefill {} must lie in [1, {}] (the number of given tokens)", prefill, given);
   if (o.decode < 0) return error("--decode must not be negative");
 
-  auto backend = make_reference_backend();
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
   const ModelConfig& c = model->config();
   const int64_t rows = given + o.decode;
@@ -61,11 +62,12 @@ Status run_logits(const LogitsOptions& o) {
 void add_logits_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<LogitsOptions>();
   CLI::App* cmd = app.add_subcommand("logits", "Write one row of logits per position to a .npy file");
-  cmd->add_option("--model", o->model_dir, "Hugging Face model folder")->required();
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder or .gguf file")->required();
   cmd->add_option("--tokens", o->tokens, "Comma-separated token ids")->required();
   cmd->add_option("--prefill", o->prefill, "Tokens processed as one prefill chunk (default: all)");
   cmd->add_option("--decode", o->decode, "Greedy steps after the given tokens")->default_val(0);
   cmd->add_option("--out", o->out_path, "Output .npy file, float32 [tokens + decode, vocab_size]")->required();
+  add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {
     Status status = run_logits(*o);
     if (!status) exit_code = report_error(status);

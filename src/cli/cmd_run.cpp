@@ -1,8 +1,10 @@
-// `dsinfer run`: generate tokens after a prompt and print them as they come.
+// `dsinfer run`: generate after a prompt and print the output as it comes: text for a
+// text prompt (-p), token ids for an id prompt (--prompt-tokens).
 #include <cstdio>
 
-#include "backend/reference/reference_backend.h"
+#include "cli/backend_options.h"
 #include "cli/commands.h"
+#include "cli/text_generation.h"
 #include "cli/token_list.h"
 #include "runtime/session.h"
 
@@ -10,17 +12,34 @@ namespace dsinfer::cli {
 namespace {
 
 struct RunOptions {
+  BackendOptions backend;
   std::string model_dir;
   std::string prompt_tokens;
+  std::string prompt_text;
   int64_t max_new_tokens = 32;
   SamplingParams sampling;
 };
 
+Status run_text(const RunOptions& o, DeepSeekModel& model) {
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
+  DSINFER_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tokenizer.encode(o.prompt_text, {.add_special_tokens = true}));
+  const std::vector<int32_t> prompt(ids.begin(), ids.end());
+  auto print = [](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  };
+  DSINFER_RETURN_IF_ERROR(generate_text(model, tokenizer, prompt, o.max_new_tokens, o.sampling, print).status());
+  std::printf("\n");
+  return Status::ok();
+}
+
 Status run_generate(const RunOptions& o) {
-  DSINFER_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, parse_token_list(o.prompt_tokens));
   if (o.max_new_tokens < 0) return error("-n must not be negative");
-  auto backend = make_reference_backend();
+  if (o.prompt_text.empty() == o.prompt_tokens.empty()) return error("give either -p TEXT or --prompt-tokens IDS");
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
+  if (!o.prompt_text.empty()) return run_text(o, *model);
+  DSINFER_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, parse_token_list(o.prompt_tokens));
   const int64_t needed = static_cast<int64_t>(prompt.size()) + o.max_new_tokens;
   if (needed > model->config().max_position_embeddings)
     return error("prompt of {} tokens plus -n {} exceeds the model's context of {}", prompt.size(), o.max_new_tokens,
@@ -42,13 +61,15 @@ Status run_generate(const RunOptions& o) {
 void add_run_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate tokens after a prompt");
-  cmd->add_option("--model", o->model_dir, "Hugging Face model folder")->required();
-  cmd->add_option("--prompt-tokens", o->prompt_tokens, "Comma-separated prompt token ids")->required();
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder or .gguf file")->required();
+  cmd->add_option("-p,--prompt", o->prompt_text, "Prompt text (needs tokenizer.json in the model folder)");
+  cmd->add_option("--prompt-tokens", o->prompt_tokens, "Comma-separated prompt token ids");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Tokens to generate")->default_val(32);
   cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.0f)->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold")->default_val(1.0f)->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0 = all)")->default_val(0)->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->default_val(0);
+  add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {
     Status status = run_generate(*o);
     if (!status) exit_code = report_error(status);

@@ -19,7 +19,13 @@ int main(int argc, char** argv) {
   add_inspect_command(app, exit_code);
   add_logits_command(app, exit_code);
   add_run_command(app, exit_code);
+  add_bench_command(app, exit_code);
+  add_chat_command(app, exit_code);
   add_make_test_model_command(app, exit_code);
+  add_quantize_command(app, exit_code);
+  add_tokenize_command(app, exit_code);
+  add_detokenize_command(app, exit_code);
+  add_chat_template_command(app, exit_code);
   CLI11_PARSE(app, argc, argv);
   return exit_code;
 }

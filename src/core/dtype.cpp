@@ -96,18 +96,17 @@ uint16_t f32_to_bf16(float f) {
 }
 
 float f16_to_f32(uint16_t h) {
-  const uint32_t sign = (h >> 15) & 1;
+  // Rebias the exponent (15 -> 127) and widen the mantissa (10 -> 23 bits); subnormal
+  // halves become normal floats, computed exactly as mantissa * 2^-24.
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
   const uint32_t exponent = (h >> 10) & 0x1F;
   const uint32_t mantissa = h & 0x3FF;
-  float magnitude;
   if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -24);
-  } else if (exponent == 31) {
-    magnitude = mantissa ? NAN : INFINITY;
-  } else {
-    magnitude = std::ldexp(static_cast<float>(mantissa | 0x400), static_cast<int>(exponent) - 25);
+    const float magnitude = static_cast<float>(mantissa) * 5.9604644775390625e-8f;  // 2^-24
+    return bits_to_f32(sign | f32_to_bits(magnitude));
   }
-  return sign ? -magnitude : magnitude;
+  if (exponent == 31) return bits_to_f32(sign | 0x7F800000u | (mantissa << 13));
+  return bits_to_f32(sign | ((exponent + 112) << 23) | (mantissa << 13));
 }
 
 uint16_t f32_to_f16(float f) {
@@ -209,6 +208,40 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ5_K:
     case DType::kQ6_K:
       dequantize_blocks(dtype, src, dst, count);
+      return;
+  }
+}
+
+void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
+  switch (dtype) {
+    case DType::kF32:
+      std::memcpy(dst, src, count * sizeof(float));
+      return;
+    case DType::kBF16: {
+      auto* d = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < count; ++i) d[i] = f32_to_bf16(src[i]);
+      return;
+    }
+    case DType::kF16: {
+      auto* d = static_cast<uint16_t*>(dst);
+      for (size_t i = 0; i < count; ++i) d[i] = f32_to_f16(src[i]);
+      return;
+    }
+    case DType::kF8E4M3: {
+      auto* d = static_cast<uint8_t*>(dst);
+      for (size_t i = 0; i < count; ++i) d[i] = f32_to_f8e4m3(src[i]);
+      return;
+    }
+    case DType::kI32:
+    case DType::kI64:
+    case DType::kU8:
+      return;
+    case DType::kQ8_0:
+    case DType::kQ4_0:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K:
+      quantize_blocks(dtype, src, dst, count);
       return;
   }
 }

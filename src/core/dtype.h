@@ -67,5 +67,9 @@ uint8_t f32_to_f8e4m3(float f);
 // Converts `count` elements of `src` (of type `dtype`) to float32; for block formats
 // `count` is a multiple of the block size and `src` points at a block boundary.
 void convert_to_f32(DType dtype, const void* src, float* dst, size_t count);
+// Converts `count` float32 values to `dtype` (rounding to nearest; block formats through
+// their reference quantizer, `count` a multiple of the block size). Integer types are
+// not targets: nothing is written for them.
+void convert_from_f32(DType dtype, const float* src, void* dst, size_t count);
 
 }  // namespace dsinfer

@@ -1,7 +1,31 @@
 #include "core/quant_blocks.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
 namespace dsinfer {
+
+ScaleMin6 unpack_scale_min6(const uint8_t packed[12], int j) {
+  if (j < 4) return {static_cast<uint8_t>(packed[j] & 63), static_cast<uint8_t>(packed[j + 4] & 63)};
+  return {static_cast<uint8_t>((packed[j + 4] & 0x0F) | ((packed[j - 4] >> 6) << 4)),
+          static_cast<uint8_t>((packed[j + 4] >> 4) | ((packed[j] >> 6) << 4))};
+}
+
+void pack_scale_min6(const ScaleMin6 pairs[8], uint8_t packed[12]) {
+  for (int j = 0; j < 4; ++j) {
+    const ScaleMin6 lo = pairs[j];
+    const ScaleMin6 hi = pairs[j + 4];
+    packed[j] = static_cast<uint8_t>((lo.scale & 63) | ((hi.scale >> 4) << 6));
+    packed[j + 4] = static_cast<uint8_t>((lo.min & 63) | ((hi.min >> 4) << 6));
+    packed[j + 8] = static_cast<uint8_t>((hi.scale & 0x0F) | ((hi.min & 0x0F) << 4));
+  }
+}
+
 namespace {
+
+// ---------------------------------------------------------------- decoders
 
 void dequantize_q8_0(const BlockQ8_0* blocks, float* dst, size_t n_blocks) {
   for (size_t b = 0; b < n_blocks; ++b) {
@@ -20,6 +44,302 @@ void dequantize_q4_0(const BlockQ4_0* blocks, float* dst, size_t n_blocks) {
   }
 }
 
+void dequantize_q4_k(const BlockQ4_K* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockQ4_K& block = blocks[b];
+    const float d = f16_to_f32(block.d);
+    const float dmin = f16_to_f32(block.dmin);
+    float* out = dst + b * kQK_K;
+    for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c+1 (high)
+      const ScaleMin6 lo = unpack_scale_min6(block.scales, 2 * c);
+      const ScaleMin6 hi = unpack_scale_min6(block.scales, 2 * c + 1);
+      const uint8_t* q = block.qs + 32 * c;
+      for (int l = 0; l < 32; ++l) {
+        out[64 * c + l] = d * lo.scale * static_cast<float>(q[l] & 0x0F) - dmin * lo.min;
+        out[64 * c + 32 + l] = d * hi.scale * static_cast<float>(q[l] >> 4) - dmin * hi.min;
+      }
+    }
+  }
+}
+
+void dequantize_q5_k(const BlockQ5_K* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockQ5_K& block = blocks[b];
+    const float d = f16_to_f32(block.d);
+    const float dmin = f16_to_f32(block.dmin);
+    float* out = dst + b * kQK_K;
+    for (int c = 0; c < 4; ++c) {
+      const ScaleMin6 lo = unpack_scale_min6(block.scales, 2 * c);
+      const ScaleMin6 hi = unpack_scale_min6(block.scales, 2 * c + 1);
+      const uint8_t* q = block.qs + 32 * c;
+      for (int l = 0; l < 32; ++l) {
+        const int q_lo = (q[l] & 0x0F) | (((block.qh[l] >> (2 * c)) & 1) << 4);
+        const int q_hi = (q[l] >> 4) | (((block.qh[l] >> (2 * c + 1)) & 1) << 4);
+        out[64 * c + l] = d * lo.scale * static_cast<float>(q_lo) - dmin * lo.min;
+        out[64 * c + 32 + l] = d * hi.scale * static_cast<float>(q_hi) - dmin * hi.min;
+      }
+    }
+  }
+}
+
+void dequantize_q6_k(const BlockQ6_K* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockQ6_K& block = blocks[b];
+    const float d = f16_to_f32(block.d);
+    float* out = dst + b * kQK_K;
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = block.ql + 64 * h;
+      const uint8_t* qh = block.qh + 32 * h;
+      for (int l = 0; l < 32; ++l) {
+        const int q[4] = {
+            (ql[l] & 0x0F) | (((qh[l] >> 0) & 3) << 4),
+            (ql[l + 32] & 0x0F) | (((qh[l] >> 2) & 3) << 4),
+            (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4),
+            (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4),
+        };
+        for (int k = 0; k < 4; ++k) {
+          const int index = 128 * h + 32 * k + l;
+          out[index] = d * static_cast<float>(block.scales[index / 16]) * static_cast<float>(q[k] - 32);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- encoders
+
+// Nearest integer (ties to even, as nearbyint in the default rounding mode) of x clamped
+// to [lo, hi]; NaN gives lo. Adding and subtracting 1.5 * 2^23 rounds a float of
+// magnitude below 2^22 to an integer without a libm call (the quantizers round every
+// value once per candidate scale; the project never builds with -ffast-math, which
+// could fold the two adds away).
+inline int round_clamp(float x, int lo, int hi) {
+  if (!(x >= static_cast<float>(lo))) x = static_cast<float>(lo);
+  if (x > static_cast<float>(hi)) x = static_cast<float>(hi);
+  constexpr float kMagic = 12582912.0f;
+  return static_cast<int>((x + kMagic) - kMagic);
+}
+
+// round_clamp for the candidate searches: float in, float out, branch-free so that the
+// 8-lane loops below vectorize (inputs are finite there; NaN is handled by the final
+// encoding's round_clamp).
+inline float round_clampf(float x, float lo, float hi) {
+  constexpr float kMagic = 12582912.0f;
+  return (std::min(std::max(x, lo), hi) + kMagic) - kMagic;
+}
+
+// Candidate scales tried around the one that maps the extreme value exactly onto the
+// end of the integer range: that one and +-kSearchSteps steps of kSearchStep codes.
+constexpr int kSearchSteps = 8;
+constexpr float kSearchStep = 0.125f;
+// The searches sum in kLanes independent partial sums (n is a multiple of it), which the
+// compiler turns into vector adds without reassociating anything.
+constexpr int kLanes = 8;
+
+float lane_sum(const float (&lanes)[kLanes]) {
+  float s = 0.0f;
+  for (float v : lanes) s += v;
+  return s;
+}
+
+// Symmetric fit x[i] ~ scale * L[i], L[i] in [lo, hi] (lo < 0 < hi, |lo| >= hi): the
+// value of largest magnitude goes to the lo end (the longer side), then each candidate
+// scale is refitted by least squares for its codes; the fit with the least squared
+// error wins. For codes L the least-squares scale is sum(x L) / sum(L^2) and the squared
+// error sum(x^2) - sum(x L)^2 / sum(L^2), so the winner maximises sum(x L)^2 / sum(L^2).
+// Returns the scale (0 for an all-zero input).
+float fit_symmetric(const float* x, int n, int lo, int hi) {
+  float extreme = 0.0f;
+  for (int i = 0; i < n; ++i)
+    if (std::fabs(x[i]) > std::fabs(extreme)) extreme = x[i];
+  if (extreme == 0.0f) return 0.0f;
+  const float flo = static_cast<float>(lo), fhi = static_cast<float>(hi);
+  float best_scale = 0.0f;
+  float best_gain = -1.0f;
+  for (int step = -kSearchSteps; step <= kSearchSteps; ++step) {
+    const float inverse = (flo + kSearchStep * static_cast<float>(step)) / extreme;
+    float xl[kLanes] = {}, ll[kLanes] = {};
+    for (int i = 0; i < n; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        const float l = round_clampf(inverse * x[i + j], flo, fhi);
+        xl[j] += x[i + j] * l;
+        ll[j] += l * l;
+      }
+    const float sum_xl = lane_sum(xl), sum_ll = lane_sum(ll);
+    if (sum_ll == 0.0f) continue;
+    const float gain = sum_xl * sum_xl / sum_ll;
+    if (gain > best_gain) {
+      best_gain = gain;
+      best_scale = sum_xl / sum_ll;
+    }
+  }
+  return best_scale;
+}
+
+// Asymmetric fit x[i] ~ scale * L[i] - min, L[i] in [0, nmax], scale > 0, min >= 0 (the
+// formats subtract a non-negative min): candidates spread the range [min(x, 0), max(x)]
+// over nmax + small offsets codes, each refitted by least squares (with min clamped to
+// >= 0); the least squared error wins.
+void fit_asymmetric(const float* x, int n, int nmax, float& scale_out, float& min_out) {
+  float lo = 0.0f, hi = -std::numeric_limits<float>::infinity();
+  double sum_x = 0.0, sum_xx = 0.0;
+  for (int i = 0; i < n; ++i) {
+    lo = std::min(lo, x[i]);
+    hi = std::max(hi, x[i]);
+    sum_x += x[i];
+    sum_xx += static_cast<double>(x[i]) * x[i];
+  }
+  if (!(hi > lo)) {  // every value equals lo <= 0
+    scale_out = 0.0f;
+    min_out = -lo;
+    return;
+  }
+  const float fmax = static_cast<float>(nmax);
+  double best_error = std::numeric_limits<double>::infinity();
+  scale_out = (hi - lo) / fmax;
+  min_out = -lo;
+  for (int step = -kSearchSteps; step <= kSearchSteps; ++step) {
+    const float inverse = (fmax + kSearchStep * static_cast<float>(step)) / (hi - lo);
+    float l1[kLanes] = {}, l2[kLanes] = {}, xl[kLanes] = {};
+    for (int i = 0; i < n; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        const float l = round_clampf(inverse * (x[i + j] - lo), 0.0f, fmax);
+        l1[j] += l;
+        l2[j] += l * l;
+        xl[j] += x[i + j] * l;
+      }
+    const double sum_l = lane_sum(l1), sum_ll = lane_sum(l2), sum_xl = lane_sum(xl);
+    // Least squares for x ~ a * l + b.
+    const double det = n * sum_ll - sum_l * sum_l;
+    if (det <= 0.0) continue;
+    double a = (n * sum_xl - sum_l * sum_x) / det;
+    double b = (sum_ll * sum_x - sum_l * sum_xl) / det;
+    if (b > 0.0) {  // the min must not be negative: refit the scale with b = 0
+      b = 0.0;
+      a = sum_xl / sum_ll;
+    }
+    if (!(a > 0.0)) continue;
+    // sum (a l + b - x)^2, expanded into the sums (holds for the constrained fit too).
+    const double err = a * a * sum_ll + 2 * a * b * sum_l + n * b * b - 2 * a * sum_xl - 2 * b * sum_x + sum_xx;
+    if (err < best_error) {
+      best_error = err;
+      scale_out = static_cast<float>(a);
+      min_out = static_cast<float>(-b);
+    }
+  }
+}
+
+void quantize_q8_0(const float* x, BlockQ8_0* blocks, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b, x += 32) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    blocks[b].d = f32_to_f16(amax / 127.0f);
+    const float d = f16_to_f32(blocks[b].d);  // codes for the scale as stored
+    const float inverse = d > 0.0f ? 1.0f / d : 0.0f;
+    for (int i = 0; i < 32; ++i) blocks[b].qs[i] = static_cast<int8_t>(round_clamp(x[i] * inverse, -128, 127));
+  }
+}
+
+void quantize_q4_0(const float* x, BlockQ4_0* blocks, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b, x += 32) {
+    blocks[b].d = f32_to_f16(fit_symmetric(x, 32, -8, 7));
+    const float d = f16_to_f32(blocks[b].d);
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = round_clamp(x[j] * inverse, -8, 7) + 8;
+      const int hi = round_clamp(x[j + 16] * inverse, -8, 7) + 8;
+      blocks[b].qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+  }
+}
+
+// Q4_K and Q5_K share everything but the code width: fits each 32-value sub-block,
+// quantizes the eight scales and mins to 6 bits against f16 super-scales, then codes
+// the values with the scales as stored. Writes codes[256] in [0, nmax].
+void quantize_k_scale_min(const float* x, int nmax, uint16_t& d_out, uint16_t& dmin_out, uint8_t scales_out[12],
+                          int codes[kQK_K]) {
+  float scales[8], mins[8];
+  float max_scale = 0.0f, max_min = 0.0f;
+  for (int j = 0; j < 8; ++j) {
+    fit_asymmetric(x + 32 * j, 32, nmax, scales[j], mins[j]);
+    max_scale = std::max(max_scale, scales[j]);
+    max_min = std::max(max_min, mins[j]);
+  }
+  d_out = f32_to_f16(max_scale / 63.0f);
+  dmin_out = f32_to_f16(max_min / 63.0f);
+  const float d = f16_to_f32(d_out);
+  const float dmin = f16_to_f32(dmin_out);
+  ScaleMin6 pairs[8];
+  for (int j = 0; j < 8; ++j) {
+    pairs[j].scale = static_cast<uint8_t>(d > 0.0f ? round_clamp(scales[j] / d, 0, 63) : 0);
+    pairs[j].min = static_cast<uint8_t>(dmin > 0.0f ? round_clamp(mins[j] / dmin, 0, 63) : 0);
+  }
+  pack_scale_min6(pairs, scales_out);
+  for (int j = 0; j < 8; ++j) {
+    const float step = d * pairs[j].scale;
+    const float offset = dmin * pairs[j].min;
+    for (int i = 0; i < 32; ++i)
+      codes[32 * j + i] = step > 0.0f ? round_clamp((x[32 * j + i] + offset) / step, 0, nmax) : 0;
+  }
+}
+
+void quantize_q4_k(const float* x, BlockQ4_K* blocks, size_t n_blocks) {
+  int codes[kQK_K];
+  for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
+    BlockQ4_K& block = blocks[b];
+    quantize_k_scale_min(x, 15, block.d, block.dmin, block.scales, codes);
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l)
+        block.qs[32 * c + l] = static_cast<uint8_t>(codes[64 * c + l] | (codes[64 * c + 32 + l] << 4));
+  }
+}
+
+void quantize_q5_k(const float* x, BlockQ5_K* blocks, size_t n_blocks) {
+  int codes[kQK_K];
+  for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
+    BlockQ5_K& block = blocks[b];
+    quantize_k_scale_min(x, 31, block.d, block.dmin, block.scales, codes);
+    std::memset(block.qh, 0, sizeof block.qh);
+    for (int c = 0; c < 4; ++c)
+      for (int l = 0; l < 32; ++l) {
+        const int lo = codes[64 * c + l];
+        const int hi = codes[64 * c + 32 + l];
+        block.qs[32 * c + l] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+        block.qh[l] |= static_cast<uint8_t>(((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1)));
+      }
+  }
+}
+
+void quantize_q6_k(const float* x, BlockQ6_K* blocks, size_t n_blocks) {
+  int codes[kQK_K];
+  for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
+    BlockQ6_K& block = blocks[b];
+    float scales[16];
+    float max_abs = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      scales[j] = fit_symmetric(x + 16 * j, 16, -32, 31);
+      max_abs = std::max(max_abs, std::fabs(scales[j]));
+    }
+    block.d = f32_to_f16(max_abs / 127.0f);
+    const float d = f16_to_f32(block.d);
+    for (int j = 0; j < 16; ++j) {
+      block.scales[j] = static_cast<int8_t>(d > 0.0f ? round_clamp(scales[j] / d, -127, 127) : 0);
+      const float step = d * block.scales[j];
+      for (int i = 0; i < 16; ++i)
+        codes[16 * j + i] = (step != 0.0f ? round_clamp(x[16 * j + i] / step, -32, 31) : 0) + 32;
+    }
+    for (int h = 0; h < 2; ++h) {
+      const int* q = codes + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        block.ql[64 * h + l] = static_cast<uint8_t>((q[l] & 0x0F) | ((q[l + 64] & 0x0F) << 4));
+        block.ql[64 * h + 32 + l] = static_cast<uint8_t>((q[l + 32] & 0x0F) | ((q[l + 96] & 0x0F) << 4));
+        block.qh[32 * h + l] = static_cast<uint8_t>((q[l] >> 4) | ((q[l + 32] >> 4) << 2) | ((q[l + 64] >> 4) << 4) |
+                                                    ((q[l + 96] >> 4) << 6));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count) {
@@ -27,7 +347,22 @@ void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count) {
   switch (dtype) {
     case DType::kQ8_0: dequantize_q8_0(static_cast<const BlockQ8_0*>(src), dst, n_blocks); return;
     case DType::kQ4_0: dequantize_q4_0(static_cast<const BlockQ4_0*>(src), dst, n_blocks); return;
-    default: break;
+    case DType::kQ4_K: dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n_blocks); return;
+    case DType::kQ5_K: dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n_blocks); return;
+    case DType::kQ6_K: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n_blocks); return;
+    default: return;  // not a block format: nothing to decode
+  }
+}
+
+void quantize_blocks(DType dtype, const float* src, void* dst, size_t count) {
+  const size_t n_blocks = count / static_cast<size_t>(dtype_block_elements(dtype));
+  switch (dtype) {
+    case DType::kQ8_0: quantize_q8_0(src, static_cast<BlockQ8_0*>(dst), n_blocks); return;
+    case DType::kQ4_0: quantize_q4_0(src, static_cast<BlockQ4_0*>(dst), n_blocks); return;
+    case DType::kQ4_K: quantize_q4_k(src, static_cast<BlockQ4_K*>(dst), n_blocks); return;
+    case DType::kQ5_K: quantize_q5_k(src, static_cast<BlockQ5_K*>(dst), n_blocks); return;
+    case DType::kQ6_K: quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), n_blocks); return;
+    default: return;  // not a block format
   }
 }
 

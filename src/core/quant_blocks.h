@@ -1,6 +1,13 @@
 // The block-quantised weight formats of GGUF files (ggml's Q8_0, Q4_0, Q4_K, Q5_K,
 // Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
-// the definition every SIMD kernel is tested against.
+// the definition every SIMD kernel is tested against. The layouts are ggml's bit for bit,
+// so a block written here decodes the same in llama.cpp and a block from a published GGUF
+// decodes the same here.
+//
+// The encoders are reference quantizers for writing files: round to nearest with a small
+// per-block scale search (least-squares refit of each candidate), deterministic, scalar.
+// They are not llama.cpp's (which also weighs values by importance) and need not match
+// its bytes; any block they write is a valid block of the format.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +32,61 @@ struct BlockQ4_0 {
 };
 static_assert(sizeof(BlockQ4_0) == 18);
 
+// The K formats split 256 values into sub-blocks, each with its own small integer scale
+// (and, for Q4_K/Q5_K, min) that multiplies one f16 super-block scale.
+constexpr int kQK_K = 256;
+
+// Q4_K and Q5_K store eight (scale, min) pairs of 6 bits each in 12 bytes:
+//   bytes 0-3:  sub-block j < 4: scale j in bits 0-5; bits 6-7 are bits 4-5 of scale j+4
+//   bytes 4-7:  sub-block j < 4: min j in bits 0-5;   bits 6-7 are bits 4-5 of min j+4
+//   bytes 8-11: sub-block j+4: low 4 bits of scale j+4 (bits 0-3), of min j+4 (bits 4-7)
+struct ScaleMin6 {
+  uint8_t scale;  // 0..63
+  uint8_t min;    // 0..63
+};
+ScaleMin6 unpack_scale_min6(const uint8_t packed[12], int sub_block);
+void pack_scale_min6(const ScaleMin6 pairs[8], uint8_t packed[12]);
+
+// Q4_K: 8 sub-blocks of 32 values; value = d * scale_j * q - dmin * min_j, q in [0, 15].
+// Values 64c .. 64c+31 (sub-block 2c) are the low nibbles of qs[32c .. 32c+31], values
+// 64c+32 .. 64c+63 (sub-block 2c+1) their high nibbles.
+struct BlockQ4_K {
+  uint16_t d;     // f16 super-block scale of the sub-block scales
+  uint16_t dmin;  // f16 super-block scale of the sub-block mins
+  uint8_t scales[12];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ4_K) == 144);
+
+// Q5_K: as Q4_K with q in [0, 31]; the 5th bit of value 64c + l (l < 32) is bit 2c of
+// qh[l], of value 64c + 32 + l bit 2c + 1.
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_K) == 176);
+
+// Q6_K: 16 sub-blocks of 16 values; value = d * scales[i / 16] * (q - 32), q in [0, 63].
+// Each half h (values 128h .. 128h+127) uses ql[64h ..] and qh[32h ..]; for l < 32 the
+// four values 128h + l + 32k (k = 0..3) have low nibbles in ql[64h + l] (k = 0 low,
+// k = 2 high) and ql[64h + 32 + l] (k = 1 low, k = 3 high), and their top two bits in
+// bits 2k, 2k+1 of qh[32h + l].
+struct BlockQ6_K {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;  // f16 super-block scale
+};
+static_assert(sizeof(BlockQ6_K) == 210);
+
 // Decodes `count` values (a multiple of the format's block size) of a block format.
 void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count);
+
+// Encodes `count` finite values (a multiple of the format's block size) into blocks of
+// `dtype` (one of the block formats) at `dst`, which holds dtype_bytes(dtype, count).
+void quantize_blocks(DType dtype, const float* src, void* dst, size_t count);
 
 }  // namespace dsinfer

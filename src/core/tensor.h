@@ -42,6 +42,12 @@ struct BlockScales {
   const float* data = nullptr;  // [ceil(rows/block_rows), ceil(cols/block_cols)] row-major
   int64_t block_rows = 0;
   int64_t block_cols = 0;
+  int64_t first_row = 0;  // row of the full weight that row 0 of this view is (row slices)
+
+  const float* row_scales(int64_t row, int64_t cols) const {
+    const int64_t blocks_per_row = (cols + block_cols - 1) / block_cols;
+    return data + ((first_row + row) / block_rows) * blocks_per_row;
+  }
 };
 
 // A weight as stored in the checkpoint: a 1-D vector (norm weights, biases) or a 2-D
@@ -55,6 +61,14 @@ struct WeightView {
 
   int64_t rows() const { return shape.empty() ? 0 : (shape.size() == 1 ? 1 : shape[0]); }
   int64_t cols() const { return shape.empty() ? 0 : shape.back(); }
+  // Rows [begin, begin + count) of a 2-D weight, as a view.
+  WeightView row_slice(int64_t begin, int64_t count) const {
+    WeightView v = *this;
+    v.shape = {count, cols()};
+    v.data = static_cast<const uint8_t*>(data) + begin * static_cast<int64_t>(dtype_bytes(dtype, cols()));
+    v.scales.first_row += begin;
+    return v;
+  }
   int64_t numel() const {
     int64_t n = 1;
     for (int64_t d : shape) n *= d;

@@ -162,6 +162,8 @@ Status validate(const ModelConfig& c, const std::string& origin) {
 
 }  // namespace
 
+Status validate_model_config(const ModelConfig& config, const std::string& origin) { return validate(config, origin); }
+
 bool ModelConfig::router_normalizes() const {
   if (family == ModelFamily::kDeepSeekV2) return num_experts_per_tok > 1 && norm_topk_prob;
   return norm_topk_prob;

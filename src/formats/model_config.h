@@ -84,6 +84,9 @@ struct ModelConfig {
 };
 
 Result<ModelConfig> parse_model_config(const std::string& json_text, const std::string& origin);
+// The consistency checks parse_model_config applies (positive sizes, experts vs groups,
+// ...), for configs built from other sources (GGUF metadata).
+Status validate_model_config(const ModelConfig& config, const std::string& origin);
 Result<ModelConfig> load_model_config(const std::string& model_dir);
 
 }  // namespace dsinfer

@@ -10,15 +10,20 @@
 namespace dsinfer {
 namespace {
 
+// Stored types each kind of tensor may have: FP8 (with block scales) comes from FP8
+// checkpoints, the GGUF block formats from .gguf files, which quantize projections,
+// embedding and head but keep norms, router and bias in F32 (as llama.cpp does).
 std::vector<DType> allowed_dtypes(TensorKind kind) {
   switch (kind) {
     case TensorKind::kProjection:
-      return {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3};
+      return {DType::kBF16, DType::kF16, DType::kF32, DType::kF8E4M3, DType::kQ8_0,
+              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+    case TensorKind::kEmbedding:
+    case TensorKind::kHead:
+      return {DType::kBF16, DType::kF16, DType::kF32, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
     case TensorKind::kBias:
     case TensorKind::kNorm:
-    case TensorKind::kEmbedding:
     case TensorKind::kRouter:
-    case TensorKind::kHead:
       return {DType::kBF16, DType::kF16, DType::kF32};
   }
   return {};

@@ -9,8 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "formats/gguf.h"
 #include "formats/model_config.h"
 #include "formats/safetensors.h"
+#include "model/gguf_export.h"
 #include "model/tensor_table.h"
 
 namespace dsinfer {
@@ -22,6 +25,7 @@ struct Preset {
   std::string name;
   json config;
   int shards = 1;
+  bool gguf_only = false;  // too big to assemble as a folder in memory
 };
 
 json yarn(double factor, double mscale, double mscale_all_dim) {
@@ -82,15 +86,55 @@ std::vector<Preset> presets() {
                                        {"weight_block_size", {128, 128}}}}});
     out.push_back({"v3-fp8-tiny", c, 2});
   }
+  {  // V3 router with every row length a multiple of 256, so K-quants (q4_k, q5_k, q6_k)
+     // apply to every projection; mscale == mscale_all_dim, which GGUF can express.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v3"}, {"architectures", {"DeepseekV3ForCausalLM"}},
+              {"hidden_size", 256}, {"intermediate_size", 512}, {"moe_intermediate_size", 256},
+              {"num_attention_heads", 2}, {"num_key_value_heads", 2}, {"q_lora_rank", 256}, {"kv_lora_rank", 256},
+              {"qk_nope_head_dim", 64}, {"qk_rope_head_dim", 32}, {"v_head_dim", 128},
+              {"n_routed_experts", 8}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2}, {"n_group", 2},
+              {"topk_group", 1}, {"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"},
+              {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5}, {"rope_scaling", yarn(4, 0.8, 0.8)}});
+    out.push_back({"v3-q-tiny", c, 1});
+  }
+  {  // Benchmark A: DeepSeek-V2-Lite's shape (15.7 B parameters). GGUF output only.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v2"}, {"architectures", {"DeepseekV2ForCausalLM"}},
+              {"vocab_size", 102400}, {"hidden_size", 2048}, {"num_hidden_layers", 27},
+              {"first_k_dense_replace", 1}, {"intermediate_size", 10944}, {"moe_intermediate_size", 1408},
+              {"num_attention_heads", 16}, {"num_key_value_heads", 16}, {"q_lora_rank", nullptr},
+              {"kv_lora_rank", 512}, {"qk_rope_head_dim", 64}, {"qk_nope_head_dim", 128}, {"v_head_dim", 128},
+              {"n_routed_experts", 64}, {"n_shared_experts", 2}, {"num_experts_per_tok", 6}, {"n_group", 1},
+              {"topk_group", 1}, {"scoring_func", "softmax"}, {"topk_method", "greedy"},
+              {"norm_topk_prob", false}, {"routed_scaling_factor", 1.0}, {"rope_scaling", yarn(40, 0.707, 0.707)}});
+    out.push_back({"bench-a", c, 1, /*gguf_only=*/true});
+  }
+  {  // Benchmark B: a small V3 (sigmoid routing with bias, q_lora): 0.75 B parameters.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v3"}, {"architectures", {"DeepseekV3ForCausalLM"}},
+              {"vocab_size", 32000}, {"hidden_size", 1024}, {"num_hidden_layers", 8},
+              {"first_k_dense_replace", 1}, {"intermediate_size", 2816}, {"moe_intermediate_size", 512},
+              {"num_attention_heads", 16}, {"num_key_value_heads", 16}, {"q_lora_rank", 384},
+              {"kv_lora_rank", 256}, {"qk_rope_head_dim", 32}, {"qk_nope_head_dim", 64}, {"v_head_dim", 64},
+              {"n_routed_experts", 64}, {"n_shared_experts", 1}, {"num_experts_per_tok", 6}, {"n_group", 8},
+              {"topk_group", 4}, {"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"},
+              {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5}, {"rope_scaling", yarn(40, 1.0, 1.0)}});
+    out.push_back({"bench-b", c, 1, /*gguf_only=*/true});
+  }
   return out;
 }
 
-// splitmix64: a tiny generator whose stream is the same on every platform.
+// splitmix64: a tiny generator whose stream is the same on every platform. Its state
+// advances by a constant per draw, so any position of the stream is one multiply away.
 class Random {
  public:
+  static constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;
   explicit Random(uint64_t seed) : state_(seed) {}
+  // The generator after `draws` draws from `seed`.
+  static Random at(uint64_t seed, uint64_t draws) { return Random(seed + draws * kGamma); }
   uint64_t next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+    uint64_t z = (state_ += kGamma);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
@@ -101,34 +145,34 @@ class Random {
   uint64_t state_;
 };
 
-// Random float values for one tensor, scaled so activations stay O(1) through the
-// network and logits have clear winners.
-std::vector<float> random_values(const TensorSpec& spec, Random& rng) {
-  int64_t n = 1;
-  for (int64_t d : spec.shape) n *= d;
-  std::vector<float> v(static_cast<size_t>(n));
+// The next `count` random values of a tensor of kind spec.kind (one draw each), scaled so
+// activations stay O(1) through the network and logits have clear winners.
+void random_values(const TensorSpec& spec, Random& rng, float* out, int64_t count) {
+  float lo = -1.0f, hi = 1.0f;
   switch (spec.kind) {
-    case TensorKind::kNorm:
-      for (float& x : v) x = rng.uniform(0.8f, 1.2f);
-      break;
-    case TensorKind::kBias:
-      // Large next to the spread of sigmoid scores, so the bias changes which experts win.
-      for (float& x : v) x = rng.uniform(0.0f, 0.3f);
-      break;
-    case TensorKind::kEmbedding:
-      for (float& x : v) x = rng.uniform(-1.0f, 1.0f);
-      break;
+    case TensorKind::kNorm: lo = 0.8f, hi = 1.2f; break;
+    // Large next to the spread of sigmoid scores, so the bias changes which experts win.
+    case TensorKind::kBias: lo = 0.0f, hi = 0.3f; break;
+    case TensorKind::kEmbedding: break;
     case TensorKind::kRouter:
     case TensorKind::kProjection:
     case TensorKind::kHead: {
       const float gain = spec.kind == TensorKind::kHead ? 3.0f : (spec.kind == TensorKind::kRouter ? 2.0f : 1.0f);
-      const float bound = gain * std::sqrt(3.0f / static_cast<float>(spec.shape.back()));
-      for (float& x : v) x = rng.uniform(-bound, bound);
+      hi = gain * std::sqrt(3.0f / static_cast<float>(spec.shape.back()));
+      lo = -hi;
       break;
     }
   }
-  return v;
+  for (int64_t i = 0; i < count; ++i) out[i] = rng.uniform(lo, hi);
 }
+
+int64_t numel(const TensorSpec& spec) {
+  int64_t n = 1;
+  for (int64_t d : spec.shape) n *= d;
+  return n;
+}
+
+uint64_t stream_seed(uint64_t seed) { return seed * 0x2545F4914F6CDD1Dull + 1; }
 
 std::vector<uint8_t> as_bf16(const std::vector<float>& values) {
   std::vector<uint8_t> bytes(values.size() * 2);
@@ -204,34 +248,84 @@ Status write_shards(const std::string& dir, std::vector<SafetensorsTensorToWrite
   return write_text(dir + "/model.safetensors.index.json", index.dump(2));
 }
 
-}  // namespace
 
-std::vector<std::string> test_model_presets() {
-  std::vector<std::string> names;
-  for (const auto& p : presets()) names.push_back(p.name);
-  return names;
+// UTF-8 of one code point below 0x800 (all the byte-level alphabet needs).
+std::string utf8(uint32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
 }
 
-Status make_test_model(const TestModelOptions& options) {
-  const auto all = presets();
-  auto preset = std::find_if(all.begin(), all.end(), [&](const Preset& p) { return p.name == options.preset; });
-  if (preset == all.end()) {
-    std::string names;
-    for (const auto& p : all) names += (names.empty() ? "" : ", ") + p.name;
-    return error("unknown preset '{}' (choose one of: {})", options.preset, names);
+// A byte-level BPE vocabulary without merges, enough for llama.cpp to load the file and
+// tokenize any text: the preset's BOS/EOS ids as control tokens, the 256 byte tokens of
+// GPT-2's byte-to-unicode alphabet next, and unused padding up to vocab_size.
+void add_synthetic_vocab(const ModelConfig& config, const json& preset, GgufWriter& w) {
+  const int64_t bos = preset.value("bos_token_id", 0), eos = preset.value("eos_token_id", 1);
+  if (config.vocab_size < 258 || bos < 0 || eos < 0 || bos >= config.vocab_size || eos >= config.vocab_size) {
+    w.set("tokenizer.ggml.model", GgufValue::string("no_vocab"));
+    return;
   }
+  std::vector<std::string> tokens(static_cast<size_t>(config.vocab_size));
+  std::vector<int64_t> types(tokens.size(), 5);  // llama.cpp token types: 1 normal, 3 control, 5 unused
+  for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = fmt::format("[PAD{}]", i);
+  tokens[bos] = "<｜begin▁of▁sentence｜>";
+  tokens[eos] = "<｜end▁of▁sentence｜>";
+  types[bos] = types[eos] = 3;
+  size_t next_id = 0;
+  uint32_t extra = 0;
+  for (uint32_t b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    const uint32_t cp = printable ? b : 256 + extra++;
+    while (static_cast<int64_t>(next_id) == bos || static_cast<int64_t>(next_id) == eos) ++next_id;
+    tokens[next_id] = utf8(cp);
+    types[next_id] = 1;
+    ++next_id;
+  }
+  w.set("tokenizer.ggml.model", GgufValue::string("gpt2"));
+  w.set("tokenizer.ggml.pre",
+        GgufValue::string(config.family == ModelFamily::kDeepSeekV2 ? "deepseek-llm" : "deepseek-v3"));
+  w.set("tokenizer.ggml.tokens", GgufValue::string_array(std::move(tokens)));
+  w.set("tokenizer.ggml.token_type", GgufValue::int_array(GgufValueType::kI32, std::move(types)));
+  w.set("tokenizer.ggml.merges", GgufValue::string_array({}));
+  w.set("tokenizer.ggml.bos_token_id", GgufValue::u32(static_cast<uint32_t>(bos)));
+  w.set("tokenizer.ggml.eos_token_id", GgufValue::u32(static_cast<uint32_t>(eos)));
+  w.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(true));
+  w.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+}
+
+const Preset* find_preset(const std::vector<Preset>& all, const std::string& name) {
+  auto it = std::find_if(all.begin(), all.end(), [&](const Preset& p) { return p.name == name; });
+  return it == all.end() ? nullptr : &*it;
+}
+
+Result<const Preset*> lookup_preset(const std::vector<Preset>& all, const std::string& name) {
+  if (const Preset* p = find_preset(all, name)) return p;
+  std::string names;
+  for (const auto& p : all) names += (names.empty() ? "" : ", ") + p.name;
+  return error("unknown preset '{}' (choose one of: {})", name, names);
+}
+
+Status write_folder(const Preset& preset, const ModelConfig& config, const std::string& config_text,
+                    const TestModelOptions& options) {
+  if (preset.gguf_only)
+    return error("preset {} is written only as GGUF (--out FILE.gguf): as a Hugging Face folder it would have to be "
+                 "assembled in memory",
+                 preset.name);
   std::error_code ec;
-  std::filesystem::create_directories(options.out_dir, ec);
-  if (ec) return error("cannot create {}: {}", options.out_dir, ec.message());
+  std::filesystem::create_directories(options.out, ec);
+  if (ec) return error("cannot create {}: {}", options.out, ec.message());
+  DSINFER_RETURN_IF_ERROR(write_text(options.out + "/config.json", config_text + "\n"));
 
-  const std::string config_text = preset->config.dump(2);
-  DSINFER_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(config_text, "preset " + preset->name));
-  DSINFER_RETURN_IF_ERROR(write_text(options.out_dir + "/config.json", config_text + "\n"));
-
-  Random rng(options.seed * 0x2545F4914F6CDD1Dull + 1);
+  const TestModelValues generator(config, options.seed);
   std::vector<SafetensorsTensorToWrite> tensors;
   for (const TensorSpec& spec : tensor_table(config)) {
-    const std::vector<float> values = random_values(spec, rng);
+    std::vector<float> values(static_cast<size_t>(numel(spec)));
+    generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], values.data());
     if (config.fp8 && spec.kind == TensorKind::kProjection) {
       add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
     } else if (spec.kind == TensorKind::kBias) {
@@ -240,7 +334,71 @@ Status make_test_model(const TestModelOptions& options) {
       tensors.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(values)});
     }
   }
-  return write_shards(options.out_dir, std::move(tensors), preset->shards);
+  return write_shards(options.out, std::move(tensors), preset.shards);
+}
+
+Status write_gguf(const Preset& preset, const ModelConfig& config, const TestModelOptions& options) {
+  const TestModelValues generator(config, options.seed);
+  GgufExportOptions o{.type = options.gguf_type,
+                      .model_name = "dsinfer test model " + preset.name,
+                      .pool = options.pool,
+                      .progress = options.progress,
+                      .extra_metadata = [&](GgufWriter& w) {
+                        add_synthetic_vocab(config, preset.config, w);
+                        return Status::ok();
+                      }};
+  auto rows = [&](const TensorSpec& spec, int64_t begin, int64_t count, float* out) {
+    generator.stored_rows(spec, begin, count, out);
+    return Status::ok();
+  };
+  DSINFER_ASSIGN_OR_RETURN(GgufExportSummary summary, write_gguf_model(config, rows, options.out, o));
+  if (options.progress)
+    for (const auto& w : summary.warnings) std::fprintf(stderr, "note: %s\n", w.c_str());
+  return Status::ok();
+}
+
+}  // namespace
+
+TestModelValues::TestModelValues(const ModelConfig& config, uint64_t seed) : stream_start_(stream_seed(seed)) {
+  uint64_t position = 0;  // every value is one draw, tensors in tensor_table order
+  for (const TensorSpec& spec : tensor_table(config)) {
+    offsets_.emplace(spec.name, position);
+    position += static_cast<uint64_t>(numel(spec));
+  }
+}
+
+void TestModelValues::rows(const TensorSpec& spec, int64_t begin, int64_t count, float* out) const {
+  const int64_t cols = spec.shape.back();
+  Random rng = Random::at(stream_start_, offsets_.at(spec.name) + static_cast<uint64_t>(begin * cols));
+  random_values(spec, rng, out, count * cols);
+}
+
+void TestModelValues::stored_rows(const TensorSpec& spec, int64_t begin, int64_t count, float* out) const {
+  rows(spec, begin, count, out);
+  if (spec.kind == TensorKind::kBias) return;
+  const int64_t n = count * spec.shape.back();
+  for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_f32(f32_to_bf16(out[i]));
+}
+
+std::vector<std::string> test_model_presets() {
+  std::vector<std::string> names;
+  for (const auto& p : presets()) names.push_back(p.name);
+  return names;
+}
+
+Result<std::string> test_model_config_json(const std::string& name) {
+  const auto all = presets();
+  DSINFER_ASSIGN_OR_RETURN(const Preset* preset, lookup_preset(all, name));
+  return preset->config.dump(2);
+}
+
+Status make_test_model(const TestModelOptions& options) {
+  const auto all = presets();
+  DSINFER_ASSIGN_OR_RETURN(const Preset* preset, lookup_preset(all, options.preset));
+  const std::string config_text = preset->config.dump(2);
+  DSINFER_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(config_text, "preset " + preset->name));
+  if (options.out.ends_with(".gguf")) return write_gguf(*preset, config, options);
+  return write_folder(*preset, config, config_text, options);
 }
 
 }  // namespace dsinfer

@@ -1,6 +1,7 @@
 #include "runtime/session.h"
 
 #include "formats/checkpoint.h"
+#include "formats/gguf_weights.h"
 
 namespace dsinfer {
 
@@ -32,6 +33,10 @@ Status Session::generate(std::span<const int32_t> prompt, int64_t max_new_tokens
 }
 
 Result<std::unique_ptr<WeightSource>> open_weights(const std::string& model_path) {
+  if (model_path.ends_with(".gguf")) {
+    DSINFER_ASSIGN_OR_RETURN(auto gguf, GgufWeights::open(model_path));
+    return std::unique_ptr<WeightSource>(std::move(gguf));
+  }
   DSINFER_ASSIGN_OR_RETURN(auto checkpoint, Checkpoint::open(model_path));
   return std::unique_ptr<WeightSource>(std::move(checkpoint));
 }

@@ -4,7 +4,7 @@
 1. `dsinfer make-test-model` writes the preset's checkpoint.
 2. The independent numpy reference (tests/reference/deepseek_ref.py, float64) computes
    the golden logits of the prompt plus greedy steps.
-3. `dsinfer logits` must match them (relative error <= 1e-4, same argmax on every row)
+3. `dsinfer logits` on the chosen backend must match them (relative error <= 1e-4, same argmax on every row)
    with the whole prompt in one prefill, with one token at a time (the absorbed decode
    path), and with a split in the middle; and those runs must agree with each other.
 """
@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--dsinfer", required=True)
     ap.add_argument("--preset", required=True)
     ap.add_argument("--seed", default="7")
+    ap.add_argument("--backend", default="cpu")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -56,7 +57,7 @@ def main():
         for prefill in (n_prompt, 1, n_prompt // 2):
             out = tmp / f"prefill{prefill}.npy"
             run([args.dsinfer, "logits", "--model", model, "--tokens", PROMPT, "--prefill", str(prefill),
-                 "--decode", str(DECODE), "--out", out])
+                 "--decode", str(DECODE), "--out", out, "--backend", args.backend])
             outputs[prefill] = out
             ok &= compare(out, golden, f"prefill {prefill} of {n_prompt} vs numpy reference")
         ok &= compare(outputs[1], outputs[n_prompt], "one-by-one decode vs one prefill")

@@ -152,6 +152,58 @@ class CliBadInput(unittest.TestCase):
     def test_missing_folder(self):
         self.expect_error(self.logits(self.tmp / "does-not-exist"), "config.json")
 
+    # GGUF files (dsinfer quantize writes the good one; each case breaks a copy).
+    def gguf_copy(self, name):
+        good = self.tmp / "good.gguf"
+        if not good.exists():
+            subprocess.run([DSINFER, "quantize", "--model", self.good, "--type", "q8_0", "--out", good],
+                           check=True, capture_output=True)
+        target = self.tmp / name
+        shutil.copy(good, target)
+        return target
+
+    def test_gguf_truncated(self):
+        path = self.gguf_copy("truncated.gguf")
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+        self.expect_error(self.logits(path), "truncated.gguf", "extends past the end")
+        path.write_bytes(path.read_bytes()[:40])
+        self.expect_error(self.logits(path), "truncated.gguf", "34 metadata entries", "room for at most 1")
+
+    def test_gguf_not_gguf(self):
+        path = self.tmp / "not.gguf"
+        path.write_bytes(b"PK\x03\x04" + b"\0" * 64)
+        self.expect_error(self.logits(path), "not a GGUF file")
+
+    def test_gguf_unsupported_tensor_type(self):
+        path = self.gguf_copy("q3k.gguf")
+        data = bytearray(path.read_bytes())
+        name = b"token_embd.weight"
+        at = data.index(struct.pack("<Q", len(name)) + name) + 8 + len(name)
+        (n_dims,) = struct.unpack_from("<I", data, at)
+        struct.pack_into("<I", data, at + 4 + 8 * n_dims, 11)  # ggml type q3_K
+        path.write_bytes(bytes(data))
+        self.expect_error(self.logits(path), "token_embd.weight", "q3_K", "does not read")
+
+    def test_gguf_wrong_architecture(self):
+        path = self.gguf_copy("llama.gguf")
+        data = path.read_bytes()
+        at = data.index(b"deepseek2")  # the first is general.architecture's value
+        path.write_bytes(data[:at] + b"llamaxxxx" + data[at + 9:])
+        self.expect_error(self.logits(path), "general.architecture is 'llamaxxxx'")
+
+    def test_gguf_missing_tensor(self):
+        path = self.gguf_copy("renamed.gguf")
+        data = path.read_bytes()
+        old = b"blk.1.ffn_up_exps.weight"
+        path.write_bytes(data.replace(old, b"blk.1.ffn_up_exps.wEIGHT"))
+        self.expect_error(self.logits(path), "model.layers.1.mlp.experts.0.up_proj.weight", "missing")
+
+    def test_quantize_bad_arguments(self):
+        self.expect_error(["quantize", "--model", self.gguf_copy("in.gguf"), "--type", "q8_0",
+                           "--out", self.tmp / "x.gguf"], "not a GGUF file")
+        self.expect_error(["quantize", "--model", self.good, "--type", "q8_0", "--out", self.tmp / "x.bin"],
+                          "must be a .gguf file")
+
     def test_bad_prefill(self):
         self.expect_error(["logits", "--model", self.good, "--tokens", "1,2", "--prefill", "3",
                            "--out", self.tmp / "o.npy"], "--prefill 3")

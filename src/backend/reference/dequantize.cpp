@@ -8,8 +8,7 @@ void dequantize_row(const WeightView& weight, int64_t row, float* out) {
   convert_to_f32(weight.dtype, base, out, static_cast<size_t>(cols));
   const BlockScales& s = weight.scales;
   if (!s.data) return;
-  const int64_t blocks_per_row = (cols + s.block_cols - 1) / s.block_cols;
-  const float* row_scales = s.data + (row / s.block_rows) * blocks_per_row;
+  const float* row_scales = s.row_scales(row, cols);
   for (int64_t c = 0; c < cols; ++c) out[c] *= row_scales[c / s.block_cols];
 }
 

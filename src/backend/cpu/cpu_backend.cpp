@@ -1,0 +1,96 @@
+#include "backend/cpu/cpu_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <thread>
+
+#include "backend/cpu/cpu_context.h"
+#include "backend/reference/reference_ops.h"
+
+namespace dsinfer {
+namespace {
+
+class AlignedBuffer final : public DeviceBuffer {
+ public:
+  explicit AlignedBuffer(size_t bytes)
+      : bytes_(bytes), data_(std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64))) {}
+  ~AlignedBuffer() override { std::free(data_); }
+  void* data() override { return data_; }
+  size_t size() const override { return bytes_; }
+
+ private:
+  size_t bytes_;
+  void* data_;
+};
+
+class CpuWeight final : public PreparedWeight {
+ public:
+  explicit CpuWeight(WeightView view) : view_(std::move(view)) {}
+  const WeightView& view() const override { return view_; }
+
+ private:
+  WeightView view_;
+};
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const cpu::Kernels& kernels, int threads)
+      : pool_(threads), ctx_{.kernels = kernels, .pool = pool_}, name_("cpu-" + std::string(kernels.isa)) {}
+
+  std::string_view name() const override { return name_; }
+  std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override { return std::make_unique<AlignedBuffer>(bytes); }
+  Result<std::unique_ptr<PreparedWeight>> prepare_weight(const WeightView& weight) override {
+    return std::unique_ptr<PreparedWeight>(std::make_unique<CpuWeight>(weight));
+  }
+  void synchronize() override {}
+  void download(Tensor src, float* dst) override {
+    for (int64_t r = 0; r < src.rows; ++r) std::copy_n(src.f32_row(r), src.cols, dst + r * src.cols);
+  }
+
+  // The fine ops are cheap next to the matmuls; they run the reference code over
+  // row ranges in parallel.
+  void embedding(Tensor out, const PreparedWeight& table, std::span<const int32_t> ids) override {
+    pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {
+      reference::embedding(out.row_slice(b, e - b), table.view(), ids.subspan(b, e - b));
+    });
+  }
+  void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) override {
+    pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {
+      reference::rms_norm(out.row_slice(b, e - b), x.row_slice(b, e - b), weight.view(), eps);
+    });
+  }
+  void rope(const RopeArgs& args) override {
+    pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {
+      RopeArgs part = args;
+      part.x = args.x.row_slice(b, e - b);
+      part.positions = args.positions.subspan(b, e - b);
+      reference::rope(part);
+    });
+  }
+  void add(Tensor out, Tensor a, Tensor b) override { reference::add(out, a, b); }
+  void silu_and_mul(Tensor out, Tensor gate, Tensor up) override {
+    pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {
+      reference::silu_and_mul(out.row_slice(b, e - b), gate.row_slice(b, e - b), up.row_slice(b, e - b));
+    });
+  }
+  void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { ctx_.matmul(out, x, w.view()); }
+  void argmax(std::span<int32_t> out, Tensor x) override { reference::argmax(out, x); }
+  void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
+  void moe_ffn(const MoeArgs& args) override { cpu::moe_ffn(ctx_, args); }
+
+ private:
+  ThreadPool pool_;
+  cpu::CpuContext ctx_;
+  std::string name_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& options) {
+  const cpu::Kernels* kernels = cpu::select_kernels(options.isa);
+  if (!kernels) return error("instruction set '{}' is not available on this CPU (try: generic, avx2)", options.isa);
+  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(*kernels, threads));
+}
+
+}  // namespace dsinfer

@@ -1,0 +1,224 @@
+// x86-64 kernels for AVX2 + FMA + F16C, compiled for that target only and chosen at run
+// time (select_kernels), so one binary runs on any x86-64 CPU.
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include <cmath>
+
+#include "backend/cpu/kernels.h"
+#include "core/dtype.h"
+
+#define DSINFER_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace dsinfer::cpu {
+namespace {
+
+DSINFER_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+DSINFER_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+DSINFER_AVX2 float dot_f32(const float* w, const float* x, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(x + i), a0);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) sum += w[i] * x[i];
+  return sum;
+}
+
+DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    a2 = _mm256_fmadd_ps(load_bf16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
+    a3 = _mm256_fmadd_ps(load_bf16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
+  }
+  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i))),
+                         _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i + 8))),
+                         _mm256_loadu_ps(x + i + 8), a1);
+  }
+  for (; i + 8 <= n; i += 8)
+    a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i))),
+                         _mm256_loadu_ps(x + i), a0);
+  float sum = hsum(_mm256_add_ps(a0, a1));
+  for (; i < n; ++i) sum += f16_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+// E4M3 -> f16 is a shift: sign to bit 15, exponent|mantissa to bits 7..14. The f16 read
+// that way is the E4M3 value times 2^-8 for normal and subnormal codes alike, and F16C
+// widens it exactly, so no denormal float ever appears; the 2^8 is applied at the end.
+DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n) {
+  const __m256i sign_mask = _mm256_set1_epi16(0x80);
+  const __m256i magnitude_mask = _mm256_set1_epi16(0x7F);
+  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+    const __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(v, sign_mask), 8),
+                                      _mm256_slli_epi16(_mm256_and_si256(v, magnitude_mask), 7));
+    a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + i + 8), a1);
+  }
+  float sum = hsum(_mm256_add_ps(a0, a1)) * 256.0f;
+  for (; i < n; ++i) sum += f8e4m3_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+DSINFER_AVX2 float dot_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int64_t n_blocks) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    // maddubs multiplies unsigned by signed: move w's sign onto x.
+    const __m256i products = _mm256_maddubs_epi16(_mm256_sign_epi8(wq, wq), _mm256_sign_epi8(xq, wq));
+    const __m256i dot = _mm256_madd_epi16(products, ones);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half_to_float(w[b].d) * x[b].d), acc);
+  }
+  return hsum(acc);
+}
+
+DSINFER_AVX2 float dot_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t n_blocks) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;  // sum of d * x.sum: the "- 8" of every weight, applied once
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    // Values 0..15 sit in the low nibbles, 16..31 in the high ones.
+    const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low_nibbles);
+    const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xq), ones);
+    const float d = half_to_float(w[b].d) * x[b].d;
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d), acc);
+    offset += d * static_cast<float>(x[b].sum);
+  }
+  return hsum(acc) - 8.0f * offset;
+}
+
+DSINFER_AVX2 void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* p = x + b * 32;
+    __m256 v[4];
+    __m256 amax = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(p + 8 * k);
+      amax = _mm256_max_ps(amax, _mm256_and_ps(v[k], abs_mask));
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const __m256 inv = _mm256_set1_ps(d > 0 ? 1.0f / d : 0.0f);
+    __m256i q[4];
+    __m256i sum = _mm256_setzero_si256();
+    for (int k = 0; k < 4; ++k) {
+      q[k] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[k], inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+      sum = _mm256_add_epi32(sum, q[k]);
+    }
+    // Packing works per 128-bit lane; the permute restores element order.
+    const __m256i packed = _mm256_packs_epi16(_mm256_packs_epi32(q[0], q[1]), _mm256_packs_epi32(q[2], q[3]));
+    const __m256i ordered = _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[b].qs), ordered);
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256(sum, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    out[b].d = d;
+    out[b].sum = _mm_cvtsi128_si32(s);
+  }
+}
+
+DSINFER_AVX2 void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = load_bf16x8(w + i);
+    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * x_stride + i), acc[r]);
+  }
+  for (int r = 0; r < 4; ++r) {
+    out[r] = hsum(acc[r]);
+    for (int64_t j = i; j < n; ++j) out[r] += bf16_to_f32(w[j]) * x[r * x_stride + j];
+  }
+}
+
+DSINFER_AVX2 void dot4_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs));
+    const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+    const float dw = half_to_float(w[b].d);
+    for (int r = 0; r < 4; ++r) {
+      const ActBlockQ8& xb = x[r * x_stride + b];
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+      const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(xq, wq)), ones);
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(dw * xb.d), acc[r]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]);
+}
+
+DSINFER_AVX2 void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  float offset[4] = {0, 0, 0, 0};
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].qs));
+    const __m256i q = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low_nibbles);
+    const float dw = half_to_float(w[b].d);
+    for (int r = 0; r < 4; ++r) {
+      const ActBlockQ8& xb = x[r * x_stride + b];
+      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb.qs));
+      const __m256i dot = _mm256_madd_epi16(_mm256_maddubs_epi16(q, xq), ones);
+      const float d = dw * xb.d;
+      acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d), acc[r]);
+      offset[r] += d * static_cast<float>(xb.sum);
+    }
+  }
+  for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) - 8.0f * offset[r];
+}
+
+}  // namespace
+
+const Kernels& avx2_kernels() {
+  static const Kernels table{"avx2",   dot_f32,  dot_bf16,        dot_f16,   dot_f8e4m3, dot_q8_0,
+                             dot_q4_0, quantize_act_q8, dot4_bf16, dot4_q8_0,  dot4_q4_0};
+  return table;
+}
+
+}  // namespace dsinfer::cpu
+
+#endif  // __x86_64__

@@ -1,0 +1,106 @@
+// Portable scalar kernels: the fallback on CPUs without a tuned table, and the simplest
+// statement of what each kernel computes.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/kernels.h"
+#include "core/dtype.h"
+
+namespace dsinfer::cpu {
+namespace {
+
+float dot_f32(const float* w, const float* x, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += w[i] * x[i];
+  return sum;
+}
+
+float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+float dot_f16(const uint16_t* w, const float* x, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += f16_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += f8e4m3_to_f32(w[i]) * x[i];
+  return sum;
+}
+
+float dot_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int64_t n_blocks) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int32_t acc = 0;
+    for (int i = 0; i < 32; ++i) acc += w[b].qs[i] * x[b].qs[i];
+    sum += f16_to_f32(w[b].d) * x[b].d * static_cast<float>(acc);
+  }
+  return sum;
+}
+
+float dot_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t n_blocks) {
+  float sum = 0.0f;
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int32_t acc = 0;
+    for (int j = 0; j < 16; ++j) {
+      acc += (w[b].qs[j] & 0x0F) * x[b].qs[j];
+      acc += (w[b].qs[j] >> 4) * x[b].qs[j + 16];
+    }
+    sum += f16_to_f32(w[b].d) * x[b].d * static_cast<float>(acc - 8 * x[b].sum);
+  }
+  return sum;
+}
+
+void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    const float d = amax / 127.0f;
+    const float inv = d > 0 ? 1.0f / d : 0.0f;
+    int32_t sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int8_t q = static_cast<int8_t>(std::nearbyint(x[b * 32 + i] * inv));
+      out[b].qs[i] = q;
+      sum += q;
+    }
+    out[b].d = d;
+    out[b].sum = sum;
+  }
+}
+
+void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {
+  for (int i = 0; i < 4; ++i) out[i] = dot_bf16(w, x + i * x_stride, n);
+}
+
+void dot4_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]) {
+  for (int i = 0; i < 4; ++i) out[i] = dot_q8_0(w, x + i * x_stride, n_blocks);
+}
+
+void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]) {
+  for (int i = 0; i < 4; ++i) out[i] = dot_q4_0(w, x + i * x_stride, n_blocks);
+}
+
+}  // namespace
+
+const Kernels& generic_kernels() {
+  static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
+                             dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0};
+  return table;
+}
+
+const Kernels* select_kernels(std::string_view isa) {
+#if defined(__x86_64__)
+  const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  if (isa == "avx2") return has_avx2 ? &avx2_kernels() : nullptr;
+  if (isa.empty() && has_avx2) return &avx2_kernels();
+#endif
+  if (isa.empty() || isa == "generic") return &generic_kernels();
+  return nullptr;
+}
+
+}  // namespace dsinfer::cpu

@@ -1,0 +1,139 @@
+#include "backend/cpu/matmul.h"
+
+#include <algorithm>
+
+#include "backend/reference/dequantize.h"
+
+namespace dsinfer::cpu {
+namespace {
+
+// Weight rows handled together against every activation row: small enough to stay in
+// L1/L2 while the activations stream past.
+constexpr int64_t kRowTile = 16;
+
+// Runs row_dot(n, t) for every (output feature n, token t), parallel over n in tiles.
+template <typename RowDot>
+void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& row_dot) {
+  const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;
+  pool.parallel_for(tiles, [&](int thread, int64_t begin, int64_t end) {
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t n0 = tile * kRowTile;
+      const int64_t n1 = std::min(n0 + kRowTile, n_features);
+      for (int64_t t = 0; t < out.rows; ++t) {
+        float* o = out.f32_row(t);
+        for (int64_t n = n0; n < n1; ++n) o[n] = row_dot(thread, n, t);
+      }
+    }
+  });
+}
+
+// Like for_each_output, but hands groups of four tokens to dot4(thread, n, t, out[4])
+// and the remaining tokens one by one to row_dot.
+template <typename Dot4, typename RowDot>
+void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&& dot4, RowDot&& row_dot) {
+  const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;
+  pool.parallel_for(tiles, [&](int thread, int64_t begin, int64_t end) {
+    float four[4];
+    for (int64_t tile = begin; tile < end; ++tile) {
+      const int64_t n0 = tile * kRowTile;
+      const int64_t n1 = std::min(n0 + kRowTile, n_features);
+      int64_t t = 0;
+      for (; t + 4 <= out.rows; t += 4) {
+        for (int64_t n = n0; n < n1; ++n) {
+          dot4(n, t, four);
+          for (int r = 0; r < 4; ++r) out.f32_row(t + r)[n] = four[r];
+        }
+      }
+      for (; t < out.rows; ++t)
+        for (int64_t n = n0; n < n1; ++n) out.f32_row(t)[n] = row_dot(thread, n, t);
+    }
+  });
+}
+
+void quantize_activations(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor x) {
+  const int64_t blocks = x.cols / 32;
+  scratch.activations.resize(static_cast<size_t>(x.rows * blocks));
+  pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) k.quantize_act_q8(x.f32_row(t), scratch.activations.data() + t * blocks, x.cols);
+  });
+}
+
+}  // namespace
+
+void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w) {
+  const int64_t N = w.rows();
+  const int64_t K = w.cols();
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const size_t row_bytes = dtype_bytes(w.dtype, K);
+  auto row = [&](int64_t n) { return base + static_cast<size_t>(n) * row_bytes; };
+
+  switch (w.dtype) {
+    case DType::kF32:
+      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
+        return k.dot_f32(reinterpret_cast<const float*>(row(n)), x.f32_row(t), K);
+      });
+      return;
+    case DType::kBF16:
+      for_each_output_x4(
+          pool, out, N,
+          [&](int64_t n, int64_t t, float* four) {
+            k.dot4_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), x.row_stride, K, four);
+          },
+          [&](int, int64_t n, int64_t t) { return k.dot_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K); });
+      return;
+    case DType::kF16:
+      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
+        return k.dot_f16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K);
+      });
+      return;
+    case DType::kF8E4M3:
+      if (w.scales.data) {
+        const int64_t bc = w.scales.block_cols;
+        for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
+          const float* scales = w.scales.row_scales(n, K);
+          float sum = 0.0f;
+          for (int64_t c0 = 0; c0 < K; c0 += bc)
+            sum += scales[c0 / bc] * k.dot_f8e4m3(row(n) + c0, x.f32_row(t) + c0, std::min(bc, K - c0));
+          return sum;
+        });
+        return;
+      }
+      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) { return k.dot_f8e4m3(row(n), x.f32_row(t), K); });
+      return;
+    case DType::kQ8_0:
+    case DType::kQ4_0: {
+      quantize_activations(k, pool, scratch, x);
+      const int64_t blocks = K / 32;
+      const ActBlockQ8* xq = scratch.activations.data();
+      if (w.dtype == DType::kQ8_0) {
+        auto q8 = [&](int64_t n) { return reinterpret_cast<const BlockQ8_0*>(row(n)); };
+        for_each_output_x4(
+            pool, out, N, [&](int64_t n, int64_t t, float* four) { k.dot4_q8_0(q8(n), xq + t * blocks, blocks, blocks, four); },
+            [&](int, int64_t n, int64_t t) { return k.dot_q8_0(q8(n), xq + t * blocks, blocks); });
+      } else {
+        auto q4 = [&](int64_t n) { return reinterpret_cast<const BlockQ4_0*>(row(n)); };
+        for_each_output_x4(
+            pool, out, N, [&](int64_t n, int64_t t, float* four) { k.dot4_q4_0(q4(n), xq + t * blocks, blocks, blocks, four); },
+            [&](int, int64_t n, int64_t t) { return k.dot_q4_0(q4(n), xq + t * blocks, blocks); });
+      }
+      return;
+    }
+    default: {
+      // Formats without a dedicated kernel yet: widen each weight row once, then dot it
+      // with every activation row.
+      scratch.rows_per_thread.resize(static_cast<size_t>(pool.size()));
+      for (auto& buffer : scratch.rows_per_thread) buffer.resize(static_cast<size_t>(K));
+      const int64_t tiles = N;
+      pool.parallel_for(tiles, [&](int thread, int64_t begin, int64_t end) {
+        float* widened = scratch.rows_per_thread[thread].data();
+        for (int64_t n = begin; n < end; ++n) {
+          reference::dequantize_row(w, n, widened);
+          for (int64_t t = 0; t < out.rows; ++t) out.f32_row(t)[n] = k.dot_f32(widened, x.f32_row(t), K);
+        }
+      });
+      return;
+    }
+  }
+}
+
+}  // namespace dsinfer::cpu

@@ -1,0 +1,20 @@
+// out[T, N] = x[T, K] @ W[N, K]^T for every stored weight format, parallel over N.
+#pragma once
+
+#include <vector>
+
+#include "backend/cpu/kernels.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+
+namespace dsinfer::cpu {
+
+// Reusable per-backend scratch memory, so steady-state steps allocate nothing.
+struct MatmulScratch {
+  std::vector<ActBlockQ8> activations;               // x quantised for integer formats
+  std::vector<std::vector<float>> rows_per_thread;   // dequantised weight rows
+};
+
+void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w);
+
+}  // namespace dsinfer::cpu

@@ -1,0 +1,113 @@
+// Fused MoE on the CPU: route every token, group the tokens by expert, then run each
+// chosen expert once over all of its tokens, so a step streams each selected expert's
+// weights once however many tokens chose it.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/cpu_context.h"
+#include "backend/reference/dequantize.h"
+#include "backend/reference/router.h"
+
+namespace dsinfer::cpu {
+namespace {
+
+struct RoutedToken {
+  int64_t token;
+  float weight;
+};
+
+// Slices of one float buffer laid out for a step: logits, then per-expert work areas.
+struct MoeWorkspace {
+  Tensor logits, rows, gate, up, expert_out;
+};
+
+MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter) {
+  const int64_t sizes[] = {T * n_experts, T * hidden, T * inter, T * inter, T * hidden};
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;
+  if (buffer.size() < static_cast<size_t>(total)) buffer.resize(static_cast<size_t>(total));
+  float* p = buffer.data();
+  MoeWorkspace ws;
+  ws.logits = Tensor::contiguous(DType::kF32, T, n_experts, p);
+  p += sizes[0];
+  ws.rows = Tensor::contiguous(DType::kF32, T, hidden, p);
+  p += sizes[1];
+  ws.gate = Tensor::contiguous(DType::kF32, T, inter, p);
+  p += sizes[2];
+  ws.up = Tensor::contiguous(DType::kF32, T, inter, p);
+  p += sizes[3];
+  ws.expert_out = Tensor::contiguous(DType::kF32, T, hidden, p);
+  return ws;
+}
+
+void silu_and_mul(ThreadPool& pool, Tensor gate, Tensor up) {
+  pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      float& g = gate.f32_row(i / gate.cols)[i % gate.cols];
+      g = g / (1.0f + std::exp(-g)) * up.f32_row(i / gate.cols)[i % gate.cols];
+    }
+  });
+}
+
+// expert_out[:n] = down(silu(gate(rows[:n])) * up(rows[:n])).
+void swiglu(CpuContext& ctx, const MoeWorkspace& ws, int64_t n, const FfnWeights& w) {
+  const int64_t inter = w.gate->view().rows();
+  Tensor gate = ws.gate.row_slice(0, n);
+  gate.cols = gate.row_stride = inter;
+  Tensor up = ws.up.row_slice(0, n);
+  up.cols = up.row_stride = inter;
+  Tensor rows = ws.rows.row_slice(0, n);
+  ctx.matmul(gate, rows, w.gate->view());
+  ctx.matmul(up, rows, w.up->view());
+  silu_and_mul(ctx.pool, gate, up);
+  ctx.matmul(ws.expert_out.row_slice(0, n), gate, w.down->view());
+}
+
+}  // namespace
+
+void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
+  const int64_t T = a.x.rows;
+  const int64_t hidden = a.x.cols;
+  const int64_t n_experts = static_cast<int64_t>(a.experts.size());
+  int64_t inter = 0;
+  for (const auto& e : a.experts) inter = std::max(inter, e.gate->view().rows());
+  if (a.shared) inter = std::max(inter, a.shared->gate->view().rows());
+  const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter);
+
+  ctx.matmul(ws.logits, a.x, a.router->view());
+  std::vector<float> bias;
+  if (a.selection_bias) bias = reference::dequantize(a.selection_bias->view());
+  std::vector<std::vector<RoutedToken>> tokens_of(static_cast<size_t>(n_experts));
+  for (int64_t t = 0; t < T; ++t) {
+    auto choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec);
+    for (size_t k = 0; k < choice.experts.size(); ++k) tokens_of[choice.experts[k]].push_back({t, choice.weights[k]});
+  }
+
+  // Shared experts first: their output initialises `out`.
+  for (int64_t t = 0; t < T; ++t) {
+    if (a.shared) {
+      std::copy_n(a.x.f32_row(t), hidden, ws.rows.f32_row(t));
+    } else {
+      std::fill_n(a.out.f32_row(t), hidden, 0.0f);
+    }
+  }
+  if (a.shared) {
+    swiglu(ctx, ws, T, *a.shared);
+    for (int64_t t = 0; t < T; ++t) std::copy_n(ws.expert_out.f32_row(t), hidden, a.out.f32_row(t));
+  }
+
+  for (int64_t e = 0; e < n_experts; ++e) {
+    const auto& routed = tokens_of[e];
+    const int64_t n = static_cast<int64_t>(routed.size());
+    if (n == 0) continue;
+    for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
+    swiglu(ctx, ws, n, a.experts[e]);
+    for (int64_t i = 0; i < n; ++i) {
+      float* o = a.out.f32_row(routed[i].token);
+      const float* y = ws.expert_out.f32_row(i);
+      for (int64_t c = 0; c < hidden; ++c) o[c] += routed[i].weight * y[c];
+    }
+  }
+}
+
+}  // namespace dsinfer::cpu

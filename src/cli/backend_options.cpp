@@ -1,0 +1,23 @@
+#include "cli/backend_options.h"
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/reference/reference_backend.h"
+
+namespace dsinfer::cli {
+
+void add_backend_options(CLI::App& cmd, BackendOptions& options) {
+  cmd.add_option("--backend", options.backend, "Compute backend")
+      ->check(CLI::IsMember({"cpu", "reference"}))
+      ->default_val("cpu")
+      ->envname("DSINFER_BACKEND");
+  cmd.add_option("-t,--threads", options.threads, "CPU threads (0 = one per core)")->default_val(0)->check(CLI::NonNegativeNumber);
+  cmd.add_option("--isa", options.isa, "CPU kernels to use instead of the best available (generic, avx2)")
+      ->envname("DSINFER_ISA");
+}
+
+Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
+  if (options.backend == "reference") return make_reference_backend();
+  return make_cpu_backend({.threads = options.threads, .isa = options.isa});
+}
+
+}  // namespace dsinfer::cli

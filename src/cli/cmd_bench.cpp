@@ -1,0 +1,155 @@
+// `dsinfer bench`: prompt processing (pp) and token generation (tg) throughput, set
+// against the machine's memory bandwidth: tg cannot beat bandwidth / bytes per token.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <numeric>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/cpu/memory_bandwidth.h"
+#include "cli/backend_options.h"
+#include "cli/commands.h"
+#include "model/weight_traffic.h"
+#include "runtime/session.h"
+
+namespace dsinfer::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model_path;
+  int64_t prompt_tokens = 512;
+  int64_t gen_tokens = 128;
+  int repeats = 5;
+  bool json = false;
+  BackendOptions backend;
+};
+
+struct Measurement {
+  std::string test;
+  double tokens_per_s = 0;
+  double stddev = 0;
+};
+
+// Deterministic, spread-out token ids: routing then touches many experts, as real text does.
+std::vector<int32_t> bench_tokens(int64_t count, int64_t vocab) {
+  std::vector<int32_t> ids(static_cast<size_t>(count));
+  uint64_t state = 0x9E3779B97F4A7C15ull;
+  for (auto& id : ids) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    id = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(vocab));
+  }
+  return ids;
+}
+
+Measurement summarize(const std::string& test, const std::vector<double>& rates) {
+  const double mean = std::accumulate(rates.begin(), rates.end(), 0.0) / static_cast<double>(rates.size());
+  double var = 0;
+  for (double r : rates) var += (r - mean) * (r - mean);
+  return {test, mean, rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0};
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+Result<double> time_prompt(DeepSeekModel& model, const std::vector<int32_t>& tokens) {
+  Session session(model, static_cast<int64_t>(tokens.size()));
+  std::vector<float> logits;
+  const auto start = std::chrono::steady_clock::now();
+  DSINFER_RETURN_IF_ERROR(session.append(tokens, {}, logits));
+  return static_cast<double>(tokens.size()) / seconds_since(start);
+}
+
+Result<double> time_generation(DeepSeekModel& model, const std::vector<int32_t>& tokens) {
+  Session session(model, static_cast<int64_t>(tokens.size()));
+  std::vector<float> logits;
+  const auto start = std::chrono::steady_clock::now();
+  for (int32_t token : tokens) DSINFER_RETURN_IF_ERROR(session.append(std::span(&token, 1), {}, logits));
+  return static_cast<double>(tokens.size()) / seconds_since(start);
+}
+
+Status run_bench(const BenchOptions& o) {
+  if (o.repeats < 1) return error("-r must be at least 1");
+  if (o.prompt_tokens < 0 || o.gen_tokens < 0) return error("-p and -n must not be negative");
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
+  const int64_t bytes_per_token = weight_bytes_per_token(*weights);
+  int64_t total_bytes = 0;
+  for (const auto& [dtype, bytes] : weights->bytes_by_dtype()) total_bytes += bytes;
+  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
+  const ModelConfig& c = model->config();
+  if (std::max(o.prompt_tokens, o.gen_tokens) > c.max_position_embeddings)
+    return error("-p/-n exceed the model's context of {}", c.max_position_embeddings);
+
+  const int threads = o.backend.threads > 0 ? o.backend.threads : static_cast<int>(std::thread::hardware_concurrency());
+  double bandwidth_gbs;
+  {
+    ThreadPool probe_pool(threads);
+    bandwidth_gbs = cpu::measure_read_bandwidth(probe_pool);
+  }
+
+  std::vector<Measurement> results;
+  auto measure = [&](const std::string& test, int64_t count, auto timer) -> Status {
+    if (count == 0) return Status::ok();
+    const auto tokens = bench_tokens(count, c.vocab_size);
+    DSINFER_RETURN_IF_ERROR(timer(*model, tokens).status());  // warm-up
+    std::vector<double> rates;
+    for (int r = 0; r < o.repeats; ++r) {
+      DSINFER_ASSIGN_OR_RETURN(double rate, timer(*model, tokens));
+      rates.push_back(rate);
+    }
+    results.push_back(summarize(test, rates));
+    return Status::ok();
+  };
+  DSINFER_RETURN_IF_ERROR(measure(fmt::format("pp{}", o.prompt_tokens), o.prompt_tokens, time_prompt));
+  DSINFER_RETURN_IF_ERROR(measure(fmt::format("tg{}", o.gen_tokens), o.gen_tokens, time_generation));
+
+  const double bound = bandwidth_gbs * 1e9 / static_cast<double>(bytes_per_token);
+  if (o.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& m : results) {
+      const bool tg = m.test.starts_with("tg");
+      out.push_back({{"test", m.test},
+                     {"threads", threads},
+                     {"backend", std::string(backend->name())},
+                     {"tokens_per_s", m.tokens_per_s},
+                     {"stddev", m.stddev},
+                     {"bytes_per_token", bytes_per_token},
+                     {"bandwidth_gbs", bandwidth_gbs},
+                     {"pct_of_bound", tg ? nlohmann::json(100.0 * m.tokens_per_s / bound) : nlohmann::json(nullptr)}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return Status::ok();
+  }
+  fmt::print("| model | size | backend | threads | test | t/s | bytes/token | read GB/s | tg bound t/s | % of bound |\n");
+  fmt::print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|\n");
+  for (const auto& m : results) {
+    const bool tg = m.test.starts_with("tg");
+    fmt::print("| {} | {:.2f} GiB | {} | {} | {} | {:.2f} ± {:.2f} | {} | {:.1f} | {:.1f} | {} |\n", c.model_type,
+               static_cast<double>(total_bytes) / (1 << 30), backend->name(), threads, m.test, m.tokens_per_s, m.stddev,
+               bytes_per_token, bandwidth_gbs, bound, tg ? fmt::format("{:.1f}%", 100.0 * m.tokens_per_s / bound) : "");
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prompt and generation throughput against the bandwidth bound");
+  cmd->add_option("-m,--model", o->model_path, "Hugging Face model folder or .gguf file")->required();
+  cmd->add_option("-p,--prompt", o->prompt_tokens, "Prompt tokens for the pp test (0 = skip)")->default_val(512);
+  cmd->add_option("-n,--gen", o->gen_tokens, "Generated tokens for the tg test (0 = skip)")->default_val(128);
+  cmd->add_option("-r,--repeats", o->repeats, "Timed runs per test")->default_val(5);
+  cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
+  add_backend_options(*cmd, o->backend);
+  cmd->callback([o, &exit_code] {
+    Status status = run_bench(*o);
+    if (!status) exit_code = report_error(status);
+  });
+}
+
+}  // namespace dsinfer::cli

@@ -1,0 +1,91 @@
+// `dsinfer chat`: an interactive conversation. Each user line is added to the history,
+// the model's own chat template renders the whole conversation, and the reply streams
+// out as it is generated. Commands: /reset clears the history, /exit (or end of input)
+// quits.
+#include <cstdio>
+#include <iostream>
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/backend_options.h"
+#include "cli/commands.h"
+#include "cli/text_generation.h"
+#include "runtime/session.h"
+#include "tokenizer/chat_template.h"
+
+namespace dsinfer::cli {
+namespace {
+
+struct ChatOptions {
+  BackendOptions backend;
+  std::string model_dir;
+  std::string system_prompt;
+  std::string kwargs = "{}";
+  int64_t max_new_tokens = 512;
+  SamplingParams sampling;
+};
+
+Status run_chat(const ChatOptions& o) {
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
+  const TokenizerConfig& config = tokenizer.config();
+  if (!config.chat_template) return error("{}/tokenizer_config.json has no chat_template", o.model_dir);
+  DSINFER_ASSIGN_OR_RETURN(ChatTemplate chat_template, ChatTemplate::parse(*config.chat_template));
+  auto extra = nlohmann::ordered_json::parse(o.kwargs, nullptr, false);
+  if (extra.is_discarded() || !extra.is_object()) return error("--kwargs must be a JSON object, e.g. '{{\"thinking\":true}}'");
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
+  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
+
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (!o.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", o.system_prompt}});
+  const bool interactive = isatty(fileno(stdin));
+  for (std::string line;;) {
+    if (interactive) std::printf("> "), std::fflush(stdout);
+    if (!std::getline(std::cin, line) || line == "/exit") break;
+    if (line == "/reset") {
+      messages.erase(messages.begin() + (o.system_prompt.empty() ? 0 : 1), messages.end());
+      continue;
+    }
+    if (line.empty()) continue;
+    messages.push_back({{"role", "user"}, {"content", line}});
+    DSINFER_ASSIGN_OR_RETURN(std::string prompt,
+                             render_chat_template(chat_template, {.messages = messages,
+                                                                  .add_generation_prompt = true,
+                                                                  .bos_token = config.bos_token,
+                                                                  .eos_token = config.eos_token,
+                                                                  .extra = extra}));
+    // The template writes BOS itself.
+    DSINFER_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tokenizer.encode(prompt, {.add_special_tokens = false}));
+    const std::vector<int32_t> prompt_ids(ids.begin(), ids.end());
+    DSINFER_ASSIGN_OR_RETURN(auto reply, generate_text(*model, tokenizer, prompt_ids, o.max_new_tokens, o.sampling,
+                                                       [](const std::string& piece) {
+                                                         std::fwrite(piece.data(), 1, piece.size(), stdout);
+                                                         std::fflush(stdout);
+                                                       }));
+    std::printf("\n");
+    messages.push_back({{"role", "assistant"}, {"content", reply.text}});
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_chat_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<ChatOptions>();
+  CLI::App* cmd = app.add_subcommand("chat", "Interactive chat with the model's chat template, streamed");
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder (with tokenizer files)")->required();
+  cmd->add_option("--system", o->system_prompt, "System prompt");
+  cmd->add_option("--kwargs", o->kwargs, "Extra chat-template variables as JSON, e.g. '{\"thinking\":true}'");
+  cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Most tokens per reply")->default_val(512);
+  cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.6f)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold")->default_val(0.95f)->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->default_val(0);
+  add_backend_options(*cmd, o->backend);
+  cmd->callback([o, &exit_code] {
+    Status status = run_chat(*o);
+    if (!status) exit_code = report_error(status);
+  });
+}
+
+}  // namespace dsinfer::cli

@@ -1,0 +1,72 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace dsinfer {
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+    generation_.fetch_add(1);
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::worker_loop(int index) {
+  uint64_t seen = 0;
+  while (true) {
+    // Spin a little for the next job, then sleep until one is posted.
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until) {
+    }
+    if (generation_.load(std::memory_order_acquire) == seen) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_) return;
+    (*job_)(index);
+    pending_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+void ThreadPool::run_on_all(const std::function<void(int thread)>& fn) {
+  if (workers_.empty()) {
+    fn(0);
+    return;
+  }
+  job_ = &fn;
+  pending_.store(static_cast<int>(workers_.size()), std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    generation_.fetch_add(1, std::memory_order_acq_rel);
+  }
+  wake_.notify_all();
+  fn(0);
+  while (pending_.load(std::memory_order_acquire) != 0) {
+  }
+}
+
+void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  const int64_t threads = std::min<int64_t>(size(), n);
+  if (threads == 1) {
+    fn(0, 0, n);
+    return;
+  }
+  run_on_all([&](int thread) {
+    if (thread >= threads) return;
+    const int64_t begin = n * thread / threads;
+    const int64_t end = n * (thread + 1) / threads;
+    fn(thread, begin, end);
+  });
+}
+
+}  // namespace dsinfer

@@ -1,0 +1,45 @@
+// A persistent pool of worker threads for data-parallel loops. The calling thread works
+// too, so a pool of N threads starts N-1 workers. Between jobs the workers spin briefly
+// before sleeping: a decode step runs hundreds of short parallel loops, and waking a
+// sleeping thread costs more than most of them.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace dsinfer {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(thread_index, begin, end) on disjoint contiguous ranges covering [0, n),
+  // one range per thread, and returns when all are done. Not reentrant.
+  void parallel_for(int64_t n, const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
+
+  // Runs fn(thread_index) once on every thread.
+  void run_on_all(const std::function<void(int thread)>& fn);
+
+ private:
+  void worker_loop(int index);
+
+  std::vector<std::thread> workers_;
+  const std::function<void(int)>* job_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mutex_;
+  std::condition_variable wake_;
+};
+
+}  // namespace dsinfer

@@ -1,0 +1,221 @@
+// Conformance: every op of the CPU backend against the reference backend, on random
+// inputs, for every kernel table this machine can run (generic always, plus the best
+// SIMD one), every weight format, and odd sizes that leave partial vectors and blocks.
+// Tolerances per format: float formats differ only in summation order; integer formats
+// also quantise activations to int8 per 32 values.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernels.h"
+#include "backend/reference/reference_backend.h"
+#include "core/quant_blocks.h"
+
+namespace dsinfer {
+namespace {
+
+struct Weight {
+  std::vector<uint8_t> bytes;
+  std::vector<float> scales;
+  WeightView view;
+};
+
+std::vector<float> random_floats(size_t n, uint32_t seed, float range = 1.0f) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-range, range);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+// A [rows, cols] weight of random values stored as `dtype` (FP8 with 128x128 scales).
+Weight make_weight(DType dtype, int64_t rows, int64_t cols, uint32_t seed) {
+  Weight w;
+  const auto values = random_floats(static_cast<size_t>(rows * cols), seed);
+  w.bytes.resize(dtype_bytes(dtype, rows * cols));
+  if (dtype_is_block_quantized(dtype)) {
+    quantize_blocks(dtype, values.data(), w.bytes.data(), values.size());
+  } else if (dtype == DType::kF8E4M3) {
+    const int64_t grid_cols = (cols + 127) / 128;
+    w.scales.resize(static_cast<size_t>(((rows + 127) / 128) * grid_cols));
+    std::mt19937 rng(seed + 1);
+    for (auto& s : w.scales) s = std::uniform_real_distribution<float>(0.001f, 0.01f)(rng);
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      const float s = w.scales[(i / cols / 128) * grid_cols + (i % cols) / 128];
+      w.bytes[i] = f32_to_f8e4m3(values[i] / s);
+    }
+  } else {
+    for (int64_t i = 0; i < rows * cols; ++i) {
+      if (dtype == DType::kF32) std::memcpy(&w.bytes[4 * i], &values[i], 4);
+      const uint16_t h = dtype == DType::kBF16 ? f32_to_bf16(values[i]) : f32_to_f16(values[i]);
+      if (dtype != DType::kF32) std::memcpy(&w.bytes[2 * i], &h, 2);
+    }
+  }
+  w.view.name = "w";
+  w.view.dtype = dtype;
+  w.view.shape = {rows, cols};
+  w.view.data = w.bytes.data();
+  if (!w.scales.empty()) w.view.scales = {w.scales.data(), 128, 128, 0};
+  return w;
+}
+
+double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (a[i] - b[i]) * (a[i] - b[i]);
+    norm += b[i] * b[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-30));
+}
+
+// Relative-error budget per format (measured errors are 10-100x below these).
+double tolerance(DType dtype) {
+  return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 ? 2e-2 : 1e-5;
+}
+
+std::vector<std::string> isas() {
+  std::vector<std::string> out{"generic"};
+  const auto* best = cpu::select_kernels();
+  if (best && best->isa != "generic") out.emplace_back(best->isa);
+  return out;
+}
+
+struct Backends {
+  std::unique_ptr<Backend> reference = make_reference_backend();
+  std::unique_ptr<Backend> cpu;
+  explicit Backends(const std::string& isa, int threads = 3) {
+    auto made = make_cpu_backend({.threads = threads, .isa = isa});
+    EXPECT_TRUE(made.is_ok()) << made.status().message();
+    cpu = std::move(made).value();
+  }
+};
+
+class CpuConformance : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CpuConformance, MatmulEveryFormatAndOddSizes) {
+  Backends b(GetParam());
+  const DType formats[] = {DType::kF32, DType::kBF16, DType::kF16, DType::kF8E4M3,
+                           DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+  for (DType dtype : formats) {
+    const int64_t block = dtype_block_elements(dtype);
+    // K: a partial SIMD vector / partial FP8 scale block where the format allows it.
+    const int64_t K = block > 1 ? block * (block == 32 ? 9 : 2) : 301;
+    for (int64_t N : {1, 37, 130}) {
+      for (int64_t T : {1, 5, 33}) {
+        Weight w = make_weight(dtype, N, K, static_cast<uint32_t>(N * 131 + T));
+        auto x = random_floats(static_cast<size_t>(T * K), static_cast<uint32_t>(T + 7));
+        std::vector<float> expected(static_cast<size_t>(T * N)), actual(expected.size(), NAN);
+        auto ref_w = b.reference->prepare_weight(w.view);
+        auto cpu_w = b.cpu->prepare_weight(w.view);
+        b.reference->matmul(Tensor::contiguous(DType::kF32, T, N, expected.data()),
+                            Tensor::contiguous(DType::kF32, T, K, x.data()), **ref_w);
+        b.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, actual.data()),
+                      Tensor::contiguous(DType::kF32, T, K, x.data()), **cpu_w);
+        EXPECT_LE(rel_error(actual, expected), tolerance(dtype))
+            << dtype_name(dtype) << " N=" << N << " K=" << K << " T=" << T;
+      }
+    }
+  }
+}
+
+TEST_P(CpuConformance, FineOps) {
+  Backends b(GetParam());
+  const int64_t T = 7, H = 45;
+  Weight norm = make_weight(DType::kBF16, 1, H, 3);
+  norm.view.shape = {H};
+  auto ref_norm = b.reference->prepare_weight(norm.view);
+  auto cpu_norm = b.cpu->prepare_weight(norm.view);
+  auto x = random_floats(static_cast<size_t>(T * H), 11);
+  auto y = random_floats(static_cast<size_t>(T * H), 12);
+  auto run = [&](Backend& be, const PreparedWeight& w) {
+    std::vector<float> out(static_cast<size_t>(T * H));
+    Tensor o = Tensor::contiguous(DType::kF32, T, H, out.data());
+    Tensor xt = Tensor::contiguous(DType::kF32, T, H, x.data());
+    Tensor yt = Tensor::contiguous(DType::kF32, T, H, y.data());
+    be.rms_norm(o, xt, w, 1e-6f);
+    be.silu_and_mul(o, o, yt);
+    be.add(o, o, xt);
+    RopeTable table{{0.9f, 0.3f, 0.01f}, 1.1f};
+    std::vector<int32_t> positions{0, 1, 2, 5, 9, 100, 1000};
+    be.rope({.x = o, .head_dim = 15, .rope_offset = 9, .rope_dim = 6, .positions = positions, .table = &table});
+    return out;
+  };
+  EXPECT_LE(rel_error(run(*b.cpu, **cpu_norm), run(*b.reference, **ref_norm)), 1e-6);
+}
+
+TEST_P(CpuConformance, MlaAttentionBothForms) {
+  Backends b(GetParam());
+  const int64_t H = 3, nope = 16, rope = 8, v = 12, r = 40, start = 5, T = 4;
+  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0}) {
+    const int64_t lora = dtype == DType::kQ8_0 ? 64 : r;
+    Weight kv_b = make_weight(dtype, H * (nope + v), lora, 21);
+    auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 22);
+    auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 23);
+    for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+      auto run = [&](Backend& be) {
+        auto w = be.prepare_weight(kv_b.view);
+        std::vector<float> out(static_cast<size_t>(T * H * v));
+        be.mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
+                          .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
+                          .latent = Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data()),
+                          .kv_b = w->get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
+                          .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.2f, .form = form});
+        return out;
+      };
+      EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), dtype == DType::kQ8_0 ? 2e-2 : 1e-5)
+          << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded");
+    }
+  }
+}
+
+TEST_P(CpuConformance, MoeFfnMatchesReference) {
+  Backends b(GetParam());
+  const int64_t T = 6, hidden = 64, inter = 32, E = 8;
+  for (DType dtype : {DType::kBF16, DType::kQ4_0}) {
+    Weight router = make_weight(DType::kF32, E, hidden, 31);
+    std::vector<Weight> tensors;
+    for (int i = 0; i < 3 * E + 3; ++i)
+      tensors.push_back(i % 3 == 2 ? make_weight(dtype, hidden, i < 3 * E ? inter : 2 * inter, 40 + i)
+                                   : make_weight(dtype, i < 3 * E ? inter : 2 * inter, hidden, 40 + i));
+    Weight bias = make_weight(DType::kF32, 1, E, 99);
+    bias.view.shape = {E};
+    auto x = random_floats(static_cast<size_t>(T * hidden), 32);
+    auto run = [&](Backend& be) {
+      std::vector<std::unique_ptr<PreparedWeight>> owned;
+      auto prep = [&](const Weight& w) {
+        owned.push_back(std::move(be.prepare_weight(w.view)).value());
+        return owned.back().get();
+      };
+      std::vector<FfnWeights> experts;
+      for (int e = 0; e < E; ++e)
+        experts.push_back({prep(tensors[3 * e]), prep(tensors[3 * e + 1]), prep(tensors[3 * e + 2])});
+      FfnWeights shared{prep(tensors[3 * E]), prep(tensors[3 * E + 1]), prep(tensors[3 * E + 2])};
+      std::vector<float> out(static_cast<size_t>(T * hidden));
+      be.moe_ffn({.out = Tensor::contiguous(DType::kF32, T, hidden, out.data()),
+                  .x = Tensor::contiguous(DType::kF32, T, hidden, x.data()), .router = prep(router),
+                  .selection_bias = prep(bias), .experts = experts, .shared = shared,
+                  .spec = {.scoring = RouterScoring::kSigmoid, .selection = RouterSelection::kGroupTop2SumTopK,
+                           .top_k = 3, .n_group = 4, .topk_group = 2, .normalize = true, .weight_scale = 2.5f}});
+      return out;
+    };
+    EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), tolerance(dtype)) << dtype_name(dtype);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, CpuConformance, ::testing::ValuesIn(isas()));
+
+TEST(CpuKernels, SelectsSimdWhereAvailable) {
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    EXPECT_EQ(cpu::select_kernels()->isa, "avx2");
+#endif
+  EXPECT_EQ(cpu::select_kernels("generic")->isa, "generic");
+  EXPECT_EQ(cpu::select_kernels("no-such-isa"), nullptr);
+}
+
+}  // namespace
+}  // namespace dsinfer

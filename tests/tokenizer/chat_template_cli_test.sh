@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `dsinfer chat-template` end to end: a model folder holding only
+# tokenizer_config.json (with the DeepSeek-V3.1 template), stdin in both accepted
+# shapes, --kwargs, and the golden renderings Jinja2 made.
+# Usage: chat_template_cli_test.sh DSINFER_BINARY SOURCE_DIR
+set -euo pipefail
+bin=$1
+src=$2
+fixtures="$src/tests/fixtures/chat_templates"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+/usr/bin/python3 - "$fixtures" "$work" <<'PY'
+import json, sys
+fixtures, work = sys.argv[1], sys.argv[2]
+template = open(f"{fixtures}/deepseek-v3.1.jinja", encoding="utf-8", newline="").read()
+config = {"bos_token": {"__type": "AddedToken", "content": "<｜begin▁of▁sentence｜>"},
+          "eos_token": "<｜end▁of▁sentence｜>", "chat_template": template}
+json.dump(config, open(f"{work}/tokenizer_config.json", "w", encoding="utf-8"), ensure_ascii=False)
+conversations = {c["name"]: c for c in json.load(open(f"{fixtures}/conversations.json", encoding="utf-8"))}
+golden = {}
+for line in open(f"{fixtures}/golden/deepseek-v3.1.jsonl", encoding="utf-8"):
+    entry = json.loads(line)
+    golden[entry["conversation"]] = entry
+for name in ["thinking_on", "tool_call_then_answer", "unicode_content"]:
+    c = conversations[name]
+    request = {"messages": c["messages"]} if "tools" not in c else {"messages": c["messages"], "tools": c["tools"]}
+    with open(f"{work}/{name}.json", "w", encoding="utf-8") as f:
+        json.dump(request if name != "thinking_on" else c["messages"], f, ensure_ascii=False)
+    flags = ("--add-generation-prompt" if c.get("add_generation_prompt") else "") + "\n" + json.dumps(c.get("kwargs", {}))
+    open(f"{work}/{name}.flags", "w").write(flags)
+    open(f"{work}/{name}.want", "w", encoding="utf-8", newline="").write(golden[name]["rendered"])
+PY
+
+fail=0
+for name in thinking_on tool_call_then_answer unicode_content; do
+  gen=$(sed -n 1p "$work/$name.flags")
+  kwargs=$(sed -n 2p "$work/$name.flags")
+  # shellcheck disable=SC2086
+  "$bin" chat-template --model "$work" $gen --kwargs "$kwargs" < "$work/$name.json" > "$work/$name.got"
+  if cmp -s "$work/$name.want" "$work/$name.got"; then
+    echo "ok   $name"
+  else
+    echo "FAIL $name"; diff <(cat "$work/$name.want") <(cat "$work/$name.got") || true
+    fail=1
+  fi
+done
+
+# Errors: non-zero exit and a message on stderr.
+if echo 'not json' | "$bin" chat-template --model "$work" 2> "$work/err"; then
+  echo "FAIL bad stdin accepted"; fail=1
+else
+  grep -q "not valid JSON" "$work/err" && echo "ok   bad stdin rejected" || { echo "FAIL message: $(cat "$work/err")"; fail=1; }
+fi
+if echo '[]' | "$bin" chat-template --model "$work/missing" 2> /dev/null; then
+  echo "FAIL missing model folder accepted"; fail=1
+else
+  echo "ok   missing model folder rejected"
+fi
+exit $fail
