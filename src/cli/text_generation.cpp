@@ -23,6 +23,9 @@ Result<TextGenerationResult> generate_text(DeepSeekModel& model, const Tokenizer
       return false;
     }
     result.ids.push_back(id);
+    // Padding ids past the tokenizer's vocabulary (vocab_size is rounded up) have no
+    // text; like HF's decode, skip them.
+    if (!tokenizer.token_bytes(static_cast<TokenId>(id))) return true;
     auto piece = decoder.push(static_cast<TokenId>(id));
     if (!piece) {
       stream_status = piece.status();

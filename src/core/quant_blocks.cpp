@@ -120,12 +120,15 @@ inline int round_clamp(float x, int lo, int hi) {
   return static_cast<int>((x + kMagic) - kMagic);
 }
 
-// round_clamp for the candidate searches: float in, float out, branch-free so that the
-// 8-lane loops below vectorize (inputs are finite there; NaN is handled by the final
-// encoding's round_clamp).
+// round_clamp for the candidate searches: float in, float out, and branch-free (the clamp
+// as (|x - lo| - |x - hi| + lo + hi) / 2, which compilers vectorize where they would not
+// vectorize compares) so the 8-lane loops below run as vector code. It may differ from
+// round_clamp by one code for values within ~1e-6 of a half: harmless for choosing a
+// scale, and the stored codes always come from round_clamp.
 inline float round_clampf(float x, float lo, float hi) {
   constexpr float kMagic = 12582912.0f;
-  return (std::min(std::max(x, lo), hi) + kMagic) - kMagic;
+  const float clamped = 0.5f * (std::fabs(x - lo) - std::fabs(x - hi) + (lo + hi));
+  return (clamped + kMagic) - kMagic;
 }
 
 // Candidate scales tried around the one that maps the extreme value exactly onto the
@@ -148,7 +151,8 @@ float lane_sum(const float (&lanes)[kLanes]) {
 // error wins. For codes L the least-squares scale is sum(x L) / sum(L^2) and the squared
 // error sum(x^2) - sum(x L)^2 / sum(L^2), so the winner maximises sum(x L)^2 / sum(L^2).
 // Returns the scale (0 for an all-zero input).
-float fit_symmetric(const float* x, int n, int lo, int hi) {
+template <int n>
+float fit_symmetric(const float* x, int lo, int hi) {
   float extreme = 0.0f;
   for (int i = 0; i < n; ++i)
     if (std::fabs(x[i]) > std::fabs(extreme)) extreme = x[i];
@@ -180,7 +184,8 @@ float fit_symmetric(const float* x, int n, int lo, int hi) {
 // formats subtract a non-negative min): candidates spread the range [min(x, 0), max(x)]
 // over nmax + small offsets codes, each refitted by least squares (with min clamped to
 // >= 0); the least squared error wins.
-void fit_asymmetric(const float* x, int n, int nmax, float& scale_out, float& min_out) {
+template <int n>
+void fit_asymmetric(const float* x, int nmax, float& scale_out, float& min_out) {
   float lo = 0.0f, hi = -std::numeric_limits<float>::infinity();
   double sum_x = 0.0, sum_xx = 0.0;
   for (int i = 0; i < n; ++i) {
@@ -242,7 +247,7 @@ void quantize_q8_0(const float* x, BlockQ8_0* blocks, size_t n_blocks) {
 
 void quantize_q4_0(const float* x, BlockQ4_0* blocks, size_t n_blocks) {
   for (size_t b = 0; b < n_blocks; ++b, x += 32) {
-    blocks[b].d = f32_to_f16(fit_symmetric(x, 32, -8, 7));
+    blocks[b].d = f32_to_f16(fit_symmetric<32>(x, -8, 7));
     const float d = f16_to_f32(blocks[b].d);
     const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
     for (int j = 0; j < 16; ++j) {
@@ -261,7 +266,7 @@ void quantize_k_scale_min(const float* x, int nmax, uint16_t& d_out, uint16_t& d
   float scales[8], mins[8];
   float max_scale = 0.0f, max_min = 0.0f;
   for (int j = 0; j < 8; ++j) {
-    fit_asymmetric(x + 32 * j, 32, nmax, scales[j], mins[j]);
+    fit_asymmetric<32>(x + 32 * j, nmax, scales[j], mins[j]);
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
@@ -317,7 +322,7 @@ void quantize_q6_k(const float* x, BlockQ6_K* blocks, size_t n_blocks) {
     float scales[16];
     float max_abs = 0.0f;
     for (int j = 0; j < 16; ++j) {
-      scales[j] = fit_symmetric(x + 16 * j, 16, -32, 31);
+      scales[j] = fit_symmetric<16>(x + 16 * j, -32, 31);
       max_abs = std::max(max_abs, std::fabs(scales[j]));
     }
     block.d = f32_to_f16(max_abs / 127.0f);

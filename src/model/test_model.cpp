@@ -26,6 +26,8 @@ struct Preset {
   json config;
   int shards = 1;
   bool gguf_only = false;  // too big to assemble as a folder in memory
+  // Folder presets that speak text: the real tokenizer files copied from data/tokenizers/<name>.
+  std::string tokenizer;
 };
 
 json yarn(double factor, double mscale, double mscale_all_dim) {
@@ -97,6 +99,18 @@ std::vector<Preset> presets() {
               {"topk_group", 1}, {"scoring_func", "sigmoid"}, {"topk_method", "noaux_tc"},
               {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5}, {"rope_scaling", yarn(4, 0.8, 0.8)}});
     out.push_back({"v3-q-tiny", c, 1});
+  }
+  {  // The demo: V3-shaped with the real V3 vocabulary and tokenizer, chat template
+     // included, small enough to answer at once (random weights: the text is noise).
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v3"}, {"architectures", {"DeepseekV3ForCausalLM"}},
+              {"vocab_size", 129280}, {"hidden_size", 128}, {"num_hidden_layers", 3}, {"intermediate_size", 256},
+              {"moe_intermediate_size", 64}, {"q_lora_rank", 96}, {"n_routed_experts", 16}, {"n_shared_experts", 1},
+              {"num_experts_per_tok", 4}, {"n_group", 4}, {"topk_group", 2}, {"scoring_func", "sigmoid"},
+              {"topk_method", "noaux_tc"}, {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5},
+              {"bos_token_id", 0}, {"eos_token_id", 1}, {"max_position_embeddings", 163840},
+              {"rope_scaling", yarn(40, 1.0, 1.0)}});
+    out.push_back({"demo", c, 1, false, "deepseek_v3"});
   }
   {  // Benchmark A: DeepSeek-V2-Lite's shape (15.7 B parameters). GGUF output only.
     json c = base_config();
@@ -263,7 +277,9 @@ std::string utf8(uint32_t cp) {
 
 // A byte-level BPE vocabulary without merges, enough for llama.cpp to load the file and
 // tokenize any text: the preset's BOS/EOS ids as control tokens, the 256 byte tokens of
-// GPT-2's byte-to-unicode alphabet next, and unused padding up to vocab_size.
+// GPT-2's byte-to-unicode alphabet next, and "[PADn]" up to vocab_size. The padding
+// tokens are normal ones, so a random model's output prints as "[PAD123]..." and the
+// token ids can be read back from llama.cpp's text (to compare greedy runs).
 void add_synthetic_vocab(const ModelConfig& config, const json& preset, GgufWriter& w) {
   const int64_t bos = preset.value("bos_token_id", 0), eos = preset.value("eos_token_id", 1);
   if (config.vocab_size < 258 || bos < 0 || eos < 0 || bos >= config.vocab_size || eos >= config.vocab_size) {
@@ -271,7 +287,7 @@ void add_synthetic_vocab(const ModelConfig& config, const json& preset, GgufWrit
     return;
   }
   std::vector<std::string> tokens(static_cast<size_t>(config.vocab_size));
-  std::vector<int64_t> types(tokens.size(), 5);  // llama.cpp token types: 1 normal, 3 control, 5 unused
+  std::vector<int64_t> types(tokens.size(), 1);  // llama.cpp token types: 1 normal, 3 control
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = fmt::format("[PAD{}]", i);
   tokens[bos] = "<｜begin▁of▁sentence｜>";
   tokens[eos] = "<｜end▁of▁sentence｜>";
@@ -310,6 +326,25 @@ Result<const Preset*> lookup_preset(const std::vector<Preset>& all, const std::s
   return error("unknown preset '{}' (choose one of: {})", name, names);
 }
 
+// The tokenizer files a text preset ships, plus the generation_config.json the real
+// checkpoints carry.
+Status copy_tokenizer_files(const Preset& preset, const std::string& out) {
+  const std::filesystem::path source = std::filesystem::path(DSINFER_DATA_DIR) / "tokenizers" / preset.tokenizer;
+  for (const char* file : {"tokenizer.json", "tokenizer_config.json"}) {
+    std::error_code ec;
+    std::filesystem::copy_file(source / file, std::filesystem::path(out) / file,
+                               std::filesystem::copy_options::overwrite_existing, ec);
+    if (ec) return error("cannot copy {} into {}: {}", (source / file).string(), out, ec.message());
+  }
+  const json generation = {{"_from_model_config", true},
+                           {"bos_token_id", preset.config["bos_token_id"]},
+                           {"eos_token_id", preset.config["eos_token_id"]},
+                           {"do_sample", true},
+                           {"temperature", 0.6},
+                           {"top_p", 0.95}};
+  return write_text(out + "/generation_config.json", generation.dump(2) + "\n");
+}
+
 Status write_folder(const Preset& preset, const ModelConfig& config, const std::string& config_text,
                     const TestModelOptions& options) {
   if (preset.gguf_only)
@@ -334,7 +369,9 @@ Status write_folder(const Preset& preset, const ModelConfig& config, const std::
       tensors.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(values)});
     }
   }
-  return write_shards(options.out, std::move(tensors), preset.shards);
+  DSINFER_RETURN_IF_ERROR(write_shards(options.out, std::move(tensors), preset.shards));
+  if (preset.tokenizer.empty()) return Status::ok();
+  return copy_tokenizer_files(preset, options.out);
 }
 
 Status write_gguf(const Preset& preset, const ModelConfig& config, const TestModelOptions& options) {

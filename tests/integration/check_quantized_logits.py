@@ -38,16 +38,25 @@ K_PRESETS = {"v3-q-tiny"}
 # dominated by such positions). Uniform random weights are also the hardest case for
 # 4-bit formats: nothing is redundant, so q4 errors here are far above a real model's.
 MEASURED = {
-    ("v2-lite-tiny", "f16"): (3.5e-07, 1.0), ("v2-lite-tiny", "bf16"): (0.0, 1.0),
-    ("v2-lite-tiny", "q8_0"): (2.19e-02, 0.953), ("v2-lite-tiny", "q4_0"): (2.76e-01, 0.547),
-    ("v2-tiny", "f16"): (4.6e-07, 1.0), ("v2-tiny", "bf16"): (0.0, 1.0),
-    ("v2-tiny", "q8_0"): (3.27e-02, 0.969), ("v2-tiny", "q4_0"): (6.59e-01, 0.250),
-    ("v3-q-tiny", "f16"): (1.24e-06, 1.0), ("v3-q-tiny", "bf16"): (0.0, 1.0),
-    ("v3-q-tiny", "q8_0"): (2.18e-02, 0.922), ("v3-q-tiny", "q6_k"): (7.59e-02, 0.812),
-    ("v3-q-tiny", "q5_k"): (1.46e-01, 0.719), ("v3-q-tiny", "q4_k"): (3.28e-01, 0.297),
-    ("v3-q-tiny", "q4_0"): (3.21e-01, 0.328),
-    ("v3-fp8-tiny", "f16"): (8.36e-04, 1.0), ("v3-fp8-tiny", "bf16"): (5.87e-03, 0.984),
-    ("v3-fp8-tiny", "q8_0"): (1.84e-02, 0.969), ("v3-fp8-tiny", "q4_0"): (3.06e-01, 0.438),
+    ("v2-lite-tiny", "f16"): (3.48e-07, 1.000),
+    ("v2-lite-tiny", "bf16"): (0, 1.000),
+    ("v2-lite-tiny", "q8_0"): (0.0219, 0.953),
+    ("v2-lite-tiny", "q4_0"): (0.276, 0.547),
+    ("v2-tiny", "f16"): (4.62e-07, 1.000),
+    ("v2-tiny", "bf16"): (0, 1.000),
+    ("v2-tiny", "q8_0"): (0.0327, 0.969),
+    ("v2-tiny", "q4_0"): (0.655, 0.234),
+    ("v3-q-tiny", "f16"): (1.24e-06, 1.000),
+    ("v3-q-tiny", "bf16"): (0, 1.000),
+    ("v3-q-tiny", "q8_0"): (0.0218, 0.922),
+    ("v3-q-tiny", "q6_k"): (0.0713, 0.875),
+    ("v3-q-tiny", "q5_k"): (0.145, 0.719),
+    ("v3-q-tiny", "q4_k"): (0.329, 0.297),
+    ("v3-q-tiny", "q4_0"): (0.322, 0.344),
+    ("v3-fp8-tiny", "f16"): (0.000836, 1.000),
+    ("v3-fp8-tiny", "bf16"): (0.00587, 0.984),
+    ("v3-fp8-tiny", "q8_0"): (0.0184, 0.969),
+    ("v3-fp8-tiny", "q4_0"): (0.308, 0.469),
 }
 PRESETS = ["v2-lite-tiny", "v2-tiny", "v3-q-tiny", "v3-fp8-tiny"]
 FP8_PRESETS = {"v3-fp8-tiny"}  # make-test-model --out .gguf stores their bf16 values, not FP8

@@ -53,8 +53,18 @@ async function main() {
       hfSpeeds.push(bytes / 1e6 / (Number(process.hrtime.bigint() - start) / 1e9));
       hfTokens = enc.getIds().length;
     }
+    // The same bytes as one call per copy of the seed text (how a server meets text).
+    const seedBytes = Buffer.byteLength(seed, 'utf8');
+    const calls = Math.max(1, Math.floor(bytes / seedBytes));
+    let start = process.hrtime.bigint();
+    for (let c = 0; c < calls; c++) js.encode(seed, { add_special_tokens: false });
+    const jsPerCopy = (seedBytes * calls) / 1e6 / (Number(process.hrtime.bigint() - start) / 1e9);
+    start = process.hrtime.bigint();
+    for (let c = 0; c < calls; c++) await hf.encode(seed, null, { addSpecialTokens: false });
+    const hfPerCopy = (seedBytes * calls) / 1e6 / (Number(process.hrtime.bigint() - start) / 1e9);
     console.log(`encode ${name.padEnd(7)} ${bytes} bytes: js ${median(jsSpeeds).toFixed(2)} MB/s (${jsTokens} tokens), ` +
-      `hf-rust ${median(hfSpeeds).toFixed(2)} MB/s (${hfTokens} tokens)`);
+      `hf-rust ${median(hfSpeeds).toFixed(2)} MB/s (${hfTokens} tokens); per-copy calls: js ${jsPerCopy.toFixed(2)} MB/s, ` +
+      `hf-rust ${hfPerCopy.toFixed(2)} MB/s`);
   }
 }
 
