@@ -23,15 +23,6 @@ class AlignedBuffer final : public DeviceBuffer {
   void* data_;
 };
 
-class CpuWeight final : public PreparedWeight {
- public:
-  explicit CpuWeight(WeightView view) : view_(std::move(view)) {}
-  const WeightView& view() const override { return view_; }
-
- private:
-  WeightView view_;
-};
-
 class CpuBackend final : public Backend {
  public:
   CpuBackend(const cpu::Kernels& kernels, int threads)
@@ -40,7 +31,7 @@ class CpuBackend final : public Backend {
   std::string_view name() const override { return name_; }
   std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override { return std::make_unique<AlignedBuffer>(bytes); }
   Result<std::unique_ptr<PreparedWeight>> prepare_weight(const WeightView& weight) override {
-    return std::unique_ptr<PreparedWeight>(std::make_unique<CpuWeight>(weight));
+    return std::unique_ptr<PreparedWeight>(std::make_unique<cpu::CpuWeight>(weight));
   }
   void synchronize() override {}
   void download(Tensor src, float* dst) override {

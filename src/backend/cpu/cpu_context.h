@@ -1,6 +1,7 @@
 // What every CPU op needs: the kernel table, the thread pool and reusable scratch.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -9,6 +10,28 @@
 #include "core/thread_pool.h"
 
 namespace dsinfer::cpu {
+
+// kv_b's K half rearranged for the absorbed decode form: per head, W_k^T as float rows
+// [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot product per latent dim.
+// Built once per layer on first use. Float keeps it exact for every stored format; it
+// costs 4 bytes per value of a tensor that is ~1% of the model (a transposed copy in the
+// stored format, as ik_llama.cpp keeps, would cut that traffic: a follow-up).
+struct AbsorbedKeyWeights {
+  std::vector<float> k_transposed;  // [n_heads][kv_lora_rank][nope]
+};
+
+// A weight on the CPU backend: the stored tensor, plus forms derived from it on first
+// use that live and die with it.
+class CpuWeight final : public PreparedWeight {
+ public:
+  explicit CpuWeight(WeightView view) : view_(std::move(view)) {}
+  const WeightView& view() const override { return view_; }
+  // Set by the first absorbed-form attention that uses this weight as kv_b.
+  mutable std::unique_ptr<AbsorbedKeyWeights> absorbed_keys;
+
+ private:
+  WeightView view_;
+};
 
 struct CpuContext {
   const Kernels& kernels;

@@ -1,7 +1,7 @@
 // MLA attention on the CPU over one sequence's latent rows.
-// Absorbed form (decode): per head, q_latent = W_k^T q_nope; scores against the cached
-// c_kv and k_pe; the attention-weighted latent goes through W_v. kv_b is read in its
-// stored dtype once per step. Expanded form (prefill): kv_b expands the latent rows to
+// Absorbed form (decode): per head, q_latent = W_k^T q_nope (from a float transposed copy
+// of kv_b's K half made on first use); scores against the cached c_kv and k_pe; the
+// attention-weighted latent goes through W_v, read in its stored format. Expanded form (prefill): kv_b expands the latent rows to
 // per-head K/V once per chunk, then each (query, head) pair attends with one row of
 // scores at a time; the full score matrix is never built.
 #include <algorithm>
@@ -22,6 +22,39 @@ void softmax_in_place(float* v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) v[i] *= inv;
 }
 
+const AbsorbedKeyWeights& absorbed_keys(const MlaAttentionArgs& a) {
+  // Weights reaching this backend's ops were prepared by it.
+  auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed_keys;
+  if (slot) return *slot;
+  slot = std::make_unique<AbsorbedKeyWeights>();
+  const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
+  slot->k_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
+  std::vector<float> row(static_cast<size_t>(r));
+  for (int64_t h = 0; h < a.n_heads; ++h)
+    for (int64_t d = 0; d < nope; ++d) {
+      reference::dequantize_row(a.kv_b->view(), h * kv_head + d, row.data());
+      for (int64_t c = 0; c < r; ++c) slot->k_transposed[(h * r + c) * nope + d] = row[c];
+    }
+  return *slot;
+}
+
+// One row of a stored weight times a float vector, with the format's kernel.
+float dot_stored_row(const Kernels& k, const WeightView& w, int64_t row, const float* x, const ActBlockQ8* xq,
+                     float* widened) {
+  const int64_t K = w.cols();
+  const auto* p = static_cast<const uint8_t*>(w.data) + row * static_cast<int64_t>(dtype_bytes(w.dtype, K));
+  switch (w.dtype) {
+    case DType::kF32: return k.dot_f32(reinterpret_cast<const float*>(p), x, K);
+    case DType::kBF16: return k.dot_bf16(reinterpret_cast<const uint16_t*>(p), x, K);
+    case DType::kF16: return k.dot_f16(reinterpret_cast<const uint16_t*>(p), x, K);
+    case DType::kQ8_0: return k.dot_q8_0(reinterpret_cast<const BlockQ8_0*>(p), xq, K / 32);
+    case DType::kQ4_0: return k.dot_q4_0(reinterpret_cast<const BlockQ4_0*>(p), xq, K / 32);
+    default:
+      reference::dequantize_row(w, row, widened);
+      return k.dot_f32(widened, x, K);
+  }
+}
+
 void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const Kernels& k = ctx.kernels;
   const int64_t H = a.n_heads, r = a.kv_lora_rank, T = a.q.rows;
@@ -29,28 +62,28 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const int64_t q_head = a.nope_dim + a.rope_dim;
   const int64_t ctx_len = a.start_pos + T;
   const WeightView& kv_b = a.kv_b->view();
+  const AbsorbedKeyWeights& keys = absorbed_keys(a);
+  const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
 
-  // Per (token, head): q_latent [r], then scores [ctx_len], then o_latent [r].
+  // Per (token, head): q_latent [r], then scores [ctx_len], then o_latent [r]; per
+  // thread: a widened weight row [r] and o_latent quantised to int8 blocks.
   const int64_t per_pair = 2 * r + ctx_len;
-  ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + ctx.pool.size() * r));
+  const int64_t per_thread = r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
+  ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + ctx.pool.size() * per_thread));
   float* base = ctx.attention_buffer.data();
-  float* widened_rows = base + T * H * per_pair;
+  float* thread_area = base + T * H * per_pair;
 
   ctx.pool.parallel_for(H, [&](int thread, int64_t h0, int64_t h1) {
-    float* widened = widened_rows + thread * r;
+    float* widened = thread_area + thread * per_thread;
+    auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
     for (int64_t h = h0; h < h1; ++h) {
+      const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
       for (int64_t t = 0; t < T; ++t) {
         float* q_latent = base + (t * H + h) * per_pair;
         float* scores = q_latent + r;
         float* o_latent = scores + ctx_len;
         const float* q = a.q.f32_row(t) + h * q_head;
-        // q_latent = sum_d q_nope[d] * W_k[d, :], W_k = kv_b rows of head h's K half.
-        std::fill_n(q_latent, r, 0.0f);
-        for (int64_t d = 0; d < a.nope_dim; ++d) {
-          reference::dequantize_row(kv_b, h * kv_head + d, widened);
-          const float qd = q[d];
-          for (int64_t c = 0; c < r; ++c) q_latent[c] += qd * widened[c];
-        }
+        for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
         const int64_t visible = a.start_pos + t + 1;
         for (int64_t j = 0; j < visible; ++j) {
           const float* row = a.latent.f32_row(j);
@@ -63,12 +96,11 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
           const float p = scores[j];
           for (int64_t c = 0; c < r; ++c) o_latent[c] += p * c_kv[c];
         }
-        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half.
+        if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
+        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half, in their stored format.
         float* o = a.out.f32_row(t) + h * a.v_head_dim;
-        for (int64_t e = 0; e < a.v_head_dim; ++e) {
-          reference::dequantize_row(kv_b, h * kv_head + a.nope_dim + e, widened);
-          o[e] = k.dot_f32(widened, o_latent, r);
-        }
+        for (int64_t e = 0; e < a.v_head_dim; ++e)
+          o[e] = dot_stored_row(k, kv_b, h * kv_head + a.nope_dim + e, o_latent, o_quantized, widened);
       }
     }
   });
