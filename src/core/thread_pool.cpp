@@ -23,8 +23,11 @@ void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (true) {
     // Spin a little for the next job, then sleep until one is posted.
+    // Yielding while spinning keeps an oversubscribed machine (more runnable threads than
+    // cores) from burning the time slice the thread being waited for needs.
     const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
     while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until) {
+      std::this_thread::yield();
     }
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -50,7 +53,8 @@ void ThreadPool::run_on_all(const std::function<void(int thread)>& fn) {
   }
   wake_.notify_all();
   fn(0);
-  while (pending_.load(std::memory_order_acquire) != 0) {
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins > 64) std::this_thread::yield();
   }
 }
 
