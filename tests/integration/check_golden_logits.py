@@ -9,7 +9,10 @@
    path), and with a split in the middle; and those runs must agree with each other.
 """
 import argparse
+import json
 import pathlib
+import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -34,6 +37,29 @@ def compare(actual, expected, label):
                              "--expected", expected, "--rtol", "1e-4"], capture_output=True, text=True)
     print(result.stdout, end="")
     return result.returncode == 0
+
+
+def zero_selection_bias(model, copy):
+    """Copies the model with every e_score_correction_bias set to zero; returns how many."""
+    shutil.copytree(model, copy)
+    count = 0
+    for path in copy.glob("*.safetensors"):
+        data = bytearray(path.read_bytes())
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+        for name, entry in header.items():
+            if name.endswith("e_score_correction_bias"):
+                begin, end = entry["data_offsets"]
+                data[8 + n + begin:8 + n + end] = bytes(end - begin)
+                count += 1
+        path.write_bytes(bytes(data))
+    return count
+
+
+def rel_diff(a_path, b_path):
+    import numpy as np
+    a, b = np.load(a_path), np.load(b_path)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 def main():
@@ -62,6 +88,16 @@ def main():
             ok &= compare(out, golden, f"prefill {prefill} of {n_prompt} vs numpy reference")
         ok &= compare(outputs[1], outputs[n_prompt], "one-by-one decode vs one prefill")
         ok &= compare(outputs[n_prompt // 2], outputs[n_prompt], "split prefill vs one prefill")
+        # The preset must make the selection-only bias matter (it changes the chosen
+        # experts), or a router that ignored it would pass the comparisons above.
+        unbiased = tmp / "unbiased"
+        if zero_selection_bias(model, unbiased):
+            out = tmp / "unbiased.npy"
+            run([args.dsinfer, "logits", "--model", unbiased, "--tokens", PROMPT, "--decode", str(DECODE),
+                 "--out", out, "--backend", args.backend])
+            diff = rel_diff(out, outputs[n_prompt])
+            print(f"-- zeroing e_score_correction_bias changes the logits by {diff:.3e} (must be > 1e-2)")
+            ok &= diff > 1e-2
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
