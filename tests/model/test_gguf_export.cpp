@@ -14,23 +14,12 @@
 #include "formats/gguf_weights.h"
 #include "model/gguf_export.h"
 #include "model/test_model.h"
+#include "../formats/temp_dir.h"
 
 namespace dsinfer {
 namespace {
 
-class ScratchDir : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("dsinfer_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" + std::to_string(::getpid()));
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-  std::filesystem::path dir_;
-};
+using ScratchDir = test::TempDirTest;
 
 ModelConfig preset_config(const std::string& preset) {
   auto text = test_model_config_json(preset);
