@@ -12,6 +12,7 @@
 //   be reachable with unchecked user input (token ids are checked before `embedding`).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,11 +61,27 @@ enum class MlaForm {
   kAbsorbed,  // fold kv_b's K half into q and its V half after attention (decode)
 };
 
+// One sequence's latent rows [normed c_kv | roped k_pe] as the paged cache holds them:
+// position p is row p % page_rows of pages[p / page_rows]. A contiguous cache is one page.
+struct LatentRows {
+  const Tensor* pages = nullptr;  // each [page_rows, kv_lora_rank + rope]
+  int64_t page_rows = 0;
+  int64_t length = 0;             // positions held: start_pos + T
+
+  static LatentRows contiguous(const Tensor& rows) { return {&rows, rows.rows, rows.rows}; }
+  const float* row(int64_t p) const { return pages[p / page_rows].f32_row(p % page_rows); }
+  // Rows [begin, begin + count) of the page holding `begin`, capped at the page's end.
+  Tensor page_run(int64_t begin, int64_t count) const {
+    const int64_t in_page = begin % page_rows;
+    return pages[begin / page_rows].row_slice(in_page, std::min(count, page_rows - in_page));
+  }
+};
+
 // Multi-head latent attention over one sequence's latent cache.
 struct MlaAttentionArgs {
-  Tensor out;     // [T, n_heads * v_head_dim]
-  Tensor q;       // [T, n_heads * (nope + rope)], RoPE already applied to each head's rope part
-  Tensor latent;  // [start_pos + T, kv_lora_rank + rope]: rows of normed c_kv | roped k_pe
+  Tensor out;         // [T, n_heads * v_head_dim]
+  Tensor q;           // [T, n_heads * (nope + rope)], RoPE already applied to each head's rope part
+  LatentRows latent;  // start_pos + T rows
   const PreparedWeight* kv_b = nullptr;  // [n_heads * (nope + v_head_dim), kv_lora_rank]
   int64_t n_heads = 0;
   int64_t nope_dim = 0;
@@ -127,6 +144,8 @@ class Backend {
   // out = x / sqrt(mean(x^2) + eps) * weight, per row. out may alias x.
   virtual void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) = 0;
   virtual void rope(const RopeArgs& args) = 0;
+  // dst = src, same shape, both float32 (row strides may differ): cache writes.
+  virtual void copy(Tensor dst, Tensor src) = 0;
   // out = a + b elementwise. out may alias a or b.
   virtual void add(Tensor out, Tensor a, Tensor b) = 0;
   // out = silu(gate) * up elementwise.

@@ -155,12 +155,12 @@ void DeepSeekModel::ensure_activations(int64_t tokens) {
   const int64_t heads = c.num_attention_heads;
   const int64_t q_low = c.q_lora_rank.value_or(0);
   const int64_t inter = c.intermediate_size;
-  const int64_t widths[] = {H, H, q_low, heads * c.qk_head_dim(), heads * c.v_head_dim, H, inter, inter, H};
+  const int64_t widths[] = {H, H, q_low, heads * c.qk_head_dim(), c.latent_dim(), heads * c.v_head_dim, H, inter, inter, H};
   const int64_t per_token = std::accumulate(std::begin(widths), std::end(widths), int64_t{0});
   act_.buffer = backend_.allocate(static_cast<size_t>(per_token * tokens) * sizeof(float));
   act_.tokens = tokens;
   float* next = static_cast<float*>(act_.buffer->data());
-  Tensor* slots[] = {&act_.hidden, &act_.normed, &act_.q_low, &act_.q, &act_.attention,
+  Tensor* slots[] = {&act_.hidden, &act_.normed, &act_.q_low, &act_.q, &act_.latent, &act_.attention,
                      &act_.projected, &act_.ffn_gate, &act_.ffn_up, &act_.ffn_out};
   for (size_t i = 0; i < std::size(slots); ++i) {
     *slots[i] = Tensor::contiguous(DType::kF32, tokens, widths[i], next);
@@ -168,8 +168,8 @@ void DeepSeekModel::ensure_activations(int64_t tokens) {
   }
 }
 
-void DeepSeekModel::attention_block(int64_t layer, std::span<const int32_t> positions, int64_t start_pos,
-                                    const LatentCacheView& cache, MlaForm form) {
+void DeepSeekModel::attention_block(int64_t layer, std::span<const SequenceChunk> chunks,
+                                    std::span<const int32_t> positions) {
   const ModelConfig& c = config();
   const AttentionWeights& w = layers_[layer].attention;
   const int64_t T = static_cast<int64_t>(positions.size());
@@ -188,23 +188,47 @@ void DeepSeekModel::attention_block(int64_t layer, std::span<const int32_t> posi
   backend_.rope({.x = q, .head_dim = c.qk_head_dim(), .rope_offset = c.qk_nope_head_dim,
                  .rope_dim = c.qk_rope_head_dim, .positions = positions, .table = &rope_});
 
-  // The new latent rows go straight into the cache: [c_kv | k_pe], then c_kv normed and
-  // k_pe rotated in place.
-  Tensor latent_new = cache.layers[layer].row_slice(start_pos, T);
+  // The new latent rows [c_kv | k_pe] for every token: c_kv normed, k_pe rotated, then
+  // copied into each sequence's cache blocks before any attention reads them.
+  Tensor latent_new = rows(act_.latent, T);
   backend_.matmul(latent_new, x, *w.kv_a_proj);
   Tensor c_kv = latent_new.col_slice(0, c.kv_lora_rank);
   backend_.rms_norm(c_kv, c_kv, *w.kv_a_norm, static_cast<float>(c.rms_norm_eps));
   backend_.rope({.x = latent_new, .head_dim = c.latent_dim(), .rope_offset = c.kv_lora_rank,
                  .rope_dim = c.qk_rope_head_dim, .positions = positions, .table = &rope_});
+  int64_t offset = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    for (int64_t done = 0; done < n;) {
+      const int64_t p = chunk.start_pos + done;
+      const int64_t block = chunk.cache.block_table[p / chunk.cache.block_rows];
+      const int64_t run = std::min(n - done, chunk.cache.block_rows - p % chunk.cache.block_rows);
+      const Tensor dst = chunk.cache.layer_pools[layer].row_slice(block * chunk.cache.block_rows + p % chunk.cache.block_rows, run);
+      backend_.copy(dst, latent_new.row_slice(offset + done, run));
+      done += run;
+    }
+    offset += n;
+  }
 
-  Tensor attention = rows(act_.attention, T);  // [T, heads * v_head_dim]
-  backend_.mla_attention({.out = attention, .q = q, .latent = cache.layers[layer].row_slice(0, start_pos + T),
-                          .kv_b = w.kv_b_proj.get(), .n_heads = c.num_attention_heads,
-                          .nope_dim = c.qk_nope_head_dim, .rope_dim = c.qk_rope_head_dim,
-                          .v_head_dim = c.v_head_dim, .kv_lora_rank = c.kv_lora_rank, .start_pos = start_pos,
-                          .softmax_scale = softmax_scale_, .form = form});
+  offset = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    const LatentCacheView& cache = chunk.cache;
+    const int64_t length = chunk.start_pos + n;
+    pages_.clear();
+    for (int64_t b = 0; b * cache.block_rows < length; ++b)
+      pages_.push_back(cache.layer_pools[layer].row_slice(cache.block_table[b] * cache.block_rows, cache.block_rows));
+    const MlaForm form = chunk.options.attention_form.value_or(n > 1 ? MlaForm::kExpanded : MlaForm::kAbsorbed);
+    backend_.mla_attention({.out = act_.attention.row_slice(offset, n), .q = q.row_slice(offset, n),
+                            .latent = {pages_.data(), cache.block_rows, length}, .kv_b = w.kv_b_proj.get(),
+                            .n_heads = c.num_attention_heads, .nope_dim = c.qk_nope_head_dim,
+                            .rope_dim = c.qk_rope_head_dim, .v_head_dim = c.v_head_dim,
+                            .kv_lora_rank = c.kv_lora_rank, .start_pos = chunk.start_pos,
+                            .softmax_scale = softmax_scale_, .form = form});
+    offset += n;
+  }
   Tensor projected = rows(act_.projected, T);
-  backend_.matmul(projected, attention, *w.o_proj);
+  backend_.matmul(projected, rows(act_.attention, T), *w.o_proj);
   backend_.add(rows(act_.hidden, T), rows(act_.hidden, T), projected);
 }
 
@@ -229,22 +253,43 @@ void DeepSeekModel::ffn_block(int64_t layer, int64_t T) {
 
 Status DeepSeekModel::forward(std::span<const int32_t> tokens, int64_t start_pos, const LatentCacheView& cache,
                               const ForwardOptions& options, std::vector<float>& logits) {
+  const SequenceChunk chunk{.tokens = tokens, .start_pos = start_pos, .cache = cache, .options = options};
+  return forward_batch({&chunk, 1}, logits);
+}
+
+Status DeepSeekModel::check_chunk(const SequenceChunk& chunk) const {
   const ModelConfig& c = config();
-  const int64_t T = static_cast<int64_t>(tokens.size());
+  const int64_t T = static_cast<int64_t>(chunk.tokens.size());
+  const int64_t start_pos = chunk.start_pos;
   if (T == 0) return error("forward: no tokens given");
   for (int64_t t = 0; t < T; ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.vocab_size)
-      return error("token id {} at position {} is out of range [0, {})", tokens[t], start_pos + t, c.vocab_size);
+    if (chunk.tokens[t] < 0 || chunk.tokens[t] >= c.vocab_size)
+      return error("token id {} at position {} is out of range [0, {})", chunk.tokens[t], start_pos + t, c.vocab_size);
   if (start_pos + T > c.max_position_embeddings)
     return error("{} tokens exceed the model's context of max_position_embeddings={}", start_pos + T,
                  c.max_position_embeddings);
-  if (start_pos < 0 || start_pos + T > cache.capacity() || static_cast<int64_t>(cache.layers.size()) != c.num_hidden_layers)
-    return error("{} tokens exceed the cache capacity of {} positions", start_pos + T, cache.capacity());
+  if (static_cast<int64_t>(chunk.cache.layer_pools.size()) != c.num_hidden_layers || chunk.cache.block_rows <= 0)
+    return error("internal: the latent cache view does not match the model's {} layers", c.num_hidden_layers);
+  if (start_pos < 0 || start_pos + T > chunk.cache.capacity())
+    return error("{} tokens exceed the cache capacity of {} positions", start_pos + T, chunk.cache.capacity());
+  return Status::ok();
+}
 
+Status DeepSeekModel::forward_batch(std::span<const SequenceChunk> chunks, std::vector<float>& logits) {
+  const ModelConfig& c = config();
+  if (chunks.empty()) return error("forward: no sequences given");
+  std::vector<int32_t> tokens, positions;
+  int64_t logit_rows = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    DSINFER_RETURN_IF_ERROR(check_chunk(chunk));
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    tokens.insert(tokens.end(), chunk.tokens.begin(), chunk.tokens.end());
+    for (int64_t t = 0; t < n; ++t) positions.push_back(static_cast<int32_t>(chunk.start_pos + t));
+    logit_rows += chunk.options.logits == ForwardOptions::Logits::kAll ? n
+                  : chunk.options.logits == ForwardOptions::Logits::kLast ? 1 : 0;
+  }
+  const int64_t T = static_cast<int64_t>(tokens.size());
   ensure_activations(T);
-  std::vector<int32_t> positions(static_cast<size_t>(T));
-  std::iota(positions.begin(), positions.end(), static_cast<int32_t>(start_pos));
-  const MlaForm form = options.attention_form.value_or(T > 1 ? MlaForm::kExpanded : MlaForm::kAbsorbed);
   const float eps = static_cast<float>(c.rms_norm_eps);
 
   Tensor hidden = rows(act_.hidden, T);  // the residual stream [T, H]
@@ -252,22 +297,31 @@ Status DeepSeekModel::forward(std::span<const int32_t> tokens, int64_t start_pos
   backend_.embedding(hidden, *embed_, tokens);
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     backend_.rms_norm(normed, hidden, *layers_[l].input_norm, eps);
-    attention_block(l, positions, start_pos, cache, form);
+    attention_block(l, chunks, positions);
     backend_.rms_norm(normed, hidden, *layers_[l].post_attention_norm, eps);
     ffn_block(l, T);
   }
 
-  const int64_t first = options.logits == ForwardOptions::Logits::kAll ? 0 : T - 1;
-  const int64_t n_rows = T - first;
-  Tensor final_hidden = normed.row_slice(first, n_rows);
-  backend_.rms_norm(final_hidden, hidden.row_slice(first, n_rows), *final_norm_, eps);
-  if (!logits_buffer_ || logits_rows_ < n_rows) {
-    logits_buffer_ = backend_.allocate(static_cast<size_t>(n_rows * c.vocab_size) * sizeof(float));
-    logits_rows_ = n_rows;
+  logits.clear();
+  if (logit_rows == 0) return Status::ok();
+  // The final norm of the rows that want logits, packed together, then one lm_head pass.
+  int64_t offset = 0, packed = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    const int64_t first = chunk.options.logits == ForwardOptions::Logits::kAll ? 0 : n - 1;
+    if (chunk.options.logits != ForwardOptions::Logits::kNone) {
+      backend_.rms_norm(normed.row_slice(packed, n - first), hidden.row_slice(offset + first, n - first), *final_norm_, eps);
+      packed += n - first;
+    }
+    offset += n;
   }
-  Tensor logits_tensor = Tensor::contiguous(DType::kF32, n_rows, c.vocab_size, logits_buffer_->data());
-  backend_.matmul(logits_tensor, final_hidden, *lm_head_);
-  logits.resize(static_cast<size_t>(n_rows * c.vocab_size));
+  if (!logits_buffer_ || logits_rows_ < logit_rows) {
+    logits_buffer_ = backend_.allocate(static_cast<size_t>(logit_rows * c.vocab_size) * sizeof(float));
+    logits_rows_ = logit_rows;
+  }
+  Tensor logits_tensor = Tensor::contiguous(DType::kF32, logit_rows, c.vocab_size, logits_buffer_->data());
+  backend_.matmul(logits_tensor, normed.row_slice(0, logit_rows), *lm_head_);
+  logits.resize(static_cast<size_t>(logit_rows * c.vocab_size));
   backend_.download(logits_tensor, logits.data());
   return Status::ok();
 }

@@ -13,18 +13,31 @@
 
 namespace dsinfer {
 
-// One sequence's latent cache: per layer, rows of [normed c_kv | roped k_pe] (float32),
-// row p holding position p. Owned by the runtime; the model writes rows as it runs.
+// Where one sequence's latent rows [normed c_kv | roped k_pe] (float32) live. Each layer
+// has a pool of rows shared by all sequences, cut into blocks of `block_rows`; position p
+// of this sequence is row p % block_rows of block block_table[p / block_rows]. A
+// single-sequence cache is one block as long as the context. Owned by the runtime; the
+// model writes rows as it runs.
 struct LatentCacheView {
-  std::vector<Tensor> layers;  // [capacity, kv_lora_rank + qk_rope_head_dim] each
-  int64_t capacity() const { return layers.empty() ? 0 : layers.front().rows; }
+  std::span<const Tensor> layer_pools;  // [num_hidden_layers], each [blocks * block_rows, latent_dim]
+  std::span<const int32_t> block_table;
+  int64_t block_rows = 0;
+  int64_t capacity() const { return static_cast<int64_t>(block_table.size()) * block_rows; }
 };
 
 struct ForwardOptions {
-  enum class Logits { kLast, kAll };
+  enum class Logits { kNone, kLast, kAll };
   Logits logits = Logits::kLast;
   // Attention form; by default expanded for a multi-token chunk and absorbed for one token.
   std::optional<MlaForm> attention_form;
+};
+
+// One sequence's share of a batched step: `tokens` at positions [start_pos, start_pos + T).
+struct SequenceChunk {
+  std::span<const int32_t> tokens;
+  int64_t start_pos = 0;
+  LatentCacheView cache;
+  ForwardOptions options;
 };
 
 struct AttentionWeights {
@@ -58,9 +71,16 @@ class DeepSeekModel {
 
   // Runs `tokens` at positions [start_pos, start_pos + T) of the sequence whose cache is
   // `cache` (rows below start_pos must already hold the earlier positions), writes their
-  // latent rows, and fills `logits` with [1 or T, vocab_size] rows per `options`.
+  // latent rows, and fills `logits` with [0, 1 or T, vocab_size] rows per `options`.
   Status forward(std::span<const int32_t> tokens, int64_t start_pos, const LatentCacheView& cache,
                  const ForwardOptions& options, std::vector<float>& logits);
+
+  // One step over several sequences at once: every projection and expert runs once over
+  // all their tokens; attention runs per sequence over its own cache. `logits` gets each
+  // chunk's rows in chunk order. A sequence may appear in several chunks of one step when
+  // they are in position order (their latent rows are written before any attention runs).
+  // A row's result does not depend on the other rows in the batch.
+  Status forward_batch(std::span<const SequenceChunk> chunks, std::vector<float>& logits);
 
  private:
   DeepSeekModel(std::unique_ptr<WeightSource> weights, Backend& backend);
@@ -70,11 +90,11 @@ class DeepSeekModel {
   struct Activations {
     std::unique_ptr<DeviceBuffer> buffer;
     int64_t tokens = 0;
-    Tensor hidden, normed, q_low, q, attention, projected, ffn_gate, ffn_up, ffn_out;
+    Tensor hidden, normed, q_low, q, latent, attention, projected, ffn_gate, ffn_up, ffn_out;
   };
   void ensure_activations(int64_t tokens);
-  void attention_block(int64_t layer, std::span<const int32_t> positions, int64_t start_pos,
-                       const LatentCacheView& cache, MlaForm form);
+  Status check_chunk(const SequenceChunk& chunk) const;
+  void attention_block(int64_t layer, std::span<const SequenceChunk> chunks, std::span<const int32_t> positions);
   void ffn_block(int64_t layer, int64_t tokens);
 
   std::unique_ptr<WeightSource> weights_;
@@ -87,6 +107,7 @@ class DeepSeekModel {
   Activations act_;
   std::unique_ptr<DeviceBuffer> logits_buffer_;
   int64_t logits_rows_ = 0;
+  std::vector<Tensor> pages_;  // one chunk's latent pages, rebuilt per attention call
 };
 
 }  // namespace dsinfer

@@ -161,7 +161,8 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
         std::vector<float> out(static_cast<size_t>(T * H * v));
         be.mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
                           .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
-                          .latent = Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data()),
+                          .latent = LatentRows::contiguous(
+                              Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data())),
                           .kv_b = w->get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
                           .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.2f, .form = form});
         return out;

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
 #include "test_weights.h"
 
@@ -101,7 +102,7 @@ TEST_P(MlaAttentionTest, BothFormsMatchNaiveAttention) {
   std::vector<std::vector<float>> results;
   for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
     Activation out(T, kHeads * kV, /*pad=*/2);
-    backend->mla_attention({.out = out.tensor, .q = q.tensor, .latent = latent, .kv_b = prepared->get(),
+    backend->mla_attention({.out = out.tensor, .q = q.tensor, .latent = LatentRows::contiguous(latent), .kv_b = prepared->get(),
                             .n_heads = kHeads, .nope_dim = kNope, .rope_dim = kRope, .v_head_dim = kV,
                             .kv_lora_rank = kLora, .start_pos = p.start_pos, .softmax_scale = kScale, .form = form});
     backend->synchronize();
@@ -134,6 +135,57 @@ INSTANTIATE_TEST_SUITE_P(Cases, MlaAttentionTest,
                                   std::to_string(info.param.start_pos) + "_T" + std::to_string(info.param.tokens);
                          });
 
+// The paged cache: the same rows spread over pages of 3 rows placed out of order in a
+// pool give bit-identical results to one contiguous run of rows, on every backend.
+TEST(MlaAttention, PagedRowsEqualContiguousRows) {
+  constexpr int64_t kPageRows = 3, kStart = 7, kT = 4, kCtx = kStart + kT, kPages = (kCtx + kPageRows - 1) / kPageRows;
+  Rng rng(77);
+  const OwnedWeight kv_b = test::random_weight("kv_b_proj", DType::kBF16, {kHeads * (kNope + kV), kLora}, rng);
+  Activation q(kT, kHeads * (kNope + kRope));
+  q.fill_random(rng, 0.5f);
+  Activation rows(kCtx, kLora + kRope);
+  rows.fill_random(rng);
+  // Page i of the sequence lives in pool slot placement[i]; unused slots hold NaN.
+  const int64_t placement[kPages] = {2, 0, 4, 1};
+  Activation pool(6 * kPageRows, kLora + kRope);
+  for (int64_t j = 0; j < pool.tensor.rows; ++j)
+    for (int64_t c = 0; c < kLora + kRope; ++c) pool.at(j, c) = std::numeric_limits<float>::quiet_NaN();
+  std::vector<Tensor> pages;
+  for (int64_t i = 0; i < kPages; ++i) {
+    pages.push_back(pool.tensor.row_slice(placement[i] * kPageRows, kPageRows));
+    for (int64_t j = i * kPageRows; j < std::min(kCtx, (i + 1) * kPageRows); ++j)
+      for (int64_t c = 0; c < kLora + kRope; ++c) pool.at(placement[i] * kPageRows + j % kPageRows, c) = rows.at(j, c);
+  }
+  const LatentRows paged{pages.data(), kPageRows, kCtx};
+
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_reference_backend());
+  auto cpu = make_cpu_backend({.threads = 2});
+  ASSERT_TRUE(cpu.is_ok()) << cpu.status().message();
+  backends.push_back(std::move(cpu).value());
+  for (auto& backend : backends) {
+    auto prepared = backend->prepare_weight(kv_b.view);
+    ASSERT_TRUE(prepared.is_ok());
+    for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+      std::vector<float> results[2];
+      for (int layout = 0; layout < 2; ++layout) {
+        Activation out(kT, kHeads * kV);
+        backend->mla_attention({.out = out.tensor, .q = q.tensor,
+                                .latent = layout == 0 ? LatentRows::contiguous(rows.tensor) : paged,
+                                .kv_b = prepared->get(), .n_heads = kHeads, .nope_dim = kNope, .rope_dim = kRope,
+                                .v_head_dim = kV, .kv_lora_rank = kLora, .start_pos = kStart,
+                                .softmax_scale = kScale, .form = form});
+        results[layout].resize(static_cast<size_t>(kT * kHeads * kV));
+        backend->download(out.tensor, results[layout].data());
+      }
+      for (size_t i = 0; i < results[0].size(); ++i) {
+        ASSERT_FALSE(std::isnan(results[1][i])) << backend->name() << " read an unused page slot";
+        ASSERT_EQ(results[0][i], results[1][i]) << backend->name() << " element " << i;
+      }
+    }
+  }
+}
+
 // A single visible position: softmax weight 1, so the output is exactly W_v c_kv[0] per
 // head whatever q is (hand-checkable with a tiny kv_b).
 TEST(MlaAttention, OnePositionReturnsItsValue) {
@@ -149,7 +201,7 @@ TEST(MlaAttention, OnePositionReturnsItsValue) {
   const float row[4] = {0.5f, -2, 7, 9};  // c_kv = [0.5, -2], k_pe = [7, 9]
   for (int c = 0; c < 4; ++c) latent.at(0, c) = row[c];
   for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
-    backend->mla_attention({.out = out.tensor, .q = q.tensor, .latent = latent.tensor, .kv_b = prepared->get(),
+    backend->mla_attention({.out = out.tensor, .q = q.tensor, .latent = LatentRows::contiguous(latent.tensor), .kv_b = prepared->get(),
                             .n_heads = 2, .nope_dim = 1, .rope_dim = 2, .v_head_dim = 2, .kv_lora_rank = 2,
                             .start_pos = 0, .softmax_scale = 1.0f, .form = form});
     // h0: v0 = 1*0.5 + 2*-2 = -3.5, v1 = -2; h1: v0 = 1.5, v1 = -0.5 - 2 = -2.5.

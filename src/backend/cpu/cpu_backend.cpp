@@ -58,6 +58,7 @@ class CpuBackend final : public Backend {
       reference::rope(part);
     });
   }
+  void copy(Tensor dst, Tensor src) override { reference::copy(dst, src); }
   void add(Tensor out, Tensor a, Tensor b) override { reference::add(out, a, b); }
   void silu_and_mul(Tensor out, Tensor gate, Tensor up) override {
     pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {

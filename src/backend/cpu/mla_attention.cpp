@@ -86,13 +86,13 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
         for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
         const int64_t visible = a.start_pos + t + 1;
         for (int64_t j = 0; j < visible; ++j) {
-          const float* row = a.latent.f32_row(j);
+          const float* row = a.latent.row(j);
           scores[j] = (k.dot_f32(q_latent, row, r) + k.dot_f32(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
         }
         softmax_in_place(scores, visible);
         std::fill_n(o_latent, r, 0.0f);
         for (int64_t j = 0; j < visible; ++j) {
-          const float* c_kv = a.latent.f32_row(j);
+          const float* c_kv = a.latent.row(j);
           const float p = scores[j];
           for (int64_t c = 0; c < r; ++c) o_latent[c] += p * c_kv[c];
         }
@@ -116,7 +116,11 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
   const size_t kv_size = static_cast<size_t>(ctx_len * H * kv_head);
   ctx.attention_buffer.resize(kv_size + static_cast<size_t>(ctx.pool.size() * ctx_len));
   Tensor kv = Tensor::contiguous(DType::kF32, ctx_len, H * kv_head, ctx.attention_buffer.data());
-  ctx.matmul(kv, a.latent.row_slice(0, ctx_len).col_slice(0, a.kv_lora_rank), a.kv_b->view());
+  for (int64_t begin = 0; begin < ctx_len;) {
+    const Tensor run = a.latent.page_run(begin, ctx_len - begin);
+    ctx.matmul(kv.row_slice(begin, run.rows), run.col_slice(0, a.kv_lora_rank), a.kv_b->view());
+    begin += run.rows;
+  }
   float* score_rows = ctx.attention_buffer.data() + kv_size;
 
   ctx.pool.parallel_for(T * H, [&](int thread, int64_t begin, int64_t end) {
@@ -127,7 +131,7 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
       const int64_t visible = a.start_pos + t + 1;
       for (int64_t j = 0; j < visible; ++j) {
         const float* k_nope = kv.f32_row(j) + h * kv_head;
-        const float* k_pe = a.latent.f32_row(j) + a.kv_lora_rank;
+        const float* k_pe = a.latent.row(j) + a.kv_lora_rank;
         scores[j] = (k.dot_f32(q, k_nope, a.nope_dim) + k.dot_f32(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
       }
       softmax_in_place(scores, visible);

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -40,6 +41,10 @@ void rope(const RopeArgs& args) {
       }
     }
   }
+}
+
+void copy(Tensor dst, Tensor src) {
+  for (int64_t t = 0; t < src.rows; ++t) std::copy_n(src.f32_row(t), src.cols, dst.f32_row(t));
 }
 
 void add(Tensor out, Tensor a, Tensor b) {

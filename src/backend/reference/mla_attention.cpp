@@ -32,7 +32,11 @@ void expanded(const MlaAttentionArgs& a) {
   // kv[j] = kv_b @ c_kv[j]: per head [k_nope | v] for every cached position.
   std::vector<float> kv(static_cast<size_t>(ctx * a.n_heads * kv_head));
   Tensor kv_tensor = Tensor::contiguous(DType::kF32, ctx, a.n_heads * kv_head, kv.data());
-  matmul(kv_tensor, a.latent.row_slice(0, ctx).col_slice(0, a.kv_lora_rank), a.kv_b->view());
+  for (int64_t begin = 0; begin < ctx;) {
+    const Tensor run = a.latent.page_run(begin, ctx - begin);
+    matmul(kv_tensor.row_slice(begin, run.rows), run.col_slice(0, a.kv_lora_rank), a.kv_b->view());
+    begin += run.rows;
+  }
 
   const int64_t q_head = a.nope_dim + a.rope_dim;
   std::vector<float> scores(static_cast<size_t>(ctx));
@@ -42,7 +46,7 @@ void expanded(const MlaAttentionArgs& a) {
       const float* q = a.q.f32_row(t) + h * q_head;
       for (int64_t j = 0; j < visible; ++j) {
         const float* k_nope = kv_tensor.f32_row(j) + h * kv_head;
-        const float* k_pe = a.latent.f32_row(j) + a.kv_lora_rank;
+        const float* k_pe = a.latent.row(j) + a.kv_lora_rank;
         scores[j] = (dot(q, k_nope, a.nope_dim) + dot(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
       }
       softmax(scores.data(), visible);
@@ -75,13 +79,13 @@ void absorbed(const MlaAttentionArgs& a) {
       for (int64_t d = 0; d < a.nope_dim; ++d)
         for (int64_t c = 0; c < r; ++c) q_latent[c] += q[d] * w_k[d * r + c];
       for (int64_t j = 0; j < visible; ++j) {
-        const float* row = a.latent.f32_row(j);
+        const float* row = a.latent.row(j);
         scores[j] = (dot(q_latent.data(), row, r) + dot(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
       }
       softmax(scores.data(), visible);
       for (int64_t c = 0; c < r; ++c) o_latent[c] = 0.0f;
       for (int64_t j = 0; j < visible; ++j) {
-        const float* c_kv = a.latent.f32_row(j);
+        const float* c_kv = a.latent.row(j);
         for (int64_t c = 0; c < r; ++c) o_latent[c] += scores[j] * c_kv[c];
       }
       float* o = a.out.f32_row(t) + h * a.v_head_dim;

@@ -48,6 +48,7 @@ class ReferenceBackend final : public Backend {
     reference::rms_norm(out, x, weight.view(), eps);
   }
   void rope(const RopeArgs& args) override { reference::rope(args); }
+  void copy(Tensor dst, Tensor src) override { reference::copy(dst, src); }
   void add(Tensor out, Tensor a, Tensor b) override { reference::add(out, a, b); }
   void silu_and_mul(Tensor out, Tensor gate, Tensor up) override { reference::silu_and_mul(out, gate, up); }
   void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { reference::matmul(out, x, w.view()); }
