@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Installs what dsinfer needs to build and test, from Debian 12 packages only.
+# Installs what dsinfer needs to build and test, from Debian 12 packages only, plus any
+# packages named as arguments (scripts/test-aarch64.sh adds its cross toolchain).
 # Skips apt entirely when everything is already there.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config
-  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-jinja2
+  "$@"
 )
 
 missing=()

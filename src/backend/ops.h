@@ -63,12 +63,14 @@ enum class MlaForm {
 
 // One sequence's latent rows [normed c_kv | roped k_pe] as the paged cache holds them:
 // position p is row p % page_rows of pages[p / page_rows]. A contiguous cache is one page.
+// Pages are float32, or F16/BF16/Q8_0 for a compact cache (row() is for float32 only).
 struct LatentRows {
   const Tensor* pages = nullptr;  // each [page_rows, kv_lora_rank + rope]
   int64_t page_rows = 0;
   int64_t length = 0;             // positions held: start_pos + T
 
   static LatentRows contiguous(const Tensor& rows) { return {&rows, rows.rows, rows.rows}; }
+  DType dtype() const { return pages[0].dtype; }
   const float* row(int64_t p) const { return pages[p / page_rows].f32_row(p % page_rows); }
   // Rows [begin, begin + count) of the page holding `begin`, capped at the page's end.
   Tensor page_run(int64_t begin, int64_t count) const {
@@ -144,7 +146,8 @@ class Backend {
   // out = x / sqrt(mean(x^2) + eps) * weight, per row. out may alias x.
   virtual void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) = 0;
   virtual void rope(const RopeArgs& args) = 0;
-  // dst = src, same shape, both float32 (row strides may differ): cache writes.
+  // dst = src, same shape; src float32, dst float32 or a compact cache type (F16, BF16,
+  // Q8_0 with cols a multiple of 32): cache writes.
   virtual void copy(Tensor dst, Tensor src) = 0;
   // out = a + b elementwise. out may alias a or b.
   virtual void add(Tensor out, Tensor a, Tensor b) = 0;

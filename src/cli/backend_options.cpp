@@ -11,7 +11,9 @@ void add_backend_options(CLI::App& cmd, BackendOptions& options) {
       ->default_val("cpu")
       ->envname("DSINFER_BACKEND");
   cmd.add_option("-t,--threads", options.threads, "CPU threads (0 = one per core)")->default_val(0)->check(CLI::NonNegativeNumber);
-  cmd.add_option("--isa", options.isa, "CPU kernels to use instead of the best available (generic, avx2)")
+  cmd.add_option("--isa", options.isa,
+                 "CPU kernels to use instead of the best available: generic; avx2 on x86-64; neon, neon-dotprod on "
+                 "aarch64")
       ->envname("DSINFER_ISA");
 }
 

@@ -13,7 +13,7 @@ namespace dsinfer::cli {
 struct BackendOptions {
   std::string backend = "cpu";  // cpu | reference
   int threads = 0;              // 0: all cores
-  std::string isa;              // cpu backend: force "generic" or "avx2"
+  std::string isa;              // cpu backend: force "generic", "avx2" (x86-64), "neon" or "neon-dotprod" (aarch64)
 };
 
 void add_backend_options(CLI::App& cmd, BackendOptions& options);

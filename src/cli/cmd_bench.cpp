@@ -11,6 +11,7 @@
 
 #include "backend/cpu/memory_bandwidth.h"
 #include "cli/backend_options.h"
+#include "cli/bench_tokens.h"
 #include "cli/commands.h"
 #include "model/weight_traffic.h"
 #include "runtime/session.h"
@@ -32,17 +33,6 @@ struct Measurement {
   double tokens_per_s = 0;
   double stddev = 0;
 };
-
-// Deterministic, spread-out token ids: routing then touches many experts, as real text does.
-std::vector<int32_t> bench_tokens(int64_t count, int64_t vocab) {
-  std::vector<int32_t> ids(static_cast<size_t>(count));
-  uint64_t state = 0x9E3779B97F4A7C15ull;
-  for (auto& id : ids) {
-    state = state * 6364136223846793005ull + 1442695040888963407ull;
-    id = static_cast<int32_t>((state >> 33) % static_cast<uint64_t>(vocab));
-  }
-  return ids;
-}
 
 Measurement summarize(const std::string& test, const std::vector<double>& rates) {
   const double mean = std::accumulate(rates.begin(), rates.end(), 0.0) / static_cast<double>(rates.size());

@@ -57,8 +57,12 @@ int run_inspect(const std::string& model_path) {
   fmt::print("parameters        {} total ({}), {} active per token ({}){}\n", with_commas(total), billions(total),
              with_commas(active), billions(active), mtp ? fmt::format(", MTP {}", with_commas(mtp)) : "");
   for (const auto& [dtype, bytes] : weights.bytes_by_dtype()) fmt::print("bytes {:<11} {}\n", dtype, with_commas(bytes));
-  fmt::print("latent KV / token {} bytes at 16 bits ({} at f32): {} layers x {} values\n",
-             with_commas(LatentCache::bytes_per_token(c, 2)), with_commas(LatentCache::bytes_per_token(c, 4)),
+  fmt::print("latent KV / token {} bytes at 16 bits ({} at f32{}): {} layers x {} values\n",
+             with_commas(LatentCache::bytes_per_token(c, DType::kF16)),
+             with_commas(LatentCache::bytes_per_token(c, DType::kF32)),
+             c.latent_dim() % 32 == 0
+                 ? fmt::format(", {} at q8_0", with_commas(LatentCache::bytes_per_token(c, DType::kQ8_0)))
+                 : std::string(),
              c.num_hidden_layers, c.latent_dim());
   fmt::print("context           {} positions\n", c.max_position_embeddings);
   return 0;

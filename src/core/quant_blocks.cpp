@@ -371,4 +371,30 @@ void quantize_blocks(DType dtype, const float* src, void* dst, size_t count) {
   }
 }
 
+void encode_values(DType dtype, const float* src, void* dst, size_t count) {
+  switch (dtype) {
+    case DType::kF32: std::memcpy(dst, src, count * sizeof(float)); return;
+    case DType::kF16:
+      for (size_t i = 0; i < count; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_f16(src[i]);
+      return;
+    case DType::kBF16:
+      for (size_t i = 0; i < count; ++i) static_cast<uint16_t*>(dst)[i] = f32_to_bf16(src[i]);
+      return;
+    default: quantize_blocks(dtype, src, dst, count);
+  }
+}
+
+void decode_values(DType dtype, const void* src, float* dst, size_t count) {
+  switch (dtype) {
+    case DType::kF32: std::memcpy(dst, src, count * sizeof(float)); return;
+    case DType::kF16:
+      for (size_t i = 0; i < count; ++i) dst[i] = f16_to_f32(static_cast<const uint16_t*>(src)[i]);
+      return;
+    case DType::kBF16:
+      for (size_t i = 0; i < count; ++i) dst[i] = bf16_to_f32(static_cast<const uint16_t*>(src)[i]);
+      return;
+    default: dequantize_blocks(dtype, src, dst, count);
+  }
+}
+
 }  // namespace dsinfer

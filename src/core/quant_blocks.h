@@ -89,4 +89,9 @@ void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count);
 // `dtype` (one of the block formats) at `dst`, which holds dtype_bytes(dtype, count).
 void quantize_blocks(DType dtype, const float* src, void* dst, size_t count);
 
+// Either of the above for any storable type: F32, F16, BF16 or a block format (count a
+// multiple of its block size). Used where activations are stored compactly (the KV cache).
+void encode_values(DType dtype, const float* src, void* dst, size_t count);
+void decode_values(DType dtype, const void* src, float* dst, size_t count);
+
 }  // namespace dsinfer

@@ -12,7 +12,8 @@ namespace dsinfer {
 
 // A 2-D row-major activation view [rows, cols] with a row stride in elements, so that a
 // column slice (the c_kv half of a [T, kv_lora + rope] projection) is a view, not a copy.
-// A vector is a view with one row.
+// A vector is a view with one row. Mostly float32; a compactly stored cache may use F16,
+// BF16 or Q8_0 (then strides and slice starts are multiples of the block size).
 struct Tensor {
   DType dtype = DType::kF32;
   int64_t rows = 0;
@@ -24,15 +25,16 @@ struct Tensor {
     return Tensor{dtype, rows, cols, cols, data};
   }
   float* f32_row(int64_t r) const { return static_cast<float*>(data) + r * row_stride; }
+  void* row_data(int64_t r) const { return static_cast<uint8_t*>(data) + dtype_bytes(dtype, r * row_stride); }
   // Columns [begin, begin + count) of every row.
   Tensor col_slice(int64_t begin, int64_t count) const {
     return Tensor{dtype, rows, count, row_stride,
-                  static_cast<uint8_t*>(data) + begin * static_cast<int64_t>(dtype_size(dtype))};
+                  static_cast<uint8_t*>(data) + dtype_bytes(dtype, begin)};
   }
   // Rows [begin, begin + count).
   Tensor row_slice(int64_t begin, int64_t count) const {
     return Tensor{dtype, count, cols, row_stride,
-                  static_cast<uint8_t*>(data) + begin * row_stride * static_cast<int64_t>(dtype_size(dtype))};
+                  static_cast<uint8_t*>(data) + dtype_bytes(dtype, begin * row_stride)};
   }
 };
 

@@ -2,17 +2,35 @@
 
 namespace dsinfer {
 
-LatentCache::LatentCache(Backend& backend, const ModelConfig& config, int64_t capacity) : capacity_(capacity) {
-  const int64_t row = config.latent_dim();
-  const int64_t per_layer = capacity * row;
-  buffer_ = backend.allocate(static_cast<size_t>(per_layer * config.num_hidden_layers) * sizeof(float));
-  auto* base = static_cast<float*>(buffer_->data());
-  for (int64_t l = 0; l < config.num_hidden_layers; ++l)
-    layers_.push_back(Tensor::contiguous(DType::kF32, capacity, row, base + l * per_layer));
+LatentCache::LatentCache(Backend& backend, const ModelConfig& config, int64_t capacity, DType dtype)
+    : pool_(backend, config, 1, capacity, dtype) {}
+
+Status LatentBlockPool::check_dtype(const ModelConfig& config, DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: return Status::ok();
+    case DType::kQ8_0:
+      if (config.latent_dim() % 32 == 0) return Status::ok();
+      return error("a q8_0 KV cache needs kv_lora_rank + qk_rope_head_dim to be a multiple of 32, this model has {}",
+                   config.latent_dim());
+    default: return error("the KV cache can be f32, f16, bf16 or q8_0, not {}", dtype_name(dtype));
+  }
 }
 
-int64_t LatentCache::bytes_per_token(const ModelConfig& config, int64_t bytes_per_value) {
-  return config.num_hidden_layers * config.latent_dim() * bytes_per_value;
+LatentBlockPool::LatentBlockPool(Backend& backend, const ModelConfig& config, int64_t blocks, int64_t block_rows,
+                                 DType dtype)
+    : blocks_(blocks), block_rows_(block_rows) {
+  const int64_t row = config.latent_dim();
+  const size_t per_layer = dtype_bytes(dtype, blocks * block_rows * row);
+  buffer_ = backend.allocate(per_layer * static_cast<size_t>(config.num_hidden_layers));
+  auto* base = static_cast<uint8_t*>(buffer_->data());
+  for (int64_t l = 0; l < config.num_hidden_layers; ++l)
+    layers_.push_back(Tensor::contiguous(dtype, blocks * block_rows, row, base + l * per_layer));
+}
+
+int64_t LatentCache::bytes_per_token(const ModelConfig& config, DType dtype) {
+  return config.num_hidden_layers * static_cast<int64_t>(dtype_bytes(dtype, config.latent_dim()));
 }
 
 }  // namespace dsinfer

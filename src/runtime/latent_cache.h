@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <vector>
 
 #include "backend/ops.h"
@@ -12,20 +13,40 @@
 
 namespace dsinfer {
 
-class LatentCache {
+// The serving engine's cache: per layer a pool of `blocks` blocks of `block_rows` latent
+// rows each, shared by every sequence through its block table, stored as float32 or
+// compactly (F16, BF16, Q8_0).
+class LatentBlockPool {
  public:
-  LatentCache(Backend& backend, const ModelConfig& config, int64_t capacity);
+  // Checks that rows of `config` can be stored as `dtype`.
+  static Status check_dtype(const ModelConfig& config, DType dtype);
+  LatentBlockPool(Backend& backend, const ModelConfig& config, int64_t blocks, int64_t block_rows,
+                  DType dtype = DType::kF32);
 
-  LatentCacheView view() const { return {layers_, block_table_, capacity_}; }
-  int64_t capacity() const { return capacity_; }
-  // Bytes per token, all layers: num_hidden_layers * (kv_lora_rank + qk_rope_head_dim) * 4.
-  static int64_t bytes_per_token(const ModelConfig& config, int64_t bytes_per_value = sizeof(float));
+  std::span<const Tensor> layer_pools() const { return layers_; }
+  int64_t blocks() const { return blocks_; }
+  int64_t block_rows() const { return block_rows_; }
 
  private:
   std::unique_ptr<DeviceBuffer> buffer_;
-  int64_t capacity_ = 0;
-  std::vector<Tensor> layers_;                 // [capacity, latent_dim] each: one block
-  std::vector<int32_t> block_table_ = {0};
+  int64_t blocks_ = 0;
+  int64_t block_rows_ = 0;
+  std::vector<Tensor> layers_;  // [blocks * block_rows, latent_dim] each
+};
+
+// A single sequence's cache (CLI runs): one block as long as the context.
+class LatentCache {
+ public:
+  LatentCache(Backend& backend, const ModelConfig& config, int64_t capacity, DType dtype = DType::kF32);
+
+  LatentCacheView view() const { return {pool_.layer_pools(), block_table_, pool_.block_rows()}; }
+  int64_t capacity() const { return pool_.block_rows(); }
+  // Bytes per token, all layers: num_hidden_layers * (kv_lora_rank + qk_rope_head_dim) values of `dtype`.
+  static int64_t bytes_per_token(const ModelConfig& config, DType dtype);
+
+ private:
+  LatentBlockPool pool_;
+  static constexpr int32_t block_table_[1] = {0};
 };
 
 }  // namespace dsinfer

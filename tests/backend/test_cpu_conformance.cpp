@@ -2,10 +2,12 @@
 // inputs, for every kernel table this machine can run (generic always, plus the best
 // SIMD one), every weight format, and odd sizes that leave partial vectors and blocks.
 // Tolerances per format: float formats differ only in summation order; integer formats
-// also quantise activations to int8 per 32 values.
+// also quantise activations to int8 per 32 values. Batch invariance is checked bitwise.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -77,11 +79,30 @@ double tolerance(DType dtype) {
   return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 ? 2e-2 : 1e-5;
 }
 
+// Every kernel table this CPU can run.
 std::vector<std::string> isas() {
-  std::vector<std::string> out{"generic"};
-  const auto* best = cpu::select_kernels();
-  if (best && best->isa != "generic") out.emplace_back(best->isa);
+  std::vector<std::string> out;
+  for (const char* isa : {"generic", "avx2", "neon", "neon-dotprod"})
+    if (cpu::select_kernels(isa)) out.emplace_back(isa);
   return out;
+}
+
+// Every weight format, with K giving partial SIMD vectors / partial FP8 scale blocks where
+// the format allows them.
+constexpr DType kFormats[] = {DType::kF32,  DType::kBF16, DType::kF16,  DType::kF8E4M3, DType::kQ8_0,
+                              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+
+int64_t odd_cols(DType dtype) {
+  const int64_t block = dtype_block_elements(dtype);
+  return block > 1 ? block * (block == 32 ? 9 : 2) : 301;
+}
+
+::testing::AssertionResult same_bits(const float* actual, const float* expected, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (std::memcmp(&actual[i], &expected[i], sizeof(float)) != 0)
+      return ::testing::AssertionFailure() << "first difference at " << i << ": " << actual[i] << " vs "
+                                           << expected[i];
+  return ::testing::AssertionSuccess();
 }
 
 struct Backends {
@@ -98,12 +119,8 @@ class CpuConformance : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CpuConformance, MatmulEveryFormatAndOddSizes) {
   Backends b(GetParam());
-  const DType formats[] = {DType::kF32, DType::kBF16, DType::kF16, DType::kF8E4M3,
-                           DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
-  for (DType dtype : formats) {
-    const int64_t block = dtype_block_elements(dtype);
-    // K: a partial SIMD vector / partial FP8 scale block where the format allows it.
-    const int64_t K = block > 1 ? block * (block == 32 ? 9 : 2) : 301;
+  for (DType dtype : kFormats) {
+    const int64_t K = odd_cols(dtype);
     for (int64_t N : {1, 37, 130}) {
       for (int64_t T : {1, 5, 33}) {
         Weight w = make_weight(dtype, N, K, static_cast<uint32_t>(N * 131 + T));
@@ -173,37 +190,129 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
   }
 }
 
+// A small MoE layer (8 routed experts, top 3 in groups, one shared expert) stored as `dtype`.
+struct MoeLayer {
+  static constexpr int64_t kHidden = 64, kInter = 32, kExperts = 8;
+  Weight router = make_weight(DType::kF32, kExperts, kHidden, 31);
+  Weight bias = make_weight(DType::kF32, 1, kExperts, 99);
+  std::vector<Weight> tensors;  // gate, up, down of each routed expert, then of the shared one
+
+  explicit MoeLayer(DType dtype) {
+    bias.view.shape = {kExperts};
+    for (int i = 0; i < 3 * kExperts + 3; ++i) {
+      const int64_t inter = i < 3 * kExperts ? kInter : 2 * kInter;
+      tensors.push_back(i % 3 == 2 ? make_weight(dtype, kHidden, inter, 40 + i)
+                                   : make_weight(dtype, inter, kHidden, 40 + i));
+    }
+  }
+
+  // out [T, hidden] for x [T, hidden].
+  std::vector<float> run(Backend& be, float* x, int64_t T) const {
+    std::vector<std::unique_ptr<PreparedWeight>> owned;
+    auto prep = [&](const Weight& w) {
+      owned.push_back(std::move(be.prepare_weight(w.view)).value());
+      return owned.back().get();
+    };
+    std::vector<FfnWeights> experts;
+    for (int e = 0; e < kExperts; ++e)
+      experts.push_back({prep(tensors[3 * e]), prep(tensors[3 * e + 1]), prep(tensors[3 * e + 2])});
+    const int64_t s = 3 * kExperts;
+    FfnWeights shared{prep(tensors[s]), prep(tensors[s + 1]), prep(tensors[s + 2])};
+    std::vector<float> out(static_cast<size_t>(T * kHidden));
+    be.moe_ffn({.out = Tensor::contiguous(DType::kF32, T, kHidden, out.data()),
+                .x = Tensor::contiguous(DType::kF32, T, kHidden, x), .router = prep(router),
+                .selection_bias = prep(bias), .experts = experts, .shared = shared,
+                .spec = {.scoring = RouterScoring::kSigmoid, .selection = RouterSelection::kGroupTop2SumTopK,
+                         .top_k = 3, .n_group = 4, .topk_group = 2, .normalize = true, .weight_scale = 2.5f}});
+    return out;
+  }
+};
+
 TEST_P(CpuConformance, MoeFfnMatchesReference) {
   Backends b(GetParam());
-  const int64_t T = 6, hidden = 64, inter = 32, E = 8;
+  const int64_t T = 6;
   for (DType dtype : {DType::kBF16, DType::kQ4_0}) {
-    Weight router = make_weight(DType::kF32, E, hidden, 31);
-    std::vector<Weight> tensors;
-    for (int i = 0; i < 3 * E + 3; ++i)
-      tensors.push_back(i % 3 == 2 ? make_weight(dtype, hidden, i < 3 * E ? inter : 2 * inter, 40 + i)
-                                   : make_weight(dtype, i < 3 * E ? inter : 2 * inter, hidden, 40 + i));
-    Weight bias = make_weight(DType::kF32, 1, E, 99);
-    bias.view.shape = {E};
-    auto x = random_floats(static_cast<size_t>(T * hidden), 32);
-    auto run = [&](Backend& be) {
-      std::vector<std::unique_ptr<PreparedWeight>> owned;
-      auto prep = [&](const Weight& w) {
-        owned.push_back(std::move(be.prepare_weight(w.view)).value());
-        return owned.back().get();
+    const MoeLayer layer(dtype);
+    auto x = random_floats(static_cast<size_t>(T * MoeLayer::kHidden), 32);
+    EXPECT_LE(rel_error(layer.run(*b.cpu, x.data(), T), layer.run(*b.reference, x.data(), T)), tolerance(dtype))
+        << dtype_name(dtype);
+  }
+}
+
+// Batch invariance: the server batches the decode steps of unrelated requests, and a
+// request's greedy output must be the same alone or batched. So each op's output row for
+// a token must equal, bitwise, the same op run on that token alone, whatever path (one
+// token or groups of four, tokens grouped by expert) the batch takes.
+
+TEST_P(CpuConformance, MatmulRowsDoNotDependOnBatch) {
+  Backends b(GetParam());
+  constexpr int64_t kMaxT = 9, N = 37;
+  for (DType dtype : kFormats) {
+    const int64_t K = odd_cols(dtype);
+    Weight w = make_weight(dtype, N, K, 5);
+    auto x = random_floats(static_cast<size_t>(kMaxT * K), 6);
+    for (bool block_scaled : {true, false}) {
+      if (!block_scaled && dtype != DType::kF8E4M3) continue;
+      if (!block_scaled) w.view.scales = {};
+      auto prepared = std::move(b.cpu->prepare_weight(w.view)).value();
+      auto run = [&](float* rows, int64_t T) {
+        std::vector<float> out(static_cast<size_t>(T * N));
+        b.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, out.data()),
+                      Tensor::contiguous(DType::kF32, T, K, rows), *prepared);
+        return out;
       };
-      std::vector<FfnWeights> experts;
-      for (int e = 0; e < E; ++e)
-        experts.push_back({prep(tensors[3 * e]), prep(tensors[3 * e + 1]), prep(tensors[3 * e + 2])});
-      FfnWeights shared{prep(tensors[3 * E]), prep(tensors[3 * E + 1]), prep(tensors[3 * E + 2])};
-      std::vector<float> out(static_cast<size_t>(T * hidden));
-      be.moe_ffn({.out = Tensor::contiguous(DType::kF32, T, hidden, out.data()),
-                  .x = Tensor::contiguous(DType::kF32, T, hidden, x.data()), .router = prep(router),
-                  .selection_bias = prep(bias), .experts = experts, .shared = shared,
-                  .spec = {.scoring = RouterScoring::kSigmoid, .selection = RouterSelection::kGroupTop2SumTopK,
-                           .top_k = 3, .n_group = 4, .topk_group = 2, .normalize = true, .weight_scale = 2.5f}});
-      return out;
-    };
-    EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), tolerance(dtype)) << dtype_name(dtype);
+      std::vector<std::vector<float>> alone;
+      for (int64_t t = 0; t < kMaxT; ++t) alone.push_back(run(x.data() + t * K, 1));
+      for (int64_t T = 1; T <= kMaxT; ++T) {
+        const auto batched = run(x.data(), T);
+        for (int64_t t = 0; t < T; ++t)
+          EXPECT_TRUE(same_bits(batched.data() + t * N, alone[t].data(), N))
+              << dtype_name(dtype) << (block_scaled ? "" : " unscaled") << " T=" << T << " token " << t;
+      }
+    }
+  }
+}
+
+TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
+  Backends b(GetParam());
+  const int64_t T = 9, hidden = MoeLayer::kHidden;
+  for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+    const MoeLayer layer(dtype);
+    auto x = random_floats(static_cast<size_t>(T * hidden), 33);
+    const auto batched = layer.run(*b.cpu, x.data(), T);
+    for (int64_t t = 0; t < T; ++t)
+      EXPECT_TRUE(same_bits(batched.data() + t * hidden, layer.run(*b.cpu, x.data() + t * hidden, 1).data(), hidden))
+          << dtype_name(dtype) << " token " << t;
+  }
+}
+
+// Tokens of one sequence, attended as one chunk or one by one at their positions.
+TEST_P(CpuConformance, MlaAttentionRowsDoNotDependOnBatch) {
+  Backends b(GetParam());
+  const int64_t H = 3, nope = 16, rope = 8, v = 12, start = 5, T = 6, lora = 64;
+  for (DType dtype : {DType::kBF16, DType::kQ8_0}) {
+    Weight kv_b = make_weight(dtype, H * (nope + v), lora, 24);
+    auto w = std::move(b.cpu->prepare_weight(kv_b.view)).value();
+    auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 25);
+    auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 26);
+    for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+      // Output rows for queries [first, first + count).
+      auto run = [&](int64_t first, int64_t count) {
+        std::vector<float> out(static_cast<size_t>(count * H * v));
+        const Tensor rows = Tensor::contiguous(DType::kF32, start + first + count, lora + rope, latent.data());
+        b.cpu->mla_attention({.out = Tensor::contiguous(DType::kF32, count, H * v, out.data()),
+                              .q = Tensor::contiguous(DType::kF32, count, H * (nope + rope),
+                                                      q.data() + first * H * (nope + rope)),
+                              .latent = LatentRows::contiguous(rows), .kv_b = w.get(), .n_heads = H,
+                              .nope_dim = nope, .rope_dim = rope, .v_head_dim = v, .kv_lora_rank = lora,
+                              .start_pos = start + first, .softmax_scale = 0.2f, .form = form});
+        return out;
+      };
+      const auto batched = run(0, T);
+      for (int64_t t = 0; t < T; ++t)
+        EXPECT_TRUE(same_bits(batched.data() + t * H * v, run(t, 1).data(), H * v))
+            << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded") << " token " << t;
+    }
   }
 }
 
@@ -211,11 +320,23 @@ INSTANTIATE_TEST_SUITE_P(Isa, CpuConformance, ::testing::ValuesIn(isas()));
 
 TEST(CpuKernels, SelectsSimdWhereAvailable) {
 #if defined(__x86_64__)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
     EXPECT_EQ(cpu::select_kernels()->isa, "avx2");
+  }
+#endif
+#if defined(__aarch64__)
+  EXPECT_EQ(cpu::select_kernels()->isa, cpu::select_kernels("neon-dotprod") ? "neon-dotprod" : "neon");
 #endif
   EXPECT_EQ(cpu::select_kernels("generic")->isa, "generic");
   EXPECT_EQ(cpu::select_kernels("no-such-isa"), nullptr);
+}
+
+// CI runs this suite on emulated CPUs with and without optional instructions and names
+// the table each must pick (scripts/test-aarch64.sh).
+TEST(CpuKernels, SelectsTheTableNamedByTheEnvironment) {
+  const char* expected = std::getenv("DSINFER_EXPECT_ISA");
+  if (!expected) GTEST_SKIP() << "DSINFER_EXPECT_ISA is not set";
+  EXPECT_EQ(cpu::select_kernels()->isa, std::string_view(expected));
 }
 
 }  // namespace

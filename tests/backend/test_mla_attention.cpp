@@ -9,6 +9,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
+#include "core/quant_blocks.h"
 #include "test_weights.h"
 
 namespace dsinfer {
@@ -181,6 +182,59 @@ TEST(MlaAttention, PagedRowsEqualContiguousRows) {
       for (size_t i = 0; i < results[0].size(); ++i) {
         ASSERT_FALSE(std::isnan(results[1][i])) << backend->name() << " read an unused page slot";
         ASSERT_EQ(results[0][i], results[1][i]) << backend->name() << " element " << i;
+      }
+    }
+  }
+}
+
+// A compact cache (F16, BF16, Q8_0 pages written through the copy op) gives exactly the
+// result of float32 rows holding the same rounded values, on every backend.
+TEST(MlaAttention, CompactPagesEqualTheirRoundedValues) {
+  constexpr int64_t lora = 60, rope = 4, heads = 2, nope = 8, v = 8, page_rows = 4, start = 5, T = 2, ctx = start + T;
+  Rng rng(91);
+  const OwnedWeight kv_b = test::random_weight("kv_b_proj", DType::kBF16, {heads * (nope + v), lora}, rng);
+  Activation q(T, heads * (nope + rope));
+  q.fill_random(rng, 0.5f);
+  Activation rows(ctx, lora + rope);
+  rows.fill_random(rng);
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_reference_backend());
+  auto cpu = make_cpu_backend({.threads = 2});
+  ASSERT_TRUE(cpu.is_ok());
+  backends.push_back(std::move(cpu).value());
+  for (auto& backend : backends) {
+    auto prepared = backend->prepare_weight(kv_b.view);
+    ASSERT_TRUE(prepared.is_ok());
+    for (DType dtype : {DType::kF16, DType::kBF16, DType::kQ8_0}) {
+      // Two pages in the compact format, written by the backend's copy op.
+      const int64_t n_pages = (ctx + page_rows - 1) / page_rows;
+      std::vector<uint8_t> storage(dtype_bytes(dtype, n_pages * page_rows * (lora + rope)));
+      const Tensor pool = Tensor::contiguous(dtype, n_pages * page_rows, lora + rope, storage.data());
+      std::vector<Tensor> pages;
+      for (int64_t i = 0; i < n_pages; ++i) pages.push_back(pool.row_slice(i * page_rows, page_rows));
+      for (int64_t p = 0; p < ctx; ++p)
+        backend->copy(pages[p / page_rows].row_slice(p % page_rows, 1), rows.tensor.row_slice(p, 1));
+      // The same values rounded through the format, as float32 rows.
+      Activation rounded(ctx, lora + rope);
+      std::vector<uint8_t> one_row(dtype_bytes(dtype, lora + rope));
+      for (int64_t p = 0; p < ctx; ++p) {
+        encode_values(dtype, rows.tensor.f32_row(p), one_row.data(), lora + rope);
+        decode_values(dtype, one_row.data(), rounded.tensor.f32_row(p), lora + rope);
+      }
+      for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+        std::vector<float> results[2];
+        for (int layout = 0; layout < 2; ++layout) {
+          Activation out(T, heads * v);
+          backend->mla_attention({.out = out.tensor, .q = q.tensor,
+                                  .latent = layout == 0 ? LatentRows::contiguous(rounded.tensor)
+                                                        : LatentRows{pages.data(), page_rows, ctx},
+                                  .kv_b = prepared->get(), .n_heads = heads, .nope_dim = nope, .rope_dim = rope,
+                                  .v_head_dim = v, .kv_lora_rank = lora, .start_pos = start, .softmax_scale = kScale,
+                                  .form = form});
+          results[layout].resize(static_cast<size_t>(T * heads * v));
+          backend->download(out.tensor, results[layout].data());
+        }
+        EXPECT_EQ(results[0], results[1]) << backend->name() << " " << dtype_name(dtype);
       }
     }
   }

@@ -80,7 +80,9 @@ class CpuBackend final : public Backend {
 
 Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& options) {
   const cpu::Kernels* kernels = cpu::select_kernels(options.isa);
-  if (!kernels) return error("instruction set '{}' is not available on this CPU (try: generic, avx2)", options.isa);
+  if (!kernels)
+    return error("instruction set '{}' is not available on this CPU (try: generic, avx2, neon, neon-dotprod)",
+                 options.isa);
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(*kernels, threads));
 }

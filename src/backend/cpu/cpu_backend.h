@@ -13,7 +13,7 @@ namespace dsinfer {
 
 struct CpuBackendOptions {
   int threads = 0;       // 0: one per online core
-  std::string isa;       // "" = best available; "generic", "avx2" to force one
+  std::string isa;       // "" = best available; "generic", "avx2", "neon", "neon-dotprod" to force one
 };
 
 Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& options);

@@ -39,6 +39,7 @@ struct CpuContext {
   MatmulScratch matmul_scratch;
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
+  std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
 
   void matmul(Tensor out, Tensor x, const WeightView& w) { cpu::matmul(kernels, pool, matmul_scratch, out, x, w); }
 };

@@ -2,6 +2,11 @@
 // a dot product of one stored weight row with one activation row; matmul, MoE and
 // attention are built from them (cpu_backend.cpp). Every table is checked against the
 // scalar reference in tests/backend/test_cpu_conformance.cpp.
+//
+// Batch invariance: a dot4 entry gives, for each of its four rows, bitwise the result of
+// the matching single-row entry (same accumulators, same summation order). matmul picks
+// dot4 or dot by how many tokens share a step, and a request's output must not depend on
+// which other requests the server batched it with.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +25,7 @@ struct ActBlockQ8 {
 };
 
 struct Kernels {
-  std::string_view isa;  // "avx2", "neon", "generic"
+  std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
   float (*dot_bf16)(const uint16_t* w, const float* x, int64_t n);
   float (*dot_f16)(const uint16_t* w, const float* x, int64_t n);
@@ -42,10 +47,13 @@ const Kernels& generic_kernels();
 #if defined(__x86_64__)
 const Kernels& avx2_kernels();
 #endif
+#if defined(__aarch64__)
+const Kernels& neon_kernels();
+const Kernels& neon_dotprod_kernels();  // needs the ARMv8.2 int8 dot-product instructions
+#endif
 
-// The best table this CPU supports, or the one named by `isa` ("generic", "avx2");
-// nullptr when the named one cannot run here. (ARM runs the generic table until the
-// NEON one lands.)
+// The best table this CPU supports, or the one named by `isa` ("generic", "avx2",
+// "neon", "neon-dotprod"); nullptr when the named one cannot run here.
 const Kernels* select_kernels(std::string_view isa = "");
 
 }  // namespace dsinfer::cpu

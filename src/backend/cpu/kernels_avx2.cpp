@@ -43,19 +43,26 @@ DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
-DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-    a2 = _mm256_fmadd_ps(load_bf16x8(w + i + 16), _mm256_loadu_ps(x + i + 16), a2);
-    a3 = _mm256_fmadd_ps(load_bf16x8(w + i + 24), _mm256_loadu_ps(x + i + 24), a3);
-  }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+// dot_bf16 and dot4_bf16 share this order per row: four accumulators over 32 values per
+// step, then 8 at a time into the first, then these two helpers, so a token's result is
+// the same whether it was computed alone or in a group of four.
+DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
   return sum;
+}
+
+DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 4; ++j)
+      acc[j] = _mm256_fmadd_ps(load_bf16x8(w + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[j]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), acc[0]);
+  return add_bf16_tail(sum_of(acc), w, x, i, n);
 }
 
 DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
@@ -160,17 +167,24 @@ DSINFER_AVX2 void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
   }
 }
 
+// Each weight vector is widened once and used for four tokens; per token the sums run
+// exactly as in dot_bf16.
 DSINFER_AVX2 void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc[4][4];  // [token][accumulator]
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm256_setzero_ps();
   int64_t i = 0;
+  for (; i + 32 <= n; i += 32)
+    for (int j = 0; j < 4; ++j) {
+      const __m256 wv = load_bf16x8(w + i + 8 * j);
+      for (int r = 0; r < 4; ++r)
+        acc[r][j] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * x_stride + i + 8 * j), acc[r][j]);
+    }
   for (; i + 8 <= n; i += 8) {
     const __m256 wv = load_bf16x8(w + i);
-    for (int r = 0; r < 4; ++r) acc[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * x_stride + i), acc[r]);
+    for (int r = 0; r < 4; ++r) acc[r][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + r * x_stride + i), acc[r][0]);
   }
-  for (int r = 0; r < 4; ++r) {
-    out[r] = hsum(acc[r]);
-    for (int64_t j = i; j < n; ++j) out[r] += bf16_to_f32(w[j]) * x[r * x_stride + j];
-  }
+  for (int r = 0; r < 4; ++r) out[r] = add_bf16_tail(sum_of(acc[r]), w, x + r * x_stride, i, n);
 }
 
 DSINFER_AVX2 void dot4_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]) {

@@ -73,6 +73,7 @@ void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
   }
 }
 
+// The four-row forms run the single-row kernels, so they agree with them bitwise.
 void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {
   for (int i = 0; i < 4; ++i) out[i] = dot_bf16(w, x + i * x_stride, n);
 }
@@ -91,16 +92,6 @@ const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0};
   return table;
-}
-
-const Kernels* select_kernels(std::string_view isa) {
-#if defined(__x86_64__)
-  const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-  if (isa == "avx2") return has_avx2 ? &avx2_kernels() : nullptr;
-  if (isa.empty() && has_avx2) return &avx2_kernels();
-#endif
-  if (isa.empty() || isa == "generic") return &generic_kernels();
-  return nullptr;
 }
 
 }  // namespace dsinfer::cpu

@@ -28,7 +28,8 @@ void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& 
 }
 
 // Like for_each_output, but hands groups of four tokens to dot4(thread, n, t, out[4])
-// and the remaining tokens one by one to row_dot.
+// and the remaining tokens one by one to row_dot. Which of the two a token meets depends
+// on the batch size; the kernels give both the same bits per token (kernels.h).
 template <typename Dot4, typename RowDot>
 void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&& dot4, RowDot&& row_dot) {
   const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;

@@ -149,6 +149,13 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
 }  // namespace
 
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args) {
+  if (args.latent.dtype() != DType::kF32) {
+    // A compact cache: decode this sequence's rows once, then attend as usual.
+    const Tensor rows = reference::widen_latent(args.latent, ctx.latent_buffer);
+    MlaAttentionArgs widened = args;
+    widened.latent = LatentRows::contiguous(rows);
+    return mla_attention(ctx, widened);
+  }
   if (args.form == MlaForm::kAbsorbed) {
     absorbed(ctx, args);
   } else {

@@ -1,5 +1,7 @@
 #include "backend/reference/dequantize.h"
 
+#include "core/quant_blocks.h"
+
 namespace dsinfer::reference {
 
 void dequantize_row(const WeightView& weight, int64_t row, float* out) {
@@ -18,6 +20,16 @@ std::vector<float> dequantize(const WeightView& weight) {
   std::vector<float> out(static_cast<size_t>(rows * cols));
   for (int64_t r = 0; r < rows; ++r) dequantize_row(weight, r, out.data() + r * cols);
   return out;
+}
+
+Tensor widen_latent(const LatentRows& latent, std::vector<float>& scratch) {
+  const int64_t width = latent.pages[0].cols;
+  scratch.resize(static_cast<size_t>(latent.length * width));
+  for (int64_t p = 0; p < latent.length; ++p) {
+    const Tensor& page = latent.pages[p / latent.page_rows];
+    decode_values(page.dtype, page.row_data(p % latent.page_rows), scratch.data() + p * width, static_cast<size_t>(width));
+  }
+  return Tensor::contiguous(DType::kF32, latent.length, width, scratch.data());
 }
 
 }  // namespace dsinfer::reference

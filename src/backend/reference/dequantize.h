@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "backend/ops.h"
 #include "core/tensor.h"
 
 namespace dsinfer::reference {
@@ -15,5 +16,9 @@ void dequantize_row(const WeightView& weight, int64_t row, float* out);
 
 // The whole weight as a row-major float32 matrix [rows, cols].
 std::vector<float> dequantize(const WeightView& weight);
+
+// A compactly stored sequence's latent rows decoded to float32 into `scratch`, as one
+// contiguous [length, width] tensor (what attention then reads).
+Tensor widen_latent(const LatentRows& latent, std::vector<float>& scratch);
 
 }  // namespace dsinfer::reference

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "backend/reference/dequantize.h"
+#include "core/quant_blocks.h"
 #include "backend/reference/reference_ops.h"
 
 namespace dsinfer::reference {
@@ -44,7 +45,7 @@ void rope(const RopeArgs& args) {
 }
 
 void copy(Tensor dst, Tensor src) {
-  for (int64_t t = 0; t < src.rows; ++t) std::copy_n(src.f32_row(t), src.cols, dst.f32_row(t));
+  for (int64_t t = 0; t < src.rows; ++t) encode_values(dst.dtype, src.f32_row(t), dst.row_data(t), static_cast<size_t>(src.cols));
 }
 
 void add(Tensor out, Tensor a, Tensor b) {

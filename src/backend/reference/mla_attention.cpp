@@ -97,6 +97,14 @@ void absorbed(const MlaAttentionArgs& a) {
 }  // namespace
 
 void mla_attention(const MlaAttentionArgs& args) {
+  if (args.latent.dtype() != DType::kF32) {
+    // A compact cache: decode this sequence's rows, then attend as usual.
+    std::vector<float> scratch;
+    const Tensor rows = widen_latent(args.latent, scratch);
+    MlaAttentionArgs widened = args;
+    widened.latent = LatentRows::contiguous(rows);
+    return mla_attention(widened);
+  }
   if (args.form == MlaForm::kAbsorbed) {
     absorbed(args);
   } else {

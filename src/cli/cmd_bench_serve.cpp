@@ -1,0 +1,155 @@
+// `dsinfer bench-serve`: what continuous batching buys. For each concurrency level, that
+// many streams start together through the serving engine (in process, no HTTP), each
+// with its own prompt, and generate a fixed number of tokens greedily. Reported: the
+// aggregate generated tokens/s, time to first token and inter-token latency percentiles.
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/backend_options.h"
+#include "cli/bench_tokens.h"
+#include "cli/commands.h"
+#include "runtime/engine.h"
+#include "runtime/session.h"
+
+namespace dsinfer::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchServeOptions {
+  std::string model_path;
+  std::vector<int64_t> concurrency = {1, 4, 16};
+  int64_t prompt_tokens = 64;
+  int64_t gen_tokens = 32;
+  bool json = false;
+  BackendOptions backend;
+};
+
+struct LevelResult {
+  int64_t streams = 0;
+  double tokens_per_s = 0;  // all generated tokens / wall time from submission to the last token
+  double ttft_p50_ms = 0, ttft_p99_ms = 0, itl_p50_ms = 0, itl_p99_ms = 0;
+  int64_t steps = 0;
+};
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const size_t index = static_cast<size_t>(p / 100.0 * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
+
+double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+Result<LevelResult> run_level(DeepSeekModel& model, const BenchServeOptions& o, int64_t streams) {
+  const int64_t context = o.prompt_tokens + o.gen_tokens;
+  DSINFER_ASSIGN_OR_RETURN(auto engine, Engine::start(model, {.max_batch = streams,
+                                                              .context_size = context,
+                                                              .prefill_chunk = std::max<int64_t>(o.prompt_tokens, 1),
+                                                              .step_tokens = std::max<int64_t>(o.prompt_tokens, 1) * streams,
+                                                              .max_queue = streams,
+                                                              .prefix_caching = false}));
+  std::mutex mutex;
+  std::condition_variable done;
+  std::vector<std::vector<Clock::time_point>> token_times(static_cast<size_t>(streams));
+  int64_t finished = 0;
+  std::string failure;
+  const Clock::time_point start = Clock::now();
+  for (int64_t s = 0; s < streams; ++s) {
+    GenerationRequest request{.prompt = bench_tokens(o.prompt_tokens, model.config().vocab_size, static_cast<uint64_t>(s)),
+                              .max_tokens = o.gen_tokens};
+    RequestCallbacks callbacks{.on_token =
+                                   [&, s](const TokenOutput&) {
+                                     std::lock_guard lock(mutex);
+                                     token_times[s].push_back(Clock::now());
+                                     return true;
+                                   },
+                               .on_finish =
+                                   [&](const RequestResult& r) {
+                                     std::lock_guard lock(mutex);
+                                     if (r.reason == FinishReason::kError) failure = r.error;
+                                     ++finished;
+                                     done.notify_all();
+                                   }};
+    auto submitted = engine->submit(std::move(request), std::move(callbacks));
+    if (auto* e = std::get_if<SubmitError>(&submitted)) return error("stream {}: {}", s, e->message);
+  }
+  std::unique_lock lock(mutex);
+  done.wait(lock, [&] { return finished == streams; });
+  if (!failure.empty()) return error("{}", failure);
+
+  LevelResult r{.streams = streams};
+  std::vector<double> ttft, itl;
+  Clock::time_point last = start;
+  int64_t generated = 0;
+  for (const auto& times : token_times) {
+    if (times.empty()) continue;
+    ttft.push_back(ms_between(start, times.front()));
+    for (size_t i = 1; i < times.size(); ++i) itl.push_back(ms_between(times[i - 1], times[i]));
+    last = std::max(last, times.back());
+    generated += static_cast<int64_t>(times.size());
+  }
+  r.tokens_per_s = static_cast<double>(generated) / (ms_between(start, last) / 1000.0);
+  r.ttft_p50_ms = percentile(ttft, 50);
+  r.ttft_p99_ms = percentile(ttft, 99);
+  r.itl_p50_ms = percentile(itl, 50);
+  r.itl_p99_ms = percentile(itl, 99);
+  r.steps = engine->stats().steps;
+  return r;
+}
+
+Status run_bench_serve(const BenchServeOptions& o) {
+  if (o.prompt_tokens < 1 || o.gen_tokens < 1) return error("-p and -n must be at least 1");
+  for (int64_t c : o.concurrency)
+    if (c < 1) return error("concurrency levels must be at least 1, got {}", c);
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
+  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_path, *backend));
+  // Warm-up: page the weights in and build derived forms before anything is timed.
+  DSINFER_RETURN_IF_ERROR(run_level(*model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2}, 1).status());
+
+  std::vector<LevelResult> results;
+  for (int64_t c : o.concurrency) {
+    DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(*model, o, c));
+    results.push_back(r);
+  }
+  const double single = results.front().tokens_per_s;
+  if (o.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& r : results)
+      out.push_back({{"streams", r.streams}, {"prompt_tokens", o.prompt_tokens}, {"gen_tokens", o.gen_tokens},
+                     {"tokens_per_s", r.tokens_per_s}, {"ttft_p50_ms", r.ttft_p50_ms}, {"ttft_p99_ms", r.ttft_p99_ms},
+                     {"itl_p50_ms", r.itl_p50_ms}, {"itl_p99_ms", r.itl_p99_ms}, {"steps", r.steps}});
+    fmt::print("{}\n", out.dump(2));
+    return Status::ok();
+  }
+  fmt::print("| streams | gen t/s | x first level | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | steps |\n");
+  fmt::print("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const auto& r : results)
+    fmt::print("| {} | {:.2f} | {:.2f} | {:.0f} | {:.0f} | {:.1f} | {:.1f} | {} |\n", r.streams, r.tokens_per_s,
+               r.tokens_per_s / single, r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.steps);
+  return Status::ok();
+}
+
+}  // namespace
+
+void add_bench_serve_command(CLI::App& app, int& exit_code) {
+  auto o = std::make_shared<BenchServeOptions>();
+  CLI::App* cmd = app.add_subcommand("bench-serve", "Measure batched serving: throughput and latency at several concurrencies");
+  cmd->add_option("-m,--model", o->model_path, "Hugging Face model folder or .gguf file")->required();
+  cmd->add_option("-c,--concurrency", o->concurrency, "Concurrent streams per level")->delimiter(',')->default_str("1,4,16");
+  cmd->add_option("-p,--prompt", o->prompt_tokens, "Prompt tokens per stream")->default_val(64);
+  cmd->add_option("-n,--gen", o->gen_tokens, "Generated tokens per stream")->default_val(32);
+  cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
+  add_backend_options(*cmd, o->backend);
+  cmd->callback([o, &exit_code] {
+    const Status status = run_bench_serve(*o);
+    if (!status.is_ok()) exit_code = report_error(status);
+  });
+}
+
+}  // namespace dsinfer::cli
