@@ -9,8 +9,11 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   python3 python3-numpy python3-jinja2
+  nodejs
   "$@"
 )
+# The server tests' OpenAI client comes from npm; some nodejs builds bundle it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

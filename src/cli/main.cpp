@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add_bench_command(app, exit_code);
   add_bench_serve_command(app, exit_code);
   add_chat_command(app, exit_code);
+  add_serve_command(app, exit_code);
   add_make_test_model_command(app, exit_code);
   add_quantize_command(app, exit_code);
   add_tokenize_command(app, exit_code);
