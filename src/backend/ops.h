@@ -47,13 +47,20 @@ struct RopeTable {
   float attention_factor = 1.0f;
 };
 
+// Which dims of a head's rope part turn together as pair i.
+enum class RopePairs {
+  kInterleaved,  // (2i, 2i + 1): MLA in the official DeepSeek code
+  kHalfSplit,    // (i, i + rope_dim / 2): the V3.2 lightning indexer
+};
+
 struct RopeArgs {
   Tensor x;                 // [T, n_heads * head_dim], rotated in place
   int64_t head_dim = 0;     // stride between heads within a row
   int64_t rope_offset = 0;  // first rotated dim inside each head
-  int64_t rope_dim = 0;     // rotated dims, as interleaved pairs (x0,x1),(x2,x3),...
+  int64_t rope_dim = 0;     // rotated dims
   std::span<const int32_t> positions;  // [T]
   const RopeTable* table = nullptr;
+  RopePairs pairs = RopePairs::kInterleaved;
 };
 
 enum class MlaForm {
@@ -80,6 +87,10 @@ struct LatentRows {
 };
 
 // Multi-head latent attention over one sequence's latent cache.
+// With `visible`, query row t attends only to the cached positions listed in row t
+// (ascending, padded with -1; DeepSeek Sparse Attention's selection from indexer_topk).
+// Without it, every position up to its own. Listing all of them gives the same result,
+// bit for bit, as passing none.
 struct MlaAttentionArgs {
   Tensor out;         // [T, n_heads * v_head_dim]
   Tensor q;           // [T, n_heads * (nope + rope)], RoPE already applied to each head's rope part
@@ -93,6 +104,24 @@ struct MlaAttentionArgs {
   int64_t start_pos = 0;  // query row t sits at position start_pos + t and sees rows [0, start_pos + t]
   float softmax_scale = 1.0f;
   MlaForm form = MlaForm::kExpanded;
+  std::optional<Tensor> visible;  // int32 [T, k]
+};
+
+// The V3.2 lightning indexer's choice, per query row t at position start_pos + t, of
+// the `top_k` cached positions p <= start_pos + t with the highest scores
+//   score(t, p) = weight_scale * sum_h weights[t, h] * relu(q[t, h] . keys[p])
+// (ties: the lower position; all of them while there are no more than top_k). Row t of
+// `selected` gets the chosen positions ascending, then -1 up to its end.
+struct IndexerTopkArgs {
+  Tensor selected;  // int32 [T, top_k]
+  Tensor q;         // [T, n_heads * head_dim]
+  Tensor weights;   // [T, n_heads]
+  LatentRows keys;  // start_pos + T rows of [head_dim], float32, paged like the latent rows
+  int64_t n_heads = 0;
+  int64_t head_dim = 0;
+  int64_t top_k = 0;
+  int64_t start_pos = 0;
+  float weight_scale = 1.0f;
 };
 
 enum class RouterScoring { kSoftmax, kSigmoid };
@@ -145,6 +174,16 @@ class Backend {
   virtual void embedding(Tensor out, const PreparedWeight& table, std::span<const int32_t> ids) = 0;
   // out = x / sqrt(mean(x^2) + eps) * weight, per row. out may alias x.
   virtual void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) = 0;
+  // out = (x - mean(x)) / sqrt(var(x) + eps) * weight + bias, per row. out may alias x.
+  virtual void layer_norm(Tensor out, Tensor x, const PreparedWeight& weight, const PreparedWeight& bias,
+                          float eps) = 0;
+  // Each row (cols a power of two) <- its orthonormal Walsh-Hadamard transform, Sylvester
+  // order H[i][j] = (-1)^popcount(i & j) / sqrt(cols), in place.
+  virtual void hadamard(Tensor x) = 0;
+  // Each block of `block` values of a row <- its FP8 E4M3 quantise-dequantise round trip
+  // (round to nearest even) with scale s = max(amax, 1e-4) / 448, rounded up to a power of
+  // two when `pow2_scales`: what the V3.2 indexer's FP8 activations hold. In place.
+  virtual void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales) = 0;
   virtual void rope(const RopeArgs& args) = 0;
   // dst = src, same shape; src float32, dst float32 or a compact cache type (F16, BF16,
   // Q8_0 with cols a multiple of 32): cache writes.
@@ -160,6 +199,7 @@ class Backend {
 
   // Fused ops.
   virtual void mla_attention(const MlaAttentionArgs& args) = 0;
+  virtual void indexer_topk(const IndexerTopkArgs& args) = 0;
   virtual void moe_ffn(const MoeArgs& args) = 0;
 };
 

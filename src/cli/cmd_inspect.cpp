@@ -47,6 +47,9 @@ int run_inspect(const std::string& model_path) {
              c.q_lora_rank ? std::to_string(*c.q_lora_rank) : "none", c.kv_lora_rank, c.qk_rope_head_dim,
              c.qk_nope_head_dim, c.v_head_dim,
              c.yarn ? fmt::format(", YaRN x{}", c.yarn->factor) : "");
+  if (c.indexer)
+    fmt::print("sparse attention  lightning indexer, {} heads x {} dims, top {} positions\n", c.indexer->n_heads,
+               c.indexer->head_dim, c.indexer->topk);
   if (c.n_routed_experts > 0) {
     static const char* kScoring[] = {"softmax", "sigmoid"};
     static const char* kMethod[] = {"greedy", "group_limited_greedy", "noaux_tc"};
@@ -57,13 +60,14 @@ int run_inspect(const std::string& model_path) {
   fmt::print("parameters        {} total ({}), {} active per token ({}){}\n", with_commas(total), billions(total),
              with_commas(active), billions(active), mtp ? fmt::format(", MTP {}", with_commas(mtp)) : "");
   for (const auto& [dtype, bytes] : weights.bytes_by_dtype()) fmt::print("bytes {:<11} {}\n", dtype, with_commas(bytes));
-  fmt::print("latent KV / token {} bytes at 16 bits ({} at f32{}): {} layers x {} values\n",
+  fmt::print("latent KV / token {} bytes at 16 bits ({} at f32{}): {} layers x {} values{}\n",
              with_commas(LatentCache::bytes_per_token(c, DType::kF16)),
              with_commas(LatentCache::bytes_per_token(c, DType::kF32)),
              c.latent_dim() % 32 == 0
                  ? fmt::format(", {} at q8_0", with_commas(LatentCache::bytes_per_token(c, DType::kQ8_0)))
                  : std::string(),
-             c.num_hidden_layers, c.latent_dim());
+             c.num_hidden_layers, c.latent_dim(),
+             c.indexer ? fmt::format(" + {} f32 indexer key values", c.indexer->head_dim) : std::string());
   fmt::print("context           {} positions\n", c.max_position_embeddings);
   return 0;
 }

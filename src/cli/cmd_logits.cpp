@@ -19,6 +19,7 @@ struct LogitsOptions {
   int64_t prefill = -1;  // -1: all given tokens
   int64_t decode = 0;
   std::string out_path;
+  std::string kv_type = "f32";
 };
 
 // Index of the largest logit of the last row in `logits`.
@@ -35,15 +36,17 @@ Status run_logits(const LogitsOptions& o) {
     return error("--prefill {} must lie in [1, {}] (the number of given tokens)", prefill, given);
   if (o.decode < 0) return error("--decode must not be negative");
 
+  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
   const ModelConfig& c = model->config();
+  DSINFER_RETURN_IF_ERROR(LatentBlockPool::check_dtype(c, kv_dtype));
   const int64_t rows = given + o.decode;
   if (rows > c.max_position_embeddings)
     return error("{} positions ({} tokens + {} decode steps) exceed the model's context of max_position_embeddings={}",
                  rows, given, o.decode, c.max_position_embeddings);
 
-  Session session(*model, rows);
+  Session session(*model, rows, kv_dtype);
   std::vector<float> all(static_cast<size_t>(rows * c.vocab_size));
   std::vector<float> logits;
   DSINFER_RETURN_IF_ERROR(session.append(std::span(tokens).first(static_cast<size_t>(prefill)),
@@ -67,6 +70,8 @@ void add_logits_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--prefill", o->prefill, "Tokens processed as one prefill chunk (default: all)");
   cmd->add_option("--decode", o->decode, "Greedy steps after the given tokens")->default_val(0);
   cmd->add_option("--out", o->out_path, "Output .npy file, float32 [tokens + decode, vocab_size]")->required();
+  cmd->add_option("--kv-type", o->kv_type, "Latent cache storage: f32, f16, bf16 or q8_0 (to measure its cost)")
+      ->default_val("f32");
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {
     Status status = run_logits(*o);

@@ -58,13 +58,6 @@ Result<int64_t> parse_size(const std::string& text) {
   return static_cast<int64_t>(value * scale);
 }
 
-Result<DType> parse_kv_type(const std::string& name) {
-  for (DType d : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
-    if (dtype_name(d) == name) return d;
-  }
-  return error("--kv-type: expected f32, f16, bf16 or q8_0, got '{}'", name);
-}
-
 std::string folder_name(const std::string& path) {
   std::filesystem::path p(path);
   if (!p.has_filename()) p = p.parent_path();
@@ -89,7 +82,7 @@ Status run_serve(ServeOptions o) {
     if (!syntax) return error("--tool-call-syntax: expected auto, none, v3, v3.1, v3.2 or v4, got '{}'", o.tool_call_syntax);
   }
   DSINFER_ASSIGN_OR_RETURN(server::PromptBuilder prompts, server::PromptBuilder::create(tokenizer, syntax));
-  DSINFER_ASSIGN_OR_RETURN(o.engine.kv_dtype, parse_kv_type(o.kv_type));
+  DSINFER_ASSIGN_OR_RETURN(o.engine.kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
   if (!o.kv_memory.empty()) {

@@ -116,6 +116,32 @@ Status require_positive(const std::string& origin, const char* field, int64_t va
   return Status::ok();
 }
 
+// deepseek_v32 configs name the indexer's sizes at the top level; all three are required.
+Result<IndexerConfig> parse_indexer(const FieldReader& r) {
+  IndexerConfig ix;
+  DSINFER_RETURN_IF_ERROR(r.int_field("index_n_heads", ix.n_heads, /*required=*/true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("index_head_dim", ix.head_dim, true));
+  DSINFER_RETURN_IF_ERROR(r.int_field("index_topk", ix.topk, true));
+  DSINFER_RETURN_IF_ERROR(r.bool_field("indexer_rope_interleave", ix.rope_interleave));
+  return ix;
+}
+
+Status validate_indexer(const ModelConfig& c, const std::string& origin) {
+  const IndexerConfig& ix = *c.indexer;
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "index_n_heads", ix.n_heads));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "index_head_dim", ix.head_dim));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "index_topk", ix.topk));
+  if ((ix.head_dim & (ix.head_dim - 1)) != 0)
+    return error("{}: field 'index_head_dim' must be a power of two (the indexer Hadamard-rotates its vectors), found {}",
+                 origin, ix.head_dim);
+  if (ix.head_dim <= c.qk_rope_head_dim)
+    return error("{}: field 'index_head_dim' ({}) must exceed qk_rope_head_dim ({}): its vectors are [rope | nope]",
+                 origin, ix.head_dim, c.qk_rope_head_dim);
+  if (!c.q_lora_rank)
+    return error("{}: deepseek_v32 needs q_lora_rank (the indexer's queries are made from the q latent)", origin);
+  return Status::ok();
+}
+
 Status validate(const ModelConfig& c, const std::string& origin) {
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "vocab_size", c.vocab_size));
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "hidden_size", c.hidden_size));
@@ -129,6 +155,7 @@ Status validate(const ModelConfig& c, const std::string& origin) {
   if (c.qk_rope_head_dim % 2 != 0)
     return error("{}: field 'qk_rope_head_dim' must be even (RoPE rotates pairs), found {}", origin, c.qk_rope_head_dim);
   if (c.q_lora_rank) DSINFER_RETURN_IF_ERROR(require_positive(origin, "q_lora_rank", *c.q_lora_rank));
+  if (c.indexer) DSINFER_RETURN_IF_ERROR(validate_indexer(c, origin));
   if (c.first_k_dense_replace < 0 || c.first_k_dense_replace > c.num_hidden_layers)
     return error("{}: field 'first_k_dense_replace' ({}) must lie in [0, num_hidden_layers={}]", origin,
                  c.first_k_dense_replace, c.num_hidden_layers);
@@ -194,11 +221,14 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
   DSINFER_RETURN_IF_ERROR(r.string_field("model_type", c.model_type, /*required=*/true));
   if (c.model_type == "deepseek_v2") {
     c.family = ModelFamily::kDeepSeekV2;
-  } else if (c.model_type == "deepseek_v3" || c.model_type == "kimi_k2") {
+  } else if (c.model_type == "deepseek_v3" || c.model_type == "kimi_k2" || c.model_type == "deepseek_v32") {
     c.family = ModelFamily::kDeepSeekV3;
   } else {
-    return error("{}: model_type '{}' is not supported (expected deepseek_v2, deepseek_v3 or kimi_k2)", origin,
-                 c.model_type);
+    return error("{}: model_type '{}' is not supported (expected deepseek_v2, deepseek_v3, kimi_k2 or deepseek_v32)",
+                 origin, c.model_type);
+  }
+  if (c.model_type == "deepseek_v32") {
+    DSINFER_ASSIGN_OR_RETURN(c.indexer, parse_indexer(r));
   }
 
   DSINFER_RETURN_IF_ERROR(r.int_field("vocab_size", c.vocab_size, true));

@@ -11,7 +11,7 @@
 
 namespace dsinfer {
 
-enum class ModelFamily { kDeepSeekV2, kDeepSeekV3 };  // kimi_k2 is V3-shaped
+enum class ModelFamily { kDeepSeekV2, kDeepSeekV3 };  // kimi_k2 and deepseek_v32 are V3-shaped
 enum class ScoringFunc { kSoftmax, kSigmoid };
 enum class TopkMethod { kGreedy, kGroupLimitedGreedy, kNoauxTc };
 
@@ -30,8 +30,17 @@ struct Fp8Quantization {
   bool ue8m0_scales = false;  // scale_fmt "ue8m0" (V3.1): scales are powers of two
 };
 
+// DeepSeek Sparse Attention's lightning indexer (deepseek_v32): per layer it scores every
+// earlier position and MLA attends to the `topk` best only.
+struct IndexerConfig {
+  int64_t n_heads = 0;           // index_n_heads
+  int64_t head_dim = 0;          // index_head_dim: a power of two (Hadamard), > qk_rope_head_dim
+  int64_t topk = 0;              // index_topk
+  bool rope_interleave = false;  // indexer_rope_interleave (GLM-5 configs); V3.2 turns half-split pairs
+};
+
 struct ModelConfig {
-  std::string model_type;  // as written: deepseek_v2, deepseek_v3, kimi_k2
+  std::string model_type;  // as written: deepseek_v2, deepseek_v3, kimi_k2, deepseek_v32
   ModelFamily family = ModelFamily::kDeepSeekV3;
 
   int64_t vocab_size = 0;
@@ -70,6 +79,7 @@ struct ModelConfig {
   double routed_scaling_factor = 1.0;
 
   std::optional<Fp8Quantization> fp8;
+  std::optional<IndexerConfig> indexer;  // deepseek_v32 only
 
   int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
   int64_t latent_dim() const { return kv_lora_rank + qk_rope_head_dim; }  // cached per token per layer

@@ -1,6 +1,7 @@
 #include "model/deepseek_model.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <unordered_map>
 
@@ -103,6 +104,7 @@ Status DeepSeekModel::load_weights() {
   rope_ = make_rope_table(c);
   softmax_scale_ = static_cast<float>(c.softmax_scale());
   router_spec_ = router_spec(c);
+  if (c.indexer && c.indexer->rope_interleave) index_rope_pairs_ = RopePairs::kInterleaved;
 
   DSINFER_ASSIGN_OR_RETURN(embed_, load("model.embed_tokens.weight"));
   DSINFER_ASSIGN_OR_RETURN(final_norm_, load("model.norm.weight"));
@@ -126,6 +128,14 @@ Status DeepSeekModel::load_weights() {
     DSINFER_ASSIGN_OR_RETURN(a.kv_a_norm, load(p + "self_attn.kv_a_layernorm.weight"));
     DSINFER_ASSIGN_OR_RETURN(a.kv_b_proj, load(p + "self_attn.kv_b_proj.weight"));
     DSINFER_ASSIGN_OR_RETURN(a.o_proj, load(p + "self_attn.o_proj.weight"));
+    if (c.indexer) {
+      IndexerWeights& ix = layer.indexer.emplace();
+      DSINFER_ASSIGN_OR_RETURN(ix.wq_b, load(p + "self_attn.indexer.wq_b.weight"));
+      DSINFER_ASSIGN_OR_RETURN(ix.wk, load(p + "self_attn.indexer.wk.weight"));
+      DSINFER_ASSIGN_OR_RETURN(ix.k_norm, load(p + "self_attn.indexer.k_norm.weight"));
+      DSINFER_ASSIGN_OR_RETURN(ix.k_norm_bias, load(p + "self_attn.indexer.k_norm.bias"));
+      DSINFER_ASSIGN_OR_RETURN(ix.weights_proj, load(p + "self_attn.indexer.weights_proj.weight"));
+    }
 
     if (!c.is_moe_layer(l)) {
       DSINFER_ASSIGN_OR_RETURN(layer.dense_mlp, load_ffn(load, p + "mlp.", layer.dense_tensors));
@@ -155,16 +165,88 @@ void DeepSeekModel::ensure_activations(int64_t tokens) {
   const int64_t heads = c.num_attention_heads;
   const int64_t q_low = c.q_lora_rank.value_or(0);
   const int64_t inter = c.intermediate_size;
-  const int64_t widths[] = {H, H, q_low, heads * c.qk_head_dim(), c.latent_dim(), heads * c.v_head_dim, H, inter, inter, H};
+  const IndexerConfig ix = c.indexer.value_or(IndexerConfig{});  // all zero without an indexer
+  const int64_t widths[] = {H,     H,     q_low, heads * c.qk_head_dim(), c.latent_dim(), heads * c.v_head_dim,
+                            H,     inter, inter, H, ix.n_heads * ix.head_dim, ix.head_dim, ix.n_heads, ix.topk};
   const int64_t per_token = std::accumulate(std::begin(widths), std::end(widths), int64_t{0});
+  static_assert(sizeof(float) == sizeof(int32_t));  // the selection shares the float buffer
   act_.buffer = backend_.allocate(static_cast<size_t>(per_token * tokens) * sizeof(float));
   act_.tokens = tokens;
   float* next = static_cast<float*>(act_.buffer->data());
-  Tensor* slots[] = {&act_.hidden, &act_.normed, &act_.q_low, &act_.q, &act_.latent, &act_.attention,
-                     &act_.projected, &act_.ffn_gate, &act_.ffn_up, &act_.ffn_out};
+  Tensor* slots[] = {&act_.hidden,   &act_.normed,  &act_.q_low,   &act_.q,       &act_.latent,
+                     &act_.attention, &act_.projected, &act_.ffn_gate, &act_.ffn_up, &act_.ffn_out,
+                     &act_.index_q,  &act_.index_k, &act_.index_weights, &act_.selected};
   for (size_t i = 0; i < std::size(slots); ++i) {
-    *slots[i] = Tensor::contiguous(DType::kF32, tokens, widths[i], next);
+    *slots[i] = Tensor::contiguous(slots[i] == &act_.selected ? DType::kI32 : DType::kF32, tokens, widths[i], next);
     next += widths[i] * tokens;
+  }
+}
+
+void DeepSeekModel::write_cache_rows(std::span<const SequenceChunk> chunks, CachePools pools, int64_t layer,
+                                     Tensor rows) {
+  int64_t offset = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    const int64_t B = chunk.cache.block_rows;
+    for (int64_t done = 0; done < n;) {
+      const int64_t p = chunk.start_pos + done;
+      const int64_t block = chunk.cache.block_table[p / B];
+      const int64_t run = std::min(n - done, B - p % B);
+      backend_.copy((chunk.cache.*pools)[layer].row_slice(block * B + p % B, run), rows.row_slice(offset + done, run));
+      done += run;
+    }
+    offset += n;
+  }
+}
+
+void DeepSeekModel::indexer_block(int64_t layer, std::span<const SequenceChunk> chunks,
+                                  std::span<const int32_t> positions) {
+  const ModelConfig& c = config();
+  const IndexerConfig& ix = *c.indexer;
+  const IndexerWeights& w = *layers_[layer].indexer;
+  const int64_t T = static_cast<int64_t>(positions.size());
+  // The official kernels quantise the indexer's q and k to FP8 with one scale per 128
+  // values after a Hadamard rotation; the values they score with are these round trips.
+  const int64_t quant_block = std::min<int64_t>(128, ix.head_dim);
+  const bool pow2_scales = c.fp8 && c.fp8->ue8m0_scales;
+  auto rotate_and_round = [&](Tensor v, int64_t heads) {
+    backend_.rope({.x = v, .head_dim = ix.head_dim, .rope_offset = 0, .rope_dim = c.qk_rope_head_dim,
+                   .positions = positions, .table = &rope_, .pairs = index_rope_pairs_});
+    // [T, heads * head_dim] seen as [T * heads, head_dim]: one vector per row.
+    const Tensor vectors = Tensor::contiguous(DType::kF32, T * heads, ix.head_dim, v.data);
+    backend_.hadamard(vectors);
+    backend_.fp8_round_trip(vectors, quant_block, pow2_scales);
+  };
+
+  // q: [T, n_heads * head_dim] from the normed q latent; each vector is [rope | nope].
+  Tensor q = rows(act_.index_q, T);
+  backend_.matmul(q, rows(act_.q_low, T), *w.wq_b);
+  rotate_and_round(q, ix.n_heads);
+  // k: [T, head_dim], one key per token shared by the heads, cached.
+  Tensor k = rows(act_.index_k, T);
+  backend_.matmul(k, rows(act_.normed, T), *w.wk);
+  backend_.layer_norm(k, k, *w.k_norm, *w.k_norm_bias, 1e-6f);  // the official LayerNorm's default eps
+  rotate_and_round(k, 1);
+  write_cache_rows(chunks, &LatentCacheView::index_pools, layer, k);
+  // Per-head weights [T, n_heads], scaled by n_heads^-0.5 * head_dim^-0.5 inside the op.
+  Tensor weights = rows(act_.index_weights, T);
+  backend_.matmul(weights, rows(act_.normed, T), *w.weights_proj);
+  const float weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(ix.n_heads * ix.head_dim)));
+
+  int64_t offset = 0;
+  for (const SequenceChunk& chunk : chunks) {
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
+    const int64_t length = chunk.start_pos + n;
+    pages_.clear();
+    for (int64_t b = 0; b * chunk.cache.block_rows < length; ++b)
+      pages_.push_back(chunk.cache.index_pools[layer].row_slice(chunk.cache.block_table[b] * chunk.cache.block_rows,
+                                                                chunk.cache.block_rows));
+    backend_.indexer_topk({.selected = act_.selected.row_slice(offset, n), .q = q.row_slice(offset, n),
+                           .weights = weights.row_slice(offset, n),
+                           .keys = {pages_.data(), chunk.cache.block_rows, length}, .n_heads = ix.n_heads,
+                           .head_dim = ix.head_dim, .top_k = ix.topk, .start_pos = chunk.start_pos,
+                           .weight_scale = weight_scale});
+    offset += n;
   }
 }
 
@@ -196,21 +278,10 @@ void DeepSeekModel::attention_block(int64_t layer, std::span<const SequenceChunk
   backend_.rms_norm(c_kv, c_kv, *w.kv_a_norm, static_cast<float>(c.rms_norm_eps));
   backend_.rope({.x = latent_new, .head_dim = c.latent_dim(), .rope_offset = c.kv_lora_rank,
                  .rope_dim = c.qk_rope_head_dim, .positions = positions, .table = &rope_});
-  int64_t offset = 0;
-  for (const SequenceChunk& chunk : chunks) {
-    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
-    for (int64_t done = 0; done < n;) {
-      const int64_t p = chunk.start_pos + done;
-      const int64_t block = chunk.cache.block_table[p / chunk.cache.block_rows];
-      const int64_t run = std::min(n - done, chunk.cache.block_rows - p % chunk.cache.block_rows);
-      const Tensor dst = chunk.cache.layer_pools[layer].row_slice(block * chunk.cache.block_rows + p % chunk.cache.block_rows, run);
-      backend_.copy(dst, latent_new.row_slice(offset + done, run));
-      done += run;
-    }
-    offset += n;
-  }
+  write_cache_rows(chunks, &LatentCacheView::layer_pools, layer, latent_new);
+  if (c.indexer) indexer_block(layer, chunks, positions);
 
-  offset = 0;
+  int64_t offset = 0;
   for (const SequenceChunk& chunk : chunks) {
     const int64_t n = static_cast<int64_t>(chunk.tokens.size());
     const LatentCacheView& cache = chunk.cache;
@@ -224,7 +295,8 @@ void DeepSeekModel::attention_block(int64_t layer, std::span<const SequenceChunk
                             .n_heads = c.num_attention_heads, .nope_dim = c.qk_nope_head_dim,
                             .rope_dim = c.qk_rope_head_dim, .v_head_dim = c.v_head_dim,
                             .kv_lora_rank = c.kv_lora_rank, .start_pos = chunk.start_pos,
-                            .softmax_scale = softmax_scale_, .form = form});
+                            .softmax_scale = softmax_scale_, .form = form,
+                            .visible = c.indexer ? std::optional(act_.selected.row_slice(offset, n)) : std::nullopt});
     offset += n;
   }
   Tensor projected = rows(act_.projected, T);
@@ -270,6 +342,8 @@ Status DeepSeekModel::check_chunk(const SequenceChunk& chunk) const {
                  c.max_position_embeddings);
   if (static_cast<int64_t>(chunk.cache.layer_pools.size()) != c.num_hidden_layers || chunk.cache.block_rows <= 0)
     return error("internal: the latent cache view does not match the model's {} layers", c.num_hidden_layers);
+  if (static_cast<int64_t>(chunk.cache.index_pools.size()) != (c.indexer ? c.num_hidden_layers : 0))
+    return error("internal: the cache view's indexer key pools do not match the model");
   if (start_pos < 0 || start_pos + T > chunk.cache.capacity())
     return error("{} tokens exceed the cache capacity of {} positions", start_pos + T, chunk.cache.capacity());
   return Status::ok();

@@ -1,5 +1,6 @@
-// The DeepSeek V2/V3 decoder written once against the op contract: embedding, then per
-// layer MLA attention and a dense SwiGLU MLP or an MoE, then the final norm and lm_head.
+// The DeepSeek V2/V3/V3.2 decoder written once against the op contract: embedding, then
+// per layer MLA attention (over the lightning indexer's top-k positions for V3.2) and a
+// dense SwiGLU MLP or an MoE, then the final norm and lm_head.
 #pragma once
 
 #include <cstdint>
@@ -17,11 +18,13 @@ namespace dsinfer {
 // has a pool of rows shared by all sequences, cut into blocks of `block_rows`; position p
 // of this sequence is row p % block_rows of block block_table[p / block_rows]. A
 // single-sequence cache is one block as long as the context. Owned by the runtime; the
-// model writes rows as it runs.
+// model writes rows as it runs. A model with the V3.2 lightning indexer also caches one
+// indexer key per token and layer: a second pool per layer, paged by the same block table.
 struct LatentCacheView {
   std::span<const Tensor> layer_pools;  // [num_hidden_layers], each [blocks * block_rows, latent_dim]
   std::span<const int32_t> block_table;
   int64_t block_rows = 0;
+  std::span<const Tensor> index_pools;  // [num_hidden_layers] float32 [blocks * block_rows, index_head_dim]; empty without an indexer
   int64_t capacity() const { return static_cast<int64_t>(block_table.size()) * block_rows; }
 };
 
@@ -46,6 +49,14 @@ struct AttentionWeights {
   std::unique_ptr<PreparedWeight> kv_a_proj, kv_a_norm, kv_b_proj, o_proj;
 };
 
+// DeepSeek-V3.2's lightning indexer of one layer.
+struct IndexerWeights {
+  std::unique_ptr<PreparedWeight> wq_b;          // [n_heads * head_dim, q_lora_rank]
+  std::unique_ptr<PreparedWeight> wk;            // [head_dim, hidden]
+  std::unique_ptr<PreparedWeight> k_norm, k_norm_bias;  // LayerNorm [head_dim]
+  std::unique_ptr<PreparedWeight> weights_proj;  // [n_heads, hidden]
+};
+
 struct MoeWeights {
   std::unique_ptr<PreparedWeight> router, selection_bias;
   std::vector<std::unique_ptr<PreparedWeight>> expert_tensors;  // owns what `experts` points to
@@ -56,6 +67,7 @@ struct MoeWeights {
 struct LayerWeights {
   std::unique_ptr<PreparedWeight> input_norm, post_attention_norm;
   AttentionWeights attention;
+  std::optional<IndexerWeights> indexer;  // deepseek_v32
   std::vector<std::unique_ptr<PreparedWeight>> dense_tensors;
   std::optional<FfnWeights> dense_mlp;  // layers below first_k_dense_replace
   std::optional<MoeWeights> moe;
@@ -91,16 +103,26 @@ class DeepSeekModel {
     std::unique_ptr<DeviceBuffer> buffer;
     int64_t tokens = 0;
     Tensor hidden, normed, q_low, q, latent, attention, projected, ffn_gate, ffn_up, ffn_out;
+    Tensor index_q, index_k, index_weights;  // V3.2 indexer: [T, heads * dim], [T, dim], [T, heads]
+    Tensor selected;                         // V3.2: int32 [T, index_topk]
   };
   void ensure_activations(int64_t tokens);
   Status check_chunk(const SequenceChunk& chunk) const;
   void attention_block(int64_t layer, std::span<const SequenceChunk> chunks, std::span<const int32_t> positions);
+  // V3.2: the indexer keys of the step's tokens into the cache, then each chunk's
+  // top-k selection into act_.selected.
+  void indexer_block(int64_t layer, std::span<const SequenceChunk> chunks, std::span<const int32_t> positions);
+  // Copies `rows` (the step's tokens in chunk order) to their positions in each chunk's
+  // pools (the latent rows or the indexer keys) of `layer`.
+  using CachePools = std::span<const Tensor> LatentCacheView::*;
+  void write_cache_rows(std::span<const SequenceChunk> chunks, CachePools pools, int64_t layer, Tensor rows);
   void ffn_block(int64_t layer, int64_t tokens);
 
   std::unique_ptr<WeightSource> weights_;
   Backend& backend_;
   RopeTable rope_;
   float softmax_scale_ = 1.0f;
+  RopePairs index_rope_pairs_ = RopePairs::kHalfSplit;
   RouterSpec router_spec_;
   std::unique_ptr<PreparedWeight> embed_, final_norm_, lm_head_;
   std::vector<LayerWeights> layers_;

@@ -91,6 +91,8 @@ std::vector<GgufExportTensor> gguf_export_plan(const ModelConfig& config, DType 
 
 Result<GgufExportSummary> write_gguf_model(const ModelConfig& config, const TensorRowSource& rows,
                                            const std::string& path, const GgufExportOptions& options) {
+  // llama.cpp's deepseek2 architecture has no tensors for the lightning indexer.
+  if (config.indexer) return error("GGUF export of model_type {} is not supported", config.model_type);
   GgufExportSummary summary;
   GgufWriter writer;
   DSINFER_RETURN_IF_ERROR(write_deepseek2_metadata(config, options.model_name, writer, summary.warnings));

@@ -29,6 +29,16 @@ void add_block(std::vector<TensorSpec>& out, const ModelConfig& c, int64_t layer
   add("self_attn.kv_b_proj.weight", {heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank},
       TensorKind::kProjection);
   add("self_attn.o_proj.weight", {H, heads * c.v_head_dim}, TensorKind::kProjection);
+  if (c.indexer) {
+    // DeepSeek Sparse Attention's lightning indexer: queries from the q latent, one shared
+    // key per token (LayerNorm with bias), and per-head weights from the hidden state.
+    const int64_t ihd = c.indexer->head_dim;
+    add("self_attn.indexer.wq_b.weight", {c.indexer->n_heads * ihd, *c.q_lora_rank}, TensorKind::kProjection);
+    add("self_attn.indexer.wk.weight", {ihd, H}, TensorKind::kProjection);
+    add("self_attn.indexer.k_norm.weight", {ihd}, TensorKind::kNorm);
+    add("self_attn.indexer.k_norm.bias", {ihd}, TensorKind::kBias);
+    add("self_attn.indexer.weights_proj.weight", {c.indexer->n_heads, H}, TensorKind::kRouter);
+  }
   add("post_attention_layernorm.weight", {H}, TensorKind::kNorm);
 
   if (!c.is_moe_layer(layer)) {

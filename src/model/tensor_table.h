@@ -1,4 +1,4 @@
-// The list of every tensor a DeepSeek V2/V3 checkpoint holds, written once: name (HF
+// The list of every tensor a DeepSeek V2/V3/V3.2 checkpoint holds, written once: name (HF
 // spelling), shape from the config, and what kind of tensor it is. Loading, validation,
 // parameter accounting (`dsinfer inspect`) and the test-model generator all walk it.
 #pragma once
@@ -12,11 +12,12 @@
 namespace dsinfer {
 
 enum class TensorKind {
-  kNorm,       // RMSNorm weight [n]
+  kNorm,       // RMSNorm / LayerNorm weight [n]
   kEmbedding,  // [vocab, hidden]; never FP8
   kProjection, // linear weight [out, in]; FP8 with block scales in FP8 checkpoints
-  kRouter,     // MoE gate [n_experts, hidden]; kept in 16/32 bits in FP8 checkpoints
-  kBias,       // f32 vector (e_score_correction_bias)
+  kRouter,     // small gate kept in 16/32 bits in FP8 checkpoints: MoE gate [n_experts, hidden],
+               // the indexer's weights_proj [index_n_heads, hidden]
+  kBias,       // vector added, not multiplied (e_score_correction_bias, the indexer's k_norm.bias)
   kHead,       // lm_head / MTP head [vocab, hidden]; never FP8
 };
 

@@ -100,6 +100,16 @@ std::vector<Preset> presets() {
               {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5}, {"rope_scaling", yarn(4, 0.8, 0.8)}});
     out.push_back({"v3-q-tiny", c, 1});
   }
+  {  // DeepSeek-V3.2 in miniature: V3 plus the lightning indexer, whose index_topk is below
+     // the golden tests' prompt length, so the selection drops positions in prefill and decode.
+    json c = base_config();
+    c.update({{"model_type", "deepseek_v32"}, {"architectures", {"DeepseekV32ForCausalLM"}},
+              {"q_lora_rank", 48}, {"n_routed_experts", 16}, {"n_shared_experts", 1},
+              {"num_experts_per_tok", 4}, {"n_group", 4}, {"topk_group", 2}, {"scoring_func", "sigmoid"},
+              {"topk_method", "noaux_tc"}, {"norm_topk_prob", true}, {"routed_scaling_factor", 2.5},
+              {"index_n_heads", 4}, {"index_head_dim", 64}, {"index_topk", 6}, {"rope_scaling", yarn(4, 1.0, 0.8)}});
+    out.push_back({"v32-tiny", c, 1});
+  }
   {  // The demo: V3-shaped with the real V3 vocabulary and tokenizer, chat template
      // included, small enough to answer at once (random weights: the text is noise).
     json c = base_config();

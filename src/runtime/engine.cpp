@@ -330,7 +330,7 @@ void BatchingEngine::execute(const std::vector<Planned>& batch) {
     const bool completes = s.computed + p.count == static_cast<int64_t>(s.tokens.size());
     chunks.push_back({.tokens = std::span(s.tokens).subspan(s.computed, p.count),
                       .start_pos = s.computed,
-                      .cache = {pool_.layer_pools(), s.blocks, options_.block_size},
+                      .cache = pool_.view(s.blocks),
                       .options = {.logits = completes ? ForwardOptions::Logits::kLast : ForwardOptions::Logits::kNone,
                                   .attention_form = s.computed < s.prompt_length ? MlaForm::kExpanded
                                                                                  : MlaForm::kAbsorbed}});

@@ -5,8 +5,8 @@
 
 namespace dsinfer {
 
-Session::Session(DeepSeekModel& model, int64_t capacity)
-    : model_(model), cache_(model.backend(), model.config(), capacity) {}
+Session::Session(DeepSeekModel& model, int64_t capacity, DType kv_dtype)
+    : model_(model), cache_(model.backend(), model.config(), capacity, kv_dtype) {}
 
 Status Session::append(std::span<const int32_t> tokens, const ForwardOptions& options, std::vector<float>& logits) {
   DSINFER_RETURN_IF_ERROR(model_.forward(tokens, position_, cache_.view(), options, logits));

@@ -14,8 +14,9 @@ namespace dsinfer {
 
 class Session {
  public:
-  // `capacity`: the most positions this sequence may reach.
-  Session(DeepSeekModel& model, int64_t capacity);
+  // `capacity`: the most positions this sequence may reach; `kv_dtype`: how the cache
+  // stores latent rows (LatentBlockPool::check_dtype says which the model allows).
+  Session(DeepSeekModel& model, int64_t capacity, DType kv_dtype = DType::kF32);
 
   int64_t position() const { return position_; }
   int64_t capacity() const { return cache_.capacity(); }

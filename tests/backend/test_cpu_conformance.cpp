@@ -190,6 +190,84 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
   }
 }
 
+// The V3.2 indexer's fine ops: LayerNorm, half-split RoPE, Hadamard, FP8 round trip.
+TEST_P(CpuConformance, IndexerFineOps) {
+  Backends b(GetParam());
+  const int64_t T = 5, heads = 3, dim = 64;
+  Weight norm = make_weight(DType::kBF16, 1, dim, 4), bias = make_weight(DType::kF32, 1, dim, 5);
+  norm.view.shape = bias.view.shape = {dim};
+  const auto x = random_floats(static_cast<size_t>(T * heads * dim), 13, 3.0f);
+  for (bool pow2 : {false, true}) {
+    auto run = [&](Backend& be) {
+      auto w = be.prepare_weight(norm.view);
+      auto bi = be.prepare_weight(bias.view);
+      std::vector<float> v = x;
+      const Tensor rows = Tensor::contiguous(DType::kF32, T, heads * dim, v.data());
+      const Tensor vectors = Tensor::contiguous(DType::kF32, T * heads, dim, v.data());
+      be.layer_norm(vectors, vectors, **w, **bi, 1e-6f);
+      RopeTable table{{0.9f, 0.3f, 0.01f, 0.002f}, 1.1f};
+      std::vector<int32_t> positions{0, 1, 7, 100, 1000};
+      be.rope({.x = rows, .head_dim = dim, .rope_offset = 0, .rope_dim = 8, .positions = positions,
+               .table = &table, .pairs = RopePairs::kHalfSplit});
+      be.hadamard(vectors);
+      be.fp8_round_trip(vectors, 32, pow2);
+      return v;
+    };
+    // Exact: an FP8 rounding boundary would turn a last-bit difference into a 1/16 one, and
+    // these ops are cheap enough that the CPU backend runs the reference code on row ranges.
+    EXPECT_EQ(run(*b.cpu), run(*b.reference)) << (pow2 ? "pow2" : "linear");
+  }
+}
+
+TEST_P(CpuConformance, IndexerTopkMatchesReference) {
+  Backends b(GetParam());
+  const int64_t heads = 4, dim = 64;
+  for (int64_t start : {0, 5, 40}) {
+    for (int64_t T : {1, 6}) {
+      const int64_t length = start + T, top_k = 7;
+      const auto q = random_floats(static_cast<size_t>(T * heads * dim), static_cast<uint32_t>(start + T));
+      const auto w = random_floats(static_cast<size_t>(T * heads), 14);
+      const auto keys = random_floats(static_cast<size_t>(length * dim), 15);
+      auto run = [&](Backend& be) {
+        std::vector<int32_t> selected(static_cast<size_t>(T * top_k), 99);
+        const Tensor key_rows = Tensor::contiguous(DType::kF32, length, dim, const_cast<float*>(keys.data()));
+        be.indexer_topk({.selected = Tensor::contiguous(DType::kI32, T, top_k, selected.data()),
+                         .q = Tensor::contiguous(DType::kF32, T, heads * dim, const_cast<float*>(q.data())),
+                         .weights = Tensor::contiguous(DType::kF32, T, heads, const_cast<float*>(w.data())),
+                         .keys = LatentRows::contiguous(key_rows), .n_heads = heads, .head_dim = dim,
+                         .top_k = top_k, .start_pos = start, .weight_scale = 0.0625f});
+        return selected;
+      };
+      EXPECT_EQ(run(*b.cpu), run(*b.reference)) << "start " << start << " T " << T;
+    }
+  }
+}
+
+TEST_P(CpuConformance, MlaAttentionOverSelectedPositions) {
+  Backends b(GetParam());
+  const int64_t H = 3, nope = 16, rope = 8, v = 12, lora = 40, start = 9, T = 3, width = 4;
+  Weight kv_b = make_weight(DType::kBF16, H * (nope + v), lora, 24);
+  auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 25);
+  auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 26);
+  std::vector<int32_t> visible = {0, 3, 8, -1, /**/ 2, 5, 9, 10, /**/ 11, -1, -1, -1};
+  for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+    auto run = [&](Backend& be) {
+      auto w = be.prepare_weight(kv_b.view);
+      std::vector<float> out(static_cast<size_t>(T * H * v));
+      be.mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
+                        .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
+                        .latent = LatentRows::contiguous(
+                            Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data())),
+                        .kv_b = w->get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
+                        .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.2f, .form = form,
+                        .visible = Tensor::contiguous(DType::kI32, T, width, visible.data())});
+      return out;
+    };
+    EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), 1e-5)
+        << (form == MlaForm::kAbsorbed ? "absorbed" : "expanded");
+  }
+}
+
 // A small MoE layer (8 routed experts, top 3 in groups, one shared expert) stored as `dtype`.
 struct MoeLayer {
   static constexpr int64_t kHidden = 64, kInter = 32, kExperts = 8;
@@ -271,6 +349,51 @@ TEST_P(CpuConformance, MatmulRowsDoNotDependOnBatch) {
       }
     }
   }
+}
+
+// The kernel contract beneath it: a tile's result for each (weight row, token) equals,
+// bitwise, the single-row kernel's, for every tile width. Sizes leave partial vectors
+// (301 BF16 values) and a block count (9) that no grouping of blocks divides.
+TEST_P(CpuConformance, TilesMatchSingleRowKernels) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  constexpr int64_t n = 301, blocks = 9, kOutStride = 7;
+  const Weight bf16 = make_weight(DType::kBF16, cpu::kBf16TileRows, n, 51);
+  const Weight q8 = make_weight(DType::kQ8_0, cpu::kQuantTileRows, 32 * blocks, 52);
+  const Weight q4 = make_weight(DType::kQ4_0, cpu::kQuantTileRows, 32 * blocks, 53);
+  const auto x = random_floats(static_cast<size_t>(cpu::kTileTokens * n), 54);
+  std::vector<cpu::ActBlockQ8> xq(static_cast<size_t>(cpu::kTileTokens * blocks));
+  for (int t = 0; t < cpu::kTileTokens; ++t) k.quantize_act_q8(x.data() + t * n, xq.data() + t * blocks, 32 * blocks);
+  const auto* wb = reinterpret_cast<const uint16_t*>(bf16.bytes.data());
+  const auto* w8 = reinterpret_cast<const BlockQ8_0*>(q8.bytes.data());
+  const auto* w4 = reinterpret_cast<const BlockQ4_0*>(q4.bytes.data());
+
+  // tile(n_tokens, out) fills out[t * kOutStride + r]; dot(r, t) is the single-row result.
+  auto check = [&](const char* format, int rows, auto&& tile, auto&& dot) {
+    for (int n_tokens = 1; n_tokens <= cpu::kTileTokens; ++n_tokens) {
+      std::vector<float> out(static_cast<size_t>(n_tokens * kOutStride), NAN);
+      tile(n_tokens, out.data());
+      for (int t = 0; t < n_tokens; ++t) {
+        for (int r = 0; r < rows; ++r) {
+          const float expected = dot(r, t);
+          EXPECT_TRUE(same_bits(&out[t * kOutStride + r], &expected, 1))
+              << format << " row " << r << " token " << t << " of " << n_tokens;
+        }
+        for (int64_t r = rows; r < kOutStride; ++r) EXPECT_TRUE(std::isnan(out[t * kOutStride + r])) << format;
+      }
+    }
+  };
+  check(
+      "bf16", cpu::kBf16TileRows,
+      [&](int n_tokens, float* out) { k.tile_bf16(wb, n, x.data(), n, n, n_tokens, out, kOutStride); },
+      [&](int r, int t) { return k.dot_bf16(wb + r * n, x.data() + t * n, n); });
+  check(
+      "q8_0", cpu::kQuantTileRows,
+      [&](int n_tokens, float* out) { k.tile_q8_0(w8, blocks, xq.data(), blocks, blocks, n_tokens, out, kOutStride); },
+      [&](int r, int t) { return k.dot_q8_0(w8 + r * blocks, xq.data() + t * blocks, blocks); });
+  check(
+      "q4_0", cpu::kQuantTileRows,
+      [&](int n_tokens, float* out) { k.tile_q4_0(w4, blocks, xq.data(), blocks, blocks, n_tokens, out, kOutStride); },
+      [&](int r, int t) { return k.dot_q4_0(w4 + r * blocks, xq.data() + t * blocks, blocks); });
 }
 
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {

@@ -1,8 +1,10 @@
 // MLA attention: the expanded and absorbed forms against a naive attention written here
 // (materialise each head's K = [W_k c_kv | k_pe] and V = W_v c_kv for every cached
 // position, causal softmax, weighted sum of V) and against each other.
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -30,8 +32,10 @@ struct MlaCase {
 constexpr int64_t kHeads = 5, kNope = 16, kRope = 4, kV = 12, kLora = 136;
 constexpr float kScale = 0.2f;
 
-// out[t, h*kV + e] in double.
-std::vector<double> naive_mla(const Activation& q, const Tensor& latent, const OwnedWeight& kv_b, int64_t start_pos) {
+// out[t, h*kV + e] in double. Query row t sees the positions visible[t], or all of
+// 0 .. start_pos + t when `visible` is empty.
+std::vector<double> naive_mla(const Activation& q, const Tensor& latent, const OwnedWeight& kv_b, int64_t start_pos,
+                              const std::vector<std::vector<int32_t>>& visible = {}) {
   const int64_t T = q.tensor.rows;
   const int64_t ctx = start_pos + T;
   const int64_t kv_head = kNope + kV;
@@ -54,20 +58,22 @@ std::vector<double> naive_mla(const Activation& q, const Tensor& latent, const O
       }
     }
     for (int64_t t = 0; t < T; ++t) {
-      const int64_t visible = start_pos + t + 1;  // causal: positions 0 .. start_pos + t
-      std::vector<double> p(visible);
+      std::vector<int32_t> seen;  // causal: positions 0 .. start_pos + t, unless a list is given
+      for (int32_t j = 0; j <= start_pos + t; ++j) seen.push_back(j);
+      if (!visible.empty()) seen = visible[t];
+      std::vector<double> p(seen.size());
       double max = -std::numeric_limits<double>::infinity();
-      for (int64_t j = 0; j < visible; ++j) {
+      for (size_t i = 0; i < seen.size(); ++i) {
         double s = 0;
-        for (int64_t d = 0; d < kNope + kRope; ++d) s += double(q.at(t, h * (kNope + kRope) + d)) * k[j][d];
-        p[j] = s * kScale;
-        max = std::max(max, p[j]);
+        for (int64_t d = 0; d < kNope + kRope; ++d) s += double(q.at(t, h * (kNope + kRope) + d)) * k[seen[i]][d];
+        p[i] = s * kScale;
+        max = std::max(max, p[i]);
       }
       double sum = 0;
       for (double& x : p) sum += (x = std::exp(x - max));
       for (int64_t e = 0; e < kV; ++e) {
         double o = 0;
-        for (int64_t j = 0; j < visible; ++j) o += p[j] / sum * v[j][e];
+        for (size_t i = 0; i < seen.size(); ++i) o += p[i] / sum * v[seen[i]][e];
         out[static_cast<size_t>(t * kHeads * kV + h * kV + e)] = o;
       }
     }
@@ -236,6 +242,61 @@ TEST(MlaAttention, CompactPagesEqualTheirRoundedValues) {
         }
         EXPECT_EQ(results[0], results[1]) << backend->name() << " " << dtype_name(dtype);
       }
+    }
+  }
+}
+
+std::vector<std::unique_ptr<Backend>> both_backends() {
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_reference_backend());
+  auto cpu = make_cpu_backend({.threads = 2});
+  EXPECT_TRUE(cpu.is_ok()) << cpu.status().message();
+  if (cpu.is_ok()) backends.push_back(std::move(cpu).value());
+  return backends;
+}
+
+// DeepSeek Sparse Attention: each query sees only its listed positions. Listing every
+// causal position is the dense path bit for bit; a sparse list matches naive attention
+// restricted to it. Both forms, both backends.
+TEST(MlaAttention, VisibleListsRestrictAttention) {
+  constexpr int64_t kStart = 6, kT = 3, kCtx = kStart + kT, kWidth = 5;
+  Rng rng(123);
+  const OwnedWeight kv_b = test::random_weight("kv_b_proj", DType::kBF16, {kHeads * (kNope + kV), kLora}, rng);
+  Activation q(kT, kHeads * (kNope + kRope));
+  q.fill_random(rng, 0.5f);
+  Activation rows(kCtx, kLora + kRope);
+  rows.fill_random(rng);
+  const LatentRows latent = LatentRows::contiguous(rows.tensor);
+
+  // Every causal position (rows padded with -1 past their count), and a sparse choice.
+  std::vector<int32_t> all(kT * kCtx, -1);
+  for (int64_t t = 0; t < kT; ++t)
+    for (int64_t j = 0; j <= kStart + t; ++j) all[t * kCtx + j] = static_cast<int32_t>(j);
+  const std::vector<std::vector<int32_t>> sparse_lists = {{0, 2, 5}, {1, 7}, {0, 3, 4, 6, 8}};
+  std::vector<int32_t> sparse(kT * kWidth, -1);
+  for (int64_t t = 0; t < kT; ++t) std::copy(sparse_lists[t].begin(), sparse_lists[t].end(), &sparse[t * kWidth]);
+  const std::vector<double> expected = naive_mla(q, rows.tensor, kv_b, kStart, sparse_lists);
+
+  for (auto& backend : both_backends()) {
+    auto prepared = backend->prepare_weight(kv_b.view);
+    ASSERT_TRUE(prepared.is_ok());
+    for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
+      auto run = [&](std::optional<Tensor> visible) {
+        Activation out(kT, kHeads * kV);
+        backend->mla_attention({.out = out.tensor, .q = q.tensor, .latent = latent, .kv_b = prepared->get(),
+                                .n_heads = kHeads, .nope_dim = kNope, .rope_dim = kRope, .v_head_dim = kV,
+                                .kv_lora_rank = kLora, .start_pos = kStart, .softmax_scale = kScale, .form = form,
+                                .visible = visible});
+        std::vector<float> got(static_cast<size_t>(kT * kHeads * kV));
+        backend->download(out.tensor, got.data());
+        return got;
+      };
+      const char* name = form == MlaForm::kExpanded ? "expanded" : "absorbed";
+      EXPECT_EQ(run(Tensor::contiguous(DType::kI32, kT, kCtx, all.data())), run(std::nullopt))
+          << backend->name() << " " << name;
+      const std::vector<float> got = run(Tensor::contiguous(DType::kI32, kT, kWidth, sparse.data()));
+      for (size_t i = 0; i < got.size(); ++i)
+        ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i]))) << backend->name() << " " << name << " " << i;
     }
   }
 }

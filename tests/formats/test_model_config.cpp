@@ -108,6 +108,54 @@ TEST(ModelConfig, KimiK2IsV3Shaped) {
   EXPECT_EQ(parse_ok(j).family, ModelFamily::kDeepSeekV3);
 }
 
+// DeepSeek-V3.2: V3 plus the lightning indexer's fields (the real config's values).
+json v32_config() {
+  json j = v3_config();
+  j["model_type"] = "deepseek_v32";
+  j["index_n_heads"] = 64;
+  j["index_head_dim"] = 128;
+  j["index_topk"] = 2048;
+  return j;
+}
+
+TEST(ModelConfig, ParsesDeepSeekV32Indexer) {
+  const ModelConfig c = parse_ok(v32_config());
+  EXPECT_EQ(c.family, ModelFamily::kDeepSeekV3);
+  ASSERT_TRUE(c.indexer.has_value());
+  EXPECT_EQ(c.indexer->n_heads, 64);
+  EXPECT_EQ(c.indexer->head_dim, 128);
+  EXPECT_EQ(c.indexer->topk, 2048);
+  EXPECT_FALSE(c.indexer->rope_interleave);
+  EXPECT_FALSE(parse_ok(v3_config()).indexer.has_value());  // V3 ignores index_* fields it does not have
+
+  json j = v32_config();
+  j["indexer_rope_interleave"] = true;
+  EXPECT_TRUE(parse_ok(j).indexer->rope_interleave);
+}
+
+TEST(ModelConfig, DeepSeekV32IndexerErrorsNameTheField) {
+  for (const char* field : {"index_n_heads", "index_head_dim", "index_topk"}) {
+    json j = v32_config();
+    j.erase(field);
+    expect_error(j, {"missing required field", field});
+    j[field] = 0;
+    expect_error(j, {field, "positive"});
+    j[field] = 1.5;
+    expect_error(j, {field, "integer"});
+  }
+  json j = v32_config();
+  j["index_head_dim"] = 96;
+  expect_error(j, {"'index_head_dim'", "power of two"});
+  j["index_head_dim"] = 64;  // == qk_rope_head_dim
+  expect_error(j, {"'index_head_dim'", "qk_rope_head_dim"});
+  j = v32_config();
+  j["q_lora_rank"] = nullptr;
+  expect_error(j, {"deepseek_v32", "q_lora_rank"});
+  j = v32_config();
+  j["indexer_rope_interleave"] = "yes";
+  expect_error(j, {"'indexer_rope_interleave'", "true or false"});
+}
+
 TEST(ModelConfig, Ue8m0Scales) {
   json j = v3_config();
   j["quantization_config"]["scale_fmt"] = "ue8m0";

@@ -7,6 +7,8 @@
 3. `dsinfer logits` on the chosen backend must match them (relative error <= 1e-4, same argmax on every row)
    with the whole prompt in one prefill, with one token at a time (the absorbed decode
    path), and with a split in the middle; and those runs must agree with each other.
+4. Guards that the preset exercises what it claims: zeroing the router's selection bias,
+   and (V3.2) widening index_topk to the whole context, must each change the logits.
 """
 import argparse
 import json
@@ -56,6 +58,18 @@ def zero_selection_bias(model, copy):
     return count
 
 
+def widen_index_topk(model, copy):
+    """Copies the model with index_topk above any context (the V3.2 indexer then keeps
+    every position); returns False for a model without an indexer."""
+    config = json.loads((model / "config.json").read_text())
+    if "index_topk" not in config:
+        return False
+    shutil.copytree(model, copy)
+    config["index_topk"] = 1 << 20
+    (copy / "config.json").write_text(json.dumps(config))
+    return True
+
+
 def rel_diff(a_path, b_path):
     import numpy as np
     a, b = np.load(a_path), np.load(b_path)
@@ -97,6 +111,17 @@ def main():
                  "--out", out, "--backend", args.backend])
             diff = rel_diff(out, outputs[n_prompt])
             print(f"-- zeroing e_score_correction_bias changes the logits by {diff:.3e} (must be > 1e-2)")
+            ok &= diff > 1e-2
+        # Likewise the preset's index_topk must drop positions, or attention that ignored
+        # the indexer's selection would pass.
+        dense = tmp / "dense"
+        if widen_index_topk(model, dense):
+            out = tmp / "dense.npy"
+            run([args.dsinfer, "logits", "--model", dense, "--tokens", PROMPT, "--decode", str(DECODE),
+                 "--out", out, "--backend", args.backend])
+            diff = rel_diff(out, outputs[n_prompt])
+            print(f"-- attending to every position instead of the index_topk selection changes the logits by "
+                  f"{diff:.3e} (must be > 1e-2)")
             ok &= diff > 1e-2
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

@@ -3,6 +3,7 @@
 // prefix-cache hits), cancellation frees blocks, and bad submissions are refused.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -334,8 +335,9 @@ TEST_P(EngineTest, CompactCacheCostsLittleAndStaysBatchInvariant) {
   for (size_t i = 0; i < requests.size(); ++i) engine->submit(requests[i], collector.callbacks_for(int(i)));
   collector.wait_for(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) EXPECT_EQ(collector.tokens(int(i)), expected[i]) << "request " << i;
+  const int64_t index_key_bytes = c.indexer ? c.indexer->head_dim * 4 : 0;  // V3.2: f32 indexer keys
   EXPECT_EQ(engine->kv_bytes_per_token(),
-            c.num_hidden_layers * (q8_rows ? c.latent_dim() / 32 * 34 : c.latent_dim() * 2));
+            c.num_hidden_layers * ((q8_rows ? c.latent_dim() / 32 * 34 : c.latent_dim() * 2) + index_key_bytes));
 }
 
 TEST(EngineStart, RejectsACacheSmallerThanOneContext) {
@@ -352,8 +354,13 @@ TEST(EngineStart, RejectsACacheSmallerThanOneContext) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, EngineTest,
-                         ::testing::Values(ModelCase{"v3-tiny", ""}, ModelCase{"v3-q-tiny", ".q8_0.gguf"}),
-                         [](const auto& info) { return info.param.file.empty() ? std::string("bf16") : std::string("q8_0"); });
+                         ::testing::Values(ModelCase{"v3-tiny", ""}, ModelCase{"v3-q-tiny", ".q8_0.gguf"},
+                                           ModelCase{"v32-tiny", ""}),
+                         [](const auto& info) {
+                           std::string name = info.param.preset + (info.param.file.empty() ? "_bf16" : "_q8_0");
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
 
 }  // namespace
 }  // namespace dsinfer

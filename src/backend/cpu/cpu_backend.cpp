@@ -50,6 +50,20 @@ class CpuBackend final : public Backend {
       reference::rms_norm(out.row_slice(b, e - b), x.row_slice(b, e - b), weight.view(), eps);
     });
   }
+  void layer_norm(Tensor out, Tensor x, const PreparedWeight& weight, const PreparedWeight& bias,
+                  float eps) override {
+    pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {
+      reference::layer_norm(out.row_slice(b, e - b), x.row_slice(b, e - b), weight.view(), bias.view(), eps);
+    });
+  }
+  void hadamard(Tensor x) override {
+    pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) { reference::hadamard(x.row_slice(b, e - b)); });
+  }
+  void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales) override {
+    pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) {
+      reference::fp8_round_trip(x.row_slice(b, e - b), block, pow2_scales);
+    });
+  }
   void rope(const RopeArgs& args) override {
     pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {
       RopeArgs part = args;
@@ -68,6 +82,7 @@ class CpuBackend final : public Backend {
   void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { ctx_.matmul(out, x, w.view()); }
   void argmax(std::span<int32_t> out, Tensor x) override { reference::argmax(out, x); }
   void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
+  void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }
   void moe_ffn(const MoeArgs& args) override { cpu::moe_ffn(ctx_, args); }
 
  private:

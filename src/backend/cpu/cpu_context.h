@@ -40,11 +40,13 @@ struct CpuContext {
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
+  std::vector<float> indexer_buffer;    // indexer scores [T, context]
 
   void matmul(Tensor out, Tensor x, const WeightView& w) { cpu::matmul(kernels, pool, matmul_scratch, out, x, w); }
 };
 
 void moe_ffn(CpuContext& ctx, const MoeArgs& args);
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args);
+void indexer_topk(CpuContext& ctx, const IndexerTopkArgs& args);
 
 }  // namespace dsinfer::cpu

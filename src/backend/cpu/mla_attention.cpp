@@ -3,7 +3,8 @@
 // of kv_b's K half made on first use); scores against the cached c_kv and k_pe; the
 // attention-weighted latent goes through W_v, read in its stored format. Expanded form (prefill): kv_b expands the latent rows to
 // per-head K/V once per chunk, then each (query, head) pair attends with one row of
-// scores at a time; the full score matrix is never built.
+// scores at a time; the full score matrix is never built. With a selection (V3.2) each
+// query attends to its listed positions only, in the listed (ascending) order.
 #include <algorithm>
 #include <cmath>
 
@@ -20,6 +21,21 @@ void softmax_in_place(float* v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - max));
   const float inv = 1.0f / sum;
   for (int64_t i = 0; i < n; ++i) v[i] *= inv;
+}
+
+// The positions query row t attends to: its list from `visible`, or [0, start_pos + t].
+struct Visible {
+  const int32_t* listed = nullptr;  // null: all causal positions
+  int64_t count = 0;
+  int64_t operator[](int64_t i) const { return listed ? listed[i] : i; }
+};
+
+Visible visible_positions(const MlaAttentionArgs& a, int64_t t) {
+  if (!a.visible) return {nullptr, a.start_pos + t + 1};
+  const auto* listed = static_cast<const int32_t*>(a.visible->row_data(t));
+  int64_t count = 0;
+  while (count < a.visible->cols && listed[count] >= 0) ++count;
+  return {listed, count};
 }
 
 const AbsorbedKeyWeights& absorbed_keys(const MlaAttentionArgs& a) {
@@ -84,16 +100,16 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
         float* o_latent = scores + ctx_len;
         const float* q = a.q.f32_row(t) + h * q_head;
         for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
-        const int64_t visible = a.start_pos + t + 1;
-        for (int64_t j = 0; j < visible; ++j) {
-          const float* row = a.latent.row(j);
-          scores[j] = (k.dot_f32(q_latent, row, r) + k.dot_f32(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
+        const Visible seen = visible_positions(a, t);
+        for (int64_t i = 0; i < seen.count; ++i) {
+          const float* row = a.latent.row(seen[i]);
+          scores[i] = (k.dot_f32(q_latent, row, r) + k.dot_f32(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
         }
-        softmax_in_place(scores, visible);
+        softmax_in_place(scores, seen.count);
         std::fill_n(o_latent, r, 0.0f);
-        for (int64_t j = 0; j < visible; ++j) {
-          const float* c_kv = a.latent.row(j);
-          const float p = scores[j];
+        for (int64_t i = 0; i < seen.count; ++i) {
+          const float* c_kv = a.latent.row(seen[i]);
+          const float p = scores[i];
           for (int64_t c = 0; c < r; ++c) o_latent[c] += p * c_kv[c];
         }
         if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
@@ -128,18 +144,18 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
     for (int64_t pair = begin; pair < end; ++pair) {
       const int64_t t = pair / H, h = pair % H;
       const float* q = a.q.f32_row(t) + h * q_head;
-      const int64_t visible = a.start_pos + t + 1;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* k_nope = kv.f32_row(j) + h * kv_head;
-        const float* k_pe = a.latent.row(j) + a.kv_lora_rank;
-        scores[j] = (k.dot_f32(q, k_nope, a.nope_dim) + k.dot_f32(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
+      const Visible seen = visible_positions(a, t);
+      for (int64_t i = 0; i < seen.count; ++i) {
+        const float* k_nope = kv.f32_row(seen[i]) + h * kv_head;
+        const float* k_pe = a.latent.row(seen[i]) + a.kv_lora_rank;
+        scores[i] = (k.dot_f32(q, k_nope, a.nope_dim) + k.dot_f32(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
       }
-      softmax_in_place(scores, visible);
+      softmax_in_place(scores, seen.count);
       float* o = a.out.f32_row(t) + h * a.v_head_dim;
       std::fill_n(o, a.v_head_dim, 0.0f);
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* v = kv.f32_row(j) + h * kv_head + a.nope_dim;
-        const float p = scores[j];
+      for (int64_t i = 0; i < seen.count; ++i) {
+        const float* v = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
+        const float p = scores[i];
         for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += p * v[e];
       }
     }

@@ -25,20 +25,42 @@ void rms_norm(Tensor out, Tensor x, const WeightView& weight, float eps) {
   }
 }
 
+void layer_norm(Tensor out, Tensor x, const WeightView& weight, const WeightView& bias, float eps) {
+  std::vector<float> w(static_cast<size_t>(x.cols)), b(static_cast<size_t>(x.cols));
+  dequantize_row(weight, 0, w.data());
+  dequantize_row(bias, 0, b.data());
+  const float n = static_cast<float>(x.cols);
+  for (int64_t r = 0; r < x.rows; ++r) {
+    const float* in = x.f32_row(r);
+    float sum = 0.0f;
+    for (int64_t c = 0; c < x.cols; ++c) sum += in[c];
+    const float mean = sum / n;
+    float sum_sq = 0.0f;
+    for (int64_t c = 0; c < x.cols; ++c) sum_sq += (in[c] - mean) * (in[c] - mean);
+    const float inv_std = 1.0f / std::sqrt(sum_sq / n + eps);
+    float* o = out.f32_row(r);
+    for (int64_t c = 0; c < x.cols; ++c) o[c] = (in[c] - mean) * inv_std * w[c] + b[c];
+  }
+}
+
 void rope(const RopeArgs& args) {
   const int64_t n_heads = args.x.cols / args.head_dim;
+  const bool interleaved = args.pairs == RopePairs::kInterleaved;
   for (int64_t t = 0; t < args.x.rows; ++t) {
     const float position = static_cast<float>(args.positions[t]);
     for (int64_t i = 0; i < args.rope_dim / 2; ++i) {
       const float angle = position * args.table->inv_freq[i];
       const float cos = std::cos(angle) * args.table->attention_factor;
       const float sin = std::sin(angle) * args.table->attention_factor;
+      // Pair i is (2i, 2i + 1) or (i, i + rope_dim / 2).
+      const int64_t first = interleaved ? 2 * i : i;
+      const int64_t second = interleaved ? 2 * i + 1 : i + args.rope_dim / 2;
       for (int64_t h = 0; h < n_heads; ++h) {
-        float* pair = args.x.f32_row(t) + h * args.head_dim + args.rope_offset + 2 * i;
-        const float x0 = pair[0];
-        const float x1 = pair[1];
-        pair[0] = x0 * cos - x1 * sin;
-        pair[1] = x0 * sin + x1 * cos;
+        float* head = args.x.f32_row(t) + h * args.head_dim + args.rope_offset;
+        const float x0 = head[first];
+        const float x1 = head[second];
+        head[first] = x0 * cos - x1 * sin;
+        head[second] = x0 * sin + x1 * cos;
       }
     }
   }

@@ -1,7 +1,7 @@
 // Reference MLA attention over a latent cache, in both forms. They are the same
 // function of the inputs (tests check it); the expanded form is cheaper when many
 // queries share the expansion (prefill), the absorbed form when one query meets a long
-// cache (decode).
+// cache (decode). Both attend to the positions visible_positions() lists.
 #include <cmath>
 #include <vector>
 
@@ -18,6 +18,18 @@ void softmax(float* values, int64_t n) {
   float sum = 0.0f;
   for (int64_t i = 0; i < n; ++i) sum += (values[i] = std::exp(values[i] - max));
   for (int64_t i = 0; i < n; ++i) values[i] /= sum;
+}
+
+// The cached positions query row t attends to, ascending.
+std::vector<int64_t> visible_positions(const MlaAttentionArgs& a, int64_t t) {
+  std::vector<int64_t> positions;
+  if (!a.visible) {
+    for (int64_t p = 0; p <= a.start_pos + t; ++p) positions.push_back(p);
+    return positions;
+  }
+  const auto* listed = static_cast<const int32_t*>(a.visible->row_data(t));
+  for (int64_t i = 0; i < a.visible->cols && listed[i] >= 0; ++i) positions.push_back(listed[i]);
+  return positions;
 }
 
 float dot(const float* a, const float* b, int64_t n) {
@@ -41,20 +53,21 @@ void expanded(const MlaAttentionArgs& a) {
   const int64_t q_head = a.nope_dim + a.rope_dim;
   std::vector<float> scores(static_cast<size_t>(ctx));
   for (int64_t t = 0; t < a.q.rows; ++t) {
-    const int64_t visible = a.start_pos + t + 1;
+    const std::vector<int64_t> seen = visible_positions(a, t);
+    const int64_t n = static_cast<int64_t>(seen.size());
     for (int64_t h = 0; h < a.n_heads; ++h) {
       const float* q = a.q.f32_row(t) + h * q_head;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* k_nope = kv_tensor.f32_row(j) + h * kv_head;
-        const float* k_pe = a.latent.row(j) + a.kv_lora_rank;
-        scores[j] = (dot(q, k_nope, a.nope_dim) + dot(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
+      for (int64_t i = 0; i < n; ++i) {
+        const float* k_nope = kv_tensor.f32_row(seen[i]) + h * kv_head;
+        const float* k_pe = a.latent.row(seen[i]) + a.kv_lora_rank;
+        scores[i] = (dot(q, k_nope, a.nope_dim) + dot(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
       }
-      softmax(scores.data(), visible);
+      softmax(scores.data(), n);
       float* o = a.out.f32_row(t) + h * a.v_head_dim;
       for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] = 0.0f;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* v = kv_tensor.f32_row(j) + h * kv_head + a.nope_dim;
-        for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += scores[j] * v[e];
+      for (int64_t i = 0; i < n; ++i) {
+        const float* v = kv_tensor.f32_row(seen[i]) + h * kv_head + a.nope_dim;
+        for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += scores[i] * v[e];
       }
     }
   }
@@ -69,7 +82,8 @@ void absorbed(const MlaAttentionArgs& a) {
   std::vector<float> o_latent(static_cast<size_t>(r));
   std::vector<float> scores(static_cast<size_t>(a.start_pos + a.q.rows));
   for (int64_t t = 0; t < a.q.rows; ++t) {
-    const int64_t visible = a.start_pos + t + 1;
+    const std::vector<int64_t> seen = visible_positions(a, t);
+    const int64_t n = static_cast<int64_t>(seen.size());
     for (int64_t h = 0; h < a.n_heads; ++h) {
       const float* q = a.q.f32_row(t) + h * q_head;
       const float* w_k = kv_b.data() + h * kv_head * r;             // [nope, kv_lora]
@@ -78,15 +92,15 @@ void absorbed(const MlaAttentionArgs& a) {
       for (int64_t c = 0; c < r; ++c) q_latent[c] = 0.0f;
       for (int64_t d = 0; d < a.nope_dim; ++d)
         for (int64_t c = 0; c < r; ++c) q_latent[c] += q[d] * w_k[d * r + c];
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* row = a.latent.row(j);
-        scores[j] = (dot(q_latent.data(), row, r) + dot(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
+      for (int64_t i = 0; i < n; ++i) {
+        const float* row = a.latent.row(seen[i]);
+        scores[i] = (dot(q_latent.data(), row, r) + dot(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
       }
-      softmax(scores.data(), visible);
+      softmax(scores.data(), n);
       for (int64_t c = 0; c < r; ++c) o_latent[c] = 0.0f;
-      for (int64_t j = 0; j < visible; ++j) {
-        const float* c_kv = a.latent.row(j);
-        for (int64_t c = 0; c < r; ++c) o_latent[c] += scores[j] * c_kv[c];
+      for (int64_t i = 0; i < n; ++i) {
+        const float* c_kv = a.latent.row(seen[i]);
+        for (int64_t c = 0; c < r; ++c) o_latent[c] += scores[i] * c_kv[c];
       }
       float* o = a.out.f32_row(t) + h * a.v_head_dim;
       for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] = dot(w_v + e * r, o_latent.data(), r);

@@ -47,6 +47,14 @@ class ReferenceBackend final : public Backend {
   void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) override {
     reference::rms_norm(out, x, weight.view(), eps);
   }
+  void layer_norm(Tensor out, Tensor x, const PreparedWeight& weight, const PreparedWeight& bias,
+                  float eps) override {
+    reference::layer_norm(out, x, weight.view(), bias.view(), eps);
+  }
+  void hadamard(Tensor x) override { reference::hadamard(x); }
+  void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales) override {
+    reference::fp8_round_trip(x, block, pow2_scales);
+  }
   void rope(const RopeArgs& args) override { reference::rope(args); }
   void copy(Tensor dst, Tensor src) override { reference::copy(dst, src); }
   void add(Tensor out, Tensor a, Tensor b) override { reference::add(out, a, b); }
@@ -54,6 +62,7 @@ class ReferenceBackend final : public Backend {
   void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { reference::matmul(out, x, w.view()); }
   void argmax(std::span<int32_t> out, Tensor x) override { reference::argmax(out, x); }
   void mla_attention(const MlaAttentionArgs& args) override { reference::mla_attention(args); }
+  void indexer_topk(const IndexerTopkArgs& args) override { reference::indexer_topk(args); }
   void moe_ffn(const MoeArgs& args) override { reference::moe_ffn(args); }
 };
 

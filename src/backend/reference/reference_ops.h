@@ -7,15 +7,20 @@ namespace dsinfer::reference {
 
 void embedding(Tensor out, const WeightView& table, std::span<const int32_t> ids);
 void rms_norm(Tensor out, Tensor x, const WeightView& weight, float eps);
+void layer_norm(Tensor out, Tensor x, const WeightView& weight, const WeightView& bias, float eps);
 void rope(const RopeArgs& args);
 void copy(Tensor dst, Tensor src);
 void add(Tensor out, Tensor a, Tensor b);
 void silu_and_mul(Tensor out, Tensor gate, Tensor up);
 void matmul(Tensor out, Tensor x, const WeightView& w);
 void argmax(std::span<int32_t> out, Tensor x);
+// activation_transforms.cpp
+void hadamard(Tensor x);
+void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales);
 
 // Fused ops, each in its own file.
 void mla_attention(const MlaAttentionArgs& args);
+void indexer_topk(const IndexerTopkArgs& args);
 void moe_ffn(const MoeArgs& args);
 
 }  // namespace dsinfer::reference
