@@ -351,49 +351,37 @@ TEST_P(CpuConformance, MatmulRowsDoNotDependOnBatch) {
   }
 }
 
-// The kernel contract beneath it: a tile's result for each (weight row, token) equals,
-// bitwise, the single-row kernel's, for every tile width. Sizes leave partial vectors
-// (301 BF16 values) and a block count (9) that no grouping of blocks divides.
-TEST_P(CpuConformance, TilesMatchSingleRowKernels) {
+// The kernel contract beneath it: a four-token kernel's result for each token equals,
+// bitwise, the single-row kernel's. Sizes leave partial vectors (301 BF16 values) and a
+// block count (9) that no grouping of blocks divides.
+TEST_P(CpuConformance, FourTokenKernelsMatchSingleRowKernels) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
-  constexpr int64_t n = 301, blocks = 9, kOutStride = 7;
-  const Weight bf16 = make_weight(DType::kBF16, cpu::kBf16TileRows, n, 51);
-  const Weight q8 = make_weight(DType::kQ8_0, cpu::kQuantTileRows, 32 * blocks, 52);
-  const Weight q4 = make_weight(DType::kQ4_0, cpu::kQuantTileRows, 32 * blocks, 53);
-  const auto x = random_floats(static_cast<size_t>(cpu::kTileTokens * n), 54);
-  std::vector<cpu::ActBlockQ8> xq(static_cast<size_t>(cpu::kTileTokens * blocks));
-  for (int t = 0; t < cpu::kTileTokens; ++t) k.quantize_act_q8(x.data() + t * n, xq.data() + t * blocks, 32 * blocks);
+  constexpr int64_t n = 301, blocks = 9;
+  const Weight bf16 = make_weight(DType::kBF16, 1, n, 51);
+  const Weight q8 = make_weight(DType::kQ8_0, 1, 32 * blocks, 52);
+  const Weight q4 = make_weight(DType::kQ4_0, 1, 32 * blocks, 53);
+  const auto x = random_floats(static_cast<size_t>(4 * n), 54);
+  std::vector<cpu::ActBlockQ8> xq(static_cast<size_t>(4 * blocks));
+  for (int t = 0; t < 4; ++t) k.quantize_act_q8(x.data() + t * n, xq.data() + t * blocks, 32 * blocks);
   const auto* wb = reinterpret_cast<const uint16_t*>(bf16.bytes.data());
   const auto* w8 = reinterpret_cast<const BlockQ8_0*>(q8.bytes.data());
   const auto* w4 = reinterpret_cast<const BlockQ4_0*>(q4.bytes.data());
-
-  // tile(n_tokens, out) fills out[t * kOutStride + r]; dot(r, t) is the single-row result.
-  auto check = [&](const char* format, int rows, auto&& tile, auto&& dot) {
-    for (int n_tokens = 1; n_tokens <= cpu::kTileTokens; ++n_tokens) {
-      std::vector<float> out(static_cast<size_t>(n_tokens * kOutStride), NAN);
-      tile(n_tokens, out.data());
-      for (int t = 0; t < n_tokens; ++t) {
-        for (int r = 0; r < rows; ++r) {
-          const float expected = dot(r, t);
-          EXPECT_TRUE(same_bits(&out[t * kOutStride + r], &expected, 1))
-              << format << " row " << r << " token " << t << " of " << n_tokens;
-        }
-        for (int64_t r = rows; r < kOutStride; ++r) EXPECT_TRUE(std::isnan(out[t * kOutStride + r])) << format;
-      }
-    }
-  };
-  check(
-      "bf16", cpu::kBf16TileRows,
-      [&](int n_tokens, float* out) { k.tile_bf16(wb, n, x.data(), n, n, n_tokens, out, kOutStride); },
-      [&](int r, int t) { return k.dot_bf16(wb + r * n, x.data() + t * n, n); });
-  check(
-      "q8_0", cpu::kQuantTileRows,
-      [&](int n_tokens, float* out) { k.tile_q8_0(w8, blocks, xq.data(), blocks, blocks, n_tokens, out, kOutStride); },
-      [&](int r, int t) { return k.dot_q8_0(w8 + r * blocks, xq.data() + t * blocks, blocks); });
-  check(
-      "q4_0", cpu::kQuantTileRows,
-      [&](int n_tokens, float* out) { k.tile_q4_0(w4, blocks, xq.data(), blocks, blocks, n_tokens, out, kOutStride); },
-      [&](int r, int t) { return k.dot_q4_0(w4 + r * blocks, xq.data() + t * blocks, blocks); });
+  float four[4];
+  k.dot4_bf16(wb, x.data(), n, n, four);
+  for (int t = 0; t < 4; ++t) {
+    const float one = k.dot_bf16(wb, x.data() + t * n, n);
+    EXPECT_TRUE(same_bits(&four[t], &one, 1)) << "bf16 token " << t;
+  }
+  k.dot4_q8_0(w8, xq.data(), blocks, blocks, four);
+  for (int t = 0; t < 4; ++t) {
+    const float one = k.dot_q8_0(w8, xq.data() + t * blocks, blocks);
+    EXPECT_TRUE(same_bits(&four[t], &one, 1)) << "q8_0 token " << t;
+  }
+  k.dot4_q4_0(w4, xq.data(), blocks, blocks, four);
+  for (int t = 0; t < 4; ++t) {
+    const float one = k.dot_q4_0(w4, xq.data() + t * blocks, blocks);
+    EXPECT_TRUE(same_bits(&four[t], &one, 1)) << "q4_0 token " << t;
+  }
 }
 
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
