@@ -1,5 +1,6 @@
 // `dsinfer chat`: an interactive conversation. Each user line is added to the history,
-// the model's own chat template renders the whole conversation, and the reply streams
+// the model's prompt format (its chat template, or the built-in V3.2 / V4 encoder; see
+// tokenizer/chat_prompt_format.h) renders the whole conversation, and the reply streams
 // out as it is generated. Commands: /reset clears the history, /exit (or end of input)
 // quits.
 #include <cstdio>
@@ -13,7 +14,7 @@
 #include "cli/commands.h"
 #include "cli/text_generation.h"
 #include "runtime/session.h"
-#include "tokenizer/chat_template.h"
+#include "tokenizer/chat_prompt_format.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -27,11 +28,25 @@ struct ChatOptions {
   SamplingParams sampling;
 };
 
+// The reply as the history keeps it: in thinking mode the text up to </think> is the
+// reasoning, which goes to reasoning_content (as the server returns it) so that the
+// format can drop it from later turns instead of reading it as the answer.
+nlohmann::ordered_json assistant_message(const std::string& reply) {
+  constexpr std::string_view kEndThink = "</think>";
+  const size_t end = reply.find(kEndThink);
+  if (end == std::string::npos) return {{"role", "assistant"}, {"content", reply}};
+  return {{"role", "assistant"},
+          {"reasoning_content", reply.substr(0, end)},
+          {"content", reply.substr(end + kEndThink.size())}};
+}
+
 Status run_chat(const ChatOptions& o) {
   DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
-  const TokenizerConfig& config = tokenizer.config();
-  if (!config.chat_template) return error("{}/tokenizer_config.json has no chat_template", o.model_dir);
-  DSINFER_ASSIGN_OR_RETURN(ChatTemplate chat_template, ChatTemplate::parse(*config.chat_template));
+  DSINFER_ASSIGN_OR_RETURN(ChatPromptFormat format, ChatPromptFormat::load(o.model_dir, tokenizer.config()));
+  if (format.kind() == ChatPromptFormat::Kind::kNone)
+    return error("{}: tokenizer_config.json has no chat_template and config.json's model_type has no built-in prompt "
+                 "format",
+                 o.model_dir);
   auto extra = nlohmann::ordered_json::parse(o.kwargs, nullptr, false);
   if (extra.is_discarded() || !extra.is_object()) return error("--kwargs must be a JSON object, e.g. '{{\"thinking\":true}}'");
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
@@ -50,12 +65,8 @@ Status run_chat(const ChatOptions& o) {
     if (line.empty()) continue;
     messages.push_back({{"role", "user"}, {"content", line}});
     DSINFER_ASSIGN_OR_RETURN(std::string prompt,
-                             render_chat_template(chat_template, {.messages = messages,
-                                                                  .add_generation_prompt = true,
-                                                                  .bos_token = config.bos_token,
-                                                                  .eos_token = config.eos_token,
-                                                                  .extra = extra}));
-    // The template writes BOS itself.
+                             format.render({.messages = messages, .add_generation_prompt = true, .kwargs = extra}));
+    // The format writes BOS itself.
     DSINFER_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tokenizer.encode(prompt, {.add_special_tokens = false}));
     const std::vector<int32_t> prompt_ids(ids.begin(), ids.end());
     DSINFER_ASSIGN_OR_RETURN(auto reply, generate_text(*model, tokenizer, prompt_ids, o.max_new_tokens, o.sampling,
@@ -64,7 +75,7 @@ Status run_chat(const ChatOptions& o) {
                                                          std::fflush(stdout);
                                                        }));
     std::printf("\n");
-    messages.push_back({{"role", "assistant"}, {"content", reply.text}});
+    messages.push_back(assistant_message(reply.text));
   }
   return Status::ok();
 }
@@ -73,10 +84,10 @@ Status run_chat(const ChatOptions& o) {
 
 void add_chat_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<ChatOptions>();
-  CLI::App* cmd = app.add_subcommand("chat", "Interactive chat with the model's chat template, streamed");
+  CLI::App* cmd = app.add_subcommand("chat", "Interactive chat in the model's prompt format, streamed");
   cmd->add_option("--model", o->model_dir, "Hugging Face model folder (with tokenizer files)")->required();
   cmd->add_option("--system", o->system_prompt, "System prompt");
-  cmd->add_option("--kwargs", o->kwargs, "Extra chat-template variables as JSON, e.g. '{\"thinking\":true}'");
+  cmd->add_option("--kwargs", o->kwargs, "Chat-template kwargs as JSON, e.g. '{\"thinking\":true}'");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Most tokens per reply")->default_val(512);
   cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.6f)->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold")->default_val(0.95f)->check(CLI::Range(0.0f, 1.0f));

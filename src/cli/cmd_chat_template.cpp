@@ -1,6 +1,7 @@
 // `dsinfer chat-template`: renders a model's chat template for a conversation read
 // from stdin and prints the prompt exactly as transformers' apply_chat_template
-// (tokenize=False) would. Reads only DIR/tokenizer_config.json.
+// (tokenize=False) would. Reads only DIR/tokenizer_config.json, and DIR/config.json when
+// there is no template (V3.2 / V4: the built-in encoder; tokenizer/chat_prompt_format.h).
 //
 // stdin: a JSON array of messages, or {"messages": [...], "tools": [...]}.
 #include <cstdio>
@@ -12,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
-#include "tokenizer/chat_template.h"
+#include "tokenizer/chat_prompt_format.h"
 #include "tokenizer/tokenizer_config.h"
 
 namespace dsinfer::cli {
@@ -27,7 +28,7 @@ struct ChatTemplateOptions {
 };
 
 // The request: key order kept, since templates print tools with |tojson.
-Status read_request(const std::string& text, ChatTemplateInputs& inputs) {
+Status read_request(const std::string& text, ChatPromptInputs& inputs) {
   ordered_json request = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (request.is_discarded()) return error("stdin is not valid JSON");
   if (request.is_array()) {
@@ -49,25 +50,25 @@ Status read_request(const std::string& text, ChatTemplateInputs& inputs) {
 int run_chat_template(const ChatTemplateOptions& options) {
   auto config = load_tokenizer_config(options.model_dir);
   if (!config.is_ok()) return report_error(config.status());
-  if (!config->chat_template) {
-    return report_error(error("{}/tokenizer_config.json has no chat_template", options.model_dir));
+  auto format = ChatPromptFormat::load(options.model_dir, *config);
+  if (!format.is_ok()) return report_error(format.status());
+  if (format->kind() == ChatPromptFormat::Kind::kNone) {
+    return report_error(error("{}: tokenizer_config.json has no chat_template and config.json's model_type has no "
+                              "built-in prompt format",
+                              options.model_dir));
   }
-  auto tmpl = ChatTemplate::parse(*config->chat_template);
-  if (!tmpl.is_ok()) return report_error(tmpl.status());
 
-  ChatTemplateInputs inputs;
+  ChatPromptInputs inputs;
   inputs.add_generation_prompt = options.add_generation_prompt;
-  inputs.bos_token = config->bos_token;
-  inputs.eos_token = config->eos_token;
   if (!options.kwargs_json.empty()) {
-    inputs.extra = ordered_json::parse(options.kwargs_json, nullptr, /*allow_exceptions=*/false);
-    if (inputs.extra.is_discarded() || !inputs.extra.is_object())
+    inputs.kwargs = ordered_json::parse(options.kwargs_json, nullptr, /*allow_exceptions=*/false);
+    if (inputs.kwargs.is_discarded() || !inputs.kwargs.is_object())
       return report_error(error("--kwargs must be a JSON object, e.g. '{{\"thinking\": true}}'"));
   }
   const std::string request(std::istreambuf_iterator<char>(std::cin), {});
   if (Status s = read_request(request, inputs); !s.is_ok()) return report_error(s);
 
-  auto prompt = render_chat_template(*tmpl, inputs);
+  auto prompt = format->render(inputs);
   if (!prompt.is_ok()) return report_error(prompt.status());
   std::fwrite(prompt->data(), 1, prompt->size(), stdout);
   std::fflush(stdout);
@@ -82,7 +83,8 @@ void add_chat_template_command(CLI::App& app, int& exit_code) {
       "chat-template",
       "Render the model's chat template for messages read from stdin (a JSON array of messages, or "
       "{\"messages\": [...], \"tools\": [...]}) and print the prompt exactly as transformers' "
-      "apply_chat_template would (reads only tokenizer_config.json)");
+      "apply_chat_template would (reads only tokenizer_config.json, and config.json for the built-in "
+      "DeepSeek-V3.2 / V4 encoders)");
   cmd->add_option("--model", options->model_dir, "Folder with tokenizer_config.json")->required();
   cmd->add_flag("--add-generation-prompt", options->add_generation_prompt,
                 "End the prompt with the assistant turn's opening, as for generation");

@@ -81,7 +81,8 @@ Status run_serve(ServeOptions o) {
     syntax = server::parse_tool_call_syntax(o.tool_call_syntax);
     if (!syntax) return error("--tool-call-syntax: expected auto, none, v3, v3.1, v3.2 or v4, got '{}'", o.tool_call_syntax);
   }
-  DSINFER_ASSIGN_OR_RETURN(server::PromptBuilder prompts, server::PromptBuilder::create(tokenizer, syntax));
+  DSINFER_ASSIGN_OR_RETURN(ChatPromptFormat prompt_format, ChatPromptFormat::load(o.model_dir, tokenizer.config()));
+  server::PromptBuilder prompts = server::PromptBuilder::create(tokenizer, std::move(prompt_format), syntax);
   DSINFER_ASSIGN_OR_RETURN(o.engine.kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));

@@ -1,6 +1,7 @@
 // How a model writes reasoning and tool calls in its output, decided once per model from
 // its chat template text (the template renders earlier calls the way the model writes
-// new ones, so it names the syntax):
+// new ones, so it names the syntax); a model on the built-in V3.2 / V4 encoder gets that
+// version's DSML and reasoning (PromptBuilder::create):
 //   - contains "｜DSML｜tool_calls"      -> DSML, V4 block tag
 //   - contains "｜DSML｜function_calls"  -> DSML, V3.2 block tag
 //   - contains "<｜tool▁sep｜>" and "```json" -> V3 / R1 / V2.5: type, name, fenced JSON

@@ -6,34 +6,33 @@
 
 namespace dsinfer::server {
 
-Result<PromptBuilder> PromptBuilder::create(const Tokenizer& tokenizer, std::optional<ToolCallSyntax> syntax) {
-  std::optional<ChatTemplate> tmpl;
+PromptBuilder PromptBuilder::create(const Tokenizer& tokenizer, ChatPromptFormat prompt_format,
+                                   std::optional<ToolCallSyntax> syntax) {
   ChatFormat format;
-  if (const auto& source = tokenizer.config().chat_template) {
-    DSINFER_ASSIGN_OR_RETURN(ChatTemplate parsed, ChatTemplate::parse(*source));
-    tmpl = std::move(parsed);
-    format = detect_chat_format(*source);
+  switch (prompt_format.kind()) {
+    case ChatPromptFormat::Kind::kNone: break;
+    case ChatPromptFormat::Kind::kJinja: format = detect_chat_format(*tokenizer.config().chat_template); break;
+    // Both always have a thinking mode.
+    case ChatPromptFormat::Kind::kDsmlV32: format = {.tool_calls = ToolCallSyntax::kDsmlV32, .reasoning = true}; break;
+    case ChatPromptFormat::Kind::kDsmlV4: format = {.tool_calls = ToolCallSyntax::kDsmlV4, .reasoning = true}; break;
   }
   if (syntax) format.tool_calls = *syntax;
-  return PromptBuilder(tokenizer, std::move(tmpl), format);
+  return PromptBuilder(tokenizer, std::move(prompt_format), format);
 }
 
 ApiResult<ChatPrompt> PromptBuilder::chat(const ChatRequest& request) const {
-  if (!template_) {
-    return bad_request("This model has no chat template (tokenizer_config.json); use /v1/completions.");
+  if (prompt_format_.kind() == ChatPromptFormat::Kind::kNone) {
+    return bad_request(
+        "This model has no chat template (tokenizer_config.json) and no built-in prompt format; use /v1/completions.");
   }
-  const TokenizerConfig& config = tokenizer_->config();
-  ChatTemplateInputs inputs{.messages = request.messages,
-                            .add_generation_prompt = true,
-                            .bos_token = config.bos_token,
-                            .eos_token = config.eos_token,
-                            .extra = request.template_kwargs};
+  ChatPromptInputs inputs{.messages = request.messages, .add_generation_prompt = true, .kwargs = request.template_kwargs};
   if (request.tool_choice != "none") inputs.tools = request.tools;
-  Result<std::string> text = render_chat_template(*template_, inputs);
-  // The template's own checks (raise_exception: "Conversation roles must alternate ...")
-  // are about the conversation the client sent.
+  Result<std::string> text = prompt_format_.render(inputs);
+  // The format's own checks (a template's raise_exception: "Conversation roles must
+  // alternate ...", the encoders' "tool message does not answer a tool call") are about
+  // the conversation the client sent.
   if (!text) return invalid_request("messages", "messages: " + text.status().message());
-  // The template writes BOS itself.
+  // The format writes BOS itself.
   Result<std::vector<TokenId>> ids = tokenizer_->encode(*text, {.add_special_tokens = false});
   if (!ids) return invalid_request("messages", "messages: " + ids.status().message());
   return ChatPrompt{.ids = std::vector<int32_t>(ids->begin(), ids->end()), .opens_reasoning = prompt_opens_reasoning(*text)};

@@ -1,7 +1,8 @@
-// Request -> prompt token ids. Chat requests go through the model's own chat template
-// (tokenizer_config.json) with the request's tools and chat_template_kwargs as template
-// variables (e.g. {"thinking": true} for V3.1), exactly as transformers'
-// apply_chat_template renders them; completion prompts are tokenized as given.
+// Request -> prompt token ids. Chat requests go through the model's prompt format
+// (tokenizer/chat_prompt_format.h: its Jinja chat template, exactly as transformers'
+// apply_chat_template renders it, or the built-in DeepSeek-V3.2 / V4 encoder) with the
+// request's tools and chat_template_kwargs (e.g. {"thinking": true} for V3.1, V3.2, V4);
+// completion prompts are tokenized as given.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +12,7 @@
 #include "core/status.h"
 #include "server/chat_format.h"
 #include "server/openai_request.h"
-#include "tokenizer/chat_template.h"
+#include "tokenizer/chat_prompt_format.h"
 #include "tokenizer/tokenizer.h"
 
 namespace dsinfer::server {
@@ -23,9 +24,10 @@ struct ChatPrompt {
 
 class PromptBuilder {
  public:
-  // `tokenizer` must outlive the builder. A tokenizer without a chat template can serve
-  // completions only. `syntax` overrides the tool-call syntax read from the template.
-  static Result<PromptBuilder> create(const Tokenizer& tokenizer, std::optional<ToolCallSyntax> syntax = std::nullopt);
+  // `tokenizer` must outlive the builder. A model without a prompt format (kNone) can
+  // serve completions only. `syntax` overrides the tool-call syntax the format implies.
+  static PromptBuilder create(const Tokenizer& tokenizer, ChatPromptFormat prompt_format,
+                              std::optional<ToolCallSyntax> syntax = std::nullopt);
 
   const ChatFormat& format() const { return format_; }
 
@@ -33,11 +35,11 @@ class PromptBuilder {
   ApiResult<std::vector<int32_t>> completion(const CompletionPrompt& prompt) const;
 
  private:
-  PromptBuilder(const Tokenizer& tokenizer, std::optional<ChatTemplate> tmpl, ChatFormat format)
-      : tokenizer_(&tokenizer), template_(std::move(tmpl)), format_(format) {}
+  PromptBuilder(const Tokenizer& tokenizer, ChatPromptFormat prompt_format, ChatFormat format)
+      : tokenizer_(&tokenizer), prompt_format_(std::move(prompt_format)), format_(format) {}
 
   const Tokenizer* tokenizer_;
-  std::optional<ChatTemplate> template_;
+  ChatPromptFormat prompt_format_;
   ChatFormat format_;
 };
 

@@ -57,12 +57,13 @@ class HttpServerTest : public ::testing::Test {
  protected:
   void start(const std::string& reply, ServerOptions options = {}, int64_t context = 4096) {
     engine_ = std::make_unique<testing::FakeEngine>(encode(reply), EngineOptions{.context_size = context});
-    auto prompts = PromptBuilder::create(v3_tokenizer());
-    ASSERT_TRUE(prompts.is_ok()) << prompts.status().message();
+    auto format = ChatPromptFormat::create(v3_tokenizer().config(), "deepseek_v3");
+    ASSERT_TRUE(format.is_ok()) << format.status().message();
     options.port = 0;
     options.model_name = "demo";
     if (options.max_body_bytes == ServerOptions{}.max_body_bytes) options.max_body_bytes = 4096;
-    server_ = std::make_unique<HttpServer>(*engine_, v3_tokenizer(), std::move(prompts).value(), options);
+    server_ = std::make_unique<HttpServer>(*engine_, v3_tokenizer(),
+                                           PromptBuilder::create(v3_tokenizer(), std::move(format).value()), options);
     auto port = server_->bind();
     ASSERT_TRUE(port.is_ok()) << port.status().message();
     port_ = *port;
@@ -156,7 +157,9 @@ TEST_F(HttpServerTest, StreamingChatFramesLikeOpenAI) {
       continue;
     }
     const json& choice = chunk["choices"][0];
-    if (i == 0) EXPECT_EQ(choice["delta"]["role"], "assistant");
+    if (i == 0) {
+      EXPECT_EQ(choice["delta"]["role"], "assistant");
+    }
     if (choice["delta"].contains("content")) content += choice["delta"]["content"].get<std::string>();
     if (!choice["finish_reason"].is_null()) finish = choice["finish_reason"];
   }

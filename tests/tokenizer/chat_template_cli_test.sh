@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `dsinfer chat-template` end to end: a model folder holding only
 # tokenizer_config.json (with the DeepSeek-V3.1 template), stdin in both accepted
-# shapes, --kwargs, and the golden renderings Jinja2 made.
+# shapes, --kwargs, and the golden renderings Jinja2 made; then a V3.2 folder without a
+# template, rendered by the built-in encoder.
 # Usage: chat_template_cli_test.sh DSINFER_BINARY SOURCE_DIR
 set -euo pipefail
 bin=$1
@@ -45,6 +46,26 @@ for name in thinking_on tool_call_then_answer unicode_content; do
     fail=1
   fi
 done
+
+# A V3.2 folder: no template, config.json's model_type selects the built-in encoder;
+# --kwargs '{"thinking": true}' selects thinking mode (golden from tests/fixtures/chat_encoding).
+mkdir -p "$work/v32"
+/usr/bin/python3 - "$src/tests/fixtures/chat_encoding/v32.jsonl" "$work/v32" <<'PY'
+import json, sys
+golden, out = sys.argv[1], sys.argv[2]
+json.dump({"bos_token": "<｜begin▁of▁sentence｜>", "eos_token": "<｜end▁of▁sentence｜>"}, open(f"{out}/tokenizer_config.json", "w"))
+json.dump({"model_type": "deepseek_v32"}, open(f"{out}/config.json", "w"))
+case = next(c for c in map(json.loads, open(golden, encoding="utf-8")) if c["name"] == "two_tool_calls_and_results_thinking")
+json.dump(case["messages"], open(f"{out}/messages.json", "w", encoding="utf-8"), ensure_ascii=False)
+open(f"{out}/want", "w", encoding="utf-8", newline="").write(case["text"])
+PY
+"$bin" chat-template --model "$work/v32" --kwargs '{"thinking": true}' < "$work/v32/messages.json" > "$work/v32/got"
+if cmp -s "$work/v32/want" "$work/v32/got"; then
+  echo "ok   deepseek_v32 encoder"
+else
+  echo "FAIL deepseek_v32 encoder"; diff <(cat "$work/v32/want") <(cat "$work/v32/got") || true
+  fail=1
+fi
 
 # Errors: non-zero exit and a message on stderr.
 if echo 'not json' | "$bin" chat-template --model "$work" 2> "$work/err"; then
