@@ -196,6 +196,10 @@ void BatchingEngine::run() {
     stats_.generated_tokens = generated_tokens_;
     if (!batch.empty()) {
       stats_.last_batch_sequences = static_cast<int64_t>(batch.size());
+      const auto* bound = std::lower_bound(std::begin(EngineStats::kBatchBounds), std::end(EngineStats::kBatchBounds),
+                                           stats_.last_batch_sequences);
+      ++stats_.batch_sequences_steps[bound - std::begin(EngineStats::kBatchBounds)];
+      stats_.batch_sequences_sum += stats_.last_batch_sequences;
       stats_.last_batch_tokens = 0;
       for (const Planned& p : batch) stats_.last_batch_tokens += p.count;
     }

@@ -5,7 +5,9 @@
 // callbacks; everything public here is thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <iterator>
 #include <functional>
 #include <memory>
 #include <string>
@@ -65,6 +67,12 @@ struct SubmitError {
 };
 
 struct EngineStats {
+  // Sequences per step, as a histogram: steps[i] counts steps with at most
+  // kBatchBounds[i] sequences (and more than the bound before); the last slot, more.
+  static constexpr int64_t kBatchBounds[] = {1, 2, 4, 8, 16, 32, 64, 128};
+  std::array<int64_t, std::size(kBatchBounds) + 1> batch_sequences_steps{};
+  int64_t batch_sequences_sum = 0;
+
   int64_t queued = 0;           // accepted, not yet admitted to the batch
   int64_t running = 0;          // holding cache blocks
   int64_t kv_blocks_total = 0;

@@ -72,6 +72,17 @@ std::string Metrics::render(const EngineStats& s) const {
   gauge(out, "dsinfer_requests_queued", "Requests accepted and waiting for a batch slot.", s.queued);
   gauge(out, "dsinfer_requests_running", "Requests in the batch (holding cache blocks).", s.running);
   gauge(out, "dsinfer_batch_sequences", "Sequences in the last engine step.", s.last_batch_sequences);
+  out += "# HELP dsinfer_batch_sequences_per_step Sequences in each engine step.\n"
+         "# TYPE dsinfer_batch_sequences_per_step histogram\n";
+  int64_t steps = 0;
+  for (size_t i = 0; i < std::size(EngineStats::kBatchBounds); ++i) {
+    steps += s.batch_sequences_steps[i];
+    out += fmt::format("dsinfer_batch_sequences_per_step_bucket{{le=\"{}\"}} {}\n", EngineStats::kBatchBounds[i], steps);
+  }
+  steps += s.batch_sequences_steps.back();
+  out += fmt::format("dsinfer_batch_sequences_per_step_bucket{{le=\"+Inf\"}} {}\n", steps);
+  out += fmt::format("dsinfer_batch_sequences_per_step_sum {}\ndsinfer_batch_sequences_per_step_count {}\n",
+                     s.batch_sequences_sum, steps);
   gauge(out, "dsinfer_batch_tokens", "Tokens in the last engine step.", s.last_batch_tokens);
   gauge(out, "dsinfer_engine_steps_total", "Engine steps run.", s.steps, "counter");
   gauge(out, "dsinfer_kv_blocks_total", "Latent cache blocks.", s.kv_blocks_total);

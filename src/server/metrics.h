@@ -1,8 +1,7 @@
 // GET /metrics in the Prometheus text format. The server counts what it sees (requests by
 // endpoint and status, time to first token and inter-token latency from the engine's
 // callback timestamps); the engine's own counters and gauges are read at scrape time.
-// The batch size is the engine's last step (a gauge): a per-step histogram would need
-// the engine to observe every step itself.
+// Batch sizes: the engine's last step (a gauge) and its per-step histogram.
 // Thread-safe: handlers and the engine thread record, any thread renders.
 #pragma once
 

@@ -177,6 +177,11 @@ TEST_P(EngineTest, ConcurrentRequestsMatchTheirSoloRuns) {
   const EngineStats stats = engine->stats();
   EXPECT_EQ(stats.kv_blocks_used, 0);
   EXPECT_GT(stats.last_batch_sequences, 0);
+  // Every step is in the batch-size histogram, and some carried several sequences.
+  int64_t steps = 0;
+  for (int64_t n : stats.batch_sequences_steps) steps += n;
+  EXPECT_EQ(steps, stats.steps);
+  EXPECT_GT(stats.batch_sequences_sum, stats.steps);
 }
 
 TEST_P(EngineTest, PreemptionUnderCachePressureKeepsResultsExact) {

@@ -35,15 +35,23 @@ TEST(Metrics, EngineGaugesAndRequestCounters) {
   m.count_request("/v1/completions", 200);
   m.count_request("/v1/completions", 200);
   m.count_request("/v1/completions", 429);
-  const std::string text = m.render({.queued = 2, .running = 3, .kv_blocks_total = 10, .kv_blocks_used = 4,
-                                     .last_batch_sequences = 3, .preemptions = 1, .prompt_tokens = 50,
-                                     .generated_tokens = 9});
+  EngineStats stats{.queued = 2, .running = 3, .kv_blocks_total = 10, .kv_blocks_used = 4,
+                    .last_batch_sequences = 3, .preemptions = 1, .prompt_tokens = 50, .generated_tokens = 9};
+  stats.batch_sequences_steps = {5, 0, 2, 0, 0, 0, 0, 0, 1};  // 5 steps of 1, 2 of 3-4, 1 of over 128
+  stats.batch_sequences_sum = 5 + 7 + 200;
+  const std::string text = m.render(stats);
   for (const char* line : {"dsinfer_http_requests_total{endpoint=\"/v1/completions\",status=\"200\"} 2\n",
                            "dsinfer_http_requests_total{endpoint=\"/v1/completions\",status=\"429\"} 1\n",
                            "dsinfer_requests_queued 2\n", "dsinfer_requests_running 3\n", "dsinfer_kv_blocks_used 4\n",
                            "dsinfer_kv_blocks_free 6\n", "dsinfer_batch_sequences 3\n", "dsinfer_preemptions_total 1\n",
                            "dsinfer_prompt_tokens_total 50\n", "dsinfer_generation_tokens_total 9\n",
-                           "# TYPE dsinfer_preemptions_total counter\n"}) {
+                           "# TYPE dsinfer_preemptions_total counter\n",
+                           "dsinfer_batch_sequences_per_step_bucket{le=\"1\"} 5\n",
+                           "dsinfer_batch_sequences_per_step_bucket{le=\"2\"} 5\n",
+                           "dsinfer_batch_sequences_per_step_bucket{le=\"4\"} 7\n",
+                           "dsinfer_batch_sequences_per_step_bucket{le=\"128\"} 7\n",
+                           "dsinfer_batch_sequences_per_step_bucket{le=\"+Inf\"} 8\n",
+                           "dsinfer_batch_sequences_per_step_sum 212\n", "dsinfer_batch_sequences_per_step_count 8\n"}) {
     EXPECT_NE(text.find(line), std::string::npos) << line;
   }
 }
