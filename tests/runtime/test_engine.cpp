@@ -115,6 +115,24 @@ class EngineTest : public ::testing::TestWithParam<ModelCase> {
     return out;
   }
 
+  // Runs `requests` together in one engine, checks that each ends (kLength) with its solo
+  // tokens, and returns the engine's stats once it has drained.
+  EngineStats expect_together_like_solo(const std::vector<GenerationRequest>& requests, const EngineOptions& options) {
+    const auto expected = solo(requests, options);
+    auto engine = start(options);
+    Collector c;
+    for (size_t i = 0; i < requests.size(); ++i)
+      EXPECT_TRUE(std::holds_alternative<Engine::RequestId>(engine->submit(requests[i], c.callbacks_for(int(i)))));
+    c.wait_for(requests.size());
+    for (size_t i = 0; i < requests.size(); ++i) {
+      EXPECT_EQ(c.tokens(int(i)), expected[i]) << "request " << i;
+      EXPECT_EQ(c.result(int(i)).reason, FinishReason::kLength) << "request " << i;
+      EXPECT_EQ(c.result(int(i)).completion_tokens, requests[i].max_tokens) << "request " << i;
+    }
+    engine->shutdown(true);
+    return engine->stats();
+  }
+
   std::unique_ptr<Backend> backend_;
   std::unique_ptr<DeepSeekModel> model_;
 };
@@ -159,22 +177,8 @@ TEST_P(EngineTest, ConcurrentRequestsMatchTheirSoloRuns) {
   std::vector<GenerationRequest> requests;
   for (int i = 0; i < 12; ++i)
     requests.push_back({.prompt = random_prompt(3 + 7 * i % 40, 100 + i), .max_tokens = 6 + i % 5});
-  const EngineOptions options{.max_batch = 16, .context_size = 128, .block_size = 8, .prefill_chunk = 16,
-                              .step_tokens = 40};
-  const auto expected = solo(requests, options);
-
-  auto engine = start(options);
-  Collector c;
-  for (size_t i = 0; i < requests.size(); ++i)
-    ASSERT_TRUE(std::holds_alternative<Engine::RequestId>(engine->submit(requests[i], c.callbacks_for(int(i)))));
-  c.wait_for(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    EXPECT_EQ(c.tokens(int(i)), expected[i]) << "request " << i;
-    EXPECT_EQ(c.result(int(i)).reason, FinishReason::kLength);
-    EXPECT_EQ(c.result(int(i)).completion_tokens, requests[i].max_tokens);
-  }
-  engine->shutdown(true);
-  const EngineStats stats = engine->stats();
+  const EngineStats stats = expect_together_like_solo(
+      requests, {.max_batch = 16, .context_size = 128, .block_size = 8, .prefill_chunk = 16, .step_tokens = 40});
   EXPECT_EQ(stats.kv_blocks_used, 0);
   EXPECT_GT(stats.last_batch_sequences, 0);
   // Every step is in the batch-size histogram, and some carried several sequences.
@@ -188,20 +192,8 @@ TEST_P(EngineTest, PreemptionUnderCachePressureKeepsResultsExact) {
   std::vector<GenerationRequest> requests;
   for (int i = 0; i < 6; ++i) requests.push_back({.prompt = random_prompt(20 + i, 200 + i), .max_tokens = 12});
   // 8 blocks of 8 positions: one 64-position context, far less than six requests need.
-  const EngineOptions options{.max_batch = 6, .context_size = 64, .kv_blocks = 8, .block_size = 8,
-                              .prefill_chunk = 16, .step_tokens = 64};
-  const auto expected = solo(requests, options);
-  auto engine = start(options);
-  Collector c;
-  for (size_t i = 0; i < requests.size(); ++i)
-    ASSERT_TRUE(std::holds_alternative<Engine::RequestId>(engine->submit(requests[i], c.callbacks_for(int(i)))));
-  c.wait_for(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) {
-    EXPECT_EQ(c.tokens(int(i)), expected[i]) << "request " << i;
-    EXPECT_EQ(c.result(int(i)).reason, FinishReason::kLength);
-  }
-  engine->shutdown(true);
-  const EngineStats stats = engine->stats();
+  const EngineStats stats = expect_together_like_solo(requests, {.max_batch = 6, .context_size = 64, .kv_blocks = 8,
+                                                                 .block_size = 8, .prefill_chunk = 16, .step_tokens = 64});
   EXPECT_GT(stats.preemptions, 0);
   EXPECT_EQ(stats.kv_blocks_used, 0);
 }
@@ -334,12 +326,8 @@ TEST_P(EngineTest, CompactCacheCostsLittleAndStaysBatchInvariant) {
     EXPECT_NE(refused.status().message().find("multiple of 32"), std::string::npos);
   }
   const EngineOptions options{.max_batch = 8, .context_size = 64, .block_size = 8, .kv_dtype = compact};
-  const auto expected = solo(requests, options);
+  expect_together_like_solo(requests, options);
   auto engine = start(options);
-  Collector collector;
-  for (size_t i = 0; i < requests.size(); ++i) engine->submit(requests[i], collector.callbacks_for(int(i)));
-  collector.wait_for(requests.size());
-  for (size_t i = 0; i < requests.size(); ++i) EXPECT_EQ(collector.tokens(int(i)), expected[i]) << "request " << i;
   const int64_t index_key_bytes = c.indexer ? c.indexer->head_dim * 4 : 0;  // V3.2: f32 indexer keys
   EXPECT_EQ(engine->kv_bytes_per_token(),
             c.num_hidden_layers * ((q8_rows ? c.latent_dim() / 32 * 34 : c.latent_dim() * 2) + index_key_bytes));
