@@ -142,6 +142,16 @@ INSTANTIATE_TEST_SUITE_P(Cases, MlaAttentionTest,
                                   std::to_string(info.param.start_pos) + "_T" + std::to_string(info.param.tokens);
                          });
 
+// The reference backend and the CPU backend (2 threads).
+std::vector<std::unique_ptr<Backend>> both_backends() {
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_reference_backend());
+  auto cpu = make_cpu_backend({.threads = 2});
+  EXPECT_TRUE(cpu.is_ok()) << cpu.status().message();
+  if (cpu.is_ok()) backends.push_back(std::move(cpu).value());
+  return backends;
+}
+
 // The paged cache: the same rows spread over pages of 3 rows placed out of order in a
 // pool give bit-identical results to one contiguous run of rows, on every backend.
 TEST(MlaAttention, PagedRowsEqualContiguousRows) {
@@ -165,12 +175,7 @@ TEST(MlaAttention, PagedRowsEqualContiguousRows) {
   }
   const LatentRows paged{pages.data(), kPageRows, kCtx};
 
-  std::vector<std::unique_ptr<Backend>> backends;
-  backends.push_back(make_reference_backend());
-  auto cpu = make_cpu_backend({.threads = 2});
-  ASSERT_TRUE(cpu.is_ok()) << cpu.status().message();
-  backends.push_back(std::move(cpu).value());
-  for (auto& backend : backends) {
+  for (auto& backend : both_backends()) {
     auto prepared = backend->prepare_weight(kv_b.view);
     ASSERT_TRUE(prepared.is_ok());
     for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
@@ -203,12 +208,7 @@ TEST(MlaAttention, CompactPagesEqualTheirRoundedValues) {
   q.fill_random(rng, 0.5f);
   Activation rows(ctx, lora + rope);
   rows.fill_random(rng);
-  std::vector<std::unique_ptr<Backend>> backends;
-  backends.push_back(make_reference_backend());
-  auto cpu = make_cpu_backend({.threads = 2});
-  ASSERT_TRUE(cpu.is_ok());
-  backends.push_back(std::move(cpu).value());
-  for (auto& backend : backends) {
+  for (auto& backend : both_backends()) {
     auto prepared = backend->prepare_weight(kv_b.view);
     ASSERT_TRUE(prepared.is_ok());
     for (DType dtype : {DType::kF16, DType::kBF16, DType::kQ8_0}) {
@@ -244,15 +244,6 @@ TEST(MlaAttention, CompactPagesEqualTheirRoundedValues) {
       }
     }
   }
-}
-
-std::vector<std::unique_ptr<Backend>> both_backends() {
-  std::vector<std::unique_ptr<Backend>> backends;
-  backends.push_back(make_reference_backend());
-  auto cpu = make_cpu_backend({.threads = 2});
-  EXPECT_TRUE(cpu.is_ok()) << cpu.status().message();
-  if (cpu.is_ok()) backends.push_back(std::move(cpu).value());
-  return backends;
 }
 
 // DeepSeek Sparse Attention: each query sees only its listed positions. Listing every
