@@ -60,6 +60,9 @@ struct WeightView {
   std::vector<int64_t> shape;
   const void* data = nullptr;
   BlockScales scales;  // data == nullptr unless the weight is block-scaled
+  // data lies in a read-only file mapping: a backend that copied it elsewhere may drop
+  // its pages, which are re-read from the file if anything reads them again.
+  bool file_backed = false;
 
   int64_t rows() const { return shape.empty() ? 0 : (shape.size() == 1 ? 1 : shape[0]); }
   int64_t cols() const { return shape.empty() ? 0 : shape.back(); }

@@ -76,6 +76,7 @@ std::optional<WeightView> Checkpoint::find(const std::string& name) const {
   view.dtype = entry->dtype;
   view.shape = entry->shape;
   view.data = file->tensor_data(*entry);
+  view.file_backed = true;
   return view;
 }
 

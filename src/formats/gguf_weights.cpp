@@ -395,6 +395,7 @@ std::optional<WeightView> GgufWeights::find(const std::string& name) const {
   WeightView view;
   view.name = name;
   view.dtype = t.dtype;
+  view.file_backed = true;
   if (location->expert < 0) {
     view.shape = t.shape();
     view.data = file_.tensor_data(t);

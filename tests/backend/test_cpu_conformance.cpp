@@ -121,7 +121,8 @@ TEST_P(CpuConformance, MatmulEveryFormatAndOddSizes) {
   Backends b(GetParam());
   for (DType dtype : kFormats) {
     const int64_t K = odd_cols(dtype);
-    for (int64_t N : {1, 37, 130}) {
+    // 40 and 128 rows take the interleaved kernels for Q4_0 / Q8_0 (rows in groups of 8).
+    for (int64_t N : {1, 37, 40, 130}) {
       for (int64_t T : {1, 5, 33}) {
         Weight w = make_weight(dtype, N, K, static_cast<uint32_t>(N * 131 + T));
         auto x = random_floats(static_cast<size_t>(T * K), static_cast<uint32_t>(T + 7));
@@ -324,8 +325,8 @@ TEST_P(CpuConformance, MoeFfnMatchesReference) {
 
 TEST_P(CpuConformance, MatmulRowsDoNotDependOnBatch) {
   Backends b(GetParam());
-  constexpr int64_t kMaxT = 9, N = 37;
-  for (DType dtype : kFormats) {
+  constexpr int64_t kMaxT = 9;
+  for (DType dtype : kFormats) for (int64_t N : {37, 40}) {
     const int64_t K = odd_cols(dtype);
     Weight w = make_weight(dtype, N, K, 5);
     auto x = random_floats(static_cast<size_t>(kMaxT * K), 6);
@@ -345,7 +346,8 @@ TEST_P(CpuConformance, MatmulRowsDoNotDependOnBatch) {
         const auto batched = run(x.data(), T);
         for (int64_t t = 0; t < T; ++t)
           EXPECT_TRUE(same_bits(batched.data() + t * N, alone[t].data(), N))
-              << dtype_name(dtype) << (block_scaled ? "" : " unscaled") << " T=" << T << " token " << t;
+              << dtype_name(dtype) << (block_scaled ? "" : " unscaled") << " N=" << N << " T=" << T << " token "
+              << t;
       }
     }
   }

@@ -79,7 +79,7 @@ class CpuBackend final : public Backend {
       reference::silu_and_mul(out.row_slice(b, e - b), gate.row_slice(b, e - b), up.row_slice(b, e - b));
     });
   }
-  void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { ctx_.matmul(out, x, w.view()); }
+  void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { ctx_.matmul(out, x, w); }
   void argmax(std::span<int32_t> out, Tensor x) override { reference::argmax(out, x); }
   void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
   void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }

@@ -6,6 +6,7 @@
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
+#include "backend/cpu/packed_weight.h"
 #include "backend/ops.h"
 #include "core/thread_pool.h"
 
@@ -28,6 +29,9 @@ class CpuWeight final : public PreparedWeight {
   const WeightView& view() const override { return view_; }
   // Set by the first absorbed-form attention that uses this weight as kv_b.
   mutable std::unique_ptr<AbsorbedKeyWeights> absorbed_keys;
+  // Set by the first matmul (nullptr, with `packing_tried`, when there is no packed form).
+  mutable std::unique_ptr<PackedWeight> packed;
+  mutable bool packing_tried = false;
 
  private:
   WeightView view_;
@@ -42,7 +46,21 @@ struct CpuContext {
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
   std::vector<float> indexer_buffer;    // indexer scores [T, context]
 
+  // A stored-layout view (a slice of a weight, say).
   void matmul(Tensor out, Tensor x, const WeightView& w) { cpu::matmul(kernels, pool, matmul_scratch, out, x, w); }
+  // A whole prepared weight: the interleaved-row kernels where it has a packed form.
+  void matmul(Tensor out, Tensor x, const PreparedWeight& w) {
+    const auto& weight = static_cast<const CpuWeight&>(w);
+    if (!weight.packing_tried) {
+      weight.packed = PackedWeight::pack(kernels, pool, weight.view());
+      weight.packing_tried = true;
+    }
+    if (weight.packed) {
+      cpu::matmul_packed(kernels, pool, matmul_scratch, out, x, *weight.packed);
+    } else {
+      cpu::matmul(kernels, pool, matmul_scratch, out, x, weight.view());
+    }
+  }
 };
 
 void moe_ffn(CpuContext& ctx, const MoeArgs& args);

@@ -24,6 +24,25 @@ struct ActBlockQ8 {
   int8_t qs[32];
 };
 
+// Eight weight rows interleaved per 32-value block (the CPU backend repacks Q4_0 / Q8_0
+// weights whose row count is a multiple of 8 into these once, on first use). Byte i of
+// the 4-value group k of row r sits at qs[32 * k + 4 * r + i], so one 32-byte load holds
+// the same four columns of all eight rows, and an integer multiply-add against the
+// activation's four values broadcast gives all eight rows' partial dot products at once.
+// Q4_0x8: group k's bytes hold values 4k..4k+3 in their low nibbles and 16+4k..16+4k+3
+// in their high nibbles, as in BlockQ4_0.
+struct BlockQ4_0x8 {
+  uint16_t d[8];  // f16 scale of each row
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ4_0x8) == 8 * sizeof(BlockQ4_0));
+
+struct BlockQ8_0x8 {
+  uint16_t d[8];
+  int8_t qs[256];
+};
+static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
+
 struct Kernels {
   std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -41,6 +60,16 @@ struct Kernels {
   void (*dot4_bf16)(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]);
   void (*dot4_q8_0)(const BlockQ8_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]);
   void (*dot4_q4_0)(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]);
+
+  // Eight interleaved rows against n_tokens (1..4) activation rows `x_stride` blocks
+  // apart: out[t * out_stride + r] for row r, token t. Per (row, token) every block's
+  // integer dot product is exact and the blocks are summed in order, so a token's result
+  // does not depend on n_tokens. nullptr where a table has no packed kernels (the
+  // backend then keeps the stored layout).
+  void (*gemm_q4_0x8)(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  void (*gemm_q8_0x8)(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
 };
 
 const Kernels& generic_kernels();

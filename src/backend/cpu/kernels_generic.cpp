@@ -86,11 +86,48 @@ void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_
   for (int i = 0; i < 4; ++i) out[i] = dot_q4_0(w, x + i * x_stride, n_blocks);
 }
 
+// Value j (0..31) of row r in an interleaved block (layout in kernels.h).
+int q4_0x8_value(const BlockQ4_0x8& w, int r, int j) {
+  const uint8_t byte = w.qs[32 * ((j % 16) / 4) + 4 * r + j % 4];
+  return j < 16 ? byte & 0x0F : byte >> 4;
+}
+
+void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < 8; ++r) {
+      float sum = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const ActBlockQ8& xb = x[t * x_stride + b];
+        int32_t acc = 0;
+        for (int j = 0; j < 32; ++j) acc += q4_0x8_value(w[b], r, j) * xb.qs[j];
+        sum += f16_to_f32(w[b].d[r]) * xb.d * static_cast<float>(acc - 8 * xb.sum);
+      }
+      out[t * out_stride + r] = sum;
+    }
+}
+
+void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < 8; ++r) {
+      float sum = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const ActBlockQ8& xb = x[t * x_stride + b];
+        int32_t acc = 0;
+        for (int j = 0; j < 32; ++j) acc += w[b].qs[32 * (j / 4) + 4 * r + j % 4] * xb.qs[j];
+        sum += f16_to_f32(w[b].d[r]) * xb.d * static_cast<float>(acc);
+      }
+      out[t * out_stride + r] = sum;
+    }
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
-                             dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0};
+                             dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
+                             gemm_q4_0x8, gemm_q8_0x8};
   return table;
 }
 

@@ -266,13 +266,18 @@ const Kernels& neon_kernels() {
                              quantize_act_q8,
                              dot4_bf16,
                              Widening::dot4_q8_0,
-                             Widening::dot4_q4_0};
+                             Widening::dot4_q4_0,
+                             // Interleaved-row kernels are x86-only so far: the NEON tables
+                             // keep the stored layout.
+                             nullptr,
+                             nullptr};
   return table;
 }
 
 const Kernels& neon_dotprod_kernels() {
   static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
-                             dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0};
+                             dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
+                             nullptr,        nullptr};
   return table;
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/packed_weight.h"
 #include "core/tensor.h"
 #include "core/thread_pool.h"
 
@@ -16,5 +17,9 @@ struct MatmulScratch {
 };
 
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w);
+
+// The same product for a weight repacked into interleaved rows (packed_weight.h).
+void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
+                   const PackedWeight& w);
 
 }  // namespace dsinfer::cpu

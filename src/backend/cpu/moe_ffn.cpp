@@ -57,10 +57,10 @@ void swiglu(CpuContext& ctx, const MoeWorkspace& ws, int64_t n, const FfnWeights
   Tensor up = ws.up.row_slice(0, n);
   up.cols = up.row_stride = inter;
   Tensor rows = ws.rows.row_slice(0, n);
-  ctx.matmul(gate, rows, w.gate->view());
-  ctx.matmul(up, rows, w.up->view());
+  ctx.matmul(gate, rows, *w.gate);
+  ctx.matmul(up, rows, *w.up);
   silu_and_mul(ctx.pool, gate, up);
-  ctx.matmul(ws.expert_out.row_slice(0, n), gate, w.down->view());
+  ctx.matmul(ws.expert_out.row_slice(0, n), gate, *w.down);
 }
 
 }  // namespace
@@ -74,7 +74,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   if (a.shared) inter = std::max(inter, a.shared->gate->view().rows());
   const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter);
 
-  ctx.matmul(ws.logits, a.x, a.router->view());
+  ctx.matmul(ws.logits, a.x, *a.router);
   std::vector<float> bias;
   if (a.selection_bias) bias = reference::dequantize(a.selection_bias->view());
   std::vector<std::vector<RoutedToken>> tokens_of(static_cast<size_t>(n_experts));
