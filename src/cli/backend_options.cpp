@@ -15,11 +15,14 @@ void add_backend_options(CLI::App& cmd, BackendOptions& options) {
                  "CPU kernels to use instead of the best available: generic; avx2 on x86-64; neon, neon-dotprod on "
                  "aarch64")
       ->envname("DSINFER_ISA");
+  cmd.add_flag("--pack-at-load,!--pack-on-first-use", options.pack_at_load,
+               "cpu backend: repack Q4_0/Q8_0 weights for the interleaved kernels while loading (longer start, "
+               "even steps after) instead of on their first use");
 }
 
 Result<std::unique_ptr<Backend>> make_backend(const BackendOptions& options) {
   if (options.backend == "reference") return make_reference_backend();
-  return make_cpu_backend({.threads = options.threads, .isa = options.isa});
+  return make_cpu_backend({.threads = options.threads, .isa = options.isa, .pack_at_load = options.pack_at_load});
 }
 
 }  // namespace dsinfer::cli

@@ -27,7 +27,7 @@ struct BenchServeOptions {
   int64_t prompt_tokens = 64;
   int64_t gen_tokens = 32;
   bool json = false;
-  BackendOptions backend;
+  BackendOptions backend{.pack_at_load = true};  // a server should not slow down on first uses
 };
 
 struct LevelResult {

@@ -24,7 +24,7 @@ namespace dsinfer::cli {
 namespace {
 
 struct ServeOptions {
-  BackendOptions backend;
+  BackendOptions backend{.pack_at_load = true};  // a server should not slow down on first uses
   std::string model_dir;
   std::string model_name;  // empty: the model folder's name
   server::ServerOptions http;

@@ -353,6 +353,23 @@ TEST_P(CpuConformance, MatmulRowsDoNotDependOnBatch) {
   }
 }
 
+// Weights packed while loading (servers) or on their first matmul give the same bits.
+TEST_P(CpuConformance, PackingAtLoadMatchesPackingOnFirstUse) {
+  auto at_load = std::move(make_cpu_backend({.threads = 2, .isa = GetParam(), .pack_at_load = true})).value();
+  auto on_use = std::move(make_cpu_backend({.threads = 2, .isa = GetParam()})).value();
+  constexpr int64_t N = 48, K = 96, T = 6;
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kBF16}) {
+    const Weight w = make_weight(dtype, N, K, 61);
+    auto x = random_floats(static_cast<size_t>(T * K), 62);
+    std::vector<float> a(static_cast<size_t>(T * N)), b(a.size());
+    auto wa = std::move(at_load->prepare_weight(w.view)).value();
+    auto wb = std::move(on_use->prepare_weight(w.view)).value();
+    at_load->matmul(Tensor::contiguous(DType::kF32, T, N, a.data()), Tensor::contiguous(DType::kF32, T, K, x.data()), *wa);
+    on_use->matmul(Tensor::contiguous(DType::kF32, T, N, b.data()), Tensor::contiguous(DType::kF32, T, K, x.data()), *wb);
+    EXPECT_TRUE(same_bits(a.data(), b.data(), T * N)) << dtype_name(dtype);
+  }
+}
+
 // The kernel contract beneath it: a four-token kernel's result for each token equals,
 // bitwise, the single-row kernel's. Sizes leave partial vectors (301 BF16 values) and a
 // block count (9) that no grouping of blocks divides.

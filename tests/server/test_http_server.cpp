@@ -1,5 +1,6 @@
 // The HTTP routes end to end over a fake engine (no model): real sockets, real tokenizer
 // and chat template (DeepSeek-V3's), the responses parsed as a client would.
+#include <chrono>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -325,10 +326,17 @@ TEST_F(HttpServerTest, MetricsCountRequests) {
   start("Hello world");
   post("/v1/chat/completions", chat());
   post("/v1/chat/completions", chat({{"n", 0}}));
-  auto res = client_->Get("/metrics");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 200);
-  const std::string& text = res->body;
+  // A request is counted once its response is written, which may be just after the
+  // client has read it: poll briefly for the second one.
+  std::string text;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto res = client_->Get("/metrics");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 200);
+    text = res->body;
+    if (text.find("status=\"400\"} 1") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_NE(text.find("dsinfer_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"200\"} 1"), std::string::npos)
       << text;
   EXPECT_NE(text.find("dsinfer_http_requests_total{endpoint=\"/v1/chat/completions\",status=\"400\"} 1"), std::string::npos);

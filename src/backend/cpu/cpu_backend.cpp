@@ -25,13 +25,18 @@ class AlignedBuffer final : public DeviceBuffer {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(const cpu::Kernels& kernels, int threads)
-      : pool_(threads), ctx_{.kernels = kernels, .pool = pool_}, name_("cpu-" + std::string(kernels.isa)) {}
+  CpuBackend(const cpu::Kernels& kernels, int threads, bool pack_at_load)
+      : pool_(threads),
+        ctx_{.kernels = kernels, .pool = pool_},
+        name_("cpu-" + std::string(kernels.isa)),
+        pack_at_load_(pack_at_load) {}
 
   std::string_view name() const override { return name_; }
   std::unique_ptr<DeviceBuffer> allocate(size_t bytes) override { return std::make_unique<AlignedBuffer>(bytes); }
   Result<std::unique_ptr<PreparedWeight>> prepare_weight(const WeightView& weight) override {
-    return std::unique_ptr<PreparedWeight>(std::make_unique<cpu::CpuWeight>(weight));
+    auto prepared = std::make_unique<cpu::CpuWeight>(weight);
+    if (pack_at_load_) ctx_.pack(*prepared);
+    return std::unique_ptr<PreparedWeight>(std::move(prepared));
   }
   void synchronize() override {}
   void download(Tensor src, float* dst) override {
@@ -89,6 +94,7 @@ class CpuBackend final : public Backend {
   ThreadPool pool_;
   cpu::CpuContext ctx_;
   std::string name_;
+  bool pack_at_load_;
 };
 
 }  // namespace
@@ -99,7 +105,7 @@ Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& optio
     return error("instruction set '{}' is not available on this CPU (try: generic, avx2, neon, neon-dotprod)",
                  options.isa);
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(*kernels, threads));
+  return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(*kernels, threads, options.pack_at_load));
 }
 
 }  // namespace dsinfer

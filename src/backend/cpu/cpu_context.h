@@ -41,20 +41,24 @@ struct CpuContext {
   const Kernels& kernels;
   ThreadPool& pool;
   MatmulScratch matmul_scratch;
+  PackArena pack_arena;
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
   std::vector<float> indexer_buffer;    // indexer scores [T, context]
 
+  // Gives `w` its packed form if it has one and does not yet.
+  void pack(const CpuWeight& w) {
+    if (w.packing_tried) return;
+    w.packed = PackedWeight::pack(kernels, pool, pack_arena, w.view());
+    w.packing_tried = true;
+  }
   // A stored-layout view (a slice of a weight, say).
   void matmul(Tensor out, Tensor x, const WeightView& w) { cpu::matmul(kernels, pool, matmul_scratch, out, x, w); }
   // A whole prepared weight: the interleaved-row kernels where it has a packed form.
   void matmul(Tensor out, Tensor x, const PreparedWeight& w) {
     const auto& weight = static_cast<const CpuWeight&>(w);
-    if (!weight.packing_tried) {
-      weight.packed = PackedWeight::pack(kernels, pool, weight.view());
-      weight.packing_tried = true;
-    }
+    pack(weight);
     if (weight.packed) {
       cpu::matmul_packed(kernels, pool, matmul_scratch, out, x, *weight.packed);
     } else {

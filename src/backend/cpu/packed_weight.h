@@ -4,8 +4,10 @@
 // are, and a model pays for packing only the experts it actually routes to.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "core/tensor.h"
@@ -13,12 +15,37 @@
 
 namespace dsinfer::cpu {
 
+// Memory for packed weights, in large chunks backed by transparent huge pages: packing
+// a whole model touches gigabytes of fresh memory, and faulting it in 4 KiB pages costs
+// more than the packing itself (in a VM, several times more). Packed weights live as
+// long as the backend that owns the arena, which outlives every model loaded on it.
+class PackArena {
+ public:
+  PackArena() = default;
+  ~PackArena();
+  PackArena(const PackArena&) = delete;
+  PackArena& operator=(const PackArena&) = delete;
+
+  // 64-byte aligned; nullptr when the system is out of memory.
+  uint8_t* allocate(size_t bytes);
+
+ private:
+  struct Chunk {
+    void* mapping;
+    size_t mapping_bytes;
+    uint8_t* begin;  // 2 MiB aligned
+    size_t size, used;
+  };
+  std::vector<Chunk> chunks_;
+};
+
 class PackedWeight {
  public:
   // The packed form of `w`, or nullptr when the kernels have no packed form for it.
   // A file-backed source's pages are released afterwards (re-read from the file if
   // something reads the stored layout again), so packing does not double the memory.
-  static std::unique_ptr<PackedWeight> pack(const Kernels& kernels, ThreadPool& pool, const WeightView& w);
+  static std::unique_ptr<PackedWeight> pack(const Kernels& kernels, ThreadPool& pool, PackArena& arena,
+                                            const WeightView& w);
 
   DType source_dtype() const { return dtype_; }
   int64_t rows() const { return rows_; }
@@ -28,16 +55,14 @@ class PackedWeight {
   const BlockQ8_0x8* q8_0_group(int64_t g) const { return reinterpret_cast<const BlockQ8_0x8*>(group(g)); }
 
  private:
-  struct Free {
-    void operator()(uint8_t* p) const;
-  };
-  PackedWeight(DType dtype, int64_t rows, int64_t blocks, size_t group_bytes);
-  const uint8_t* group(int64_t g) const { return data_.get() + static_cast<size_t>(g) * group_bytes_; }
+  PackedWeight(DType dtype, int64_t rows, int64_t blocks, size_t group_bytes, uint8_t* data)
+      : dtype_(dtype), rows_(rows), blocks_(blocks), group_bytes_(group_bytes), data_(data) {}
+  const uint8_t* group(int64_t g) const { return data_ + static_cast<size_t>(g) * group_bytes_; }
 
   DType dtype_;
   int64_t rows_, blocks_;
   size_t group_bytes_;
-  std::unique_ptr<uint8_t, Free> data_;
+  uint8_t* data_;  // in the backend's PackArena
 };
 
 }  // namespace dsinfer::cpu
