@@ -134,7 +134,7 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
   Tensor kv = Tensor::contiguous(DType::kF32, ctx_len, H * kv_head, ctx.attention_buffer.data());
   for (int64_t begin = 0; begin < ctx_len;) {
     const Tensor run = a.latent.page_run(begin, ctx_len - begin);
-    ctx.matmul(kv.row_slice(begin, run.rows), run.col_slice(0, a.kv_lora_rank), a.kv_b->view());
+    ctx.matmul(kv.row_slice(begin, run.rows), run.col_slice(0, a.kv_lora_rank), *a.kv_b);
     begin += run.rows;
   }
   float* score_rows = ctx.attention_buffer.data() + kv_size;
