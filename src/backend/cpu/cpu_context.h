@@ -37,12 +37,19 @@ class CpuWeight final : public PreparedWeight {
   WeightView view_;
 };
 
+// One thread's buffers for running whole experts (moe_experts.h).
+struct MoeThreadScratch {
+  std::vector<float> rows, gate, up, down;
+  std::vector<ActBlockQ8> activations;
+};
+
 struct CpuContext {
   const Kernels& kernels;
   ThreadPool& pool;
   MatmulScratch matmul_scratch;
   PackArena pack_arena;
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
+  std::vector<MoeThreadScratch> moe_threads;
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
   std::vector<float> indexer_buffer;    // indexer scores [T, context]

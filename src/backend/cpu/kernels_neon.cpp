@@ -137,6 +137,58 @@ struct WideningInt8 {
     acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a1), vget_low_s8(b1)));
     return vpadalq_s16(acc, vmull_high_s8(a1, b1));
   }
+
+  // Row sums of eight interleaved rows ("Interleaved rows" below). Two products may add
+  // up to 2 x 128 x 128, past int16, so each group's products are widened before the next
+  // group's are added: lanes hold two partial sums per row until rows() adds the pairs.
+  class Rows8 {
+   public:
+    void add(const int8x16_t w[4][2], int8x16_t x) {
+      group<0>(w[0], x);
+      group<1>(w[1], x);
+      group<2>(w[2], x);
+      group<3>(w[3], x);
+    }
+    int32x4x2_t rows() const { return {vpaddq_s32(acc_[0], acc_[1]), vpaddq_s32(acc_[2], acc_[3])}; }
+
+   private:
+    template <int K>
+    void group(const int8x16_t w[2], int8x16_t x) {
+      const int8x16_t xk = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), K));
+      acc_[0] = vpadalq_s16(acc_[0], vmull_s8(vget_low_s8(w[0]), vget_low_s8(xk)));
+      acc_[1] = vpadalq_s16(acc_[1], vmull_high_s8(w[0], xk));
+      acc_[2] = vpadalq_s16(acc_[2], vmull_s8(vget_low_s8(w[1]), vget_low_s8(xk)));
+      acc_[3] = vpadalq_s16(acc_[3], vmull_high_s8(w[1], xk));
+    }
+    int32x4_t acc_[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+  };
+
+  // Rows8 for Q4_0 nibbles (0..15): a block puts 8 products of at most 15 x 128 into each
+  // int16 lane (15360), so they are summed in 16 bits and widened once.
+  class NibbleRows8 {
+   public:
+    void add(const int8x16_t w[4][2], int8x16_t x) {
+      group<0>(w[0], x);
+      group<1>(w[1], x);
+      group<2>(w[2], x);
+      group<3>(w[3], x);
+    }
+    int32x4x2_t rows() const {
+      return {vpaddq_s32(vpaddlq_s16(acc_[0]), vpaddlq_s16(acc_[1])),
+              vpaddq_s32(vpaddlq_s16(acc_[2]), vpaddlq_s16(acc_[3]))};
+    }
+
+   private:
+    template <int K>
+    void group(const int8x16_t w[2], int8x16_t x) {
+      const int8x16_t xk = vreinterpretq_s8_s32(vdupq_laneq_s32(vreinterpretq_s32_s8(x), K));
+      acc_[0] = vmlal_s8(acc_[0], vget_low_s8(w[0]), vget_low_s8(xk));
+      acc_[1] = vmlal_high_s8(acc_[1], w[0], xk);
+      acc_[2] = vmlal_s8(acc_[2], vget_low_s8(w[1]), vget_low_s8(xk));
+      acc_[3] = vmlal_high_s8(acc_[3], w[1], xk);
+    }
+    int16x8_t acc_[4] = {vdupq_n_s16(0), vdupq_n_s16(0), vdupq_n_s16(0), vdupq_n_s16(0)};
+  };
 };
 
 // Not always_inline: the templates that call it carry no target attribute of their own
@@ -147,6 +199,29 @@ struct DotprodInt8 {
   DSINFER_DOTPROD static int32x4_t dot32(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
     return vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, b0), a1, b1);
   }
+
+  // Row sums of eight interleaved rows: SDOT by element takes group K's four activation
+  // bytes from lane K of x, so x is loaded once per half block and never broadcast.
+  class Rows8 {
+   public:
+    DSINFER_DOTPROD void add(const int8x16_t w[4][2], int8x16_t x) {
+      group<0>(w[0], x);
+      group<1>(w[1], x);
+      group<2>(w[2], x);
+      group<3>(w[3], x);
+    }
+    int32x4x2_t rows() const { return {acc_[0], acc_[1]}; }
+
+   private:
+    template <int K>
+    DSINFER_DOTPROD void group(const int8x16_t w[2], int8x16_t x) {
+      acc_[0] = vdotq_laneq_s32(acc_[0], w[0], x, K);
+      acc_[1] = vdotq_laneq_s32(acc_[1], w[1], x, K);
+    }
+    int32x4_t acc_[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+  };
+  // Nibbles are non-negative int8 values like any other.
+  using NibbleRows8 = Rows8;
 };
 
 // A Q8_0 block: its 32 signed weights.
@@ -185,6 +260,80 @@ template <class Int8, class Block, class BlockW, int R>
   for (int r = 0; r < R; ++r) out[r] = vaddvq_f32(acc[r]);
 }
 
+// ---- Interleaved rows (BlockQ4_0x8 / BlockQ8_0x8, layout in kernels.h) ------------------
+// A block is read as two half blocks: four 4-value groups of the eight rows, w[k][0] holding
+// rows 0..3 and w[k][1] rows 4..7, against 16 activation values whose 32-bit lane k is
+// group k's. Q8_0x8's halves are its first and last 128 bytes (activations 0..15, 16..31);
+// Q4_0x8's are the low and the high nibbles of its 128 bytes. Int8::Rows8 (any int8
+// weights) and Int8::NibbleRows8 (0..15) add half blocks into exact int32 sums per row.
+
+// A block's exact row sums, scaled, into one token's float sums. Every tile width goes
+// through this, so a token's float operations do not depend on how many tokens share the
+// call (the batch invariance of kernels.h).
+[[gnu::always_inline]] inline void add_block(float32x4_t acc[2], int32x4x2_t rows, const uint16_t d[8], float dx) {
+  const float16x8_t dw = vreinterpretq_f16_u16(vld1q_u16(d));
+  acc[0] = vfmaq_f32(acc[0], vcvtq_f32_s32(rows.val[0]), vmulq_n_f32(vcvt_f32_f16(vget_low_f16(dw)), dx));
+  acc[1] = vfmaq_f32(acc[1], vcvtq_f32_s32(rows.val[1]), vmulq_n_f32(vcvt_high_f32_f16(dw), dx));
+}
+
+template <int NT>
+[[gnu::always_inline]] inline void store_tile(const float32x4_t acc[NT][2], float* out, int64_t out_stride) {
+  for (int t = 0; t < NT; ++t) {
+    vst1q_f32(out + t * out_stride, acc[t][0]);
+    vst1q_f32(out + t * out_stride + 4, acc[t][1]);
+  }
+}
+
+template <class Int8, int NT>
+[[gnu::always_inline]] inline void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                    int64_t x_stride, float* out, int64_t out_stride) {
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    typename Int8::Rows8 sums[NT];
+    for (int h = 0; h < 2; ++h) {
+      int8x16_t wq[4][2];
+      for (int k = 0; k < 4; ++k)
+        for (int i = 0; i < 2; ++i) wq[k][i] = vld1q_s8(w[b].qs + 128 * h + 32 * k + 16 * i);
+      for (int t = 0; t < NT; ++t) sums[t].add(wq, vld1q_s8(x[t * x_stride + b].qs + 16 * h));
+    }
+    for (int t = 0; t < NT; ++t) add_block(acc[t], sums[t].rows(), w[b].d, x[t * x_stride + b].d);
+  }
+  store_tile<NT>(acc, out, out_stride);
+}
+
+// Nibbles 0..15 as they are: the format's offset of 8 comes off each block's row sums as
+// 8 * (sum of the token's 32 values), exactly, one subtraction per token and block instead
+// of one per weight register.
+template <class Int8, int NT>
+[[gnu::always_inline]] inline void gemm_q4_0x8_tile(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                    int64_t x_stride, float* out, int64_t out_stride) {
+  const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int8x16_t lo[4][2], hi[4][2];
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 2; ++i) {
+        const uint8x16_t packed = vld1q_u8(w[b].qs + 32 * k + 16 * i);
+        lo[k][i] = vreinterpretq_s8_u8(vandq_u8(packed, low_nibbles));
+        hi[k][i] = vreinterpretq_s8_u8(vshrq_n_u8(packed, 4));
+      }
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      typename Int8::NibbleRows8 sums;
+      sums.add(lo, vld1q_s8(xb.qs));
+      sums.add(hi, vld1q_s8(xb.qs + 16));
+      int32x4x2_t rows = sums.rows();
+      const int32x4_t offset = vdupq_n_s32(8 * xb.sum);
+      rows.val[0] = vsubq_s32(rows.val[0], offset);
+      rows.val[1] = vsubq_s32(rows.val[1], offset);
+      add_block(acc[t], rows, w[b].d, xb.d);
+    }
+  }
+  store_tile<NT>(acc, out, out_stride);
+}
+
 // Forced inline so that the dot-product entry points below compile them for the extension.
 template <class Int8>
 struct IntKernels {
@@ -206,6 +355,24 @@ struct IntKernels {
                                                int64_t n_blocks, float out[4]) {
     dot_blocks<Int8, Q4Block, BlockQ4_0, 4>(w, x, x_stride, n_blocks, out);
   }
+  [[gnu::always_inline]] static void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                 int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+    switch (n_tokens) {
+      case 1: return gemm_q4_0x8_tile<Int8, 1>(w, n_blocks, x, x_stride, out, out_stride);
+      case 2: return gemm_q4_0x8_tile<Int8, 2>(w, n_blocks, x, x_stride, out, out_stride);
+      case 3: return gemm_q4_0x8_tile<Int8, 3>(w, n_blocks, x, x_stride, out, out_stride);
+      default: return gemm_q4_0x8_tile<Int8, 4>(w, n_blocks, x, x_stride, out, out_stride);
+    }
+  }
+  [[gnu::always_inline]] static void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                 int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+    switch (n_tokens) {
+      case 1: return gemm_q8_0x8_tile<Int8, 1>(w, n_blocks, x, x_stride, out, out_stride);
+      case 2: return gemm_q8_0x8_tile<Int8, 2>(w, n_blocks, x, x_stride, out, out_stride);
+      case 3: return gemm_q8_0x8_tile<Int8, 3>(w, n_blocks, x, x_stride, out, out_stride);
+      default: return gemm_q8_0x8_tile<Int8, 4>(w, n_blocks, x, x_stride, out, out_stride);
+    }
+  }
 };
 
 using Widening = IntKernels<WideningInt8>;
@@ -224,6 +391,14 @@ DSINFER_DOTPROD void dotprod4_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int6
 DSINFER_DOTPROD void dotprod4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks,
                                    float out[4]) {
   Dotprod::dot4_q4_0(w, x, x_stride, n_blocks, out);
+}
+DSINFER_DOTPROD void dotprod_gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_q4_0x8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_q8_0x8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
 }
 
 // x ~= d * q with d = max|x| / 127 and q rounded to nearest even, as the generic kernel.
@@ -267,17 +442,15 @@ const Kernels& neon_kernels() {
                              dot4_bf16,
                              Widening::dot4_q8_0,
                              Widening::dot4_q4_0,
-                             // Interleaved-row kernels are x86-only so far: the NEON tables
-                             // keep the stored layout.
-                             nullptr,
-                             nullptr};
+                             Widening::gemm_q4_0x8,
+                             Widening::gemm_q8_0x8};
   return table;
 }
 
 const Kernels& neon_dotprod_kernels() {
   static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
                              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
-                             nullptr,        nullptr};
+                             dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8};
   return table;
 }
 

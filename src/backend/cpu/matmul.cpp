@@ -137,29 +137,33 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
   }
 }
 
+void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ8* xq, Tensor out, int64_t g_begin,
+                        int64_t g_end) {
+  const int64_t blocks = w.blocks_per_row();
+  const bool q4 = w.source_dtype() == DType::kQ4_0;
+  // Tokens go in chunks whose activations stay in L2 while the weights stream past,
+  // four tokens per kernel call.
+  constexpr int64_t kTokenChunk = 64;
+  for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
+    const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
+    for (int64_t g = g_begin; g < g_end; ++g)
+      for (int64_t t = t0; t < t1; t += 4) {
+        const int n = static_cast<int>(std::min<int64_t>(4, t1 - t));
+        float* o = out.f32_row(t) + 8 * g;
+        if (q4) {
+          k.gemm_q4_0x8(w.q4_0_group(g), blocks, xq + t * blocks, blocks, n, o, out.row_stride);
+        } else {
+          k.gemm_q8_0x8(w.q8_0_group(g), blocks, xq + t * blocks, blocks, n, o, out.row_stride);
+        }
+      }
+  }
+}
+
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w) {
   quantize_activations(k, pool, scratch, x);
-  const int64_t blocks = w.blocks_per_row();
-  const ActBlockQ8* xq = scratch.activations.data();
-  const bool q4 = w.source_dtype() == DType::kQ4_0;
-  // Each thread takes a range of row groups; tokens go in chunks whose activations stay
-  // in L2 while that range's weights stream past, four tokens per kernel call.
-  constexpr int64_t kTokenChunk = 64;
   pool.parallel_for(w.rows() / 8, [&](int, int64_t begin, int64_t end) {
-    for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
-      const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
-      for (int64_t g = begin; g < end; ++g)
-        for (int64_t t = t0; t < t1; t += 4) {
-          const int n = static_cast<int>(std::min<int64_t>(4, t1 - t));
-          float* o = out.f32_row(t) + 8 * g;
-          if (q4) {
-            k.gemm_q4_0x8(w.q4_0_group(g), blocks, xq + t * blocks, blocks, n, o, out.row_stride);
-          } else {
-            k.gemm_q8_0x8(w.q8_0_group(g), blocks, xq + t * blocks, blocks, n, o, out.row_stride);
-          }
-        }
-    }
+    matmul_packed_rows(k, w, scratch.activations.data(), out, begin, end);
   });
 }
 

@@ -18,6 +18,12 @@ struct MatmulScratch {
 
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w);
 
+// out[t, 8g .. 8g+8) for row groups g in [g_begin, g_end) of a packed weight and every
+// token t of out, from activations already quantised (quantize_act_q8 per row); on the
+// calling thread.
+void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ8* xq, Tensor out, int64_t g_begin,
+                        int64_t g_end);
+
 // The same product for a weight repacked into interleaved rows (packed_weight.h).
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w);

@@ -5,24 +5,21 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_context.h"
+#include "backend/cpu/moe_experts.h"
 #include "backend/reference/dequantize.h"
 #include "backend/reference/router.h"
 
 namespace dsinfer::cpu {
 namespace {
 
-struct RoutedToken {
-  int64_t token;
-  float weight;
-};
-
 // Slices of one float buffer laid out for a step: logits, then per-expert work areas.
 struct MoeWorkspace {
-  Tensor logits, rows, gate, up, expert_out;
+  Tensor logits, rows, gate, up, expert_out, routed_out;
 };
 
-MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter) {
-  const int64_t sizes[] = {T * n_experts, T * hidden, T * inter, T * inter, T * hidden};
+MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter,
+                   int64_t top_k) {
+  const int64_t sizes[] = {T * n_experts, T * hidden, T * inter, T * inter, T * hidden, T * top_k * hidden};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   if (buffer.size() < static_cast<size_t>(total)) buffer.resize(static_cast<size_t>(total));
@@ -37,6 +34,8 @@ MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_
   ws.up = Tensor::contiguous(DType::kF32, T, inter, p);
   p += sizes[3];
   ws.expert_out = Tensor::contiguous(DType::kF32, T, hidden, p);
+  p += sizes[4];
+  ws.routed_out = Tensor::contiguous(DType::kF32, T * top_k, hidden, p);
   return ws;
 }
 
@@ -44,7 +43,7 @@ void silu_and_mul(ThreadPool& pool, Tensor gate, Tensor up) {
   pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       float& g = gate.f32_row(i / gate.cols)[i % gate.cols];
-      g = g / (1.0f + std::exp(-g)) * up.f32_row(i / gate.cols)[i % gate.cols];
+      g = swiglu_value(g, up.f32_row(i / gate.cols)[i % gate.cols], /*limit=*/0.0f);
     }
   });
 }
@@ -72,7 +71,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   int64_t inter = 0;
   for (const auto& e : a.experts) inter = std::max(inter, e.gate->view().rows());
   if (a.shared) inter = std::max(inter, a.shared->gate->view().rows());
-  const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter);
+  const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter, a.spec.top_k);
 
   ctx.matmul(ws.logits, a.x, *a.router);
   std::vector<float> bias;
@@ -80,7 +79,8 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   std::vector<std::vector<RoutedToken>> tokens_of(static_cast<size_t>(n_experts));
   for (int64_t t = 0; t < T; ++t) {
     auto choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec);
-    for (size_t k = 0; k < choice.experts.size(); ++k) tokens_of[choice.experts[k]].push_back({t, choice.weights[k]});
+    for (size_t k = 0; k < choice.experts.size(); ++k)
+      tokens_of[choice.experts[k]].push_back({t, choice.weights[k], t * a.spec.top_k + static_cast<int64_t>(k)});
   }
 
   // Shared experts first: their output initialises `out`.
@@ -96,17 +96,23 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     for (int64_t t = 0; t < T; ++t) std::copy_n(ws.expert_out.f32_row(t), hidden, a.out.f32_row(t));
   }
 
+  // Expert results are added in expert order whichever way they were computed.
+  auto combine = [&](const RoutedToken& routed, const float* y) {
+    float* o = a.out.f32_row(routed.token);
+    for (int64_t c = 0; c < hidden; ++c) o[c] += routed.weight * y[c];
+  };
+  if (run_packed_experts(ctx, a.x, a.experts, tokens_of, /*limit=*/0.0f, ws.routed_out)) {
+    for (const auto& routed : tokens_of)
+      for (const RoutedToken& r : routed) combine(r, ws.routed_out.f32_row(r.slot));
+    return;
+  }
   for (int64_t e = 0; e < n_experts; ++e) {
     const auto& routed = tokens_of[e];
     const int64_t n = static_cast<int64_t>(routed.size());
     if (n == 0) continue;
     for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
     swiglu(ctx, ws, n, a.experts[e]);
-    for (int64_t i = 0; i < n; ++i) {
-      float* o = a.out.f32_row(routed[i].token);
-      const float* y = ws.expert_out.f32_row(i);
-      for (int64_t c = 0; c < hidden; ++c) o[c] += routed[i].weight * y[c];
-    }
+    for (int64_t i = 0; i < n; ++i) combine(routed[i], ws.expert_out.f32_row(i));
   }
 }
 

@@ -1,0 +1,88 @@
+#include "backend/cpu/moe_experts.h"
+
+namespace dsinfer::cpu {
+namespace {
+
+const PackedWeight* packed_form(CpuContext& ctx, const PreparedWeight* w) {
+  const auto& weight = static_cast<const CpuWeight&>(*w);
+  ctx.pack(weight);
+  return weight.packed.get();
+}
+
+struct PackedExpert {
+  const PackedWeight *gate, *up, *down;
+  const std::vector<RoutedToken>* tokens;
+};
+
+// Splits experts into one contiguous run per thread of about equal cost. An expert
+// costs its weight traffic (one unit) plus its tokens' arithmetic (a quarter unit each:
+// the kernels take four tokens per pass over the weights).
+std::vector<size_t> split_by_cost(const std::vector<PackedExpert>& experts, int parts) {
+  std::vector<double> prefix{0.0};
+  for (const PackedExpert& e : experts) prefix.push_back(prefix.back() + 1.0 + 0.25 * static_cast<double>(e.tokens->size()));
+  std::vector<size_t> bounds{0};
+  for (int p = 1; p < parts; ++p) {
+    const double target = prefix.back() * p / parts;
+    bounds.push_back(static_cast<size_t>(std::lower_bound(prefix.begin(), prefix.end(), target) - prefix.begin()));
+  }
+  bounds.push_back(experts.size());
+  for (size_t i = 1; i < bounds.size(); ++i) bounds[i] = std::max(bounds[i], bounds[i - 1]);
+  return bounds;
+}
+
+Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
+  if (buffer.size() < static_cast<size_t>(rows * cols)) buffer.resize(static_cast<size_t>(rows * cols));
+  return Tensor::contiguous(DType::kF32, rows, cols, buffer.data());
+}
+
+void quantize_rows(const Kernels& k, Tensor rows, std::vector<ActBlockQ8>& out) {
+  const int64_t blocks = rows.cols / 32;
+  out.resize(static_cast<size_t>(rows.rows * blocks));
+  for (int64_t t = 0; t < rows.rows; ++t) k.quantize_act_q8(rows.f32_row(t), out.data() + t * blocks, rows.cols);
+}
+
+// One expert over its n tokens, on the calling thread only.
+void run_expert(const Kernels& k, MoeThreadScratch& s, Tensor x, const PackedExpert& e, float limit, Tensor outputs) {
+  const auto& tokens = *e.tokens;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t hidden = x.cols, inter = e.gate->rows();
+  Tensor rows = rows_of(s.rows, n, hidden);
+  for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), hidden, rows.f32_row(i));
+  quantize_rows(k, rows, s.activations);
+  Tensor gate = rows_of(s.gate, n, inter), up = rows_of(s.up, n, inter);
+  matmul_packed_rows(k, *e.gate, s.activations.data(), gate, 0, inter / 8);
+  matmul_packed_rows(k, *e.up, s.activations.data(), up, 0, inter / 8);
+  for (int64_t i = 0; i < n; ++i) {
+    float* g = gate.f32_row(i);
+    const float* u = up.f32_row(i);
+    for (int64_t c = 0; c < inter; ++c) g[c] = swiglu_value(g[c], u[c], limit);
+  }
+  quantize_rows(k, gate, s.activations);
+  Tensor down = rows_of(s.down, n, hidden);
+  matmul_packed_rows(k, *e.down, s.activations.data(), down, 0, hidden / 8);
+  for (int64_t i = 0; i < n; ++i) std::copy_n(down.f32_row(i), hidden, outputs.f32_row(tokens[i].slot));
+}
+
+}  // namespace
+
+bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
+                        const std::vector<std::vector<RoutedToken>>& tokens_of, float limit, Tensor outputs) {
+  std::vector<PackedExpert> active;
+  for (size_t e = 0; e < experts.size(); ++e) {
+    if (tokens_of[e].empty()) continue;
+    PackedExpert p{packed_form(ctx, experts[e].gate), packed_form(ctx, experts[e].up), packed_form(ctx, experts[e].down),
+                   &tokens_of[e]};
+    if (!p.gate || !p.up || !p.down) return false;
+    active.push_back(p);
+  }
+  const int threads = ctx.pool.size();
+  const std::vector<size_t> bounds = split_by_cost(active, threads);
+  if (ctx.moe_threads.size() < static_cast<size_t>(threads)) ctx.moe_threads.resize(static_cast<size_t>(threads));
+  ctx.pool.run_on_all([&](int thread) {
+    for (size_t i = bounds[thread]; i < bounds[thread + 1]; ++i)
+      run_expert(ctx.kernels, ctx.moe_threads[thread], x, active[i], limit, outputs);
+  });
+  return true;
+}
+
+}  // namespace dsinfer::cpu

@@ -1,0 +1,39 @@
+// The routed experts of a MoE step, fused: each thread runs whole experts (gate, up,
+// SwiGLU, down) over all the tokens routed to them. A decode step of a batch touches
+// dozens of experts per layer with one or two tokens each; one fork-join for all of
+// them, instead of four per expert, keeps both cores streaming weights.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "backend/cpu/cpu_context.h"
+
+namespace dsinfer::cpu {
+
+struct RoutedToken {
+  int64_t token;
+  float weight;
+  int64_t slot;  // row of the expert-outputs buffer that receives this token's result
+};
+
+// silu(gate) * up; limit > 0 first caps gate at limit and clamps up to [-limit, limit]
+// (the clamped SwiGLU of V4's routed experts).
+inline float swiglu_value(float gate, float up, float limit) {
+  if (limit > 0.0f) {
+    gate = std::min(gate, limit);
+    up = std::clamp(up, -limit, limit);
+  }
+  return gate / (1.0f + std::exp(-gate)) * up;
+}
+
+// Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
+// `outputs`. Returns false, having computed nothing, when an expert used here has a
+// weight without a packed form (the caller then runs the experts one by one).
+bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
+                        const std::vector<std::vector<RoutedToken>>& tokens_of, float limit, Tensor outputs);
+
+}  // namespace dsinfer::cpu
