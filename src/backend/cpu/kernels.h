@@ -43,6 +43,17 @@ struct BlockQ8_0x8 {
 };
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
+// Q4_K, eight rows interleaved per 256-value super-block: the super-block scales of each
+// row, the 6-bit sub-block scales and mins unpacked to bytes ([sub-block][row]), and the
+// codes as in Q4_0x8, per 64-value chunk c (256 bytes): group k of row r at
+// qs[256c + 32k + 4r + i] holds value 4k+i of sub-block 2c in its low nibble and of
+// sub-block 2c+1 in its high nibble (BlockQ4_K's own pairing).
+struct BlockQ4_Kx8 {
+  uint16_t d[8], dmin[8];
+  uint8_t scales[8][8], mins[8][8];
+  uint8_t qs[1024];
+};
+
 struct Kernels {
   std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -69,6 +80,9 @@ struct Kernels {
   void (*gemm_q4_0x8)(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
   void (*gemm_q8_0x8)(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  // n_blocks counts 256-value super-blocks; x_stride is still in 32-value blocks.
+  void (*gemm_q4_kx8)(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
 };
 

@@ -309,6 +309,66 @@ DSINFER_AVX2 void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Per super-block and token: each 64-value chunk gives two sub-blocks' 16-bit sums (low
+// and high nibbles, at most 8 x 2 x 15 x 128 = 30720 each), widened once; each
+// sub-block then adds d * scale * x.d * dot - dmin * min * x.d * x.sum, with the
+// products of 6-bit scales and f16 super-block scales exact in float.
+template <int NT>
+DSINFER_AVX2 void gemm_q4_kx8_tile(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                   float* out, int64_t out_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockQ4_Kx8& wb = w[b];
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.dmin)));
+    for (int c = 0; c < 4; ++c) {
+      _mm_prefetch(reinterpret_cast<const char*>(&w[b + 1]) + 256 * c, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(&w[b + 1]) + 256 * c + 128, _MM_HINT_T0);
+      __m256i lo_sums[NT], hi_sums[NT];
+      for (int k = 0; k < 8; ++k) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.qs + 256 * c + 32 * k));
+        const __m256i lo = _mm256_and_si256(packed, low_nibbles);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+        for (int t = 0; t < NT; ++t) {
+          const ActBlockQ8* xt = x + t * x_stride + 8 * b + 2 * c;
+          const __m256i pl = _mm256_maddubs_epi16(lo, broadcast_group(xt[0].qs + 4 * k));
+          const __m256i ph = _mm256_maddubs_epi16(hi, broadcast_group(xt[1].qs + 4 * k));
+          lo_sums[t] = k == 0 ? pl : _mm256_add_epi16(lo_sums[t], pl);
+          hi_sums[t] = k == 0 ? ph : _mm256_add_epi16(hi_sums[t], ph);
+        }
+      }
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * c + half;
+        const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                  _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[j])))));
+        const __m256 min = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.mins[j])))));
+        for (int t = 0; t < NT; ++t) {
+          const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
+          const __m256i dot = _mm256_madd_epi16(half == 0 ? lo_sums[t] : hi_sums[t], ones);
+          const __m256 xd = _mm256_set1_ps(xb.d);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, xd), acc[t]);
+          acc[t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(xb.d * static_cast<float>(xb.sum)), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  switch (n_tokens) {
+    case 1: return gemm_q4_kx8_tile<1>(w, n_blocks, x, x_stride, out, out_stride);
+    case 2: return gemm_q4_kx8_tile<2>(w, n_blocks, x, x_stride, out, out_stride);
+    case 3: return gemm_q4_kx8_tile<3>(w, n_blocks, x, x_stride, out, out_stride);
+    default: return gemm_q4_kx8_tile<4>(w, n_blocks, x, x_stride, out, out_stride);
+  }
+}
+
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   switch (n_tokens) {
@@ -334,7 +394,7 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
 const Kernels& avx2_kernels() {
   static const Kernels table{"avx2",   dot_f32,  dot_bf16,        dot_f16,   dot_f8e4m3, dot_q8_0,
                              dot_q4_0, quantize_act_q8, dot4_bf16, dot4_q8_0,  dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8};
   return table;
 }
 

@@ -122,12 +122,34 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
     }
 }
 
+void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < 8; ++r) {
+      float sum = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const BlockQ4_Kx8& wb = w[b];
+        for (int j = 0; j < 8; ++j) {
+          const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
+          int32_t acc = 0;
+          for (int v = 0; v < 32; ++v) {
+            const uint8_t byte = wb.qs[256 * (j / 2) + 32 * (v / 4) + 4 * r + v % 4];
+            acc += (j % 2 == 0 ? byte & 0x0F : byte >> 4) * xb.qs[v];
+          }
+          sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[j][r]) * xb.d * static_cast<float>(acc);
+          sum -= f16_to_f32(wb.dmin[r]) * static_cast<float>(wb.mins[j][r]) * xb.d * static_cast<float>(xb.sum);
+        }
+      }
+      out[t * out_stride + r] = sum;
+    }
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8};
   return table;
 }
 

@@ -139,8 +139,7 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
 
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ8* xq, Tensor out, int64_t g_begin,
                         int64_t g_end) {
-  const int64_t blocks = w.blocks_per_row();
-  const bool q4 = w.source_dtype() == DType::kQ4_0;
+  const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
   // Tokens go in chunks whose activations stay in L2 while the weights stream past,
   // four tokens per kernel call.
   constexpr int64_t kTokenChunk = 64;
@@ -150,10 +149,11 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ
       for (int64_t t = t0; t < t1; t += 4) {
         const int n = static_cast<int>(std::min<int64_t>(4, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
-        if (q4) {
-          k.gemm_q4_0x8(w.q4_0_group(g), blocks, xq + t * blocks, blocks, n, o, out.row_stride);
-        } else {
-          k.gemm_q8_0x8(w.q8_0_group(g), blocks, xq + t * blocks, blocks, n, o, out.row_stride);
+        const ActBlockQ8* x = xq + t * x_stride;
+        switch (w.source_dtype()) {
+          case DType::kQ4_0: k.gemm_q4_0x8(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+          case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+          default: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
         }
       }
   }

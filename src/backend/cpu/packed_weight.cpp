@@ -39,6 +39,22 @@ void populate_file_pages(const void* data, size_t bytes) {
 #endif
 }
 
+void pack_q4_k_group(const BlockQ4_K* rows, int64_t blocks, BlockQ4_Kx8* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) {
+      const BlockQ4_K& src = rows[r * blocks + b];
+      out[b].d[r] = src.d;
+      out[b].dmin[r] = src.dmin;
+      for (int j = 0; j < 8; ++j) {
+        const ScaleMin6 sm = unpack_scale_min6(src.scales, j);
+        out[b].scales[j][r] = sm.scale;
+        out[b].mins[j][r] = sm.min;
+      }
+      for (int c = 0; c < 4; ++c)
+        for (int k = 0; k < 8; ++k) std::memcpy(out[b].qs + 256 * c + 32 * k + 4 * r, src.qs + 32 * c + 4 * k, 4);
+    }
+}
+
 // Drops this process's copies of the whole pages inside [data, data + bytes) of a
 // read-only file mapping; reading them again faults them back in from the file.
 void release_file_pages(const void* data, size_t bytes) {
@@ -77,25 +93,33 @@ uint8_t* PackArena::allocate(size_t bytes) {
 
 std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadPool& pool, PackArena& arena,
                                                  const WeightView& w) {
-  const bool q4 = w.dtype == DType::kQ4_0 && kernels.gemm_q4_0x8;
-  const bool q8 = w.dtype == DType::kQ8_0 && kernels.gemm_q8_0x8;
-  if ((!q4 && !q8) || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
-  const int64_t blocks = w.cols() / 32;
-  const size_t group_bytes = static_cast<size_t>(blocks) * (q4 ? sizeof(BlockQ4_0x8) : sizeof(BlockQ8_0x8));
+  size_t block_bytes = 0;  // of one packed 8-row block
+  if (w.dtype == DType::kQ4_0 && kernels.gemm_q4_0x8) block_bytes = sizeof(BlockQ4_0x8);
+  if (w.dtype == DType::kQ8_0 && kernels.gemm_q8_0x8) block_bytes = sizeof(BlockQ8_0x8);
+  if (w.dtype == DType::kQ4_K && kernels.gemm_q4_kx8) block_bytes = sizeof(BlockQ4_Kx8);
+  if (block_bytes == 0 || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
+  const int64_t blocks = w.cols() / dtype_block_elements(w.dtype);
+  const size_t group_bytes = static_cast<size_t>(blocks) * block_bytes;
   uint8_t* data = arena.allocate(group_bytes * static_cast<size_t>(w.rows() / 8));
   if (!data) return nullptr;
-  std::unique_ptr<PackedWeight> packed(new PackedWeight(w.dtype, w.rows(), blocks, group_bytes, data));
-  const size_t source_bytes = group_bytes * static_cast<size_t>(w.rows() / 8);
+  std::unique_ptr<PackedWeight> packed(new PackedWeight(w.dtype, w.rows(), w.cols(), blocks, group_bytes, data));
+  const size_t source_bytes = dtype_bytes(w.dtype, w.rows() * w.cols());
   if (w.file_backed) populate_file_pages(w.data, source_bytes);
   pool.parallel_for(w.rows() / 8, [&](int, int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       uint8_t* out = data + static_cast<size_t>(g) * group_bytes;
-      if (q4) {
-        pack_q4_0_group(static_cast<const BlockQ4_0*>(w.data) + g * 8 * blocks, blocks,
-                        reinterpret_cast<BlockQ4_0x8*>(out));
-      } else {
-        pack_q8_0_group(static_cast<const BlockQ8_0*>(w.data) + g * 8 * blocks, blocks,
-                        reinterpret_cast<BlockQ8_0x8*>(out));
+      switch (w.dtype) {
+        case DType::kQ4_0:
+          pack_q4_0_group(static_cast<const BlockQ4_0*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ4_0x8*>(out));
+          break;
+        case DType::kQ8_0:
+          pack_q8_0_group(static_cast<const BlockQ8_0*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ8_0x8*>(out));
+          break;
+        default:
+          pack_q4_k_group(static_cast<const BlockQ4_K*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ4_Kx8*>(out));
       }
     }
   });

@@ -1,5 +1,5 @@
-// Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0 and Q8_0
-// matrices whose row count is a multiple of 8, eight rows per block column. A weight is
+// Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0 and
+// Q4_K matrices whose row count is a multiple of 8, eight rows per block column. A weight is
 // packed on its first matmul, so tensors only read another way (embedding tables) never
 // are, and a model pays for packing only the experts it actually routes to.
 #pragma once
@@ -49,18 +49,20 @@ class PackedWeight {
 
   DType source_dtype() const { return dtype_; }
   int64_t rows() const { return rows_; }
-  int64_t blocks_per_row() const { return blocks_; }
+  int64_t blocks_per_row() const { return blocks_; }  // of the source format
+  int64_t act_blocks_per_row() const { return cols_ / 32; }  // 32-value activation blocks
   // The packed blocks of rows [8g, 8g + 8).
   const BlockQ4_0x8* q4_0_group(int64_t g) const { return reinterpret_cast<const BlockQ4_0x8*>(group(g)); }
   const BlockQ8_0x8* q8_0_group(int64_t g) const { return reinterpret_cast<const BlockQ8_0x8*>(group(g)); }
+  const BlockQ4_Kx8* q4_k_group(int64_t g) const { return reinterpret_cast<const BlockQ4_Kx8*>(group(g)); }
 
  private:
-  PackedWeight(DType dtype, int64_t rows, int64_t blocks, size_t group_bytes, uint8_t* data)
-      : dtype_(dtype), rows_(rows), blocks_(blocks), group_bytes_(group_bytes), data_(data) {}
+  PackedWeight(DType dtype, int64_t rows, int64_t cols, int64_t blocks, size_t group_bytes, uint8_t* data)
+      : dtype_(dtype), rows_(rows), cols_(cols), blocks_(blocks), group_bytes_(group_bytes), data_(data) {}
   const uint8_t* group(int64_t g) const { return data_ + static_cast<size_t>(g) * group_bytes_; }
 
   DType dtype_;
-  int64_t rows_, blocks_;
+  int64_t rows_, cols_, blocks_;
   size_t group_bytes_;
   uint8_t* data_;  // in the backend's PackArena
 };
