@@ -76,8 +76,9 @@ double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
 
 // Relative-error budget per format (measured errors are 10-100x below these).
 double tolerance(DType dtype) {
-  // Q4_K meets int8 activations too where its rows pack into groups of 8.
-  return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 || dtype == DType::kQ4_K ? 2e-2 : 1e-5;
+  // Q4_K and Q6_K meet int8 activations too where their rows pack into groups of 8.
+  return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 || dtype == DType::kQ4_K || dtype == DType::kQ6_K ? 2e-2
+                                                                                                          : 1e-5;
 }
 
 // Every kernel table this CPU can run.

@@ -54,6 +54,16 @@ struct BlockQ4_Kx8 {
   uint8_t qs[1024];
 };
 
+// Q6_K, eight rows interleaved per 256-value super-block: the f16 super-block scale of
+// each row, the int8 scales of its sixteen 16-value sub-blocks ([sub-block][row]), and
+// the codes widened to int8 (q - 32, in [-32, 31]) in the Q8_0x8 layout, 256 bytes per
+// 32 values: 30% more bytes than Q6_K's 6.5 bits, for a kernel without bit surgery.
+struct BlockQ6_Kx8 {
+  uint16_t d[8];
+  int8_t scales[16][8];
+  int8_t qs[2048];
+};
+
 struct Kernels {
   std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -83,6 +93,8 @@ struct Kernels {
                       float* out, int64_t out_stride);
   // n_blocks counts 256-value super-blocks; x_stride is still in 32-value blocks.
   void (*gemm_q4_kx8)(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  void (*gemm_q6_kx8)(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
 };
 

@@ -359,6 +359,53 @@ DSINFER_AVX2 void gemm_q4_kx8_tile(const BlockQ4_Kx8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Signed codes: maddubs takes |w| and x with w's sign. A 16-value sub-block's four
+// multiply-adds stay within 16 bits (4 x 2 x 32 x 127 = 32512; activations never reach
+// -128), then each sub-block adds d * scale * x.d * dot.
+template <int NT>
+DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                   float* out, int64_t out_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockQ6_Kx8& wb = w[b];
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
+    for (int h = 0; h < 16; ++h) {
+      const int8_t* codes = wb.qs + 256 * (h / 2) + 128 * (h % 2);
+      _mm_prefetch(reinterpret_cast<const char*>(codes) + 1024, _MM_HINT_T0);
+      __m256i sums[NT];
+      for (int k = 0; k < 4; ++k) {
+        const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * k));
+        const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* xq = x[t * x_stride + 8 * b + h / 2].qs + 16 * (h % 2) + 4 * k;
+          const __m256i part = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(broadcast_group(xq), wq));
+          sums[t] = k == 0 ? part : _mm256_add_epi16(sums[t], part);
+        }
+      }
+      const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[h])))));
+      for (int t = 0; t < NT; ++t) {
+        const __m256i dot = _mm256_madd_epi16(sums[t], ones);
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                 _mm256_mul_ps(scale, _mm256_set1_ps(x[t * x_stride + 8 * b + h / 2].d)), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  switch (n_tokens) {
+    case 1: return gemm_q6_kx8_tile<1>(w, n_blocks, x, x_stride, out, out_stride);
+    case 2: return gemm_q6_kx8_tile<2>(w, n_blocks, x, x_stride, out, out_stride);
+    case 3: return gemm_q6_kx8_tile<3>(w, n_blocks, x, x_stride, out, out_stride);
+    default: return gemm_q6_kx8_tile<4>(w, n_blocks, x, x_stride, out, out_stride);
+  }
+}
+
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   switch (n_tokens) {
@@ -394,7 +441,7 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
 const Kernels& avx2_kernels() {
   static const Kernels table{"avx2",   dot_f32,  dot_bf16,        dot_f16,   dot_f8e4m3, dot_q8_0,
                              dot_q4_0, quantize_act_q8, dot4_bf16, dot4_q8_0,  dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q6_kx8};
   return table;
 }
 

@@ -144,12 +144,31 @@ void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
     }
 }
 
+void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < 8; ++r) {
+      float sum = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const BlockQ6_Kx8& wb = w[b];
+        for (int h = 0; h < 16; ++h) {  // 16-value sub-blocks
+          const ActBlockQ8& xb = x[t * x_stride + 8 * b + h / 2];
+          int32_t acc = 0;
+          for (int v = 16 * (h % 2); v < 16 * (h % 2) + 16; ++v)
+            acc += wb.qs[256 * (h / 2) + 32 * (v / 4) + 4 * r + v % 4] * xb.qs[v];
+          sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[h][r]) * xb.d * static_cast<float>(acc);
+        }
+      }
+      out[t * out_stride + r] = sum;
+    }
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q6_kx8};
   return table;
 }
 

@@ -444,14 +444,15 @@ const Kernels& neon_kernels() {
                              Widening::dot4_q4_0,
                              Widening::gemm_q4_0x8,
                              Widening::gemm_q8_0x8,
-                             nullptr};  // Q4_K keeps the stored layout on ARM so far
+                             nullptr,   // Q4_K and Q6_K keep the stored layout on ARM so far
+                             nullptr};
   return table;
 }
 
 const Kernels& neon_dotprod_kernels() {
   static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
                              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
-                             dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, nullptr};
+                             dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, nullptr, nullptr};
   return table;
 }
 

@@ -55,6 +55,29 @@ void pack_q4_k_group(const BlockQ4_K* rows, int64_t blocks, BlockQ4_Kx8* out) {
     }
 }
 
+void pack_q6_k_group(const BlockQ6_K* rows, int64_t blocks, BlockQ6_Kx8* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) {
+      const BlockQ6_K& src = rows[r * blocks + b];
+      out[b].d[r] = src.d;
+      for (int h = 0; h < 16; ++h) out[b].scales[h][r] = src.scales[h];
+      // Value 128 h2 + 32 k + l takes its low 4 bits from ql and its high 2 from qh as
+      // in dequantize_q6_k (core/quant_blocks.cpp).
+      for (int h2 = 0; h2 < 2; ++h2)
+        for (int l = 0; l < 32; ++l) {
+          const uint8_t* ql = src.ql + 64 * h2;
+          const uint8_t qh = src.qh[32 * h2 + l];
+          const int q[4] = {(ql[l] & 0x0F) | ((qh & 3) << 4), (ql[l + 32] & 0x0F) | (((qh >> 2) & 3) << 4),
+                            (ql[l] >> 4) | (((qh >> 4) & 3) << 4), (ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4)};
+          for (int k = 0; k < 4; ++k) {
+            const int v = 128 * h2 + 32 * k + l;  // value index in the super-block
+            const int j = v / 32, in_block = v % 32;
+            out[b].qs[256 * j + 32 * (in_block / 4) + 4 * r + in_block % 4] = static_cast<int8_t>(q[k] - 32);
+          }
+        }
+    }
+}
+
 // Drops this process's copies of the whole pages inside [data, data + bytes) of a
 // read-only file mapping; reading them again faults them back in from the file.
 void release_file_pages(const void* data, size_t bytes) {
@@ -97,6 +120,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ4_0 && kernels.gemm_q4_0x8) block_bytes = sizeof(BlockQ4_0x8);
   if (w.dtype == DType::kQ8_0 && kernels.gemm_q8_0x8) block_bytes = sizeof(BlockQ8_0x8);
   if (w.dtype == DType::kQ4_K && kernels.gemm_q4_kx8) block_bytes = sizeof(BlockQ4_Kx8);
+  if (w.dtype == DType::kQ6_K && kernels.gemm_q6_kx8) block_bytes = sizeof(BlockQ6_Kx8);
   if (block_bytes == 0 || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
   const int64_t blocks = w.cols() / dtype_block_elements(w.dtype);
   const size_t group_bytes = static_cast<size_t>(blocks) * block_bytes;
@@ -117,9 +141,13 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
           pack_q8_0_group(static_cast<const BlockQ8_0*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ8_0x8*>(out));
           break;
-        default:
+        case DType::kQ4_K:
           pack_q4_k_group(static_cast<const BlockQ4_K*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ4_Kx8*>(out));
+          break;
+        default:
+          pack_q6_k_group(static_cast<const BlockQ6_K*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ6_Kx8*>(out));
       }
     }
   });
