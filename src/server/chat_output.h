@@ -26,6 +26,9 @@ class ChatOutputParser {
   // starts_in_reasoning: the prompt ends inside an opened <think> block.
   ChatOutputParser(const ChatFormat& format, bool parse_tools, bool starts_in_reasoning);
 
+  // Text the prompt already wrote for the reply (a forced tool-call opening): parsed as
+  // if generated, its delta handed out with the first push.
+  void prime(std::string_view text);
   MessageDelta push(std::string_view text);
   MessageDelta finish();
   size_t tool_calls() const { return tools_.calls(); }
@@ -35,6 +38,7 @@ class ChatOutputParser {
 
   ReasoningParser reasoning_;
   ToolCallParser tools_;
+  MessageDelta primed_;
 };
 
 }  // namespace dsinfer::server

@@ -9,7 +9,10 @@ namespace dsinfer::server {
 GenerationJob::GenerationJob(Engine& engine, const Tokenizer& tokenizer, Metrics* metrics, JobSpec spec)
     : engine_(engine), tokenizer_(tokenizer), metrics_(metrics), spec_(std::move(spec)), choices_(spec_.prompts.size()) {
   for (Choice& c : choices_) {
-    if (spec_.meta.chat) c.parser.emplace(spec_.format, spec_.parse_tools, spec_.opens_reasoning);
+    if (spec_.meta.chat) {
+      c.parser.emplace(spec_.format, spec_.parse_tools, spec_.opens_reasoning);
+      c.parser->prime(spec_.forced_output);
+    }
     if (spec_.params.top_logprobs >= 0) c.out.logprobs.emplace();
   }
 }

@@ -28,6 +28,7 @@ struct JobSpec {
   ChatFormat format;                              // chat: how the reply is parsed
   bool parse_tools = false;
   bool opens_reasoning = false;                   // the prompt ends inside <think>
+  std::string forced_output;                      // chat: the reply's start the prompt wrote
   std::chrono::steady_clock::time_point received = std::chrono::steady_clock::now();
 };
 

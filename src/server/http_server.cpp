@@ -153,6 +153,7 @@ struct HttpServer::Impl {
                  .format = prompts.format(),
                  .parse_tools = request.tools && request.tool_choice != "none",
                  .opens_reasoning = p.opens_reasoning,
+                 .forced_output = p.forced_output,
                  .received = received};
     spec.prompts.assign(static_cast<size_t>(request.params.n), p.ids);
     spec.max_tokens.assign(static_cast<size_t>(request.params.n), std::get<int64_t>(max_tokens));

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "server/reasoning_parser.h"
+#include "server/tool_call_parser.h"
 
 namespace dsinfer::server {
 
@@ -32,10 +33,30 @@ ApiResult<ChatPrompt> PromptBuilder::chat(const ChatRequest& request) const {
   // alternate ...", the encoders' "tool message does not answer a tool call") are about
   // the conversation the client sent.
   if (!text) return invalid_request("messages", "messages: " + text.status().message());
+  const bool opens_reasoning = prompt_opens_reasoning(*text);
+  // "required" or a named function: the prompt opens the call block (and the named
+  // call), so the reply can only be a call. A thinking model must think first, which
+  // leaves nothing to force at the start of its reply.
+  std::string forced;
+  if (request.tools && request.tool_choice != "none" && request.tool_choice != "auto") {
+    const std::string_view name = request.tool_choice == "required" ? "" : std::string_view(request.tool_choice);
+    forced = forced_call_opening(format_.tool_calls, name);
+    if (forced.empty()) {
+      return invalid_request("tool_choice", "tool_choice: this model has no known tool-call syntax, so 'required' or "
+                                            "a named function cannot be enforced; use 'auto'");
+    }
+    if (opens_reasoning) {
+      return invalid_request("tool_choice", "tool_choice: 'required' or a named function cannot be enforced while the "
+                                            "model is thinking; turn thinking off (chat_template_kwargs) or use 'auto'");
+    }
+    *text += forced;
+  }
   // The format writes BOS itself.
   Result<std::vector<TokenId>> ids = tokenizer_->encode(*text, {.add_special_tokens = false});
   if (!ids) return invalid_request("messages", "messages: " + ids.status().message());
-  return ChatPrompt{.ids = std::vector<int32_t>(ids->begin(), ids->end()), .opens_reasoning = prompt_opens_reasoning(*text)};
+  return ChatPrompt{.ids = std::vector<int32_t>(ids->begin(), ids->end()),
+                    .opens_reasoning = opens_reasoning,
+                    .forced_output = std::move(forced)};
 }
 
 ApiResult<std::vector<int32_t>> PromptBuilder::completion(const CompletionPrompt& prompt) const {

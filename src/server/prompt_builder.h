@@ -20,6 +20,7 @@ namespace dsinfer::server {
 struct ChatPrompt {
   std::vector<int32_t> ids;
   bool opens_reasoning = false;  // the rendered prompt ends inside <think>
+  std::string forced_output;     // the reply's start written by the prompt (forced tool call)
 };
 
 class PromptBuilder {

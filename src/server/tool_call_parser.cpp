@@ -60,6 +60,24 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+std::string forced_call_opening(ToolCallSyntax syntax, std::string_view function_name) {
+  const std::string name(function_name);
+  switch (syntax) {
+    case ToolCallSyntax::kNone: return "";
+    case ToolCallSyntax::kV3:
+      return std::string(kCallsBegin) + std::string(kCallBegin) +
+             (name.empty() ? "" : "function" + std::string(kSep) + name + "\n" + std::string(kFence) + "\n");
+    case ToolCallSyntax::kV31:
+      return std::string(kCallsBegin) + std::string(kCallBegin) + (name.empty() ? "" : name + std::string(kSep));
+    case ToolCallSyntax::kDsmlV32:
+    case ToolCallSyntax::kDsmlV4: {
+      const std::string_view block = syntax == ToolCallSyntax::kDsmlV32 ? kDsmlBlockV32 : kDsmlBlockV4;
+      return std::string(block) + "\n" + (name.empty() ? "" : std::string(kInvokeBegin) + name + "\">\n");
+    }
+  }
+  return "";
+}
+
 ToolCallParser::ToolCallParser(ToolCallSyntax syntax) : syntax_(syntax) {}
 
 bool ToolCallParser::dsml() const { return syntax_ == ToolCallSyntax::kDsmlV32 || syntax_ == ToolCallSyntax::kDsmlV4; }

@@ -36,6 +36,11 @@ struct ToolCallOutput {
   std::vector<ToolCallDelta> calls;  // in order; consecutive pieces of one call are merged
 };
 
+// The text that opens a tool-call block in `syntax` and, with a function name, that
+// call up to its arguments: appended to a prompt it makes the model's reply a tool call
+// (tool_choice "required" or a named function). Empty for ToolCallSyntax::kNone.
+std::string forced_call_opening(ToolCallSyntax syntax, std::string_view function_name);
+
 class ToolCallParser {
  public:
   explicit ToolCallParser(ToolCallSyntax syntax);

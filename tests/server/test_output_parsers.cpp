@@ -175,6 +175,41 @@ TEST(ToolCallsV3, NotParsedWithoutTools) {
   expect_streams({kV3, false}, text, {"", text, {}});
 }
 
+// tool_choice "required" / named: the prompt writes the opening, the parser is primed
+// with it, and the reply is the rest. Parsed together they must give the call the model
+// would have written whole.
+TEST(ToolCallsForced, OpeningPlusReplyIsOneCall) {
+  struct Case {
+    ChatFormat format;
+    std::string name;  // "" for "required"
+    std::string rest;  // what the model writes after the opening
+  };
+  const Case cases[] = {
+      {kV3, "get_weather", "{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+      {kV3, "", "function<｜tool▁sep｜>get_weather\n```json\n{\"city\": \"Paris\"}\n```<｜tool▁call▁end｜>"},
+      {kV31, "get_weather", "{\"city\": \"Paris\"}<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+      {kV31, "", "get_weather<｜tool▁sep｜>{\"city\": \"Paris\"}<｜tool▁call▁end｜>"},
+      {kV32, "get_weather",
+       "<｜DSML｜parameter name=\"city\" string=\"true\">Paris</｜DSML｜parameter>\n</｜DSML｜invoke>\n"
+       "</｜DSML｜function_calls>"},
+      {kV4, "", "<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">Paris"
+                "</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>"},
+  };
+  const Message want{"", "", {{"get_weather", "{\"city\": \"Paris\"}"}}};
+  for (const Case& c : cases) {
+    const std::string opening = forced_call_opening(c.format.tool_calls, c.name);
+    ASSERT_FALSE(opening.empty());
+    expect_same(parse({c.format}, {opening + c.rest}), want, "whole, " + std::string(to_string(c.format.tool_calls)));
+    ChatOutputParser parser(c.format, /*parse_tools=*/true, /*starts_in_reasoning=*/false);
+    parser.prime(opening);
+    Message m;
+    for (char ch : c.rest) accumulate(m, parser.push(std::string(1, ch)));
+    accumulate(m, parser.finish());
+    expect_same(m, want, "primed, " + std::string(to_string(c.format.tool_calls)) + " " + c.name);
+  }
+  EXPECT_EQ(forced_call_opening(ToolCallSyntax::kNone, "f"), "");
+}
+
 TEST(ToolCallsV31, CallsWithTagsInStrings) {
   const std::string text =
       "Sure.<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>get_weather<｜tool▁sep｜>{\"city\": \"a<｜tool▁call▁end｜>b\", "

@@ -98,6 +98,35 @@ TEST(PromptBuilderDsml, V4ToolsUnlessToolChoiceNone) {
   EXPECT_EQ(decoded(std::get<ChatPrompt>(without)).find("get_weather"), std::string::npos);
 }
 
+// tool_choice "required" / named: the prompt ends with the call's opening (decoded from
+// the prompt ids, so the special tags tokenized as the model's own), and a thinking
+// prompt, which cannot be forced, is refused.
+TEST(PromptBuilderDsml, ForcedToolChoiceOpensTheCall) {
+  PromptBuilder prompts = builder("deepseek_v4");
+  auto named = prompts.chat(request({{"tools", kTools},
+                                     {"tool_choice", {{"type", "function"}, {"function", {{"name", "get_weather"}}}}}}));
+  ASSERT_TRUE(std::holds_alternative<ChatPrompt>(named)) << std::get<ApiError>(named).message;
+  const ChatPrompt& p = std::get<ChatPrompt>(named);
+  EXPECT_EQ(p.forced_output, "<｜DSML｜tool_calls>\n<｜DSML｜invoke name=\"get_weather\">\n");
+  const std::string text = decoded(p);
+  ASSERT_GE(text.size(), p.forced_output.size());
+  EXPECT_EQ(text.substr(text.size() - p.forced_output.size()), p.forced_output);
+
+  auto required = prompts.chat(request({{"tools", kTools}, {"tool_choice", "required"}}));
+  ASSERT_TRUE(std::holds_alternative<ChatPrompt>(required));
+  EXPECT_EQ(std::get<ChatPrompt>(required).forced_output, "<｜DSML｜tool_calls>\n");
+
+  auto automatic = prompts.chat(request({{"tools", kTools}}));
+  ASSERT_TRUE(std::holds_alternative<ChatPrompt>(automatic));
+  EXPECT_EQ(std::get<ChatPrompt>(automatic).forced_output, "");
+
+  auto thinking = prompts.chat(
+      request({{"tools", kTools}, {"tool_choice", "required"}, {"chat_template_kwargs", {{"thinking", true}}}}));
+  ASSERT_TRUE(std::holds_alternative<ApiError>(thinking));
+  EXPECT_EQ(std::get<ApiError>(thinking).http_status, 400);
+  EXPECT_NE(std::get<ApiError>(thinking).message.find("thinking"), std::string::npos);
+}
+
 TEST(PromptBuilderDsml, MalformedConversationIsTheClientsFault) {
   PromptBuilder prompts = builder("deepseek_v32");
   auto r = prompts.chat(request({{"messages", {{{"role", "user"}, {"content", "x"}},

@@ -146,3 +146,28 @@ test('GET /health and /metrics', async () => {
   assert.match(metrics, /dsinfer_time_to_first_token_seconds_count [1-9]/);
   assert.match(metrics, /dsinfer_kv_blocks_free \d+/);
 });
+
+test('a named tool_choice makes the reply that tool call, whole and streamed', async () => {
+  const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const params = { model, messages, tools, tool_choice: { type: 'function', function: { name: 'get_weather' } }, max_tokens: 8, temperature: 0 };
+  const r = await client.chat.completions.create(params);
+  const calls = r.choices[0].message.tool_calls;
+  assert.equal(calls.length, 1, JSON.stringify(r.choices[0].message));
+  assert.equal(calls[0].type, 'function');
+  assert.equal(calls[0].function.name, 'get_weather');
+  assert.ok(['tool_calls', 'length'].includes(r.choices[0].finish_reason));
+  // The forced opening is prompt, not completion: usage counts only generated tokens.
+  assert.ok(r.usage.completion_tokens <= 8);
+
+  const stream = await client.chat.completions.create({ ...params, stream: true });
+  let name = '';
+  let args = '';
+  for await (const chunk of stream) {
+    for (const call of chunk.choices[0]?.delta?.tool_calls ?? []) {
+      name += call.function?.name ?? '';
+      args += call.function?.arguments ?? '';
+    }
+  }
+  assert.equal(name, 'get_weather');
+  assert.equal(args, calls[0].function.arguments);
+});
