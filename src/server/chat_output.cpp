@@ -22,6 +22,21 @@ MessageDelta ChatOutputParser::finish() {
   return out;
 }
 
+namespace {
+
+// Appends deltas, merging a call's next argument piece into the piece before it.
+void append_calls(std::vector<ToolCallDelta>& into, std::vector<ToolCallDelta>& from) {
+  for (ToolCallDelta& d : from) {
+    if (!into.empty() && into.back().index == d.index && d.name.empty()) {
+      into.back().arguments += d.arguments;
+    } else {
+      into.push_back(std::move(d));
+    }
+  }
+}
+
+}  // namespace
+
 // Appends to `out` (which may hold a primed delta).
 void ChatOutputParser::add(MessageDelta& out, ReasoningSplit split, bool at_end) {
   out.reasoning += split.reasoning;
@@ -29,22 +44,10 @@ void ChatOutputParser::add(MessageDelta& out, ReasoningSplit split, bool at_end)
   if (at_end) {
     ToolCallOutput rest = tools_.finish();
     answer.content += rest.content;
-    for (ToolCallDelta& d : rest.calls) {
-      if (!answer.calls.empty() && answer.calls.back().index == d.index && d.name.empty()) {
-        answer.calls.back().arguments += d.arguments;
-      } else {
-        answer.calls.push_back(std::move(d));
-      }
-    }
+    append_calls(answer.calls, rest.calls);
   }
   out.content += answer.content;
-  for (ToolCallDelta& d : answer.calls) {
-    if (!out.tool_calls.empty() && out.tool_calls.back().index == d.index && d.name.empty()) {
-      out.tool_calls.back().arguments += d.arguments;
-    } else {
-      out.tool_calls.push_back(std::move(d));
-    }
-  }
+  append_calls(out.tool_calls, answer.calls);
 }
 
 }  // namespace dsinfer::server

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
@@ -231,6 +232,18 @@ DSINFER_AVX2 void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_s
   for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) - 8.0f * offset[r];
 }
 
+// Calls tile(nt) with nt an integral constant equal to n_tokens (1..4): the tile width
+// is known at compile time, so each token's sums and accumulators live in registers.
+template <typename Tile>
+void for_token_count(int n_tokens, Tile&& tile) {
+  switch (n_tokens) {
+    case 1: return tile(std::integral_constant<int, 1>{});
+    case 2: return tile(std::integral_constant<int, 2>{});
+    case 3: return tile(std::integral_constant<int, 3>{});
+    default: return tile(std::integral_constant<int, 4>{});
+  }
+}
+
 // Four activation bytes (one 4-value group) in every 32-bit lane.
 DSINFER_AVX2 inline __m256i broadcast_group(const int8_t* qs) {
   int32_t group;
@@ -398,42 +411,22 @@ DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const
 
 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  switch (n_tokens) {
-    case 1: return gemm_q6_kx8_tile<1>(w, n_blocks, x, x_stride, out, out_stride);
-    case 2: return gemm_q6_kx8_tile<2>(w, n_blocks, x, x_stride, out, out_stride);
-    case 3: return gemm_q6_kx8_tile<3>(w, n_blocks, x, x_stride, out, out_stride);
-    default: return gemm_q6_kx8_tile<4>(w, n_blocks, x, x_stride, out, out_stride);
-  }
+  for_token_count(n_tokens, [&](auto nt) { gemm_q6_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
 }
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  switch (n_tokens) {
-    case 1: return gemm_q4_kx8_tile<1>(w, n_blocks, x, x_stride, out, out_stride);
-    case 2: return gemm_q4_kx8_tile<2>(w, n_blocks, x, x_stride, out, out_stride);
-    case 3: return gemm_q4_kx8_tile<3>(w, n_blocks, x, x_stride, out, out_stride);
-    default: return gemm_q4_kx8_tile<4>(w, n_blocks, x, x_stride, out, out_stride);
-  }
+  for_token_count(n_tokens, [&](auto nt) { gemm_q4_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
 }
 
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  switch (n_tokens) {
-    case 1: return gemm_q4_0x8_tile<1>(w, n_blocks, x, x_stride, out, out_stride);
-    case 2: return gemm_q4_0x8_tile<2>(w, n_blocks, x, x_stride, out, out_stride);
-    case 3: return gemm_q4_0x8_tile<3>(w, n_blocks, x, x_stride, out, out_stride);
-    default: return gemm_q4_0x8_tile<4>(w, n_blocks, x, x_stride, out, out_stride);
-  }
+  for_token_count(n_tokens, [&](auto nt) { gemm_q4_0x8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
 }
 
 void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  switch (n_tokens) {
-    case 1: return gemm_q8_0x8_tile<1>(w, n_blocks, x, x_stride, out, out_stride);
-    case 2: return gemm_q8_0x8_tile<2>(w, n_blocks, x, x_stride, out, out_stride);
-    case 3: return gemm_q8_0x8_tile<3>(w, n_blocks, x, x_stride, out, out_stride);
-    default: return gemm_q8_0x8_tile<4>(w, n_blocks, x, x_stride, out, out_stride);
-  }
+  for_token_count(n_tokens, [&](auto nt) { gemm_q8_0x8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
 }
 
 }  // namespace

@@ -87,80 +87,75 @@ void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_
 }
 
 // Value j (0..31) of row r in an interleaved block (layout in kernels.h).
-int q4_0x8_value(const BlockQ4_0x8& w, int r, int j) {
-  const uint8_t byte = w.qs[32 * ((j % 16) / 4) + 4 * r + j % 4];
-  return j < 16 ? byte & 0x0F : byte >> 4;
-}
-
-void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                 float* out, int64_t out_stride) {
+// The loop every interleaved-row spec shares: for each token t and row r, the blocks'
+// contributions in order; add_block(block, r, x, sum) returns sum plus block's terms,
+// where x is the token's first activation block under that weight block.
+template <typename Block, typename AddBlock>
+void gemm_x8(const Block* w, int64_t n_blocks, int64_t x_blocks_per_block, const ActBlockQ8* x, int64_t x_stride,
+             int n_tokens, float* out, int64_t out_stride, AddBlock add_block) {
   for (int t = 0; t < n_tokens; ++t)
     for (int r = 0; r < 8; ++r) {
       float sum = 0.0f;
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const ActBlockQ8& xb = x[t * x_stride + b];
-        int32_t acc = 0;
-        for (int j = 0; j < 32; ++j) acc += q4_0x8_value(w[b], r, j) * xb.qs[j];
-        sum += f16_to_f32(w[b].d[r]) * xb.d * static_cast<float>(acc - 8 * xb.sum);
-      }
+      for (int64_t b = 0; b < n_blocks; ++b) sum = add_block(w[b], r, x + t * x_stride + b * x_blocks_per_block, sum);
       out[t * out_stride + r] = sum;
     }
+}
+
+// Byte i of the 4-value group k of row r (layouts in kernels.h).
+int interleaved(int k, int r, int i) { return 32 * k + 4 * r + i; }
+
+void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ4_0x8& wb, int r, const ActBlockQ8* xb, float sum) {
+            int32_t acc = 0;
+            for (int j = 0; j < 32; ++j) {
+              const uint8_t byte = wb.qs[interleaved((j % 16) / 4, r, j % 4)];
+              acc += (j < 16 ? byte & 0x0F : byte >> 4) * xb->qs[j];
+            }
+            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(acc - 8 * xb->sum);
+          });
 }
 
 void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for (int t = 0; t < n_tokens; ++t)
-    for (int r = 0; r < 8; ++r) {
-      float sum = 0.0f;
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const ActBlockQ8& xb = x[t * x_stride + b];
-        int32_t acc = 0;
-        for (int j = 0; j < 32; ++j) acc += w[b].qs[32 * (j / 4) + 4 * r + j % 4] * xb.qs[j];
-        sum += f16_to_f32(w[b].d[r]) * xb.d * static_cast<float>(acc);
-      }
-      out[t * out_stride + r] = sum;
-    }
+  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ8_0x8& wb, int r, const ActBlockQ8* xb, float sum) {
+            int32_t acc = 0;
+            for (int j = 0; j < 32; ++j) acc += wb.qs[interleaved(j / 4, r, j % 4)] * xb->qs[j];
+            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(acc);
+          });
 }
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for (int t = 0; t < n_tokens; ++t)
-    for (int r = 0; r < 8; ++r) {
-      float sum = 0.0f;
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const BlockQ4_Kx8& wb = w[b];
-        for (int j = 0; j < 8; ++j) {
-          const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
-          int32_t acc = 0;
-          for (int v = 0; v < 32; ++v) {
-            const uint8_t byte = wb.qs[256 * (j / 2) + 32 * (v / 4) + 4 * r + v % 4];
-            acc += (j % 2 == 0 ? byte & 0x0F : byte >> 4) * xb.qs[v];
-          }
-          sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[j][r]) * xb.d * static_cast<float>(acc);
-          sum -= f16_to_f32(wb.dmin[r]) * static_cast<float>(wb.mins[j][r]) * xb.d * static_cast<float>(xb.sum);
-        }
-      }
-      out[t * out_stride + r] = sum;
-    }
+  gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ4_Kx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            for (int j = 0; j < 8; ++j) {  // 32-value sub-blocks
+              int32_t acc = 0;
+              for (int v = 0; v < 32; ++v) {
+                const uint8_t byte = wb.qs[256 * (j / 2) + interleaved(v / 4, r, v % 4)];
+                acc += (j % 2 == 0 ? byte & 0x0F : byte >> 4) * xb[j].qs[v];
+              }
+              sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[j][r]) * xb[j].d * static_cast<float>(acc);
+              sum -= f16_to_f32(wb.dmin[r]) * static_cast<float>(wb.mins[j][r]) * xb[j].d * static_cast<float>(xb[j].sum);
+            }
+            return sum;
+          });
 }
 
 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for (int t = 0; t < n_tokens; ++t)
-    for (int r = 0; r < 8; ++r) {
-      float sum = 0.0f;
-      for (int64_t b = 0; b < n_blocks; ++b) {
-        const BlockQ6_Kx8& wb = w[b];
-        for (int h = 0; h < 16; ++h) {  // 16-value sub-blocks
-          const ActBlockQ8& xb = x[t * x_stride + 8 * b + h / 2];
-          int32_t acc = 0;
-          for (int v = 16 * (h % 2); v < 16 * (h % 2) + 16; ++v)
-            acc += wb.qs[256 * (h / 2) + 32 * (v / 4) + 4 * r + v % 4] * xb.qs[v];
-          sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[h][r]) * xb.d * static_cast<float>(acc);
-        }
-      }
-      out[t * out_stride + r] = sum;
-    }
+  gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ6_Kx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            for (int h = 0; h < 16; ++h) {  // 16-value sub-blocks
+              int32_t acc = 0;
+              for (int v = 16 * (h % 2); v < 16 * (h % 2) + 16; ++v)
+                acc += wb.qs[256 * (h / 2) + interleaved(v / 4, r, v % 4)] * xb[h / 2].qs[v];
+              sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[h][r]) * xb[h / 2].d * static_cast<float>(acc);
+            }
+            return sum;
+          });
 }
 
 }  // namespace

@@ -9,22 +9,16 @@
 namespace dsinfer::cpu {
 namespace {
 
-// Rows [8g, 8g + 8) of a stored matrix, interleaved per block column (layout: kernels.h).
-void pack_q4_0_group(const BlockQ4_0* rows, int64_t blocks, BlockQ4_0x8* out) {
+// Rows [8g, 8g + 8) of a Q4_0 / Q8_0 matrix, interleaved per block column in 4-byte
+// groups (layout: kernels.h).
+template <typename Source, typename Packed>
+void pack_group(const Source* rows, int64_t blocks, Packed* out) {
+  constexpr int kGroups = sizeof(Source::qs) / 4;
   for (int64_t b = 0; b < blocks; ++b)
     for (int r = 0; r < 8; ++r) {
-      const BlockQ4_0& src = rows[r * blocks + b];
+      const Source& src = rows[r * blocks + b];
       out[b].d[r] = src.d;
-      for (int k = 0; k < 4; ++k) std::memcpy(out[b].qs + 32 * k + 4 * r, src.qs + 4 * k, 4);
-    }
-}
-
-void pack_q8_0_group(const BlockQ8_0* rows, int64_t blocks, BlockQ8_0x8* out) {
-  for (int64_t b = 0; b < blocks; ++b)
-    for (int r = 0; r < 8; ++r) {
-      const BlockQ8_0& src = rows[r * blocks + b];
-      out[b].d[r] = src.d;
-      for (int k = 0; k < 8; ++k) std::memcpy(out[b].qs + 32 * k + 4 * r, src.qs + 4 * k, 4);
+      for (int k = 0; k < kGroups; ++k) std::memcpy(out[b].qs + 32 * k + 4 * r, src.qs + 4 * k, 4);
     }
 }
 
@@ -134,11 +128,11 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
       uint8_t* out = data + static_cast<size_t>(g) * group_bytes;
       switch (w.dtype) {
         case DType::kQ4_0:
-          pack_q4_0_group(static_cast<const BlockQ4_0*>(w.data) + g * 8 * blocks, blocks,
+          pack_group(static_cast<const BlockQ4_0*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ4_0x8*>(out));
           break;
         case DType::kQ8_0:
-          pack_q8_0_group(static_cast<const BlockQ8_0*>(w.data) + g * 8 * blocks, blocks,
+          pack_group(static_cast<const BlockQ8_0*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ8_0x8*>(out));
           break;
         case DType::kQ4_K:
