@@ -76,9 +76,9 @@ double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
 
 // Relative-error budget per format (measured errors are 10-100x below these).
 double tolerance(DType dtype) {
-  // Q4_K and Q6_K meet int8 activations too where their rows pack into groups of 8.
-  return dtype == DType::kQ8_0 || dtype == DType::kQ4_0 || dtype == DType::kQ4_K || dtype == DType::kQ6_K ? 2e-2
-                                                                                                          : 1e-5;
+  // The integer formats meet int8 activations: the packed K-quants (rows in groups of 8)
+  // as well as Q8_0 and Q4_0.
+  return dtype_is_block_quantized(dtype) ? 2e-2 : 1e-5;
 }
 
 // Every kernel table this CPU can run.

@@ -54,6 +54,13 @@ struct BlockQ4_Kx8 {
   uint8_t qs[1024];
 };
 
+// Q5_K: Q4_Kx8 for the low four bits of each code, plus the fifth bits: byte 4r + i of
+// qh[c][h] holds in bit k the fifth bit of value 4k + i of sub-block 2c + h of row r.
+struct BlockQ5_Kx8 {
+  BlockQ4_Kx8 low;
+  uint8_t qh[4][2][32];
+};
+
 // Q6_K, eight rows interleaved per 256-value super-block: the f16 super-block scale of
 // each row, the int8 scales of its sixteen 16-value sub-blocks ([sub-block][row]), and
 // the codes widened to int8 (q - 32, in [-32, 31]) in the Q8_0x8 layout, 256 bytes per
@@ -93,6 +100,8 @@ struct Kernels {
                       float* out, int64_t out_stride);
   // n_blocks counts 256-value super-blocks; x_stride is still in 32-value blocks.
   void (*gemm_q4_kx8)(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  void (*gemm_q5_kx8)(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
   void (*gemm_q6_kx8)(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);

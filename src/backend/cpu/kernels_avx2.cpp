@@ -322,35 +322,57 @@ DSINFER_AVX2 void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// Per super-block and token: each 64-value chunk gives two sub-blocks' 16-bit sums (low
-// and high nibbles, at most 8 x 2 x 15 x 128 = 30720 each), widened once; each
-// sub-block then adds d * scale * x.d * dot - dmin * min * x.d * x.sum, with the
-// products of 6-bit scales and f16 super-block scales exact in float.
-template <int NT>
-DSINFER_AVX2 void gemm_q4_kx8_tile(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
-                                   float* out, int64_t out_stride) {
+inline const BlockQ4_Kx8& low_bits(const BlockQ4_Kx8& w) { return w; }
+inline const BlockQ4_Kx8& low_bits(const BlockQ5_Kx8& w) { return w.low; }
+
+// Bit k of every byte of `bits`, moved to bit 4 (the fifth bit of a code).
+DSINFER_AVX2 inline __m256i fifth_bit(__m256i bits, int k) {
+  const __m256i moved = k <= 4 ? _mm256_slli_epi16(bits, 4 - k) : _mm256_srli_epi16(bits, k - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
+
+// Q4_K and Q5_K, per super-block and token: each 64-value chunk gives two sub-blocks'
+// 16-bit sums (low and high nibbles, plus the fifth bits for Q5_K), widened to 32 bits
+// before they can overflow (8 x 2 x 15 x 128 = 30720 for 4-bit codes, 4 x 2 x 31 x 128 =
+// 31744 for 5-bit ones); each sub-block then adds d * scale * x.d * dot - dmin * min *
+// x.d * x.sum, with the products of 6-bit scales and f16 super-block scales exact.
+template <int NT, typename Block>
+DSINFER_AVX2 void gemm_kx8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, float* out,
+                                int64_t out_stride) {
+  constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_Kx8>;
+  constexpr int kGroupsPerWidening = kFiveBit ? 4 : 8;
   const __m256i ones = _mm256_set1_epi16(1);
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   __m256 acc[NT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    const BlockQ4_Kx8& wb = w[b];
+    const BlockQ4_Kx8& wb = low_bits(w[b]);
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
     const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.dmin)));
     for (int c = 0; c < 4; ++c) {
-      _mm_prefetch(reinterpret_cast<const char*>(&w[b + 1]) + 256 * c, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(&w[b + 1]) + 256 * c + 128, _MM_HINT_T0);
-      __m256i lo_sums[NT], hi_sums[NT];
+      _mm_prefetch(reinterpret_cast<const char*>(&low_bits(w[b + 1])) + 256 * c, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(&low_bits(w[b + 1])) + 256 * c + 128, _MM_HINT_T0);
+      __m256i lo_sums[NT], hi_sums[NT], lo_dots[NT], hi_dots[NT];
       for (int k = 0; k < 8; ++k) {
         const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.qs + 256 * c + 32 * k));
-        const __m256i lo = _mm256_and_si256(packed, low_nibbles);
-        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+        __m256i lo = _mm256_and_si256(packed, low_nibbles);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+        if constexpr (kFiveBit) {
+          lo = _mm256_or_si256(lo, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh[c][0])), k));
+          hi = _mm256_or_si256(hi, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh[c][1])), k));
+        }
+        const bool first = k % kGroupsPerWidening == 0, last = k % kGroupsPerWidening == kGroupsPerWidening - 1;
         for (int t = 0; t < NT; ++t) {
           const ActBlockQ8* xt = x + t * x_stride + 8 * b + 2 * c;
           const __m256i pl = _mm256_maddubs_epi16(lo, broadcast_group(xt[0].qs + 4 * k));
           const __m256i ph = _mm256_maddubs_epi16(hi, broadcast_group(xt[1].qs + 4 * k));
-          lo_sums[t] = k == 0 ? pl : _mm256_add_epi16(lo_sums[t], pl);
-          hi_sums[t] = k == 0 ? ph : _mm256_add_epi16(hi_sums[t], ph);
+          lo_sums[t] = first ? pl : _mm256_add_epi16(lo_sums[t], pl);
+          hi_sums[t] = first ? ph : _mm256_add_epi16(hi_sums[t], ph);
+          if (last) {
+            const __m256i lo32 = _mm256_madd_epi16(lo_sums[t], ones), hi32 = _mm256_madd_epi16(hi_sums[t], ones);
+            lo_dots[t] = k < kGroupsPerWidening ? lo32 : _mm256_add_epi32(lo_dots[t], lo32);
+            hi_dots[t] = k < kGroupsPerWidening ? hi32 : _mm256_add_epi32(hi_dots[t], hi32);
+          }
         }
       }
       for (int half = 0; half < 2; ++half) {
@@ -361,7 +383,7 @@ DSINFER_AVX2 void gemm_q4_kx8_tile(const BlockQ4_Kx8* w, int64_t n_blocks, const
                                                    _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.mins[j])))));
         for (int t = 0; t < NT; ++t) {
           const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
-          const __m256i dot = _mm256_madd_epi16(half == 0 ? lo_sums[t] : hi_sums[t], ones);
+          const __m256i dot = half == 0 ? lo_dots[t] : hi_dots[t];
           const __m256 xd = _mm256_set1_ps(xb.d);
           acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, xd), acc[t]);
           acc[t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(xb.d * static_cast<float>(xb.sum)), acc[t]);
@@ -416,7 +438,12 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_q4_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+  for_token_count(n_tokens, [&](auto nt) { gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+}
+
+void gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for_token_count(n_tokens, [&](auto nt) { gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
 }
 
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -434,7 +461,7 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
 const Kernels& avx2_kernels() {
   static const Kernels table{"avx2",   dot_f32,  dot_bf16,        dot_f16,   dot_f8e4m3, dot_q8_0,
                              dot_q4_0, quantize_act_q8, dot4_bf16, dot4_q8_0,  dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q6_kx8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8};
   return table;
 }
 

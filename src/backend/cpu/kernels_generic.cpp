@@ -144,6 +144,25 @@ void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
           });
 }
 
+void gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ5_Kx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            const BlockQ4_Kx8& low = wb.low;
+            for (int j = 0; j < 8; ++j) {  // 32-value sub-blocks
+              int32_t acc = 0;
+              for (int v = 0; v < 32; ++v) {
+                const uint8_t byte = low.qs[256 * (j / 2) + interleaved(v / 4, r, v % 4)];
+                const int fifth = (wb.qh[j / 2][j % 2][4 * r + v % 4] >> (v / 4)) & 1;
+                acc += ((j % 2 == 0 ? byte & 0x0F : byte >> 4) | fifth << 4) * xb[j].qs[v];
+              }
+              sum += f16_to_f32(low.d[r]) * static_cast<float>(low.scales[j][r]) * xb[j].d * static_cast<float>(acc);
+              sum -= f16_to_f32(low.dmin[r]) * static_cast<float>(low.mins[j][r]) * xb[j].d * static_cast<float>(xb[j].sum);
+            }
+            return sum;
+          });
+}
+
 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
@@ -163,7 +182,7 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q6_kx8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8};
   return table;
 }
 

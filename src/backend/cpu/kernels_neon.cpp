@@ -163,9 +163,11 @@ struct WideningInt8 {
     int32x4_t acc_[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
   };
 
-  // Rows8 for Q4_0 nibbles (0..15): a block puts 8 products of at most 15 x 128 into each
-  // int16 lane (15360), so they are summed in 16 bits and widened once.
-  class NibbleRows8 {
+  // Rows8 for small weights, whose products an instance sums in 16 bits and widens once:
+  // each int16 lane takes one product per 4-value group, so 32 values of nibbles (0..15:
+  // Q4_0, Q4_K) reach at most 8 x 15 x 128 = 15360, and 16 values of Q6_K's codes (-32..31)
+  // 4 x 32 x 128 = 16384.
+  class SmallRows8 {
    public:
     void add(const int8x16_t w[4][2], int8x16_t x) {
       group<0>(w[0], x);
@@ -220,8 +222,8 @@ struct DotprodInt8 {
     }
     int32x4_t acc_[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
   };
-  // Nibbles are non-negative int8 values like any other.
-  using NibbleRows8 = Rows8;
+  // Small weights are int8 values like any other.
+  using SmallRows8 = Rows8;
 };
 
 // A Q8_0 block: its 32 signed weights.
@@ -265,15 +267,31 @@ template <class Int8, class Block, class BlockW, int R>
 // rows 0..3 and w[k][1] rows 4..7, against 16 activation values whose 32-bit lane k is
 // group k's. Q8_0x8's halves are its first and last 128 bytes (activations 0..15, 16..31);
 // Q4_0x8's are the low and the high nibbles of its 128 bytes. Int8::Rows8 (any int8
-// weights) and Int8::NibbleRows8 (0..15) add half blocks into exact int32 sums per row.
+// weights) and Int8::SmallRows8 (nibbles, Q6_K codes) add half blocks into exact int32 sums
+// per row.
 
 // A block's exact row sums, scaled, into one token's float sums. Every tile width goes
 // through this, so a token's float operations do not depend on how many tokens share the
-// call (the batch invariance of kernels.h).
+// call (the batch invariance of kernels.h). `d` holds the eight rows' float scales.
+[[gnu::always_inline]] inline void add_block(float32x4_t acc[2], int32x4x2_t rows, float32x4x2_t d, float dx) {
+  acc[0] = vfmaq_f32(acc[0], vcvtq_f32_s32(rows.val[0]), vmulq_n_f32(d.val[0], dx));
+  acc[1] = vfmaq_f32(acc[1], vcvtq_f32_s32(rows.val[1]), vmulq_n_f32(d.val[1], dx));
+}
+
+// The eight rows' f16 scales as floats.
+inline float32x4x2_t widen_f16x8(const uint16_t d[8]) {
+  const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(d));
+  return {vcvt_f32_f16(vget_low_f16(h)), vcvt_high_f32_f16(h)};
+}
+
+// The eight rows' float scales times eight small integers (a K-quant's sub-block scales).
+inline float32x4x2_t times(float32x4x2_t d, int16x8_t s) {
+  return {vmulq_f32(d.val[0], vcvtq_f32_s32(vmovl_s16(vget_low_s16(s)))),
+          vmulq_f32(d.val[1], vcvtq_f32_s32(vmovl_high_s16(s)))};
+}
+
 [[gnu::always_inline]] inline void add_block(float32x4_t acc[2], int32x4x2_t rows, const uint16_t d[8], float dx) {
-  const float16x8_t dw = vreinterpretq_f16_u16(vld1q_u16(d));
-  acc[0] = vfmaq_f32(acc[0], vcvtq_f32_s32(rows.val[0]), vmulq_n_f32(vcvt_f32_f16(vget_low_f16(dw)), dx));
-  acc[1] = vfmaq_f32(acc[1], vcvtq_f32_s32(rows.val[1]), vmulq_n_f32(vcvt_high_f32_f16(dw), dx));
+  add_block(acc, rows, widen_f16x8(d), dx);
 }
 
 template <int NT>
@@ -321,7 +339,7 @@ template <class Int8, int NT>
       }
     for (int t = 0; t < NT; ++t) {
       const ActBlockQ8& xb = x[t * x_stride + b];
-      typename Int8::NibbleRows8 sums;
+      typename Int8::SmallRows8 sums;
       sums.add(lo, vld1q_s8(xb.qs));
       sums.add(hi, vld1q_s8(xb.qs + 16));
       int32x4x2_t rows = sums.rows();
@@ -331,6 +349,83 @@ template <class Int8, int NT>
       add_block(acc[t], rows, w[b].d, xb.d);
     }
   }
+  store_tile<NT>(acc, out, out_stride);
+}
+
+// ---- Interleaved K-quant rows (BlockQ4_Kx8 / BlockQ6_Kx8, layout in kernels.h) ---------
+// A super-block is kUnits units of one scale per row. A Unit(block, u) holds unit u's
+// weights as kHalves half blocks (as above), taken against 16 * kHalves activation values
+// from offset x_offset(u) of activation block x_block(u) under the super-block, its rows'
+// scales (super-block scale times the unit's, exact in float) and finish(), any further
+// term per token.
+
+// Q4_K's unit is a 32-value sub-block: chunk u / 2's 256 bytes, low nibbles for even u,
+// high for odd; its groups 0..3 and 4..7 are the two half blocks. The mins come off in
+// float, as dmin * min * (x.d * x.sum), after the sub-block's scaled dot product.
+struct Q4KUnit {
+  using Block = BlockQ4_Kx8;
+  static constexpr int kUnits = 8, kHalves = 2;
+  static int x_block(int u) { return u; }
+  static int x_offset(int) { return 0; }
+
+  int8x16_t w[kHalves][4][2];
+  float32x4x2_t scale, min;
+
+  [[gnu::always_inline]] Q4KUnit(const Block& b, int u) {
+    const uint8_t* chunk = b.qs + 256 * (u / 2);
+    const bool high = u % 2 != 0;
+    for (int k = 0; k < 8; ++k)
+      for (int i = 0; i < 2; ++i) {
+        const uint8x16_t packed = vld1q_u8(chunk + 32 * k + 16 * i);
+        w[k / 4][k % 4][i] = vreinterpretq_s8_u8(high ? vshrq_n_u8(packed, 4) : vandq_u8(packed, vdupq_n_u8(0x0F)));
+      }
+    scale = times(widen_f16x8(b.d), vreinterpretq_s16_u16(vmovl_u8(vld1_u8(b.scales[u]))));
+    min = times(widen_f16x8(b.dmin), vreinterpretq_s16_u16(vmovl_u8(vld1_u8(b.mins[u]))));
+  }
+  [[gnu::always_inline]] void finish(float32x4_t acc[2], const ActBlockQ8& x) const {
+    const float32x4_t xsum = vdupq_n_f32(x.d * static_cast<float>(x.sum));
+    acc[0] = vfmsq_f32(acc[0], min.val[0], xsum);
+    acc[1] = vfmsq_f32(acc[1], min.val[1], xsum);
+  }
+};
+
+// Q6_K's unit is a 16-value half of a 32-value sub-block: one half block of the Q8_0x8
+// layout (bytes 128 * u .. + 127 of the codes) with its own int8 scale, nothing further.
+struct Q6KUnit {
+  using Block = BlockQ6_Kx8;
+  static constexpr int kUnits = 16, kHalves = 1;
+  static int x_block(int u) { return u / 2; }
+  static int x_offset(int u) { return 16 * (u % 2); }
+
+  int8x16_t w[kHalves][4][2];
+  float32x4x2_t scale;
+
+  [[gnu::always_inline]] Q6KUnit(const Block& b, int u) {
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 2; ++i) w[0][k][i] = vld1q_s8(b.qs + 128 * u + 32 * k + 16 * i);
+    scale = times(widen_f16x8(b.d), vmovl_s8(vld1_s8(b.scales[u])));
+  }
+  void finish(float32x4_t[2], const ActBlockQ8&) const {}
+};
+
+// Per super-block, unit and token: the unit's exact row sums, scaled through add_block,
+// then the unit's further term; the same float operations per token for every NT.
+template <class Int8, class Unit, int NT>
+[[gnu::always_inline]] inline void gemm_kx8_tile(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                 int64_t x_stride, float* out, int64_t out_stride) {
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b)
+    for (int u = 0; u < Unit::kUnits; ++u) {
+      const Unit unit(w[b], u);
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& xb = x[t * x_stride + 8 * b + Unit::x_block(u)];
+        typename Int8::SmallRows8 sums;
+        for (int h = 0; h < Unit::kHalves; ++h) sums.add(unit.w[h], vld1q_s8(xb.qs + Unit::x_offset(u) + 16 * h));
+        add_block(acc[t], sums.rows(), unit.scale, xb.d);
+        unit.finish(acc[t], xb);
+      }
+    }
   store_tile<NT>(acc, out, out_stride);
 }
 
@@ -373,6 +468,17 @@ struct IntKernels {
       default: return gemm_q8_0x8_tile<Int8, 4>(w, n_blocks, x, x_stride, out, out_stride);
     }
   }
+  // gemm_q4_kx8 (Unit = Q4KUnit) and gemm_q6_kx8 (Q6KUnit).
+  template <class Unit>
+  [[gnu::always_inline]] static void gemm_kx8(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
+                                              int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+    switch (n_tokens) {
+      case 1: return gemm_kx8_tile<Int8, Unit, 1>(w, n_blocks, x, x_stride, out, out_stride);
+      case 2: return gemm_kx8_tile<Int8, Unit, 2>(w, n_blocks, x, x_stride, out, out_stride);
+      case 3: return gemm_kx8_tile<Int8, Unit, 3>(w, n_blocks, x, x_stride, out, out_stride);
+      default: return gemm_kx8_tile<Int8, Unit, 4>(w, n_blocks, x, x_stride, out, out_stride);
+    }
+  }
 };
 
 using Widening = IntKernels<WideningInt8>;
@@ -399,6 +505,14 @@ DSINFER_DOTPROD void dotprod_gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks,
 DSINFER_DOTPROD void dotprod_gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
   Dotprod::gemm_q8_0x8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_kx8<Q4KUnit>(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_kx8<Q6KUnit>(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
 }
 
 // x ~= d * q with d = max|x| / 127 and q rounded to nearest even, as the generic kernel.
@@ -444,15 +558,17 @@ const Kernels& neon_kernels() {
                              Widening::dot4_q4_0,
                              Widening::gemm_q4_0x8,
                              Widening::gemm_q8_0x8,
-                             nullptr,   // Q4_K and Q6_K keep the stored layout on ARM so far
-                             nullptr};
+                             Widening::gemm_kx8<Q4KUnit>,
+                             nullptr,  // Q5_K keeps the stored layout on ARM so far
+                             Widening::gemm_kx8<Q6KUnit>};
   return table;
 }
 
 const Kernels& neon_dotprod_kernels() {
   static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
                              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
-                             dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, nullptr, nullptr};
+                             dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
+                             nullptr,        dotprod_gemm_q6_kx8};
   return table;
 }
 

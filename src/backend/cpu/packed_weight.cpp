@@ -33,19 +33,38 @@ void populate_file_pages(const void* data, size_t bytes) {
 #endif
 }
 
+// A row's super-block into the Q4_K part of the packed block: super-block scales, the
+// 6-bit scales and mins as bytes, the low four bits of the codes. Q5_K's fields of the
+// same names mean the same.
+template <typename Source>
+void pack_k4_row(const Source& src, int r, BlockQ4_Kx8& out) {
+  out.d[r] = src.d;
+  out.dmin[r] = src.dmin;
+  for (int j = 0; j < 8; ++j) {
+    const ScaleMin6 sm = unpack_scale_min6(src.scales, j);
+    out.scales[j][r] = sm.scale;
+    out.mins[j][r] = sm.min;
+  }
+  for (int c = 0; c < 4; ++c)
+    for (int k = 0; k < 8; ++k) std::memcpy(out.qs + 256 * c + 32 * k + 4 * r, src.qs + 32 * c + 4 * k, 4);
+}
+
 void pack_q4_k_group(const BlockQ4_K* rows, int64_t blocks, BlockQ4_Kx8* out) {
   for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) pack_k4_row(rows[r * blocks + b], r, out[b]);
+}
+
+void pack_q5_k_group(const BlockQ5_K* rows, int64_t blocks, BlockQ5_Kx8* out) {
+  for (int64_t b = 0; b < blocks; ++b)
     for (int r = 0; r < 8; ++r) {
-      const BlockQ4_K& src = rows[r * blocks + b];
-      out[b].d[r] = src.d;
-      out[b].dmin[r] = src.dmin;
+      const BlockQ5_K& src = rows[r * blocks + b];
+      pack_k4_row(src, r, out[b].low);
+      // Value v of sub-block j keeps its fifth bit in bit j of qh[v] (core/quant_blocks.h).
       for (int j = 0; j < 8; ++j) {
-        const ScaleMin6 sm = unpack_scale_min6(src.scales, j);
-        out[b].scales[j][r] = sm.scale;
-        out[b].mins[j][r] = sm.min;
+        uint8_t* bits = out[b].qh[j / 2][j % 2] + 4 * r;
+        std::fill_n(bits, 4, uint8_t{0});
+        for (int v = 0; v < 32; ++v) bits[v % 4] |= static_cast<uint8_t>(((src.qh[v] >> j) & 1) << (v / 4));
       }
-      for (int c = 0; c < 4; ++c)
-        for (int k = 0; k < 8; ++k) std::memcpy(out[b].qs + 256 * c + 32 * k + 4 * r, src.qs + 32 * c + 4 * k, 4);
     }
 }
 
@@ -114,6 +133,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ4_0 && kernels.gemm_q4_0x8) block_bytes = sizeof(BlockQ4_0x8);
   if (w.dtype == DType::kQ8_0 && kernels.gemm_q8_0x8) block_bytes = sizeof(BlockQ8_0x8);
   if (w.dtype == DType::kQ4_K && kernels.gemm_q4_kx8) block_bytes = sizeof(BlockQ4_Kx8);
+  if (w.dtype == DType::kQ5_K && kernels.gemm_q5_kx8) block_bytes = sizeof(BlockQ5_Kx8);
   if (w.dtype == DType::kQ6_K && kernels.gemm_q6_kx8) block_bytes = sizeof(BlockQ6_Kx8);
   if (block_bytes == 0 || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
   const int64_t blocks = w.cols() / dtype_block_elements(w.dtype);
@@ -138,6 +158,10 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
         case DType::kQ4_K:
           pack_q4_k_group(static_cast<const BlockQ4_K*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ4_Kx8*>(out));
+          break;
+        case DType::kQ5_K:
+          pack_q5_k_group(static_cast<const BlockQ5_K*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ5_Kx8*>(out));
           break;
         default:
           pack_q6_k_group(static_cast<const BlockQ6_K*>(w.data) + g * 8 * blocks, blocks,

@@ -1,5 +1,5 @@
-// Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q4_K
-// and Q6_K matrices whose row count is a multiple of 8, eight rows per block column. A weight is
+// Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q4_K,
+// Q5_K and Q6_K matrices whose row count is a multiple of 8, eight rows per block column. A weight is
 // packed on its first matmul, so tensors only read another way (embedding tables) never
 // are, and a model pays for packing only the experts it actually routes to.
 #pragma once
@@ -55,6 +55,7 @@ class PackedWeight {
   const BlockQ4_0x8* q4_0_group(int64_t g) const { return reinterpret_cast<const BlockQ4_0x8*>(group(g)); }
   const BlockQ8_0x8* q8_0_group(int64_t g) const { return reinterpret_cast<const BlockQ8_0x8*>(group(g)); }
   const BlockQ4_Kx8* q4_k_group(int64_t g) const { return reinterpret_cast<const BlockQ4_Kx8*>(group(g)); }
+  const BlockQ5_Kx8* q5_k_group(int64_t g) const { return reinterpret_cast<const BlockQ5_Kx8*>(group(g)); }
   const BlockQ6_Kx8* q6_k_group(int64_t g) const { return reinterpret_cast<const BlockQ6_Kx8*>(group(g)); }
 
  private:
