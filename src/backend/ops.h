@@ -124,7 +124,78 @@ struct IndexerTopkArgs {
   float weight_scale = 1.0f;
 };
 
-enum class RouterScoring { kSoftmax, kSigmoid };
+// DeepSeek-V4 attention: every query head attends over rows that are both key and value
+// (one KV head): raw rows of the sliding window and compressed rows. Row t of `visible`
+// lists the rows query t sees (-1 padded; index i < raw.rows is raw row i, otherwise
+// compressed row i - raw.rows). A learned per-head sink logit joins the softmax
+// denominator only:  o_h = sum_n e^(l_n) row_n / (sum_n e^(l_n) + e^(sink_h)),
+// l_n = softmax_scale * q_h . row_n.
+struct SinkAttentionArgs {
+  Tensor out;         // [T, n_heads * head_dim]
+  Tensor q;           // [T, n_heads * head_dim]
+  Tensor raw;         // [Nr, head_dim]
+  Tensor compressed;  // [Nc, head_dim] (may have no rows)
+  Tensor visible;     // int32 [T, k]
+  const PreparedWeight* sinks = nullptr;  // [n_heads]
+  int64_t n_heads = 0;
+  int64_t head_dim = 0;
+  float softmax_scale = 1.0f;
+};
+
+// mHC, before a sub-block (or the final head): from the hc residual streams and their
+// mixes (streams @ fn^T, by matmul), with r = 1 / sqrt(mean(streams^2) + norm_eps) per row:
+//   pre  = sigmoid(r mixes[:hc] * scale[0] + base[:hc]) + hc_eps;   x = sum_j pre[j] stream[j]
+//   post = 2 sigmoid(r mixes[hc:2hc] * scale[1] + base[hc:2hc])
+//   comb = Sinkhorn(r mixes[2hc:] * scale[2] + base[2hc:]) as [source j, target k]: row
+//          softmax + hc_eps, column normalise, then (iters - 1) x (row, column), each
+//          dividing by sum + hc_eps.
+// With `head` (the final collapse) mixes has hc columns and only x is produced.
+struct HcPreArgs {
+  Tensor x;        // [T, hidden]
+  Tensor post;     // [T, hc] (unused with head)
+  Tensor comb;     // [T, hc * hc] (unused with head)
+  Tensor streams;  // [T, hc * hidden]
+  Tensor mixes;    // [T, (2 + hc) * hc], or [T, hc] with head
+  const PreparedWeight* scale = nullptr;  // [3], or [1] with head
+  const PreparedWeight* base = nullptr;   // [(2 + hc) * hc], or [hc] with head
+  int64_t hc = 1;
+  int64_t sinkhorn_iters = 1;
+  float hc_eps = 0.0f;
+  float norm_eps = 1e-6f;
+  bool head = false;
+};
+
+// mHC after a sub-block: out[k] = post[k] f + sum_j comb[j, k] residual[j] per stream k.
+// out must not alias residual.
+struct HcPostArgs {
+  Tensor out;       // [T, hc * hidden]
+  Tensor f;         // [T, hidden]
+  Tensor residual;  // [T, hc * hidden]
+  Tensor post;      // [T, hc]
+  Tensor comb;      // [T, hc * hc]
+  int64_t hc = 1;
+};
+
+// DeepSeek-V4's compressor: compressed row b pools the `ratio` positions [b r, (b+1) r)
+// with a per-dimension softmax over score + ape[p % r] weighting kv. With `overlap`
+// (CSA, ratio 4) projections are 2 * dim wide and the pool also covers the previous block:
+// its positions contribute their first half, the current block's their second half
+// (block 0 has no previous block). A position's projections [kv | score] (width 2 * w,
+// w = dim or 2 * dim) are row p - chunk_start of `chunk` for p >= chunk_start, else row
+// p % state.rows of `state` (the ring of earlier positions a decoder carries).
+struct CompressPoolArgs {
+  Tensor out;    // [blocks, dim]: rows of blocks first_block, first_block + 1, ...
+  Tensor chunk;  // [T, 2 * w]
+  Tensor state;  // [ring, 2 * w]; ring >= 2 r with overlap, else r
+  const PreparedWeight* ape = nullptr;  // [ratio, w]
+  int64_t chunk_start = 0;
+  int64_t first_block = 0;
+  int64_t ratio = 0;
+  int64_t dim = 0;
+  bool overlap = false;
+};
+
+enum class RouterScoring { kSoftmax, kSigmoid, kSqrtSoftplus };
 enum class RouterSelection {
   kTopK,               // plain top-k over all experts
   kGroupMaxTopK,       // keep topk_group groups ranked by their best expert, then top-k
@@ -157,6 +228,11 @@ struct MoeArgs {
   std::span<const FfnWeights> experts;             // [n_experts]
   std::optional<FfnWeights> shared;                // shared experts as one wide FFN
   RouterSpec spec;
+  // Experts fixed per token instead of chosen by score (V4's hash layers): [T * top_k],
+  // token t's at [t * top_k, (t + 1) * top_k). Their weights are still the scores.
+  std::span<const int32_t> fixed_experts;
+  // > 0: every expert (routed and shared) computes silu(min(gate, L)) * clamp(up, -L, L).
+  float swiglu_limit = 0.0f;
 };
 
 class Backend {
@@ -184,6 +260,10 @@ class Backend {
   // (round to nearest even) with scale s = max(amax, 1e-4) / 448, rounded up to a power of
   // two when `pow2_scales`: what the V3.2 indexer's FP8 activations hold. In place.
   virtual void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales) = 0;
+  // Each block of `block` values <- its FP4 E2M1 round trip (round to nearest even) with
+  // the power-of-two scale s = 2^ceil(log2(max(amax, 6 * 2^-126) / 6)): V4's indexer
+  // queries and keys. In place.
+  virtual void fp4_round_trip(Tensor x, int64_t block) = 0;
   virtual void rope(const RopeArgs& args) = 0;
   // dst = src, same shape; src float32, dst float32 or a compact cache type (F16, BF16,
   // Q8_0 with cols a multiple of 32): cache writes.
@@ -201,6 +281,11 @@ class Backend {
   virtual void mla_attention(const MlaAttentionArgs& args) = 0;
   virtual void indexer_topk(const IndexerTopkArgs& args) = 0;
   virtual void moe_ffn(const MoeArgs& args) = 0;
+  // DeepSeek-V4 parts.
+  virtual void sink_attention(const SinkAttentionArgs& args) = 0;
+  virtual void hc_pre(const HcPreArgs& args) = 0;
+  virtual void hc_post(const HcPostArgs& args) = 0;
+  virtual void compress_pool(const CompressPoolArgs& args) = 0;
 };
 
 }  // namespace dsinfer

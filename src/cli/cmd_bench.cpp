@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "model/weight_traffic.h"
 #include "runtime/session.h"
+#include "runtime/v4_session.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -45,31 +46,40 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-Result<double> time_prompt(DeepSeekModel& model, const std::vector<int32_t>& tokens) {
-  Session session(model, static_cast<int64_t>(tokens.size()));
+// The session type that runs a model: the MLA latent cache, or V4's own caches.
+template <typename Model>
+struct SessionOf;
+template <>
+struct SessionOf<DeepSeekModel> {
+  using type = Session;
+};
+template <>
+struct SessionOf<DeepSeekV4Model> {
+  using type = V4Session;
+};
+
+template <typename Model>
+Result<double> time_prompt(Model& model, const std::vector<int32_t>& tokens) {
+  typename SessionOf<Model>::type session(model, static_cast<int64_t>(tokens.size()));
   std::vector<float> logits;
   const auto start = std::chrono::steady_clock::now();
   DSINFER_RETURN_IF_ERROR(session.append(tokens, {}, logits));
   return static_cast<double>(tokens.size()) / seconds_since(start);
 }
 
-Result<double> time_generation(DeepSeekModel& model, const std::vector<int32_t>& tokens) {
-  Session session(model, static_cast<int64_t>(tokens.size()));
+template <typename Model>
+Result<double> time_generation(Model& model, const std::vector<int32_t>& tokens) {
+  typename SessionOf<Model>::type session(model, static_cast<int64_t>(tokens.size()));
   std::vector<float> logits;
   const auto start = std::chrono::steady_clock::now();
   for (int32_t token : tokens) DSINFER_RETURN_IF_ERROR(session.append(std::span(&token, 1), {}, logits));
   return static_cast<double>(tokens.size()) / seconds_since(start);
 }
 
-Status run_bench(const BenchOptions& o) {
-  if (o.repeats < 1) return error("-r must be at least 1");
-  if (o.prompt_tokens < 0 || o.gen_tokens < 0) return error("-p and -n must not be negative");
-  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
-  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
-  const int64_t bytes_per_token = weight_bytes_per_token(*weights);
-  int64_t total_bytes = 0;
-  for (const auto& [dtype, bytes] : weights->bytes_by_dtype()) total_bytes += bytes;
-  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
+// Times pp and tg on a loaded model and prints the table (or JSON).
+template <typename Model>
+Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_t bytes_per_token,
+                   int64_t total_bytes) {
   const ModelConfig& c = model->config();
   if (std::max(o.prompt_tokens, o.gen_tokens) > c.max_position_embeddings)
     return error("-p/-n exceed the model's context of {}", c.max_position_embeddings);
@@ -94,8 +104,8 @@ Status run_bench(const BenchOptions& o) {
     results.push_back(summarize(test, rates));
     return Status::ok();
   };
-  DSINFER_RETURN_IF_ERROR(measure(fmt::format("pp{}", o.prompt_tokens), o.prompt_tokens, time_prompt));
-  DSINFER_RETURN_IF_ERROR(measure(fmt::format("tg{}", o.gen_tokens), o.gen_tokens, time_generation));
+  DSINFER_RETURN_IF_ERROR(measure(fmt::format("pp{}", o.prompt_tokens), o.prompt_tokens, time_prompt<Model>));
+  DSINFER_RETURN_IF_ERROR(measure(fmt::format("tg{}", o.gen_tokens), o.gen_tokens, time_generation<Model>));
 
   const double bound = bandwidth_gbs * 1e9 / static_cast<double>(bytes_per_token);
   if (o.json) {
@@ -123,6 +133,22 @@ Status run_bench(const BenchOptions& o) {
                bytes_per_token, bandwidth_gbs, bound, tg ? fmt::format("{:.1f}%", 100.0 * m.tokens_per_s / bound) : "");
   }
   return Status::ok();
+}
+
+Status run_bench(const BenchOptions& o) {
+  if (o.repeats < 1) return error("-r must be at least 1");
+  if (o.prompt_tokens < 0 || o.gen_tokens < 0) return error("-p and -n must not be negative");
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
+  const int64_t bytes_per_token = weight_bytes_per_token(*weights);
+  int64_t total_bytes = 0;
+  for (const auto& [dtype, bytes] : weights->bytes_by_dtype()) total_bytes += bytes;
+  if (weights->config().v4) {
+    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
+    return bench_model(o, backend.get(), model.get(), bytes_per_token, total_bytes);
+  }
+  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
+  return bench_model(o, backend.get(), model.get(), bytes_per_token, total_bytes);
 }
 
 }  // namespace

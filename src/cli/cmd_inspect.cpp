@@ -17,6 +17,50 @@ std::string with_commas(int64_t n) {
 
 std::string billions(int64_t n) { return fmt::format("{:.3f}B", static_cast<double>(n) / 1e9); }
 
+// deepseek_v4: attention parts per layer, mHC, routing, and what its caches hold.
+void print_v4_summary(const ModelConfig& c) {
+  const V4Config& v = *c.v4;
+  int64_t window_only = 0, csa = 0, hca = 0;
+  double bytes_per_token = 0;  // compressed rows (and CSA indexer keys), float32
+  int64_t fixed_bytes = 0;     // window rings and compressor state, per sequence
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    const int64_t r = v.ratio(l);
+    fixed_bytes += v.sliding_window * v.head_dim * 4;
+    if (r == 0) {
+      ++window_only;
+      continue;
+    }
+    const bool is_csa = r == V4Config::kCsaRatio;
+    (is_csa ? csa : hca) += 1;
+    bytes_per_token += 4.0 * v.head_dim / static_cast<double>(r);
+    fixed_bytes += (is_csa ? 2 : 1) * r * 2 * (is_csa ? 2 : 1) * v.head_dim * 4;
+    if (is_csa) {
+      bytes_per_token += 4.0 * v.index_head_dim / static_cast<double>(r);
+      fixed_bytes += 2 * r * 4 * v.index_head_dim * 4;
+    }
+  }
+  fmt::print("layers            {} ({} hash-routed){}\n", c.num_hidden_layers, v.num_hash_layers,
+             c.num_nextn_predict_layers ? fmt::format(" + {} MTP", c.num_nextn_predict_layers) : "");
+  fmt::print("hidden / vocab    {} / {}\n", c.hidden_size, c.vocab_size);
+  fmt::print("attention         {} heads x {} (rope {}), one K=V head, q_lora {}, output {} groups x {}, sinks\n",
+             c.num_attention_heads, v.head_dim, c.qk_rope_head_dim, *c.q_lora_rank, v.o_groups, v.o_lora_rank);
+  fmt::print("                  window {} raw rows; layers: {} window-only, {} CSA (ratio 4, indexer {} heads x {}, "
+             "top {}), {} HCA\n",
+             v.sliding_window, window_only, csa, v.index_n_heads, v.index_head_dim, v.index_topk, hca);
+  fmt::print("rope              theta {} (window-only layers), {} with YaRN{} (compressed layers)\n", c.rope_theta,
+             v.compress_rope_theta, c.yarn ? fmt::format(" x{}", c.yarn->factor) : " off");
+  fmt::print("residual          mHC, {} streams, {} Sinkhorn iterations\n", v.hc_mult, v.hc_sinkhorn_iters);
+  static const char* kScoring[] = {"softmax", "sigmoid", "sqrtsoftplus"};
+  fmt::print("experts           {} routed + {} shared, top-{}, {} with bias, scale {}, SwiGLU limit {}\n",
+             c.n_routed_experts, c.n_shared_experts, c.num_experts_per_tok, kScoring[static_cast<int>(c.scoring_func)],
+             c.routed_scaling_factor, v.swiglu_limit);
+  fmt::print("cache / sequence  {} bytes per token (compressed rows, f32) + {} fixed (window rings, compressor state)\n",
+             fmt::format("{:.1f}", bytes_per_token), with_commas(fixed_bytes));
+  for (int64_t n : {int64_t{4096}, int64_t{65536}})
+    fmt::print("                  at {} tokens: {} bytes\n", n,
+               with_commas(fixed_bytes + static_cast<int64_t>(bytes_per_token * static_cast<double>(n))));
+}
+
 int run_inspect(const std::string& model_path) {
   auto source = open_weights(model_path);
   if (!source) return report_error(source.status());
@@ -37,8 +81,17 @@ int run_inspect(const std::string& model_path) {
     }
   }
 
-  const int64_t dense_layers = std::min(c.first_k_dense_replace, c.num_hidden_layers);
   fmt::print("model_type        {}\n", c.model_type);
+  if (c.v4) {
+    print_v4_summary(c);
+    fmt::print("parameters        {} total ({}), {} active per token ({}){}\n", with_commas(total), billions(total),
+               with_commas(active), billions(active), mtp ? fmt::format(", MTP {}", with_commas(mtp)) : "");
+    for (const auto& [dtype, bytes] : weights.bytes_by_dtype())
+      fmt::print("bytes {:<11} {}\n", dtype, with_commas(bytes));
+    fmt::print("context           {} positions\n", c.max_position_embeddings);
+    return 0;
+  }
+  const int64_t dense_layers = std::min(c.first_k_dense_replace, c.num_hidden_layers);
   fmt::print("layers            {} ({} dense, {} MoE){}\n", c.num_hidden_layers, dense_layers,
              c.num_hidden_layers - dense_layers,
              c.num_nextn_predict_layers ? fmt::format(" + {} MTP", c.num_nextn_predict_layers) : "");

@@ -7,6 +7,7 @@
 #include "cli/text_generation.h"
 #include "cli/token_list.h"
 #include "runtime/session.h"
+#include "runtime/v4_session.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -20,7 +21,8 @@ struct RunOptions {
   SamplingParams sampling;
 };
 
-Status run_text(const RunOptions& o, DeepSeekModel& model) {
+template <typename Model>
+Status run_text(const RunOptions& o, Model& model) {
   DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
   DSINFER_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tokenizer.encode(o.prompt_text, {.add_special_tokens = true}));
   const std::vector<int32_t> prompt(ids.begin(), ids.end());
@@ -33,18 +35,15 @@ Status run_text(const RunOptions& o, DeepSeekModel& model) {
   return Status::ok();
 }
 
-Status run_generate(const RunOptions& o) {
-  if (o.max_new_tokens < 0) return error("-n must not be negative");
-  if (o.prompt_text.empty() == o.prompt_tokens.empty()) return error("give either -p TEXT or --prompt-tokens IDS");
-  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
-  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
-  if (!o.prompt_text.empty()) return run_text(o, *model);
+// Token ids after a prompt of ids, printed as they come, through `session` (Session or V4Session).
+template <typename SessionType, typename Model>
+Status generate_ids(const RunOptions& o, Model& model) {
   DSINFER_ASSIGN_OR_RETURN(std::vector<int32_t> prompt, parse_token_list(o.prompt_tokens));
   const int64_t needed = static_cast<int64_t>(prompt.size()) + o.max_new_tokens;
-  if (needed > model->config().max_position_embeddings)
+  if (needed > model.config().max_position_embeddings)
     return error("prompt of {} tokens plus -n {} exceeds the model's context of {}", prompt.size(), o.max_new_tokens,
-                 model->config().max_position_embeddings);
-  Session session(*model, needed);
+                 model.config().max_position_embeddings);
+  SessionType session(model, needed);
   bool first = true;
   DSINFER_RETURN_IF_ERROR(session.generate(prompt, o.max_new_tokens, o.sampling, [&](int32_t token) {
     std::printf(first ? "%d" : ",%d", token);
@@ -54,6 +53,21 @@ Status run_generate(const RunOptions& o) {
   }));
   std::printf("\n");
   return Status::ok();
+}
+
+Status run_generate(const RunOptions& o) {
+  if (o.max_new_tokens < 0) return error("-n must not be negative");
+  if (o.prompt_text.empty() == o.prompt_tokens.empty()) return error("give either -p TEXT or --prompt-tokens IDS");
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_dir));
+  if (weights->config().v4) {
+    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
+    if (!o.prompt_text.empty()) return run_text(o, *model);
+    return generate_ids<V4Session>(o, *model);
+  }
+  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
+  if (!o.prompt_text.empty()) return run_text(o, *model);
+  return generate_ids<Session>(o, *model);
 }
 
 }  // namespace

@@ -1,19 +1,22 @@
 #include "cli/text_generation.h"
 
 #include "runtime/session.h"
+#include "runtime/v4_session.h"
 #include "tokenizer/stream_decoder.h"
 
 namespace dsinfer::cli {
 
-Result<TextGenerationResult> generate_text(DeepSeekModel& model, const Tokenizer& tokenizer,
-                                           const std::vector<int32_t>& prompt, int64_t max_new_tokens,
-                                           const SamplingParams& sampling,
+namespace {
+
+template <typename SessionType, typename Model>
+Result<TextGenerationResult> generate_with(Model& model, const Tokenizer& tokenizer, const std::vector<int32_t>& prompt,
+                                           int64_t max_new_tokens, const SamplingParams& sampling,
                                            const std::function<void(const std::string&)>& on_text) {
   const int64_t context = model.config().max_position_embeddings;
   if (static_cast<int64_t>(prompt.size()) >= context)
     return error("the prompt is {} tokens, the model's context is {}", prompt.size(), context);
   const int64_t budget = std::min<int64_t>(max_new_tokens, context - static_cast<int64_t>(prompt.size()));
-  Session session(model, static_cast<int64_t>(prompt.size()) + budget);
+  SessionType session(model, static_cast<int64_t>(prompt.size()) + budget);
   StreamDecoder decoder(tokenizer, {.skip_special_tokens = true});
   TextGenerationResult result;
   Status stream_status;
@@ -40,6 +43,22 @@ Result<TextGenerationResult> generate_text(DeepSeekModel& model, const Tokenizer
   result.text += rest;
   if (!rest.empty()) on_text(rest);
   return result;
+}
+
+}  // namespace
+
+Result<TextGenerationResult> generate_text(DeepSeekModel& model, const Tokenizer& tokenizer,
+                                           const std::vector<int32_t>& prompt, int64_t max_new_tokens,
+                                           const SamplingParams& sampling,
+                                           const std::function<void(const std::string&)>& on_text) {
+  return generate_with<Session>(model, tokenizer, prompt, max_new_tokens, sampling, on_text);
+}
+
+Result<TextGenerationResult> generate_text(DeepSeekV4Model& model, const Tokenizer& tokenizer,
+                                           const std::vector<int32_t>& prompt, int64_t max_new_tokens,
+                                           const SamplingParams& sampling,
+                                           const std::function<void(const std::string&)>& on_text) {
+  return generate_with<V4Session>(model, tokenizer, prompt, max_new_tokens, sampling, on_text);
 }
 
 }  // namespace dsinfer::cli

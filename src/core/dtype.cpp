@@ -9,6 +9,7 @@ namespace dsinfer {
 
 int64_t dtype_block_elements(DType dtype) {
   switch (dtype) {
+    case DType::kFP4E2M1: return 2;
     case DType::kQ8_0:
     case DType::kQ4_0: return 32;
     case DType::kQ4_K:
@@ -27,6 +28,9 @@ size_t dtype_block_bytes(DType dtype) {
     case DType::kI32: return 4;
     case DType::kI64: return 8;
     case DType::kU8: return 1;
+    case DType::kI8: return 1;
+    case DType::kF8E8M0: return 1;
+    case DType::kFP4E2M1: return 1;
     case DType::kQ8_0: return 2 + 32;
     case DType::kQ4_0: return 2 + 16;
     case DType::kQ4_K: return 2 + 2 + 12 + 128;
@@ -51,6 +55,9 @@ std::string_view dtype_name(DType dtype) {
     case DType::kI32: return "i32";
     case DType::kI64: return "i64";
     case DType::kU8: return "u8";
+    case DType::kI8: return "i8";
+    case DType::kF8E8M0: return "f8_e8m0";
+    case DType::kFP4E2M1: return "fp4_e2m1";
     case DType::kQ8_0: return "q8_0";
     case DType::kQ4_0: return "q4_0";
     case DType::kQ4_K: return "q4_k";
@@ -65,7 +72,7 @@ struct DTypeSpelling {
   DType dtype;
   std::string_view safetensors;
 };
-constexpr std::array<DTypeSpelling, 7> kSpellings{{
+constexpr std::array<DTypeSpelling, 9> kSpellings{{
     {DType::kF32, "F32"},
     {DType::kF16, "F16"},
     {DType::kBF16, "BF16"},
@@ -73,6 +80,8 @@ constexpr std::array<DTypeSpelling, 7> kSpellings{{
     {DType::kI32, "I32"},
     {DType::kI64, "I64"},
     {DType::kU8, "U8"},
+    {DType::kI8, "I8"},
+    {DType::kF8E8M0, "F8_E8M0"},
 }};
 }  // namespace
 
@@ -146,6 +155,12 @@ float f8e4m3_to_f32(uint8_t v) {
   return negative ? -magnitude : magnitude;
 }
 
+float fp4e2m1_to_f32(uint8_t v) {
+  static constexpr float kMagnitudes[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  const float m = kMagnitudes[v & 0x7];
+  return (v & 0x8) ? -m : m;
+}
+
 uint8_t f32_to_f8e4m3(float f) {
   const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
   if (std::isnan(f)) return sign | 0x7F;
@@ -202,6 +217,21 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
       for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
       return;
     }
+    case DType::kI8: {
+      auto* s = static_cast<const int8_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+      return;
+    }
+    case DType::kF8E8M0: {
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = ue8m0_to_f32(s[i]);
+      return;
+    }
+    case DType::kFP4E2M1: {
+      auto* s = static_cast<const uint8_t*>(src);
+      for (size_t i = 0; i < count; ++i) dst[i] = fp4e2m1_to_f32(static_cast<uint8_t>(s[i / 2] >> (4 * (i % 2))));
+      return;
+    }
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ4_K:
@@ -235,6 +265,9 @@ void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kI32:
     case DType::kI64:
     case DType::kU8:
+    case DType::kI8:
+    case DType::kF8E8M0:
+    case DType::kFP4E2M1:
       return;
     case DType::kQ8_0:
     case DType::kQ4_0:

@@ -3,6 +3,7 @@
 // checked against).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -18,6 +19,13 @@ enum class DType : uint8_t {
   kI32,
   kI64,
   kU8,
+  kI8,
+  kF8E8M0,  // UE8M0: one unsigned exponent byte, value 2^(e - 127) (V4 block scales)
+  // FP4 E2M1 packed two per byte (element 2j in the low nibble, 2j+1 in the high one;
+  // bit 3 of a nibble is the sign, magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6). Stored in
+  // checkpoints as I8 [rows, cols / 2] with separate UE8M0 scales per 32 values (V4
+  // routed experts); in memory a "block" of 2 values per byte, without its own scale.
+  kFP4E2M1,
   // Block-quantised formats of GGUF files (llama.cpp's ggml types): a row is a sequence
   // of blocks, each holding its own scale(s) and `dtype_block_elements` packed values.
   kQ8_0,  // 32 values: f16 scale + 32 int8
@@ -61,6 +69,10 @@ float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 
 float f8e4m3_to_f32(uint8_t v);
+// One E2M1 nibble (low 4 bits of `v`) as float.
+float fp4e2m1_to_f32(uint8_t v);
+// A UE8M0 byte as float: 2^(v - 127); 0xFF is NaN.
+inline float ue8m0_to_f32(uint8_t v) { return v == 0xFF ? std::nanf("") : std::ldexp(1.0f, int{v} - 127); }
 // Round to nearest even, saturating to +-448 (values beyond become the largest finite).
 uint8_t f32_to_f8e4m3(float f);
 

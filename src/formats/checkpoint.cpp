@@ -1,6 +1,7 @@
 #include "formats/checkpoint.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -12,6 +13,14 @@ namespace dsinfer {
 namespace {
 
 namespace fs = std::filesystem;
+
+// "<p>.weight" -> "<p>.scale": where the released V4 layout keeps a weight's scales.
+std::string v4_scale_name(const std::string& weight_name) {
+  constexpr std::string_view suffix = ".weight";
+  if (weight_name.size() > suffix.size() && weight_name.ends_with(suffix))
+    return weight_name.substr(0, weight_name.size() - suffix.size()) + ".scale";
+  return weight_name + ".scale";
+}
 
 // The shard file names of a folder: from the index's weight_map when present,
 // else model.safetensors, else every *.safetensors file.
@@ -52,7 +61,19 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_di
   DSINFER_ASSIGN_OR_RETURN(checkpoint->config_, load_model_config(model_dir));
   DSINFER_ASSIGN_OR_RETURN(std::vector<std::string> files, shard_files(model_dir));
   for (const auto& file : files) DSINFER_RETURN_IF_ERROR(checkpoint->add_shard(file));
+  if (checkpoint->config_.v4) checkpoint->decode_ue8m0_scales();
   return checkpoint;
+}
+
+void Checkpoint::decode_ue8m0_scales() {
+  for (const auto& [name, location] : tensors_) {
+    if (location.entry->dtype != DType::kF8E8M0) continue;
+    int64_t count = 1;
+    for (int64_t d : location.entry->shape) count *= d;
+    std::vector<float>& values = ue8m0_scales_[name];
+    values.resize(static_cast<size_t>(count));
+    convert_to_f32(DType::kF8E8M0, location.file->tensor_data(*location.entry), values.data(), values.size());
+  }
 }
 
 Status Checkpoint::add_shard(const std::string& file_name) {
@@ -77,10 +98,41 @@ std::optional<WeightView> Checkpoint::find(const std::string& name) const {
   view.shape = entry->shape;
   view.data = file->tensor_data(*entry);
   view.file_backed = true;
+  // The released V4 layout stores FP4 E2M1 routed experts as I8 [rows, cols / 2]: two
+  // values per byte. The model asks for them by their logical shape.
+  if (config_.v4 && view.dtype == DType::kI8 && view.shape.size() == 2 && tensors_.count(v4_scale_name(name))) {
+    view.dtype = DType::kFP4E2M1;
+    view.shape[1] *= 2;
+  }
   return view;
 }
 
+Status Checkpoint::attach_v4_scales(WeightView& view) const {
+  if (view.dtype != DType::kF8E4M3 && view.dtype != DType::kFP4E2M1) return Status::ok();
+  const std::string scale_name = v4_scale_name(view.name);
+  auto scales = find(scale_name);
+  if (!scales) return error("{} tensor '{}' has no '{}' scales", dtype_name(view.dtype), view.name, scale_name);
+  if (view.shape.size() != 2)
+    return error("{} tensor '{}' must be 2-D, found {}", dtype_name(view.dtype), view.name, shape_to_string(view.shape));
+  // FP8: weight_block_size blocks; FP4: one scale per 32 values of a row.
+  const bool fp4 = view.dtype == DType::kFP4E2M1;
+  const int64_t block_rows = fp4 ? 1 : config_.fp8->block_rows;
+  const int64_t block_cols = fp4 ? 32 : config_.fp8->block_cols;
+  const std::vector<int64_t> expected{(view.shape[0] + block_rows - 1) / block_rows,
+                                      (view.shape[1] + block_cols - 1) / block_cols};
+  auto decoded = ue8m0_scales_.find(scale_name);
+  if (decoded == ue8m0_scales_.end() || scales->shape != expected)
+    return error("tensor '{}': expected {} f8_e8m0 for {}x{} blocks of {}, found {} {} in {}", scale_name,
+                 shape_to_string(expected), block_rows, block_cols, shape_to_string(view.shape),
+                 shape_to_string(scales->shape), dtype_name(scales->dtype), file_of(scale_name));
+  for (float s : decoded->second)
+    if (std::isnan(s)) return error("tensor '{}' holds the UE8M0 NaN code 0xFF", scale_name);
+  view.scales = BlockScales{decoded->second.data(), block_rows, block_cols};
+  return Status::ok();
+}
+
 Status Checkpoint::attach_scales(WeightView& view) const {
+  if (config_.v4) return attach_v4_scales(view);
   if (view.dtype != DType::kF8E4M3) return Status::ok();
   const std::string scale_name = view.name + "_scale_inv";
   auto scales = find(scale_name);

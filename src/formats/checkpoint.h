@@ -31,7 +31,8 @@ class Checkpoint final : public WeightSource {
 
  protected:
   std::string file_of(const std::string& name) const override;
-  // FP8 weights get their `<name>_scale_inv` block scales.
+  // FP8 weights get their `<name>_scale_inv` block scales (F32); in the released V4
+  // layout `<p>.weight` gets `<p>.scale` (UE8M0), for FP8 and for packed FP4 alike.
   Status attach_scales(WeightView& view) const override;
 
  private:
@@ -40,11 +41,15 @@ class Checkpoint final : public WeightSource {
     const SafetensorsEntry* entry;
   };
   Status add_shard(const std::string& file_name);
+  // V4: widens every UE8M0 scale tensor to float32 once, so views can point at them.
+  void decode_ue8m0_scales();
+  Status attach_v4_scales(WeightView& view) const;
 
   std::string dir_;
   ModelConfig config_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::unordered_map<std::string, Location> tensors_;
+  std::unordered_map<std::string, std::vector<float>> ue8m0_scales_;  // name -> values as float32
 };
 
 }  // namespace dsinfer

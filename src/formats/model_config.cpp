@@ -1,5 +1,6 @@
 #include "formats/model_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -187,6 +188,109 @@ Status validate(const ModelConfig& c, const std::string& origin) {
   return Status::ok();
 }
 
+// deepseek_v4: the V4 fields plus the V3 fields it shares; no MLA fields.
+Status parse_v4(const FieldReader& r, ModelConfig& c) {
+  const std::string& origin = r.origin();
+  V4Config& v = c.v4.emplace();
+  c.family = ModelFamily::kDeepSeekV4;
+  c.first_k_dense_replace = 0;
+  c.topk_method = TopkMethod::kGreedy;
+  c.scoring_func = ScoringFunc::kSqrtSoftplus;
+  c.n_shared_experts = 1;
+  const std::pair<const char*, int64_t*> required[] = {
+      {"vocab_size", &c.vocab_size},
+      {"hidden_size", &c.hidden_size},
+      {"num_hidden_layers", &c.num_hidden_layers},
+      {"num_attention_heads", &c.num_attention_heads},
+      {"head_dim", &v.head_dim},
+      {"qk_rope_head_dim", &c.qk_rope_head_dim},
+      {"o_groups", &v.o_groups},
+      {"o_lora_rank", &v.o_lora_rank},
+      {"n_routed_experts", &c.n_routed_experts},
+      {"num_experts_per_tok", &c.num_experts_per_tok},
+      {"moe_intermediate_size", &c.moe_intermediate_size},
+      {"sliding_window", &v.sliding_window},
+      {"index_n_heads", &v.index_n_heads},
+      {"index_head_dim", &v.index_head_dim},
+      {"index_topk", &v.index_topk},
+      {"hc_mult", &v.hc_mult},
+      {"hc_sinkhorn_iters", &v.hc_sinkhorn_iters},
+      {"max_position_embeddings", &c.max_position_embeddings},
+  };
+  for (const auto& [key, slot] : required) {
+    DSINFER_RETURN_IF_ERROR(r.int_field(key, *slot, /*required=*/true));
+    if (*slot <= 0) return error("{}: field '{}' must be positive, found {}", origin, key, *slot);
+  }
+  int64_t q_lora = 0;
+  DSINFER_RETURN_IF_ERROR(r.int_field("q_lora_rank", q_lora, true));
+  DSINFER_RETURN_IF_ERROR(require_positive(origin, "q_lora_rank", q_lora));
+  c.q_lora_rank = q_lora;
+  DSINFER_RETURN_IF_ERROR(r.int_field("num_hash_layers", v.num_hash_layers, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("num_nextn_predict_layers", c.num_nextn_predict_layers, false));
+  DSINFER_RETURN_IF_ERROR(r.int_field("n_shared_experts", c.n_shared_experts, false));
+  DSINFER_RETURN_IF_ERROR(r.number_field("routed_scaling_factor", c.routed_scaling_factor));
+  DSINFER_RETURN_IF_ERROR(r.number_field("swiglu_limit", v.swiglu_limit));
+  DSINFER_RETURN_IF_ERROR(r.number_field("rms_norm_eps", c.rms_norm_eps));
+  DSINFER_RETURN_IF_ERROR(r.number_field("rope_theta", c.rope_theta));
+  DSINFER_RETURN_IF_ERROR(r.number_field("compress_rope_theta", v.compress_rope_theta, true));
+  DSINFER_RETURN_IF_ERROR(r.number_field("hc_eps", v.hc_eps, true));
+  DSINFER_RETURN_IF_ERROR(r.bool_field("tie_word_embeddings", c.tie_word_embeddings));
+  DSINFER_ASSIGN_OR_RETURN(c.yarn, parse_rope_scaling(r));
+  DSINFER_ASSIGN_OR_RETURN(c.fp8, parse_quantization(r));
+
+  std::string scoring = "sqrtsoftplus";
+  DSINFER_RETURN_IF_ERROR(r.string_field("scoring_func", scoring));
+  if (scoring == "sqrtsoftplus") c.scoring_func = ScoringFunc::kSqrtSoftplus;
+  else if (scoring == "sigmoid") c.scoring_func = ScoringFunc::kSigmoid;
+  else if (scoring == "softmax") c.scoring_func = ScoringFunc::kSoftmax;
+  else return error("{}: scoring_func '{}' is not supported (expected sqrtsoftplus, sigmoid or softmax)", origin, scoring);
+  // The official code always normalises non-softmax weights and ignores norm_topk_prob.
+  c.norm_topk_prob = c.scoring_func != ScoringFunc::kSoftmax;
+
+  const json* ratios = r.find("compress_ratios");
+  if (!ratios) return error("{}: missing required field 'compress_ratios'", origin);
+  if (!ratios->is_array()) return error("{}: field 'compress_ratios' must be a list of integers", origin);
+  for (const json& ratio : *ratios) {
+    if (!ratio.is_number_integer() || ratio.get<int64_t>() < 0)
+      return error("{}: field 'compress_ratios' must hold non-negative integers, found {}", origin, ratio.dump());
+    v.compress_ratios.push_back(ratio.get<int64_t>());
+  }
+  // One entry per block; an MTP block without its entry is not loaded (as in the reference).
+  if (static_cast<int64_t>(v.compress_ratios.size()) < c.num_hidden_layers)
+    return error("{}: field 'compress_ratios' has {} entries; num_hidden_layers is {}", origin,
+                 v.compress_ratios.size(), c.num_hidden_layers);
+
+  if (c.qk_rope_head_dim % 2 != 0 || c.qk_rope_head_dim >= v.head_dim)
+    return error("{}: field 'qk_rope_head_dim' ({}) must be even and below head_dim ({})", origin, c.qk_rope_head_dim,
+                 v.head_dim);
+  if ((v.head_dim - c.qk_rope_head_dim) % 64 != 0)
+    return error("{}: head_dim - qk_rope_head_dim ({}) must be a multiple of 64 (keys are FP8-rounded in blocks of 64)",
+                 origin, v.head_dim - c.qk_rope_head_dim);
+  if ((c.num_attention_heads * v.head_dim) % v.o_groups != 0)
+    return error("{}: field 'o_groups' ({}) must divide num_attention_heads * head_dim ({})", origin, v.o_groups,
+                 c.num_attention_heads * v.head_dim);
+  const bool has_csa = std::find(v.compress_ratios.begin(), v.compress_ratios.end(), V4Config::kCsaRatio) !=
+                       v.compress_ratios.end();
+  if (has_csa && ((v.index_head_dim & (v.index_head_dim - 1)) != 0 || v.index_head_dim % 32 != 0 ||
+                  v.index_head_dim <= c.qk_rope_head_dim))
+    return error("{}: field 'index_head_dim' ({}) must be a power of two, a multiple of 32 and above qk_rope_head_dim",
+                 origin, v.index_head_dim);
+  if (v.num_hash_layers < 0 || v.num_hash_layers > c.num_hidden_layers)
+    return error("{}: field 'num_hash_layers' ({}) must lie in [0, num_hidden_layers={}]", origin, v.num_hash_layers,
+                 c.num_hidden_layers);
+  if (c.num_experts_per_tok > c.n_routed_experts)
+    return error("{}: field 'num_experts_per_tok' ({}) exceeds n_routed_experts ({})", origin, c.num_experts_per_tok,
+                 c.n_routed_experts);
+  if (c.n_shared_experts < 0) return error("{}: field 'n_shared_experts' must not be negative", origin);
+  if (v.swiglu_limit < 0) return error("{}: field 'swiglu_limit' must not be negative", origin);
+  if (!(v.hc_eps >= 0)) return error("{}: field 'hc_eps' must not be negative", origin);
+  if (!c.fp8 || !c.fp8->ue8m0_scales)
+    return error("{}: deepseek_v4 needs quantization_config with scale_fmt 'ue8m0' (the released FP8/FP4 layout)", origin);
+  if (const json* act = r.find("hidden_act"); act && (!act->is_string() || act->get<std::string>() != "silu"))
+    return error("{}: field 'hidden_act' must be 'silu', found {}", origin, act->dump());
+  return Status::ok();
+}
+
 }  // namespace
 
 Status validate_model_config(const ModelConfig& config, const std::string& origin) { return validate(config, origin); }
@@ -223,9 +327,13 @@ Result<ModelConfig> parse_model_config(const std::string& json_text, const std::
     c.family = ModelFamily::kDeepSeekV2;
   } else if (c.model_type == "deepseek_v3" || c.model_type == "kimi_k2" || c.model_type == "deepseek_v32") {
     c.family = ModelFamily::kDeepSeekV3;
+  } else if (c.model_type == "deepseek_v4") {
+    DSINFER_RETURN_IF_ERROR(parse_v4(r, c));
+    return c;
   } else {
-    return error("{}: model_type '{}' is not supported (expected deepseek_v2, deepseek_v3, kimi_k2 or deepseek_v32)",
-                 origin, c.model_type);
+    return error(
+        "{}: model_type '{}' is not supported (expected deepseek_v2, deepseek_v3, kimi_k2, deepseek_v32 or deepseek_v4)",
+        origin, c.model_type);
   }
   if (c.model_type == "deepseek_v32") {
     DSINFER_ASSIGN_OR_RETURN(c.indexer, parse_indexer(r));

@@ -3,16 +3,18 @@
 // is decided here, once, from config fields; nothing downstream inspects sizes to guess.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 
 namespace dsinfer {
 
-enum class ModelFamily { kDeepSeekV2, kDeepSeekV3 };  // kimi_k2 and deepseek_v32 are V3-shaped
-enum class ScoringFunc { kSoftmax, kSigmoid };
+enum class ModelFamily { kDeepSeekV2, kDeepSeekV3, kDeepSeekV4 };  // kimi_k2 and deepseek_v32 are V3-shaped
+enum class ScoringFunc { kSoftmax, kSigmoid, kSqrtSoftplus };  // sqrtsoftplus: V4
 enum class TopkMethod { kGreedy, kGroupLimitedGreedy, kNoauxTc };
 
 struct YarnScaling {
@@ -37,6 +39,35 @@ struct IndexerConfig {
   int64_t head_dim = 0;          // index_head_dim: a power of two (Hadamard), > qk_rope_head_dim
   int64_t topk = 0;              // index_topk
   bool rope_interleave = false;  // indexer_rope_interleave (GLM-5 configs); V3.2 turns half-split pairs
+};
+
+// DeepSeek-V4 (deepseek_v4): no MLA. One K=V head per layer over a sliding window of raw
+// rows plus compressed rows (CSA ratio 4 with a lightning indexer, HCA any other ratio),
+// mHC residual streams, hash-routed first layers. Fields that V4 shares with V3 (sizes,
+// experts, rope_theta, yarn, q_lora_rank, qk_rope_head_dim) stay in ModelConfig.
+struct V4Config {
+  int64_t head_dim = 0;             // one head's width; K = V
+  int64_t num_hash_layers = 0;      // layers [0, num_hash_layers) route by gate.tid2eid[token]
+  int64_t o_groups = 0;             // output projection: heads split into o_groups groups
+  int64_t o_lora_rank = 0;          //   each projected to o_lora_rank by its slice of wo_a
+  double swiglu_limit = 0.0;        // clamp of the expert SwiGLU (0: none)
+  int64_t sliding_window = 0;       // raw rows each query sees, itself included
+  std::vector<int64_t> compress_ratios;  // per layer (then MTP layers): 0, 4 (CSA) or other (HCA)
+  double compress_rope_theta = 0.0; // RoPE base of compressed layers (with YaRN)
+  int64_t index_n_heads = 0;        // CSA lightning indexer
+  int64_t index_head_dim = 0;
+  int64_t index_topk = 0;
+  int64_t hc_mult = 1;              // residual streams
+  int64_t hc_sinkhorn_iters = 0;
+  double hc_eps = 0.0;
+
+  static constexpr int64_t kCsaRatio = 4;  // the ratio with overlapping pools and an indexer
+  int64_t ratio(int64_t layer) const { return compress_ratios[static_cast<size_t>(layer)]; }
+  // Blocks (main, then MTP) that have a compress ratio: the MTP blocks beyond it are skipped.
+  int64_t blocks(int64_t num_hidden_layers, int64_t num_nextn_predict_layers) const {
+    return std::min<int64_t>(num_hidden_layers + num_nextn_predict_layers, static_cast<int64_t>(compress_ratios.size()));
+  }
+  int64_t hc_mix() const { return (2 + hc_mult) * hc_mult; }  // pre, post, comb mixes per sub-block
 };
 
 struct ModelConfig {
@@ -80,6 +111,7 @@ struct ModelConfig {
 
   std::optional<Fp8Quantization> fp8;
   std::optional<IndexerConfig> indexer;  // deepseek_v32 only
+  std::optional<V4Config> v4;            // deepseek_v4 only
 
   int64_t qk_head_dim() const { return qk_nope_head_dim + qk_rope_head_dim; }
   int64_t latent_dim() const { return kv_lora_rank + qk_rope_head_dim; }  // cached per token per layer

@@ -26,6 +26,10 @@ std::vector<DType> allowed_dtypes(TensorKind kind) {
     case TensorKind::kNorm:
     case TensorKind::kRouter:
       return {DType::kBF16, DType::kF16, DType::kF32};
+    case TensorKind::kParameter:
+      return {DType::kF32};
+    case TensorKind::kIndexTable:
+      return {DType::kI64, DType::kI32};
   }
   return {};
 }
@@ -55,6 +59,10 @@ DeepSeekModel::DeepSeekModel(std::unique_ptr<WeightSource> weights, Backend& bac
     : weights_(std::move(weights)), backend_(backend) {}
 
 Result<std::unique_ptr<DeepSeekModel>> DeepSeekModel::load(std::unique_ptr<WeightSource> weights, Backend& backend) {
+  if (weights->config().v4)
+    return error("{}: deepseek_v4 runs through DeepSeekV4Model (dsinfer logits, run, inspect); this command does "
+                 "not serve it yet",
+                 weights->path());
   auto model = std::unique_ptr<DeepSeekModel>(new DeepSeekModel(std::move(weights), backend));
   DSINFER_RETURN_IF_ERROR(model->load_weights().with_context("loading " + model->weights_->path()));
   return model;

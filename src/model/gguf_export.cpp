@@ -51,7 +51,9 @@ DType gguf_tensor_type(TensorKind kind, int64_t row_length, DType requested) {
   switch (kind) {
     case TensorKind::kNorm:
     case TensorKind::kBias:
-    case TensorKind::kRouter: return DType::kF32;
+    case TensorKind::kRouter:
+    case TensorKind::kParameter:
+    case TensorKind::kIndexTable: return DType::kF32;
     case TensorKind::kEmbedding:
     case TensorKind::kProjection:
     case TensorKind::kHead: break;

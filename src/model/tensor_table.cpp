@@ -84,6 +84,7 @@ void add_mtp_layer(std::vector<TensorSpec>& out, const ModelConfig& c, int64_t l
 }  // namespace
 
 std::vector<TensorSpec> tensor_table(const ModelConfig& c) {
+  if (c.v4) return v4_tensor_table(c);
   std::vector<TensorSpec> out;
   out.push_back({"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}, TensorKind::kEmbedding,
                  TensorRole::kAlways});

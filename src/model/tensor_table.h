@@ -19,6 +19,8 @@ enum class TensorKind {
                // the indexer's weights_proj [index_n_heads, hidden]
   kBias,       // vector added, not multiplied (e_score_correction_bias, the indexer's k_norm.bias)
   kHead,       // lm_head / MTP head [vocab, hidden]; never FP8
+  kParameter,  // V4's small float32 learned parameters: mHC fn/base/scale, attention sinks, compressor ape
+  kIndexTable, // V4's token-id -> expert table of hash-routed layers (integers)
 };
 
 enum class TensorRole {
@@ -38,6 +40,9 @@ struct TensorSpec {
 
 // Every tensor of the model described by `config`, main blocks first, then MTP layers.
 std::vector<TensorSpec> tensor_table(const ModelConfig& config);
+// The same for deepseek_v4 in its released layout (deepseek_v4_tensors.cpp);
+// tensor_table() returns it for V4 configs.
+std::vector<TensorSpec> v4_tensor_table(const ModelConfig& config);
 
 // Names inside one decoder block; `prefix` is "model.layers.N.".
 namespace tensor_names {

@@ -15,6 +15,7 @@
 #include "formats/safetensors.h"
 #include "model/gguf_export.h"
 #include "model/tensor_table.h"
+#include "model/test_model_v4.h"
 
 namespace dsinfer {
 namespace {
@@ -110,6 +111,30 @@ std::vector<Preset> presets() {
               {"index_n_heads", 4}, {"index_head_dim", 64}, {"index_topk", 6}, {"rope_scaling", yarn(4, 1.0, 0.8)}});
     out.push_back({"v32-tiny", c, 1});
   }
+  {  // DeepSeek-V4 in the released layout, shaped like the numpy reference's v4 preset:
+     // window 8, CSA / HCA / window-only layers, index_topk 6 and hash routing in layer 1
+     // all matter for a prompt of a few hundred tokens; FP8 in 32x32 UE8M0 blocks, FP4 experts.
+    json c = {{"model_type", "deepseek_v4"}, {"architectures", {"DeepseekV4ForCausalLM"}},
+              {"vocab_size", 512}, {"hidden_size", 64}, {"num_hidden_layers", 4}, {"num_hash_layers", 2},
+              {"num_nextn_predict_layers", 1}, {"num_attention_heads", 4}, {"num_key_value_heads", 1},
+              {"head_dim", 96}, {"qk_rope_head_dim", 32}, {"q_lora_rank", 48}, {"o_groups", 2}, {"o_lora_rank", 24},
+              {"n_routed_experts", 8}, {"n_shared_experts", 1}, {"num_experts_per_tok", 2},
+              {"moe_intermediate_size", 64}, {"scoring_func", "sqrtsoftplus"}, {"topk_method", "noaux_tc"},
+              {"norm_topk_prob", true}, {"routed_scaling_factor", 1.5}, {"swiglu_limit", 1.0}, {"hidden_act", "silu"},
+              {"rms_norm_eps", 1e-6}, {"sliding_window", 8}, {"compress_ratios", {0, 4, 128, 4, 0}},
+              {"compress_rope_theta", 160000.0}, {"rope_theta", 10000.0},
+              {"rope_scaling", {{"type", "yarn"}, {"factor", 16}, {"original_max_position_embeddings", 256},
+                                {"beta_fast", 32}, {"beta_slow", 1}}},
+              {"index_n_heads", 8}, {"index_head_dim", 64}, {"index_topk", 6}, {"hc_mult", 4},
+              {"hc_sinkhorn_iters", 20}, {"hc_eps", 1e-6}, {"max_position_embeddings", 4096},
+              {"tie_word_embeddings", false}, {"bos_token_id", 0}, {"eos_token_id", 1}, {"torch_dtype", "bfloat16"},
+              {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
+                                       {"scale_fmt", "ue8m0"}, {"weight_block_size", {32, 32}}}}};
+    out.push_back({"v4-tiny", c, 1});
+    // The same with the real vocabulary and tokenizer, so `run -p` speaks text (noise).
+    c.update({{"vocab_size", 129280}});
+    out.push_back({"v4-demo", c, 1, false, "deepseek_v3"});
+  }
   {  // The demo: V3-shaped with the real V3 vocabulary and tokenizer, chat template
      // included, small enough to answer at once (random weights: the text is noise).
     json c = base_config();
@@ -175,6 +200,13 @@ void random_values(const TensorSpec& spec, Random& rng, float* out, int64_t coun
   float lo = -1.0f, hi = 1.0f;
   switch (spec.kind) {
     case TensorKind::kNorm: lo = 0.8f, hi = 1.2f; break;
+    // V4's mHC fn mixes a whole [hc * hidden] row: scaled like a projection so the mixes
+    // stay O(1); the short vectors (bases, scales, sinks) get up to +-0.5.
+    case TensorKind::kParameter:
+      hi = std::min(0.5f, std::sqrt(3.0f / static_cast<float>(spec.shape.back())));
+      lo = -hi;
+      break;
+    case TensorKind::kIndexTable: break;  // written by the V4 writer, not drawn here
     // Large next to the spread of sigmoid scores, so the bias changes which experts win.
     case TensorKind::kBias: lo = 0.0f, hi = 0.3f; break;
     case TensorKind::kEmbedding: break;
@@ -368,15 +400,21 @@ Status write_folder(const Preset& preset, const ModelConfig& config, const std::
 
   const TestModelValues generator(config, options.seed);
   std::vector<SafetensorsTensorToWrite> tensors;
-  for (const TensorSpec& spec : tensor_table(config)) {
-    std::vector<float> values(static_cast<size_t>(numel(spec)));
-    generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], values.data());
-    if (config.fp8 && spec.kind == TensorKind::kProjection) {
-      add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
-    } else if (spec.kind == TensorKind::kBias) {
-      tensors.push_back({spec.name, DType::kF32, spec.shape, as_f32(values)});
-    } else {
-      tensors.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(values)});
+  if (config.v4) {
+    tensors = v4_test_tensors(config, [&](const TensorSpec& spec, float* out) {
+      generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], out);
+    });
+  } else {
+    for (const TensorSpec& spec : tensor_table(config)) {
+      std::vector<float> values(static_cast<size_t>(numel(spec)));
+      generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], values.data());
+      if (config.fp8 && spec.kind == TensorKind::kProjection) {
+        add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
+      } else if (spec.kind == TensorKind::kBias) {
+        tensors.push_back({spec.name, DType::kF32, spec.shape, as_f32(values)});
+      } else {
+        tensors.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(values)});
+      }
     }
   }
   DSINFER_RETURN_IF_ERROR(write_shards(options.out, std::move(tensors), preset.shards));
@@ -444,7 +482,10 @@ Status make_test_model(const TestModelOptions& options) {
   DSINFER_ASSIGN_OR_RETURN(const Preset* preset, lookup_preset(all, options.preset));
   const std::string config_text = preset->config.dump(2);
   DSINFER_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(config_text, "preset " + preset->name));
-  if (options.out.ends_with(".gguf")) return write_gguf(*preset, config, options);
+  if (options.out.ends_with(".gguf")) {
+    if (config.v4) return error("preset {} is written only as a Hugging Face folder (GGUF has no V4 layout)", preset->name);
+    return write_gguf(*preset, config, options);
+  }
   return write_folder(*preset, config, config_text, options);
 }
 

@@ -300,15 +300,32 @@ TEST(DType, NamesAndSizes) {
   for (const Row& r : {Row{DType::kF32, 4, "f32", "F32"}, Row{DType::kF16, 2, "f16", "F16"},
                        Row{DType::kBF16, 2, "bf16", "BF16"}, Row{DType::kF8E4M3, 1, "f8_e4m3", "F8_E4M3"},
                        Row{DType::kI32, 4, "i32", "I32"}, Row{DType::kI64, 8, "i64", "I64"},
-                       Row{DType::kU8, 1, "u8", "U8"}}) {
+                       Row{DType::kU8, 1, "u8", "U8"}, Row{DType::kI8, 1, "i8", "I8"},
+                       Row{DType::kF8E8M0, 1, "f8_e8m0", "F8_E8M0"}}) {
     EXPECT_EQ(dtype_size(r.dtype), r.size) << r.name;
     EXPECT_EQ(dtype_name(r.dtype), r.name);
     EXPECT_EQ(dtype_to_safetensors(r.dtype), r.st);
     ASSERT_TRUE(dtype_from_safetensors(r.st).has_value()) << r.st;
     EXPECT_EQ(*dtype_from_safetensors(r.st), r.dtype);
   }
-  for (const char* unsupported : {"F64", "bf16", "F8_E5M2", "", "BOOL", "I8"})
+  for (const char* unsupported : {"F64", "bf16", "F8_E5M2", "", "BOOL", "F4"})
     EXPECT_FALSE(dtype_from_safetensors(unsupported).has_value()) << unsupported;
+}
+
+// V4's formats: UE8M0 scale bytes are 2^(e - 127); packed FP4 E2M1 holds element 2j in
+// the low nibble of byte j (sign bit 3, magnitudes 0 .5 1 1.5 2 3 4 6), two per byte.
+TEST(DType, Ue8m0AndPackedFp4) {
+  const uint8_t scales[4] = {127, 128, 120, 0};
+  float out[8];
+  convert_to_f32(DType::kF8E8M0, scales, out, 4);
+  EXPECT_EQ(out[0], 1.0f); EXPECT_EQ(out[1], 2.0f); EXPECT_EQ(out[2], 1.0f / 128); EXPECT_EQ(out[3], std::ldexp(1.0f, -127));
+  EXPECT_TRUE(std::isnan(ue8m0_to_f32(0xFF)));
+  EXPECT_EQ(dtype_bytes(DType::kFP4E2M1, 64), 32u);
+  EXPECT_EQ(dtype_name(DType::kFP4E2M1), "fp4_e2m1");
+  const uint8_t packed[4] = {0x10, 0x32, 0x7C, 0x9F};
+  convert_to_f32(DType::kFP4E2M1, packed, out, 8);
+  const float expected[8] = {0.0f, 0.5f, 1.0f, 1.5f, -2.0f, 6.0f, -6.0f, -0.5f};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(out[i], expected[i]) << i;
 }
 
 TEST(DType, ConvertToF32) {

@@ -316,3 +316,81 @@ TEST_F(LoadModelConfigTest, ReadsTheFolderAndNamesTheFile) {
 
 }  // namespace
 }  // namespace dsinfer
+
+namespace dsinfer {
+namespace {
+
+// DeepSeek-V4-Flash-shaped fields (deepseek_v4): no MLA fields, V4's own ones.
+json v4_config() {
+  return json::parse(R"({
+    "model_type": "deepseek_v4", "vocab_size": 129280, "hidden_size": 4096, "num_hidden_layers": 4,
+    "num_hash_layers": 3, "num_nextn_predict_layers": 1, "num_attention_heads": 64, "head_dim": 512,
+    "qk_rope_head_dim": 64, "q_lora_rank": 1024, "o_groups": 8, "o_lora_rank": 1024,
+    "n_routed_experts": 256, "n_shared_experts": 1, "num_experts_per_tok": 6, "moe_intermediate_size": 2048,
+    "scoring_func": "sqrtsoftplus", "routed_scaling_factor": 1.5, "swiglu_limit": 10.0, "rms_norm_eps": 1e-6,
+    "sliding_window": 128, "compress_ratios": [0, 4, 128, 4, 0], "compress_rope_theta": 160000.0,
+    "rope_theta": 10000.0, "max_position_embeddings": 1048576,
+    "rope_scaling": {"type": "yarn", "factor": 16, "original_max_position_embeddings": 65536,
+                     "beta_fast": 32, "beta_slow": 1},
+    "index_n_heads": 64, "index_head_dim": 128, "index_topk": 512,
+    "hc_mult": 4, "hc_sinkhorn_iters": 20, "hc_eps": 1e-6, "hidden_act": "silu",
+    "quantization_config": {"quant_method": "fp8", "fmt": "e4m3", "scale_fmt": "ue8m0",
+                            "weight_block_size": [128, 128]}
+  })");
+}
+
+TEST(ModelConfig, ParsesDeepSeekV4) {
+  const ModelConfig c = parse_ok(v4_config());
+  ASSERT_TRUE(c.v4.has_value());
+  EXPECT_EQ(c.family, ModelFamily::kDeepSeekV4);
+  EXPECT_FALSE(c.indexer.has_value());  // V4's indexer is a V4 part, not V3.2's
+  EXPECT_EQ(c.v4->head_dim, 512);
+  EXPECT_EQ(c.v4->num_hash_layers, 3);
+  EXPECT_EQ(c.v4->o_groups, 8);
+  EXPECT_EQ(c.v4->sliding_window, 128);
+  EXPECT_EQ(c.v4->ratio(1), 4);
+  EXPECT_EQ(c.v4->ratio(2), 128);
+  EXPECT_EQ(c.v4->index_topk, 512);
+  EXPECT_EQ(c.v4->hc_mult, 4);
+  EXPECT_EQ(c.v4->hc_mix(), 24);
+  EXPECT_DOUBLE_EQ(c.v4->swiglu_limit, 10.0);
+  EXPECT_DOUBLE_EQ(c.v4->compress_rope_theta, 160000.0);
+  EXPECT_EQ(c.scoring_func, ScoringFunc::kSqrtSoftplus);
+  EXPECT_EQ(*c.q_lora_rank, 1024);
+  ASSERT_TRUE(c.fp8 && c.yarn);
+  EXPECT_TRUE(c.fp8->ue8m0_scales);
+}
+
+TEST(ModelConfig, DeepSeekV4ErrorsNameTheField) {
+  for (const char* field : {"hc_mult", "compress_ratios", "sliding_window", "o_groups", "index_topk",
+                            "compress_rope_theta", "hc_eps", "head_dim"}) {
+    json j = v4_config();
+    j.erase(field);
+    expect_error(j, {std::string("'") + field + "'"});
+  }
+  json j = v4_config();
+  j["compress_ratios"] = {0, 4};
+  expect_error(j, {"'compress_ratios' has 2 entries"});
+  j = v4_config();
+  j["compress_ratios"] = {0, 4, 128, 4};  // no entry for the MTP block: parsed, the block is skipped
+  ASSERT_TRUE(parse(j).is_ok());
+  EXPECT_EQ(parse(j)->v4->blocks(4, 1), 4);
+  j = v4_config();
+  j["o_groups"] = 7;
+  expect_error(j, {"'o_groups' (7)"});
+  j = v4_config();
+  j["index_head_dim"] = 96;
+  expect_error(j, {"'index_head_dim' (96)"});
+  j = v4_config();
+  j["num_hash_layers"] = 9;
+  expect_error(j, {"'num_hash_layers' (9)"});
+  j = v4_config();
+  j["scoring_func"] = "relu";
+  expect_error(j, {"scoring_func 'relu'"});
+  j = v4_config();
+  j["quantization_config"].erase("scale_fmt");
+  expect_error(j, {"scale_fmt 'ue8m0'"});
+}
+
+}  // namespace
+}  // namespace dsinfer

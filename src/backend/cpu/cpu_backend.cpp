@@ -69,6 +69,9 @@ class CpuBackend final : public Backend {
       reference::fp8_round_trip(x.row_slice(b, e - b), block, pow2_scales);
     });
   }
+  void fp4_round_trip(Tensor x, int64_t block) override {
+    pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) { reference::fp4_round_trip(x.row_slice(b, e - b), block); });
+  }
   void rope(const RopeArgs& args) override {
     pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {
       RopeArgs part = args;
@@ -89,6 +92,44 @@ class CpuBackend final : public Backend {
   void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
   void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }
   void moe_ffn(const MoeArgs& args) override { cpu::moe_ffn(ctx_, args); }
+  // V4 parts: the reference code over row ranges in parallel (each row is independent).
+  void sink_attention(const SinkAttentionArgs& args) override {
+    pool_.parallel_for(args.q.rows, [&](int, int64_t b, int64_t e) {
+      SinkAttentionArgs part = args;
+      part.out = args.out.row_slice(b, e - b);
+      part.q = args.q.row_slice(b, e - b);
+      part.visible = args.visible.row_slice(b, e - b);
+      reference::sink_attention(part);
+    });
+  }
+  void hc_pre(const HcPreArgs& args) override {
+    pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {
+      HcPreArgs part = args;
+      part.x = args.x.row_slice(b, e - b);
+      part.streams = args.streams.row_slice(b, e - b);
+      part.mixes = args.mixes.row_slice(b, e - b);
+      if (!args.head) {
+        part.post = args.post.row_slice(b, e - b);
+        part.comb = args.comb.row_slice(b, e - b);
+      }
+      reference::hc_pre(part);
+    });
+  }
+  void hc_post(const HcPostArgs& args) override {
+    pool_.parallel_for(args.f.rows, [&](int, int64_t b, int64_t e) {
+      HcPostArgs part = args;
+      for (Tensor* t : {&part.out, &part.f, &part.residual, &part.post, &part.comb}) *t = t->row_slice(b, e - b);
+      reference::hc_post(part);
+    });
+  }
+  void compress_pool(const CompressPoolArgs& args) override {
+    pool_.parallel_for(args.out.rows, [&](int, int64_t b, int64_t e) {
+      CompressPoolArgs part = args;
+      part.out = args.out.row_slice(b, e - b);
+      part.first_block = args.first_block + b;
+      reference::compress_pool(part);
+    });
+  }
 
  private:
   ThreadPool pool_;

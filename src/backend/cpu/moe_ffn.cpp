@@ -39,17 +39,18 @@ MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_
   return ws;
 }
 
-void silu_and_mul(ThreadPool& pool, Tensor gate, Tensor up) {
+// gate <- swiglu_value(gate, up, limit) (moe_experts.h).
+void silu_and_mul(ThreadPool& pool, Tensor gate, Tensor up, float limit) {
   pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) {
       float& g = gate.f32_row(i / gate.cols)[i % gate.cols];
-      g = swiglu_value(g, up.f32_row(i / gate.cols)[i % gate.cols], /*limit=*/0.0f);
+      g = swiglu_value(g, up.f32_row(i / gate.cols)[i % gate.cols], limit);
     }
   });
 }
 
 // expert_out[:n] = down(silu(gate(rows[:n])) * up(rows[:n])).
-void swiglu(CpuContext& ctx, const MoeWorkspace& ws, int64_t n, const FfnWeights& w) {
+void swiglu(CpuContext& ctx, const MoeWorkspace& ws, int64_t n, const FfnWeights& w, float limit) {
   const int64_t inter = w.gate->view().rows();
   Tensor gate = ws.gate.row_slice(0, n);
   gate.cols = gate.row_stride = inter;
@@ -58,7 +59,7 @@ void swiglu(CpuContext& ctx, const MoeWorkspace& ws, int64_t n, const FfnWeights
   Tensor rows = ws.rows.row_slice(0, n);
   ctx.matmul(gate, rows, *w.gate);
   ctx.matmul(up, rows, *w.up);
-  silu_and_mul(ctx.pool, gate, up);
+  silu_and_mul(ctx.pool, gate, up, limit);
   ctx.matmul(ws.expert_out.row_slice(0, n), gate, *w.down);
 }
 
@@ -78,7 +79,10 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   if (a.selection_bias) bias = reference::dequantize(a.selection_bias->view());
   std::vector<std::vector<RoutedToken>> tokens_of(static_cast<size_t>(n_experts));
   for (int64_t t = 0; t < T; ++t) {
-    auto choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec);
+    const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}
+                                               : a.fixed_experts.subspan(static_cast<size_t>(t * a.spec.top_k),
+                                                                         static_cast<size_t>(a.spec.top_k));
+    auto choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec, fixed);
     for (size_t k = 0; k < choice.experts.size(); ++k)
       tokens_of[choice.experts[k]].push_back({t, choice.weights[k], t * a.spec.top_k + static_cast<int64_t>(k)});
   }
@@ -92,7 +96,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     }
   }
   if (a.shared) {
-    swiglu(ctx, ws, T, *a.shared);
+    swiglu(ctx, ws, T, *a.shared, a.swiglu_limit);
     for (int64_t t = 0; t < T; ++t) std::copy_n(ws.expert_out.f32_row(t), hidden, a.out.f32_row(t));
   }
 
@@ -101,7 +105,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     float* o = a.out.f32_row(routed.token);
     for (int64_t c = 0; c < hidden; ++c) o[c] += routed.weight * y[c];
   };
-  if (run_packed_experts(ctx, a.x, a.experts, tokens_of, /*limit=*/0.0f, ws.routed_out)) {
+  if (run_packed_experts(ctx, a.x, a.experts, tokens_of, a.swiglu_limit, ws.routed_out)) {
     for (const auto& routed : tokens_of)
       for (const RoutedToken& r : routed) combine(r, ws.routed_out.f32_row(r.slot));
     return;
@@ -111,7 +115,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     const int64_t n = static_cast<int64_t>(routed.size());
     if (n == 0) continue;
     for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
-    swiglu(ctx, ws, n, a.experts[e]);
+    swiglu(ctx, ws, n, a.experts[e], a.swiglu_limit);
     for (int64_t i = 0; i < n; ++i) combine(routed[i], ws.expert_out.f32_row(i));
   }
 }

@@ -23,7 +23,45 @@ float fp8_scale(float amax, bool pow2) {
   return fraction == 0.5f ? s : std::ldexp(1.0f, exponent);
 }
 
+constexpr float kFp4Max = 6.0f;                 // largest E2M1 magnitude
+constexpr float kFp4AmaxFloor = 6.0f * 0x1p-126f;  // smallest normal float times 6
+
+// 2^ceil(log2(v)) of a positive float32 (v itself when a power of two).
+float pow2_ceil(float v) {
+  int exponent;
+  const float fraction = std::frexp(v, &exponent);
+  return fraction == 0.5f ? v : std::ldexp(1.0f, exponent);
+}
+
+// Nearest E2M1 magnitude of a in [0, 6], ties to the even code.
+float round_e2m1(float a) {
+  static constexpr float kGrid[8] = {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f};
+  int best = 0;
+  for (int i = 1; i < 8; ++i) {
+    const float d_best = std::fabs(a - kGrid[best]);
+    const float d = std::fabs(a - kGrid[i]);
+    if (d < d_best || (d == d_best && i % 2 == 0)) best = i;
+  }
+  return kGrid[best];
+}
+
 }  // namespace
+
+void fp4_round_trip(Tensor x, int64_t block) {
+  for (int64_t r = 0; r < x.rows; ++r) {
+    float* v = x.f32_row(r);
+    for (int64_t begin = 0; begin < x.cols; begin += block) {
+      const int64_t end = std::min(x.cols, begin + block);
+      float amax = 0.0f;
+      for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(v[i]));
+      const float s = pow2_ceil(std::max(amax, kFp4AmaxFloor) * (1.0f / kFp4Max));
+      for (int64_t i = begin; i < end; ++i) {
+        const float q = std::clamp(v[i] / s, -kFp4Max, kFp4Max);
+        v[i] = std::copysign(round_e2m1(std::fabs(q)), q) * s;
+      }
+    }
+  }
+}
 
 void hadamard(Tensor x) {
   const int64_t n = x.cols;

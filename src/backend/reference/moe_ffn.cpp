@@ -10,8 +10,9 @@
 namespace dsinfer::reference {
 namespace {
 
-// out = down(silu(gate(x)) * up(x)) for every row of x.
-void swiglu_ffn(Tensor out, Tensor x, const FfnWeights& w) {
+// out = down(silu(gate(x)) * up(x)) for every row of x; with limit > 0, gate is capped
+// at limit and up clamped to [-limit, limit] first (V4).
+void swiglu_ffn(Tensor out, Tensor x, const FfnWeights& w, float limit) {
   const int64_t inter = w.gate->view().rows();
   std::vector<float> gate(static_cast<size_t>(x.rows * inter));
   std::vector<float> up(gate.size());
@@ -19,6 +20,10 @@ void swiglu_ffn(Tensor out, Tensor x, const FfnWeights& w) {
   Tensor up_t = Tensor::contiguous(DType::kF32, x.rows, inter, up.data());
   matmul(gate_t, x, w.gate->view());
   matmul(up_t, x, w.up->view());
+  if (limit > 0.0f) {
+    for (float& g : gate) g = std::min(g, limit);
+    for (float& u : up) u = std::clamp(u, -limit, limit);
+  }
   silu_and_mul(gate_t, gate_t, up_t);
   matmul(out, gate_t, w.down->view());
 }
@@ -39,7 +44,10 @@ void moe_ffn(const MoeArgs& a) {
   std::vector<std::vector<std::pair<int64_t, float>>> tokens_of(static_cast<size_t>(n_experts));
   for (int64_t t = 0; t < T; ++t) {
     std::span<const float> row(logits.data() + t * n_experts, static_cast<size_t>(n_experts));
-    ExpertChoice choice = route_token(row, bias, a.spec);
+    const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}
+                                               : a.fixed_experts.subspan(static_cast<size_t>(t * a.spec.top_k),
+                                                                         static_cast<size_t>(a.spec.top_k));
+    ExpertChoice choice = route_token(row, bias, a.spec, fixed);
     for (size_t k = 0; k < choice.experts.size(); ++k) tokens_of[choice.experts[k]].push_back({t, choice.weights[k]});
   }
 
@@ -57,7 +65,7 @@ void moe_ffn(const MoeArgs& a) {
     for (int64_t i = 0; i < n; ++i)
       std::copy_n(a.x.f32_row(routed[i].first), hidden, x_rows.data() + i * hidden);
     swiglu_ffn(Tensor::contiguous(DType::kF32, n, hidden, y_rows.data()),
-               Tensor::contiguous(DType::kF32, n, hidden, x_rows.data()), a.experts[e]);
+               Tensor::contiguous(DType::kF32, n, hidden, x_rows.data()), a.experts[e], a.swiglu_limit);
     for (int64_t i = 0; i < n; ++i) {
       float* o = a.out.f32_row(routed[i].first);
       for (int64_t c = 0; c < hidden; ++c) o[c] += routed[i].second * y_rows[i * hidden + c];
@@ -67,7 +75,7 @@ void moe_ffn(const MoeArgs& a) {
   if (a.shared) {
     std::vector<float> shared(static_cast<size_t>(T * hidden));
     Tensor shared_t = Tensor::contiguous(DType::kF32, T, hidden, shared.data());
-    swiglu_ffn(shared_t, a.x, *a.shared);
+    swiglu_ffn(shared_t, a.x, *a.shared, a.swiglu_limit);
     add(a.out, a.out, shared_t);
   }
 }

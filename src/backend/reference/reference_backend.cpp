@@ -55,6 +55,7 @@ class ReferenceBackend final : public Backend {
   void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales) override {
     reference::fp8_round_trip(x, block, pow2_scales);
   }
+  void fp4_round_trip(Tensor x, int64_t block) override { reference::fp4_round_trip(x, block); }
   void rope(const RopeArgs& args) override { reference::rope(args); }
   void copy(Tensor dst, Tensor src) override { reference::copy(dst, src); }
   void add(Tensor out, Tensor a, Tensor b) override { reference::add(out, a, b); }
@@ -64,6 +65,10 @@ class ReferenceBackend final : public Backend {
   void mla_attention(const MlaAttentionArgs& args) override { reference::mla_attention(args); }
   void indexer_topk(const IndexerTopkArgs& args) override { reference::indexer_topk(args); }
   void moe_ffn(const MoeArgs& args) override { reference::moe_ffn(args); }
+  void sink_attention(const SinkAttentionArgs& args) override { reference::sink_attention(args); }
+  void hc_pre(const HcPreArgs& args) override { reference::hc_pre(args); }
+  void hc_post(const HcPostArgs& args) override { reference::hc_post(args); }
+  void compress_pool(const CompressPoolArgs& args) override { reference::compress_pool(args); }
 };
 
 }  // namespace

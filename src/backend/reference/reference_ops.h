@@ -17,10 +17,16 @@ void argmax(std::span<int32_t> out, Tensor x);
 // activation_transforms.cpp
 void hadamard(Tensor x);
 void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales);
+void fp4_round_trip(Tensor x, int64_t block);
 
 // Fused ops, each in its own file.
 void mla_attention(const MlaAttentionArgs& args);
 void indexer_topk(const IndexerTopkArgs& args);
 void moe_ffn(const MoeArgs& args);
+void sink_attention(const SinkAttentionArgs& args);
+// hyper_connections.cpp
+void hc_pre(const HcPreArgs& args);
+void hc_post(const HcPostArgs& args);
+void compress_pool(const CompressPoolArgs& args);
 
 }  // namespace dsinfer::reference

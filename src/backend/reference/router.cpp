@@ -14,6 +14,11 @@ std::vector<float> score(std::span<const float> logits, RouterScoring scoring) {
     for (float& s : scores) s = 1.0f / (1.0f + std::exp(-s));
     return scores;
   }
+  if (scoring == RouterScoring::kSqrtSoftplus) {
+    // softplus(s) = max(s, 0) + log1p(e^-|s|), stable for large |s|.
+    for (float& s : scores) s = std::sqrt(std::max(s, 0.0f) + std::log1p(std::exp(-std::fabs(s))));
+    return scores;
+  }
   const float max = *std::max_element(scores.begin(), scores.end());
   float sum = 0.0f;
   for (float& s : scores) sum += (s = std::exp(s - max));
@@ -53,27 +58,38 @@ void keep_best_groups(std::vector<float>& choice, const RouterSpec& spec) {
     if (!keep[e / group_size]) choice[e] = -std::numeric_limits<float>::infinity();
 }
 
+// Fills the mixing weights of the chosen experts: their unbiased scores, normalised
+// and scaled per spec.
+ExpertChoice weigh(ExpertChoice& choice, const std::vector<float>& scores, const RouterSpec& spec) {
+  float sum = 0.0f;
+  for (int32_t e : choice.experts) {
+    choice.weights.push_back(scores[e]);
+    sum += scores[e];
+  }
+  for (float& w : choice.weights) {
+    if (spec.normalize) w /= (sum + 1e-20f);
+    w *= spec.weight_scale;
+  }
+  return choice;
+}
+
 }  // namespace
 
-ExpertChoice route_token(std::span<const float> logits, std::span<const float> bias, const RouterSpec& spec) {
+ExpertChoice route_token(std::span<const float> logits, std::span<const float> bias, const RouterSpec& spec,
+                         std::span<const int32_t> fixed) {
   const std::vector<float> scores = score(logits, spec.scoring);
+  ExpertChoice result;
+  if (!fixed.empty()) {
+    result.experts.assign(fixed.begin(), fixed.end());
+    return weigh(result, scores, spec);
+  }
   // Selection may use biased scores; the mixing weights never do.
   std::vector<float> choice = scores;
   for (size_t e = 0; e < bias.size(); ++e) choice[e] += bias[e];
   if (spec.selection != RouterSelection::kTopK && spec.n_group > 1) keep_best_groups(choice, spec);
 
-  ExpertChoice result;
   result.experts = top_k_indices(choice, spec.top_k);
-  float sum = 0.0f;
-  for (int32_t e : result.experts) {
-    result.weights.push_back(scores[e]);
-    sum += scores[e];
-  }
-  for (float& w : result.weights) {
-    if (spec.normalize) w /= (sum + 1e-20f);
-    w *= spec.weight_scale;
-  }
-  return result;
+  return weigh(result, scores, spec);
 }
 
 }  // namespace dsinfer::reference

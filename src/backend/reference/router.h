@@ -17,7 +17,9 @@ struct ExpertChoice {
   std::vector<float> weights;    // [top_k]
 };
 
-// logits: [n_experts]; bias: [n_experts] or empty.
-ExpertChoice route_token(std::span<const float> logits, std::span<const float> bias, const RouterSpec& spec);
+// logits: [n_experts]; bias: [n_experts] or empty; fixed: [top_k] experts chosen in
+// advance (V4's hash layers) or empty.
+ExpertChoice route_token(std::span<const float> logits, std::span<const float> bias, const RouterSpec& spec,
+                         std::span<const int32_t> fixed = {});
 
 }  // namespace dsinfer::reference
