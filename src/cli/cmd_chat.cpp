@@ -40,18 +40,10 @@ nlohmann::ordered_json assistant_message(const std::string& reply) {
           {"content", reply.substr(end + kEndThink.size())}};
 }
 
-Status run_chat(const ChatOptions& o) {
-  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
-  DSINFER_ASSIGN_OR_RETURN(ChatPromptFormat format, ChatPromptFormat::load(o.model_dir, tokenizer.config()));
-  if (format.kind() == ChatPromptFormat::Kind::kNone)
-    return error("{}: tokenizer_config.json has no chat_template and config.json's model_type has no built-in prompt "
-                 "format",
-                 o.model_dir);
-  auto extra = nlohmann::ordered_json::parse(o.kwargs, nullptr, false);
-  if (extra.is_discarded() || !extra.is_object()) return error("--kwargs must be a JSON object, e.g. '{{\"thinking\":true}}'");
-  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
-  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
-
+// The conversation over `model` (DeepSeekModel or DeepSeekV4Model).
+template <typename Model>
+Status converse(const ChatOptions& o, const Tokenizer& tokenizer, const ChatPromptFormat& format,
+                const nlohmann::ordered_json& extra, Model& model) {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   if (!o.system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", o.system_prompt}});
   const bool interactive = isatty(fileno(stdin));
@@ -69,7 +61,7 @@ Status run_chat(const ChatOptions& o) {
     // The format writes BOS itself.
     DSINFER_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tokenizer.encode(prompt, {.add_special_tokens = false}));
     const std::vector<int32_t> prompt_ids(ids.begin(), ids.end());
-    DSINFER_ASSIGN_OR_RETURN(auto reply, generate_text(*model, tokenizer, prompt_ids, o.max_new_tokens, o.sampling,
+    DSINFER_ASSIGN_OR_RETURN(auto reply, generate_text(model, tokenizer, prompt_ids, o.max_new_tokens, o.sampling,
                                                        [](const std::string& piece) {
                                                          std::fwrite(piece.data(), 1, piece.size(), stdout);
                                                          std::fflush(stdout);
@@ -78,6 +70,25 @@ Status run_chat(const ChatOptions& o) {
     messages.push_back(assistant_message(reply.text));
   }
   return Status::ok();
+}
+
+Status run_chat(const ChatOptions& o) {
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
+  DSINFER_ASSIGN_OR_RETURN(ChatPromptFormat format, ChatPromptFormat::load(o.model_dir, tokenizer.config()));
+  if (format.kind() == ChatPromptFormat::Kind::kNone)
+    return error("{}: tokenizer_config.json has no chat_template and config.json's model_type has no built-in prompt "
+                 "format",
+                 o.model_dir);
+  auto extra = nlohmann::ordered_json::parse(o.kwargs, nullptr, false);
+  if (extra.is_discarded() || !extra.is_object()) return error("--kwargs must be a JSON object, e.g. '{{\"thinking\":true}}'");
+  DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_dir));
+  if (weights->config().v4) {
+    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
+    return converse(o, tokenizer, format, extra, *model);
+  }
+  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
+  return converse(o, tokenizer, format, extra, *model);
 }
 
 }  // namespace
