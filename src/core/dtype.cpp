@@ -182,36 +182,41 @@ uint8_t f32_to_f8e4m3(float f) {
   return sign | static_cast<uint8_t>(biased << 3) | static_cast<uint8_t>(static_cast<int>(scaled) & 7);
 }
 
+namespace {
+
+// Element i of an array that may sit at any byte offset (safetensors packs tensors of
+// different widths back to back, so a 2-byte tensor can start at an odd address).
+template <typename T>
+T element(const void* src, size_t i) {
+  T value;
+  std::memcpy(&value, static_cast<const uint8_t*>(src) + i * sizeof(T), sizeof(T));
+  return value;
+}
+
+}  // namespace
+
 void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
   switch (dtype) {
     case DType::kF32:
       std::memcpy(dst, src, count * sizeof(float));
       return;
-    case DType::kBF16: {
-      auto* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < count; ++i) dst[i] = bf16_to_f32(s[i]);
+    case DType::kBF16:
+      for (size_t i = 0; i < count; ++i) dst[i] = bf16_to_f32(element<uint16_t>(src, i));
       return;
-    }
-    case DType::kF16: {
-      auto* s = static_cast<const uint16_t*>(src);
-      for (size_t i = 0; i < count; ++i) dst[i] = f16_to_f32(s[i]);
+    case DType::kF16:
+      for (size_t i = 0; i < count; ++i) dst[i] = f16_to_f32(element<uint16_t>(src, i));
       return;
-    }
     case DType::kF8E4M3: {
       auto* s = static_cast<const uint8_t*>(src);
       for (size_t i = 0; i < count; ++i) dst[i] = f8e4m3_to_f32(s[i]);
       return;
     }
-    case DType::kI32: {
-      auto* s = static_cast<const int32_t*>(src);
-      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+    case DType::kI32:
+      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(element<int32_t>(src, i));
       return;
-    }
-    case DType::kI64: {
-      auto* s = static_cast<const int64_t*>(src);
-      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);
+    case DType::kI64:
+      for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(element<int64_t>(src, i));
       return;
-    }
     case DType::kU8: {
       auto* s = static_cast<const uint8_t*>(src);
       for (size_t i = 0; i < count; ++i) dst[i] = static_cast<float>(s[i]);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <unordered_map>
 
@@ -129,8 +130,17 @@ Result<FfnWeights> load_ffn(const V4Loader& load, const std::string& prefix,
 Result<std::vector<int32_t>> load_hash_table(const V4Loader& load, const std::string& name, int64_t n_experts) {
   DSINFER_ASSIGN_OR_RETURN(WeightView v, load.view(name));
   std::vector<int32_t> ids(static_cast<size_t>(v.numel()));
+  // Safetensors data carries no alignment guarantee: read each id by bytes.
+  const auto* bytes = static_cast<const uint8_t*>(v.data);
   for (size_t i = 0; i < ids.size(); ++i) {
-    const int64_t id = v.dtype == DType::kI64 ? static_cast<const int64_t*>(v.data)[i] : static_cast<const int32_t*>(v.data)[i];
+    int64_t id = 0;
+    if (v.dtype == DType::kI64) {
+      std::memcpy(&id, bytes + 8 * i, 8);
+    } else {
+      int32_t narrow = 0;
+      std::memcpy(&narrow, bytes + 4 * i, 4);
+      id = narrow;
+    }
     if (id < 0 || id >= n_experts)
       return error("tensor '{}': expert id {} at index {} lies outside [0, {})", name, id, i, n_experts);
     ids[i] = static_cast<int32_t>(id);
