@@ -28,10 +28,11 @@ import json
 import pathlib
 import random
 import shutil
-import struct
 import subprocess
 import sys
 import tempfile
+
+from safetensors_edit import copy_with_zeroed
 
 HERE = pathlib.Path(__file__).resolve().parent
 REFERENCE = HERE.parent / "reference"
@@ -75,19 +76,7 @@ def copy_with_config(model, copy, **changes):
 
 def zero_gate_bias(model, copy):
     """Copies the model with every ffn.gate.bias set to zero; returns how many."""
-    shutil.copytree(model, copy)
-    count = 0
-    for path in copy.glob("*.safetensors"):
-        data = bytearray(path.read_bytes())
-        (n,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + n])
-        for name, entry in header.items():
-            if name.endswith("ffn.gate.bias"):
-                begin, end = entry["data_offsets"]
-                data[8 + n + begin:8 + n + end] = bytes(end - begin)
-                count += 1
-        path.write_bytes(bytes(data))
-    return count
+    return copy_with_zeroed(model, copy, "ffn.gate.bias")
 
 
 def main():
