@@ -2,6 +2,7 @@
 
 #include "formats/checkpoint.h"
 #include "formats/gguf_weights.h"
+#include "runtime/generation_loop.h"
 
 namespace dsinfer {
 
@@ -16,20 +17,7 @@ Status Session::append(std::span<const int32_t> tokens, const ForwardOptions& op
 
 Status Session::generate(std::span<const int32_t> prompt, int64_t max_new_tokens, const SamplingParams& params,
                          const std::function<bool(int32_t)>& on_token) {
-  if (prompt.empty()) return error("the prompt is empty: give at least one token");
-  if (position_ + static_cast<int64_t>(prompt.size()) + max_new_tokens > capacity() + 1)
-    return error("prompt of {} tokens plus {} new tokens exceeds the context of {} positions", prompt.size(),
-                 max_new_tokens, capacity());
-  Sampler sampler(params);
-  std::vector<float> logits;
-  DSINFER_RETURN_IF_ERROR(append(prompt, {}, logits));
-  for (int64_t i = 0; i < max_new_tokens; ++i) {
-    const int32_t token = sampler.sample(logits);
-    if (!on_token(token) || i + 1 == max_new_tokens) break;
-    const int32_t next[] = {token};
-    DSINFER_RETURN_IF_ERROR(append(next, {}, logits));
-  }
-  return Status::ok();
+  return generate_tokens(*this, prompt, max_new_tokens, params, on_token);
 }
 
 Result<std::unique_ptr<WeightSource>> open_weights(const std::string& model_path) {

@@ -17,6 +17,7 @@ class V4Session {
   V4Session(DeepSeekV4Model& model, int64_t capacity);
 
   int64_t position() const { return state_.position(); }
+  int64_t capacity() const { return state_.capacity(); }
   // Runs `tokens` at the next positions; `logits` gets the last row, or all rows.
   // (options.attention_form does not apply to V4.)
   Status append(std::span<const int32_t> tokens, const ForwardOptions& options, std::vector<float>& logits);
