@@ -36,6 +36,12 @@ struct TensorSpec {
   TensorRole role;
   int64_t layer = -1;   // -1 for embeddings, final norm, head
   int64_t expert = -1;  // routed expert index, or -1
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
 };
 
 // Every tensor of the model described by `config`, main blocks first, then MTP layers.

@@ -222,15 +222,11 @@ void random_values(const TensorSpec& spec, Random& rng, float* out, int64_t coun
   for (int64_t i = 0; i < count; ++i) out[i] = rng.uniform(lo, hi);
 }
 
-int64_t numel(const TensorSpec& spec) {
-  int64_t n = 1;
-  for (int64_t d : spec.shape) n *= d;
-  return n;
-}
-
 uint64_t stream_seed(uint64_t seed) { return seed * 0x2545F4914F6CDD1Dull + 1; }
 
-std::vector<uint8_t> as_bf16(const std::vector<float>& values) {
+}  // namespace
+
+std::vector<uint8_t> bf16_bytes(const std::vector<float>& values) {
   std::vector<uint8_t> bytes(values.size() * 2);
   for (size_t i = 0; i < values.size(); ++i) {
     const uint16_t h = f32_to_bf16(values[i]);
@@ -239,6 +235,8 @@ std::vector<uint8_t> as_bf16(const std::vector<float>& values) {
   }
   return bytes;
 }
+
+namespace {
 
 std::vector<uint8_t> as_f32(const std::vector<float>& values) {
   std::vector<uint8_t> bytes(values.size() * 4);
@@ -406,14 +404,14 @@ Status write_folder(const Preset& preset, const ModelConfig& config, const std::
     });
   } else {
     for (const TensorSpec& spec : tensor_table(config)) {
-      std::vector<float> values(static_cast<size_t>(numel(spec)));
+      std::vector<float> values(static_cast<size_t>(spec.numel()));
       generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], values.data());
       if (config.fp8 && spec.kind == TensorKind::kProjection) {
         add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
       } else if (spec.kind == TensorKind::kBias) {
         tensors.push_back({spec.name, DType::kF32, spec.shape, as_f32(values)});
       } else {
-        tensors.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(values)});
+        tensors.push_back({spec.name, DType::kBF16, spec.shape, bf16_bytes(values)});
       }
     }
   }
@@ -448,7 +446,7 @@ TestModelValues::TestModelValues(const ModelConfig& config, uint64_t seed) : str
   uint64_t position = 0;  // every value is one draw, tensors in tensor_table order
   for (const TensorSpec& spec : tensor_table(config)) {
     offsets_.emplace(spec.name, position);
-    position += static_cast<uint64_t>(numel(spec));
+    position += static_cast<uint64_t>(spec.numel());
   }
 }
 

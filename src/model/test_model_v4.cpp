@@ -9,23 +9,11 @@ namespace {
 
 constexpr int64_t kFp4Block = 32;  // values per UE8M0 scale of a packed FP4 row
 
-int64_t numel(const TensorSpec& spec) {
-  int64_t n = 1;
-  for (int64_t d : spec.shape) n *= d;
-  return n;
-}
-
 template <typename T>
 std::vector<uint8_t> bytes_of(const std::vector<T>& values) {
   std::vector<uint8_t> bytes(values.size() * sizeof(T));
   std::memcpy(bytes.data(), values.data(), bytes.size());
   return bytes;
-}
-
-std::vector<uint8_t> as_bf16(const std::vector<float>& values) {
-  std::vector<uint16_t> h(values.size());
-  for (size_t i = 0; i < values.size(); ++i) h[i] = f32_to_bf16(values[i]);
-  return bytes_of(h);
 }
 
 // The UE8M0 byte of the smallest power of two s with amax / s <= max_code (s >= 2^-127).
@@ -96,7 +84,7 @@ void add_fp4(std::vector<SafetensorsTensorToWrite>& out, const TensorSpec& spec,
 std::vector<SafetensorsTensorToWrite> v4_test_tensors(const ModelConfig& c, const TensorValues& values) {
   std::vector<SafetensorsTensorToWrite> out;
   for (const TensorSpec& spec : v4_tensor_table(c)) {
-    std::vector<float> v(static_cast<size_t>(numel(spec)));
+    std::vector<float> v(static_cast<size_t>(spec.numel()));
     values(spec, v.data());
     switch (spec.kind) {
       case TensorKind::kProjection:
@@ -122,7 +110,7 @@ std::vector<SafetensorsTensorToWrite> v4_test_tensors(const ModelConfig& c, cons
       case TensorKind::kNorm:
       case TensorKind::kRouter:
       case TensorKind::kEmbedding:
-      case TensorKind::kHead: out.push_back({spec.name, DType::kBF16, spec.shape, as_bf16(v)}); break;
+      case TensorKind::kHead: out.push_back({spec.name, DType::kBF16, spec.shape, bf16_bytes(v)}); break;
     }
   }
   return out;

@@ -4,6 +4,7 @@
 // tid2eid in I64, everything else BF16.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -15,6 +16,9 @@ namespace dsinfer {
 
 // `values(spec, out)` fills the float32 values of a tensor (numel(spec) of them).
 using TensorValues = std::function<void(const TensorSpec& spec, float* out)>;
+
+// Little-endian BF16 bytes of `values`, as the test-model writers store BF16 tensors.
+std::vector<uint8_t> bf16_bytes(const std::vector<float>& values);
 
 std::vector<SafetensorsTensorToWrite> v4_test_tensors(const ModelConfig& config, const TensorValues& values);
 

@@ -108,7 +108,7 @@ TEST(LayerNorm, CentersScalesAndShifts) {
   }
 }
 
-constexpr int64_t kHeads = 3, kDim = 8;
+constexpr int64_t kIndexHeads = 3, kIndexDim = 8;
 
 // The positions naive scoring picks for query row t: top_k by score (ties: lower
 // position), ascending.
@@ -117,9 +117,9 @@ std::vector<int32_t> naive_topk(const Activation& q, const Activation& w, const 
   const int64_t visible = start_pos + t + 1;
   std::vector<double> score(static_cast<size_t>(visible), 0.0);
   for (int64_t p = 0; p < visible; ++p)
-    for (int64_t h = 0; h < kHeads; ++h) {
+    for (int64_t h = 0; h < kIndexHeads; ++h) {
       double dot = 0;
-      for (int64_t d = 0; d < kDim; ++d) dot += double(q.at(t, h * kDim + d)) * keys.at(p, d);
+      for (int64_t d = 0; d < kIndexDim; ++d) dot += double(q.at(t, h * kIndexDim + d)) * keys.at(p, d);
       score[p] += std::max(dot, 0.0) * w.at(t, h) * weight_scale;
     }
   std::vector<int32_t> order(static_cast<size_t>(visible));
@@ -134,13 +134,13 @@ std::vector<int32_t> naive_topk(const Activation& q, const Activation& w, const 
 struct PagedKeys {
   Activation pool;
   std::vector<Tensor> pages;
-  PagedKeys(const Activation& keys, int64_t length) : pool(16, kDim) {
+  PagedKeys(const Activation& keys, int64_t length) : pool(16, kIndexDim) {
     std::fill(pool.storage.begin(), pool.storage.end(), std::numeric_limits<float>::quiet_NaN());
     const int64_t placement[] = {5, 0, 7, 2, 3, 6, 1, 4};
     for (int64_t i = 0; i * 2 < length; ++i) {
       pages.push_back(pool.tensor.row_slice(placement[i] * 2, 2));
       for (int64_t p = i * 2; p < std::min(length, i * 2 + 2); ++p)
-        for (int64_t d = 0; d < kDim; ++d) pool.at(placement[i] * 2 + p % 2, d) = keys.at(p, d);
+        for (int64_t d = 0; d < kIndexDim; ++d) pool.at(placement[i] * 2 + p % 2, d) = keys.at(p, d);
     }
   }
   LatentRows rows(int64_t length) const { return {pages.data(), 2, length}; }
@@ -152,15 +152,15 @@ TEST(IndexerTopk, SelectsTheHighestScoringVisiblePositions) {
     for (int64_t top_k : {1, 4, 20}) {
       const int64_t T = 4, length = start_pos + T;
       Rng rng(static_cast<uint32_t>(start_pos * 31 + top_k));
-      Activation q(T, kHeads * kDim), w(T, kHeads), keys(length, kDim);
+      Activation q(T, kIndexHeads * kIndexDim), w(T, kIndexHeads), keys(length, kIndexDim);
       q.fill_random(rng);
       w.fill_random(rng);
       keys.fill_random(rng);
       const PagedKeys paged(keys, length);
       std::vector<int32_t> selected(static_cast<size_t>(T * top_k), 77);
       backend->indexer_topk({.selected = Tensor::contiguous(DType::kI32, T, top_k, selected.data()),
-                             .q = q.tensor, .weights = w.tensor, .keys = paged.rows(length), .n_heads = kHeads,
-                             .head_dim = kDim, .top_k = top_k, .start_pos = start_pos, .weight_scale = 0.7f});
+                             .q = q.tensor, .weights = w.tensor, .keys = paged.rows(length), .n_heads = kIndexHeads,
+                             .head_dim = kIndexDim, .top_k = top_k, .start_pos = start_pos, .weight_scale = 0.7f});
       for (int64_t t = 0; t < T; ++t) {
         std::vector<int32_t> expected = naive_topk(q, w, keys, t, start_pos, top_k, 0.7f);
         expected.resize(static_cast<size_t>(top_k), -1);
@@ -175,15 +175,15 @@ TEST(IndexerTopk, TiesGoToTheLowerPosition) {
   auto backend = make_reference_backend();
   // Every key the same: all scores tie, so positions 0 .. top_k - 1 win.
   const int64_t T = 1, start_pos = 6, top_k = 3;
-  Activation q(T, kHeads * kDim), w(T, kHeads), keys(start_pos + 1, kDim);
-  for (int64_t c = 0; c < kHeads * kDim; ++c) q.at(0, c) = 0.25f;
-  for (int64_t h = 0; h < kHeads; ++h) w.at(0, h) = 1.0f;
+  Activation q(T, kIndexHeads * kIndexDim), w(T, kIndexHeads), keys(start_pos + 1, kIndexDim);
+  for (int64_t c = 0; c < kIndexHeads * kIndexDim; ++c) q.at(0, c) = 0.25f;
+  for (int64_t h = 0; h < kIndexHeads; ++h) w.at(0, h) = 1.0f;
   for (int64_t p = 0; p <= start_pos; ++p)
-    for (int64_t d = 0; d < kDim; ++d) keys.at(p, d) = 0.5f;
+    for (int64_t d = 0; d < kIndexDim; ++d) keys.at(p, d) = 0.5f;
   std::vector<int32_t> selected(top_k);
   backend->indexer_topk({.selected = Tensor::contiguous(DType::kI32, T, top_k, selected.data()), .q = q.tensor,
-                         .weights = w.tensor, .keys = LatentRows::contiguous(keys.tensor), .n_heads = kHeads,
-                         .head_dim = kDim, .top_k = top_k, .start_pos = start_pos});
+                         .weights = w.tensor, .keys = LatentRows::contiguous(keys.tensor), .n_heads = kIndexHeads,
+                         .head_dim = kIndexDim, .top_k = top_k, .start_pos = start_pos});
   EXPECT_EQ(selected, (std::vector<int32_t>{0, 1, 2}));
 }
 

@@ -16,7 +16,7 @@ using nlohmann::json;
 using test::contains_all;
 
 // DeepSeek-V3 shapes (the real config's fields and values, minus the ones we do not read).
-json v3_config() {
+json v3_config_json() {
   return json::parse(R"({
     "model_type": "deepseek_v3", "vocab_size": 129280, "hidden_size": 7168, "num_hidden_layers": 61,
     "num_nextn_predict_layers": 1, "max_position_embeddings": 163840, "rms_norm_eps": 1e-06,
@@ -65,7 +65,7 @@ void expect_error(const json& j, std::initializer_list<std::string> needles) {
 }
 
 TEST(ModelConfig, ParsesDeepSeekV3) {
-  const ModelConfig c = parse_ok(v3_config());
+  const ModelConfig c = parse_ok(v3_config_json());
   EXPECT_EQ(c.model_type, "deepseek_v3");
   EXPECT_EQ(c.family, ModelFamily::kDeepSeekV3);
   EXPECT_EQ(c.hidden_size, 7168);
@@ -103,14 +103,14 @@ TEST(ModelConfig, ParsesDeepSeekV2Lite) {
 }
 
 TEST(ModelConfig, KimiK2IsV3Shaped) {
-  json j = v3_config();
+  json j = v3_config_json();
   j["model_type"] = "kimi_k2";
   EXPECT_EQ(parse_ok(j).family, ModelFamily::kDeepSeekV3);
 }
 
 // DeepSeek-V3.2: V3 plus the lightning indexer's fields (the real config's values).
 json v32_config() {
-  json j = v3_config();
+  json j = v3_config_json();
   j["model_type"] = "deepseek_v32";
   j["index_n_heads"] = 64;
   j["index_head_dim"] = 128;
@@ -126,7 +126,7 @@ TEST(ModelConfig, ParsesDeepSeekV32Indexer) {
   EXPECT_EQ(c.indexer->head_dim, 128);
   EXPECT_EQ(c.indexer->topk, 2048);
   EXPECT_FALSE(c.indexer->rope_interleave);
-  EXPECT_FALSE(parse_ok(v3_config()).indexer.has_value());  // V3 ignores index_* fields it does not have
+  EXPECT_FALSE(parse_ok(v3_config_json()).indexer.has_value());  // V3 ignores index_* fields it does not have
 
   json j = v32_config();
   j["indexer_rope_interleave"] = true;
@@ -157,7 +157,7 @@ TEST(ModelConfig, DeepSeekV32IndexerErrorsNameTheField) {
 }
 
 TEST(ModelConfig, Ue8m0Scales) {
-  json j = v3_config();
+  json j = v3_config_json();
   j["quantization_config"]["scale_fmt"] = "ue8m0";
   const ModelConfig c = parse_ok(j);
   ASSERT_TRUE(c.fp8.has_value());
@@ -165,72 +165,72 @@ TEST(ModelConfig, Ue8m0Scales) {
 }
 
 TEST(ModelConfig, ErrorsNameTheField) {
-  json j = v3_config();
+  json j = v3_config_json();
   j.erase("hidden_size");
   expect_error(j, {"missing required field 'hidden_size'"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["hidden_size"] = "7168";
   expect_error(j, {"'hidden_size'", "must be an integer"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["hidden_size"] = 0;
   expect_error(j, {"'hidden_size'", "positive"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["model_type"] = "llama";
   expect_error(j, {"model_type 'llama'", "not supported"});
 
-  j = v3_config();
+  j = v3_config_json();
   j.erase("model_type");
   expect_error(j, {"'model_type'"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["topk_group"] = 9;
   expect_error(j, {"'topk_group' (9) exceeds n_group (8)"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["n_group"] = 3;
   j["topk_group"] = 1;
   expect_error(j, {"'n_group' (3) must divide n_routed_experts (256)"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["rope_scaling"]["type"] = "linear";
   expect_error(j, {"rope_scaling type 'linear'", "not supported"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["rope_scaling"].erase("factor");
   expect_error(j, {"'factor'"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["quantization_config"]["quant_method"] = "bitsandbytes";
   expect_error(j, {"quant_method 'bitsandbytes'", "fp8"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["quantization_config"]["weight_block_size"] = json::array({0, 128});
   expect_error(j, {"weight_block_size"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["qk_rope_head_dim"] = 63;
   expect_error(j, {"'qk_rope_head_dim'", "even"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["scoring_func"] = "relu";
   expect_error(j, {"scoring_func 'relu'"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["topk_method"] = "top_p";
   expect_error(j, {"topk_method 'top_p'"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["num_experts_per_tok"] = 129;  // more than the 4 kept groups of 32 hold
   expect_error(j, {"'num_experts_per_tok'", "kept groups"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["norm_topk_prob"] = 1;
   expect_error(j, {"'norm_topk_prob'", "true or false"});
 
-  j = v3_config();
+  j = v3_config_json();
   j["first_k_dense_replace"] = 62;
   expect_error(j, {"'first_k_dense_replace'"});
 }
@@ -247,7 +247,7 @@ TEST(ModelConfig, NotAnObject) {
 // MODEL-NOTES: deepseek_v3 divides by the sum when norm_topk_prob, then ALWAYS multiplies by
 // routed_scaling_factor; deepseek_v2 multiplies only when it does NOT normalise.
 TEST(ModelConfig, RouterPolicyFollowsModelType) {
-  json v3 = v3_config();
+  json v3 = v3_config_json();
   ModelConfig c = parse_ok(v3);
   EXPECT_TRUE(c.router_normalizes());
   EXPECT_DOUBLE_EQ(c.router_weight_scale(), 2.5);
@@ -277,19 +277,19 @@ TEST(ModelConfig, RouterPolicyFollowsModelType) {
 
 TEST(ModelConfig, SoftmaxScaleWithYarnMscaleAllDim) {
   // (128 + 64)^-0.5 * (0.1 * 1.0 * ln 40 + 1)^2 = 0.0721687836 * 1.3688879454^2.
-  EXPECT_NEAR(parse_ok(v3_config()).softmax_scale(), 0.1352337788608801, 1e-12);
+  EXPECT_NEAR(parse_ok(v3_config_json()).softmax_scale(), 0.1352337788608801, 1e-12);
   // V2-Lite: mscale_all_dim 0.707.
   EXPECT_NEAR(parse_ok(v2_lite_config()).softmax_scale(), 0.1147213867929261, 1e-12);
 
-  json j = v3_config();
+  json j = v3_config_json();
   j.erase("rope_scaling");
   EXPECT_NEAR(parse_ok(j).softmax_scale(), 0.07216878364870322, 1e-12);
 
-  j = v3_config();
+  j = v3_config_json();
   j["rope_scaling"]["mscale_all_dim"] = 0;
   EXPECT_NEAR(parse_ok(j).softmax_scale(), 0.07216878364870322, 1e-12);
 
-  j = v3_config();
+  j = v3_config_json();
   j["rope_scaling"]["factor"] = 1.0;
   EXPECT_NEAR(parse_ok(j).softmax_scale(), 0.07216878364870322, 1e-12);
 }

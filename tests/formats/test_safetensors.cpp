@@ -42,7 +42,7 @@ std::string one_tensor(const std::string& name, const std::string& dtype, const 
 }
 
 // The parse fails and its message contains every needle (and the file name).
-void expect_error(const std::vector<uint8_t>& bytes, std::initializer_list<std::string> needles) {
+void expect_parse_error(const std::vector<uint8_t>& bytes, std::initializer_list<std::string> needles) {
   auto result = parse(bytes);
   ASSERT_FALSE(result.is_ok()) << "parsed although it should not";
   EXPECT_TRUE(contains_all(result.status().message(), needles));
@@ -88,57 +88,57 @@ TEST(SafetensorsHeader, EmptyObjectIsAFileWithNoTensors) {
 }
 
 TEST(SafetensorsHeader, Truncated) {
-  expect_error({}, {"0 bytes", "too short"});
-  expect_error({1, 0, 0, 0, 0, 0, 0}, {"7 bytes", "too short"});
+  expect_parse_error({}, {"0 bytes", "too short"});
+  expect_parse_error({1, 0, 0, 0, 0, 0, 0}, {"7 bytes", "too short"});
   // The header claims 100 bytes; the file holds 2 after the length.
-  expect_error(file_bytes("{}", 0, /*declared_len=*/100), {"header length 100", "exceeds the file size", "truncated"});
+  expect_parse_error(file_bytes("{}", 0, /*declared_len=*/100), {"header length 100", "exceeds the file size", "truncated"});
   // A length no real header has (and that would overflow `8 + length`).
-  expect_error(file_bytes("{}", 0, uint64_t{1} << 40), {"implausible"});
-  expect_error(file_bytes("{}", 0, UINT64_MAX - 1), {"implausible"});
+  expect_parse_error(file_bytes("{}", 0, uint64_t{1} << 40), {"implausible"});
+  expect_parse_error(file_bytes("{}", 0, UINT64_MAX - 1), {"implausible"});
   // The header is cut off in the middle of the JSON.
   const std::string full = one_tensor(kName, "\"F32\"", "[1]", "[0,4]");
-  expect_error(file_bytes(full.substr(0, full.size() - 5), 0), {"not valid JSON"});
+  expect_parse_error(file_bytes(full.substr(0, full.size() - 5), 0), {"not valid JSON"});
 }
 
 TEST(SafetensorsHeader, NotJsonOrNotAnObject) {
-  expect_error(file_bytes("", 0), {"not valid JSON"});
-  expect_error(file_bytes("{not json", 0), {"not valid JSON"});
-  expect_error(file_bytes(std::string("{\"a\"\0:1}", 8), 0), {"not valid JSON"});
-  expect_error(file_bytes("[1,2]", 0), {"not a JSON object"});
-  expect_error(file_bytes("\"text\"", 0), {"not a JSON object"});
-  expect_error(file_bytes("42", 0), {"not a JSON object"});
-  expect_error(file_bytes(R"({"__metadata__":[1]})", 0), {"__metadata__", "not an object"});
+  expect_parse_error(file_bytes("", 0), {"not valid JSON"});
+  expect_parse_error(file_bytes("{not json", 0), {"not valid JSON"});
+  expect_parse_error(file_bytes(std::string("{\"a\"\0:1}", 8), 0), {"not valid JSON"});
+  expect_parse_error(file_bytes("[1,2]", 0), {"not a JSON object"});
+  expect_parse_error(file_bytes("\"text\"", 0), {"not a JSON object"});
+  expect_parse_error(file_bytes("42", 0), {"not a JSON object"});
+  expect_parse_error(file_bytes(R"({"__metadata__":[1]})", 0), {"__metadata__", "not an object"});
 }
 
 TEST(SafetensorsHeader, MalformedEntries) {
-  expect_error(file_bytes("{\"" + kName + "\":7}", 0), {kName, "not an object"});
-  expect_error(file_bytes("{\"" + kName + "\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), {kName, "dtype"});
-  expect_error(file_bytes("{\"" + kName + "\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4), {kName, "shape"});
-  expect_error(file_bytes("{\"" + kName + "\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), {kName, "data_offsets"});
-  expect_error(file_bytes(one_tensor(kName, "7", "[1]", "[0,4]"), 4), {kName, "dtype"});
-  expect_error(file_bytes(one_tensor(kName, "\"F32\"", "{}", "[0,4]"), 4), {kName, "shape"});
-  expect_error(file_bytes(one_tensor(kName, "\"F32\"", "[1]", "[0,4,8]"), 8), {kName, "data_offsets", "[begin, end]"});
-  expect_error(file_bytes(one_tensor(kName, "\"F32\"", "[1]", "0"), 4), {kName, "data_offsets"});
+  expect_parse_error(file_bytes("{\"" + kName + "\":7}", 0), {kName, "not an object"});
+  expect_parse_error(file_bytes("{\"" + kName + "\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4), {kName, "dtype"});
+  expect_parse_error(file_bytes("{\"" + kName + "\":{\"dtype\":\"F32\",\"data_offsets\":[0,4]}}", 4), {kName, "shape"});
+  expect_parse_error(file_bytes("{\"" + kName + "\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4), {kName, "data_offsets"});
+  expect_parse_error(file_bytes(one_tensor(kName, "7", "[1]", "[0,4]"), 4), {kName, "dtype"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", "{}", "[0,4]"), 4), {kName, "shape"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", "[1]", "[0,4,8]"), 8), {kName, "data_offsets", "[begin, end]"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", "[1]", "0"), 4), {kName, "data_offsets"});
 }
 
 TEST(SafetensorsHeader, UnknownDtype) {
-  expect_error(file_bytes(one_tensor(kName, "\"F64\"", "[1]", "[0,8]"), 8), {kName, "unsupported dtype F64"});
-  expect_error(file_bytes(one_tensor(kName, "\"bf16\"", "[1]", "[0,2]"), 2), {kName, "unsupported dtype bf16"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"F64\"", "[1]", "[0,8]"), 8), {kName, "unsupported dtype F64"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"bf16\"", "[1]", "[0,2]"), 2), {kName, "unsupported dtype bf16"});
 }
 
 TEST(SafetensorsHeader, NegativeOrNonIntegerShape) {
   for (const char* shape : {"[-1,2]", "[2,-3]", "[2.5]", "[1e3]", "[\"4\"]", "[null]", "[[2]]", "[true]"})
-    expect_error(file_bytes(one_tensor(kName, "\"F32\"", shape, "[0,8]"), 8), {kName, "negative or non-integer"});
+    expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", shape, "[0,8]"), 8), {kName, "negative or non-integer"});
 }
 
 TEST(SafetensorsHeader, OffsetsOutsideTheDataSection) {
   // 32 data bytes; the tensor claims [16, 48).
-  expect_error(file_bytes(one_tensor(kName, "\"F32\"", "[8]", "[16,48]"), 32), {kName, "[16, 48]", "32-byte data section"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", "[8]", "[16,48]"), 32), {kName, "[16, 48]", "32-byte data section"});
   // Begins beyond the end of the file.
-  expect_error(file_bytes(one_tensor(kName, "\"U8\"", "[0]", "[40,40]"), 32), {kName, "outside"});
-  expect_error(file_bytes(one_tensor(kName, "\"U8\"", "[1]", "[18446744073709551615,0]"), 32), {kName, "data_offsets"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"U8\"", "[0]", "[40,40]"), 32), {kName, "outside"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"U8\"", "[1]", "[18446744073709551615,0]"), 32), {kName, "data_offsets"});
   for (const char* offsets : {"[-4,0]", "[0,-4]", "[0.5,4]", "[\"0\",4]"})
-    expect_error(file_bytes(one_tensor(kName, "\"U8\"", "[4]", offsets), 32), {kName, "non-negative integers"});
+    expect_parse_error(file_bytes(one_tensor(kName, "\"U8\"", "[4]", offsets), 32), {kName, "non-negative integers"});
 }
 
 TEST(SafetensorsHeader, BeginAfterEnd) {
@@ -149,16 +149,16 @@ TEST(SafetensorsHeader, BeginAfterEnd) {
 
 TEST(SafetensorsHeader, SizeMismatchWithShape) {
   // [2,3] F32 needs 24 bytes.
-  expect_error(file_bytes(one_tensor(kName, "\"F32\"", "[2,3]", "[0,20]"), 32),
+  expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", "[2,3]", "[0,20]"), 32),
                {kName, "[2,3]", "needs 24 bytes", "span 20"});
-  expect_error(file_bytes(one_tensor(kName, "\"BF16\"", "[4]", "[0,16]"), 32), {kName, "needs 8 bytes", "span 16"});
+  expect_parse_error(file_bytes(one_tensor(kName, "\"BF16\"", "[4]", "[0,16]"), 32), {kName, "needs 8 bytes", "span 16"});
 }
 
 TEST(SafetensorsHeader, HugeShapesThatWouldOverflow) {
   // Each would wrap numel * element size to something small (here 0 or 16) in 64 bits.
   for (const char* shape : {"[4294967296,4294967296]", "[1048576,1048576,1048576,16]", "[1099511627777]",
                             "[18446744073709551615]", "[4611686018427387904,4]", "[2,9223372036854775808]"})
-    expect_error(file_bytes(one_tensor(kName, "\"F32\"", shape, "[0,16]"), 16), {kName, "too large"});
+    expect_parse_error(file_bytes(one_tensor(kName, "\"F32\"", shape, "[0,16]"), 16), {kName, "too large"});
   // A zero dimension makes the tensor empty whatever follows.
   auto ok = parse(file_bytes(one_tensor(kName, "\"F32\"", "[0,1099511627776]", "[0,0]"), 0));
   EXPECT_TRUE(ok.is_ok()) << ok.status().message();
@@ -167,14 +167,14 @@ TEST(SafetensorsHeader, HugeShapesThatWouldOverflow) {
 TEST(SafetensorsHeader, TheFirstBadTensorIsNamed) {
   const std::string header = R"({"good":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
                              R"("bad.one":{"dtype":"U8","shape":[4],"data_offsets":[4,9]}})";
-  expect_error(file_bytes(header, 8), {"'bad.one'", "outside"});
+  expect_parse_error(file_bytes(header, 8), {"'bad.one'", "outside"});
 }
 
 TEST(SafetensorsHeader, DeeplyNestedJsonIsAnErrorNotACrash) {
   const std::string deep(100000, '[');
-  expect_error(file_bytes(deep, 0), {"not valid JSON"});
+  expect_parse_error(file_bytes(deep, 0), {"not valid JSON"});
   const std::string nested = "{\"a\":" + std::string(20000, '[') + std::string(20000, ']') + "}";
-  expect_error(file_bytes(nested, 0), {"'a'"});
+  expect_parse_error(file_bytes(nested, 0), {"'a'"});
 }
 
 // ---------------------------------------------------------------- write + open

@@ -22,7 +22,7 @@ std::string golden_path(const std::string& name) {
   return std::string(DSINFER_SOURCE_DIR) + "/tests/fixtures/chat_encoding/" + name + ".jsonl";
 }
 
-DsmlChatInputs inputs_for(const ordered_json& c) {
+DsmlChatInputs dsml_inputs_for(const ordered_json& c) {
   DsmlChatInputs in{.messages = c.at("messages"),
                     .context = c.at("context"),
                     .thinking = c.at("thinking").get<bool>(),
@@ -50,7 +50,7 @@ TEST_P(DsmlGolden, MatchesReferenceEncoder) {
     if (line.empty()) continue;
     const auto c = ordered_json::parse(line);
     const std::string name = c.at("name");
-    Result<std::string> text = render_dsml_chat(file.version, inputs_for(c));
+    Result<std::string> text = render_dsml_chat(file.version, dsml_inputs_for(c));
     ASSERT_TRUE(text.is_ok()) << name << ": " << text.status().message();
     const std::string expected = c.at("text");
     EXPECT_EQ(*text, expected) << name << ": " << first_difference(expected, *text);

@@ -13,7 +13,7 @@
 namespace dsinfer::jinja {
 namespace {
 
-Status no_args(const CallArgs& args, const char* name) {
+Status no_arguments(const CallArgs& args, const char* name) {
   if (!args.positional.empty() || !args.keyword.empty()) return error("test '{}' takes no arguments", name);
   return Status::ok();
 }
@@ -26,7 +26,7 @@ Result<Value> one_arg(const CallArgs& args, const char* name) {
 
 #define SIMPLE_TEST(fn_name, test_name, expr)                            \
   Result<bool> fn_name(const Value& v, const CallArgs& args, Renderer&) { \
-    DSINFER_RETURN_IF_ERROR(no_args(args, test_name));                    \
+    DSINFER_RETURN_IF_ERROR(no_arguments(args, test_name));                    \
     return (expr);                                                        \
   }
 
@@ -60,13 +60,13 @@ Result<int> parity(const Value& v, const char* name) {
 }
 
 Result<bool> t_odd(const Value& v, const CallArgs& args, Renderer&) {
-  DSINFER_RETURN_IF_ERROR(no_args(args, "odd"));
+  DSINFER_RETURN_IF_ERROR(no_arguments(args, "odd"));
   DSINFER_ASSIGN_OR_RETURN(int p, parity(v, "odd"));
   return p == 1;
 }
 
 Result<bool> t_even(const Value& v, const CallArgs& args, Renderer&) {
-  DSINFER_RETURN_IF_ERROR(no_args(args, "even"));
+  DSINFER_RETURN_IF_ERROR(no_arguments(args, "even"));
   DSINFER_ASSIGN_OR_RETURN(int p, parity(v, "even"));
   return p == 0;
 }
@@ -84,7 +84,7 @@ Result<bool> t_divisibleby(const Value& v, const CallArgs& args, Renderer&) {
 
 // str(value).islower() / .isupper(), as jinja2's tests do.
 Result<bool> t_lower(const Value& v, const CallArgs& args, Renderer&) {
-  DSINFER_RETURN_IF_ERROR(no_args(args, "lower"));
+  DSINFER_RETURN_IF_ERROR(no_arguments(args, "lower"));
   bool cased = false;
   for (char32_t cp : decode_utf8(py_str(v))) {
     if (is_upper_cased(cp)) return false;
@@ -94,7 +94,7 @@ Result<bool> t_lower(const Value& v, const CallArgs& args, Renderer&) {
 }
 
 Result<bool> t_upper(const Value& v, const CallArgs& args, Renderer&) {
-  DSINFER_RETURN_IF_ERROR(no_args(args, "upper"));
+  DSINFER_RETURN_IF_ERROR(no_arguments(args, "upper"));
   bool cased = false;
   for (char32_t cp : decode_utf8(py_str(v))) {
     if (is_lower_cased(cp)) return false;
@@ -120,12 +120,12 @@ Result<bool> t_compare(const Value& v, const CallArgs& args, Renderer&) {
 }
 
 Result<bool> t_filter(const Value& v, const CallArgs& args, Renderer&) {
-  DSINFER_RETURN_IF_ERROR(no_args(args, "filter"));
+  DSINFER_RETURN_IF_ERROR(no_arguments(args, "filter"));
   return v.is_string() && find_filter(v.as_string()) != nullptr;
 }
 
 Result<bool> t_test(const Value& v, const CallArgs& args, Renderer&) {
-  DSINFER_RETURN_IF_ERROR(no_args(args, "test"));
+  DSINFER_RETURN_IF_ERROR(no_arguments(args, "test"));
   return v.is_string() && find_test(v.as_string()) != nullptr;
 }
 
