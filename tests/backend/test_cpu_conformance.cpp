@@ -39,7 +39,15 @@ Weight make_weight(DType dtype, int64_t rows, int64_t cols, uint32_t seed) {
   Weight w;
   const auto values = random_floats(static_cast<size_t>(rows * cols), seed);
   w.bytes.resize(dtype_bytes(dtype, rows * cols));
-  if (dtype_is_block_quantized(dtype)) {
+  if (dtype == DType::kFP4E2M1) {
+    // Random codes, UE8M0 scales per 32 values; one block with code 0 (2^-127), which the
+    // packed kernels read as 0.
+    std::mt19937 rng(seed);
+    for (auto& byte : w.bytes) byte = static_cast<uint8_t>(rng());
+    w.scales.resize(static_cast<size_t>(rows * cols / 32));
+    for (auto& s : w.scales) s = ue8m0_to_f32(static_cast<uint8_t>(118 + rng() % 10));
+    w.scales[w.scales.size() / 2] = ue8m0_to_f32(0);
+  } else if (dtype_is_block_quantized(dtype)) {
     quantize_blocks(dtype, values.data(), w.bytes.data(), values.size());
   } else if (dtype == DType::kF8E4M3) {
     const int64_t grid_cols = (cols + 127) / 128;
@@ -61,7 +69,8 @@ Weight make_weight(DType dtype, int64_t rows, int64_t cols, uint32_t seed) {
   w.view.dtype = dtype;
   w.view.shape = {rows, cols};
   w.view.data = w.bytes.data();
-  if (!w.scales.empty()) w.view.scales = {w.scales.data(), 128, 128, 0};
+  if (!w.scales.empty()) w.view.scales = dtype == DType::kFP4E2M1 ? BlockScales{w.scales.data(), 1, 32, 0}
+                                                                  : BlockScales{w.scales.data(), 128, 128, 0};
   return w;
 }
 
@@ -78,7 +87,7 @@ double rel_error(const std::vector<float>& a, const std::vector<float>& b) {
 double tolerance(DType dtype) {
   // The integer formats meet int8 activations: the packed K-quants (rows in groups of 8)
   // as well as Q8_0 and Q4_0.
-  return dtype_is_block_quantized(dtype) ? 2e-2 : 1e-5;
+  return dtype_is_block_quantized(dtype) || dtype == DType::kFP4E2M1 ? 2e-2 : 1e-5;
 }
 
 // Every kernel table this CPU can run.
@@ -92,9 +101,10 @@ std::vector<std::string> isas() {
 // Every weight format, with K giving partial SIMD vectors / partial FP8 scale blocks where
 // the format allows them.
 constexpr DType kFormats[] = {DType::kF32,  DType::kBF16, DType::kF16,  DType::kF8E4M3, DType::kQ8_0,
-                              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K};
+                              DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,  DType::kFP4E2M1};
 
 int64_t odd_cols(DType dtype) {
+  if (dtype == DType::kFP4E2M1) return 32 * 9;  // whole scale blocks, as released checkpoints have
   const int64_t block = dtype_block_elements(dtype);
   return block > 1 ? block * (block == 32 ? 9 : 2) : 301;
 }
@@ -312,7 +322,7 @@ struct MoeLayer {
 TEST_P(CpuConformance, MoeFfnMatchesReference) {
   Backends b(GetParam());
   const int64_t T = 6;
-  for (DType dtype : {DType::kBF16, DType::kQ4_0}) {
+  for (DType dtype : {DType::kBF16, DType::kQ4_0, DType::kFP4E2M1}) {
     const MoeLayer layer(dtype);
     auto x = random_floats(static_cast<size_t>(T * MoeLayer::kHidden), 32);
     EXPECT_LE(rel_error(layer.run(*b.cpu, x.data(), T), layer.run(*b.reference, x.data(), T)), tolerance(dtype))
@@ -408,7 +418,7 @@ TEST_P(CpuConformance, FourTokenKernelsMatchSingleRowKernels) {
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   Backends b(GetParam());
   const int64_t T = 9, hidden = MoeLayer::kHidden;
-  for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+  for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kFP4E2M1}) {
     const MoeLayer layer(dtype);
     auto x = random_floats(static_cast<size_t>(T * hidden), 33);
     const auto batched = layer.run(*b.cpu, x.data(), T);

@@ -71,6 +71,18 @@ struct BlockQ6_Kx8 {
   int8_t qs[2048];
 };
 
+// FP4 E2M1 (V4's routed experts), eight rows interleaved per 32-value block: each row's
+// UE8M0 scale exponent (scale 2^(e - 127); code 0 is read as scale 0, see PackedWeight)
+// and the 4-bit codes placed as in Q4_0x8 (value 4k+i of row r in the low nibble of
+// qs[32k + 4r + i], value 16+4k+i in its high nibble): as many bytes as the stored
+// layout. The kernels map codes to twice their value, an exact int8 (kE2M1Doubled).
+struct BlockFp4x8 {
+  uint8_t e[8];
+  uint8_t qs[128];
+};
+
+inline constexpr int8_t kE2M1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
 struct Kernels {
   std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -105,6 +117,9 @@ struct Kernels {
                       float* out, int64_t out_stride);
   void (*gemm_q6_kx8)(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
+  // n_blocks counts 32-value blocks. Last, so tables without it leave it nullptr.
+  void (*gemm_fp4x8)(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                     float* out, int64_t out_stride);
 };
 
 const Kernels& generic_kernels();

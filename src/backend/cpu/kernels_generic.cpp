@@ -177,12 +177,27 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
           });
 }
 
+void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockFp4x8& wb, int r, const ActBlockQ8* xb, float sum) {
+            int32_t acc = 0;
+            for (int j = 0; j < 32; ++j) {
+              const uint8_t byte = wb.qs[interleaved((j % 16) / 4, r, j % 4)];
+              acc += kE2M1Doubled[j < 16 ? byte & 0x0F : byte >> 4] * xb->qs[j];
+            }
+            const float scale = wb.e[r] == 0 ? 0.0f : std::ldexp(1.0f, wb.e[r] - 128);  // halves the doubled codes
+            return sum + scale * xb->d * static_cast<float>(acc);
+          });
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8};
+                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
+                             gemm_fp4x8};
   return table;
 }
 

@@ -155,6 +155,7 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ
           case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ4_K: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ5_K: k.gemm_q5_kx8(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+          case DType::kFP4E2M1: k.gemm_fp4x8(w.fp4_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
         }
       }

@@ -1,6 +1,7 @@
 #include "backend/cpu/packed_weight.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include <sys/mman.h>
@@ -91,6 +92,39 @@ void pack_q6_k_group(const BlockQ6_K* rows, int64_t blocks, BlockQ6_Kx8* out) {
     }
 }
 
+// The UE8M0 exponent of a decoded FP4 block scale: the float's exponent bits for a
+// normal power of two, 0 for 2^-127 (the only subnormal code; the kernels read it as 0,
+// which changes a sum by less than 1e-37); -1 when `scale` is no UE8M0 value.
+int ue8m0_exponent(float scale) {
+  uint32_t bits;
+  std::memcpy(&bits, &scale, sizeof(bits));
+  if (bits == 0x00400000u) return 0;
+  const uint32_t exponent = bits >> 23;
+  return (bits & 0x807FFFFFu) == 0 && exponent >= 1 && exponent <= 254 ? static_cast<int>(exponent) : -1;
+}
+
+// Rows [8g, 8g + 8) of an FP4 matrix (element 2j in the low nibble of byte j, scales per
+// 32 values of a row) in the BlockFp4x8 layout. False when a scale is no UE8M0 value.
+bool pack_fp4_group(const WeightView& w, int64_t g, BlockFp4x8* out) {
+  const int64_t cols = w.cols(), blocks = cols / 32;
+  for (int r = 0; r < 8; ++r) {
+    const int64_t row = 8 * g + r;
+    const auto* codes = static_cast<const uint8_t*>(w.data) + row * cols / 2;
+    const float* scales = w.scales.row_scales(row, cols);
+    auto code = [&](int64_t col) { return static_cast<uint8_t>((codes[col / 2] >> (4 * (col % 2))) & 0x0F); };
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int e = ue8m0_exponent(scales[b]);
+      if (e < 0) return false;
+      out[b].e[r] = static_cast<uint8_t>(e);
+      for (int k = 0; k < 4; ++k)
+        for (int i = 0; i < 4; ++i)
+          out[b].qs[32 * k + 4 * r + i] =
+              static_cast<uint8_t>(code(32 * b + 4 * k + i) | code(32 * b + 16 + 4 * k + i) << 4);
+    }
+  }
+  return true;
+}
+
 // Drops this process's copies of the whole pages inside [data, data + bytes) of a
 // read-only file mapping; reading them again faults them back in from the file.
 void release_file_pages(const void* data, size_t bytes) {
@@ -135,18 +169,26 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ4_K && kernels.gemm_q4_kx8) block_bytes = sizeof(BlockQ4_Kx8);
   if (w.dtype == DType::kQ5_K && kernels.gemm_q5_kx8) block_bytes = sizeof(BlockQ5_Kx8);
   if (w.dtype == DType::kQ6_K && kernels.gemm_q6_kx8) block_bytes = sizeof(BlockQ6_Kx8);
+  const bool fp4 = w.dtype == DType::kFP4E2M1;
+  if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
+      w.cols() % 32 == 0)
+    block_bytes = sizeof(BlockFp4x8);
   if (block_bytes == 0 || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
-  const int64_t blocks = w.cols() / dtype_block_elements(w.dtype);
+  const int64_t blocks = w.cols() / (fp4 ? 32 : dtype_block_elements(w.dtype));
   const size_t group_bytes = static_cast<size_t>(blocks) * block_bytes;
   uint8_t* data = arena.allocate(group_bytes * static_cast<size_t>(w.rows() / 8));
   if (!data) return nullptr;
   std::unique_ptr<PackedWeight> packed(new PackedWeight(w.dtype, w.rows(), w.cols(), blocks, group_bytes, data));
   const size_t source_bytes = dtype_bytes(w.dtype, w.rows() * w.cols());
   if (w.file_backed) populate_file_pages(w.data, source_bytes);
+  std::atomic<bool> scales_ok = true;
   pool.parallel_for(w.rows() / 8, [&](int, int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       uint8_t* out = data + static_cast<size_t>(g) * group_bytes;
       switch (w.dtype) {
+        case DType::kFP4E2M1:
+          if (!pack_fp4_group(w, g, reinterpret_cast<BlockFp4x8*>(out))) scales_ok = false;
+          break;
         case DType::kQ4_0:
           pack_group(static_cast<const BlockQ4_0*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ4_0x8*>(out));
@@ -169,6 +211,8 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
       }
     }
   });
+  // A weight that cannot be packed keeps its stored layout (the arena space is lost).
+  if (!scales_ok) return nullptr;
   if (w.file_backed) release_file_pages(w.data, source_bytes);
   return packed;
 }

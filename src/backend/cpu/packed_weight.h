@@ -1,7 +1,8 @@
 // Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q4_K,
-// Q5_K and Q6_K matrices whose row count is a multiple of 8, eight rows per block column. A weight is
-// packed on its first matmul, so tensors only read another way (embedding tables) never
-// are, and a model pays for packing only the experts it actually routes to.
+// Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32 values) matrices whose row count is a
+// multiple of 8, eight rows per block column. A weight is packed on its first matmul, so
+// tensors only read another way (embedding tables) never are, and a model pays for
+// packing only the experts it actually routes to.
 #pragma once
 
 #include <cstddef>
@@ -57,6 +58,7 @@ class PackedWeight {
   const BlockQ4_Kx8* q4_k_group(int64_t g) const { return reinterpret_cast<const BlockQ4_Kx8*>(group(g)); }
   const BlockQ5_Kx8* q5_k_group(int64_t g) const { return reinterpret_cast<const BlockQ5_Kx8*>(group(g)); }
   const BlockQ6_Kx8* q6_k_group(int64_t g) const { return reinterpret_cast<const BlockQ6_Kx8*>(group(g)); }
+  const BlockFp4x8* fp4_group(int64_t g) const { return reinterpret_cast<const BlockFp4x8*>(group(g)); }
 
  private:
   PackedWeight(DType dtype, int64_t rows, int64_t cols, int64_t blocks, size_t group_bytes, uint8_t* data)
