@@ -75,7 +75,10 @@ struct BlockQ6_Kx8 {
 // UE8M0 scale exponent (scale 2^(e - 127); code 0 is read as scale 0, see PackedWeight)
 // and the 4-bit codes placed as in Q4_0x8 (value 4k+i of row r in the low nibble of
 // qs[32k + 4r + i], value 16+4k+i in its high nibble): as many bytes as the stored
-// layout. The kernels map codes to twice their value, an exact int8 (kE2M1Doubled).
+// layout. The kernels map codes to twice their value, an exact int8 (kE2M1Doubled), and
+// multiply float32 activations: V4 rounds keys to FP8 and indexer inputs to FP4 inside
+// the model, so int8-quantised activations (~1e-3 per product) flip enough of those
+// roundings to move a small model's logits by ~1e-2, where float32 keeps ~1e-6.
 struct BlockFp4x8 {
   uint8_t e[8];
   uint8_t qs[128];
@@ -117,8 +120,9 @@ struct Kernels {
                       float* out, int64_t out_stride);
   void (*gemm_q6_kx8)(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
-  // n_blocks counts 32-value blocks. Last, so tables without it leave it nullptr.
-  void (*gemm_fp4x8)(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+  // n_blocks counts 32-value blocks; x holds float32 rows x_stride floats apart. Last,
+  // so tables without it leave it nullptr.
+  void (*gemm_fp4x8)(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride);
 };
 

@@ -322,42 +322,56 @@ DSINFER_AVX2 void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// FP4: codes become their doubled values (int8 in [-12, 12]) by one byte shuffle, then
-// the signed multiply-add of Q8_0: |w| times x with w's sign. Eight pairs per 16-bit lane
-// reach 8 x 2 x 12 x 127 = 24384, so a block sums in 16 bits like Q4_0. The scale of
-// code e is the float with exponent bits e (0 for e = 0); the codes' factor 2 is removed
-// once at the end, exactly.
+// FP4 against float32 activations. Codes become their doubled values (int8 in [-12, 12])
+// by one byte shuffle; each row pair's eight codes of a 4-value group are widened to
+// floats and scaled by their row's 2^(e - 127) (exact: a power of two), then multiply the
+// group's four activations, held twice. Accumulator p of a token holds rows 2p and 2p+1,
+// four partial sums each, folded into one sum per row at the end; the codes' factor 2 is
+// removed there, exactly. At most two tokens per pass keep the accumulators in registers.
 template <int NT>
-DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
-                                  float* out, int64_t out_stride) {
-  const __m256i ones = _mm256_set1_epi16(1);
+DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, float* out,
+                                  int64_t out_stride) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kE2M1Doubled)));
-  __m256 acc[NT];
-  for (auto& a : acc) a = _mm256_setzero_ps();
+  __m256i pair_rows[4];
+  for (int p = 0; p < 4; ++p)
+    pair_rows[p] = _mm256_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
+  __m256 acc[NT][4];
+  for (auto& token : acc)
+    for (auto& a : token) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w + b + kPrefetchPackedBlocks);
-    __m256i sums[NT];
+    const __m128i e = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e));
+    const __m256 scales = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(e), 23));
+    __m256 pair_scales[4];
+    for (int p = 0; p < 4; ++p) pair_scales[p] = _mm256_permutevar8x32_ps(scales, pair_rows[p]);
     for (int k = 0; k < 4; ++k) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
       const __m256i lo = _mm256_shuffle_epi8(values, _mm256_and_si256(packed, low_nibbles));
       const __m256i hi = _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles));
-      const __m256i lo_abs = _mm256_sign_epi8(lo, lo), hi_abs = _mm256_sign_epi8(hi, hi);
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* xq = x[t * x_stride + b].qs;
-        const __m256i part =
-            _mm256_add_epi16(_mm256_maddubs_epi16(lo_abs, _mm256_sign_epi8(broadcast_group(xq + 4 * k), lo)),
-                             _mm256_maddubs_epi16(hi_abs, _mm256_sign_epi8(broadcast_group(xq + 16 + 4 * k), hi)));
-        sums[t] = k == 0 ? part : _mm256_add_epi16(sums[t], part);
+      const __m128i lo_half[2] = {_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)};
+      const __m128i hi_half[2] = {_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)};
+      for (int p = 0; p < 4; ++p) {
+        // Bytes 8p .. 8p+7: rows 2p and 2p+1.
+        const __m128i lo_bytes = p % 2 ? _mm_srli_si128(lo_half[p / 2], 8) : lo_half[p / 2];
+        const __m128i hi_bytes = p % 2 ? _mm_srli_si128(hi_half[p / 2], 8) : hi_half[p / 2];
+        const __m256 w_lo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo_bytes)), pair_scales[p]);
+        const __m256 w_hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi_bytes)), pair_scales[p]);
+        for (int t = 0; t < NT; ++t) {
+          const float* xb = x + t * x_stride + 32 * b;
+          acc[t][p] = _mm256_fmadd_ps(w_lo, _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xb + 4 * k)), acc[t][p]);
+          acc[t][p] =
+              _mm256_fmadd_ps(w_hi, _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xb + 16 + 4 * k)), acc[t][p]);
+        }
       }
     }
-    const __m128i e = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e));
-    const __m256 dw = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(e), 23));
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(sums[t], ones)),
-                               _mm256_mul_ps(dw, _mm256_set1_ps(x[t * x_stride + b].d)), acc[t]);
   }
-  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, _mm256_mul_ps(acc[t], _mm256_set1_ps(0.5f)));
+  for (int t = 0; t < NT; ++t) {
+    // Lanes after the adds: rows 0 2 4 6 | 1 3 5 7.
+    const __m256 sums = _mm256_hadd_ps(_mm256_hadd_ps(acc[t][0], acc[t][1]), _mm256_hadd_ps(acc[t][2], acc[t][3]));
+    const __m256 rows = _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_ps(out + t * out_stride, _mm256_mul_ps(rows, _mm256_set1_ps(0.5f)));
+  }
 }
 
 inline const BlockQ4_Kx8& low_bits(const BlockQ4_Kx8& w) { return w; }
@@ -494,9 +508,15 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
   for_token_count(n_tokens, [&](auto nt) { gemm_q8_0x8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
 }
 
-void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_fp4x8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, int n_tokens, float* out,
+                int64_t out_stride) {
+  for (int t = 0; t < n_tokens; t += 2) {
+    if (n_tokens - t >= 2) {
+      gemm_fp4x8_tile<2>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+    } else {
+      gemm_fp4x8_tile<1>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+    }
+  }
 }
 
 }  // namespace

@@ -177,18 +177,23 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
           });
 }
 
-void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                float* out, int64_t out_stride) {
-  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
-          [](const BlockFp4x8& wb, int r, const ActBlockQ8* xb, float sum) {
-            int32_t acc = 0;
-            for (int j = 0; j < 32; ++j) {
-              const uint8_t byte = wb.qs[interleaved((j % 16) / 4, r, j % 4)];
-              acc += kE2M1Doubled[j < 16 ? byte & 0x0F : byte >> 4] * xb->qs[j];
-            }
-            const float scale = wb.e[r] == 0 ? 0.0f : std::ldexp(1.0f, wb.e[r] - 128);  // halves the doubled codes
-            return sum + scale * xb->d * static_cast<float>(acc);
-          });
+void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, int n_tokens, float* out,
+                int64_t out_stride) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < 8; ++r) {
+      float sum = 0.0f;
+      for (int64_t b = 0; b < n_blocks; ++b) {
+        const float* xb = x + t * x_stride + 32 * b;
+        float block = 0.0f;
+        for (int j = 0; j < 32; ++j) {
+          const uint8_t byte = w[b].qs[interleaved((j % 16) / 4, r, j % 4)];
+          block += static_cast<float>(kE2M1Doubled[j < 16 ? byte & 0x0F : byte >> 4]) * xb[j];
+        }
+        // Halves the doubled codes.
+        sum += (w[b].e[r] == 0 ? 0.0f : std::ldexp(1.0f, w[b].e[r] - 128)) * block;
+      }
+      out[t * out_stride + r] = sum;
+    }
 }
 
 }  // namespace

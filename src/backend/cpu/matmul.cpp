@@ -137,8 +137,8 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
   }
 }
 
-void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ8* xq, Tensor out, int64_t g_begin,
-                        int64_t g_end) {
+void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const ActBlockQ8* xq, Tensor out,
+                        int64_t g_begin, int64_t g_end) {
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
   // Tokens go in chunks whose activations stay in L2 while the weights stream past,
   // four tokens per kernel call.
@@ -149,13 +149,15 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ
       for (int64_t t = t0; t < t1; t += 4) {
         const int n = static_cast<int>(std::min<int64_t>(4, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
-        const ActBlockQ8* x = xq + t * x_stride;
+        const ActBlockQ8* x = takes_quantized_rows(w) ? xq + t * x_stride : nullptr;
         switch (w.source_dtype()) {
           case DType::kQ4_0: k.gemm_q4_0x8(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ4_K: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ5_K: k.gemm_q5_kx8(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-          case DType::kFP4E2M1: k.gemm_fp4x8(w.fp4_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+          case DType::kFP4E2M1:
+            k.gemm_fp4x8(w.fp4_group(g), blocks, x_rows.f32_row(t), x_rows.row_stride, n, o, out.row_stride);
+            break;
           default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
         }
       }
@@ -164,9 +166,9 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, const ActBlockQ
 
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w) {
-  quantize_activations(k, pool, scratch, x);
+  if (takes_quantized_rows(w)) quantize_activations(k, pool, scratch, x);
   pool.parallel_for(w.rows() / 8, [&](int, int64_t begin, int64_t end) {
-    matmul_packed_rows(k, w, scratch.activations.data(), out, begin, end);
+    matmul_packed_rows(k, w, x, scratch.activations.data(), out, begin, end);
   });
 }
 

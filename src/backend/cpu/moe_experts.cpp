@@ -48,18 +48,18 @@ void run_expert(const Kernels& k, MoeThreadScratch& s, Tensor x, const PackedExp
   const int64_t hidden = x.cols, inter = e.gate->rows();
   Tensor rows = rows_of(s.rows, n, hidden);
   for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), hidden, rows.f32_row(i));
-  quantize_rows(k, rows, s.activations);
+  if (takes_quantized_rows(*e.gate) || takes_quantized_rows(*e.up)) quantize_rows(k, rows, s.activations);
   Tensor gate = rows_of(s.gate, n, inter), up = rows_of(s.up, n, inter);
-  matmul_packed_rows(k, *e.gate, s.activations.data(), gate, 0, inter / 8);
-  matmul_packed_rows(k, *e.up, s.activations.data(), up, 0, inter / 8);
+  matmul_packed_rows(k, *e.gate, rows, s.activations.data(), gate, 0, inter / 8);
+  matmul_packed_rows(k, *e.up, rows, s.activations.data(), up, 0, inter / 8);
   for (int64_t i = 0; i < n; ++i) {
     float* g = gate.f32_row(i);
     const float* u = up.f32_row(i);
     for (int64_t c = 0; c < inter; ++c) g[c] = swiglu_value(g[c], u[c], limit);
   }
-  quantize_rows(k, gate, s.activations);
+  if (takes_quantized_rows(*e.down)) quantize_rows(k, gate, s.activations);
   Tensor down = rows_of(s.down, n, hidden);
-  matmul_packed_rows(k, *e.down, s.activations.data(), down, 0, hidden / 8);
+  matmul_packed_rows(k, *e.down, gate, s.activations.data(), down, 0, hidden / 8);
   for (int64_t i = 0; i < n; ++i) std::copy_n(down.f32_row(i), hidden, outputs.f32_row(tokens[i].slot));
 }
 
