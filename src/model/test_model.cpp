@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -26,7 +27,7 @@ struct Preset {
   std::string name;
   json config;
   int shards = 1;
-  bool gguf_only = false;  // too big to assemble as a folder in memory
+  bool gguf_only = false;  // peer benchmarks: GGUF only, the file llama.cpp runs too
   // Folder presets that speak text: the real tokenizer files copied from data/tokenizers/<name>.
   std::string tokenizer;
 };
@@ -134,6 +135,29 @@ std::vector<Preset> presets() {
     // The same with the real vocabulary and tokenizer, so `run -p` speaks text (noise).
     c.update({{"vocab_size", 129280}});
     out.push_back({"v4-demo", c, 1, false, "deepseek_v3"});
+  }
+  {  // The V4 benchmark: V4-Flash's layer recipe (two window-only layers, then CSA and HCA
+     // alternating; hash routing in the first three; hc_mult 4; head_dim 512 with a single
+     // KV head; FP8 dense weights in 128x128 blocks, FP4 experts) at half its width, a
+     // quarter of its experts and 12 layers: 3.1 GB, about 0.6 GB read per token.
+    json c = {{"model_type", "deepseek_v4"}, {"architectures", {"DeepseekV4ForCausalLM"}},
+              {"vocab_size", 32000}, {"hidden_size", 2048}, {"num_hidden_layers", 12}, {"num_hash_layers", 3},
+              {"num_nextn_predict_layers", 1}, {"num_attention_heads", 16}, {"num_key_value_heads", 1},
+              {"head_dim", 512}, {"qk_rope_head_dim", 64}, {"q_lora_rank", 512}, {"o_groups", 4}, {"o_lora_rank", 512},
+              {"n_routed_experts", 64}, {"n_shared_experts", 1}, {"num_experts_per_tok", 6},
+              {"moe_intermediate_size", 1024}, {"scoring_func", "sqrtsoftplus"}, {"topk_method", "noaux_tc"},
+              {"norm_topk_prob", true}, {"routed_scaling_factor", 1.5}, {"swiglu_limit", 10.0}, {"hidden_act", "silu"},
+              {"rms_norm_eps", 1e-6}, {"sliding_window", 128},
+              {"compress_ratios", {0, 0, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 0}},
+              {"compress_rope_theta", 160000.0}, {"rope_theta", 10000.0},
+              {"rope_scaling", {{"type", "yarn"}, {"factor", 16}, {"original_max_position_embeddings", 65536},
+                                {"beta_fast", 32}, {"beta_slow", 1}}},
+              {"index_n_heads", 16}, {"index_head_dim", 128}, {"index_topk", 512}, {"hc_mult", 4},
+              {"hc_sinkhorn_iters", 20}, {"hc_eps", 1e-6}, {"max_position_embeddings", 1048576},
+              {"tie_word_embeddings", false}, {"bos_token_id", 0}, {"eos_token_id", 1}, {"torch_dtype", "bfloat16"},
+              {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
+                                       {"scale_fmt", "ue8m0"}, {"weight_block_size", {128, 128}}}}};
+    out.push_back({"bench-v4", c, 4});
   }
   {  // The demo: V3-shaped with the real V3 vocabulary and tokenizer, chat template
      // included, small enough to answer at once (random weights: the text is noise).
@@ -274,34 +298,38 @@ Status write_text(const std::string& path, const std::string& text) {
   return out ? Status::ok() : error("failed writing {}", path);
 }
 
-// Splits tensors into `shards` files of about equal size and writes the index.
-Status write_shards(const std::string& dir, std::vector<SafetensorsTensorToWrite> tensors, int shards) {
-  if (shards == 1) return write_safetensors(dir + "/model.safetensors", tensors);
-  uint64_t total = 0;
-  for (const auto& t : tensors) total += t.bytes.size();
+// Appends the stored form of one tensor (with its scales, if any) to `out`.
+using MakeTensor = std::function<void(const TensorSpec& spec, std::vector<SafetensorsTensorToWrite>& out)>;
+
+// Makes and writes the tensors of `specs` in `shards` files of about equal element counts,
+// then the index. Only one file's tensors are in memory at a time, and a weight's scales,
+// made with it, share its file as in real checkpoints.
+Status write_shards(const std::string& dir, const std::vector<TensorSpec>& specs, int shards, const MakeTensor& make) {
+  int64_t total_elements = 0;
+  for (const TensorSpec& spec : specs) total_elements += spec.numel();
   json weight_map = json::object();
-  std::vector<std::vector<SafetensorsTensorToWrite>> files(static_cast<size_t>(shards));
-  uint64_t written = 0;
-  for (auto& t : tensors) {
-    // Keep a weight and its scales together, as real checkpoints do.
-    const bool is_scale = t.name.ends_with("_scale_inv");
-    size_t shard = std::min<size_t>(static_cast<size_t>(written * shards / std::max<uint64_t>(total, 1)), shards - 1);
-    if (is_scale) {
-      for (size_t s = 0; s < files.size(); ++s)
-        if (!files[s].empty() && files[s].back().name + "_scale_inv" == t.name) shard = s;
-    }
-    written += t.bytes.size();
-    files[shard].push_back(std::move(t));
-  }
+  uint64_t total_bytes = 0;
+  size_t next = 0;
+  int64_t made = 0;
   for (int s = 0; s < shards; ++s) {
-    const std::string name = fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards);
-    for (const auto& t : files[s]) weight_map[t.name] = name;
-    DSINFER_RETURN_IF_ERROR(write_safetensors(dir + "/" + name, files[s]));
+    const int64_t until = total_elements * (s + 1) / shards;
+    std::vector<SafetensorsTensorToWrite> tensors;
+    for (; next < specs.size() && (made < until || s == shards - 1); ++next) {
+      make(specs[next], tensors);
+      made += specs[next].numel();
+    }
+    const std::string name =
+        shards == 1 ? "model.safetensors" : fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards);
+    for (const auto& t : tensors) {
+      weight_map[t.name] = name;
+      total_bytes += t.bytes.size();
+    }
+    DSINFER_RETURN_IF_ERROR(write_safetensors(dir + "/" + name, tensors));
   }
-  json index = {{"metadata", {{"total_size", total}}}, {"weight_map", weight_map}};
+  if (shards == 1) return Status::ok();
+  json index = {{"metadata", {{"total_size", total_bytes}}}, {"weight_map", weight_map}};
   return write_text(dir + "/model.safetensors.index.json", index.dump(2));
 }
-
 
 // UTF-8 of one code point below 0x800 (all the byte-level alphabet needs).
 std::string utf8(uint32_t cp) {
@@ -388,8 +416,8 @@ Status copy_tokenizer_files(const Preset& preset, const std::string& out) {
 Status write_folder(const Preset& preset, const ModelConfig& config, const std::string& config_text,
                     const TestModelOptions& options) {
   if (preset.gguf_only)
-    return error("preset {} is written only as GGUF (--out FILE.gguf): as a Hugging Face folder it would have to be "
-                 "assembled in memory",
+    return error("preset {} is written only as GGUF (--out FILE.gguf), the file llama.cpp runs beside dsinfer; as "
+                 "a BF16 folder it would be several times larger",
                  preset.name);
   std::error_code ec;
   std::filesystem::create_directories(options.out, ec);
@@ -397,25 +425,20 @@ Status write_folder(const Preset& preset, const ModelConfig& config, const std::
   DSINFER_RETURN_IF_ERROR(write_text(options.out + "/config.json", config_text + "\n"));
 
   const TestModelValues generator(config, options.seed);
-  std::vector<SafetensorsTensorToWrite> tensors;
-  if (config.v4) {
-    tensors = v4_test_tensors(config, [&](const TensorSpec& spec, float* out) {
-      generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], out);
-    });
-  } else {
-    for (const TensorSpec& spec : tensor_table(config)) {
-      std::vector<float> values(static_cast<size_t>(spec.numel()));
-      generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], values.data());
-      if (config.fp8 && spec.kind == TensorKind::kProjection) {
-        add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
-      } else if (spec.kind == TensorKind::kBias) {
-        tensors.push_back({spec.name, DType::kF32, spec.shape, as_f32(values)});
-      } else {
-        tensors.push_back({spec.name, DType::kBF16, spec.shape, bf16_bytes(values)});
-      }
+  auto make = [&](const TensorSpec& spec, std::vector<SafetensorsTensorToWrite>& tensors) {
+    std::vector<float> values(static_cast<size_t>(spec.numel()));
+    generator.rows(spec, 0, spec.shape.size() == 1 ? 1 : spec.shape[0], values.data());
+    if (config.v4) {
+      add_v4_test_tensor(config, spec, values, tensors);
+    } else if (config.fp8 && spec.kind == TensorKind::kProjection) {
+      add_fp8(tensors, spec, values, config.fp8->block_rows, config.fp8->block_cols);
+    } else if (spec.kind == TensorKind::kBias) {
+      tensors.push_back({spec.name, DType::kF32, spec.shape, as_f32(values)});
+    } else {
+      tensors.push_back({spec.name, DType::kBF16, spec.shape, bf16_bytes(values)});
     }
-  }
-  DSINFER_RETURN_IF_ERROR(write_shards(options.out, std::move(tensors), preset.shards));
+  };
+  DSINFER_RETURN_IF_ERROR(write_shards(options.out, tensor_table(config), preset.shards, make));
   if (preset.tokenizer.empty()) return Status::ok();
   return copy_tokenizer_files(preset, options.out);
 }

@@ -81,39 +81,34 @@ void add_fp4(std::vector<SafetensorsTensorToWrite>& out, const TensorSpec& spec,
 
 }  // namespace
 
-std::vector<SafetensorsTensorToWrite> v4_test_tensors(const ModelConfig& c, const TensorValues& values) {
-  std::vector<SafetensorsTensorToWrite> out;
-  for (const TensorSpec& spec : v4_tensor_table(c)) {
-    std::vector<float> v(static_cast<size_t>(spec.numel()));
-    values(spec, v.data());
-    switch (spec.kind) {
-      case TensorKind::kProjection:
-        if (spec.role == TensorRole::kRoutedExpert && spec.shape[1] % kFp4Block == 0) {
-          add_fp4(out, spec, v);
-        } else {
-          add_fp8_ue8m0(out, spec, v, c.fp8->block_rows, c.fp8->block_cols);
-        }
-        break;
-      case TensorKind::kParameter:
-      case TensorKind::kBias: out.push_back({spec.name, DType::kF32, spec.shape, bytes_of(v)}); break;
-      case TensorKind::kIndexTable: {
-        // Distinct experts per token: a random first expert and the ones after it.
-        const int64_t k = spec.shape[1];
-        std::vector<int64_t> ids(v.size());
-        for (int64_t t = 0; t < spec.shape[0]; ++t) {
-          const auto first = static_cast<int64_t>((v[t * k] + 1.0f) * 0.5f * static_cast<float>(c.n_routed_experts));
-          for (int64_t j = 0; j < k; ++j) ids[t * k + j] = (first + j) % c.n_routed_experts;
-        }
-        out.push_back({spec.name, DType::kI64, spec.shape, bytes_of(ids)});
-        break;
+void add_v4_test_tensor(const ModelConfig& c, const TensorSpec& spec, const std::vector<float>& v,
+                        std::vector<SafetensorsTensorToWrite>& out) {
+  switch (spec.kind) {
+    case TensorKind::kProjection:
+      if (spec.role == TensorRole::kRoutedExpert && spec.shape[1] % kFp4Block == 0) {
+        add_fp4(out, spec, v);
+      } else {
+        add_fp8_ue8m0(out, spec, v, c.fp8->block_rows, c.fp8->block_cols);
       }
-      case TensorKind::kNorm:
-      case TensorKind::kRouter:
-      case TensorKind::kEmbedding:
-      case TensorKind::kHead: out.push_back({spec.name, DType::kBF16, spec.shape, bf16_bytes(v)}); break;
+      break;
+    case TensorKind::kParameter:
+    case TensorKind::kBias: out.push_back({spec.name, DType::kF32, spec.shape, bytes_of(v)}); break;
+    case TensorKind::kIndexTable: {
+      // Distinct experts per token: a random first expert and the ones after it.
+      const int64_t k = spec.shape[1];
+      std::vector<int64_t> ids(v.size());
+      for (int64_t t = 0; t < spec.shape[0]; ++t) {
+        const auto first = static_cast<int64_t>((v[t * k] + 1.0f) * 0.5f * static_cast<float>(c.n_routed_experts));
+        for (int64_t j = 0; j < k; ++j) ids[t * k + j] = (first + j) % c.n_routed_experts;
+      }
+      out.push_back({spec.name, DType::kI64, spec.shape, bytes_of(ids)});
+      break;
     }
+    case TensorKind::kNorm:
+    case TensorKind::kRouter:
+    case TensorKind::kEmbedding:
+    case TensorKind::kHead: out.push_back({spec.name, DType::kBF16, spec.shape, bf16_bytes(v)}); break;
   }
-  return out;
 }
 
 }  // namespace dsinfer

@@ -5,7 +5,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "formats/model_config.h"
@@ -14,12 +13,12 @@
 
 namespace dsinfer {
 
-// `values(spec, out)` fills the float32 values of a tensor (numel(spec) of them).
-using TensorValues = std::function<void(const TensorSpec& spec, float* out)>;
-
 // Little-endian BF16 bytes of `values`, as the test-model writers store BF16 tensors.
 std::vector<uint8_t> bf16_bytes(const std::vector<float>& values);
 
-std::vector<SafetensorsTensorToWrite> v4_test_tensors(const ModelConfig& config, const TensorValues& values);
+// The stored form of one tensor of the V4 layout (and its .scale tensor, if any) from its
+// float32 values, appended to `out`.
+void add_v4_test_tensor(const ModelConfig& config, const TensorSpec& spec, const std::vector<float>& values,
+                        std::vector<SafetensorsTensorToWrite>& out);
 
 }  // namespace dsinfer
