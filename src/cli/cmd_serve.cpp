@@ -1,8 +1,9 @@
 // `dsinfer serve`: the OpenAI-compatible HTTP server (src/server) over the serving engine.
-// Loads the model and tokenizer, starts the engine, listens (loopback unless --host says
-// otherwise) and prints "listening on http://HOST:PORT" on stderr once requests can be
-// sent. SIGINT / SIGTERM stop the listener, end the engine's requests (cancelled, or
-// finished with --drain) and exit 0.
+// Loads the model (an MLA model, or DeepSeek-V4 when config.json says so) and tokenizer,
+// starts the engine, listens (loopback unless --host says otherwise) and prints
+// "listening on http://HOST:PORT" on stderr once requests can be sent. SIGINT / SIGTERM
+// stop the listener, end the engine's requests (cancelled, or finished with --drain) and
+// exit 0.
 #include <atomic>
 #include <cctype>
 #include <csignal>
@@ -14,6 +15,8 @@
 
 #include "cli/backend_options.h"
 #include "cli/commands.h"
+#include "model/deepseek_v4_model.h"
+#include "model/deepseek_v4_state.h"
 #include "runtime/engine.h"
 #include "runtime/latent_cache.h"
 #include "runtime/session.h"
@@ -64,6 +67,33 @@ std::string folder_name(const std::string& path) {
   return p.filename().string();
 }
 
+// Listens until a stop signal (blocked in this thread: `stop_signals`) or the listener's
+// own end, then stops the engine.
+Status serve_http(ServeOptions& o, Engine& engine, const Tokenizer& tokenizer, server::PromptBuilder prompts,
+                  const sigset_t& stop_signals) {
+  o.http.model_name = o.model_name.empty() ? folder_name(o.model_dir) : o.model_name;
+  server::HttpServer http(engine, tokenizer, std::move(prompts), o.http);
+  DSINFER_ASSIGN_OR_RETURN(int port, http.bind());
+  std::fprintf(stderr, "listening on http://%s:%d\n", o.http.host.c_str(), port);
+  std::fflush(stderr);
+
+  std::atomic<bool> serving = true;
+  Status served;
+  std::thread listener([&] {
+    served = http.serve();
+    serving = false;
+  });
+  // Wait for a stop signal, or for the listener to end by itself.
+  const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
+  while (serving && sigtimedwait(&stop_signals, nullptr, &tick) < 0) {
+  }
+  if (serving) std::fprintf(stderr, "shutting down\n");
+  http.stop();
+  engine.shutdown(o.drain);  // ends every request, so the HTTP handlers waiting on them return
+  listener.join();
+  return served;
+}
+
 Status run_serve(ServeOptions o) {
   // Signals are taken by sigwait below: block them before any thread exists, so every
   // thread (backend pool, engine, HTTP workers) inherits the mask. A client that hangs up
@@ -85,35 +115,30 @@ Status run_serve(ServeOptions o) {
   server::PromptBuilder prompts = server::PromptBuilder::create(tokenizer, std::move(prompt_format), syntax);
   DSINFER_ASSIGN_OR_RETURN(o.engine.kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
-  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_dir, *backend));
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_dir));
+  if (weights->config().v4) {
+    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
+    if (!o.kv_memory.empty()) {
+      // One cache block per sequence: its whole state, float32 (Engine::start refuses other types).
+      DSINFER_ASSIGN_OR_RETURN(int64_t bytes, parse_size(o.kv_memory));
+      const int64_t per_sequence = V4State::bytes(model->config(), o.engine.context_size);
+      o.engine.kv_blocks = bytes / per_sequence;
+      if (o.engine.kv_blocks < 1)
+        return error("--kv-memory {} is less than one DeepSeek-V4 sequence state of --ctx-size {} ({} bytes): give "
+                     "more memory or a smaller context",
+                     o.kv_memory, o.engine.context_size, per_sequence);
+    }
+    DSINFER_ASSIGN_OR_RETURN(auto engine, Engine::start(*model, o.engine));
+    return serve_http(o, *engine, tokenizer, std::move(prompts), stop_signals);
+  }
+  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
   if (!o.kv_memory.empty()) {
     DSINFER_ASSIGN_OR_RETURN(int64_t bytes, parse_size(o.kv_memory));
     const int64_t per_block = LatentCache::bytes_per_token(model->config(), o.engine.kv_dtype) * o.engine.block_size;
     o.engine.kv_blocks = std::max<int64_t>(bytes / per_block, 1);
   }
   DSINFER_ASSIGN_OR_RETURN(auto engine, Engine::start(*model, o.engine));
-
-  o.http.model_name = o.model_name.empty() ? folder_name(o.model_dir) : o.model_name;
-  server::HttpServer http(*engine, tokenizer, std::move(prompts), o.http);
-  DSINFER_ASSIGN_OR_RETURN(int port, http.bind());
-  std::fprintf(stderr, "listening on http://%s:%d\n", o.http.host.c_str(), port);
-  std::fflush(stderr);
-
-  std::atomic<bool> serving = true;
-  Status served;
-  std::thread listener([&] {
-    served = http.serve();
-    serving = false;
-  });
-  // Wait for a stop signal, or for the listener to end by itself.
-  const timespec tick{.tv_sec = 0, .tv_nsec = 200'000'000};
-  while (serving && sigtimedwait(&stop_signals, nullptr, &tick) < 0) {
-  }
-  if (serving) std::fprintf(stderr, "shutting down\n");
-  http.stop();
-  engine->shutdown(o.drain);  // ends every request, so the HTTP handlers waiting on them return
-  listener.join();
-  return served;
+  return serve_http(o, *engine, tokenizer, std::move(prompts), stop_signals);
 }
 
 }  // namespace
@@ -128,8 +153,9 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every /v1 request");
   cmd->add_option("--max-batch", o->engine.max_batch, "Sequences per engine step")->default_val(16)->check(CLI::PositiveNumber);
   cmd->add_option("-c,--ctx-size", o->engine.context_size, "Positions per sequence (prompt + reply)")->default_val(4096);
-  cmd->add_option("--kv-memory", o->kv_memory, "Latent cache size, e.g. 2G or 512M (default: max-batch full contexts)");
-  cmd->add_option("--kv-type", o->kv_type, "Latent cache storage: f32, f16, bf16 or q8_0")->default_val("f32");
+  cmd->add_option("--kv-memory", o->kv_memory,
+                  "KV cache size, e.g. 2G or 512M (default: max-batch full contexts; V4: whole-sequence states)");
+  cmd->add_option("--kv-type", o->kv_type, "Latent cache storage: f32, f16, bf16 or q8_0 (V4: f32 only)")->default_val("f32");
   cmd->add_option("--max-queue", o->engine.max_queue, "Waiting requests before new ones get 429")->default_val(256);
   cmd->add_option("--max-body-bytes", o->http.max_body_bytes, "Largest request body (larger: 413)")->default_val(8 << 20);
   cmd->add_option("--http-threads", o->http.http_threads, "Connections served at once (each stream holds one)")

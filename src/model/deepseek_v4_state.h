@@ -28,11 +28,18 @@ struct V4LayerCache {
 class V4State {
  public:
   V4State(const ModelConfig& config, Backend& backend, int64_t capacity);
+  // Bytes of the buffer a state of `capacity` positions allocates.
+  static int64_t bytes(const ModelConfig& config, int64_t capacity);
 
   int64_t position() const { return position_; }
   int64_t capacity() const { return capacity_; }
   V4LayerCache& layer(int64_t l) { return layers_[static_cast<size_t>(l)]; }
   void advance(int64_t tokens) { position_ += tokens; }
+  // Starts a new sequence in these buffers. Nothing needs clearing: a chunk at position p
+  // reads only rows that this sequence wrote at positions below p (window rows from
+  // p - sliding_window + 1, compressor ring rows of the blocks it completes, compressed
+  // rows and indexer keys of complete blocks; block 0 pools no previous block).
+  void restart() { position_ = 0; }
 
  private:
   std::unique_ptr<DeviceBuffer> buffer_;

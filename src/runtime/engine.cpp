@@ -1,10 +1,12 @@
-// The engine thread's loop. Each step:
+// The engine thread's loop, over any architecture's EngineModel (engine_model.h). Each step:
 //   1. take new requests and cancellations from the callers' threads;
 //   2. plan the batch: first one token for every decoding sequence, then prompt chunks of
 //      the sequences still prefilling and of newly admitted ones, up to step_tokens;
 //      blocks are found for every planned row, preempting the youngest sequence (its
 //      blocks freed, its tokens recomputed later) when the pool runs dry;
 //   3. run the model once over the batch; 4. sample, stream, and retire finished requests.
+// (A DeepSeek-V4 model's blocks are whole-sequence states: each sequence holds one, so
+// its sequences wait for a free one rather than being preempted, and no prefix is cached.)
 //
 // Results do not depend on batching: every row is computed the same way whatever else
 // is in the batch (the kernels are row-invariant), prompt rows always in the expanded
@@ -21,7 +23,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include "model/deepseek_v4_model.h"
 #include "runtime/block_allocator.h"
+#include "runtime/engine_model.h"
 #include "runtime/latent_cache.h"
 
 namespace dsinfer {
@@ -48,11 +52,9 @@ struct Sequence {
 
 class BatchingEngine final : public Engine {
  public:
-  BatchingEngine(DeepSeekModel& model, const EngineOptions& options)
-      : model_(model),
-        options_(options),
-        pool_(model.backend(), model.config(), options.kv_blocks, options.block_size, options.kv_dtype),
-        blocks_(options.kv_blocks) {
+  // `options` agree with `model`: kv_blocks and block_size are its cache's.
+  BatchingEngine(std::unique_ptr<EngineModel> model, const EngineOptions& options)
+      : model_(std::move(model)), options_(options), blocks_(options.kv_blocks) {
     stats_.kv_blocks_total = options.kv_blocks;
     thread_ = std::thread([this] { run(); });
   }
@@ -75,9 +77,9 @@ class BatchingEngine final : public Engine {
                          fmt::format("the prompt is {} tokens, the context is {}: it leaves no room to generate",
                                      prompt, options_.context_size)};
     for (int32_t t : request.prompt)
-      if (t < 0 || t >= model_.config().vocab_size)
+      if (t < 0 || t >= model_->config().vocab_size)
         return SubmitError{SubmitError::Kind::kInvalid,
-                           fmt::format("token id {} is out of range [0, {})", t, model_.config().vocab_size)};
+                           fmt::format("token id {} is out of range [0, {})", t, model_->config().vocab_size)};
     if (request.max_tokens < 1) return SubmitError{SubmitError::Kind::kInvalid, "max_tokens must be at least 1"};
     std::lock_guard lock(mutex_);
     if (!accepting_) return SubmitError{SubmitError::Kind::kShuttingDown, "the server is shutting down"};
@@ -109,9 +111,7 @@ class BatchingEngine final : public Engine {
     return stats_;
   }
   const EngineOptions& options() const override { return options_; }
-  int64_t kv_bytes_per_token() const override {
-    return LatentCache::bytes_per_token(model_.config(), options_.kv_dtype);
-  }
+  int64_t kv_bytes_per_token() const override { return model_->kv_bytes_per_token(); }
 
  private:
   using SequencePtr = std::unique_ptr<Sequence>;
@@ -138,9 +138,8 @@ class BatchingEngine final : public Engine {
   void free_blocks(Sequence& s);
   void remove_finished();
 
-  DeepSeekModel& model_;
+  const std::unique_ptr<EngineModel> model_;
   const EngineOptions options_;
-  LatentBlockPool pool_;
 
   // Shared with callers, under mutex_.
   mutable std::mutex mutex_;
@@ -327,25 +326,25 @@ void BatchingEngine::preempt(Sequence& s) {
 }
 
 void BatchingEngine::execute(const std::vector<Planned>& batch) {
-  std::vector<SequenceChunk> chunks;
+  std::vector<EngineChunk> chunks;
   chunks.reserve(batch.size());
   for (const Planned& p : batch) {
     Sequence& s = *p.sequence;
     const bool completes = s.computed + p.count == static_cast<int64_t>(s.tokens.size());
     chunks.push_back({.tokens = std::span(s.tokens).subspan(s.computed, p.count),
                       .start_pos = s.computed,
-                      .cache = pool_.view(s.blocks),
+                      .block_table = s.blocks,
                       .options = {.logits = completes ? ForwardOptions::Logits::kLast : ForwardOptions::Logits::kNone,
                                   .attention_form = s.computed < s.prompt_length ? MlaForm::kExpanded
                                                                                  : MlaForm::kAbsorbed}});
   }
   ++steps_;
-  const Status status = model_.forward_batch(chunks, logits_);
+  const Status status = model_->run(chunks, logits_);
   if (!status.is_ok()) {
     for (const Planned& p : batch) finish(*p.sequence, FinishReason::kError, status.message());
     return;
   }
-  const int64_t vocab = model_.config().vocab_size;
+  const int64_t vocab = model_->config().vocab_size;
   int64_t row = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
     std::span<const float> logits;
@@ -413,17 +412,23 @@ void BatchingEngine::remove_finished() {
   finished_.clear();
 }
 
-}  // namespace
-
-Result<std::unique_ptr<Engine>> Engine::start(DeepSeekModel& model, const EngineOptions& given) {
-  EngineOptions options = given;
-  const ModelConfig& c = model.config();
+// Checks what every architecture needs of the options.
+Status check_common_options(const EngineOptions& options, const ModelConfig& c) {
   if (options.context_size < 2) return error("the context size must be at least 2, got {}", options.context_size);
   if (options.context_size > c.max_position_embeddings)
     return error("a context of {} exceeds the model's max_position_embeddings={}", options.context_size,
                  c.max_position_embeddings);
   if (options.block_size < 1 || options.max_batch < 1 || options.prefill_chunk < 1 || options.step_tokens < 1)
     return error("block size, batch size, prefill chunk and step tokens must all be positive");
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::start(DeepSeekModel& model, const EngineOptions& given) {
+  EngineOptions options = given;
+  const ModelConfig& c = model.config();
+  DSINFER_RETURN_IF_ERROR(check_common_options(options, c));
   DSINFER_RETURN_IF_ERROR(LatentBlockPool::check_dtype(c, options.kv_dtype));
   const int64_t context_blocks = (options.context_size + options.block_size - 1) / options.block_size;
   if (options.kv_blocks == 0) options.kv_blocks = context_blocks * options.max_batch;
@@ -431,7 +436,25 @@ Result<std::unique_ptr<Engine>> Engine::start(DeepSeekModel& model, const Engine
     return error("the KV cache holds {} blocks of {} positions ({} positions), less than one full context of {}: "
                  "give it more memory or a smaller context",
                  options.kv_blocks, options.block_size, options.kv_blocks * options.block_size, options.context_size);
-  return std::unique_ptr<Engine>(new BatchingEngine(model, options));
+  auto engine_model = make_mla_engine_model(model, options.kv_blocks, options.block_size, options.kv_dtype);
+  return std::unique_ptr<Engine>(new BatchingEngine(std::move(engine_model), options));
+}
+
+Result<std::unique_ptr<Engine>> Engine::start(DeepSeekV4Model& model, const EngineOptions& given) {
+  EngineOptions options = given;
+  DSINFER_RETURN_IF_ERROR(check_common_options(options, model.config()));
+  if (options.kv_dtype != DType::kF32)
+    return error("DeepSeek-V4 caches are float32 only, not {}: use --kv-type f32", dtype_name(options.kv_dtype));
+  // A block is one sequence's whole state; a prefix cannot be shared, as a state holds
+  // every earlier position's effect (the window ring and the compressors' pools).
+  options.block_size = options.context_size;
+  options.prefix_caching = false;
+  if (options.kv_blocks == 0) options.kv_blocks = options.max_batch;
+  if (options.kv_blocks < 1)
+    return error("the DeepSeek-V4 cache must hold at least one sequence state of {} positions, got {} slots",
+                 options.context_size, options.kv_blocks);
+  auto engine_model = make_v4_engine_model(model, options.kv_blocks, options.context_size);
+  return std::unique_ptr<Engine>(new BatchingEngine(std::move(engine_model), options));
 }
 
 }  // namespace dsinfer

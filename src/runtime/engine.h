@@ -1,8 +1,9 @@
 // The serving engine: many requests share one model. A background thread runs one model
 // step at a time over a batch that mixes prefill chunks of new requests with the decode
 // token of every running one (continuous batching), over a paged latent cache with
-// prefix sharing and preemption. Callers submit requests and get their tokens through
-// callbacks; everything public here is thread-safe.
+// prefix sharing and preemption (DeepSeek-V4: one whole-sequence state per sequence, see
+// engine_model.h). Callers submit requests and get their tokens through callbacks;
+// everything public here is thread-safe.
 #pragma once
 
 #include <array>
@@ -19,6 +20,8 @@
 #include "runtime/sampler.h"
 
 namespace dsinfer {
+
+class DeepSeekV4Model;
 
 struct GenerationRequest {
   std::vector<int32_t> prompt;          // at least one token
@@ -105,6 +108,10 @@ class Engine {
 
   // Starts the engine thread over `model`, which must outlive the engine.
   static Result<std::unique_ptr<Engine>> start(DeepSeekModel& model, const EngineOptions& options);
+  // The same for DeepSeek-V4, whose caches are per-sequence states: kv_blocks counts
+  // sequence slots (0: max_batch), block_size becomes the context, prefix caching is off
+  // and the cache is float32. options() reports what was chosen.
+  static Result<std::unique_ptr<Engine>> start(DeepSeekV4Model& model, const EngineOptions& options);
   virtual ~Engine() = default;  // cancels what is left and joins the thread
 
   virtual std::variant<RequestId, SubmitError> submit(GenerationRequest request, RequestCallbacks callbacks) = 0;
@@ -117,7 +124,8 @@ class Engine {
 
   virtual EngineStats stats() const = 0;
   virtual const EngineOptions& options() const = 0;
-  // Latent cache bytes per token, all layers (what `inspect` prints).
+  // Cache bytes per token, all layers (what `inspect` prints for MLA models; for V4 a
+  // sequence state's bytes over its context).
   virtual int64_t kv_bytes_per_token() const = 0;
 };
 

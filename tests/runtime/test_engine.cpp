@@ -5,16 +5,15 @@
 
 #include <algorithm>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <map>
-#include <mutex>
 #include <random>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "backend/cpu/cpu_backend.h"
+#include "engine_collector.h"
 #include "model/test_model.h"
 #include "runtime/engine.h"
 #include "runtime/latent_cache.h"
@@ -23,47 +22,11 @@
 namespace dsinfer {
 namespace {
 
+using test::Collector;
+
 struct ModelCase {
   std::string preset;
   std::string file;  // "" for the Hugging Face folder, or a .gguf name
-};
-
-// Every finished request's tokens and result, collected from the engine thread.
-class Collector {
- public:
-  RequestCallbacks callbacks_for(int key, int stop_after = -1) {
-    return {.on_token =
-                [this, key, stop_after](const TokenOutput& t) {
-                  std::lock_guard lock(mutex_);
-                  tokens_[key].push_back(t.id);
-                  return stop_after < 0 || static_cast<int>(tokens_[key].size()) < stop_after;
-                },
-            .on_finish =
-                [this, key](const RequestResult& r) {
-                  std::lock_guard lock(mutex_);
-                  results_[key] = r;
-                  done_.notify_all();
-                }};
-  }
-  void wait_for(size_t n) {
-    std::unique_lock lock(mutex_);
-    ASSERT_TRUE(done_.wait_for(lock, std::chrono::seconds(120), [&] { return results_.size() >= n; }))
-        << results_.size() << " of " << n << " requests finished";
-  }
-  std::vector<int32_t> tokens(int key) {
-    std::lock_guard lock(mutex_);
-    return tokens_[key];
-  }
-  RequestResult result(int key) {
-    std::lock_guard lock(mutex_);
-    return results_.at(key);
-  }
-
- private:
-  std::mutex mutex_;
-  std::condition_variable done_;
-  std::map<int, std::vector<int32_t>> tokens_;
-  std::map<int, RequestResult> results_;
 };
 
 class EngineTest : public ::testing::TestWithParam<ModelCase> {

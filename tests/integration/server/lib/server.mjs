@@ -1,5 +1,6 @@
-// Helpers shared by the server tests: the demo model, starting `dsinfer serve` on a free
-// port (waiting for its "listening on" line), and stopping it with a signal.
+// Helpers shared by the server tests: the demo model and other presets, starting
+// `dsinfer serve` on a free port (waiting for its "listening on" line), and stopping it
+// with a signal.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -11,12 +12,17 @@ const WORK_DIR = process.env.DSINFER_TEST_DIR ?? path.resolve('../../../build/se
 // The `demo` preset (real V3 tokenizer and chat template, random weights), written once
 // per work directory and shared by every test file.
 export function demoModel() {
-  const dir = path.join(WORK_DIR, 'demo-model');
+  return presetModel('demo', 'demo-model');
+}
+
+// A make-test-model preset written once per work directory into WORK_DIR/NAME (seed 1).
+export function presetModel(preset, name) {
+  const dir = path.join(WORK_DIR, name);
   if (existsSync(path.join(dir, 'config.json'))) return dir;
   mkdirSync(WORK_DIR, { recursive: true });
   const partial = `${dir}.partial-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
-  execFileSync(DSINFER, ['make-test-model', '--preset', 'demo', '--seed', '1', '--out', partial], { stdio: 'inherit' });
+  execFileSync(DSINFER, ['make-test-model', '--preset', preset, '--seed', '1', '--out', partial], { stdio: 'inherit' });
   // Another test process may have finished first; either copy is the same model.
   if (!existsSync(path.join(dir, 'config.json'))) renameSync(partial, dir);
   else rmSync(partial, { recursive: true, force: true });
