@@ -86,13 +86,24 @@ struct BlockFp4x8 {
 
 inline constexpr int8_t kE2M1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
+// The block-scaled FP8 dot from an unscaled one: scales[b] times the dot of block b.
+template <typename Dot>
+float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
+  if (!scales) return dot(w, x, n);
+  float sum = 0.0f;
+  for (int64_t c0 = 0; c0 < n; c0 += block)
+    sum += scales[c0 / block] * dot(w + c0, x + c0, n - c0 < block ? n - c0 : block);
+  return sum;
+}
+
 struct Kernels {
   std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
   float (*dot_bf16)(const uint16_t* w, const float* x, int64_t n);
   float (*dot_f16)(const uint16_t* w, const float* x, int64_t n);
-  // Raw E4M3 values times x, no block scale (the caller applies it per block).
-  float (*dot_f8e4m3)(const uint8_t* w, const float* x, int64_t n);
+  // E4M3 values times x; with `scales`, block b of `block` values is multiplied by
+  // scales[b] (a row's FP8 block scales), without them the raw values.
+  float (*dot_f8e4m3)(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block);
   float (*dot_q8_0)(const BlockQ8_0* w, const ActBlockQ8* x, int64_t n_blocks);
   float (*dot_q4_0)(const BlockQ4_0* w, const ActBlockQ8* x, int64_t n_blocks);
   // n is a multiple of 32.

@@ -51,6 +51,10 @@ DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
   return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
+// Rows read straight from the checkpoint's file mapping sit in 4 KiB pages, where the
+// hardware prefetchers stop at every page boundary: ask for the bytes a little ahead.
+constexpr int64_t kPrefetchBytes = 1024;
+
 DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
   return sum;
@@ -59,9 +63,11 @@ DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const floa
 DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
+  for (; i + 32 <= n; i += 32) {
+    _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetchBytes, _MM_HINT_T0);
     for (int j = 0; j < 4; ++j)
       acc[j] = _mm256_fmadd_ps(load_bf16x8(w + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[j]);
+  }
   for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), acc[0]);
   return add_bf16_tail(sum_of(acc), w, x, i, n);
 }
@@ -86,21 +92,33 @@ DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
 // E4M3 -> f16 is a shift: sign to bit 15, exponent|mantissa to bits 7..14. The f16 read
 // that way is the E4M3 value times 2^-8 for normal and subnormal codes alike, and F16C
 // widens it exactly, so no denormal float ever appears; the 2^8 is applied at the end.
-DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n) {
+// A block's whole 16-value groups go into two vector sums, added to the row's total times
+// the block scale, so a row needs one horizontal sum however many blocks it has.
+DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
   const __m256i sign_mask = _mm256_set1_epi16(0x80);
   const __m256i magnitude_mask = _mm256_set1_epi16(0x7F);
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
-    const __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(v, sign_mask), 8),
-                                      _mm256_slli_epi16(_mm256_and_si256(v, magnitude_mask), 7));
-    a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + i + 8), a1);
+  if (!scales) block = n;
+  __m256 total = _mm256_setzero_ps();
+  float tail = 0.0f;  // values past a block's last whole group, already scaled
+  for (int64_t c0 = 0; c0 < n; c0 += block) {
+    const int64_t end = std::min(n, c0 + block);
+    const float scale = scales ? scales[c0 / block] : 1.0f;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = c0;
+    for (; i + 16 <= end; i += 16) {
+      if (i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetchBytes, _MM_HINT_T0);
+      const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
+      const __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(v, sign_mask), 8),
+                                        _mm256_slli_epi16(_mm256_and_si256(v, magnitude_mask), 7));
+      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    total = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), _mm256_set1_ps(scale), total);
+    float rest = 0.0f;
+    for (; i < end; ++i) rest += f8e4m3_to_f32(w[i]) * x[i];
+    tail += scale * rest;
   }
-  float sum = hsum(_mm256_add_ps(a0, a1)) * 256.0f;
-  for (; i < n; ++i) sum += f8e4m3_to_f32(w[i]) * x[i];
-  return sum;
+  return hsum(total) * 256.0f + tail;
 }
 
 // Weight blocks are streamed from memory once per token: ask for them a few cache lines
@@ -322,12 +340,14 @@ DSINFER_AVX2 void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// FP4 against float32 activations. Codes become their doubled values (int8 in [-12, 12])
-// by one byte shuffle; each row pair's eight codes of a 4-value group are widened to
-// floats and scaled by their row's 2^(e - 127) (exact: a power of two), then multiply the
-// group's four activations, held twice. Accumulator p of a token holds rows 2p and 2p+1,
-// four partial sums each, folded into one sum per row at the end; the codes' factor 2 is
-// removed there, exactly. At most two tokens per pass keep the accumulators in registers.
+// FP4 against float32 activations. Per block, codes become their doubled values (int8 in
+// [-12, 12]) by one byte shuffle and are kept on the stack, so each row pair's eight codes
+// of a 4-value group widen to floats straight from memory. They multiply the group's four
+// activations, held twice: accumulator p of a token sums rows 2p and 2p+1, four partial
+// sums each, and is added to the token's total times the rows' block scales (exact powers
+// of two) once per block. The codes' factor 2 is removed at the end, exactly. At most two
+// tokens per pass keep the accumulators in registers; every token's arithmetic is the
+// same whichever pass it is in.
 template <int NT>
 DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, float* out,
                                   int64_t out_stride) {
@@ -336,34 +356,38 @@ DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const f
   __m256i pair_rows[4];
   for (int p = 0; p < 4; ++p)
     pair_rows[p] = _mm256_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
+  alignas(32) int8_t codes[4][2][32];  // [group k][low, high nibbles][4r + i]
   __m256 acc[NT][4];
   for (auto& token : acc)
     for (auto& a : token) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w + b + kPrefetchPackedBlocks);
-    const __m128i e = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e));
-    const __m256 scales = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(e), 23));
-    __m256 pair_scales[4];
-    for (int p = 0; p < 4; ++p) pair_scales[p] = _mm256_permutevar8x32_ps(scales, pair_rows[p]);
     for (int k = 0; k < 4; ++k) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
-      const __m256i lo = _mm256_shuffle_epi8(values, _mm256_and_si256(packed, low_nibbles));
-      const __m256i hi = _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles));
-      const __m128i lo_half[2] = {_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1)};
-      const __m128i hi_half[2] = {_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1)};
-      for (int p = 0; p < 4; ++p) {
-        // Bytes 8p .. 8p+7: rows 2p and 2p+1.
-        const __m128i lo_bytes = p % 2 ? _mm_srli_si128(lo_half[p / 2], 8) : lo_half[p / 2];
-        const __m128i hi_bytes = p % 2 ? _mm_srli_si128(hi_half[p / 2], 8) : hi_half[p / 2];
-        const __m256 w_lo = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo_bytes)), pair_scales[p]);
-        const __m256 w_hi = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi_bytes)), pair_scales[p]);
-        for (int t = 0; t < NT; ++t) {
-          const float* xb = x + t * x_stride + 32 * b;
-          acc[t][p] = _mm256_fmadd_ps(w_lo, _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xb + 4 * k)), acc[t][p]);
-          acc[t][p] =
-              _mm256_fmadd_ps(w_hi, _mm256_broadcast_ps(reinterpret_cast<const __m128*>(xb + 16 + 4 * k)), acc[t][p]);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(codes[k][0]),
+                         _mm256_shuffle_epi8(values, _mm256_and_si256(packed, low_nibbles)));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(codes[k][1]),
+                         _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles)));
+    }
+    __m256 block[NT][4];
+    for (auto& token : block)
+      for (auto& a : token) a = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k)
+      for (int half = 0; half < 2; ++half) {
+        __m256 xs[NT];
+        for (int t = 0; t < NT; ++t)
+          xs[t] = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + t * x_stride + 32 * b + 16 * half + 4 * k));
+        for (int p = 0; p < 4; ++p) {
+          const __m128i eight = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes[k][half] + 8 * p));
+          const __m256 wf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eight));
+          for (int t = 0; t < NT; ++t) block[t][p] = _mm256_fmadd_ps(wf, xs[t], block[t][p]);
         }
       }
+    const __m128i e = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e));
+    const __m256 scales = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(e), 23));
+    for (int p = 0; p < 4; ++p) {
+      const __m256 pair_scale = _mm256_permutevar8x32_ps(scales, pair_rows[p]);
+      for (int t = 0; t < NT; ++t) acc[t][p] = _mm256_fmadd_ps(block[t][p], pair_scale, acc[t][p]);
     }
   }
   for (int t = 0; t < NT; ++t) {

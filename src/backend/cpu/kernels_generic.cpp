@@ -27,10 +27,13 @@ float dot_f16(const uint16_t* w, const float* x, int64_t n) {
   return sum;
 }
 
-float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += f8e4m3_to_f32(w[i]) * x[i];
-  return sum;
+float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
+  auto raw = [](const uint8_t* wb, const float* xb, int64_t count) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < count; ++i) sum += f8e4m3_to_f32(wb[i]) * xb[i];
+    return sum;
+  };
+  return dot_f8e4m3_by_block(raw, w, x, n, scales, block);
 }
 
 float dot_q8_0(const BlockQ8_0* w, const ActBlockQ8* x, int64_t n_blocks) {

@@ -88,18 +88,10 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
       });
       return;
     case DType::kF8E4M3:
-      if (w.scales.data) {
-        const int64_t bc = w.scales.block_cols;
-        for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
-          const float* scales = w.scales.row_scales(n, K);
-          float sum = 0.0f;
-          for (int64_t c0 = 0; c0 < K; c0 += bc)
-            sum += scales[c0 / bc] * k.dot_f8e4m3(row(n) + c0, x.f32_row(t) + c0, std::min(bc, K - c0));
-          return sum;
-        });
-        return;
-      }
-      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) { return k.dot_f8e4m3(row(n), x.f32_row(t), K); });
+      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
+        const float* scales = w.scales.data ? w.scales.row_scales(n, K) : nullptr;
+        return k.dot_f8e4m3(row(n), x.f32_row(t), K, scales, w.scales.block_cols);
+      });
       return;
     case DType::kQ8_0:
     case DType::kQ4_0: {
