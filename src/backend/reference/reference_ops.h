@@ -24,6 +24,10 @@ void mla_attention(const MlaAttentionArgs& args);
 void indexer_topk(const IndexerTopkArgs& args);
 void moe_ffn(const MoeArgs& args);
 void sink_attention(const SinkAttentionArgs& args);
+// Query rows [t_begin, t_end) and heads [h_begin, h_end) of sink_attention, computed the
+// same way (backends split the work by rows or, for a single decode row, by heads).
+void sink_attention_part(const SinkAttentionArgs& args, int64_t t_begin, int64_t t_end, int64_t h_begin,
+                         int64_t h_end);
 // hyper_connections.cpp
 void hc_pre(const HcPreArgs& args);
 void hc_post(const HcPostArgs& args);

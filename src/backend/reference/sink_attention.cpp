@@ -10,21 +10,24 @@
 
 namespace dsinfer::reference {
 
-void sink_attention(const SinkAttentionArgs& a) {
+void sink_attention(const SinkAttentionArgs& a) { sink_attention_part(a, 0, a.q.rows, 0, a.n_heads); }
+
+void sink_attention_part(const SinkAttentionArgs& a, int64_t t_begin, int64_t t_end, int64_t h_begin,
+                         int64_t h_end) {
   const int64_t d = a.head_dim;
   const std::vector<float> sinks = dequantize(a.sinks->view());
   auto row_of = [&](int32_t i) {
     return i < a.raw.rows ? a.raw.f32_row(i) : a.compressed.f32_row(i - a.raw.rows);
   };
   std::vector<float> logits;
-  for (int64_t t = 0; t < a.q.rows; ++t) {
+  for (int64_t t = t_begin; t < t_end; ++t) {
     std::vector<int32_t> rows;
     for (int64_t j = 0; j < a.visible.cols; ++j) {
       const int32_t i = static_cast<const int32_t*>(a.visible.row_data(t))[j];
       if (i >= 0) rows.push_back(i);
     }
     logits.resize(rows.size());
-    for (int64_t h = 0; h < a.n_heads; ++h) {
+    for (int64_t h = h_begin; h < h_end; ++h) {
       const float* q = a.q.f32_row(t) + h * d;
       float max = sinks[h];
       for (size_t n = 0; n < rows.size(); ++n) {
