@@ -340,49 +340,54 @@ DSINFER_AVX2 void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// FP4 against float32 activations. Per block, codes become their doubled values (int8 in
-// [-12, 12]) by one byte shuffle and are kept on the stack, so each row pair's eight codes
-// of a 4-value group widen to floats straight from memory. They multiply the group's four
-// activations, held twice: accumulator p of a token sums rows 2p and 2p+1, four partial
-// sums each, and is added to the token's total times the rows' block scales (exact powers
-// of two) once per block. The codes' factor 2 is removed at the end, exactly. At most two
-// tokens per pass keep the accumulators in registers; every token's arithmetic is the
-// same whichever pass it is in.
+// FP4 against float32 activations. Codes become their doubled values (int8 in [-12, 12])
+// by one byte shuffle; a second shuffle per row pair moves each row's four int8 values
+// of a 4-value group into the top bytes of four 32-bit lanes, which are then the values
+// times 2^24, exactly, as integers. Both shuffles stay within 128-bit lanes, so pair p
+// holds rows p and p+4. Converted to floats they multiply the group's four activations,
+// held twice; per block each pair's sums are added to the token's total times the rows'
+// block scales (powers of two, exact). The end folds four partial sums per row and removes
+// the factor 2^25, exactly (PackedWeight keeps block scales below 2^73, so nothing
+// overflows). At most two tokens per pass keep the accumulators in registers; every
+// token's arithmetic is the same whichever pass it is in.
 template <int NT>
 DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, float* out,
                                   int64_t out_stride) {
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   const __m256i values = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kE2M1Doubled)));
+  // Byte 4r + i of each 128-bit lane (row r of the lane, value i) to the top byte of lane
+  // dword i; -1 clears the other bytes.
+  __m256i spread[4];
+  for (int r = 0; r < 4; ++r) {
+    alignas(32) int8_t index[32];
+    for (int j = 0; j < 32; ++j) index[j] = j % 4 == 3 ? static_cast<int8_t>(4 * r + (j % 16) / 4) : int8_t{-1};
+    spread[r] = _mm256_load_si256(reinterpret_cast<const __m256i*>(index));
+  }
   __m256i pair_rows[4];
-  for (int p = 0; p < 4; ++p)
-    pair_rows[p] = _mm256_setr_epi32(2 * p, 2 * p, 2 * p, 2 * p, 2 * p + 1, 2 * p + 1, 2 * p + 1, 2 * p + 1);
-  alignas(32) int8_t codes[4][2][32];  // [group k][low, high nibbles][4r + i]
+  for (int p = 0; p < 4; ++p) pair_rows[p] = _mm256_setr_epi32(p, p, p, p, p + 4, p + 4, p + 4, p + 4);
   __m256 acc[NT][4];
   for (auto& token : acc)
     for (auto& a : token) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w + b + kPrefetchPackedBlocks);
-    for (int k = 0; k < 4; ++k) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(codes[k][0]),
-                         _mm256_shuffle_epi8(values, _mm256_and_si256(packed, low_nibbles)));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(codes[k][1]),
-                         _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles)));
-    }
     __m256 block[NT][4];
     for (auto& token : block)
       for (auto& a : token) a = _mm256_setzero_ps();
-    for (int k = 0; k < 4; ++k)
+    for (int k = 0; k < 4; ++k) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
+      const __m256i codes[2] = {
+          _mm256_shuffle_epi8(values, _mm256_and_si256(packed, low_nibbles)),
+          _mm256_shuffle_epi8(values, _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles))};
       for (int half = 0; half < 2; ++half) {
         __m256 xs[NT];
         for (int t = 0; t < NT; ++t)
           xs[t] = _mm256_broadcast_ps(reinterpret_cast<const __m128*>(x + t * x_stride + 32 * b + 16 * half + 4 * k));
         for (int p = 0; p < 4; ++p) {
-          const __m128i eight = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes[k][half] + 8 * p));
-          const __m256 wf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eight));
+          const __m256 wf = _mm256_cvtepi32_ps(_mm256_shuffle_epi8(codes[half], spread[p]));
           for (int t = 0; t < NT; ++t) block[t][p] = _mm256_fmadd_ps(wf, xs[t], block[t][p]);
         }
       }
+    }
     const __m128i e = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e));
     const __m256 scales = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(e), 23));
     for (int p = 0; p < 4; ++p) {
@@ -390,11 +395,11 @@ DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const f
       for (int t = 0; t < NT; ++t) acc[t][p] = _mm256_fmadd_ps(block[t][p], pair_scale, acc[t][p]);
     }
   }
+  const __m256 unscale = _mm256_set1_ps(1.0f / (1 << 25));
   for (int t = 0; t < NT; ++t) {
-    // Lanes after the adds: rows 0 2 4 6 | 1 3 5 7.
-    const __m256 sums = _mm256_hadd_ps(_mm256_hadd_ps(acc[t][0], acc[t][1]), _mm256_hadd_ps(acc[t][2], acc[t][3]));
-    const __m256 rows = _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_ps(out + t * out_stride, _mm256_mul_ps(rows, _mm256_set1_ps(0.5f)));
+    // Pairs (0, 4), (1, 5), (2, 6), (3, 7): the adds leave rows 0 1 2 3 | 4 5 6 7.
+    const __m256 rows = _mm256_hadd_ps(_mm256_hadd_ps(acc[t][0], acc[t][1]), _mm256_hadd_ps(acc[t][2], acc[t][3]));
+    _mm256_storeu_ps(out + t * out_stride, _mm256_mul_ps(rows, unscale));
   }
 }
 

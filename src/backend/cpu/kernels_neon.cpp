@@ -119,7 +119,8 @@ float dot_f32(const float* w, const float* x, int64_t n) { return dot_one<F32Wei
 float dot_bf16(const uint16_t* w, const float* x, int64_t n) { return dot_one<Bf16Weights>(w, x, n); }
 float dot_f16(const uint16_t* w, const float* x, int64_t n) { return dot_one<F16Weights>(w, x, n); }
 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
-  return dot_f8e4m3_by_block(dot_one<F8E4M3Weights>, w, x, n, scales, block);
+  auto raw = [](const uint8_t* wb, const float* xb, int64_t count) { return dot_one<F8E4M3Weights>(wb, xb, count); };
+  return dot_f8e4m3_by_block(raw, w, x, n, scales, block);
 }
 
 void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {

@@ -94,13 +94,14 @@ void pack_q6_k_group(const BlockQ6_K* rows, int64_t blocks, BlockQ6_Kx8* out) {
 
 // The UE8M0 exponent of a decoded FP4 block scale: the float's exponent bits for a
 // normal power of two, 0 for 2^-127 (the only subnormal code; the kernels read it as 0,
-// which changes a sum by less than 1e-37); -1 when `scale` is no UE8M0 value.
+// which changes a sum by less than 1e-37); -1 when `scale` is no UE8M0 value or above
+// 2^73 (the AVX2 kernel carries values times 2^25; no trained weight comes near).
 int ue8m0_exponent(float scale) {
   uint32_t bits;
   std::memcpy(&bits, &scale, sizeof(bits));
   if (bits == 0x00400000u) return 0;
   const uint32_t exponent = bits >> 23;
-  return (bits & 0x807FFFFFu) == 0 && exponent >= 1 && exponent <= 254 ? static_cast<int>(exponent) : -1;
+  return (bits & 0x807FFFFFu) == 0 && exponent >= 1 && exponent <= 127 + 73 ? static_cast<int>(exponent) : -1;
 }
 
 // Rows [8g, 8g + 8) of an FP4 matrix (element 2j in the low nibble of byte j, scales per
