@@ -1,11 +1,12 @@
-// Collects what the engine's callbacks report, for the engine tests: each request's
-// tokens and its result, keyed by the test's own request number.
+// Helpers of the engine tests: random prompts, and a collector of what the engine's
+// callbacks report (each request's tokens and result, keyed by the test's own number).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <map>
 #include <mutex>
+#include <random>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,15 @@
 #include "runtime/engine.h"
 
 namespace dsinfer::test {
+
+// `length` token ids in [2, vocab) from `seed` (0 and 1 are the test models' bos / eos).
+inline std::vector<int32_t> random_prompt(int64_t vocab, int64_t length, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_int_distribution<int32_t> id(2, static_cast<int32_t>(vocab) - 1);
+  std::vector<int32_t> p(static_cast<size_t>(length));
+  for (auto& t : p) t = id(rng);
+  return p;
+}
 
 // Every finished request's tokens and result, collected from the engine thread.
 class Collector {

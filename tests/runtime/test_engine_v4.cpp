@@ -49,11 +49,7 @@ class V4EngineTest : public ::testing::Test {
   }
 
   std::vector<int32_t> random_prompt(int64_t length, uint32_t seed) const {
-    std::mt19937 rng(seed);
-    std::uniform_int_distribution<int32_t> id(2, static_cast<int32_t>(model_->config().vocab_size) - 1);
-    std::vector<int32_t> p(static_cast<size_t>(length));
-    for (auto& t : p) t = id(rng);
-    return p;
+    return test::random_prompt(model_->config().vocab_size, length, seed);
   }
 
   std::unique_ptr<Engine> start(const EngineOptions& options) {
