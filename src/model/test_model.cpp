@@ -112,6 +112,7 @@ std::vector<Preset> presets() {
               {"index_n_heads", 4}, {"index_head_dim", 64}, {"index_topk", 6}, {"rope_scaling", yarn(4, 1.0, 0.8)}});
     out.push_back({"v32-tiny", c, 1});
   }
+  json v4_base;  // v4-tiny, which bench-v4 scales up
   {  // DeepSeek-V4 in the released layout, shaped like the numpy reference's v4 preset:
      // window 8, CSA / HCA / window-only layers, index_topk 6 and hash routing in layer 1
      // all matter for a prompt of a few hundred tokens; FP8 in 32x32 UE8M0 blocks, FP4 experts.
@@ -132,6 +133,7 @@ std::vector<Preset> presets() {
               {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
                                        {"scale_fmt", "ue8m0"}, {"weight_block_size", {32, 32}}}}};
     out.push_back({"v4-tiny", c, 1});
+    v4_base = c;
     // The same with the real vocabulary and tokenizer, so `run -p` speaks text (noise).
     c.update({{"vocab_size", 129280}});
     out.push_back({"v4-demo", c, 1, false, "deepseek_v3"});
@@ -139,24 +141,18 @@ std::vector<Preset> presets() {
   {  // The V4 benchmark: V4-Flash's layer recipe (two window-only layers, then CSA and HCA
      // alternating; hash routing in the first three; hc_mult 4; head_dim 512 with a single
      // KV head; FP8 dense weights in 128x128 blocks, FP4 experts) at half its width, a
-     // quarter of its experts and 12 layers: 3.1 GB, about 0.6 GB read per token.
-    json c = {{"model_type", "deepseek_v4"}, {"architectures", {"DeepseekV4ForCausalLM"}},
-              {"vocab_size", 32000}, {"hidden_size", 2048}, {"num_hidden_layers", 12}, {"num_hash_layers", 3},
-              {"num_nextn_predict_layers", 1}, {"num_attention_heads", 16}, {"num_key_value_heads", 1},
-              {"head_dim", 512}, {"qk_rope_head_dim", 64}, {"q_lora_rank", 512}, {"o_groups", 4}, {"o_lora_rank", 512},
-              {"n_routed_experts", 64}, {"n_shared_experts", 1}, {"num_experts_per_tok", 6},
-              {"moe_intermediate_size", 1024}, {"scoring_func", "sqrtsoftplus"}, {"topk_method", "noaux_tc"},
-              {"norm_topk_prob", true}, {"routed_scaling_factor", 1.5}, {"swiglu_limit", 10.0}, {"hidden_act", "silu"},
-              {"rms_norm_eps", 1e-6}, {"sliding_window", 128},
+     // quarter of its experts and 12 layers: 3.6 GB, about 0.7 GB read per token.
+    json c = v4_base;
+    c.update({{"vocab_size", 32000}, {"hidden_size", 2048}, {"num_hidden_layers", 12}, {"num_hash_layers", 3},
+              {"num_attention_heads", 16}, {"head_dim", 512}, {"qk_rope_head_dim", 64}, {"q_lora_rank", 512},
+              {"o_groups", 4}, {"o_lora_rank", 512}, {"n_routed_experts", 64}, {"num_experts_per_tok", 6},
+              {"moe_intermediate_size", 1024}, {"swiglu_limit", 10.0}, {"sliding_window", 128},
               {"compress_ratios", {0, 0, 4, 128, 4, 128, 4, 128, 4, 128, 4, 128, 0}},
-              {"compress_rope_theta", 160000.0}, {"rope_theta", 10000.0},
               {"rope_scaling", {{"type", "yarn"}, {"factor", 16}, {"original_max_position_embeddings", 65536},
                                 {"beta_fast", 32}, {"beta_slow", 1}}},
-              {"index_n_heads", 16}, {"index_head_dim", 128}, {"index_topk", 512}, {"hc_mult", 4},
-              {"hc_sinkhorn_iters", 20}, {"hc_eps", 1e-6}, {"max_position_embeddings", 1048576},
-              {"tie_word_embeddings", false}, {"bos_token_id", 0}, {"eos_token_id", 1}, {"torch_dtype", "bfloat16"},
-              {"quantization_config", {{"quant_method", "fp8"}, {"fmt", "e4m3"}, {"activation_scheme", "dynamic"},
-                                       {"scale_fmt", "ue8m0"}, {"weight_block_size", {128, 128}}}}};
+              {"index_n_heads", 16}, {"index_head_dim", 128}, {"index_topk", 512},
+              {"max_position_embeddings", 1048576}});
+    c["quantization_config"]["weight_block_size"] = {128, 128};
     out.push_back({"bench-v4", c, 4});
   }
   {  // The demo: V3-shaped with the real V3 vocabulary and tokenizer, chat template
