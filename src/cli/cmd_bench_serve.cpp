@@ -13,6 +13,7 @@
 #include "cli/backend_options.h"
 #include "cli/bench_tokens.h"
 #include "cli/commands.h"
+#include "model/deepseek_v4_model.h"
 #include "runtime/engine.h"
 #include "runtime/session.h"
 
@@ -47,7 +48,9 @@ double percentile(std::vector<double> values, double p) {
 
 double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
 
-Result<LevelResult> run_level(DeepSeekModel& model, const BenchServeOptions& o, int64_t streams) {
+// Model: DeepSeekModel or DeepSeekV4Model (each has its Engine::start).
+template <typename Model>
+Result<LevelResult> run_level(Model& model, const BenchServeOptions& o, int64_t streams) {
   const int64_t context = o.prompt_tokens + o.gen_tokens;
   DSINFER_ASSIGN_OR_RETURN(auto engine, Engine::start(model, {.max_batch = streams,
                                                               .context_size = context,
@@ -110,19 +113,31 @@ Result<LevelResult> run_level(DeepSeekModel& model, const BenchServeOptions& o, 
   return r;
 }
 
+// A warm-up (pages the weights in, builds derived forms), then every concurrency level.
+template <typename Model>
+Result<std::vector<LevelResult>> run_levels(Model& model, const BenchServeOptions& o) {
+  DSINFER_RETURN_IF_ERROR(run_level(model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2}, 1).status());
+  std::vector<LevelResult> results;
+  for (int64_t c : o.concurrency) {
+    DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(model, o, c));
+    results.push_back(r);
+  }
+  return results;
+}
+
 Status run_bench_serve(const BenchServeOptions& o) {
   if (o.prompt_tokens < 1 || o.gen_tokens < 1) return error("-p and -n must be at least 1");
   for (int64_t c : o.concurrency)
     if (c < 1) return error("concurrency levels must be at least 1, got {}", c);
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
-  DSINFER_ASSIGN_OR_RETURN(auto model, load_model(o.model_path, *backend));
-  // Warm-up: page the weights in and build derived forms before anything is timed.
-  DSINFER_RETURN_IF_ERROR(run_level(*model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2}, 1).status());
-
+  DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
   std::vector<LevelResult> results;
-  for (int64_t c : o.concurrency) {
-    DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(*model, o, c));
-    results.push_back(r);
+  if (weights->config().v4) {
+    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
+    DSINFER_ASSIGN_OR_RETURN(results, run_levels(*model, o));
+  } else {
+    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
+    DSINFER_ASSIGN_OR_RETURN(results, run_levels(*model, o));
   }
   const double single = results.front().tokens_per_s;
   if (o.json) {

@@ -60,8 +60,8 @@ DeepSeekModel::DeepSeekModel(std::unique_ptr<WeightSource> weights, Backend& bac
 
 Result<std::unique_ptr<DeepSeekModel>> DeepSeekModel::load(std::unique_ptr<WeightSource> weights, Backend& backend) {
   if (weights->config().v4)
-    return error("{}: deepseek_v4 runs through DeepSeekV4Model (dsinfer logits, run, inspect); this command does "
-                 "not serve it yet",
+    return error("{}: deepseek_v4 is not an MLA model and this command does not take it yet (logits, run, chat, "
+                 "bench, inspect, serve and bench-serve do)",
                  weights->path());
   auto model = std::unique_ptr<DeepSeekModel>(new DeepSeekModel(std::move(weights), backend));
   DSINFER_RETURN_IF_ERROR(model->load_weights().with_context("loading " + model->weights_->path()));

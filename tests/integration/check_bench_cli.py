@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""`dsinfer bench` and `dsinfer bench-serve` end to end, on a tiny MLA model and a tiny
+DeepSeek-V4 model, as a user runs them with --json.
+
+bench: one object per test named pp<P> / tg<N>, its percentage of the bound equal to
+tokens/s x bytes per token / bandwidth, and bytes per token at least every always-read
+weight of the model (the embedding excepted) and below the file's size: both counted here
+from the safetensors headers, independently of dsinfer's own tensor table.
+bench-serve: one object per concurrency level asked for, every stream's tokens generated.
+Bad arguments are refused with a message.
+"""
+import argparse
+import json
+import pathlib
+import struct
+import subprocess
+import sys
+import tempfile
+
+
+def run(cmd, ok=True):
+    result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=600)
+    if ok and result.returncode != 0:
+        sys.exit(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stdout}{result.stderr}")
+    return result
+
+
+def tensor_bytes(folder):
+    """name -> bytes of every tensor in the folder's safetensors files."""
+    sizes = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        with open(f, "rb") as fh:
+            (n,) = struct.unpack("<Q", fh.read(8))
+            header = json.loads(fh.read(n))
+        for name, info in header.items():
+            if name != "__metadata__":
+                begin, end = info["data_offsets"]
+                sizes[name] = end - begin
+    return sizes
+
+
+def check_bench(dsinfer, model, failures):
+    out = run([dsinfer, "bench", "-m", model, "-p", "8", "-n", "4", "-r", "2", "-t", "2", "--json"]).stdout
+    rows = json.loads(out)
+    names = [r["test"] for r in rows]
+    if names != ["pp8", "tg4"]:
+        failures.append(f"{model.name}: tests {names}, expected ['pp8', 'tg4']")
+    sizes = tensor_bytes(model)
+    layers = json.loads((model / "config.json").read_text())["num_hidden_layers"]
+
+    def read_every_token(name):  # not a routed expert, the embedding or an MTP layer
+        mtp = name.startswith("mtp.") or any(f"layers.{l}." in name for l in range(layers, layers + 4))
+        return ".experts." not in name and "embed" not in name and not mtp
+
+    always = sum(b for n, b in sizes.items() if read_every_token(n))
+    for r in rows:
+        for key in ("threads", "tokens_per_s", "stddev", "bytes_per_token", "bandwidth_gbs"):
+            if key not in r:
+                failures.append(f"{model.name} {r['test']}: no '{key}'")
+        if r["tokens_per_s"] <= 0 or r["threads"] != 2:
+            failures.append(f"{model.name} {r['test']}: {r}")
+    tg = rows[-1]
+    expected_pct = 100 * tg["tokens_per_s"] * tg["bytes_per_token"] / (tg["bandwidth_gbs"] * 1e9)
+    if abs(tg["pct_of_bound"] - expected_pct) > 0.01 * expected_pct + 0.1:
+        failures.append(f"{model.name}: pct_of_bound {tg['pct_of_bound']} but tokens/s x bytes / bandwidth = {expected_pct}")
+    if not (0.5 * always <= tg["bytes_per_token"] <= sum(sizes.values())):
+        failures.append(f"{model.name}: {tg['bytes_per_token']} bytes per token, outside [{0.5 * always}, "
+                        f"{sum(sizes.values())}] (always-read weights, whole file)")
+    print(f"-- bench {model.name}: {names}, tg {tg['tokens_per_s']:.1f} t/s, {tg['bytes_per_token']} bytes per token")
+
+
+def check_bench_serve(dsinfer, model, failures):
+    out = run([dsinfer, "bench-serve", "-m", model, "-c", "1,3", "-p", "5", "-n", "4", "-t", "2", "--json"]).stdout
+    rows = json.loads(out)
+    if [r["streams"] for r in rows] != [1, 3]:
+        failures.append(f"{model.name}: bench-serve levels {[r['streams'] for r in rows]}, expected [1, 3]")
+    for r in rows:
+        if r["tokens_per_s"] <= 0 or r["gen_tokens"] != 4 or r["steps"] < 4:
+            failures.append(f"{model.name} bench-serve: {r}")
+    print(f"-- bench-serve {model.name}: {[(r['streams'], round(r['tokens_per_s'], 1)) for r in rows]}")
+    bad = run([dsinfer, "bench-serve", "-m", model, "-c", "0"], ok=False)
+    if bad.returncode == 0 or "concurrency" not in bad.stderr:
+        failures.append(f"bench-serve -c 0: exit {bad.returncode}, {bad.stderr!r}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dsinfer", required=True)
+    args = ap.parse_args()
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for preset in ("v3-tiny", "v4-tiny"):
+            model = pathlib.Path(tmp) / preset
+            run([args.dsinfer, "make-test-model", "--preset", preset, "--out", model])
+            check_bench(args.dsinfer, model, failures)
+            check_bench_serve(args.dsinfer, model, failures)
+    for f in failures:
+        print("FAIL:", f)
+    print("PASS" if not failures else "FAIL")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
