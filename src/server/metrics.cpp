@@ -85,7 +85,8 @@ std::string Metrics::render(const EngineStats& s) const {
                      s.batch_sequences_sum, steps);
   gauge(out, "dsinfer_batch_tokens", "Tokens in the last engine step.", s.last_batch_tokens);
   gauge(out, "dsinfer_engine_steps_total", "Engine steps run.", s.steps, "counter");
-  gauge(out, "dsinfer_kv_blocks_total", "Latent cache blocks.", s.kv_blocks_total);
+  gauge(out, "dsinfer_kv_blocks_total", "KV cache blocks (latent row blocks; for DeepSeek-V4, sequence states).",
+        s.kv_blocks_total);
   gauge(out, "dsinfer_kv_blocks_used", "Cache blocks in use (by sequences or kept for prefix reuse).", s.kv_blocks_used);
   gauge(out, "dsinfer_kv_blocks_free", "Cache blocks free.", s.kv_blocks_total - s.kv_blocks_used);
   gauge(out, "dsinfer_kv_blocks_cached", "Used blocks kept only for prefix reuse (evictable).", s.kv_blocks_cached);

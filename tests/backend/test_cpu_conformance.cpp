@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <random>
 #include <string>
 #include <vector>
@@ -15,6 +17,7 @@
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels.h"
 #include "backend/reference/reference_backend.h"
+#include "core/mapped_file.h"
 #include "core/quant_blocks.h"
 
 namespace dsinfer {
@@ -382,6 +385,42 @@ TEST_P(CpuConformance, PackingAtLoadMatchesPackingOnFirstUse) {
     on_use->matmul(Tensor::contiguous(DType::kF32, T, N, b.data()), Tensor::contiguous(DType::kF32, T, K, x.data()), *wb);
     EXPECT_TRUE(same_bits(a.data(), b.data(), T * N)) << dtype_name(dtype);
   }
+}
+
+// Weights read from a file mapping: float formats are copied into huge pages at their
+// first matmul and integer ones repacked, the file pages dropped either way. Results are
+// the bits of the same weight in ordinary memory, the first time and after, and the
+// mapping still reads back the file's bytes.
+TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
+  auto backend = std::move(make_cpu_backend({.threads = 2, .isa = GetParam()})).value();
+  constexpr int64_t N = 40, K = 4096, T = 3;  // 320 KiB of FP8: whole pages to drop
+  const auto path = std::filesystem::temp_directory_path() / ("dsinfer_file_backed_" + GetParam() + ".bin");
+  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ4_0}) {
+    const Weight w = make_weight(dtype, N, K, 71);
+    {
+      std::ofstream file(path, std::ios::binary);
+      file.write(reinterpret_cast<const char*>(w.bytes.data()), static_cast<std::streamsize>(w.bytes.size()));
+    }
+    auto mapped = MappedFile::open(path.string());
+    ASSERT_TRUE(mapped.is_ok()) << mapped.status().message();
+    WeightView view = w.view;
+    view.data = mapped.value().data();
+    view.file_backed = true;
+    auto x = random_floats(static_cast<size_t>(T * K), 72);
+    auto run = [&](const WeightView& v, int times) {
+      auto prepared = std::move(backend->prepare_weight(v)).value();
+      std::vector<float> out(static_cast<size_t>(T * N));
+      for (int i = 0; i < times; ++i)
+        backend->matmul(Tensor::contiguous(DType::kF32, T, N, out.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
+                        *prepared);
+      return out;
+    };
+    const auto expected = run(w.view, 1);
+    EXPECT_TRUE(same_bits(run(view, 1).data(), expected.data(), T * N)) << dtype_name(dtype) << " first matmul";
+    EXPECT_TRUE(same_bits(run(view, 2).data(), expected.data(), T * N)) << dtype_name(dtype) << " second matmul";
+    EXPECT_EQ(std::memcmp(mapped.value().data(), w.bytes.data(), w.bytes.size()), 0) << dtype_name(dtype);
+  }
+  std::filesystem::remove(path);
 }
 
 // The kernel contract beneath it: a four-token kernel's result for each token equals,

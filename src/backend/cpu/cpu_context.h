@@ -2,6 +2,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -32,6 +33,9 @@ class CpuWeight final : public PreparedWeight {
   // Set by the first matmul (nullptr, with `packing_tried`, when there is no packed form).
   mutable std::unique_ptr<PackedWeight> packed;
   mutable bool packing_tried = false;
+  // Set by the first matmul of a file-backed float-format matrix (copy_to_huge_pages).
+  mutable std::optional<WeightView> huge_page_copy;
+  mutable bool copy_tried = false;
 
  private:
   WeightView view_;
@@ -68,9 +72,13 @@ struct CpuContext {
     pack(weight);
     if (weight.packed) {
       cpu::matmul_packed(kernels, pool, matmul_scratch, out, x, *weight.packed);
-    } else {
-      cpu::matmul(kernels, pool, matmul_scratch, out, x, weight.view());
+      return;
     }
+    if (!weight.copy_tried) {
+      weight.huge_page_copy = copy_to_huge_pages(pool, pack_arena, weight.view());
+      weight.copy_tried = true;
+    }
+    cpu::matmul(kernels, pool, matmul_scratch, out, x, weight.huge_page_copy ? *weight.huge_page_copy : weight.view());
   }
 };
 

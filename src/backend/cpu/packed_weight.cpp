@@ -162,6 +162,25 @@ uint8_t* PackArena::allocate(size_t bytes) {
   return p;
 }
 
+std::optional<WeightView> copy_to_huge_pages(ThreadPool& pool, PackArena& arena, const WeightView& w) {
+  const bool float_format = w.dtype == DType::kBF16 || w.dtype == DType::kF16 || w.dtype == DType::kF8E4M3;
+  if (!float_format || !w.file_backed || w.shape.size() != 2 || w.rows() == 0) return std::nullopt;
+  const size_t row_bytes = dtype_bytes(w.dtype, w.cols()), bytes = row_bytes * static_cast<size_t>(w.rows());
+  uint8_t* copy = arena.allocate(bytes);
+  if (!copy) return std::nullopt;
+  populate_file_pages(w.data, bytes);
+  pool.parallel_for(w.rows(), [&](int, int64_t begin, int64_t end) {
+    std::memcpy(copy + static_cast<size_t>(begin) * row_bytes,
+                static_cast<const uint8_t*>(w.data) + static_cast<size_t>(begin) * row_bytes,
+                static_cast<size_t>(end - begin) * row_bytes);
+  });
+  release_file_pages(w.data, bytes);
+  WeightView resident = w;
+  resident.data = copy;
+  resident.file_backed = false;
+  return resident;
+}
+
 std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadPool& pool, PackArena& arena,
                                                  const WeightView& w) {
   size_t block_bytes = 0;  // of one packed 8-row block

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -39,6 +40,12 @@ class PackArena {
   };
   std::vector<Chunk> chunks_;
 };
+
+// A file-backed BF16, F16 or FP8 matrix copied as it is into `arena` (its file pages are
+// dropped afterwards), or nothing for any other weight. Rows read from the file mapping
+// sit in 4 KiB pages, where the hardware prefetchers stop at every page boundary and each
+// page costs a TLB miss; in huge pages the same rows stream closer to the memory's speed.
+std::optional<WeightView> copy_to_huge_pages(ThreadPool& pool, PackArena& arena, const WeightView& w);
 
 class PackedWeight {
  public:
