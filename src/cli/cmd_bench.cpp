@@ -13,6 +13,7 @@
 #include "cli/backend_options.h"
 #include "cli/bench_tokens.h"
 #include "cli/commands.h"
+#include "cli/model_loader.h"
 #include "model/weight_traffic.h"
 #include "runtime/session.h"
 #include "runtime/v4_session.h"
@@ -143,12 +144,8 @@ Status run_bench(const BenchOptions& o) {
   const int64_t bytes_per_token = weight_bytes_per_token(*weights);
   int64_t total_bytes = 0;
   for (const auto& [dtype, bytes] : weights->bytes_by_dtype()) total_bytes += bytes;
-  if (weights->config().v4) {
-    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
-    return bench_model(o, backend.get(), model.get(), bytes_per_token, total_bytes);
-  }
-  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
-  return bench_model(o, backend.get(), model.get(), bytes_per_token, total_bytes);
+  return with_model(std::move(weights), *backend,
+                    [&](auto& model) { return bench_model(o, backend.get(), &model, bytes_per_token, total_bytes); });
 }
 
 }  // namespace

@@ -13,7 +13,7 @@
 #include "cli/backend_options.h"
 #include "cli/bench_tokens.h"
 #include "cli/commands.h"
-#include "model/deepseek_v4_model.h"
+#include "cli/model_loader.h"
 #include "runtime/engine.h"
 #include "runtime/session.h"
 
@@ -131,14 +131,8 @@ Status run_bench_serve(const BenchServeOptions& o) {
     if (c < 1) return error("concurrency levels must be at least 1, got {}", c);
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
-  std::vector<LevelResult> results;
-  if (weights->config().v4) {
-    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
-    DSINFER_ASSIGN_OR_RETURN(results, run_levels(*model, o));
-  } else {
-    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
-    DSINFER_ASSIGN_OR_RETURN(results, run_levels(*model, o));
-  }
+  DSINFER_ASSIGN_OR_RETURN(std::vector<LevelResult> results,
+                           with_model(std::move(weights), *backend, [&](auto& model) { return run_levels(model, o); }));
   const double single = results.front().tokens_per_s;
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();

@@ -12,6 +12,7 @@
 
 #include "cli/backend_options.h"
 #include "cli/commands.h"
+#include "cli/model_loader.h"
 #include "cli/text_generation.h"
 #include "runtime/session.h"
 #include "tokenizer/chat_prompt_format.h"
@@ -83,12 +84,8 @@ Status run_chat(const ChatOptions& o) {
   if (extra.is_discarded() || !extra.is_object()) return error("--kwargs must be a JSON object, e.g. '{{\"thinking\":true}}'");
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_dir));
-  if (weights->config().v4) {
-    DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekV4Model::load(std::move(weights), *backend));
-    return converse(o, tokenizer, format, extra, *model);
-  }
-  DSINFER_ASSIGN_OR_RETURN(auto model, DeepSeekModel::load(std::move(weights), *backend));
-  return converse(o, tokenizer, format, extra, *model);
+  return with_model(std::move(weights), *backend,
+                    [&](auto& model) { return converse(o, tokenizer, format, extra, model); });
 }
 
 }  // namespace

@@ -45,22 +45,31 @@ float round_e2m1(float a) {
   return kGrid[best];
 }
 
-}  // namespace
-
-void fp4_round_trip(Tensor x, int64_t block) {
+// Calls round_block(values, count, amax) for every run of `block` values of each row
+// (the last run of a row may be shorter), amax being the run's largest magnitude.
+template <typename RoundBlock>
+void for_each_block(Tensor x, int64_t block, RoundBlock&& round_block) {
   for (int64_t r = 0; r < x.rows; ++r) {
     float* v = x.f32_row(r);
     for (int64_t begin = 0; begin < x.cols; begin += block) {
-      const int64_t end = std::min(x.cols, begin + block);
+      const int64_t n = std::min(x.cols - begin, block);
       float amax = 0.0f;
-      for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(v[i]));
-      const float s = pow2_ceil(std::max(amax, kFp4AmaxFloor) * (1.0f / kFp4Max));
-      for (int64_t i = begin; i < end; ++i) {
-        const float q = std::clamp(v[i] / s, -kFp4Max, kFp4Max);
-        v[i] = std::copysign(round_e2m1(std::fabs(q)), q) * s;
-      }
+      for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[begin + i]));
+      round_block(v + begin, n, amax);
     }
   }
+}
+
+}  // namespace
+
+void fp4_round_trip(Tensor x, int64_t block) {
+  for_each_block(x, block, [](float* v, int64_t n, float amax) {
+    const float s = pow2_ceil(std::max(amax, kFp4AmaxFloor) * (1.0f / kFp4Max));
+    for (int64_t i = 0; i < n; ++i) {
+      const float q = std::clamp(v[i] / s, -kFp4Max, kFp4Max);
+      v[i] = std::copysign(round_e2m1(std::fabs(q)), q) * s;
+    }
+  });
 }
 
 void hadamard(Tensor x) {
@@ -81,19 +90,13 @@ void hadamard(Tensor x) {
 }
 
 void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales) {
-  for (int64_t r = 0; r < x.rows; ++r) {
-    float* v = x.f32_row(r);
-    for (int64_t begin = 0; begin < x.cols; begin += block) {
-      const int64_t end = std::min(x.cols, begin + block);
-      float amax = 0.0f;
-      for (int64_t i = begin; i < end; ++i) amax = std::max(amax, std::fabs(v[i]));
-      const float s = fp8_scale(amax, pow2_scales);
-      for (int64_t i = begin; i < end; ++i) {
-        const float q = std::clamp(v[i] / s, -kFp8Max, kFp8Max);
-        v[i] = f8e4m3_to_f32(f32_to_f8e4m3(q)) * s;
-      }
+  for_each_block(x, block, [&](float* v, int64_t n, float amax) {
+    const float s = fp8_scale(amax, pow2_scales);
+    for (int64_t i = 0; i < n; ++i) {
+      const float q = std::clamp(v[i] / s, -kFp8Max, kFp8Max);
+      v[i] = f8e4m3_to_f32(f32_to_f8e4m3(q)) * s;
     }
-  }
+  });
 }
 
 }  // namespace dsinfer::reference
