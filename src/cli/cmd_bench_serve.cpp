@@ -109,6 +109,10 @@ Result<LevelResult> run_level(Model& model, const BenchServeOptions& o, int64_t 
   r.ttft_p99_ms = percentile(ttft, 99);
   r.itl_p50_ms = percentile(itl, 50);
   r.itl_p99_ms = percentile(itl, 99);
+  // The engine publishes its step count after the step's callbacks have run; shutting
+  // down waits for that.
+  lock.unlock();
+  engine->shutdown(/*drain=*/true);
   r.steps = engine->stats().steps;
   return r;
 }
