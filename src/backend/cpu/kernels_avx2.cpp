@@ -92,11 +92,19 @@ DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
 // E4M3 -> f16 is a shift: sign to bit 15, exponent|mantissa to bits 7..14. The f16 read
 // that way is the E4M3 value times 2^-8 for normal and subnormal codes alike, and F16C
 // widens it exactly, so no denormal float ever appears; the 2^8 is applied at the end.
-// A block's whole 16-value groups go into two vector sums, added to the row's total times
-// the block scale, so a row needs one horizontal sum however many blocks it has.
+// The shift is done on 16-bit lanes holding a code in their high byte (an interleave
+// with zero): an arithmetic shift right by one puts the magnitude at bits 7..13 and
+// copies the sign into bit 14, which a mask clears.
+// A block's whole 16-value groups go into two vector sums (values 0-7 and 8-15 of each
+// group), added to the row's total times the block scale, so a row needs one horizontal
+// sum however many blocks it has. Pairs of groups are converted together: the interleave
+// works within 128-bit lanes, so its low half holds values 0-7 and 16-23.
+DSINFER_AVX2 inline __m256i e4m3_high_bytes_to_f16(__m256i high_bytes) {
+  return _mm256_and_si256(_mm256_srai_epi16(high_bytes, 1), _mm256_set1_epi16(static_cast<int16_t>(0xBFFF)));
+}
+
 DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
-  const __m256i sign_mask = _mm256_set1_epi16(0x80);
-  const __m256i magnitude_mask = _mm256_set1_epi16(0x7F);
+  const __m256i zero = _mm256_setzero_si256();
   if (!scales) block = n;
   __m256 total = _mm256_setzero_ps();
   float tail = 0.0f;  // values past a block's last whole group, already scaled
@@ -105,11 +113,20 @@ DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const
     const float scale = scales ? scales[c0 / block] : 1.0f;
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     int64_t i = c0;
-    for (; i + 16 <= end; i += 16) {
+    for (; i + 32 <= end; i += 32) {
       if (i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetchBytes, _MM_HINT_T0);
-      const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
-      const __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(v, sign_mask), 8),
-                                        _mm256_slli_epi16(_mm256_and_si256(v, magnitude_mask), 7));
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
+      const __m256i lo = e4m3_high_bytes_to_f16(_mm256_unpacklo_epi8(zero, v));  // values 0-7 | 16-23
+      const __m256i hi = e4m3_high_bytes_to_f16(_mm256_unpackhi_epi8(zero, v));  // values 8-15 | 24-31
+      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(lo)), _mm256_loadu_ps(x + i), a0);
+      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(hi)), _mm256_loadu_ps(x + i + 8), a1);
+      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1)), _mm256_loadu_ps(x + i + 16), a0);
+      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1)), _mm256_loadu_ps(x + i + 24), a1);
+    }
+    for (; i + 16 <= end; i += 16) {
+      const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i));
+      const __m256i h = e4m3_high_bytes_to_f16(_mm256_set_m128i(_mm_unpackhi_epi8(_mm_setzero_si128(), v),
+                                                _mm_unpacklo_epi8(_mm_setzero_si128(), v)));
       a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + i), a0);
       a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + i + 8), a1);
     }
