@@ -1,5 +1,6 @@
 #include "core/dtype.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 
@@ -140,19 +141,14 @@ uint16_t f32_to_f16(float f) {
   return sign | static_cast<uint16_t>(biased << 10) | static_cast<uint16_t>(static_cast<uint32_t>(scaled) & 0x3FF);
 }
 
+// Built from bits: the key and indexer round trips of DeepSeek-V3.2/V4 run these per value
+// at every step, where ldexp/frexp cost more than the rest of the step's small ops.
 float f8e4m3_to_f32(uint8_t v) {
-  const bool negative = v & 0x80;
-  const uint32_t exponent = (v >> 3) & 0xF;
-  const uint32_t mantissa = v & 0x7;
-  float magnitude;
-  if (exponent == 0xF && mantissa == 0x7) {
-    magnitude = NAN;
-  } else if (exponent == 0) {
-    magnitude = std::ldexp(static_cast<float>(mantissa), -9);  // subnormal: m/8 * 2^-6
-  } else {
-    magnitude = std::ldexp(static_cast<float>(mantissa | 0x8), static_cast<int>(exponent) - 10);
-  }
-  return negative ? -magnitude : magnitude;
+  const uint32_t sign = static_cast<uint32_t>(v & 0x80) << 24;
+  const uint32_t exponent = (v >> 3) & 0xF, mantissa = v & 0x7;
+  if (exponent == 0xF && mantissa == 0x7) return bits_to_f32(sign | 0x7FC00000u);
+  if (exponent == 0) return bits_to_f32(sign | f32_to_bits(static_cast<float>(mantissa) * 0x1p-9f));  // m/8 * 2^-6
+  return bits_to_f32(sign | ((exponent + 120) << 23) | (mantissa << 20));
 }
 
 float fp4e2m1_to_f32(uint8_t v) {
@@ -162,24 +158,22 @@ float fp4e2m1_to_f32(uint8_t v) {
 }
 
 uint8_t f32_to_f8e4m3(float f) {
-  const uint8_t sign = std::signbit(f) ? 0x80 : 0x00;
-  if (std::isnan(f)) return sign | 0x7F;
-  float a = std::fabs(f);
-  if (a >= 448.0f) return sign | 0x7E;
-  if (a < std::ldexp(1.0f, -6)) {
-    // Subnormal range: units of 2^-9.
-    return sign | static_cast<uint8_t>(std::nearbyint(a * 512.0f));
+  const uint32_t bits = f32_to_bits(f);
+  const uint8_t sign = static_cast<uint8_t>((bits >> 24) & 0x80);
+  const uint32_t magnitude = bits & 0x7FFFFFFFu;
+  if (magnitude > 0x7F800000u) return sign | 0x7F;   // NaN
+  if (magnitude >= 0x43E00000u) return sign | 0x7E;  // 448 and above saturate
+  if (magnitude < 0x3C800000u) {
+    // Below 2^-6, subnormal: units of 2^-9. Adding and removing 1.5 * 2^23 rounds a
+    // value under 2^22 to an integer, ties to even.
+    const float units = bits_to_f32(magnitude) * 512.0f;
+    return sign | static_cast<uint8_t>((units + 0x1.8p23f) - 0x1.8p23f);
   }
-  int exponent;
-  float fraction = std::frexp(a, &exponent);
-  float scaled = std::nearbyint(std::ldexp(fraction, 4));  // 4 significant bits: [8, 16]
-  if (scaled >= 16.0f) {
-    scaled /= 2;
-    exponent += 1;
-  }
-  const int biased = exponent - 1 + 7;
-  if (biased > 15 || (biased == 15 && (static_cast<int>(scaled) & 7) == 7)) return sign | 0x7E;
-  return sign | static_cast<uint8_t>(biased << 3) | static_cast<uint8_t>(static_cast<int>(scaled) & 7);
+  // The 23 mantissa bits rounded to 3, ties to even; a carry moves into the exponent,
+  // and a result past 448 (the NaN code) saturates.
+  const uint32_t rounded = (magnitude + 0x7FFFFu + ((magnitude >> 20) & 1)) >> 20;
+  const uint32_t code = rounded - (120u << 3);
+  return sign | static_cast<uint8_t>(std::min<uint32_t>(code, 0x7E));
 }
 
 namespace {

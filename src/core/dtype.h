@@ -3,6 +3,7 @@
 // checked against).
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -72,7 +73,11 @@ float f8e4m3_to_f32(uint8_t v);
 // One E2M1 nibble (low 4 bits of `v`) as float.
 float fp4e2m1_to_f32(uint8_t v);
 // A UE8M0 byte as float: 2^(v - 127); 0xFF is NaN.
-inline float ue8m0_to_f32(uint8_t v) { return v == 0xFF ? std::nanf("") : std::ldexp(1.0f, int{v} - 127); }
+// 2^(v - 127): the exponent field itself, or for v = 0 the subnormal 2^-127.
+inline float ue8m0_to_f32(uint8_t v) {
+  if (v == 0xFF) return std::nanf("");
+  return std::bit_cast<float>(v == 0 ? 0x00400000u : static_cast<uint32_t>(v) << 23);
+}
 // Round to nearest even, saturating to +-448 (values beyond become the largest finite).
 uint8_t f32_to_f8e4m3(float f);
 
