@@ -73,4 +73,20 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
   });
 }
 
+void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunk,
+                                      const std::function<void(int, int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  chunk = std::max<int64_t>(chunk, 1);
+  if (size() == 1 || n <= chunk) {
+    fn(0, 0, n);
+    return;
+  }
+  std::atomic<int64_t> next{0};
+  run_on_all([&](int thread) {
+    for (int64_t begin = next.fetch_add(chunk, std::memory_order_relaxed); begin < n;
+         begin = next.fetch_add(chunk, std::memory_order_relaxed))
+      fn(thread, begin, std::min(begin + chunk, n));
+  });
+}
+
 }  // namespace dsinfer

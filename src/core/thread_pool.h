@@ -27,6 +27,13 @@ class ThreadPool {
   // one range per thread, and returns when all are done. Not reentrant.
   void parallel_for(int64_t n, const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
 
+  // Like parallel_for, but the threads take chunks of `chunk` indices from a shared
+  // counter until none is left, so a thread that runs slower (another process on its
+  // core, colder caches) ends up with less of the work. fn may be called several times
+  // per thread; a pool of one thread gets the whole range in one call.
+  void parallel_for_dynamic(int64_t n, int64_t chunk,
+                            const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
+
   // Runs fn(thread_index) once on every thread.
   void run_on_all(const std::function<void(int thread)>& fn);
 

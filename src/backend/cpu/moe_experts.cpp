@@ -1,5 +1,7 @@
 #include "backend/cpu/moe_experts.h"
 
+#include <atomic>
+
 namespace dsinfer::cpu {
 namespace {
 
@@ -13,22 +15,6 @@ struct PackedExpert {
   const PackedWeight *gate, *up, *down;
   const std::vector<RoutedToken>* tokens;
 };
-
-// Splits experts into one contiguous run per thread of about equal cost. An expert
-// costs its weight traffic (one unit) plus its tokens' arithmetic (a quarter unit each:
-// the kernels take four tokens per pass over the weights).
-std::vector<size_t> split_by_cost(const std::vector<PackedExpert>& experts, int parts) {
-  std::vector<double> prefix{0.0};
-  for (const PackedExpert& e : experts) prefix.push_back(prefix.back() + 1.0 + 0.25 * static_cast<double>(e.tokens->size()));
-  std::vector<size_t> bounds{0};
-  for (int p = 1; p < parts; ++p) {
-    const double target = prefix.back() * p / parts;
-    bounds.push_back(static_cast<size_t>(std::lower_bound(prefix.begin(), prefix.end(), target) - prefix.begin()));
-  }
-  bounds.push_back(experts.size());
-  for (size_t i = 1; i < bounds.size(); ++i) bounds[i] = std::max(bounds[i], bounds[i - 1]);
-  return bounds;
-}
 
 Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
   if (buffer.size() < static_cast<size_t>(rows * cols)) buffer.resize(static_cast<size_t>(rows * cols));
@@ -75,11 +61,16 @@ bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> e
     if (!p.gate || !p.up || !p.down) return false;
     active.push_back(p);
   }
+  // Threads take the next expert until none is left, the ones with most tokens first, so
+  // the step ends about when the slowest thread's last expert does.
+  std::stable_sort(active.begin(), active.end(),
+                   [](const PackedExpert& a, const PackedExpert& b) { return a.tokens->size() > b.tokens->size(); });
   const int threads = ctx.pool.size();
-  const std::vector<size_t> bounds = split_by_cost(active, threads);
   if (ctx.moe_threads.size() < static_cast<size_t>(threads)) ctx.moe_threads.resize(static_cast<size_t>(threads));
+  std::atomic<size_t> next{0};
   ctx.pool.run_on_all([&](int thread) {
-    for (size_t i = bounds[thread]; i < bounds[thread + 1]; ++i)
+    for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < active.size();
+         i = next.fetch_add(1, std::memory_order_relaxed))
       run_expert(ctx.kernels, ctx.moe_threads[thread], x, active[i], limit, outputs);
   });
   return true;

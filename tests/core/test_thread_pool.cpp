@@ -1,0 +1,60 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "core/thread_pool.h"
+
+namespace dsinfer {
+namespace {
+
+// Every index of [0, n) is handed out exactly once, in chunks of at most `chunk` (one
+// call for the whole range on a pool of one thread), each to a valid thread index.
+void expect_each_index_once(ThreadPool& pool, int64_t n, int64_t chunk) {
+  std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
+  std::mutex mutex;
+  std::set<int> threads;
+  pool.parallel_for_dynamic(n, chunk, [&](int thread, int64_t begin, int64_t end) {
+    EXPECT_LT(begin, end);
+    EXPECT_LE(end - begin, pool.size() == 1 ? n : std::max<int64_t>(chunk, 1));
+    for (int64_t i = begin; i < end; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
+    std::lock_guard lock(mutex);
+    threads.insert(thread);
+  });
+  for (int64_t i = 0; i < n; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)].load(), 1) << "index " << i << " of " << n;
+  for (int t : threads) EXPECT_TRUE(t >= 0 && t < pool.size()) << t;
+}
+
+TEST(ThreadPool, DynamicLoopCoversEveryIndexOnce) {
+  for (int size : {1, 2, 3}) {
+    ThreadPool pool(size);
+    for (int64_t n : {0, 1, 7, 64, 1001})
+      for (int64_t chunk : {0, 1, 3, 64, 5000}) expect_each_index_once(pool, n, chunk);
+  }
+}
+
+// A thread that is held up leaves its share of the chunks to the others.
+TEST(ThreadPool, DynamicLoopGivesASlowThreadLessWork) {
+  ThreadPool pool(2);
+  std::atomic<int64_t> done_by[2] = {0, 0};
+  pool.parallel_for_dynamic(200, 1, [&](int thread, int64_t begin, int64_t end) {
+    if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    done_by[thread] += end - begin;
+  });
+  EXPECT_EQ(done_by[0] + done_by[1], 200);
+  EXPECT_GT(done_by[0].load(), done_by[1].load());
+}
+
+TEST(ThreadPool, StaticLoopGivesEachThreadOneRange) {
+  ThreadPool pool(3);
+  std::vector<std::pair<int64_t, int64_t>> ranges(3, {-1, -1});
+  pool.parallel_for(10, [&](int thread, int64_t begin, int64_t end) { ranges[static_cast<size_t>(thread)] = {begin, end}; });
+  EXPECT_EQ(ranges[0], (std::pair<int64_t, int64_t>{0, 3}));
+  EXPECT_EQ(ranges[1], (std::pair<int64_t, int64_t>{3, 6}));
+  EXPECT_EQ(ranges[2], (std::pair<int64_t, int64_t>{6, 10}));
+}
+
+}  // namespace
+}  // namespace dsinfer
