@@ -25,6 +25,7 @@ struct BenchOptions {
   std::string model_path;
   int64_t prompt_tokens = 512;
   int64_t gen_tokens = 128;
+  int64_t depth = 0;  // tokens already in the context when a timed test starts
   int repeats = 5;
   bool json = false;
   BackendOptions backend;
@@ -59,9 +60,18 @@ struct SessionOf<DeepSeekV4Model> {
   using type = V4Session;
 };
 
+// A session holding `depth` tokens (filled untimed), with room for `more`.
 template <typename Model>
-Result<double> time_prompt(Model& model, const std::vector<int32_t>& tokens) {
-  typename SessionOf<Model>::type session(model, static_cast<int64_t>(tokens.size()));
+Result<typename SessionOf<Model>::type> session_at_depth(Model& model, const std::vector<int32_t>& depth, int64_t more) {
+  typename SessionOf<Model>::type session(model, static_cast<int64_t>(depth.size()) + more);
+  std::vector<float> logits;
+  if (!depth.empty()) DSINFER_RETURN_IF_ERROR(session.append(depth, {}, logits));
+  return session;
+}
+
+template <typename Model>
+Result<double> time_prompt(Model& model, const std::vector<int32_t>& depth, const std::vector<int32_t>& tokens) {
+  DSINFER_ASSIGN_OR_RETURN(auto session, session_at_depth(model, depth, static_cast<int64_t>(tokens.size())));
   std::vector<float> logits;
   const auto start = std::chrono::steady_clock::now();
   DSINFER_RETURN_IF_ERROR(session.append(tokens, {}, logits));
@@ -69,8 +79,8 @@ Result<double> time_prompt(Model& model, const std::vector<int32_t>& tokens) {
 }
 
 template <typename Model>
-Result<double> time_generation(Model& model, const std::vector<int32_t>& tokens) {
-  typename SessionOf<Model>::type session(model, static_cast<int64_t>(tokens.size()));
+Result<double> time_generation(Model& model, const std::vector<int32_t>& depth, const std::vector<int32_t>& tokens) {
+  DSINFER_ASSIGN_OR_RETURN(auto session, session_at_depth(model, depth, static_cast<int64_t>(tokens.size())));
   std::vector<float> logits;
   const auto start = std::chrono::steady_clock::now();
   for (int32_t token : tokens) DSINFER_RETURN_IF_ERROR(session.append(std::span(&token, 1), {}, logits));
@@ -82,8 +92,8 @@ template <typename Model>
 Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_t bytes_per_token,
                    int64_t total_bytes) {
   const ModelConfig& c = model->config();
-  if (std::max(o.prompt_tokens, o.gen_tokens) > c.max_position_embeddings)
-    return error("-p/-n exceed the model's context of {}", c.max_position_embeddings);
+  if (o.depth + std::max(o.prompt_tokens, o.gen_tokens) > c.max_position_embeddings)
+    return error("-d plus -p/-n exceed the model's context of {}", c.max_position_embeddings);
 
   const int threads = o.backend.threads > 0 ? o.backend.threads : static_cast<int>(std::thread::hardware_concurrency());
   double bandwidth_gbs;
@@ -93,20 +103,23 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
   }
 
   std::vector<Measurement> results;
+  // The depth tokens come from another seed than the timed ones.
+  const std::vector<int32_t> depth = o.depth > 0 ? bench_tokens(o.depth, c.vocab_size, 1) : std::vector<int32_t>{};
+  const std::string at_depth = o.depth > 0 ? fmt::format(" @ d{}", o.depth) : "";
   auto measure = [&](const std::string& test, int64_t count, auto timer) -> Status {
     if (count == 0) return Status::ok();
     const auto tokens = bench_tokens(count, c.vocab_size);
-    DSINFER_RETURN_IF_ERROR(timer(*model, tokens).status());  // warm-up
+    DSINFER_RETURN_IF_ERROR(timer(*model, depth, tokens).status());  // warm-up
     std::vector<double> rates;
     for (int r = 0; r < o.repeats; ++r) {
-      DSINFER_ASSIGN_OR_RETURN(double rate, timer(*model, tokens));
+      DSINFER_ASSIGN_OR_RETURN(double rate, timer(*model, depth, tokens));
       rates.push_back(rate);
     }
     results.push_back(summarize(test, rates));
     return Status::ok();
   };
-  DSINFER_RETURN_IF_ERROR(measure(fmt::format("pp{}", o.prompt_tokens), o.prompt_tokens, time_prompt<Model>));
-  DSINFER_RETURN_IF_ERROR(measure(fmt::format("tg{}", o.gen_tokens), o.gen_tokens, time_generation<Model>));
+  DSINFER_RETURN_IF_ERROR(measure(fmt::format("pp{}{}", o.prompt_tokens, at_depth), o.prompt_tokens, time_prompt<Model>));
+  DSINFER_RETURN_IF_ERROR(measure(fmt::format("tg{}{}", o.gen_tokens, at_depth), o.gen_tokens, time_generation<Model>));
 
   const double bound = bandwidth_gbs * 1e9 / static_cast<double>(bytes_per_token);
   if (o.json) {
@@ -114,6 +127,7 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     for (const auto& m : results) {
       const bool tg = m.test.starts_with("tg");
       out.push_back({{"test", m.test},
+                     {"depth", o.depth},
                      {"threads", threads},
                      {"backend", std::string(backend->name())},
                      {"tokens_per_s", m.tokens_per_s},
@@ -138,7 +152,7 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
 
 Status run_bench(const BenchOptions& o) {
   if (o.repeats < 1) return error("-r must be at least 1");
-  if (o.prompt_tokens < 0 || o.gen_tokens < 0) return error("-p and -n must not be negative");
+  if (o.prompt_tokens < 0 || o.gen_tokens < 0 || o.depth < 0) return error("-p, -n and -d must not be negative");
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
   const int64_t bytes_per_token = weight_bytes_per_token(*weights);
@@ -156,6 +170,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-m,--model", o->model_path, "Hugging Face model folder or .gguf file")->required();
   cmd->add_option("-p,--prompt", o->prompt_tokens, "Prompt tokens for the pp test (0 = skip)")->default_val(512);
   cmd->add_option("-n,--gen", o->gen_tokens, "Generated tokens for the tg test (0 = skip)")->default_val(128);
+  cmd->add_option("-d,--depth", o->depth,
+                  "Tokens already in the context when each test starts (filled untimed; the bound counts weights only)")
+      ->default_val(0);
   cmd->add_option("-r,--repeats", o->repeats, "Timed runs per test")->default_val(5);
   cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
   add_backend_options(*cmd, o->backend);
