@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/kernels.h"
 #include "backend/reference/reference_backend.h"
 #include "test_weights.h"
 
@@ -125,6 +126,46 @@ TEST(V4Ops, SinkAttentionMatchesNaiveLoopOnEveryBackend) {
   EXPECT_LE(max_abs_diff(cpu_out, ref_out), 1e-6);
   EXPECT_EQ(ref_out.clobbered_padding(), 0);
   EXPECT_EQ(cpu_out.clobbered_padding(), 0);
+}
+
+// The CPU backend's sink attention is the reference arithmetic, bit for bit, on every
+// kernel table: V4 rounds keys to FP8 inside the model, so one ulp of difference can
+// change a token. Sizes cover whole groups of eight visible rows and tails, head sizes
+// with and without a whole number of 8-value columns, and decode (one query row).
+TEST(V4Ops, CpuSinkAttentionIsBitwiseTheReference) {
+  Rng rng(11);
+  for (const char* isa : {"generic", "avx2", "neon", "neon-dotprod"}) {
+    if (!cpu::select_kernels(isa)) continue;
+    auto cpu = std::move(make_cpu_backend({.threads = 2, .isa = isa})).value();
+    for (int64_t d : {16, 20, 64})
+      for (int64_t T : {1, 3}) {
+        const int64_t H = 4, Nr = 29, Nc = 11, k = 37;
+        Activation q(T, H * d), raw(Nr, d), comp(Nc, d);
+        // Values with full float32 mantissas (Rng's own are on a 1/1024 grid, whose
+        // products and short sums are exact in any order): differences in rounding show.
+        for (Activation* a : {&q, &raw, &comp})
+          for (int64_t r = 0; r < a->tensor.rows; ++r)
+            for (int64_t c = 0; c < a->tensor.cols; ++c) a->at(r, c) = rng.uniform(1.0f) / 3.0f + rng.uniform(1e-3f) / 7.0f;
+        OwnedWeight sinks = random_f32("sinks", {H}, rng, 2.0f);
+        std::vector<int32_t> visible(static_cast<size_t>(T * k), -1);
+        for (int64_t t = 0; t < T; ++t)  // 17, 27 and 37 visible rows, some -1 in between
+          for (int64_t j = 0; j < 17 + 10 * t; ++j)
+            visible[static_cast<size_t>(t * k + j)] = j % 9 == 4 ? -1 : static_cast<int32_t>((5 * j + t) % (Nr + Nc));
+        auto run = [&](Backend& b, Activation& out) {
+          auto s = b.prepare_weight(sinks.view);
+          b.sink_attention({.out = out.tensor, .q = q.tensor, .raw = raw.tensor, .compressed = comp.tensor,
+                            .visible = Tensor::contiguous(DType::kI32, T, k, visible.data()), .sinks = s.value().get(),
+                            .n_heads = H, .head_dim = d, .softmax_scale = 0.125f});
+        };
+        Activation ref_out(T, H * d), cpu_out(T, H * d);
+        run(*make_reference_backend(), ref_out);
+        run(*cpu, cpu_out);
+        int64_t differing = 0;
+        for (int64_t t = 0; t < T; ++t)
+          for (int64_t c = 0; c < H * d; ++c) differing += ref_out.at(t, c) != cpu_out.at(t, c);
+        EXPECT_EQ(differing, 0) << isa << " d=" << d << " T=" << T;
+      }
+  }
 }
 
 TEST(V4Ops, HyperConnectionsMatchNaiveLoopOnEveryBackend) {

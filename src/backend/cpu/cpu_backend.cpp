@@ -92,18 +92,8 @@ class CpuBackend final : public Backend {
   void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
   void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }
   void moe_ffn(const MoeArgs& args) override { cpu::moe_ffn(ctx_, args); }
-  // V4 parts: the reference code over row ranges in parallel (each row is independent).
-  // A decode step has one query row: its heads are split instead.
-  void sink_attention(const SinkAttentionArgs& args) override {
-    if (args.q.rows == 1) {
-      pool_.parallel_for(args.n_heads,
-                         [&](int, int64_t b, int64_t e) { reference::sink_attention_part(args, 0, 1, b, e); });
-      return;
-    }
-    pool_.parallel_for(args.q.rows, [&](int, int64_t b, int64_t e) {
-      reference::sink_attention_part(args, b, e, 0, args.n_heads);
-    });
-  }
+  void sink_attention(const SinkAttentionArgs& args) override { cpu::sink_attention(ctx_, args); }
+  // Other V4 parts: the reference code over row ranges in parallel (each row is independent).
   void hc_pre(const HcPreArgs& args) override {
     pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {
       HcPreArgs part = args;

@@ -85,5 +85,6 @@ struct CpuContext {
 void moe_ffn(CpuContext& ctx, const MoeArgs& args);
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args);
 void indexer_topk(CpuContext& ctx, const IndexerTopkArgs& args);
+void sink_attention(CpuContext& ctx, const SinkAttentionArgs& args);
 
 }  // namespace dsinfer::cpu

@@ -135,6 +135,10 @@ struct Kernels {
   // so tables without it leave it nullptr.
   void (*gemm_fp4x8)(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride);
+  // Eight rows against q, each summed in index order with a rounding after every
+  // multiply and every add: bitwise the arithmetic of a plain `s += q[c] * row[c]` loop
+  // (sequential_dots_avx2.cpp). nullptr where a table has none: callers loop.
+  void (*sequential_dots8)(const float* q, const float* const* rows, int64_t n, float out[8]);
 };
 
 const Kernels& generic_kernels();

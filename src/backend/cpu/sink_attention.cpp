@@ -1,0 +1,76 @@
+// V4's sink attention on the CPU: the reference arithmetic (reference/sink_attention.cpp),
+// bit for bit, made fast. Query-key dots go eight visible rows at a time through
+// Kernels::sequential_dots8, which keeps each row's sum in index order; the weighted sum
+// of value rows is element-wise, so vectorising it changes nothing. Bitwise equality is
+// the point: V4 rounds keys to FP8 inside the model, and an attention output that moves
+// by one float32 ulp can flip one of those roundings and, now and then, a token.
+#include <algorithm>
+#include <cmath>
+
+#include "backend/cpu/cpu_context.h"
+#include "backend/reference/dequantize.h"
+
+namespace dsinfer::cpu {
+namespace {
+
+// o[c] += p * v[c]: one multiply and one add per element, as the reference loop.
+void add_scaled(float* __restrict o, float p, const float* __restrict v, int64_t d) {
+  for (int64_t c = 0; c < d; ++c) o[c] += p * v[c];
+}
+
+void attend_rows(const Kernels& k, const SinkAttentionArgs& a, const std::vector<float>& sinks, int64_t t_begin,
+                 int64_t t_end, int64_t h_begin, int64_t h_end) {
+  const int64_t d = a.head_dim;
+  std::vector<const float*> rows;
+  std::vector<float> logits;
+  for (int64_t t = t_begin; t < t_end; ++t) {
+    rows.clear();
+    const auto* listed = static_cast<const int32_t*>(a.visible.row_data(t));
+    for (int64_t j = 0; j < a.visible.cols; ++j) {
+      const int32_t i = listed[j];
+      if (i >= 0) rows.push_back(i < a.raw.rows ? a.raw.f32_row(i) : a.compressed.f32_row(i - a.raw.rows));
+    }
+    const size_t n_rows = rows.size();
+    logits.resize(n_rows);
+    for (int64_t h = h_begin; h < h_end; ++h) {
+      const float* q = a.q.f32_row(t) + h * d;
+      size_t n = 0;
+      if (k.sequential_dots8)
+        for (; n + 8 <= n_rows; n += 8) k.sequential_dots8(q, rows.data() + n, d, logits.data() + n);
+      for (; n < n_rows; ++n) {
+        float dot = 0.0f;
+        for (int64_t c = 0; c < d; ++c) dot += q[c] * rows[n][c];
+        logits[n] = dot;
+      }
+      float max = sinks[static_cast<size_t>(h)];
+      for (size_t i = 0; i < n_rows; ++i) {
+        logits[i] *= a.softmax_scale;
+        max = std::max(max, logits[i]);
+      }
+      float* o = a.out.f32_row(t) + h * d;
+      std::fill_n(o, d, 0.0f);
+      float denominator = std::exp(sinks[static_cast<size_t>(h)] - max);
+      for (size_t i = 0; i < n_rows; ++i) {
+        const float p = std::exp(logits[i] - max);
+        denominator += p;
+        add_scaled(o, p, rows[i], d);
+      }
+      for (int64_t c = 0; c < d; ++c) o[c] /= denominator;
+    }
+  }
+}
+
+}  // namespace
+
+void sink_attention(CpuContext& ctx, const SinkAttentionArgs& a) {
+  const std::vector<float> sinks = reference::dequantize(a.sinks->view());
+  // A decode step has one query row: its heads are split instead.
+  if (a.q.rows == 1) {
+    ctx.pool.parallel_for(a.n_heads, [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, 0, 1, b, e); });
+    return;
+  }
+  ctx.pool.parallel_for(a.q.rows,
+                        [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, b, e, 0, a.n_heads); });
+}
+
+}  // namespace dsinfer::cpu
