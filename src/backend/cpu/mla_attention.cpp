@@ -145,7 +145,24 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
       const int64_t t = pair / H, h = pair % H;
       const float* q = a.q.f32_row(t) + h * q_head;
       const Visible seen = visible_positions(a, t);
-      for (int64_t i = 0; i < seen.count; ++i) {
+      int64_t i = 0;
+      if (k.sequential_dots8) {
+        // Eight keys per call: one pass of 8x8 transposes instead of sixteen short dot
+        // products, each with its own horizontal sum.
+        const float* nope_rows[8];
+        const float* pe_rows[8];
+        float nope[8], pe[8];
+        for (; i + 8 <= seen.count; i += 8) {
+          for (int j = 0; j < 8; ++j) {
+            nope_rows[j] = kv.f32_row(seen[i + j]) + h * kv_head;
+            pe_rows[j] = a.latent.row(seen[i + j]) + a.kv_lora_rank;
+          }
+          k.sequential_dots8(q, nope_rows, a.nope_dim, nope);
+          k.sequential_dots8(q + a.nope_dim, pe_rows, a.rope_dim, pe);
+          for (int j = 0; j < 8; ++j) scores[i + j] = (nope[j] + pe[j]) * a.softmax_scale;
+        }
+      }
+      for (; i < seen.count; ++i) {
         const float* k_nope = kv.f32_row(seen[i]) + h * kv_head;
         const float* k_pe = a.latent.row(seen[i]) + a.kv_lora_rank;
         scores[i] = (k.dot_f32(q, k_nope, a.nope_dim) + k.dot_f32(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
