@@ -139,6 +139,8 @@ struct Kernels {
   // multiply and every add: bitwise the arithmetic of a plain `s += q[c] * row[c]` loop
   // (sequential_dots_avx2.cpp). nullptr where a table has none: callers loop.
   void (*sequential_dots8)(const float* q, const float* const* rows, int64_t n, float out[8]);
+  // o[c] += p * v[c], rounding after the multiply and after the add. nullptr: callers loop.
+  void (*add_scaled)(float* o, float p, const float* v, int64_t n);
 };
 
 const Kernels& generic_kernels();

@@ -173,7 +173,11 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
       for (int64_t i = 0; i < seen.count; ++i) {
         const float* v = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
         const float p = scores[i];
-        for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += p * v[e];
+        if (k.add_scaled) {
+          k.add_scaled(o, p, v, a.v_head_dim);
+        } else {
+          for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += p * v[e];
+        }
       }
     }
   });

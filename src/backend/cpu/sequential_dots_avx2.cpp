@@ -2,7 +2,8 @@
 // every add: the arithmetic of a plain `sum += q[c] * k[c]` loop, so results are bitwise
 // those of the reference ops that are written that way (V4's sink attention, whose
 // in-model FP8 roundings turn any other order into a different token now and then).
-// Eight rows at a time, one per lane: eight independent chains instead of one.
+// Eight rows at a time, one per lane: eight independent chains instead of one. Also the
+// weighted sum of rows that follows such dots, o += p v, a multiply and an add per value.
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__x86_64__)
 
@@ -52,6 +53,14 @@ DSINFER_AVX2_SEQ void sequential_dots8_avx2(const float* q, const float* const* 
   for (; c < n; ++c)
     for (int i = 0; i < 8; ++i) lanes[i] += q[c] * rows[i][c];
   for (int i = 0; i < 8; ++i) out[i] = lanes[i];
+}
+
+DSINFER_AVX2_SEQ void add_scaled_avx2(float* o, float p, const float* v, int64_t n) {
+  const __m256 scale = _mm256_set1_ps(p);
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8)
+    _mm256_storeu_ps(o + c, _mm256_add_ps(_mm256_loadu_ps(o + c), _mm256_mul_ps(scale, _mm256_loadu_ps(v + c))));
+  for (; c < n; ++c) o[c] += p * v[c];
 }
 
 }  // namespace dsinfer::cpu

@@ -14,7 +14,8 @@ namespace dsinfer::cpu {
 namespace {
 
 // o[c] += p * v[c]: one multiply and one add per element, as the reference loop.
-void add_scaled(float* __restrict o, float p, const float* __restrict v, int64_t d) {
+void add_scaled(const Kernels& k, float* __restrict o, float p, const float* __restrict v, int64_t d) {
+  if (k.add_scaled) return k.add_scaled(o, p, v, d);
   for (int64_t c = 0; c < d; ++c) o[c] += p * v[c];
 }
 
@@ -53,7 +54,7 @@ void attend_rows(const Kernels& k, const SinkAttentionArgs& a, const std::vector
       for (size_t i = 0; i < n_rows; ++i) {
         const float p = std::exp(logits[i] - max);
         denominator += p;
-        add_scaled(o, p, rows[i], d);
+        add_scaled(k, o, p, rows[i], d);
       }
       for (int64_t c = 0; c < d; ++c) o[c] /= denominator;
     }
