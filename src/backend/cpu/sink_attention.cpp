@@ -70,8 +70,10 @@ void sink_attention(CpuContext& ctx, const SinkAttentionArgs& a) {
     ctx.pool.parallel_for(a.n_heads, [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, 0, 1, b, e); });
     return;
   }
-  ctx.pool.parallel_for(a.q.rows,
-                        [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, b, e, 0, a.n_heads); });
+  // Later queries may see more rows: they go out in small chunks so threads end together.
+  const int64_t chunk = std::max<int64_t>(1, a.q.rows / (8 * ctx.pool.size()));
+  ctx.pool.parallel_for_dynamic(
+      a.q.rows, chunk, [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, b, e, 0, a.n_heads); });
 }
 
 }  // namespace dsinfer::cpu
