@@ -139,8 +139,10 @@ struct Kernels {
   // multiply and every add: bitwise the arithmetic of a plain `s += q[c] * row[c]` loop
   // (sequential_dots_avx2.cpp). nullptr where a table has none: callers loop.
   void (*sequential_dots8)(const float* q, const float* const* rows, int64_t n, float out[8]);
-  // o[c] += p * v[c], rounding after the multiply and after the add. nullptr: callers loop.
-  void (*add_scaled)(float* o, float p, const float* v, int64_t n);
+  // o[c] = sum over i in order of p[i] * rows[i][c], from zero, rounding after every
+  // multiply and add (bitwise a loop of o[c] += p[i] * rows[i][c] over a zeroed o).
+  // nullptr: callers loop.
+  void (*weighted_sum)(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 };
 
 const Kernels& generic_kernels();

@@ -143,6 +143,7 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
   const int64_t chunk = std::max<int64_t>(1, T * H / (8 * ctx.pool.size()));
   ctx.pool.parallel_for_dynamic(T * H, chunk, [&](int thread, int64_t begin, int64_t end) {
     float* scores = score_rows + thread * ctx_len;
+    std::vector<const float*> value_rows;
     for (int64_t pair = begin; pair < end; ++pair) {
       const int64_t t = pair / H, h = pair % H;
       const float* q = a.q.f32_row(t) + h * q_head;
@@ -171,15 +172,16 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
       }
       softmax_in_place(scores, seen.count);
       float* o = a.out.f32_row(t) + h * a.v_head_dim;
+      if (k.weighted_sum) {
+        value_rows.resize(static_cast<size_t>(seen.count));
+        for (int64_t i = 0; i < seen.count; ++i) value_rows[static_cast<size_t>(i)] = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
+        k.weighted_sum(o, scores, value_rows.data(), seen.count, a.v_head_dim);
+        continue;
+      }
       std::fill_n(o, a.v_head_dim, 0.0f);
       for (int64_t i = 0; i < seen.count; ++i) {
         const float* v = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
-        const float p = scores[i];
-        if (k.add_scaled) {
-          k.add_scaled(o, p, v, a.v_head_dim);
-        } else {
-          for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += p * v[e];
-        }
+        for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += scores[i] * v[e];
       }
     }
   });

@@ -3,7 +3,8 @@
 // those of the reference ops that are written that way (V4's sink attention, whose
 // in-model FP8 roundings turn any other order into a different token now and then).
 // Eight rows at a time, one per lane: eight independent chains instead of one. Also the
-// weighted sum of rows that follows such dots, o += p v, a multiply and an add per value.
+// weighted sum of rows that follows such dots, sum_i p_i v_i, a multiply and an add per
+// value and row, in row order.
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__x86_64__)
 
@@ -55,12 +56,31 @@ DSINFER_AVX2_SEQ void sequential_dots8_avx2(const float* q, const float* const* 
   for (int i = 0; i < 8; ++i) out[i] = lanes[i];
 }
 
-DSINFER_AVX2_SEQ void add_scaled_avx2(float* o, float p, const float* v, int64_t n) {
-  const __m256 scale = _mm256_set1_ps(p);
+DSINFER_AVX2_SEQ void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64_t n_rows,
+                                         int64_t d) {
+  // 64 columns at a time stay in registers while every row goes by, each column summed
+  // over the rows in order, from zero.
   int64_t c = 0;
-  for (; c + 8 <= n; c += 8)
-    _mm256_storeu_ps(o + c, _mm256_add_ps(_mm256_loadu_ps(o + c), _mm256_mul_ps(scale, _mm256_loadu_ps(v + c))));
-  for (; c < n; ++c) o[c] += p * v[c];
+  for (; c + 64 <= d; c += 64) {
+    __m256 sum[8];
+    for (auto& s : sum) s = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const __m256 scale = _mm256_set1_ps(p[i]);
+      for (int j = 0; j < 8; ++j)
+        sum[j] = _mm256_add_ps(sum[j], _mm256_mul_ps(scale, _mm256_loadu_ps(rows[i] + c + 8 * j)));
+    }
+    for (int j = 0; j < 8; ++j) _mm256_storeu_ps(o + c + 8 * j, sum[j]);
+  }
+  for (; c + 8 <= d; c += 8) {
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n_rows; ++i) sum = _mm256_add_ps(sum, _mm256_mul_ps(_mm256_set1_ps(p[i]), _mm256_loadu_ps(rows[i] + c)));
+    _mm256_storeu_ps(o + c, sum);
+  }
+  for (; c < d; ++c) {
+    float sum = 0.0f;
+    for (int64_t i = 0; i < n_rows; ++i) sum += p[i] * rows[i][c];
+    o[c] = sum;
+  }
 }
 
 }  // namespace dsinfer::cpu
