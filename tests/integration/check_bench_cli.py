@@ -2,7 +2,7 @@
 """`dsinfer bench` and `dsinfer bench-serve` end to end, on a tiny MLA model and a tiny
 DeepSeek-V4 model, as a user runs them with --json.
 
-bench: one object per test named pp<P> / tg<N>, its percentage of the bound equal to
+bench: one object per test named pp<P> / tg<N> (with " @ d<D>" under -d), its percentage of the bound equal to
 tokens/s x bytes per token / bandwidth, and bytes per token at least every always-read
 weight of the model (the embedding excepted) and below the file's size: both counted here
 from the safetensors headers, independently of dsinfer's own tensor table.
@@ -67,6 +67,19 @@ def check_bench(dsinfer, model, failures):
         failures.append(f"{model.name}: {tg['bytes_per_token']} bytes per token, outside [{0.5 * always}, "
                         f"{sum(sizes.values())}] (always-read weights, whole file)")
     print(f"-- bench {model.name}: {names}, tg {tg['tokens_per_s']:.1f} t/s, {tg['bytes_per_token']} bytes per token")
+
+    # -d: the tests start with that many tokens in the context, and say so.
+    deep = json.loads(run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", "-d", "6", "-r", "1", "-t", "2",
+                           "--json"]).stdout)
+    if [r["test"] for r in deep] != ["pp4 @ d6", "tg2 @ d6"] or any(r["depth"] != 6 for r in deep):
+        failures.append(f"{model.name}: bench -d 6 gave {[(r['test'], r.get('depth')) for r in deep]}")
+    if any(r["depth"] != 0 for r in rows):
+        failures.append(f"{model.name}: bench without -d reports depth {[r.get('depth') for r in rows]}")
+    context = json.loads((model / "config.json").read_text())["max_position_embeddings"]
+    for bad_args, word in ((["-d", "-1"], "negative"), (["-d", str(context)], "context")):
+        bad = run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", *bad_args], ok=False)
+        if bad.returncode == 0 or word not in bad.stderr:
+            failures.append(f"bench {bad_args}: exit {bad.returncode}, {bad.stderr!r}")
 
 
 def check_bench_serve(dsinfer, model, failures):
