@@ -145,6 +145,16 @@ struct Kernels {
   void (*weighted_sum)(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 };
 
+// o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the
+// sum so far from zero: Kernels::weighted_sum where the table has it, else that loop.
+inline void weighted_sum(const Kernels& k, float* o, const float* p, const float* const* rows, int64_t n_rows,
+                         int64_t d) {
+  if (k.weighted_sum) return k.weighted_sum(o, p, rows, n_rows, d);
+  for (int64_t c = 0; c < d; ++c) o[c] = 0.0f;
+  for (int64_t i = 0; i < n_rows; ++i)
+    for (int64_t c = 0; c < d; ++c) o[c] += p[i] * rows[i][c];
+}
+
 const Kernels& generic_kernels();
 #if defined(__x86_64__)
 const Kernels& avx2_kernels();

@@ -172,17 +172,10 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
       }
       softmax_in_place(scores, seen.count);
       float* o = a.out.f32_row(t) + h * a.v_head_dim;
-      if (k.weighted_sum) {
-        value_rows.resize(static_cast<size_t>(seen.count));
-        for (int64_t i = 0; i < seen.count; ++i) value_rows[static_cast<size_t>(i)] = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
-        k.weighted_sum(o, scores, value_rows.data(), seen.count, a.v_head_dim);
-        continue;
-      }
-      std::fill_n(o, a.v_head_dim, 0.0f);
-      for (int64_t i = 0; i < seen.count; ++i) {
-        const float* v = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
-        for (int64_t e = 0; e < a.v_head_dim; ++e) o[e] += scores[i] * v[e];
-      }
+      value_rows.resize(static_cast<size_t>(seen.count));
+      for (int64_t i = 0; i < seen.count; ++i)
+        value_rows[static_cast<size_t>(i)] = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
+      weighted_sum(k, o, scores, value_rows.data(), seen.count, a.v_head_dim);
     }
   });
 }

@@ -1,9 +1,10 @@
 // V4's sink attention on the CPU: the reference arithmetic (reference/sink_attention.cpp),
 // bit for bit, made fast. Query-key dots go eight visible rows at a time through
 // Kernels::sequential_dots8, which keeps each row's sum in index order; the weighted sum
-// of value rows is element-wise (Kernels::weighted_sum), so vectorising it changes nothing. Bitwise equality is
-// the point: V4 rounds keys to FP8 inside the model, and an attention output that moves
-// by one float32 ulp can flip one of those roundings and, now and then, a token.
+// of value rows is element-wise (Kernels::weighted_sum), so vectorising it changes
+// nothing. Bitwise equality is the point: V4 rounds keys to FP8 inside the model, and an
+// attention output that moves by one float32 ulp can flip one of those roundings and,
+// now and then, a token.
 #include <algorithm>
 #include <cmath>
 
@@ -12,15 +13,6 @@
 
 namespace dsinfer::cpu {
 namespace {
-
-// o = sum of p[i] rows[i] in row order, each value a multiply then an add onto the sum so
-// far from zero: the reference's loop of o[c] += p * v[c] over a zeroed o.
-void weighted_sum(const Kernels& k, float* o, const float* p, const std::vector<const float*>& rows, int64_t d) {
-  if (k.weighted_sum) return k.weighted_sum(o, p, rows.data(), static_cast<int64_t>(rows.size()), d);
-  std::fill_n(o, d, 0.0f);
-  for (size_t i = 0; i < rows.size(); ++i)
-    for (int64_t c = 0; c < d; ++c) o[c] += p[i] * rows[i][c];
-}
 
 void attend_rows(const Kernels& k, const SinkAttentionArgs& a, const std::vector<float>& sinks, int64_t t_begin,
                  int64_t t_end, int64_t h_begin, int64_t h_end) {
@@ -57,7 +49,7 @@ void attend_rows(const Kernels& k, const SinkAttentionArgs& a, const std::vector
         logits[i] = std::exp(logits[i] - max);  // now the row's weight
         denominator += logits[i];
       }
-      weighted_sum(k, o, logits.data(), rows, d);
+      weighted_sum(k, o, logits.data(), rows.data(), static_cast<int64_t>(n_rows), d);
       for (int64_t c = 0; c < d; ++c) o[c] /= denominator;
     }
   }
