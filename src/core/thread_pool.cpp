@@ -73,10 +73,10 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
   });
 }
 
-void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunk,
+void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunks_per_thread,
                                       const std::function<void(int, int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  chunk = std::max<int64_t>(chunk, 1);
+  const int64_t chunk = std::max<int64_t>(1, n / (std::max<int64_t>(chunks_per_thread, 1) * size()));
   if (size() == 1 || n <= chunk) {
     fn(0, 0, n);
     return;

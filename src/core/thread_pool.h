@@ -27,11 +27,12 @@ class ThreadPool {
   // one range per thread, and returns when all are done. Not reentrant.
   void parallel_for(int64_t n, const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
 
-  // Like parallel_for, but the threads take chunks of `chunk` indices from a shared
-  // counter until none is left, so a thread that runs slower (another process on its
-  // core, colder caches) ends up with less of the work. fn may be called several times
-  // per thread; a pool of one thread gets the whole range in one call.
-  void parallel_for_dynamic(int64_t n, int64_t chunk,
+  // Like parallel_for, but [0, n) is cut into about chunks_per_thread chunks per thread,
+  // which the threads take from a shared counter until none is left, so a thread that
+  // runs slower (another process on its core, colder caches, costlier indices) ends up
+  // with less of the work. fn may be called several times per thread; a pool of one
+  // thread gets the whole range in one call.
+  void parallel_for_dynamic(int64_t n, int64_t chunks_per_thread,
                             const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
 
   // Runs fn(thread_index) once on every thread.

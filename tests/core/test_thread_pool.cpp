@@ -10,19 +10,24 @@
 namespace dsinfer {
 namespace {
 
-// Every index of [0, n) is handed out exactly once, in chunks of at most `chunk` (one
-// call for the whole range on a pool of one thread), each to a valid thread index.
-void expect_each_index_once(ThreadPool& pool, int64_t n, int64_t chunk) {
+// Every index of [0, n) is handed out exactly once, in chunks of n / (chunks_per_thread x
+// threads) or fewer indices (one call for the whole range on a pool of one thread), each
+// to a valid thread index.
+void expect_each_index_once(ThreadPool& pool, int64_t n, int64_t chunks_per_thread) {
+  const int64_t chunk = std::max<int64_t>(1, n / (std::max<int64_t>(chunks_per_thread, 1) * pool.size()));
   std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
   std::mutex mutex;
   std::set<int> threads;
-  pool.parallel_for_dynamic(n, chunk, [&](int thread, int64_t begin, int64_t end) {
+  int64_t calls = 0;
+  pool.parallel_for_dynamic(n, chunks_per_thread, [&](int thread, int64_t begin, int64_t end) {
     EXPECT_LT(begin, end);
-    EXPECT_LE(end - begin, pool.size() == 1 ? n : std::max<int64_t>(chunk, 1));
+    EXPECT_LE(end - begin, pool.size() == 1 ? n : chunk);
     for (int64_t i = begin; i < end; ++i) seen[static_cast<size_t>(i)].fetch_add(1);
     std::lock_guard lock(mutex);
     threads.insert(thread);
+    ++calls;
   });
+  EXPECT_EQ(calls, n == 0 ? 0 : pool.size() == 1 ? 1 : (n + chunk - 1) / chunk) << n << " " << chunks_per_thread;
   for (int64_t i = 0; i < n; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)].load(), 1) << "index " << i << " of " << n;
   for (int t : threads) EXPECT_TRUE(t >= 0 && t < pool.size()) << t;
 }
@@ -31,7 +36,7 @@ TEST(ThreadPool, DynamicLoopCoversEveryIndexOnce) {
   for (int size : {1, 2, 3}) {
     ThreadPool pool(size);
     for (int64_t n : {0, 1, 7, 64, 1001})
-      for (int64_t chunk : {0, 1, 3, 64, 5000}) expect_each_index_once(pool, n, chunk);
+      for (int64_t chunks_per_thread : {0, 1, 3, 64, 5000}) expect_each_index_once(pool, n, chunks_per_thread);
   }
 }
 
@@ -39,7 +44,7 @@ TEST(ThreadPool, DynamicLoopCoversEveryIndexOnce) {
 TEST(ThreadPool, DynamicLoopGivesASlowThreadLessWork) {
   ThreadPool pool(2);
   std::atomic<int64_t> done_by[2] = {0, 0};
-  pool.parallel_for_dynamic(200, 1, [&](int thread, int64_t begin, int64_t end) {
+  pool.parallel_for_dynamic(200, /*chunks_per_thread=*/100, [&](int thread, int64_t begin, int64_t end) {
     if (thread == 1) std::this_thread::sleep_for(std::chrono::milliseconds(2));
     done_by[thread] += end - begin;
   });

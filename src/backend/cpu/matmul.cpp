@@ -11,15 +11,15 @@ namespace {
 // L1/L2 while the activations stream past.
 constexpr int64_t kRowTile = 16;
 
-// Tiles per chunk a thread takes at a time: about four chunks per thread, so a thread
-// slowed down by something outside the process leaves work to the others.
-int64_t tiles_per_chunk(const ThreadPool& pool, int64_t tiles) { return std::max<int64_t>(1, tiles / (4 * pool.size())); }
+// Chunks of tiles per thread: a thread slowed down by something outside the process
+// leaves work to the others.
+constexpr int64_t kChunksPerThread = 4;
 
 // Runs row_dot(n, t) for every (output feature n, token t), parallel over n in tiles.
 template <typename RowDot>
 void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& row_dot) {
   const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;
-  pool.parallel_for_dynamic(tiles, tiles_per_chunk(pool, tiles), [&](int thread, int64_t begin, int64_t end) {
+  pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
     for (int64_t tile = begin; tile < end; ++tile) {
       const int64_t n0 = tile * kRowTile;
       const int64_t n1 = std::min(n0 + kRowTile, n_features);
@@ -37,7 +37,7 @@ void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& 
 template <typename Dot4, typename RowDot>
 void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&& dot4, RowDot&& row_dot) {
   const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;
-  pool.parallel_for_dynamic(tiles, tiles_per_chunk(pool, tiles), [&](int thread, int64_t begin, int64_t end) {
+  pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
     float four[4];
     for (int64_t tile = begin; tile < end; ++tile) {
       const int64_t n0 = tile * kRowTile;

@@ -140,8 +140,7 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
   float* score_rows = ctx.attention_buffer.data() + kv_size;
 
   // Later queries see more keys: pairs go out in small chunks so both threads end together.
-  const int64_t chunk = std::max<int64_t>(1, T * H / (8 * ctx.pool.size()));
-  ctx.pool.parallel_for_dynamic(T * H, chunk, [&](int thread, int64_t begin, int64_t end) {
+  ctx.pool.parallel_for_dynamic(T * H, /*chunks_per_thread=*/8, [&](int thread, int64_t begin, int64_t end) {
     float* scores = score_rows + thread * ctx_len;
     std::vector<const float*> value_rows;
     for (int64_t pair = begin; pair < end; ++pair) {

@@ -65,9 +65,8 @@ void sink_attention(CpuContext& ctx, const SinkAttentionArgs& a) {
     return;
   }
   // Later queries may see more rows: they go out in small chunks so threads end together.
-  const int64_t chunk = std::max<int64_t>(1, a.q.rows / (8 * ctx.pool.size()));
   ctx.pool.parallel_for_dynamic(
-      a.q.rows, chunk, [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, b, e, 0, a.n_heads); });
+      a.q.rows, /*chunks_per_thread=*/8, [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, b, e, 0, a.n_heads); });
 }
 
 }  // namespace dsinfer::cpu
