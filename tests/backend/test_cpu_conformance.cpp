@@ -456,6 +456,37 @@ TEST_P(CpuConformance, FourTokenKernelsMatchSingleRowKernels) {
   }
 }
 
+// The attention tiles against their definition (kernels.h), written out with std::fma:
+// bitwise, for every tile height, with d and key counts that leave partial vectors and
+// blocks, and full-mantissa values (so a different order or a separate rounding shows).
+TEST_P(CpuConformance, AttentionTilesAreFmaChainsInOrder) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  constexpr int64_t d = 37, n_keys = 21, n_blocks = 3, v_cols = 27, v_stride = 29;
+  const auto q = random_floats(4 * d, 61);
+  const auto keys_t = random_floats(n_blocks * d * 8, 62);
+  const auto p = random_floats(4 * n_keys, 63);
+  const auto v = random_floats(n_keys * v_stride, 64);
+  for (int nq = 1; nq <= 4; ++nq) {
+    const float* rows[4] = {q.data(), q.data() + d, q.data() + 2 * d, q.data() + 3 * d};
+    std::vector<float> scores(4 * 8 * n_blocks, -1.0f), sums(4 * v_cols, -1.0f);
+    k.key_block_scores(rows, nq, keys_t.data(), d, n_blocks, 0.3f, scores.data(), 8 * n_blocks);
+    k.value_row_sums(p.data(), n_keys, nq, v.data(), v_stride, n_keys, v_cols, sums.data(), v_cols);
+    for (int j = 0; j < nq; ++j) {
+      for (int64_t key = 0; key < 8 * n_blocks; ++key) {
+        float s = 0.0f;
+        for (int64_t c = 0; c < d; ++c) s = std::fma(q[j * d + c], keys_t[((key / 8) * d + c) * 8 + key % 8], s);
+        s *= 0.3f;
+        EXPECT_TRUE(same_bits(&scores[j * 8 * n_blocks + key], &s, 1)) << "nq " << nq << " query " << j << " key " << key;
+      }
+      for (int64_t c = 0; c < v_cols; ++c) {
+        float s = 0.0f;
+        for (int64_t i = 0; i < n_keys; ++i) s = std::fma(p[j * n_keys + i], v[i * v_stride + c], s);
+        EXPECT_TRUE(same_bits(&sums[j * v_cols + c], &s, 1)) << "nq " << nq << " query " << j << " column " << c;
+      }
+    }
+  }
+}
+
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   Backends b(GetParam());
   const int64_t T = 9, hidden = MoeLayer::kHidden;

@@ -143,6 +143,16 @@ struct Kernels {
   // multiply and add (bitwise a loop of o[c] += p[i] * rows[i][c] over a zeroed o).
   // nullptr: callers loop.
   void (*weighted_sum)(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
+
+  // Prefill attention tiles, in every table. Scores of nq (1..4) queries q[j] against n_blocks blocks of eight keys stored
+  // transposed, key l of block b at keys_t[(b * d + c) * 8 + l]:
+  // scores[j * stride + 8 * b + l] = scale * (std::fma chain over c in order from zero).
+  void (*key_block_scores)(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks,
+                           float scale, float* scores, int64_t stride);
+  // out[j * out_stride + c] = std::fma chain over keys i < n_keys in order, from zero, of
+  // p[j * p_stride + i] * v[i * v_stride + c], for nq (1..4) rows of probabilities.
+  void (*value_row_sums)(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
+                         int64_t d, float* out, int64_t out_stride);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -199,13 +199,34 @@ void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x
     }
 }
 
+void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks, float scale,
+                      float* scores, int64_t stride) {
+  for (int j = 0; j < nq; ++j)
+    for (int64_t b = 0; b < n_blocks; ++b)
+      for (int l = 0; l < 8; ++l) {
+        float sum = 0.0f;
+        for (int64_t c = 0; c < d; ++c) sum = std::fma(q[j][c], keys_t[(b * d + c) * 8 + l], sum);
+        scores[j * stride + 8 * b + l] = sum * scale;
+      }
+}
+
+void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
+                    int64_t d, float* out, int64_t out_stride) {
+  for (int j = 0; j < nq; ++j)
+    for (int64_t c = 0; c < d; ++c) {
+      float sum = 0.0f;
+      for (int64_t i = 0; i < n_keys; ++i) sum = std::fma(p[j * p_stride + i], v[i * v_stride + c], sum);
+      out[j * out_stride + c] = sum;
+    }
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
                              gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
-                             gemm_fp4x8};
+                             gemm_fp4x8, nullptr, nullptr, key_block_scores, value_row_sums};
   return table;
 }
 

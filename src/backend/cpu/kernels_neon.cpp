@@ -6,6 +6,7 @@
 
 #include <arm_neon.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "backend/cpu/kernels.h"
@@ -545,6 +546,47 @@ void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
   }
 }
 
+// Attention tiles (kernels.h): every score and output value one fused multiply-add chain
+// in index order, as the generic loops; a block of eight keys is two vectors.
+void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks, float scale,
+                      float* scores, int64_t stride) {
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const float* block = keys_t + b * d * 8;
+    float32x4_t acc[4][2];
+    for (auto& row : acc) row[0] = row[1] = vdupq_n_f32(0.0f);
+    for (int64_t c = 0; c < d; ++c) {
+      const float32x4_t k0 = vld1q_f32(block + 8 * c), k1 = vld1q_f32(block + 8 * c + 4);
+      for (int j = 0; j < nq; ++j) {
+        acc[j][0] = vfmaq_n_f32(acc[j][0], k0, q[j][c]);
+        acc[j][1] = vfmaq_n_f32(acc[j][1], k1, q[j][c]);
+      }
+    }
+    for (int j = 0; j < nq; ++j) {
+      vst1q_f32(scores + j * stride + 8 * b, vmulq_n_f32(acc[j][0], scale));
+      vst1q_f32(scores + j * stride + 8 * b + 4, vmulq_n_f32(acc[j][1], scale));
+    }
+  }
+}
+
+void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
+                    int64_t d, float* out, int64_t out_stride) {
+  int64_t c = 0;
+  for (; c + 4 <= d; c += 4) {
+    float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+    for (int64_t i = 0; i < n_keys; ++i) {
+      const float32x4_t row = vld1q_f32(v + i * v_stride + c);
+      for (int j = 0; j < nq; ++j) acc[j] = vfmaq_n_f32(acc[j], row, p[j * p_stride + i]);
+    }
+    for (int j = 0; j < nq; ++j) vst1q_f32(out + j * out_stride + c, acc[j]);
+  }
+  for (; c < d; ++c)
+    for (int j = 0; j < nq; ++j) {
+      float sum = 0.0f;
+      for (int64_t i = 0; i < n_keys; ++i) sum = std::fma(p[j * p_stride + i], v[i * v_stride + c], sum);
+      out[j * out_stride + c] = sum;
+    }
+}
+
 }  // namespace
 
 const Kernels& neon_kernels() {
@@ -563,7 +605,12 @@ const Kernels& neon_kernels() {
                              Widening::gemm_q8_0x8,
                              Widening::gemm_kx8<Q4KUnit>,
                              nullptr,  // Q5_K keeps the stored layout on ARM so far
-                             Widening::gemm_kx8<Q6KUnit>};
+                             Widening::gemm_kx8<Q6KUnit>,
+                             nullptr,  // FP4 experts: the stored layout
+                             nullptr,
+                             nullptr,
+                             key_block_scores,
+                             value_row_sums};
   return table;
 }
 
@@ -571,7 +618,8 @@ const Kernels& neon_dotprod_kernels() {
   static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
                              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
                              dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
-                             nullptr,        dotprod_gemm_q6_kx8};
+                             nullptr,        dotprod_gemm_q6_kx8, nullptr, nullptr, nullptr,
+                             key_block_scores, value_row_sums};
   return table;
 }
 

@@ -163,7 +163,7 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w) {
   if (takes_quantized_rows(w)) quantize_activations(k, pool, scratch, x);
-  pool.parallel_for(w.rows() / 8, [&](int, int64_t begin, int64_t end) {
+  pool.parallel_for_dynamic(w.rows() / 8, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
     matmul_packed_rows(k, w, x, scratch.activations.data(), out, begin, end);
   });
 }

@@ -1,10 +1,12 @@
 // MLA attention on the CPU over one sequence's latent rows.
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (from a float transposed copy
 // of kv_b's K half made on first use); scores against the cached c_kv and k_pe; the
-// attention-weighted latent goes through W_v, read in its stored format. Expanded form (prefill): kv_b expands the latent rows to
-// per-head K/V once per chunk, then each (query, head) pair attends with one row of
-// scores at a time; the full score matrix is never built. With a selection (V3.2) each
-// query attends to its listed positions only, in the listed (ascending) order.
+// attention-weighted latent goes through W_v, read in its stored format. Expanded form
+// (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then up to four
+// queries of a head at a time attend through the score and value tiles (kernels.h), with
+// at most four rows of scores per thread; the full score matrix is never built. With a
+// selection (V3.2) each query attends to its listed positions only, in the listed
+// (ascending) order.
 #include <algorithm>
 #include <cmath>
 
@@ -122,15 +124,84 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   });
 }
 
-void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
+// Attention of every query with the tile kernels. Causal: per head, the keys ([nope | rope]
+// values) are transposed once into blocks of eight; queries go four at a time through the
+// score and value tiles. With lists (V3.2), each query's keys and values are gathered and
+// go through the same tiles alone, so a list of every causal position gives the same bits. Scores a query computes past its own position are dropped and its
+// probabilities there are zero, which leaves every sum it owns unchanged, bit for bit: a
+// query's output does not depend on the batch around it.
+void attend(CpuContext& ctx, const MlaAttentionArgs& a, Tensor kv, float* thread_area, int64_t per_thread) {
   const Kernels& k = ctx.kernels;
+  const int64_t H = a.n_heads, T = a.q.rows, ctx_len = a.start_pos + T;
+  const int64_t kv_head = a.nope_dim + a.v_head_dim, q_head = a.nope_dim + a.rope_dim;
+  const int64_t n_blocks = (ctx_len + 7) / 8, padded = 8 * n_blocks;
+  // Key i of head h (position seen[i]) into column i of keys_t, zeros from n_keys to the
+  // end of its block.
+  auto transpose_keys = [&](float* keys_t, int64_t h, const Visible& seen) {
+    for (int64_t i = 0; i < (seen.count + 7) / 8 * 8; ++i) {
+      float* column = keys_t + (i / 8) * q_head * 8 + i % 8;
+      const float* nope = i < seen.count ? kv.f32_row(seen[i]) + h * kv_head : nullptr;
+      const float* pe = i < seen.count ? a.latent.row(seen[i]) + a.kv_lora_rank : nullptr;
+      for (int64_t c = 0; c < a.nope_dim; ++c) column[8 * c] = nope ? nope[c] : 0.0f;
+      for (int64_t c = 0; c < a.rope_dim; ++c) column[8 * (a.nope_dim + c)] = pe ? pe[c] : 0.0f;
+    }
+  };
+  if (a.visible) {
+    // Each query its own keys: gathered, then one query per tile.
+    ctx.pool.parallel_for_dynamic(T * H, /*chunks_per_thread=*/8, [&](int thread, int64_t begin, int64_t end) {
+      float* keys_t = thread_area + thread * per_thread;
+      float* probs = keys_t + padded * q_head;
+      float* values = probs + 4 * padded;
+      for (int64_t pair = begin; pair < end; ++pair) {
+        const int64_t t = pair / H, h = pair % H;
+        const Visible seen = visible_positions(a, t);
+        transpose_keys(keys_t, h, seen);
+        for (int64_t i = 0; i < seen.count; ++i)
+          std::copy_n(kv.f32_row(seen[i]) + h * kv_head + a.nope_dim, a.v_head_dim, values + i * a.v_head_dim);
+        const float* q = a.q.f32_row(t) + h * q_head;
+        k.key_block_scores(&q, 1, keys_t, q_head, (seen.count + 7) / 8, a.softmax_scale, probs, padded);
+        softmax_in_place(probs, seen.count);
+        k.value_row_sums(probs, padded, 1, values, a.v_head_dim, seen.count, a.v_head_dim,
+                         a.out.f32_row(t) + h * a.v_head_dim, a.out.row_stride);
+      }
+    });
+    return;
+  }
+  ctx.pool.parallel_for_dynamic(H, /*chunks_per_thread=*/8, [&](int thread, int64_t h0, int64_t h1) {
+    float* keys_t = thread_area + thread * per_thread;
+    float* probs = keys_t + padded * q_head;
+    for (int64_t h = h0; h < h1; ++h) {
+      transpose_keys(keys_t, h, Visible{nullptr, ctx_len});
+      for (int64_t t0 = 0; t0 < T; t0 += 4) {
+        const int nq = static_cast<int>(std::min<int64_t>(4, T - t0));
+        const float* q[4];
+        for (int j = 0; j < nq; ++j) q[j] = a.q.f32_row(t0 + j) + h * q_head;
+        const int64_t keys = a.start_pos + t0 + nq;  // those the last query sees
+        k.key_block_scores(q, nq, keys_t, q_head, (keys + 7) / 8, a.softmax_scale, probs, padded);
+        for (int j = 0; j < nq; ++j) {
+          float* row = probs + j * padded;
+          const int64_t seen = a.start_pos + t0 + j + 1;
+          softmax_in_place(row, seen);
+          std::fill(row + seen, row + keys, 0.0f);
+        }
+        k.value_row_sums(probs, padded, nq, kv.f32_row(0) + h * kv_head + a.nope_dim, kv.row_stride, keys,
+                         a.v_head_dim, a.out.f32_row(t0) + h * a.v_head_dim, a.out.row_stride);
+      }
+    }
+  });
+}
+
+void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
   const int64_t H = a.n_heads, T = a.q.rows;
   const int64_t ctx_len = a.start_pos + T;
   const int64_t kv_head = a.nope_dim + a.v_head_dim;
   const int64_t q_head = a.nope_dim + a.rope_dim;
 
+  // Per thread: transposed keys, four rows of scores and gathered value rows.
+  const int64_t padded = (ctx_len + 7) / 8 * 8;
+  const int64_t per_thread = padded * (q_head + 4 + a.v_head_dim);
   const size_t kv_size = static_cast<size_t>(ctx_len * H * kv_head);
-  ctx.attention_buffer.resize(kv_size + static_cast<size_t>(ctx.pool.size() * ctx_len));
+  ctx.attention_buffer.resize(kv_size + static_cast<size_t>(ctx.pool.size() * per_thread));
   Tensor kv = Tensor::contiguous(DType::kF32, ctx_len, H * kv_head, ctx.attention_buffer.data());
   for (int64_t begin = 0; begin < ctx_len;) {
     const Tensor run = a.latent.page_run(begin, ctx_len - begin);
@@ -138,45 +209,7 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
     begin += run.rows;
   }
   float* score_rows = ctx.attention_buffer.data() + kv_size;
-
-  // Later queries see more keys: pairs go out in small chunks so both threads end together.
-  ctx.pool.parallel_for_dynamic(T * H, /*chunks_per_thread=*/8, [&](int thread, int64_t begin, int64_t end) {
-    float* scores = score_rows + thread * ctx_len;
-    std::vector<const float*> value_rows;
-    for (int64_t pair = begin; pair < end; ++pair) {
-      const int64_t t = pair / H, h = pair % H;
-      const float* q = a.q.f32_row(t) + h * q_head;
-      const Visible seen = visible_positions(a, t);
-      int64_t i = 0;
-      if (k.sequential_dots8) {
-        // Eight keys per call: one pass of 8x8 transposes instead of sixteen short dot
-        // products, each with its own horizontal sum.
-        const float* nope_rows[8];
-        const float* pe_rows[8];
-        float nope[8], pe[8];
-        for (; i + 8 <= seen.count; i += 8) {
-          for (int j = 0; j < 8; ++j) {
-            nope_rows[j] = kv.f32_row(seen[i + j]) + h * kv_head;
-            pe_rows[j] = a.latent.row(seen[i + j]) + a.kv_lora_rank;
-          }
-          k.sequential_dots8(q, nope_rows, a.nope_dim, nope);
-          k.sequential_dots8(q + a.nope_dim, pe_rows, a.rope_dim, pe);
-          for (int j = 0; j < 8; ++j) scores[i + j] = (nope[j] + pe[j]) * a.softmax_scale;
-        }
-      }
-      for (; i < seen.count; ++i) {
-        const float* k_nope = kv.f32_row(seen[i]) + h * kv_head;
-        const float* k_pe = a.latent.row(seen[i]) + a.kv_lora_rank;
-        scores[i] = (k.dot_f32(q, k_nope, a.nope_dim) + k.dot_f32(q + a.nope_dim, k_pe, a.rope_dim)) * a.softmax_scale;
-      }
-      softmax_in_place(scores, seen.count);
-      float* o = a.out.f32_row(t) + h * a.v_head_dim;
-      value_rows.resize(static_cast<size_t>(seen.count));
-      for (int64_t i = 0; i < seen.count; ++i)
-        value_rows[static_cast<size_t>(i)] = kv.f32_row(seen[i]) + h * kv_head + a.nope_dim;
-      weighted_sum(k, o, scores, value_rows.data(), seen.count, a.v_head_dim);
-    }
-  });
+  attend(ctx, a, kv, score_rows, per_thread);
 }
 
 }  // namespace
