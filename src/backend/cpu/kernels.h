@@ -96,6 +96,10 @@ float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, 
   return sum;
 }
 
+// Most tokens one packed-GEMM call takes: enough for a kernel that unpacks a weight block
+// into registers once to reuse it many times, few enough for the activations to stay in L1.
+constexpr int kMaxGemmTokens = 8;
+
 struct Kernels {
   std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -115,8 +119,8 @@ struct Kernels {
   void (*dot4_q8_0)(const BlockQ8_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]);
   void (*dot4_q4_0)(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_stride, int64_t n_blocks, float out[4]);
 
-  // Eight interleaved rows against n_tokens (1..4) activation rows `x_stride` blocks
-  // apart: out[t * out_stride + r] for row r, token t. Per (row, token) every block's
+  // Eight interleaved rows against n_tokens (1..kMaxGemmTokens) activation rows `x_stride`
+  // blocks apart: out[t * out_stride + r] for row r, token t. Per (row, token) every block's
   // integer dot product is exact and the blocks are summed in order, so a token's result
   // does not depend on n_tokens. nullptr where a table has no packed kernels (the
   // backend then keeps the stored layout).
@@ -144,8 +148,9 @@ struct Kernels {
   // nullptr: callers loop.
   void (*weighted_sum)(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 
-  // Prefill attention tiles, in every table. Scores of nq (1..4) queries q[j] against n_blocks blocks of eight keys stored
-  // transposed, key l of block b at keys_t[(b * d + c) * 8 + l]:
+  // Prefill attention tiles, in every table. Scores of nq (1..4) queries q[j] against
+  // n_blocks blocks of eight keys stored transposed, key l of block b at
+  // keys_t[(b * d + c) * 8 + l]:
   // scores[j * stride + 8 * b + l] = scale * (std::fma chain over c in order from zero).
   void (*key_block_scores)(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks,
                            float scale, float* scores, int64_t stride);

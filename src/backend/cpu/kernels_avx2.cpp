@@ -4,8 +4,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <utility>
 
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
@@ -267,15 +269,16 @@ DSINFER_AVX2 void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_s
   for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) - 8.0f * offset[r];
 }
 
-// Calls tile(nt) with nt an integral constant equal to n_tokens (1..4): the tile width
-// is known at compile time, so each token's sums and accumulators live in registers.
-template <typename Tile>
-void for_token_count(int n_tokens, Tile&& tile) {
-  switch (n_tokens) {
-    case 1: return tile(std::integral_constant<int, 1>{});
-    case 2: return tile(std::integral_constant<int, 2>{});
-    case 3: return tile(std::integral_constant<int, 3>{});
-    default: return tile(std::integral_constant<int, 4>{});
+// Splits n_tokens (1..kMaxGemmTokens) into tiles of at most Max tokens and calls
+// tile(nt, first) for each, nt an integral constant: the tile width is known at compile
+// time, so each token's sums and accumulators live in registers.
+template <int Max, typename Tile>
+void for_token_tiles(int n_tokens, Tile&& tile) {
+  for (int first = 0; first < n_tokens; first += Max) {
+    const int n = std::min(Max, n_tokens - first);
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+      ((n == I + 1 ? tile(std::integral_constant<int, I + 1>{}, first) : void()), ...);
+    }(std::make_integer_sequence<int, Max>{});
   }
 }
 
@@ -294,10 +297,12 @@ DSINFER_AVX2 inline void prefetch_block(const Block* w) {
 }
 constexpr int64_t kPrefetchPackedBlocks = 4;
 
-// Per block and token: eight u8 x s8 multiply-adds give 16-bit sums of pairs, added in
-// 16 bits (at most 8 x 2 x 15 x 128 = 30720 in magnitude, no overflow), widened once,
-// the -8 offset removed exactly in integers, then one scaled float add per block. Each
-// token's arithmetic is the same for every NT.
+// Per block: the eight rows' codes are unpacked once into eight registers (low and high
+// nibbles of the four 32-byte groups), then each token's whole block in turn: eight
+// u8 x s8 multiply-adds give 16-bit sums of pairs, added in 16 bits (at most
+// 8 x 2 x 15 x 128 = 30720 in magnitude, no overflow), widened once, the -8 offset removed
+// exactly in integers, then one scaled float add per block. Holding the codes lets a call
+// take up to eight tokens; each token's arithmetic is the same for every NT.
 template <int NT>
 DSINFER_AVX2 void gemm_q4_0x8_tile(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                                    float* out, int64_t out_stride) {
@@ -307,22 +312,21 @@ DSINFER_AVX2 void gemm_q4_0x8_tile(const BlockQ4_0x8* w, int64_t n_blocks, const
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w + b + kPrefetchPackedBlocks);
-    __m256i sums[NT];
+    __m256i lo[4], hi[4];
     for (int k = 0; k < 4; ++k) {
       const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
-      const __m256i lo = _mm256_and_si256(packed, low_nibbles);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* xq = x[t * x_stride + b].qs;
-        const __m256i part = _mm256_add_epi16(_mm256_maddubs_epi16(lo, broadcast_group(xq + 4 * k)),
-                                              _mm256_maddubs_epi16(hi, broadcast_group(xq + 16 + 4 * k)));
-        sums[t] = k == 0 ? part : _mm256_add_epi16(sums[t], part);
-      }
+      lo[k] = _mm256_and_si256(packed, low_nibbles);
+      hi[k] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
     }
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
     for (int t = 0; t < NT; ++t) {
       const ActBlockQ8& xb = x[t * x_stride + b];
-      const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(sums[t], ones), _mm256_set1_epi32(8 * xb.sum));
+      __m256i sum = _mm256_add_epi16(_mm256_maddubs_epi16(lo[0], broadcast_group(xb.qs)),
+                                     _mm256_maddubs_epi16(hi[0], broadcast_group(xb.qs + 16)));
+      for (int k = 1; k < 4; ++k)
+        sum = _mm256_add_epi16(sum, _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], broadcast_group(xb.qs + 4 * k)),
+                                                     _mm256_maddubs_epi16(hi[k], broadcast_group(xb.qs + 16 + 4 * k))));
+      const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(sum, ones), _mm256_set1_epi32(8 * xb.sum));
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_set1_ps(xb.d)), acc[t]);
     }
   }
@@ -531,27 +535,37 @@ DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const
 
 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_q6_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_q6_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
 }
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
 }
 
 void gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
 }
 
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_q4_0x8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q4_0x8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
 }
 
 void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_count(n_tokens, [&](auto nt) { gemm_q8_0x8_tile<decltype(nt)::value>(w, n_blocks, x, x_stride, out, out_stride); });
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_q8_0x8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
 }
 
 void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, int n_tokens, float* out,

@@ -6,6 +6,7 @@
 
 #include <arm_neon.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -456,31 +457,46 @@ struct IntKernels {
   }
   [[gnu::always_inline]] static void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                  int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    switch (n_tokens) {
-      case 1: return gemm_q4_0x8_tile<Int8, 1>(w, n_blocks, x, x_stride, out, out_stride);
-      case 2: return gemm_q4_0x8_tile<Int8, 2>(w, n_blocks, x, x_stride, out, out_stride);
-      case 3: return gemm_q4_0x8_tile<Int8, 3>(w, n_blocks, x, x_stride, out, out_stride);
-      default: return gemm_q4_0x8_tile<Int8, 4>(w, n_blocks, x, x_stride, out, out_stride);
+    // Four tokens per tile: the accumulators of more would not fit in registers.
+    for (int t = 0; t < n_tokens; t += 4) {
+      const ActBlockQ8* xt = x + t * x_stride;
+      float* ot = out + t * out_stride;
+      switch (std::min(4, n_tokens - t)) {
+        case 1: gemm_q4_0x8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 2: gemm_q4_0x8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 3: gemm_q4_0x8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        default: gemm_q4_0x8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+      }
     }
   }
   [[gnu::always_inline]] static void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                  int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    switch (n_tokens) {
-      case 1: return gemm_q8_0x8_tile<Int8, 1>(w, n_blocks, x, x_stride, out, out_stride);
-      case 2: return gemm_q8_0x8_tile<Int8, 2>(w, n_blocks, x, x_stride, out, out_stride);
-      case 3: return gemm_q8_0x8_tile<Int8, 3>(w, n_blocks, x, x_stride, out, out_stride);
-      default: return gemm_q8_0x8_tile<Int8, 4>(w, n_blocks, x, x_stride, out, out_stride);
+    // Four tokens per tile: the accumulators of more would not fit in registers.
+    for (int t = 0; t < n_tokens; t += 4) {
+      const ActBlockQ8* xt = x + t * x_stride;
+      float* ot = out + t * out_stride;
+      switch (std::min(4, n_tokens - t)) {
+        case 1: gemm_q8_0x8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 2: gemm_q8_0x8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 3: gemm_q8_0x8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        default: gemm_q8_0x8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+      }
     }
   }
   // gemm_q4_kx8 (Unit = Q4KUnit) and gemm_q6_kx8 (Q6KUnit).
   template <class Unit>
   [[gnu::always_inline]] static void gemm_kx8(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
                                               int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    switch (n_tokens) {
-      case 1: return gemm_kx8_tile<Int8, Unit, 1>(w, n_blocks, x, x_stride, out, out_stride);
-      case 2: return gemm_kx8_tile<Int8, Unit, 2>(w, n_blocks, x, x_stride, out, out_stride);
-      case 3: return gemm_kx8_tile<Int8, Unit, 3>(w, n_blocks, x, x_stride, out, out_stride);
-      default: return gemm_kx8_tile<Int8, Unit, 4>(w, n_blocks, x, x_stride, out, out_stride);
+    // Four tokens per tile: the accumulators of more would not fit in registers.
+    for (int t = 0; t < n_tokens; t += 4) {
+      const ActBlockQ8* xt = x + t * x_stride;
+      float* ot = out + t * out_stride;
+      switch (std::min(4, n_tokens - t)) {
+        case 1: gemm_kx8_tile<Int8, Unit, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 2: gemm_kx8_tile<Int8, Unit, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 3: gemm_kx8_tile<Int8, Unit, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        default: gemm_kx8_tile<Int8, Unit, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+      }
     }
   }
 };

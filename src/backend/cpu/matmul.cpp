@@ -137,13 +137,13 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
                         int64_t g_begin, int64_t g_end) {
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
   // Tokens go in chunks whose activations stay in L2 while the weights stream past,
-  // four tokens per kernel call.
+  // kMaxGemmTokens per kernel call.
   constexpr int64_t kTokenChunk = 64;
   for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
     const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
     for (int64_t g = g_begin; g < g_end; ++g)
-      for (int64_t t = t0; t < t1; t += 4) {
-        const int n = static_cast<int>(std::min<int64_t>(4, t1 - t));
+      for (int64_t t = t0; t < t1; t += kMaxGemmTokens) {
+        const int n = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
         const ActBlockQ8* x = takes_quantized_rows(w) ? xq + t * x_stride : nullptr;
         switch (w.source_dtype()) {
