@@ -54,4 +54,8 @@ ApiError not_found(const std::string& path) {
   return {.http_status = 404, .message = fmt::format("Unknown route: {}", path), .code = "not_found"};
 }
 
+ApiError client_closed_request() {
+  return {.http_status = 499, .message = "The client closed the connection before the response.", .type = "server_error"};
+}
+
 }  // namespace dsinfer::server

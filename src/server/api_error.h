@@ -33,5 +33,7 @@ ApiError saturated(std::string message);        // 429 (the caller adds Retry-Af
 ApiError unavailable(std::string message);      // 503
 ApiError internal_error(std::string message);   // 500
 ApiError not_found(const std::string& path);    // 404 for an unknown route
+// 499 (nginx's "client closed request"): recorded in metrics, never read by the client.
+ApiError client_closed_request();
 
 }  // namespace dsinfer::server

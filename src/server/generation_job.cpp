@@ -145,12 +145,16 @@ void GenerationJob::handle(const GenerationEvent& event, std::string* sse) {
   }
 }
 
-ApiResult<nlohmann::json> GenerationJob::collect() {
+ApiResult<nlohmann::json> GenerationJob::collect(const std::function<bool()>& client_gone) {
   std::vector<GenerationEvent> events;
   while (!all_finished()) {
     events.clear();
-    channel_->wait(events, std::chrono::milliseconds(1000));
+    channel_->wait(events, kClientCheck);
     for (const GenerationEvent& e : events) handle(e, nullptr);
+    if (!all_finished() && client_gone()) {
+      cancel();
+      return client_closed_request();
+    }
   }
   std::vector<ChoiceResult> results;
   for (const Choice& c : choices_) {

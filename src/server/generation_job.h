@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,7 +45,10 @@ class GenerationJob {
   std::optional<SubmitError> submit();
 
   // Waits for every choice and returns the response body, or the error that ended one.
-  ApiResult<nlohmann::json> collect();
+  // Asks client_gone() every kClientCheck while it waits; once it says yes, stops the
+  // generation and returns an error (nobody will read the body).
+  ApiResult<nlohmann::json> collect(const std::function<bool()>& client_gone);
+  static constexpr std::chrono::milliseconds kClientCheck{100};
 
   // Streaming: appends the next SSE bytes to `out`, waiting at most `poll` for them (so
   // the caller can check its connection in between; `out` may stay empty). False when the

@@ -12,6 +12,7 @@
 #include <httplib.h>
 
 #include "server/api_error.h"
+#include "server/client_connection.h"
 #include "server/generation_job.h"
 #include "server/openai_request.h"
 #include "server/sse.h"
@@ -157,7 +158,7 @@ struct HttpServer::Impl {
                  .received = received};
     spec.prompts.assign(static_cast<size_t>(request.params.n), p.ids);
     spec.max_tokens.assign(static_cast<size_t>(request.params.n), std::get<int64_t>(max_tokens));
-    run(std::move(spec), res);
+    run(std::move(spec), req, res);
   }
 
   void completions(const httplib::Request& req, httplib::Response& res) {
@@ -178,10 +179,10 @@ struct HttpServer::Impl {
         spec.max_tokens.push_back(std::get<int64_t>(max_tokens));
       }
     }
-    run(std::move(spec), res);
+    run(std::move(spec), req, res);
   }
 
-  void run(JobSpec spec, httplib::Response& res) {
+  void run(JobSpec spec, const httplib::Request& req, httplib::Response& res) {
     const bool stream = spec.params.stream;
     auto job = std::make_shared<GenerationJob>(engine, tokenizer, &metrics, std::move(spec));
     if (std::optional<SubmitError> refused = job->submit()) {
@@ -194,7 +195,10 @@ struct HttpServer::Impl {
       }
     }
     if (!stream) {
-      ApiResult<json> body = job->collect();
+      // Nothing is written until the whole completion is ready: watch the connection so a
+      // client that gives up does not leave its generation running.
+      const std::optional<ClientConnection> client = ClientConnection::find(req.remote_addr, req.remote_port);
+      ApiResult<json> body = job->collect([&] { return client && client->closed(); });
       if (auto* e = std::get_if<ApiError>(&body)) return send_error(res, *e);
       return send_json(res, 200, std::get<json>(body));
     }

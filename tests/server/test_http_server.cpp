@@ -1,5 +1,10 @@
 // The HTTP routes end to end over a fake engine (no model): real sockets, real tokenizer
 // and chat template (DeepSeek-V3's), the responses parsed as a client would.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 #include <sstream>
@@ -318,6 +323,32 @@ TEST_F(HttpServerTest, ClientDisconnectCancels) {
     return received.size() < 300;  // hang up after a few chunks
   };
   client_->send(req);
+  for (int i = 0; i < 200 && engine_->cancels == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GE(engine_->cancels, 1);
+}
+
+// A non-streaming request writes nothing until it is done: the server must notice the
+// closed connection on its own. The client sends the request on a raw socket and closes
+// it; the reply script is long enough (thousands of 1 ms ticks) to still be running.
+TEST_F(HttpServerTest, NonStreamingClientDisconnectCancels) {
+  std::string reply;
+  for (int i = 0; i < 3000; ++i) reply += " a";
+  start(reply);
+  const std::string body = json({{"prompt", "x"}}).dump();
+  const std::string request = "POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const int sock = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(sock, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ASSERT_EQ(send(sock, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  for (int i = 0; i < 200 && engine_->stats().running == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(engine_->stats().running, 1);
+  ASSERT_EQ(engine_->cancels, 0);
+  close(sock);
   for (int i = 0; i < 200 && engine_->cancels == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_GE(engine_->cancels, 1);
 }
