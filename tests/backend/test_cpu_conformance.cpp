@@ -487,6 +487,31 @@ TEST_P(CpuConformance, AttentionTilesAreFmaChainsInOrder) {
   }
 }
 
+// The softmax exponentials against exp in double precision, over the range softmax
+// meets (shifted scores <= 0, down past where float exp underflows) and a little above,
+// with a count that leaves a partial vector.
+TEST_P(CpuConformance, ExpAndSumIsCloseToExp) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  constexpr int64_t n = 203;
+  std::vector<float> v(n);
+  for (int64_t i = 0; i < n; ++i) v[i] = -100.0f + 0.51f * static_cast<float>(i) + 0.013f * static_cast<float>(i % 7);
+  const float shift = 1.5f;
+  std::vector<float> got = v;
+  const float sum = k.exp_and_sum(got.data(), n, shift);
+  double expected_sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double x = static_cast<double>(v[i] - shift);
+    const double expected = std::exp(x);
+    expected_sum += expected;
+    if (x < -87.3) {
+      EXPECT_LE(got[i], 2e-38f) << "x = " << x;
+    } else {
+      EXPECT_NEAR(got[i], expected, 4e-7 * expected) << "x = " << x;
+    }
+  }
+  EXPECT_NEAR(sum, expected_sum, 1e-6 * expected_sum);
+}
+
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   Backends b(GetParam());
   const int64_t T = 9, hidden = MoeLayer::kHidden;

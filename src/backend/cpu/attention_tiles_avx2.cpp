@@ -1,8 +1,9 @@
-// Prefill attention tiles for AVX2 + FMA: up to four queries of one head against keys
-// stored transposed in blocks of eight, and the matching probability-weighted sums of
-// value rows. Every (query, key) score and every output value is one fused multiply-add
-// chain in index order from zero, the arithmetic of the generic table's loops, so a
-// query's result does not depend on which tile, or how full a tile, it was in.
+// Attention kernels for AVX2 + FMA: the exponentials of a row of scores, and prefill
+// tiles of up to four queries of one head against keys stored transposed in blocks of
+// eight, with the matching probability-weighted sums of value rows. Every (query, key)
+// score and every output value of a tile is one fused multiply-add chain in index order
+// from zero, the arithmetic of the generic table's loops, so a query's result does not
+// depend on which tile, or how full a tile, it was in.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -77,7 +78,50 @@ DSINFER_AVX2 void value_sums(const float* p, int64_t p_stride, const float* v, i
     }
 }
 
+// exp(x) as 2^n * e^r with n = round(x / ln 2) and |r| <= ln 2 / 2: r from x with ln 2
+// split in two parts (the first exact in float), e^r from a degree-7 polynomial (Cephes'
+// expf coefficients), 2^n built in the exponent bits. x is clamped to [-87.3, 88.4], where
+// 2^n stays a normal float.
+DSINFER_AVX2 inline __m256 exp_ps(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.33654f)), _mm256_set1_ps(88.37626f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i pow2n = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(pow2n));
+}
+
 }  // namespace
+
+DSINFER_AVX2 float exp_and_sum_avx2(float* v, int64_t n, float shift) {
+  const __m256 s = _mm256_set1_ps(shift);
+  __m256 sum = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(v + i), s));
+    _mm256_storeu_ps(v + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (i < n) {
+    // The last partial vector through masked loads and stores; its idle lanes add 0.
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 e = _mm256_and_ps(exp_ps(_mm256_sub_ps(_mm256_maskload_ps(v + i, mask), s)), _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(v + i, mask, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
+  half = _mm_add_ps(half, _mm_movehl_ps(half, half));
+  return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
+}
 
 DSINFER_AVX2 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d,
                                         int64_t n_blocks, float scale, float* scores, int64_t stride) {

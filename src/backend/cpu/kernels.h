@@ -158,6 +158,9 @@ struct Kernels {
   // p[j * p_stride + i] * v[i * v_stride + c], for nq (1..4) rows of probabilities.
   void (*value_row_sums)(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
                          int64_t d, float* out, int64_t out_stride);
+  // v[i] = exp(v[i] - shift), within a few ulp of std::exp (values below about -87.3
+  // give about 1e-38 or 0), and returns their sum, in an order fixed by n alone.
+  float (*exp_and_sum)(float* v, int64_t n, float shift);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -589,13 +589,14 @@ void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, i
                            float scale, float* scores, int64_t stride);
 void value_row_sums_avx2(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
                          int64_t d, float* out, int64_t out_stride);
+float exp_and_sum_avx2(float* v, int64_t n, float shift);
 
 const Kernels& avx2_kernels() {
   static const Kernels table{"avx2",   dot_f32,  dot_bf16,        dot_f16,   dot_f8e4m3, dot_q8_0,
                              dot_q4_0, quantize_act_q8, dot4_bf16, dot4_q8_0,  dot4_q4_0,
                              gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
                              gemm_fp4x8, sequential_dots8_avx2, weighted_sum_avx2,
-                             key_block_scores_avx2, value_row_sums_avx2};
+                             key_block_scores_avx2, value_row_sums_avx2, exp_and_sum_avx2};
   return table;
 }
 

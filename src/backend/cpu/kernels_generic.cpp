@@ -220,13 +220,20 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
     }
 }
 
+float exp_and_sum(float* v, int64_t n, float shift) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - shift));
+  return sum;
+}
+
 }  // namespace
 
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
                              gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
-                             gemm_fp4x8, nullptr, nullptr, key_block_scores, value_row_sums};
+                             gemm_fp4x8, nullptr, nullptr, key_block_scores, value_row_sums,
+                             exp_and_sum};
   return table;
 }
 

@@ -562,6 +562,47 @@ void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
   }
 }
 
+// exp(x) as 2^n * e^r, n = round(x / ln 2): ln 2 split in two parts, e^r from a degree-7
+// polynomial (Cephes' expf coefficients), 2^n in the exponent bits; x clamped so that 2^n
+// stays a normal float (as the AVX2 table).
+inline float32x4_t exp_f32x4(float32x4_t x) {
+  x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-87.33654f)), vdupq_n_f32(88.37626f));
+  const float32x4_t n = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+  float32x4_t r = vfmsq_f32(x, n, vdupq_n_f32(0.693359375f));
+  r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+  float32x4_t y = vdupq_n_f32(1.9875691500e-4f);
+  y = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), y, r);
+  y = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), y, r);
+  y = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), y, vmulq_f32(r, r));
+  const int32x4_t pow2n = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+  return vmulq_f32(y, vreinterpretq_f32_s32(pow2n));
+}
+
+float exp_and_sum(float* v, int64_t n, float shift) {
+  const float32x4_t s = vdupq_n_f32(shift);
+  float32x4_t sum = vdupq_n_f32(0.0f);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t e = exp_f32x4(vsubq_f32(vld1q_f32(v + i), s));
+    vst1q_f32(v + i, e);
+    sum = vaddq_f32(sum, e);
+  }
+  if (i < n) {
+    // The last partial vector through a padded copy; its idle lanes add 0.
+    float tail[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    std::copy(v + i, v + n, tail);
+    float e[4];
+    vst1q_f32(e, exp_f32x4(vsubq_f32(vld1q_f32(tail), s)));
+    for (int64_t j = 0; j < 4; ++j) e[j] = i + j < n ? e[j] : 0.0f;
+    std::copy(e, e + (n - i), v + i);
+    sum = vaddq_f32(sum, vld1q_f32(e));
+  }
+  return vaddvq_f32(sum);
+}
+
 // Attention tiles (kernels.h): every score and output value one fused multiply-add chain
 // in index order, as the generic loops; a block of eight keys is two vectors.
 void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks, float scale,
@@ -626,7 +667,8 @@ const Kernels& neon_kernels() {
                              nullptr,
                              nullptr,
                              key_block_scores,
-                             value_row_sums};
+                             value_row_sums,
+                             exp_and_sum};
   return table;
 }
 
@@ -635,7 +677,7 @@ const Kernels& neon_dotprod_kernels() {
                              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
                              dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
                              nullptr,        dotprod_gemm_q6_kx8, nullptr, nullptr, nullptr,
-                             key_block_scores, value_row_sums};
+                             key_block_scores, value_row_sums, exp_and_sum};
   return table;
 }
 

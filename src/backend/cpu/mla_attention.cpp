@@ -16,12 +16,10 @@
 namespace dsinfer::cpu {
 namespace {
 
-void softmax_in_place(float* v, int64_t n) {
+void softmax_in_place(const Kernels& k, float* v, int64_t n) {
   float max = v[0];
   for (int64_t i = 1; i < n; ++i) max = std::max(max, v[i]);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += (v[i] = std::exp(v[i] - max));
-  const float inv = 1.0f / sum;
+  const float inv = 1.0f / k.exp_and_sum(v, n, max);
   for (int64_t i = 0; i < n; ++i) v[i] *= inv;
 }
 
@@ -107,7 +105,7 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
           const float* row = a.latent.row(seen[i]);
           scores[i] = (k.dot_f32(q_latent, row, r) + k.dot_f32(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
         }
-        softmax_in_place(scores, seen.count);
+        softmax_in_place(k, scores, seen.count);
         std::fill_n(o_latent, r, 0.0f);
         for (int64_t i = 0; i < seen.count; ++i) {
           const float* c_kv = a.latent.row(seen[i]);
@@ -160,7 +158,7 @@ void attend(CpuContext& ctx, const MlaAttentionArgs& a, Tensor kv, float* thread
           std::copy_n(kv.f32_row(seen[i]) + h * kv_head + a.nope_dim, a.v_head_dim, values + i * a.v_head_dim);
         const float* q = a.q.f32_row(t) + h * q_head;
         k.key_block_scores(&q, 1, keys_t, q_head, (seen.count + 7) / 8, a.softmax_scale, probs, padded);
-        softmax_in_place(probs, seen.count);
+        softmax_in_place(k, probs, seen.count);
         k.value_row_sums(probs, padded, 1, values, a.v_head_dim, seen.count, a.v_head_dim,
                          a.out.f32_row(t) + h * a.v_head_dim, a.out.row_stride);
       }
@@ -181,7 +179,7 @@ void attend(CpuContext& ctx, const MlaAttentionArgs& a, Tensor kv, float* thread
         for (int j = 0; j < nq; ++j) {
           float* row = probs + j * padded;
           const int64_t seen = a.start_pos + t0 + j + 1;
-          softmax_in_place(row, seen);
+          softmax_in_place(k, row, seen);
           std::fill(row + seen, row + keys, 0.0f);
         }
         k.value_row_sums(probs, padded, nq, kv.f32_row(0) + h * kv_head + a.nope_dim, kv.row_stride, keys,
