@@ -202,7 +202,9 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   const size_t source_bytes = dtype_bytes(w.dtype, w.rows() * w.cols());
   if (w.file_backed) populate_file_pages(w.data, source_bytes);
   std::atomic<bool> scales_ok = true;
-  pool.parallel_for(w.rows() / 8, [&](int, int64_t begin, int64_t end) {
+  // Row groups from a shared counter: the threads' first touches of fresh arena pages
+  // (the kernel zeroing huge pages) take very different times.
+  pool.parallel_for_dynamic(w.rows() / 8, /*chunks_per_thread=*/8, [&](int, int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       uint8_t* out = data + static_cast<size_t>(g) * group_bytes;
       switch (w.dtype) {
