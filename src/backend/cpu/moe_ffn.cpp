@@ -42,25 +42,28 @@ MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_
 // gate <- swiglu_value(gate, up, limit) (moe_experts.h).
 void silu_and_mul(ThreadPool& pool, Tensor gate, Tensor up, float limit) {
   pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      float& g = gate.f32_row(i / gate.cols)[i % gate.cols];
-      g = swiglu_value(g, up.f32_row(i / gate.cols)[i % gate.cols], limit);
+    // [begin, end) runs over whole rows and parts of the first and last.
+    for (int64_t i = begin; i < end;) {
+      const int64_t row = i / gate.cols, col = i % gate.cols, stop = std::min(end - i, gate.cols - col) + col;
+      float* g = gate.f32_row(row);
+      const float* u = up.f32_row(row);
+      for (int64_t c = col; c < stop; ++c) g[c] = swiglu_value(g[c], u[c], limit);
+      i += stop - col;
     }
   });
 }
 
-// expert_out[:n] = down(silu(gate(rows[:n])) * up(rows[:n])).
-void swiglu(CpuContext& ctx, const MoeWorkspace& ws, int64_t n, const FfnWeights& w, float limit) {
-  const int64_t inter = w.gate->view().rows();
+// out = down(silu(gate(rows)) * up(rows)), with the workspace's gate and up areas.
+void swiglu(CpuContext& ctx, const MoeWorkspace& ws, Tensor rows, Tensor out, const FfnWeights& w, float limit) {
+  const int64_t n = rows.rows, inter = w.gate->view().rows();
   Tensor gate = ws.gate.row_slice(0, n);
   gate.cols = gate.row_stride = inter;
   Tensor up = ws.up.row_slice(0, n);
   up.cols = up.row_stride = inter;
-  Tensor rows = ws.rows.row_slice(0, n);
   ctx.matmul(gate, rows, *w.gate);
   ctx.matmul(up, rows, *w.up);
   silu_and_mul(ctx.pool, gate, up, limit);
-  ctx.matmul(ws.expert_out.row_slice(0, n), gate, *w.down);
+  ctx.matmul(out, gate, *w.down);
 }
 
 }  // namespace
@@ -88,36 +91,40 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   }
 
   // Shared experts first: their output initialises `out`.
-  for (int64_t t = 0; t < T; ++t) {
-    if (a.shared) {
-      std::copy_n(a.x.f32_row(t), hidden, ws.rows.f32_row(t));
-    } else {
-      std::fill_n(a.out.f32_row(t), hidden, 0.0f);
-    }
-  }
   if (a.shared) {
-    swiglu(ctx, ws, T, *a.shared, a.swiglu_limit);
-    for (int64_t t = 0; t < T; ++t) std::copy_n(ws.expert_out.f32_row(t), hidden, a.out.f32_row(t));
+    swiglu(ctx, ws, a.x, a.out, *a.shared, a.swiglu_limit);
+  } else {
+    ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) std::fill_n(a.out.f32_row(t), hidden, 0.0f);
+    });
   }
 
-  // Expert results are added in expert order whichever way they were computed.
-  auto combine = [&](const RoutedToken& routed, const float* y) {
-    float* o = a.out.f32_row(routed.token);
-    for (int64_t c = 0; c < hidden; ++c) o[c] += routed.weight * y[c];
+  // Expert results are added in expert order whichever way they were computed: each
+  // token's slots listed by expert, then every token's row summed on its own.
+  std::vector<std::vector<RoutedToken>> slots_of(static_cast<size_t>(T));
+  for (const auto& routed : tokens_of)
+    for (const RoutedToken& r : routed) slots_of[static_cast<size_t>(r.token)].push_back(r);
+  auto combine = [&](Tensor results) {
+    ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        float* o = a.out.f32_row(t);
+        for (const RoutedToken& r : slots_of[static_cast<size_t>(t)]) {
+          const float* y = results.f32_row(r.slot);
+          for (int64_t c = 0; c < hidden; ++c) o[c] += r.weight * y[c];
+        }
+      }
+    });
   };
-  if (run_packed_experts(ctx, a.x, a.experts, tokens_of, a.swiglu_limit, ws.routed_out)) {
-    for (const auto& routed : tokens_of)
-      for (const RoutedToken& r : routed) combine(r, ws.routed_out.f32_row(r.slot));
-    return;
-  }
+  if (run_packed_experts(ctx, a.x, a.experts, tokens_of, a.swiglu_limit, ws.routed_out)) return combine(ws.routed_out);
   for (int64_t e = 0; e < n_experts; ++e) {
     const auto& routed = tokens_of[e];
     const int64_t n = static_cast<int64_t>(routed.size());
     if (n == 0) continue;
     for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
-    swiglu(ctx, ws, n, a.experts[e], a.swiglu_limit);
-    for (int64_t i = 0; i < n; ++i) combine(routed[i], ws.expert_out.f32_row(i));
+    swiglu(ctx, ws, ws.rows.row_slice(0, n), ws.expert_out.row_slice(0, n), a.experts[e], a.swiglu_limit);
+    for (int64_t i = 0; i < n; ++i) std::copy_n(ws.expert_out.f32_row(i), hidden, ws.routed_out.f32_row(routed[i].slot));
   }
+  combine(ws.routed_out);
 }
 
 }  // namespace dsinfer::cpu
