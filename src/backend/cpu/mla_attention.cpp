@@ -124,10 +124,11 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
 
 // Attention of every query with the tile kernels. Causal: per head, the keys ([nope | rope]
 // values) are transposed once into blocks of eight; queries go four at a time through the
-// score and value tiles. With lists (V3.2), each query's keys and values are gathered and
-// go through the same tiles alone, so a list of every causal position gives the same bits. Scores a query computes past its own position are dropped and its
+// score and value tiles. Scores a query computes past its own position are dropped and its
 // probabilities there are zero, which leaves every sum it owns unchanged, bit for bit: a
-// query's output does not depend on the batch around it.
+// query's output does not depend on the batch around it. With lists (V3.2), each query's
+// keys and values are gathered and go through the same tiles alone, so a list of every
+// causal position gives the same bits as no list.
 void attend(CpuContext& ctx, const MlaAttentionArgs& a, Tensor kv, float* thread_area, int64_t per_thread) {
   const Kernels& k = ctx.kernels;
   const int64_t H = a.n_heads, T = a.q.rows, ctx_len = a.start_pos + T;
@@ -206,8 +207,7 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
     ctx.matmul(kv.row_slice(begin, run.rows), run.col_slice(0, a.kv_lora_rank), *a.kv_b);
     begin += run.rows;
   }
-  float* score_rows = ctx.attention_buffer.data() + kv_size;
-  attend(ctx, a, kv, score_rows, per_thread);
+  attend(ctx, a, kv, ctx.attention_buffer.data() + kv_size, per_thread);
 }
 
 }  // namespace
