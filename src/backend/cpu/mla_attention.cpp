@@ -92,6 +92,7 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   ctx.pool.parallel_for(H, [&](int thread, int64_t h0, int64_t h1) {
     float* widened = thread_area + thread * per_thread;
     auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
+    std::vector<const float*> latent_rows;
     for (int64_t h = h0; h < h1; ++h) {
       const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
       for (int64_t t = 0; t < T; ++t) {
@@ -106,12 +107,9 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
           scores[i] = (k.dot_f32(q_latent, row, r) + k.dot_f32(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
         }
         softmax_in_place(k, scores, seen.count);
-        std::fill_n(o_latent, r, 0.0f);
-        for (int64_t i = 0; i < seen.count; ++i) {
-          const float* c_kv = a.latent.row(seen[i]);
-          const float p = scores[i];
-          for (int64_t c = 0; c < r; ++c) o_latent[c] += p * c_kv[c];
-        }
+        latent_rows.resize(static_cast<size_t>(seen.count));
+        for (int64_t i = 0; i < seen.count; ++i) latent_rows[static_cast<size_t>(i)] = a.latent.row(seen[i]);
+        weighted_sum(k, o_latent, scores, latent_rows.data(), seen.count, r);
         if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
         // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half, in their stored format.
         float* o = a.out.f32_row(t) + h * a.v_head_dim;
