@@ -81,31 +81,63 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const AbsorbedKeyWeights& keys = absorbed_keys(a);
   const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
 
-  // Per (token, head): q_latent [r], then scores [ctx_len], then o_latent [r]; per
+  // A latent row [c_kv | k_pe] is one key for every head, and a head's query is
+  // [q_latent | q_pe]: with the heads' queries transposed in blocks of eight, the score
+  // tile takes four latent rows against all heads at once, each row read once.
+  const int64_t d = r + a.rope_dim, head_blocks = (H + 7) / 8, heads_padded = 8 * head_blocks;
+  // Per (token, head): q_latent [r], then scores [ctx_len], then o_latent [r]. Per token:
+  // the transposed queries [head_blocks][d][8] and the scores [key][heads_padded]. Per
   // thread: a widened weight row [r] and o_latent quantised to int8 blocks.
   const int64_t per_pair = 2 * r + ctx_len;
+  const int64_t per_token = heads_padded * d + ctx_len * heads_padded;
   const int64_t per_thread = r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
-  ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + ctx.pool.size() * per_thread));
+  ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + T * per_token + ctx.pool.size() * per_thread));
   float* base = ctx.attention_buffer.data();
-  float* thread_area = base + T * H * per_pair;
+  float* token_area = base + T * H * per_pair;
+  float* thread_area = token_area + T * per_token;
+  auto queries_t = [&](int64_t t) { return token_area + t * per_token; };
+  auto key_scores = [&](int64_t t) { return token_area + t * per_token + heads_padded * d; };
+  // Lanes past the last head score as zeros (and are never read).
+  if (heads_padded != H)
+    for (int64_t t = 0; t < T; ++t) std::fill_n(queries_t(t), heads_padded * d, 0.0f);
+
+  ctx.pool.parallel_for(H, [&](int, int64_t h0, int64_t h1) {
+    for (int64_t h = h0; h < h1; ++h) {
+      const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
+      for (int64_t t = 0; t < T; ++t) {
+        float* q_latent = base + (t * H + h) * per_pair;
+        const float* q = a.q.f32_row(t) + h * q_head;
+        for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
+        float* column = queries_t(t) + (h / 8) * d * 8 + h % 8;
+        for (int64_t c = 0; c < r; ++c) column[8 * c] = q_latent[c];
+        for (int64_t c = 0; c < a.rope_dim; ++c) column[8 * (r + c)] = q[a.nope_dim + c];
+      }
+    }
+  });
+  for (int64_t t = 0; t < T; ++t) {
+    const Visible seen = visible_positions(a, t);
+    ctx.pool.parallel_for_dynamic((seen.count + 3) / 4, /*chunks_per_thread=*/8, [&](int, int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g) {
+        const int nq = static_cast<int>(std::min<int64_t>(4, seen.count - 4 * g));
+        const float* rows[4];
+        for (int j = 0; j < nq; ++j) rows[j] = a.latent.row(seen[4 * g + j]);
+        k.key_block_scores(rows, nq, queries_t(t), d, head_blocks, a.softmax_scale,
+                           key_scores(t) + 4 * g * heads_padded, heads_padded);
+      }
+    });
+  }
 
   ctx.pool.parallel_for(H, [&](int thread, int64_t h0, int64_t h1) {
     float* widened = thread_area + thread * per_thread;
     auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
     std::vector<const float*> latent_rows;
     for (int64_t h = h0; h < h1; ++h) {
-      const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
       for (int64_t t = 0; t < T; ++t) {
         float* q_latent = base + (t * H + h) * per_pair;
         float* scores = q_latent + r;
         float* o_latent = scores + ctx_len;
-        const float* q = a.q.f32_row(t) + h * q_head;
-        for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
         const Visible seen = visible_positions(a, t);
-        for (int64_t i = 0; i < seen.count; ++i) {
-          const float* row = a.latent.row(seen[i]);
-          scores[i] = (k.dot_f32(q_latent, row, r) + k.dot_f32(q + a.nope_dim, row + r, a.rope_dim)) * a.softmax_scale;
-        }
+        for (int64_t i = 0; i < seen.count; ++i) scores[i] = key_scores(t)[i * heads_padded + h];
         softmax_in_place(k, scores, seen.count);
         latent_rows.resize(static_cast<size_t>(seen.count));
         for (int64_t i = 0; i < seen.count; ++i) latent_rows[static_cast<size_t>(i)] = a.latent.row(seen[i]);
