@@ -6,8 +6,8 @@
 #pragma once
 
 #include <chrono>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>

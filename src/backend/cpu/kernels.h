@@ -148,7 +148,8 @@ struct Kernels {
   // nullptr: callers loop.
   void (*weighted_sum)(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 
-  // Prefill attention tiles, in every table. Scores of nq (1..4) queries q[j] against
+  // Attention tiles, in every table (prefill queries against keys; in decode, latent rows
+  // against every head's query). Scores of nq (1..4) queries q[j] against
   // n_blocks blocks of eight keys stored transposed, key l of block b at
   // keys_t[(b * d + c) * 8 + l]:
   // scores[j * stride + 8 * b + l] = scale * (std::fma chain over c in order from zero).
