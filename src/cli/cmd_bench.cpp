@@ -1,5 +1,6 @@
 // `dsinfer bench`: prompt processing (pp) and token generation (tg) throughput, set
 // against the machine's memory bandwidth: tg cannot beat bandwidth / bytes per token.
+// The bandwidth is probed before the first timed run of a test and after each one.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -35,13 +36,32 @@ struct Measurement {
   std::string test;
   double tokens_per_s = 0;
   double stddev = 0;
+  double bandwidth_gbs = 0;  // median of the probes taken around the timed runs
+  double pct_of_bound = 0;   // median over the runs, each against the probes beside it
+  std::vector<double> rates;       // tokens/s of each timed run
+  std::vector<double> bandwidths;  // GB/s probed before the first run and after each
 };
 
-Measurement summarize(const std::string& test, const std::vector<double>& rates) {
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// rates[r] ran between the probes bandwidths[r] and bandwidths[r + 1]; the bound of a
+// run is the bandwidth beside it (their mean) over the bytes a token reads.
+Measurement summarize(const std::string& test, const std::vector<double>& rates, const std::vector<double>& bandwidths,
+                      int64_t bytes_per_token) {
   const double mean = std::accumulate(rates.begin(), rates.end(), 0.0) / static_cast<double>(rates.size());
   double var = 0;
   for (double r : rates) var += (r - mean) * (r - mean);
-  return {test, mean, rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0};
+  std::vector<double> pcts;
+  for (size_t r = 0; r < rates.size(); ++r) {
+    const double bound = 0.5 * (bandwidths[r] + bandwidths[r + 1]) * 1e9 / static_cast<double>(bytes_per_token);
+    pcts.push_back(100.0 * rates[r] / bound);
+  }
+  return {test, mean, rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0,
+          median(bandwidths), median(pcts), rates, bandwidths};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -96,11 +116,8 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     return error("-d plus -p/-n exceed the model's context of {}", c.max_position_embeddings);
 
   const int threads = o.backend.threads > 0 ? o.backend.threads : static_cast<int>(std::thread::hardware_concurrency());
-  double bandwidth_gbs;
-  {
-    ThreadPool probe_pool(threads);
-    bandwidth_gbs = cpu::measure_read_bandwidth(probe_pool);
-  }
+  ThreadPool probe_pool(threads);
+  cpu::ReadBandwidthProbe probe(probe_pool);
 
   std::vector<Measurement> results;
   // The depth tokens come from another seed than the timed ones.
@@ -110,18 +127,19 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     if (count == 0) return Status::ok();
     const auto tokens = bench_tokens(count, c.vocab_size);
     DSINFER_RETURN_IF_ERROR(timer(*model, depth, tokens).status());  // warm-up
-    std::vector<double> rates;
+    std::vector<double> rates, bandwidths{probe.measure()};
     for (int r = 0; r < o.repeats; ++r) {
       DSINFER_ASSIGN_OR_RETURN(double rate, timer(*model, depth, tokens));
       rates.push_back(rate);
+      bandwidths.push_back(probe.measure());
     }
-    results.push_back(summarize(test, rates));
+    results.push_back(summarize(test, rates, bandwidths, bytes_per_token));
     return Status::ok();
   };
   DSINFER_RETURN_IF_ERROR(measure(fmt::format("pp{}{}", o.prompt_tokens, at_depth), o.prompt_tokens, time_prompt<Model>));
   DSINFER_RETURN_IF_ERROR(measure(fmt::format("tg{}{}", o.gen_tokens, at_depth), o.gen_tokens, time_generation<Model>));
 
-  const double bound = bandwidth_gbs * 1e9 / static_cast<double>(bytes_per_token);
+  auto bound_of = [&](const Measurement& m) { return m.bandwidth_gbs * 1e9 / static_cast<double>(bytes_per_token); };
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& m : results) {
@@ -133,8 +151,10 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
                      {"tokens_per_s", m.tokens_per_s},
                      {"stddev", m.stddev},
                      {"bytes_per_token", bytes_per_token},
-                     {"bandwidth_gbs", bandwidth_gbs},
-                     {"pct_of_bound", tg ? nlohmann::json(100.0 * m.tokens_per_s / bound) : nlohmann::json(nullptr)}});
+                     {"bandwidth_gbs", m.bandwidth_gbs},
+                     {"pct_of_bound", tg ? nlohmann::json(m.pct_of_bound) : nlohmann::json(nullptr)},
+                     {"samples_tokens_per_s", m.rates},
+                     {"samples_bandwidth_gbs", m.bandwidths}});
     }
     std::printf("%s\n", out.dump(2).c_str());
     return Status::ok();
@@ -145,7 +165,7 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     const bool tg = m.test.starts_with("tg");
     fmt::print("| {} | {:.2f} GiB | {} | {} | {} | {:.2f} ± {:.2f} | {} | {:.1f} | {:.1f} | {} |\n", c.model_type,
                static_cast<double>(total_bytes) / (1 << 30), backend->name(), threads, m.test, m.tokens_per_s, m.stddev,
-               bytes_per_token, bandwidth_gbs, bound, tg ? fmt::format("{:.1f}%", 100.0 * m.tokens_per_s / bound) : "");
+               bytes_per_token, m.bandwidth_gbs, bound_of(m), tg ? fmt::format("{:.1f}%", m.pct_of_bound) : "");
   }
   return Status::ok();
 }

@@ -2,8 +2,9 @@
 """`dsinfer bench` and `dsinfer bench-serve` end to end, on a tiny MLA model and a tiny
 DeepSeek-V4 model, as a user runs them with --json.
 
-bench: one object per test named pp<P> / tg<N> (with " @ d<D>" under -d), its percentage of the bound equal to
-tokens/s x bytes per token / bandwidth, and bytes per token at least every always-read
+bench: one object per test named pp<P> / tg<N> (with " @ d<D>" under -d), one rate per timed run and one bandwidth
+probe before the first run and after each, its percentage of the bound the median over the runs of tokens/s x
+bytes per token / the mean of the two probes beside the run, and bytes per token at least every always-read
 weight of the model (the embedding excepted) and below the file's size: both counted here
 from the safetensors headers, independently of dsinfer's own tensor table.
 bench-serve: one object per concurrency level asked for, every stream's tokens generated.
@@ -12,6 +13,7 @@ Bad arguments are refused with a message.
 import argparse
 import json
 import pathlib
+import statistics
 import struct
 import subprocess
 import sys
@@ -59,10 +61,20 @@ def check_bench(dsinfer, model, failures):
                 failures.append(f"{model.name} {r['test']}: no '{key}'")
         if r["tokens_per_s"] <= 0 or r["threads"] != 2:
             failures.append(f"{model.name} {r['test']}: {r}")
+        rates, probes = r.get("samples_tokens_per_s", []), r.get("samples_bandwidth_gbs", [])
+        if len(rates) != 2 or len(probes) != 3 or min(probes, default=0) <= 0:
+            failures.append(f"{model.name} {r['test']}: -r 2 gave runs {rates} and probes {probes}")
+        elif abs(r["tokens_per_s"] - statistics.mean(rates)) > 1e-6 * r["tokens_per_s"] or \
+                r["bandwidth_gbs"] != statistics.median(probes):
+            failures.append(f"{model.name} {r['test']}: {r['tokens_per_s']} t/s and {r['bandwidth_gbs']} GB/s are not "
+                            f"the mean of {rates} and the median of {probes}")
     tg = rows[-1]
-    expected_pct = 100 * tg["tokens_per_s"] * tg["bytes_per_token"] / (tg["bandwidth_gbs"] * 1e9)
-    if abs(tg["pct_of_bound"] - expected_pct) > 0.01 * expected_pct + 0.1:
-        failures.append(f"{model.name}: pct_of_bound {tg['pct_of_bound']} but tokens/s x bytes / bandwidth = {expected_pct}")
+    rates, probes = tg["samples_tokens_per_s"], tg["samples_bandwidth_gbs"]
+    expected_pct = statistics.median(100 * rate * tg["bytes_per_token"] / ((probes[i] + probes[i + 1]) / 2 * 1e9)
+                                     for i, rate in enumerate(rates))
+    if abs(tg["pct_of_bound"] - expected_pct) > 1e-6 * expected_pct:
+        failures.append(f"{model.name}: pct_of_bound {tg['pct_of_bound']}, but the runs against their probes give "
+                        f"{expected_pct}")
     if not (0.5 * always <= tg["bytes_per_token"] <= sum(sizes.values())):
         failures.append(f"{model.name}: {tg['bytes_per_token']} bytes per token, outside [{0.5 * always}, "
                         f"{sum(sizes.values())}] (always-read weights, whole file)")

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 namespace dsinfer::cpu {
@@ -27,22 +26,24 @@ uint64_t read_range(const uint64_t* p, size_t n) {
 
 }  // namespace
 
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int passes) {
-  const size_t words = bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
+ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t bytes)
+    : pool_(pool), words_(bytes / sizeof(uint64_t)), buffer_(new uint64_t[words_]) {
   // Touch every page from the threads that will read it, so pages are really mapped.
-  pool.parallel_for(static_cast<int64_t>(words), [&](int, int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) buffer[i] = static_cast<uint64_t>(i);
+  pool_.parallel_for(static_cast<int64_t>(words_), [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) buffer_[i] = static_cast<uint64_t>(i);
   });
-  std::vector<uint64_t> sinks(static_cast<size_t>(pool.size()));
+}
+
+double ReadBandwidthProbe::measure(int passes) {
+  std::vector<uint64_t> sinks(static_cast<size_t>(pool_.size()));
   double best = 0.0;
   for (int pass = 0; pass < passes; ++pass) {
     const auto start = std::chrono::steady_clock::now();
-    pool.parallel_for(static_cast<int64_t>(words), [&](int thread, int64_t begin, int64_t end) {
-      sinks[thread] += read_range(buffer.get() + begin, static_cast<size_t>(end - begin));
+    pool_.parallel_for(static_cast<int64_t>(words_), [&](int thread, int64_t begin, int64_t end) {
+      sinks[thread] += read_range(buffer_.get() + begin, static_cast<size_t>(end - begin));
     });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    best = std::max(best, static_cast<double>(words * sizeof(uint64_t)) / seconds / 1e9);
+    best = std::max(best, static_cast<double>(words_ * sizeof(uint64_t)) / seconds / 1e9);
   }
   // Keep the sums observable.
   volatile uint64_t sink = 0;
