@@ -357,6 +357,67 @@ template <class Int8, int NT>
   store_tile<NT>(acc, out, out_stride);
 }
 
+// ---- FP4 rows (BlockFp4x8, layout in kernels.h) ----------------------------------------
+// Against float32 activations. A 16-byte half of group k holds four rows' values 4k..4k+3
+// (low nibbles) and 16+4k..16+4k+3 (high nibbles); one table lookup turns the codes into
+// their doubled values (exact int8), which widen to four floats per row and are multiplied
+// by the row's block scale 2^(e - 127) (a power of two: exact). Each token then adds one
+// multiply-add per row and four values into that row's four-lane sum, in the same order
+// whichever tile the token is in; the end folds the lanes and halves the doubled values.
+template <int Lane>
+[[gnu::always_inline]] inline float32x4_t scaled_row(int16x4_t codes, float32x4_t scales) {
+  return vmulq_laneq_f32(vcvtq_f32_s32(vmovl_s16(codes)), scales, Lane);
+}
+
+template <int NT>
+[[gnu::always_inline]] inline void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const float* x,
+                                                   int64_t x_stride, float* out, int64_t out_stride) {
+  const int8x16_t values = vld1q_s8(kE2M1Doubled);
+  const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
+  float32x4_t acc[NT][8];
+  for (auto& token : acc)
+    for (auto& a : token) a = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const uint16x8_t e = vmovl_u8(vld1_u8(w[b].e));
+    // Exponent field e: 2^(e - 127), and 0 for code 0 (PackedWeight keeps e at most 127 + 73).
+    const float32x4_t scales[2] = {vreinterpretq_f32_u32(vshlq_n_u32(vmovl_u16(vget_low_u16(e)), 23)),
+                                   vreinterpretq_f32_u32(vshlq_n_u32(vmovl_high_u16(e), 23))};
+    for (int k = 0; k < 4; ++k)
+      for (int half = 0; half < 2; ++half) {  // rows 0..3, rows 4..7
+        const uint8x16_t packed = vld1q_u8(w[b].qs + 32 * k + 16 * half);
+        const int8x16_t codes[2] = {vqtbl1q_s8(values, vandq_u8(packed, low_nibbles)),
+                                    vqtbl1q_s8(values, vshrq_n_u8(packed, 4))};
+        for (int nibble = 0; nibble < 2; ++nibble) {
+          const int16x8_t wide[2] = {vmovl_s8(vget_low_s8(codes[nibble])), vmovl_high_s8(codes[nibble])};
+          const float32x4_t rows[4] = {scaled_row<0>(vget_low_s16(wide[0]), scales[half]),
+                                       scaled_row<1>(vget_high_s16(wide[0]), scales[half]),
+                                       scaled_row<2>(vget_low_s16(wide[1]), scales[half]),
+                                       scaled_row<3>(vget_high_s16(wide[1]), scales[half])};
+          for (int t = 0; t < NT; ++t) {
+            const float32x4_t xv = vld1q_f32(x + t * x_stride + 32 * b + 16 * nibble + 4 * k);
+            for (int r = 0; r < 4; ++r) acc[t][4 * half + r] = vfmaq_f32(acc[t][4 * half + r], rows[r], xv);
+          }
+        }
+      }
+  }
+  for (int t = 0; t < NT; ++t) {
+    const float32x4_t* a = acc[t];
+    const float32x4_t low = vpaddq_f32(vpaddq_f32(a[0], a[1]), vpaddq_f32(a[2], a[3]));
+    const float32x4_t high = vpaddq_f32(vpaddq_f32(a[4], a[5]), vpaddq_f32(a[6], a[7]));
+    vst1q_f32(out + t * out_stride, vmulq_n_f32(low, 0.5f));
+    vst1q_f32(out + t * out_stride + 4, vmulq_n_f32(high, 0.5f));
+  }
+}
+
+// Two tokens per pass keep the sixteen row sums and the weights in registers.
+void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x_stride, int n_tokens, float* out,
+                int64_t out_stride) {
+  int t = 0;
+  for (; t + 2 <= n_tokens; t += 2)
+    gemm_fp4x8_tile<2>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  if (t < n_tokens) gemm_fp4x8_tile<1>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+}
+
 // ---- Interleaved K-quant rows (BlockQ4_Kx8 / BlockQ6_Kx8, layout in kernels.h) ---------
 // A super-block is kUnits units of one scale per row. A Unit(block, u) holds unit u's
 // weights as kHalves half blocks (as above), taken against 16 * kHalves activation values
@@ -663,7 +724,7 @@ const Kernels& neon_kernels() {
                              Widening::gemm_kx8<Q4KUnit>,
                              nullptr,  // Q5_K keeps the stored layout on ARM so far
                              Widening::gemm_kx8<Q6KUnit>,
-                             nullptr,  // FP4 experts: the stored layout
+                             gemm_fp4x8,
                              nullptr,
                              nullptr,
                              key_block_scores,
@@ -676,7 +737,7 @@ const Kernels& neon_dotprod_kernels() {
   static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
                              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
                              dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
-                             nullptr,        dotprod_gemm_q6_kx8, nullptr, nullptr, nullptr,
+                             nullptr,        dotprod_gemm_q6_kx8, gemm_fp4x8, nullptr, nullptr,
                              key_block_scores, value_row_sums, exp_and_sum};
   return table;
 }
