@@ -1,4 +1,5 @@
-// DeepSeek-V4's forward pass over one chunk of one sequence (deepseek_v4_model.h).
+// DeepSeek-V4's forward pass over chunks of one or more sequences (deepseek_v4_model.h):
+// everything but attention and the caches runs on all their rows at once.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -57,42 +58,60 @@ void carve(V4Workspace& ws, Backend& backend, const ModelConfig& c, int64_t toke
 void set_positions(V4Workspace& ws) {
   ws.positions.resize(static_cast<size_t>(ws.tokens));
   ws.inverse_positions.resize(ws.positions.size());
-  for (int64_t t = 0; t < ws.tokens; ++t) {
-    ws.positions[t] = static_cast<int32_t>(ws.start + t);
-    ws.inverse_positions[t] = -ws.positions[t];  // RoPE by -p undoes RoPE by p
-  }
+  for (const V4Workspace::Chunk& chunk : ws.chunks)
+    for (int64_t t = 0; t < chunk.count; ++t) {
+      ws.positions[chunk.row + t] = static_cast<int32_t>(chunk.start + t);
+      ws.inverse_positions[chunk.row + t] = -static_cast<int32_t>(chunk.start + t);  // RoPE by -p undoes RoPE by p
+    }
 }
 
 }  // namespace
 
 Status DeepSeekV4Model::forward(std::span<const int32_t> tokens, V4State& state, ForwardOptions::Logits which,
                                 std::vector<float>& logits) {
+  const V4Chunk chunk{.tokens = tokens, .state = &state, .logits = which};
+  return forward(std::span(&chunk, 1), logits);
+}
+
+Status DeepSeekV4Model::forward(std::span<const V4Chunk> chunks, std::vector<float>& logits) {
   const ModelConfig& c = config();
-  const int64_t T = static_cast<int64_t>(tokens.size());
-  if (T == 0) return error("forward needs at least one token");
-  for (int32_t t : tokens)
-    if (t < 0 || t >= c.vocab_size) return error("token id {} is outside the vocabulary [0, {})", t, c.vocab_size);
-  if (state.position() + T > state.capacity())
-    return error("{} positions exceed the sequence capacity of {}", state.position() + T, state.capacity());
+  if (chunks.empty()) return error("forward needs at least one chunk");
   if (!ws_) ws_ = std::make_unique<V4Workspace>();
   V4Workspace& ws = *ws_;
+  ws.chunks.clear();
+  all_tokens_.clear();
+  for (const V4Chunk& chunk : chunks) {
+    const int64_t T = static_cast<int64_t>(chunk.tokens.size());
+    if (T == 0) return error("forward needs at least one token per chunk");
+    for (int32_t t : chunk.tokens)
+      if (t < 0 || t >= c.vocab_size) return error("token id {} is outside the vocabulary [0, {})", t, c.vocab_size);
+    if (!chunk.state) return error("a chunk has no sequence state");
+    if (chunk.state->position() + T > chunk.state->capacity())
+      return error("{} positions exceed the sequence capacity of {}", chunk.state->position() + T,
+                   chunk.state->capacity());
+    for (const V4Workspace::Chunk& earlier : ws.chunks)
+      if (earlier.state == chunk.state) return error("two chunks of one pass share a sequence state");
+    ws.chunks.push_back({.row = static_cast<int64_t>(all_tokens_.size()), .count = T,
+                         .start = chunk.state->position(), .state = chunk.state, .logits = chunk.logits});
+    all_tokens_.insert(all_tokens_.end(), chunk.tokens.begin(), chunk.tokens.end());
+  }
+  const int64_t T = static_cast<int64_t>(all_tokens_.size());
   carve(ws, backend_, c, T);
   ws.tokens = T;
-  ws.start = state.position();
 
   // Embedding, repeated into every residual stream.
-  backend_.embedding(ws.use(ws.x), *embed_, tokens);
+  backend_.embedding(ws.use(ws.x), *embed_, all_tokens_);
   for (int64_t j = 0; j < v4().hc_mult; ++j)
     backend_.copy(ws.use(ws.streams).col_slice(j * c.hidden_size, c.hidden_size), ws.use(ws.x));
-  run_blocks(tokens, state, ws);
-  head_logits(hc_head_, *norm_, ws, which, logits);
-  state.advance(T);
+  run_blocks(all_tokens_, ws);
+  head_logits(hc_head_, *norm_, ws, logits);
+  for (const V4Workspace::Chunk& chunk : ws.chunks) chunk.state->advance(chunk.count);
   return Status::ok();
 }
 
-void DeepSeekV4Model::run_blocks(std::span<const int32_t> tokens, V4State& state, V4Workspace& ws) {
+void DeepSeekV4Model::run_blocks(std::span<const int32_t> tokens, V4Workspace& ws) {
   set_positions(ws);
-  for (int64_t l = 0; l < config().num_hidden_layers; ++l) block(blocks_[l], l, tokens, state, ws);
+  for (int64_t l = 0; l < config().num_hidden_layers; ++l) block(blocks_[l], l, tokens, ws);
 }
 
 Status DeepSeekV4Model::mtp_logits(std::span<const int32_t> tokens, std::vector<float>& logits) {
@@ -112,7 +131,7 @@ Status DeepSeekV4Model::mtp_logits(std::span<const int32_t> tokens, std::vector<
   const int64_t D = c.hidden_size;
   const int64_t hc = v.hc_mult;
   ws.tokens = n;
-  ws.start = 0;
+  ws.chunks = {{.row = 0, .count = n, .start = 0, .state = &state, .logits = ForwardOptions::Logits::kAll}};
   // Input streams: h_proj(hnorm(stream j of position i)) + e_proj(enorm(embed(token i + 1))).
   const Tensor per_stream = Tensor::contiguous(DType::kF32, n * hc, D, ws.streams.data);
   const Tensor normed_streams = Tensor::contiguous(DType::kF32, n * hc, D, ws.next_streams.data);
@@ -127,13 +146,12 @@ Status DeepSeekV4Model::mtp_logits(std::span<const int32_t> tokens, std::vector<
     backend_.add(stream, stream, ws.use(ws.out));
   }
   set_positions(ws);
-  block(mtp_->block, c.num_hidden_layers, next, state, ws);
-  head_logits(mtp_->hc_head, *mtp_->norm, ws, ForwardOptions::Logits::kAll, logits);
+  block(mtp_->block, c.num_hidden_layers, next, ws);
+  head_logits(mtp_->hc_head, *mtp_->norm, ws, logits);
   return Status::ok();
 }
 
-void DeepSeekV4Model::block(const V4BlockWeights& w, int64_t layer, std::span<const int32_t> tokens, V4State& state,
-                            V4Workspace& ws) {
+void DeepSeekV4Model::block(const V4BlockWeights& w, int64_t layer, std::span<const int32_t> tokens, V4Workspace& ws) {
   const ModelConfig& c = config();
   const V4Config& v = v4();
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -153,7 +171,7 @@ void DeepSeekV4Model::block(const V4BlockWeights& w, int64_t layer, std::span<co
   };
 
   pre(w.hc_attn, *w.attn_norm);
-  attention(w, layer, state, ws);
+  attention(w, layer, ws);
   post();
 
   pre(w.hc_ffn, *w.ffn_norm);
@@ -169,61 +187,60 @@ void DeepSeekV4Model::block(const V4BlockWeights& w, int64_t layer, std::span<co
   post();
 }
 
-void DeepSeekV4Model::compress(const V4CompressorWeights& w, int64_t layer, bool indexer, V4State& state,
-                               V4Workspace& ws) {
+void DeepSeekV4Model::compress(const V4CompressorWeights& w, int64_t layer, bool indexer, V4Workspace& ws) {
   const ModelConfig& c = config();
   const V4Config& v = v4();
-  V4LayerCache& cache = state.layer(layer);
   const int64_t r = v.ratio(layer);
   const int64_t d = indexer ? v.index_head_dim : v.head_dim;
   const int64_t rd = c.qk_rope_head_dim;
   const bool overlap = r == V4Config::kCsaRatio;
   const int64_t width = (overlap ? 2 : 1) * d;
-  const int64_t T = ws.tokens;
-  const int64_t start = ws.start;
 
   // Every position's [kv | score] projections.
-  const Tensor proj = ws.use(indexer ? ws.iproj : ws.proj).col_slice(0, 2 * width);
-  backend_.matmul(proj.col_slice(0, width), ws.use(ws.normed), *w.wkv);
-  backend_.matmul(proj.col_slice(width, width), ws.use(ws.normed), *w.wgate);
+  const Tensor all = ws.use(indexer ? ws.iproj : ws.proj).col_slice(0, 2 * width);
+  backend_.matmul(all.col_slice(0, width), ws.use(ws.normed), *w.wkv);
+  backend_.matmul(all.col_slice(width, width), ws.use(ws.normed), *w.wgate);
 
-  // Blocks completed inside this chunk become rows of the cache.
-  const Tensor ring = indexer ? cache.index_state : cache.comp_state;
-  const int64_t first = start / r;
-  const int64_t count = (start + T) / r - first;
-  if (count > 0) {
-    const Tensor rows = (indexer ? cache.index_keys : cache.comp_rows).row_slice(first, count);
-    backend_.compress_pool({.out = rows, .chunk = proj, .state = ring, .ape = w.ape.get(), .chunk_start = start,
-                            .first_block = first, .ratio = r, .dim = d, .overlap = overlap});
-    backend_.rms_norm(rows, rows, *w.norm, static_cast<float>(c.rms_norm_eps));
-    ws.block_positions.resize(static_cast<size_t>(count));
-    for (int64_t i = 0; i < count; ++i) ws.block_positions[i] = static_cast<int32_t>((first + i) * r);
-    backend_.rope({.x = rows, .head_dim = d, .rope_offset = d - rd, .rope_dim = rd, .positions = ws.block_positions,
-                   .table = &compressed_rope_});
-    if (indexer) {
-      backend_.hadamard(rows);
-      backend_.fp4_round_trip(rows, kIndexFp4Block);
-    } else {
-      backend_.fp8_round_trip(rows.col_slice(0, d - rd), kKeyFp8Block, c.fp8->ue8m0_scales);
+  for (const V4Workspace::Chunk& chunk : ws.chunks) {
+    V4LayerCache& cache = chunk.state->layer(layer);
+    const int64_t T = chunk.count;
+    const int64_t start = chunk.start;
+    const Tensor proj = all.row_slice(chunk.row, T);
+    // Blocks completed inside this chunk become rows of the cache.
+    const Tensor ring = indexer ? cache.index_state : cache.comp_state;
+    const int64_t first = start / r;
+    const int64_t count = (start + T) / r - first;
+    if (count > 0) {
+      const Tensor rows = (indexer ? cache.index_keys : cache.comp_rows).row_slice(first, count);
+      backend_.compress_pool({.out = rows, .chunk = proj, .state = ring, .ape = w.ape.get(), .chunk_start = start,
+                              .first_block = first, .ratio = r, .dim = d, .overlap = overlap});
+      backend_.rms_norm(rows, rows, *w.norm, static_cast<float>(c.rms_norm_eps));
+      ws.block_positions.resize(static_cast<size_t>(count));
+      for (int64_t i = 0; i < count; ++i) ws.block_positions[i] = static_cast<int32_t>((first + i) * r);
+      backend_.rope({.x = rows, .head_dim = d, .rope_offset = d - rd, .rope_dim = rd, .positions = ws.block_positions,
+                     .table = &compressed_rope_});
+      if (indexer) {
+        backend_.hadamard(rows);
+        backend_.fp4_round_trip(rows, kIndexFp4Block);
+      } else {
+        backend_.fp8_round_trip(rows.col_slice(0, d - rd), kKeyFp8Block, c.fp8->ue8m0_scales);
+      }
     }
+    // The positions a later chunk's pools may still need stay in the ring.
+    for (int64_t p = std::max(start, start + T - ring.rows); p < start + T; ++p)
+      backend_.copy(ring.row_slice(p % ring.rows, 1), proj.row_slice(p - start, 1));
   }
-  // The positions a later chunk's pools may still need stay in the ring.
-  for (int64_t p = std::max(start, start + T - ring.rows); p < start + T; ++p)
-    backend_.copy(ring.row_slice(p % ring.rows, 1), proj.row_slice(p - start, 1));
 }
 
-void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4State& state, V4Workspace& ws) {
+void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4Workspace& ws) {
   const ModelConfig& c = config();
   const V4Config& v = v4();
   const V4AttentionWeights& a = w.attention;
-  V4LayerCache& cache = state.layer(layer);
   const float eps = static_cast<float>(c.rms_norm_eps);
   const int64_t T = ws.tokens;
-  const int64_t start = ws.start;
   const int64_t H = c.num_attention_heads;
   const int64_t hd = v.head_dim;
   const int64_t rd = c.qk_rope_head_dim;
-  const int64_t W = v.sliding_window;
   const int64_t r = w.ratio;
   const RopeTable* table = r > 0 ? &compressed_rope_ : &window_rope_;
   const Tensor x = ws.use(ws.normed);
@@ -244,6 +261,49 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4State&
   backend_.rope({.x = kv, .head_dim = hd, .rope_offset = hd - rd, .rope_dim = rd, .positions = ws.positions, .table = table});
   backend_.fp8_round_trip(kv.col_slice(0, hd - rd), kKeyFp8Block, c.fp8->ue8m0_scales);
 
+  // Compressed rows and, for CSA, the indexer's queries and head weights.
+  if (r > 0) compress(*a.compressor, layer, /*indexer=*/false, ws);
+  if (a.indexer) {
+    const V4IndexerWeights& ix = *a.indexer;
+    const int64_t nh = v.index_n_heads;
+    const int64_t ihd = v.index_head_dim;
+    compress(ix.compressor, layer, /*indexer=*/true, ws);
+    const Tensor iq = ws.use(ws.iq);
+    backend_.matmul(iq, qr, *ix.wq_b);
+    backend_.rope({.x = iq, .head_dim = ihd, .rope_offset = ihd - rd, .rope_dim = rd, .positions = ws.positions,
+                   .table = &compressed_rope_});
+    const Tensor iq_heads = Tensor::contiguous(DType::kF32, T * nh, ihd, iq.data);
+    backend_.hadamard(iq_heads);
+    backend_.fp4_round_trip(iq_heads, kIndexFp4Block);
+    backend_.matmul(ws.use(ws.iw), x, *ix.weights_proj);
+  }
+
+  for (size_t i = 0; i < ws.chunks.size(); ++i) attend(a, layer, r, i, ws);
+
+  // The output's RoPE dims turned back to position 0, then the grouped low-rank projection.
+  const Tensor attn = ws.use(ws.attn);
+  backend_.rope({.x = attn, .head_dim = hd, .rope_offset = hd - rd, .rope_dim = rd, .positions = ws.inverse_positions,
+                 .table = table});
+  const int64_t per_group = H * hd / v.o_groups;
+  const Tensor low_rank = ws.use(ws.low_rank);
+  for (int64_t g = 0; g < v.o_groups; ++g)
+    backend_.matmul(low_rank.col_slice(g * v.o_lora_rank, v.o_lora_rank), attn.col_slice(g * per_group, per_group),
+                    *a.wo_a[g]);
+  backend_.matmul(ws.use(ws.out), low_rank, *a.wo_b);
+}
+
+void DeepSeekV4Model::attend(const V4AttentionWeights& a, int64_t layer, int64_t r, size_t chunk_index,
+                             V4Workspace& ws) {
+  const ModelConfig& c = config();
+  const V4Config& v = v4();
+  const V4Workspace::Chunk& chunk = ws.chunks[chunk_index];
+  V4LayerCache& cache = chunk.state->layer(layer);
+  const int64_t T = chunk.count;
+  const int64_t start = chunk.start;
+  const int64_t hd = v.head_dim;
+  const int64_t W = v.sliding_window;
+  const Tensor kv = ws.kv.row_slice(chunk.row, T);
+
   // Raw rows: the window's earlier rows from the ring (row p % ring), then this chunk's.
   const int64_t ring = cache.window.rows;
   const int64_t first_raw = std::max<int64_t>(0, start - (W - 1));
@@ -257,25 +317,12 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4State&
     backend_.copy(raw.row_slice(p - first_raw, 1), cache.window.row_slice(p % ring, 1));
   backend_.copy(raw.row_slice(n_earlier, T), kv);
 
-  // Compressed rows and, for CSA, the indexer's choice among them.
   const int64_t n_compressed = r > 0 ? (start + T) / r : 0;
   // The indexer keeps at most this many rows per query (fewer while fewer are ready).
   const int64_t topk = std::min(v.index_topk, n_compressed);
-  if (r > 0) compress(*a.compressor, layer, /*indexer=*/false, state, ws);
   if (a.indexer) {
-    const V4IndexerWeights& ix = *a.indexer;
     const int64_t nh = v.index_n_heads;
     const int64_t ihd = v.index_head_dim;
-    compress(ix.compressor, layer, /*indexer=*/true, state, ws);
-    const Tensor iq = ws.use(ws.iq);
-    backend_.matmul(iq, qr, *ix.wq_b);
-    backend_.rope({.x = iq, .head_dim = ihd, .rope_offset = ihd - rd, .rope_dim = rd, .positions = ws.positions,
-                   .table = &compressed_rope_});
-    const Tensor iq_heads = Tensor::contiguous(DType::kF32, T * nh, ihd, iq.data);
-    backend_.hadamard(iq_heads);
-    backend_.fp4_round_trip(iq_heads, kIndexFp4Block);
-    const Tensor iw = ws.use(ws.iw);
-    backend_.matmul(iw, x, *ix.weights_proj);
     ws.selected.assign(static_cast<size_t>(T * topk), -1);
     for (int64_t t = 0; t < T; ++t) {
       // Query t sees the rows of blocks complete at its position.
@@ -283,8 +330,9 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4State&
       if (ready == 0) continue;
       const Tensor keys = cache.index_keys.row_slice(0, ready);
       backend_.indexer_topk({.selected = Tensor::contiguous(DType::kI32, 1, topk, ws.selected.data() + t * topk),
-                             .q = iq.row_slice(t, 1), .weights = iw.row_slice(t, 1), .keys = LatentRows::contiguous(keys),
-                             .n_heads = nh, .head_dim = ihd, .top_k = topk, .start_pos = ready - 1,
+                             .q = ws.iq.row_slice(chunk.row + t, 1), .weights = ws.iw.row_slice(chunk.row + t, 1),
+                             .keys = LatentRows::contiguous(keys), .n_heads = nh, .head_dim = ihd, .top_k = topk,
+                             .start_pos = ready - 1,
                              .weight_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(ihd * nh)))});
     }
   }
@@ -306,21 +354,10 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4State&
     }
   }
   const Tensor compressed = r > 0 ? cache.comp_rows.row_slice(0, n_compressed) : Tensor{DType::kF32, 0, hd, hd, nullptr};
-  const Tensor attn = ws.use(ws.attn);
-  backend_.sink_attention({.out = attn, .q = q, .raw = raw, .compressed = compressed,
-                           .visible = Tensor::contiguous(DType::kI32, T, width, ws.visible.data()),
-                           .sinks = a.sinks.get(), .n_heads = H, .head_dim = hd,
+  backend_.sink_attention({.out = ws.attn.row_slice(chunk.row, T), .q = ws.q.row_slice(chunk.row, T), .raw = raw,
+                           .compressed = compressed, .visible = Tensor::contiguous(DType::kI32, T, width, ws.visible.data()),
+                           .sinks = a.sinks.get(), .n_heads = c.num_attention_heads, .head_dim = hd,
                            .softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))});
-
-  // The output's RoPE dims turned back to position 0, then the grouped low-rank projection.
-  backend_.rope({.x = attn, .head_dim = hd, .rope_offset = hd - rd, .rope_dim = rd, .positions = ws.inverse_positions,
-                 .table = table});
-  const int64_t per_group = H * hd / v.o_groups;
-  const Tensor low_rank = ws.use(ws.low_rank);
-  for (int64_t g = 0; g < v.o_groups; ++g)
-    backend_.matmul(low_rank.col_slice(g * v.o_lora_rank, v.o_lora_rank), attn.col_slice(g * per_group, per_group),
-                    *a.wo_a[g]);
-  backend_.matmul(ws.use(ws.out), low_rank, *a.wo_b);
 
   // This chunk's raw rows that later queries' windows still reach.
   for (int64_t p = std::max(start, start + T - ring); p < start + T; ++p)
@@ -328,24 +365,31 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4State&
 }
 
 void DeepSeekV4Model::head_logits(const V4HcWeights& hc, const PreparedWeight& norm, V4Workspace& ws,
-                                  ForwardOptions::Logits which, std::vector<float>& logits) {
+                                  std::vector<float>& logits) {
   const ModelConfig& c = config();
   const V4Config& v = v4();
-  if (which == ForwardOptions::Logits::kNone) {
-    logits.clear();
+  logits.clear();
+  if (std::all_of(ws.chunks.begin(), ws.chunks.end(),
+                  [](const V4Workspace::Chunk& chunk) { return chunk.logits == ForwardOptions::Logits::kNone; }))
     return;
-  }
   const Tensor mixes = ws.use(ws.mixes).col_slice(0, v.hc_mult);
   backend_.matmul(mixes, ws.use(ws.streams), *hc.fn);
   backend_.hc_pre({.x = ws.use(ws.x), .streams = ws.use(ws.streams), .mixes = mixes, .scale = hc.scale.get(),
                    .base = hc.base.get(), .hc = v.hc_mult, .hc_eps = static_cast<float>(v.hc_eps),
                    .norm_eps = static_cast<float>(c.rms_norm_eps), .head = true});
-  const int64_t first = which == ForwardOptions::Logits::kLast ? ws.tokens - 1 : 0;
-  const int64_t n = ws.tokens - first;
-  const Tensor x = ws.normed.row_slice(first, n);
-  backend_.rms_norm(x, ws.x.row_slice(first, n), norm, static_cast<float>(c.rms_norm_eps));
+  // The rows the chunks ask for, normed into consecutive rows, then one pass of the head.
+  int64_t n = 0;
+  for (const V4Workspace::Chunk& chunk : ws.chunks) {
+    const int64_t rows = chunk.logits == ForwardOptions::Logits::kAll    ? chunk.count
+                         : chunk.logits == ForwardOptions::Logits::kLast ? 1
+                                                                         : 0;
+    if (rows == 0) continue;
+    backend_.rms_norm(ws.normed.row_slice(n, rows), ws.x.row_slice(chunk.row + chunk.count - rows, rows), norm,
+                      static_cast<float>(c.rms_norm_eps));
+    n += rows;
+  }
   const Tensor out = ws.logits.row_slice(0, n);
-  backend_.matmul(out, x, *head_);
+  backend_.matmul(out, ws.normed.row_slice(0, n), *head_);
   logits.resize(static_cast<size_t>(n * c.vocab_size));
   backend_.download(out, logits.data());
 }

@@ -20,7 +20,7 @@
 namespace dsinfer {
 
 class V4State;
-struct V4Workspace;  // per-chunk scratch (deepseek_v4_workspace.h)
+struct V4Workspace;  // per-pass scratch (deepseek_v4_workspace.h)
 
 // mHC parameters around one sub-block (or of a head: hc mixes, scale [1]).
 struct V4HcWeights {
@@ -65,6 +65,13 @@ struct V4MtpWeights {
   V4BlockWeights block;
 };
 
+// One sequence's part of a batched forward: `tokens` at the next positions of `state`.
+struct V4Chunk {
+  std::span<const int32_t> tokens;
+  V4State* state = nullptr;
+  ForwardOptions::Logits logits = ForwardOptions::Logits::kLast;
+};
+
 class DeepSeekV4Model {
  public:
   ~DeepSeekV4Model();
@@ -79,6 +86,10 @@ class DeepSeekV4Model {
   // updates its caches, and fills `logits` with the last row or all rows.
   Status forward(std::span<const int32_t> tokens, V4State& state, ForwardOptions::Logits which,
                  std::vector<float>& logits);
+  // The same for chunks of different sequences in one pass: every weight is applied to all
+  // their rows at once, attention and caches stay per sequence. `logits` gets each chunk's
+  // rows in order. A chunk's results are those of its own forward call, bit for bit.
+  Status forward(std::span<const V4Chunk> chunks, std::vector<float>& logits);
   // MTP logits [T - 1, vocab] of a whole sequence run from position 0: row i from the final
   // streams at position i and token i + 1 (predicting token i + 2). Uses a fresh state.
   Status mtp_logits(std::span<const int32_t> tokens, std::vector<float>& logits);
@@ -88,17 +99,19 @@ class DeepSeekV4Model {
   Status load_weights();
   Result<V4BlockWeights> load_block(const std::string& prefix, int64_t layer);
 
-  // The main blocks over streams [T, hc * hidden] at positions [start, start + T).
-  void run_blocks(std::span<const int32_t> tokens, V4State& state, V4Workspace& ws);
+  // Each of ws.chunks over its rows of the streams [T, hc * hidden] (every chunk's tokens
+  // in `tokens`, in row order) through the main blocks.
+  void run_blocks(std::span<const int32_t> tokens, V4Workspace& ws);
   // One block: mHC pre, RMSNorm and attention, mHC post; the same around the MoE.
-  void block(const V4BlockWeights& w, int64_t layer, std::span<const int32_t> tokens, V4State& state, V4Workspace& ws);
+  void block(const V4BlockWeights& w, int64_t layer, std::span<const int32_t> tokens, V4Workspace& ws);
   // x [T, hidden] (normed) -> attention output [T, hidden] in ws.
-  void attention(const V4BlockWeights& w, int64_t layer, V4State& state, V4Workspace& ws);
-  // New compressed rows of the chunk into the state's rows of `layer` (main or indexer).
-  void compress(const V4CompressorWeights& w, int64_t layer, bool indexer, V4State& state, V4Workspace& ws);
-  // streams -> logits rows through an mHC head, norm and the LM head.
-  void head_logits(const V4HcWeights& hc, const PreparedWeight& norm, V4Workspace& ws, ForwardOptions::Logits which,
-                   std::vector<float>& logits);
+  void attention(const V4BlockWeights& w, int64_t layer, V4Workspace& ws);
+  // New compressed rows of each chunk into its state's rows of `layer` (main or indexer).
+  void compress(const V4CompressorWeights& w, int64_t layer, bool indexer, V4Workspace& ws);
+  // One chunk's queries against its sequence's window and compressed rows.
+  void attend(const V4AttentionWeights& a, int64_t layer, int64_t ratio, size_t chunk, V4Workspace& ws);
+  // streams -> logits rows (each chunk's as it asks) through an mHC head, norm and the LM head.
+  void head_logits(const V4HcWeights& hc, const PreparedWeight& norm, V4Workspace& ws, std::vector<float>& logits);
 
   std::unique_ptr<WeightSource> weights_;
   Backend& backend_;
@@ -112,6 +125,7 @@ class DeepSeekV4Model {
   std::vector<V4BlockWeights> blocks_;
   std::optional<V4MtpWeights> mtp_;
   std::unique_ptr<V4Workspace> ws_;
+  std::vector<int32_t> all_tokens_;  // a pass's tokens, chunk after chunk
 };
 
 }  // namespace dsinfer

@@ -1,9 +1,9 @@
 // The serving engine's view of a DeepSeek-V4 model (engine_model.h). V4's caches (window
 // ring, compressor state, compressed rows) are not paged rows but one V4State per
 // sequence, so each cache "block" is a whole-sequence state, a slot, and a chunk's block
-// table is that one slot. There is no cross-sequence batched V4 forward yet: a step runs
-// its chunks one after another, each over its own state. Results are therefore those of
-// the same chunks run alone (V4Session).
+// table is that one slot. A step runs all its chunks in one batched forward: the weights
+// are applied to every sequence's rows at once, attention runs per state, and each
+// chunk's results are bit for bit those of the same chunk run alone (V4Session).
 #include <vector>
 
 #include "model/deepseek_v4_model.h"
@@ -30,26 +30,29 @@ class V4EngineModel final : public EngineModel {
 
   Status run(std::span<const EngineChunk> chunks, std::vector<float>& logits) override {
     logits.clear();
+    batch_.clear();
     for (const EngineChunk& c : chunks) {
       if (c.block_table.size() != 1 || c.block_table[0] < 0 || c.block_table[0] >= blocks())
         return error("a DeepSeek-V4 sequence holds exactly one state slot of {}, this chunk has a table of {} blocks",
                      blocks(), c.block_table.size());
       V4State& state = slots_[static_cast<size_t>(c.block_table[0])];
-      if (c.start_pos == 0) state.restart();
-      if (state.position() != c.start_pos)
+      if (c.start_pos != 0 && state.position() != c.start_pos)
         return error("state slot {} is at position {}, but the chunk starts at position {}", c.block_table[0],
                      state.position(), c.start_pos);
-      DSINFER_RETURN_IF_ERROR(model_.forward(c.tokens, state, c.options.logits, row_));
-      logits.insert(logits.end(), row_.begin(), row_.end());
+      batch_.push_back({.tokens = c.tokens, .state = &state, .logits = c.options.logits});
     }
-    return Status::ok();
+    if (batch_.empty()) return Status::ok();
+    // Only now, when every chunk is known to be valid, do new sequences start.
+    for (size_t i = 0; i < chunks.size(); ++i)
+      if (chunks[i].start_pos == 0) batch_[i].state->restart();
+    return model_.forward(batch_, logits);
   }
 
  private:
   DeepSeekV4Model& model_;
   const int64_t context_size_;
   std::vector<V4State> slots_;
-  std::vector<float> row_;  // one chunk's logits
+  std::vector<V4Chunk> batch_;  // the step's chunks
 };
 
 }  // namespace

@@ -2,7 +2,8 @@
 // the compressors' partial blocks and the compressed rows carried between them) gives
 // the rows that one prefill gives. Correctness against the numpy reference is the golden
 // test's job (tests/integration/check_golden_v4.py); this covers the chunk shapes that
-// `dsinfer logits` does not (several multi-token chunks after the first).
+// `dsinfer logits` does not (several multi-token chunks after the first), and sequences
+// batched into one pass.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -62,6 +63,81 @@ TEST_F(V4Chunks, AnyChunkingGivesTheRowsOfOnePrefill) {
       EXPECT_LE(max_diff, 1e-5f) << backend->name() << " chunks " << sizes.size();
     }
   }
+}
+
+// Sequences run together, one chunk of each per pass, give each sequence's own rows bit
+// for bit: the passes mix prefill chunks with single tokens, cross the HCA boundary at
+// 128 in one sequence while others do not, and ask for all rows, the last row or none.
+TEST_F(V4Chunks, BatchedSequencesGiveTheRowsTheyGiveAlone) {
+  ASSERT_TRUE(make_test_model({.preset = "v4-tiny", .seed = 6, .out = path("v4")}).is_ok());
+  using Logits = ForwardOptions::Logits;
+  const std::vector<std::vector<int64_t>> chunk_sizes = {{97, 1, 52}, {5, 120, 15}, {1, 129, 1}};
+  const std::vector<std::vector<Logits>> wanted = {{Logits::kAll, Logits::kLast, Logits::kAll},
+                                                   {Logits::kAll, Logits::kNone, Logits::kLast},
+                                                   {Logits::kLast, Logits::kAll, Logits::kAll}};
+  std::vector<std::vector<int32_t>> tokens(3);
+  for (size_t s = 0; s < tokens.size(); ++s)
+    for (int64_t i = 0; i < 150; ++i) tokens[s].push_back(static_cast<int32_t>((i * (31 + 6 * s) + 7 * s) % 512));
+  std::vector<std::unique_ptr<Backend>> backends;
+  backends.push_back(make_reference_backend());
+  auto cpu = make_cpu_backend({.threads = 2});
+  ASSERT_TRUE(cpu.is_ok());
+  backends.push_back(std::move(cpu).value());
+  for (const auto& backend : backends) {
+    auto weights = Checkpoint::open(path("v4"));
+    ASSERT_TRUE(weights.is_ok()) << weights.status().message();
+    auto loaded = DeepSeekV4Model::load(std::move(weights).value(), *backend);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+    DeepSeekV4Model& model = **loaded;
+    // Alone: logits[sequence][pass].
+    std::vector<std::vector<std::vector<float>>> alone(3);
+    for (size_t s = 0; s < 3; ++s) {
+      V4State state(model.config(), model.backend(), 160);
+      int64_t done = 0;
+      for (size_t pass = 0; pass < 3; ++pass) {
+        std::vector<float> logits;
+        const int64_t n = chunk_sizes[s][pass];
+        ASSERT_TRUE(model.forward(std::span(tokens[s]).subspan(done, n), state, wanted[s][pass], logits).is_ok());
+        alone[s].push_back(logits);
+        done += n;
+      }
+    }
+    std::vector<std::unique_ptr<V4State>> states;
+    for (int s = 0; s < 3; ++s) states.push_back(std::make_unique<V4State>(model.config(), model.backend(), 160));
+    std::vector<int64_t> done(3, 0);
+    for (size_t pass = 0; pass < 3; ++pass) {
+      std::vector<V4Chunk> chunks;
+      for (size_t s = 0; s < 3; ++s) {
+        chunks.push_back({.tokens = std::span(tokens[s]).subspan(done[s], chunk_sizes[s][pass]),
+                          .state = states[s].get(), .logits = wanted[s][pass]});
+        done[s] += chunk_sizes[s][pass];
+      }
+      std::vector<float> together;
+      const Status status = model.forward(chunks, together);
+      ASSERT_TRUE(status.is_ok()) << status.message();
+      std::vector<float> expected;
+      for (size_t s = 0; s < 3; ++s) expected.insert(expected.end(), alone[s][pass].begin(), alone[s][pass].end());
+      EXPECT_EQ(together, expected) << backend->name() << " pass " << pass;
+    }
+    for (size_t s = 0; s < 3; ++s) EXPECT_EQ(states[s]->position(), done[s]);
+  }
+}
+
+TEST_F(V4Chunks, OnePassRefusesTwoChunksOfOneSequence) {
+  ASSERT_TRUE(make_test_model({.preset = "v4-tiny", .seed = 6, .out = path("v4")}).is_ok());
+  auto backend = make_reference_backend();
+  auto weights = Checkpoint::open(path("v4"));
+  ASSERT_TRUE(weights.is_ok());
+  auto model = DeepSeekV4Model::load(std::move(weights).value(), *backend);
+  ASSERT_TRUE(model.is_ok());
+  V4State state((*model)->config(), *backend, 16);
+  const std::vector<int32_t> tokens = {1, 2, 3};
+  const std::vector<V4Chunk> chunks = {{.tokens = tokens, .state = &state}, {.tokens = tokens, .state = &state}};
+  std::vector<float> logits;
+  const Status status = (*model)->forward(chunks, logits);
+  EXPECT_FALSE(status.is_ok());
+  EXPECT_NE(status.message().find("share a sequence state"), std::string::npos) << status.message();
+  EXPECT_EQ(state.position(), 0);
 }
 
 }  // namespace
