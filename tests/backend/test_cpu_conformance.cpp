@@ -454,6 +454,19 @@ TEST_P(CpuConformance, FourTokenKernelsMatchSingleRowKernels) {
     const float one = k.dot_q4_0(w4, xq.data() + t * blocks, blocks);
     EXPECT_TRUE(same_bits(&four[t], &one, 1)) << "q4_0 token " << t;
   }
+  if (!k.dot4_f8e4m3) return;
+  // FP8 with 128-value scale blocks, the last one 56 values (a 32-value group, a 16-value
+  // group and a scalar tail), and without scales (one block of 312: 9 groups and 24).
+  constexpr int64_t n8 = 312;
+  const Weight f8 = make_weight(DType::kF8E4M3, 1, n8, 55);
+  const auto x8 = random_floats(static_cast<size_t>(4 * n8), 56);
+  for (const float* scales : {static_cast<const float*>(nullptr), f8.scales.data()}) {
+    k.dot4_f8e4m3(f8.bytes.data(), x8.data(), n8, n8, scales, 128, four);
+    for (int t = 0; t < 4; ++t) {
+      const float one = k.dot_f8e4m3(f8.bytes.data(), x8.data() + t * n8, n8, scales, 128);
+      EXPECT_TRUE(same_bits(&four[t], &one, 1)) << "f8e4m3 token " << t << (scales ? " with scales" : "");
+    }
+  }
 }
 
 // The attention tiles against their definition (kernels.h), written out with std::fma:

@@ -162,6 +162,12 @@ struct Kernels {
   // v[i] = exp(v[i] - shift), within a few ulp of std::exp (values below about -87.3
   // give about 1e-38 or 0), and returns their sum, in an order fixed by n alone.
   float (*exp_and_sum)(float* v, int64_t n, float shift);
+
+  // dot_f8e4m3 for four activation rows `x_stride` floats apart, each weight group
+  // converted once, every token's bits those of dot_f8e4m3. nullptr where a table has
+  // none: callers take one row at a time.
+  void (*dot4_f8e4m3)(const uint8_t* w, const float* x, int64_t x_stride, int64_t n, const float* scales,
+                      int64_t block, float out[4]);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -105,39 +105,71 @@ DSINFER_AVX2 inline __m256i e4m3_high_bytes_to_f16(__m256i high_bytes) {
   return _mm256_and_si256(_mm256_srai_epi16(high_bytes, 1), _mm256_set1_epi16(static_cast<int16_t>(0xBFFF)));
 }
 
-DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
+// One weight row against NT activation rows: the weights of each group are converted once
+// and multiplied into every token's sums, whose operations are those of a lone token, so
+// dot_f8e4m3 (NT = 1) and dot4_f8e4m3 (NT = 4) give a token the same bits.
+template <int NT>
+DSINFER_AVX2 inline void dot_rows_f8e4m3(const uint8_t* w, const float* x, int64_t x_stride, int64_t n,
+                                         const float* scales, int64_t block, float out[NT]) {
   const __m256i zero = _mm256_setzero_si256();
   if (!scales) block = n;
-  __m256 total = _mm256_setzero_ps();
-  float tail = 0.0f;  // values past a block's last whole group, already scaled
+  __m256 total[NT];
+  float tail[NT];  // values past a block's last whole group, already scaled
+  for (int t = 0; t < NT; ++t) {
+    total[t] = _mm256_setzero_ps();
+    tail[t] = 0.0f;
+  }
   for (int64_t c0 = 0; c0 < n; c0 += block) {
     const int64_t end = std::min(n, c0 + block);
     const float scale = scales ? scales[c0 / block] : 1.0f;
-    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a0[NT], a1[NT];
+    for (int t = 0; t < NT; ++t) a0[t] = a1[t] = _mm256_setzero_ps();
     int64_t i = c0;
     for (; i + 32 <= end; i += 32) {
       if (i % 64 == 0) _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetchBytes, _MM_HINT_T0);
       const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w + i));
       const __m256i lo = e4m3_high_bytes_to_f16(_mm256_unpacklo_epi8(zero, v));  // values 0-7 | 16-23
       const __m256i hi = e4m3_high_bytes_to_f16(_mm256_unpackhi_epi8(zero, v));  // values 8-15 | 24-31
-      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(lo)), _mm256_loadu_ps(x + i), a0);
-      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(hi)), _mm256_loadu_ps(x + i + 8), a1);
-      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1)), _mm256_loadu_ps(x + i + 16), a0);
-      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1)), _mm256_loadu_ps(x + i + 24), a1);
+      const __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(lo)), w1 = _mm256_cvtph_ps(_mm256_castsi256_si128(hi));
+      const __m256 w2 = _mm256_cvtph_ps(_mm256_extracti128_si256(lo, 1));
+      const __m256 w3 = _mm256_cvtph_ps(_mm256_extracti128_si256(hi, 1));
+      for (int t = 0; t < NT; ++t) {
+        const float* xt = x + t * x_stride + i;
+        a0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(xt), a0[t]);
+        a1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(xt + 8), a1[t]);
+        a0[t] = _mm256_fmadd_ps(w2, _mm256_loadu_ps(xt + 16), a0[t]);
+        a1[t] = _mm256_fmadd_ps(w3, _mm256_loadu_ps(xt + 24), a1[t]);
+      }
     }
     for (; i + 16 <= end; i += 16) {
       const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i));
       const __m256i h = e4m3_high_bytes_to_f16(_mm256_set_m128i(_mm_unpackhi_epi8(_mm_setzero_si128(), v),
                                                 _mm_unpacklo_epi8(_mm_setzero_si128(), v)));
-      a0 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_castsi256_si128(h)), _mm256_loadu_ps(x + i), a0);
-      a1 = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm256_extracti128_si256(h, 1)), _mm256_loadu_ps(x + i + 8), a1);
+      const __m256 w0 = _mm256_cvtph_ps(_mm256_castsi256_si128(h)), w1 = _mm256_cvtph_ps(_mm256_extracti128_si256(h, 1));
+      for (int t = 0; t < NT; ++t) {
+        a0[t] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(x + t * x_stride + i), a0[t]);
+        a1[t] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(x + t * x_stride + i + 8), a1[t]);
+      }
     }
-    total = _mm256_fmadd_ps(_mm256_add_ps(a0, a1), _mm256_set1_ps(scale), total);
-    float rest = 0.0f;
-    for (; i < end; ++i) rest += f8e4m3_to_f32(w[i]) * x[i];
-    tail += scale * rest;
+    for (int t = 0; t < NT; ++t) {
+      total[t] = _mm256_fmadd_ps(_mm256_add_ps(a0[t], a1[t]), _mm256_set1_ps(scale), total[t]);
+      float rest = 0.0f;
+      for (int64_t j = i; j < end; ++j) rest += f8e4m3_to_f32(w[j]) * x[t * x_stride + j];
+      tail[t] += scale * rest;
+    }
   }
-  return hsum(total) * 256.0f + tail;
+  for (int t = 0; t < NT; ++t) out[t] = hsum(total[t]) * 256.0f + tail[t];
+}
+
+DSINFER_AVX2 float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
+  float out[1];
+  dot_rows_f8e4m3<1>(w, x, 0, n, scales, block, out);
+  return out[0];
+}
+
+DSINFER_AVX2 void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x_stride, int64_t n, const float* scales,
+                              int64_t block, float out[4]) {
+  dot_rows_f8e4m3<4>(w, x, x_stride, n, scales, block, out);
 }
 
 // Weight blocks are streamed from memory once per token: ask for them a few cache lines
@@ -596,7 +628,7 @@ const Kernels& avx2_kernels() {
                              dot_q4_0, quantize_act_q8, dot4_bf16, dot4_q8_0,  dot4_q4_0,
                              gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
                              gemm_fp4x8, sequential_dots8_avx2, weighted_sum_avx2,
-                             key_block_scores_avx2, value_row_sums_avx2, exp_and_sum_avx2};
+                             key_block_scores_avx2, value_row_sums_avx2, exp_and_sum_avx2, dot4_f8e4m3};
   return table;
 }
 

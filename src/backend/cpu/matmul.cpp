@@ -93,12 +93,22 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
         return k.dot_f16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K);
       });
       return;
-    case DType::kF8E4M3:
-      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
-        const float* scales = w.scales.data ? w.scales.row_scales(n, K) : nullptr;
-        return k.dot_f8e4m3(row(n), x.f32_row(t), K, scales, w.scales.block_cols);
-      });
+    case DType::kF8E4M3: {
+      auto scales = [&](int64_t n) { return w.scales.data ? w.scales.row_scales(n, K) : nullptr; };
+      auto one = [&](int, int64_t n, int64_t t) {
+        return k.dot_f8e4m3(row(n), x.f32_row(t), K, scales(n), w.scales.block_cols);
+      };
+      if (k.dot4_f8e4m3)
+        for_each_output_x4(
+            pool, out, N,
+            [&](int64_t n, int64_t t, float* four) {
+              k.dot4_f8e4m3(row(n), x.f32_row(t), x.row_stride, K, scales(n), w.scales.block_cols, four);
+            },
+            one);
+      else
+        for_each_output(pool, out, N, one);
       return;
+    }
     case DType::kQ8_0:
     case DType::kQ4_0: {
       quantize_activations(k, pool, scratch, x);
