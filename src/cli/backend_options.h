@@ -13,7 +13,7 @@ namespace dsinfer::cli {
 struct BackendOptions {
   std::string backend = "cpu";  // cpu | reference
   int threads = 0;              // 0: all cores
-  std::string isa;              // cpu backend: force "generic", "avx2" (x86-64), "neon" or "neon-dotprod" (aarch64)
+  std::string isa;              // cpu backend: force "generic", "avx2", "avx512-vnni" (x86-64), "neon" or "neon-dotprod" (aarch64)
   bool pack_at_load = false;    // cpu backend: repack weights at load, not on first use
 };
 

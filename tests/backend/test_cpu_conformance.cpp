@@ -98,7 +98,7 @@ double tolerance(DType dtype) {
 // Every kernel table this CPU can run.
 std::vector<std::string> isas() {
   std::vector<std::string> out;
-  for (const char* isa : {"generic", "avx2", "neon", "neon-dotprod"})
+  for (const char* isa : {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"})
     if (cpu::select_kernels(isa)) out.emplace_back(isa);
   return out;
 }
@@ -573,7 +573,9 @@ INSTANTIATE_TEST_SUITE_P(Isa, CpuConformance, ::testing::ValuesIn(isas()));
 TEST(CpuKernels, SelectsSimdWhereAvailable) {
 #if defined(__x86_64__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
-    EXPECT_EQ(cpu::select_kernels()->isa, "avx2");
+    const bool vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+    EXPECT_EQ(cpu::select_kernels()->isa, vnni ? "avx512-vnni" : "avx2");
   }
 #endif
 #if defined(__aarch64__)
@@ -581,6 +583,35 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
 #endif
   EXPECT_EQ(cpu::select_kernels("generic")->isa, "generic");
   EXPECT_EQ(cpu::select_kernels("no-such-isa"), nullptr);
+}
+
+// The AVX-512 VNNI table's integer tiles sum the same exact integers as the AVX2 ones and
+// scale them by the same float steps: a model gives the same bits on either table.
+TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
+  if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  Backends vnni("avx512-vnni", 2), avx2("avx2", 2);
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+    const int64_t K = odd_cols(dtype), N = 40;
+    Weight w = make_weight(dtype, N, K, 21);
+    // Activations and weights with extreme codes: a block whose weights and activations
+    // all sit at the ends of their ranges, where a wrong bias or a saturation would show.
+    auto x = random_floats(static_cast<size_t>(19 * K), 22);
+    for (int64_t i = 0; i < 32; ++i) x[i] = (i % 2 ? 1.0f : -1.0f);
+    if (dtype == DType::kQ8_0) {
+      auto* block = reinterpret_cast<BlockQ8_0*>(w.bytes.data());
+      for (int i = 0; i < 32; ++i) block->qs[i] = static_cast<int8_t>(i % 2 ? -128 : 127);
+    }
+    auto on_vnni = std::move(vnni.cpu->prepare_weight(w.view)).value();
+    auto on_avx2 = std::move(avx2.cpu->prepare_weight(w.view)).value();
+    for (int64_t T : {1, 3, 8, 19}) {
+      std::vector<float> a(static_cast<size_t>(T * N)), b(a.size());
+      vnni.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, a.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
+                       *on_vnni);
+      avx2.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, b.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
+                       *on_avx2);
+      EXPECT_TRUE(same_bits(a.data(), b.data(), T * N)) << dtype_name(dtype) << " T=" << T;
+    }
+  }
 }
 
 // CI runs this suite on emulated CPUs with and without optional instructions and names

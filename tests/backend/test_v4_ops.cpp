@@ -134,7 +134,7 @@ TEST(V4Ops, SinkAttentionMatchesNaiveLoopOnEveryBackend) {
 // with and without a whole number of 8-value columns, and decode (one query row).
 TEST(V4Ops, CpuSinkAttentionIsBitwiseTheReference) {
   Rng rng(11);
-  for (const char* isa : {"generic", "avx2", "neon", "neon-dotprod"}) {
+  for (const char* isa : {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"}) {
     if (!cpu::select_kernels(isa)) continue;
     auto cpu = std::move(make_cpu_backend({.threads = 2, .isa = isa})).value();
     for (int64_t d : {16, 20, 64})

@@ -13,7 +13,7 @@ namespace dsinfer {
 
 struct CpuBackendOptions {
   int threads = 0;       // 0: one per online core
-  std::string isa;       // "" = best available; "generic", "avx2", "neon", "neon-dotprod" to force one
+  std::string isa;       // "" = best available; "generic", "avx2", "avx512-vnni", "neon", "neon-dotprod" to force one
   // Repack weights for the interleaved kernels when they are prepared rather than on
   // their first matmul: a longer start, then no step pays for a first use (servers).
   bool pack_at_load = false;

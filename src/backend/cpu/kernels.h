@@ -101,7 +101,7 @@ float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, 
 constexpr int kMaxGemmTokens = 8;
 
 struct Kernels {
-  std::string_view isa;  // "generic", "avx2", "neon", "neon-dotprod"
+  std::string_view isa;  // "generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"
   float (*dot_f32)(const float* w, const float* x, int64_t n);
   float (*dot_bf16)(const uint16_t* w, const float* x, int64_t n);
   float (*dot_f16)(const uint16_t* w, const float* x, int64_t n);
@@ -183,6 +183,7 @@ inline void weighted_sum(const Kernels& k, float* o, const float* p, const float
 const Kernels& generic_kernels();
 #if defined(__x86_64__)
 const Kernels& avx2_kernels();
+const Kernels& avx512_vnni_kernels();  // avx2's, with VPDPBUSD integer tiles
 #endif
 #if defined(__aarch64__)
 const Kernels& neon_kernels();
@@ -190,7 +191,7 @@ const Kernels& neon_dotprod_kernels();  // needs the ARMv8.2 int8 dot-product in
 #endif
 
 // The best table this CPU supports, or the one named by `isa` ("generic", "avx2",
-// "neon", "neon-dotprod"); nullptr when the named one cannot run here.
+// "avx512-vnni", "neon", "neon-dotprod"); nullptr when the named one cannot run here.
 const Kernels* select_kernels(std::string_view isa = "");
 
 }  // namespace dsinfer::cpu

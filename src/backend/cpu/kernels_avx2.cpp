@@ -10,19 +10,17 @@
 #include <utility>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_tile_helpers.h"
 #include "core/dtype.h"
-
-#define DSINFER_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace dsinfer::cpu {
 namespace {
 
-DSINFER_AVX2 inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using x86::broadcast_group;
+using x86::for_token_tiles;
+using x86::hsum;
+using x86::kPrefetchPackedBlocks;
+using x86::prefetch_block;
 
 DSINFER_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -300,34 +298,6 @@ DSINFER_AVX2 void dot4_q4_0(const BlockQ4_0* w, const ActBlockQ8* x, int64_t x_s
   }
   for (int r = 0; r < 4; ++r) out[r] = hsum(acc[r]) - 8.0f * offset[r];
 }
-
-// Splits n_tokens (1..kMaxGemmTokens) into tiles of at most Max tokens and calls
-// tile(nt, first) for each, nt an integral constant: the tile width is known at compile
-// time, so each token's sums and accumulators live in registers.
-template <int Max, typename Tile>
-void for_token_tiles(int n_tokens, Tile&& tile) {
-  for (int first = 0; first < n_tokens; first += Max) {
-    const int n = std::min(Max, n_tokens - first);
-    [&]<int... I>(std::integer_sequence<int, I...>) {
-      ((n == I + 1 ? tile(std::integral_constant<int, I + 1>{}, first) : void()), ...);
-    }(std::make_integer_sequence<int, Max>{});
-  }
-}
-
-// Four activation bytes (one 4-value group) in every 32-bit lane.
-DSINFER_AVX2 inline __m256i broadcast_group(const int8_t* qs) {
-  int32_t group;
-  __builtin_memcpy(&group, qs, sizeof(group));
-  return _mm256_set1_epi32(group);
-}
-
-// Interleaved blocks are 144 / 272 bytes: fetch the lines of a block a few blocks ahead.
-template <typename Block>
-DSINFER_AVX2 inline void prefetch_block(const Block* w) {
-  const char* p = reinterpret_cast<const char*>(w);
-  for (size_t offset = 0; offset < sizeof(Block); offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
-}
-constexpr int64_t kPrefetchPackedBlocks = 4;
 
 // Per block: the eight rows' codes are unpacked once into eight registers (low and high
 // nibbles of the four 32-byte groups), then each token's whole block in turn: eight

@@ -13,6 +13,10 @@ const Kernels* select_kernels(std::string_view isa) {
 #if defined(__x86_64__)
   const bool has_avx2 =
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  const bool has_avx512_vnni = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  if (isa == "avx512-vnni") return has_avx512_vnni ? &avx512_vnni_kernels() : nullptr;
+  if (isa.empty() && has_avx512_vnni) return &avx512_vnni_kernels();
   if (isa == "avx2") return has_avx2 ? &avx2_kernels() : nullptr;
   if (isa.empty() && has_avx2) return &avx2_kernels();
 #endif

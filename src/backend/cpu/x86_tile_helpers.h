@@ -1,0 +1,56 @@
+// Helpers shared by the x86-64 kernel files (kernels_avx2.cpp, kernels_avx512.cpp): each
+// is compiled for AVX2, which every table that includes them has, so they inline into the
+// wider ISAs' functions too.
+#pragma once
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#define DSINFER_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace dsinfer::cpu::x86 {
+
+DSINFER_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Splits n_tokens (1..kMaxGemmTokens) into tiles of at most Max tokens and calls
+// tile(nt, first) for each, nt an integral constant: the tile width is known at compile
+// time, so each token's sums and accumulators live in registers.
+template <int Max, typename Tile>
+void for_token_tiles(int n_tokens, Tile&& tile) {
+  for (int first = 0; first < n_tokens; first += Max) {
+    const int n = std::min(Max, n_tokens - first);
+    [&]<int... I>(std::integer_sequence<int, I...>) {
+      ((n == I + 1 ? tile(std::integral_constant<int, I + 1>{}, first) : void()), ...);
+    }(std::make_integer_sequence<int, Max>{});
+  }
+}
+
+// Four activation bytes (one 4-value group) in every 32-bit lane.
+DSINFER_AVX2 inline __m256i broadcast_group(const int8_t* qs) {
+  int32_t group;
+  __builtin_memcpy(&group, qs, sizeof(group));
+  return _mm256_set1_epi32(group);
+}
+
+// Interleaved blocks are 144 / 272 bytes: fetch the lines of a block a few blocks ahead.
+template <typename Block>
+DSINFER_AVX2 inline void prefetch_block(const Block* w) {
+  const char* p = reinterpret_cast<const char*>(w);
+  for (size_t offset = 0; offset < sizeof(Block); offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
+}
+constexpr int64_t kPrefetchPackedBlocks = 4;
+
+}  // namespace dsinfer::cpu::x86
+
+#endif  // __x86_64__
