@@ -590,8 +590,8 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
 TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
   if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   Backends vnni("avx512-vnni", 2), avx2("avx2", 2);
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
-    const int64_t K = odd_cols(dtype), N = 40;
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) for (int64_t N : {40, 1024}) {
+    const int64_t K = odd_cols(dtype);
     Weight w = make_weight(dtype, N, K, 21);
     // Activations and weights with extreme codes: a block whose weights and activations
     // all sit at the ends of their ranges, where a wrong bias or a saturation would show.
@@ -609,8 +609,40 @@ TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
                        *on_vnni);
       avx2.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, b.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
                        *on_avx2);
-      EXPECT_TRUE(same_bits(a.data(), b.data(), T * N)) << dtype_name(dtype) << " T=" << T;
+      EXPECT_TRUE(same_bits(a.data(), b.data(), T * N)) << dtype_name(dtype) << " N=" << N << " T=" << T;
     }
+  }
+}
+
+// The sixteen-row kernels against two calls of the eight-row ones, for every token count.
+TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
+  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
+  if (!k) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  constexpr int64_t kBlocks = 9;
+  std::mt19937 rng(23);
+  std::vector<cpu::BlockQ4_0x8> q4(2 * kBlocks);
+  std::vector<cpu::BlockQ8_0x8> q8(2 * kBlocks);
+  for (auto& b : q4) {
+    for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
+  }
+  for (auto& b : q8) {
+    for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    for (auto& q : b.qs) q = static_cast<int8_t>(rng());
+  }
+  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxGemmTokens * kBlocks * 32), 24);
+  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxGemmTokens * kBlocks));
+  k->quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
+  for (int n = 1; n <= cpu::kMaxGemmTokens; ++n) {
+    std::vector<float> sixteen(static_cast<size_t>(16 * n)), eights(sixteen.size());
+    k->gemm_q4_0x16(q4.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
+    k->gemm_q4_0x8(q4.data(), kBlocks, x.data(), kBlocks, n, eights.data(), 16);
+    k->gemm_q4_0x8(q4.data() + kBlocks, kBlocks, x.data(), kBlocks, n, eights.data() + 8, 16);
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q4_0 tokens " << n;
+    k->gemm_q8_0x16(q8.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
+    k->gemm_q8_0x8(q8.data(), kBlocks, x.data(), kBlocks, n, eights.data(), 16);
+    k->gemm_q8_0x8(q8.data() + kBlocks, kBlocks, x.data(), kBlocks, n, eights.data() + 8, 16);
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n;
   }
 }
 

@@ -84,6 +84,85 @@ DSINFER_AVX512_VNNI void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Two groups of eight rows (w and w + n_blocks) in the halves of 512-bit registers: one
+// broadcast activation group and one multiply-add serve sixteen rows. Lane by lane the
+// operations are those of the 256-bit tiles above, so a row's bits do not depend on which
+// of the two handled it.
+DSINFER_AVX512_VNNI inline __m512i load_pair(const uint8_t* first, const uint8_t* second) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second)), 1);
+}
+
+DSINFER_AVX512_VNNI inline __m512 scales_pair(const uint16_t* first, const uint16_t* second) {
+  const __m256i halves = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(second)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(first)));
+  return _mm512_cvtph_ps(halves);
+}
+
+DSINFER_AVX512_VNNI inline __m512i broadcast_group16(const int8_t* qs) {
+  int32_t group;
+  __builtin_memcpy(&group, qs, sizeof(group));
+  return _mm512_set1_epi32(group);
+}
+
+template <int NT>
+DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                           int64_t x_stride, float* out, int64_t out_stride) {
+  const BlockQ4_0x8* w1 = w + n_blocks;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + kPrefetchPackedBlocks);
+    prefetch_block(w1 + b + kPrefetchPackedBlocks);
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);
+      lo[k] = _mm512_and_si512(packed, low_nibbles);
+      hi[k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+    }
+    const __m512 dw = scales_pair(w[b].d, w1[b].d);
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        low_sum = _mm512_dpbusd_epi32(low_sum, lo[k], broadcast_group16(xb.qs + 4 * k));
+        high_sum = _mm512_dpbusd_epi32(high_sum, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
+      }
+      const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low_sum, high_sum), _mm512_set1_epi32(8 * xb.sum));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+template <int NT>
+DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                           int64_t x_stride, float* out, int64_t out_stride) {
+  const BlockQ8_0x8* w1 = w + n_blocks;
+  const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + kPrefetchPackedBlocks);
+    prefetch_block(w1 + b + kPrefetchPackedBlocks);
+    __m512i sums[NT];
+    for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(-128 * x[t * x_stride + b].sum);
+    for (int k = 0; k < 8; ++k) {
+      const __m512i biased = _mm512_xor_si512(load_pair(reinterpret_cast<const uint8_t*>(w[b].qs + 32 * k),
+                                                        reinterpret_cast<const uint8_t*>(w1[b].qs + 32 * k)),
+                                              top_bit);
+      for (int t = 0; t < NT; ++t)
+        sums[t] = _mm512_dpbusd_epi32(sums[t], biased, broadcast_group16(x[t * x_stride + b].qs + 4 * k));
+    }
+    const __m512 dw = scales_pair(w[b].d, w1[b].d);
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)),
+                               acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
@@ -98,6 +177,20 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
+void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q4_0x16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
+void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q8_0x16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
@@ -106,6 +199,8 @@ const Kernels& avx512_vnni_kernels() {
     k.isa = "avx512-vnni";
     k.gemm_q4_0x8 = gemm_q4_0x8;
     k.gemm_q8_0x8 = gemm_q8_0x8;
+    k.gemm_q4_0x16 = gemm_q4_0x16;
+    k.gemm_q8_0x16 = gemm_q8_0x16;
     return k;
   }();
   return table;

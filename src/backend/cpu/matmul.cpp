@@ -153,11 +153,21 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   constexpr int64_t kTokenChunk = 64;
   for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
     const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
-    for (int64_t g = g_begin; g < g_end; ++g)
+    for (int64_t g = g_begin; g < g_end; ++g) {
+      // Two groups per call where the table has sixteen-row kernels.
+      const bool pair = g + 1 < g_end && ((w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16) ||
+                                          (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16));
       for (int64_t t = t0; t < t1; t += kMaxGemmTokens) {
         const int n = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
         const ActBlockQ8* x = takes_quantized_rows(w) ? xq + t * x_stride : nullptr;
+        if (pair) {
+          if (w.source_dtype() == DType::kQ4_0)
+            k.gemm_q4_0x16(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride);
+          else
+            k.gemm_q8_0x16(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride);
+          continue;
+        }
         switch (w.source_dtype()) {
           case DType::kQ4_0: k.gemm_q4_0x8(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
@@ -169,6 +179,8 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
           default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
         }
       }
+      if (pair) ++g;
+    }
   }
 }
 
