@@ -154,8 +154,10 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
     const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
     for (int64_t g = g_begin; g < g_end; ++g) {
-      // Two groups per call where the table has sixteen-row kernels.
-      const bool pair = g + 1 < g_end && ((w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16) ||
+      // Two groups per call where the table has sixteen-row kernels, for two tokens or more:
+      // one token (decode) streams one group at a time faster (A Q4_0 tg32 15.1-16.2 t/s
+      // paired against 17.4-19.9 not, docs/benchmarks.md).
+      const bool pair = t1 - t0 > 1 && g + 1 < g_end && ((w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16) ||
                                           (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16));
       for (int64_t t = t0; t < t1; t += kMaxGemmTokens) {
         const int n = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, t1 - t));
