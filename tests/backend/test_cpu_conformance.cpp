@@ -590,7 +590,8 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
 TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
   if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   Backends vnni("avx512-vnni", 2), avx2("avx2", 2);
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) for (int64_t N : {40, 1024}) {
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+    for (int64_t N : {40, 1024}) {
     const int64_t K = odd_cols(dtype);
     Weight w = make_weight(dtype, N, K, 21);
     // Activations and weights with extreme codes: a block whose weights and activations

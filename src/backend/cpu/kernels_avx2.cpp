@@ -17,9 +17,11 @@ namespace dsinfer::cpu {
 namespace {
 
 using x86::broadcast_group;
+using x86::fifth_bit;
 using x86::for_token_tiles;
 using x86::hsum;
 using x86::kPrefetchPackedBlocks;
+using x86::low_bits;
 using x86::prefetch_block;
 
 DSINFER_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
@@ -424,15 +426,6 @@ DSINFER_AVX2 void gemm_fp4x8_tile(const BlockFp4x8* w, int64_t n_blocks, const f
     const __m256 rows = _mm256_hadd_ps(_mm256_hadd_ps(acc[t][0], acc[t][1]), _mm256_hadd_ps(acc[t][2], acc[t][3]));
     _mm256_storeu_ps(out + t * out_stride, _mm256_mul_ps(rows, unscale));
   }
-}
-
-inline const BlockQ4_Kx8& low_bits(const BlockQ4_Kx8& w) { return w; }
-inline const BlockQ4_Kx8& low_bits(const BlockQ5_Kx8& w) { return w.low; }
-
-// Bit k of every byte of `bits`, moved to bit 4 (the fifth bit of a code).
-DSINFER_AVX2 inline __m256i fifth_bit(__m256i bits, int k) {
-  const __m256i moved = k <= 4 ? _mm256_slli_epi16(bits, 4 - k) : _mm256_srli_epi16(bits, k - 4);
-  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
 }
 
 // Q4_K and Q5_K, per super-block and token: each 64-value chunk gives two sub-blocks'

@@ -1,9 +1,9 @@
 // x86-64 kernels for CPUs with AVX-512 VNNI (Intel Ice Lake and later, AMD Zen 4 and
-// later): the AVX2 table with the integer GEMM tiles replaced by ones built on VPDPBUSD,
+// later): the AVX2 table with the integer GEMM tiles (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) replaced by ones built on VPDPBUSD,
 // which multiplies unsigned by signed bytes and adds four products into a 32-bit lane in
 // one instruction, where AVX2 needs a multiply-add to 16 bits, a widening multiply-add
-// and an add. The tiles use 256-bit registers (AVX-512VL): all 32 of them, and no
-// frequency penalty on the CPUs that have one for 512-bit work.
+// and an add. The eight-row tiles use 256-bit registers (AVX-512VL, all 32 of them); the
+// sixteen-row Q4_0 / Q8_0 tiles hold two groups in 512-bit ones for prefill steps.
 //
 // Integer sums are exact either way and the float steps are the AVX2 tiles' own, so every
 // (row, token) result has the same bits as with the AVX2 table (checked by the conformance
@@ -11,6 +11,8 @@
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+
+#include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
@@ -21,8 +23,10 @@ namespace dsinfer::cpu {
 namespace {
 
 using x86::broadcast_group;
+using x86::fifth_bit;
 using x86::for_token_tiles;
 using x86::kPrefetchPackedBlocks;
+using x86::low_bits;
 using x86::prefetch_block;
 
 // As the AVX2 tile: a block's codes unpacked once into eight registers for every token.
@@ -163,6 +167,111 @@ DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* w, int64_t n_block
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Q4_K and Q5_K as the AVX2 tile (per super-block, 64-value chunks, sub-block sums then
+// d * scale and dmin * min per sub-block), the 16-bit sums and their widening replaced by
+// one VPDPBUSD per group and token.
+template <int NT, typename Block>
+DSINFER_AVX512_VNNI void gemm_kx8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                       float* out, int64_t out_stride) {
+  constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_Kx8>;
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockQ4_Kx8& wb = low_bits(w[b]);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
+    const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.dmin)));
+    for (int c = 0; c < 4; ++c) {
+      _mm_prefetch(reinterpret_cast<const char*>(&low_bits(w[b + 1])) + 256 * c, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(&low_bits(w[b + 1])) + 256 * c + 128, _MM_HINT_T0);
+      __m256i lo_dots[NT], hi_dots[NT];
+      for (int t = 0; t < NT; ++t) lo_dots[t] = hi_dots[t] = _mm256_setzero_si256();
+      for (int k = 0; k < 8; ++k) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.qs + 256 * c + 32 * k));
+        __m256i lo = _mm256_and_si256(packed, low_nibbles);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+        if constexpr (kFiveBit) {
+          lo = _mm256_or_si256(lo, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh[c][0])), k));
+          hi = _mm256_or_si256(hi, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh[c][1])), k));
+        }
+        for (int t = 0; t < NT; ++t) {
+          const ActBlockQ8* xt = x + t * x_stride + 8 * b + 2 * c;
+          lo_dots[t] = _mm256_dpbusd_epi32(lo_dots[t], lo, broadcast_group(xt[0].qs + 4 * k));
+          hi_dots[t] = _mm256_dpbusd_epi32(hi_dots[t], hi, broadcast_group(xt[1].qs + 4 * k));
+        }
+      }
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * c + half;
+        const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                  _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[j])))));
+        const __m256 min = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
+                                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.mins[j])))));
+        for (int t = 0; t < NT; ++t) {
+          const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
+          const __m256i dot = half == 0 ? lo_dots[t] : hi_dots[t];
+          const __m256 xd = _mm256_set1_ps(xb.d);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, xd), acc[t]);
+          acc[t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(xb.d * static_cast<float>(xb.sum)), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// Q6_K's signed codes: |w| against x with w's sign, as the AVX2 tile, summed by VPDPBUSD.
+template <int NT>
+DSINFER_AVX512_VNNI void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                          int64_t x_stride, float* out, int64_t out_stride) {
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockQ6_Kx8& wb = w[b];
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
+    for (int h = 0; h < 16; ++h) {
+      const int8_t* codes = wb.qs + 256 * (h / 2) + 128 * (h % 2);
+      _mm_prefetch(reinterpret_cast<const char*>(codes) + 1024, _MM_HINT_T0);
+      __m256i sums[NT];
+      for (auto& sum : sums) sum = _mm256_setzero_si256();
+      for (int k = 0; k < 4; ++k) {
+        const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * k));
+        const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* xq = x[t * x_stride + 8 * b + h / 2].qs + 16 * (h % 2) + 4 * k;
+          sums[t] = _mm256_dpbusd_epi32(sums[t], w_abs, _mm256_sign_epi8(broadcast_group(xq), wq));
+        }
+      }
+      const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[h])))));
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[t]),
+                                 _mm256_mul_ps(scale, _mm256_set1_ps(x[t * x_stride + 8 * b + h / 2].d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
+void gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
+void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q6_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
@@ -199,6 +308,9 @@ const Kernels& avx512_vnni_kernels() {
     k.isa = "avx512-vnni";
     k.gemm_q4_0x8 = gemm_q4_0x8;
     k.gemm_q8_0x8 = gemm_q8_0x8;
+    k.gemm_q4_kx8 = gemm_q4_kx8;
+    k.gemm_q5_kx8 = gemm_q5_kx8;
+    k.gemm_q6_kx8 = gemm_q6_kx8;
     k.gemm_q4_0x16 = gemm_q4_0x16;
     k.gemm_q8_0x16 = gemm_q8_0x16;
     return k;

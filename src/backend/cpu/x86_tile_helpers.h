@@ -12,6 +12,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "backend/cpu/kernels.h"
+
 #define DSINFER_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace dsinfer::cpu::x86 {
@@ -50,6 +52,16 @@ DSINFER_AVX2 inline void prefetch_block(const Block* w) {
   for (size_t offset = 0; offset < sizeof(Block); offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
 }
 constexpr int64_t kPrefetchPackedBlocks = 4;
+
+// Q5_Kx8 is Q4_Kx8 plus fifth bits: the Q4_K parts of either.
+inline const BlockQ4_Kx8& low_bits(const BlockQ4_Kx8& w) { return w; }
+inline const BlockQ4_Kx8& low_bits(const BlockQ5_Kx8& w) { return w.low; }
+
+// Bit k of every byte of `bits`, moved to bit 4 (the fifth bit of a code).
+DSINFER_AVX2 inline __m256i fifth_bit(__m256i bits, int k) {
+  const __m256i moved = k <= 4 ? _mm256_slli_epi16(bits, 4 - k) : _mm256_srli_epi16(bits, k - 4);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
+}
 
 }  // namespace dsinfer::cpu::x86
 
