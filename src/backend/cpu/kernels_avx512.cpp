@@ -251,6 +251,70 @@ DSINFER_AVX512_VNNI void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// The bytes of the 8-byte rows `first` and `second`, widened to sixteen 32-bit lanes.
+DSINFER_AVX512_VNNI inline __m512 bytes_pair_to_floats(const uint8_t* first, const uint8_t* second) {
+  const __m128i both = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(first)),
+                                          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(second)));
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(both));
+}
+
+DSINFER_AVX512_VNNI inline __m512i fifth_bit16(__m512i bits, int k) {
+  const __m512i moved = k <= 4 ? _mm512_slli_epi16(bits, 4 - k) : _mm512_srli_epi16(bits, k - 4);
+  return _mm512_and_si512(moved, _mm512_set1_epi8(0x10));
+}
+
+// gemm_kx8_tile over two groups (w and w + n_blocks) in 512-bit registers, lane by lane
+// the same operations.
+template <int NT, typename Block>
+DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                        float* out, int64_t out_stride) {
+  constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_Kx8>;
+  const Block* w1 = w + n_blocks;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const BlockQ4_Kx8& wa = low_bits(w[b]);
+    const BlockQ4_Kx8& wb = low_bits(w1[b]);
+    const __m512 d = scales_pair(wa.d, wb.d);
+    const __m512 dmin = scales_pair(wa.dmin, wb.dmin);
+    for (int c = 0; c < 4; ++c) {
+      for (const Block* next : {w + b + 1, w1 + b + 1}) {
+        _mm_prefetch(reinterpret_cast<const char*>(&low_bits(*next)) + 256 * c, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(&low_bits(*next)) + 256 * c + 128, _MM_HINT_T0);
+      }
+      __m512i lo_dots[NT], hi_dots[NT];
+      for (int t = 0; t < NT; ++t) lo_dots[t] = hi_dots[t] = _mm512_setzero_si512();
+      for (int k = 0; k < 8; ++k) {
+        const __m512i packed = load_pair(wa.qs + 256 * c + 32 * k, wb.qs + 256 * c + 32 * k);
+        __m512i lo = _mm512_and_si512(packed, low_nibbles);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+        if constexpr (kFiveBit) {
+          lo = _mm512_or_si512(lo, fifth_bit16(load_pair(w[b].qh[c][0], w1[b].qh[c][0]), k));
+          hi = _mm512_or_si512(hi, fifth_bit16(load_pair(w[b].qh[c][1], w1[b].qh[c][1]), k));
+        }
+        for (int t = 0; t < NT; ++t) {
+          const ActBlockQ8* xt = x + t * x_stride + 8 * b + 2 * c;
+          lo_dots[t] = _mm512_dpbusd_epi32(lo_dots[t], lo, broadcast_group16(xt[0].qs + 4 * k));
+          hi_dots[t] = _mm512_dpbusd_epi32(hi_dots[t], hi, broadcast_group16(xt[1].qs + 4 * k));
+        }
+      }
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * c + half;
+        const __m512 scale = _mm512_mul_ps(d, bytes_pair_to_floats(wa.scales[j], wb.scales[j]));
+        const __m512 min = _mm512_mul_ps(dmin, bytes_pair_to_floats(wa.mins[j], wb.mins[j]));
+        for (int t = 0; t < NT; ++t) {
+          const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
+          const __m512i dot = half == 0 ? lo_dots[t] : hi_dots[t];
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(scale, _mm512_set1_ps(xb.d)), acc[t]);
+          acc[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(xb.d * static_cast<float>(xb.sum)), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
@@ -300,6 +364,20 @@ void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
   });
 }
 
+void gemm_q4_kx16(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
+void gemm_q5_kx16(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
@@ -313,6 +391,8 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q6_kx8 = gemm_q6_kx8;
     k.gemm_q4_0x16 = gemm_q4_0x16;
     k.gemm_q8_0x16 = gemm_q8_0x16;
+    k.gemm_q4_kx16 = gemm_q4_kx16;
+    k.gemm_q5_kx16 = gemm_q5_kx16;
     return k;
   }();
   return table;

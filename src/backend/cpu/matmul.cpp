@@ -145,6 +145,20 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
   }
 }
 
+namespace {
+
+bool has_sixteen_row_kernel(const Kernels& k, DType dtype) {
+  switch (dtype) {
+    case DType::kQ4_0: return k.gemm_q4_0x16 != nullptr;
+    case DType::kQ8_0: return k.gemm_q8_0x16 != nullptr;
+    case DType::kQ4_K: return k.gemm_q4_kx16 != nullptr;
+    case DType::kQ5_K: return k.gemm_q5_kx16 != nullptr;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const ActBlockQ8* xq, Tensor out,
                         int64_t g_begin, int64_t g_end) {
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
@@ -157,17 +171,18 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       // Two groups per call where the table has sixteen-row kernels, for two tokens or more:
       // one token (decode) streams one group at a time faster (A Q4_0 tg32 15.1-16.2 t/s
       // paired against 17.4-19.9 not, docs/benchmarks.md).
-      const bool pair = t1 - t0 > 1 && g + 1 < g_end && ((w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16) ||
-                                          (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16));
+      const bool pair = t1 - t0 > 1 && g + 1 < g_end && has_sixteen_row_kernel(k, w.source_dtype());
       for (int64_t t = t0; t < t1; t += kMaxGemmTokens) {
         const int n = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
         const ActBlockQ8* x = takes_quantized_rows(w) ? xq + t * x_stride : nullptr;
         if (pair) {
-          if (w.source_dtype() == DType::kQ4_0)
-            k.gemm_q4_0x16(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride);
-          else
-            k.gemm_q8_0x16(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride);
+          switch (w.source_dtype()) {
+            case DType::kQ4_0: k.gemm_q4_0x16(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+            case DType::kQ8_0: k.gemm_q8_0x16(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+            case DType::kQ4_K: k.gemm_q4_kx16(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+            default: k.gemm_q5_kx16(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
+          }
           continue;
         }
         switch (w.source_dtype()) {
