@@ -168,7 +168,7 @@ struct Kernels {
   // none: callers take one row at a time.
   void (*dot4_f8e4m3)(const uint8_t* w, const float* x, int64_t x_stride, int64_t n, const float* scales,
                       int64_t block, float out[4]);
-  // gemm_q4_0x8 / gemm_q8_0x8 / gemm_q4_kx8 / gemm_q5_kx8 over two consecutive groups (w, then w + n_blocks): sixteen
+  // The eight-row integer kernels over two consecutive groups (w, then w + n_blocks): sixteen
   // rows per token, out[t * out_stride + r] for r < 16, each row's bits those of the
   // eight-row kernel. nullptr where none: callers take one group at a time.
   void (*gemm_q4_0x16)(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -178,6 +178,8 @@ struct Kernels {
   void (*gemm_q4_kx16)(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                        float* out, int64_t out_stride);
   void (*gemm_q5_kx16)(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                       float* out, int64_t out_stride);
+  void (*gemm_q6_kx16)(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                        float* out, int64_t out_stride);
 };
 

@@ -315,6 +315,43 @@ DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, int64_t n_blocks, const 
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// gemm_q6_kx8_tile over two groups in 512-bit registers.
+template <int NT>
+DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                           int64_t x_stride, float* out, int64_t out_stride) {
+  const BlockQ6_Kx8* w1 = w + n_blocks;
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const __m512 d = scales_pair(w[b].d, w1[b].d);
+    for (int h = 0; h < 16; ++h) {
+      const int64_t offset = 256 * (h / 2) + 128 * (h % 2);
+      const int8_t* codes[2] = {w[b].qs + offset, w1[b].qs + offset};
+      for (const int8_t* c : codes) _mm_prefetch(reinterpret_cast<const char*>(c) + 1024, _MM_HINT_T0);
+      __m512i sums[NT];
+      for (auto& sum : sums) sum = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        const __m512i wq = load_pair(reinterpret_cast<const uint8_t*>(codes[0] + 32 * k),
+                                     reinterpret_cast<const uint8_t*>(codes[1] + 32 * k));
+        const __m512i w_abs = _mm512_abs_epi8(wq);
+        // x with w's sign: negated where w < 0 (where w is 0, |w| x is 0 either way).
+        const __mmask64 negative = _mm512_movepi8_mask(wq);
+        for (int t = 0; t < NT; ++t) {
+          const __m512i xq = broadcast_group16(x[t * x_stride + 8 * b + h / 2].qs + 16 * (h % 2) + 4 * k);
+          sums[t] = _mm512_dpbusd_epi32(sums[t], w_abs, _mm512_mask_sub_epi8(xq, negative, _mm512_setzero_si512(), xq));
+        }
+      }
+      const __m128i scale_bytes = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].scales[h])),
+                                                     _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1[b].scales[h])));
+      const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(scale_bytes)));
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
+                                 _mm512_mul_ps(scale, _mm512_set1_ps(x[t * x_stride + 8 * b + h / 2].d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
@@ -378,6 +415,13 @@ void gemm_q5_kx16(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, i
   });
 }
 
+void gemm_q6_kx16(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q6_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
@@ -393,6 +437,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q8_0x16 = gemm_q8_0x16;
     k.gemm_q4_kx16 = gemm_q4_kx16;
     k.gemm_q5_kx16 = gemm_q5_kx16;
+    k.gemm_q6_kx16 = gemm_q6_kx16;
     return k;
   }();
   return table;
