@@ -26,6 +26,9 @@ using x86::broadcast_group;
 using x86::fifth_bit;
 using x86::for_token_tiles;
 using x86::kPrefetchPackedBlocks;
+using x86::add_subblock;
+using x86::kquant_codes;
+using x86::subblock_factors;
 using x86::low_bits;
 using x86::prefetch_block;
 
@@ -173,8 +176,6 @@ DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* w, int64_t n_block
 template <int NT, typename Block>
 DSINFER_AVX512_VNNI void gemm_kx8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                                        float* out, int64_t out_stride) {
-  constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_Kx8>;
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   __m256 acc[NT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
@@ -187,13 +188,8 @@ DSINFER_AVX512_VNNI void gemm_kx8_tile(const Block* w, int64_t n_blocks, const A
       __m256i lo_dots[NT], hi_dots[NT];
       for (int t = 0; t < NT; ++t) lo_dots[t] = hi_dots[t] = _mm256_setzero_si256();
       for (int k = 0; k < 8; ++k) {
-        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.qs + 256 * c + 32 * k));
-        __m256i lo = _mm256_and_si256(packed, low_nibbles);
-        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-        if constexpr (kFiveBit) {
-          lo = _mm256_or_si256(lo, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh[c][0])), k));
-          hi = _mm256_or_si256(hi, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qh[c][1])), k));
-        }
+        __m256i lo, hi;
+        kquant_codes(w[b], c, k, lo, hi);
         for (int t = 0; t < NT; ++t) {
           const ActBlockQ8* xt = x + t * x_stride + 8 * b + 2 * c;
           lo_dots[t] = _mm256_dpbusd_epi32(lo_dots[t], lo, broadcast_group(xt[0].qs + 4 * k));
@@ -202,17 +198,9 @@ DSINFER_AVX512_VNNI void gemm_kx8_tile(const Block* w, int64_t n_blocks, const A
       }
       for (int half = 0; half < 2; ++half) {
         const int j = 2 * c + half;
-        const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-                                                  _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[j])))));
-        const __m256 min = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-                                                   _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.mins[j])))));
-        for (int t = 0; t < NT; ++t) {
-          const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
-          const __m256i dot = half == 0 ? lo_dots[t] : hi_dots[t];
-          const __m256 xd = _mm256_set1_ps(xb.d);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, xd), acc[t]);
-          acc[t] = _mm256_fnmadd_ps(min, _mm256_set1_ps(xb.d * static_cast<float>(xb.sum)), acc[t]);
-        }
+        const __m256 scale = subblock_factors(d, wb.scales[j]), min = subblock_factors(dmin, wb.mins[j]);
+        for (int t = 0; t < NT; ++t)
+          acc[t] = add_subblock(acc[t], half == 0 ? lo_dots[t] : hi_dots[t], scale, min, x[t * x_stride + 8 * b + j]);
       }
     }
   }

@@ -63,6 +63,32 @@ DSINFER_AVX2 inline __m256i fifth_bit(__m256i bits, int k) {
   return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
 }
 
+// Group k of 64-value chunk c of a Q4_K / Q5_K super-block, eight rows: the codes of
+// sub-block 2c (lo) and 2c + 1 (hi), with the fifth bits for Q5_K.
+template <typename Block>
+DSINFER_AVX2 inline void kquant_codes(const Block& w, int c, int k, __m256i& lo, __m256i& hi) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(low_bits(w).qs + 256 * c + 32 * k));
+  lo = _mm256_and_si256(packed, low_nibbles);
+  hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+  if constexpr (std::is_same_v<Block, BlockQ5_Kx8>) {
+    lo = _mm256_or_si256(lo, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh[c][0])), k));
+    hi = _mm256_or_si256(hi, fifth_bit(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh[c][1])), k));
+  }
+}
+
+// A sub-block's eight 6-bit scales (or mins) times the rows' super-block factors.
+DSINFER_AVX2 inline __m256 subblock_factors(__m256 super, const uint8_t bytes[8]) {
+  return _mm256_mul_ps(super,
+                       _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)))));
+}
+
+// One Q4_K / Q5_K sub-block of a token: acc + dot * scale * x.d - min * x.d * x.sum.
+DSINFER_AVX2 inline __m256 add_subblock(__m256 acc, __m256i dot, __m256 scale, __m256 min, const ActBlockQ8& xb) {
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(scale, _mm256_set1_ps(xb.d)), acc);
+  return _mm256_fnmadd_ps(min, _mm256_set1_ps(xb.d * static_cast<float>(xb.sum)), acc);
+}
+
 }  // namespace dsinfer::cpu::x86
 
 #endif  // __x86_64__
