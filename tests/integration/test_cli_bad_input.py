@@ -123,6 +123,11 @@ class CliBadInput(unittest.TestCase):
         self.expect_error(self.logits(self.good, "3,x,4"), "'x'")
         self.expect_error(self.logits(self.good, "3,-1"), "'-1'")
 
+    def test_unknown_instruction_set(self):
+        # The message names what this CPU can run; "generic" runs everywhere.
+        self.expect_error([*self.logits(self.good), "--isa", "no-such-isa"], "instruction set 'no-such-isa'",
+                          "this one runs: generic")
+
     def edit_config(self, name, **fields):
         model = self.model_copy(name)
         config = json.loads((model / "config.json").read_text())

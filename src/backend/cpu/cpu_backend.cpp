@@ -134,9 +134,12 @@ class CpuBackend final : public Backend {
 
 Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& options) {
   const cpu::Kernels* kernels = cpu::select_kernels(options.isa);
-  if (!kernels)
-    return error("instruction set '{}' is not available on this CPU (try: generic, avx2, neon, neon-dotprod)",
-                 options.isa);
+  if (!kernels) {
+    std::string here;
+    for (const char* isa : {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"})
+      if (cpu::select_kernels(isa)) here += here.empty() ? isa : std::string(", ") + isa;
+    return error("instruction set '{}' is not available on this CPU (this one runs: {})", options.isa, here);
+  }
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(*kernels, threads, options.pack_at_load));
 }
