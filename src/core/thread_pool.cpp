@@ -22,10 +22,13 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (true) {
-    // Spin a little for the next job, then sleep until one is posted.
-    // Yielding while spinning keeps an oversubscribed machine (more runnable threads than
-    // cores) from burning the time slice the thread being waited for needs.
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+    // Spin for the next job, then sleep until one is posted. Yielding while spinning keeps
+    // an oversubscribed machine (more runnable threads than cores) from burning the time
+    // slice the thread being waited for needs. 5 ms outlasts the serial stretches between
+    // a decode step's parallel loops: with 200 us the worker fell asleep about ten times
+    // per B token (2,561 futex calls in a 64-token bench against 49), and the caller then
+    // waited for it to wake (docs/benchmarks.md, session 8).
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
     while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until) {
       std::this_thread::yield();
     }
