@@ -22,15 +22,15 @@
 namespace dsinfer::cpu {
 namespace {
 
+using x86::add_subblock;
 using x86::broadcast_group;
-using x86::fifth_bit;
 using x86::for_token_tiles;
 using x86::kPrefetchPackedBlocks;
-using x86::add_subblock;
 using x86::kquant_codes;
-using x86::subblock_factors;
 using x86::low_bits;
 using x86::prefetch_block;
+using x86::q4_0_codes;
+using x86::subblock_factors;
 
 // As the AVX2 tile: a block's codes unpacked once into eight registers for every token.
 // Per token the low and high nibbles go into two 32-bit sums (two dependency chains
@@ -38,17 +38,12 @@ using x86::prefetch_block;
 template <int NT>
 DSINFER_AVX512_VNNI void gemm_q4_0x8_tile(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                           int64_t x_stride, float* out, int64_t out_stride) {
-  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
   __m256 acc[NT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w + b + kPrefetchPackedBlocks);
     __m256i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
-      lo[k] = _mm256_and_si256(packed, low_nibbles);
-      hi[k] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
-    }
+    q4_0_codes(w[b], lo, hi);
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
     for (int t = 0; t < NT; ++t) {
       const ActBlockQ8& xb = x[t * x_stride + b];

@@ -53,6 +53,17 @@ DSINFER_AVX2 inline void prefetch_block(const Block* w) {
 }
 constexpr int64_t kPrefetchPackedBlocks = 4;
 
+// A Q4_0x8 block's codes, eight rows: the low nibbles (values 4k..4k+3) and the high
+// ones (values 16+4k..) of each 4-value group k.
+DSINFER_AVX2 inline void q4_0_codes(const BlockQ4_0x8& w, __m256i lo[4], __m256i hi[4]) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  for (int k = 0; k < 4; ++k) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * k));
+    lo[k] = _mm256_and_si256(packed, low_nibbles);
+    hi[k] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
+  }
+}
+
 // Q5_Kx8 is Q4_Kx8 plus fifth bits: the Q4_K parts of either.
 inline const BlockQ4_Kx8& low_bits(const BlockQ4_Kx8& w) { return w; }
 inline const BlockQ4_Kx8& low_bits(const BlockQ5_Kx8& w) { return w.low; }
