@@ -1,9 +1,10 @@
 // x86-64 kernels for CPUs with AVX-512 VNNI (Intel Ice Lake and later, AMD Zen 4 and
-// later): the AVX2 table with the integer GEMM tiles (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K) replaced by ones built on VPDPBUSD,
-// which multiplies unsigned by signed bytes and adds four products into a 32-bit lane in
-// one instruction, where AVX2 needs a multiply-add to 16 bits, a widening multiply-add
-// and an add. The eight-row tiles use 256-bit registers (AVX-512VL, all 32 of them); the
-// sixteen-row Q4_0 / Q8_0 tiles hold two groups in 512-bit ones for prefill steps.
+// later): the AVX2 table with the integer GEMM tiles (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)
+// replaced by ones built on VPDPBUSD, which multiplies unsigned by signed bytes and adds
+// four products into a 32-bit lane in one instruction, where AVX2 needs a multiply-add to
+// 16 bits, a widening multiply-add and an add. The eight-row tiles use 256-bit registers
+// (AVX-512VL, all 32 of them); the sixteen-row ones hold two groups of eight rows in
+// 512-bit registers, for steps of two tokens or more (matmul.cpp).
 //
 // Integer sums are exact either way and the float steps are the AVX2 tiles' own, so every
 // (row, token) result has the same bits as with the AVX2 table (checked by the conformance
