@@ -98,7 +98,7 @@ double tolerance(DType dtype) {
 // Every kernel table this CPU can run.
 std::vector<std::string> isas() {
   std::vector<std::string> out;
-  for (const char* isa : {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"})
+  for (std::string_view isa : cpu::kKernelTableNames)
     if (cpu::select_kernels(isa)) out.emplace_back(isa);
   return out;
 }

@@ -134,9 +134,9 @@ TEST(V4Ops, SinkAttentionMatchesNaiveLoopOnEveryBackend) {
 // with and without a whole number of 8-value columns, and decode (one query row).
 TEST(V4Ops, CpuSinkAttentionIsBitwiseTheReference) {
   Rng rng(11);
-  for (const char* isa : {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"}) {
+  for (std::string_view isa : cpu::kKernelTableNames) {
     if (!cpu::select_kernels(isa)) continue;
-    auto cpu = std::move(make_cpu_backend({.threads = 2, .isa = isa})).value();
+    auto cpu = std::move(make_cpu_backend({.threads = 2, .isa = std::string(isa)})).value();
     for (int64_t d : {16, 20, 64})
       for (int64_t T : {1, 3}) {
         const int64_t H = 4, Nr = 29, Nc = 11, k = 37;

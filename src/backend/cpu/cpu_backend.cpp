@@ -136,8 +136,8 @@ Result<std::unique_ptr<Backend>> make_cpu_backend(const CpuBackendOptions& optio
   const cpu::Kernels* kernels = cpu::select_kernels(options.isa);
   if (!kernels) {
     std::string here;
-    for (const char* isa : {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"})
-      if (cpu::select_kernels(isa)) here += here.empty() ? isa : std::string(", ") + isa;
+    for (std::string_view isa : cpu::kKernelTableNames)
+      if (cpu::select_kernels(isa)) here += (here.empty() ? "" : ", ") + std::string(isa);
     return error("instruction set '{}' is not available on this CPU (this one runs: {})", options.isa, here);
   }
   const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));

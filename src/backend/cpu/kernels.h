@@ -203,8 +203,11 @@ const Kernels& neon_kernels();
 const Kernels& neon_dotprod_kernels();  // needs the ARMv8.2 int8 dot-product instructions
 #endif
 
-// The best table this CPU supports, or the one named by `isa` ("generic", "avx2",
-// "avx512-vnni", "neon", "neon-dotprod"); nullptr when the named one cannot run here.
+// Every table's name, on any architecture; select_kernels says which run here.
+inline constexpr std::string_view kKernelTableNames[] = {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"};
+
+// The best table this CPU supports, or the one named by `isa` (one of kKernelTableNames);
+// nullptr when the named one cannot run here.
 const Kernels* select_kernels(std::string_view isa = "");
 
 }  // namespace dsinfer::cpu
