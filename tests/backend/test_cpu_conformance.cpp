@@ -647,6 +647,80 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
   }
 }
 
+// Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums
+// the FP4 kernels subtract are the digits' own.
+TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {
+  constexpr int64_t kBlocks = 6;
+  auto x = random_floats(32 * kBlocks, 25);
+  for (int i = 0; i < 32; ++i) x[32 + i] = 0.0f;                            // all zero
+  for (int i = 0; i < 32; ++i) x[64 + i] = i % 2 ? 3e38f : -3e38f;          // largest floats
+  for (int i = 0; i < 32; ++i) x[96 + i] = (i % 3 - 1) * 1e-40f;            // subnormal
+  for (int i = 0; i < 32; ++i) x[128 + i] = 1.0f + static_cast<float>(i) / 64;  // ties at step 1/2
+  std::vector<cpu::ActBlockQ8x3> q(kBlocks);
+  cpu::quantize_act_q8x3(x.data(), q.data(), 32 * kBlocks);
+  const double base = cpu::kQ8x3Base;
+  for (int64_t b = 0; b < kBlocks; ++b) {
+    int64_t sums[3] = {0, 0, 0};
+    for (int i = 0; i < 32; ++i) {
+      double rebuilt = 0.0;
+      for (int j = 2; j >= 0; --j) {
+        EXPECT_LE(std::abs(q[b].q[j][i]), 127) << "block " << b;
+        rebuilt = rebuilt / base + q[b].q[j][i];
+        sums[j] += q[b].q[j][i];
+      }
+      rebuilt *= q[b].d;
+      EXPECT_LE(std::abs(rebuilt - x[32 * b + i]), q[b].d / (2 * base * base) * 1.001 + 1e-45)
+          << "block " << b << " value " << i;
+    }
+    EXPECT_EQ(q[b].sum01, base * sums[0] + sums[1]) << "block " << b;
+    EXPECT_EQ(q[b].sum2, sums[2]) << "block " << b;
+  }
+}
+
+// The integer FP4 kernel against float64 sums of the same FP4 values times the original
+// activations: as close as the float32 kernel (~1e-7), for every token count and the
+// extremes (largest codes, the largest activation in every lane, scale code 0 read as 0).
+TEST(CpuKernels, Fp4IntegerTileMatchesFloat64) {
+  const cpu::Kernels* k = cpu::select_kernels();
+  if (!k->gemm_fp4x8_q8x3) GTEST_SKIP() << "table " << k->isa << " multiplies FP4 in float32";
+  constexpr int64_t kBlocks = 9;
+  constexpr int kTokens = 5;
+  std::mt19937 rng(26);
+  std::vector<cpu::BlockFp4x8> w(kBlocks);
+  for (auto& b : w) {
+    for (auto& e : b.e) e = static_cast<uint8_t>(110 + rng() % 30);
+    for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
+  }
+  for (auto& q : w[0].qs) q = 0x7F;  // +6 and -6 in every row
+  w[1].e[3] = 0;
+  auto x = random_floats(static_cast<size_t>(kTokens * kBlocks * 32), 27);
+  for (int i = 0; i < 32; ++i) x[i] = i % 2 ? 50.0f : -50.0f;
+  std::vector<cpu::ActBlockQ8x3> xq(static_cast<size_t>(kTokens * kBlocks));
+  cpu::quantize_act_q8x3(x.data(), xq.data(), static_cast<int64_t>(x.size()));
+  std::vector<float> all(static_cast<size_t>(8 * kTokens));
+  k->gemm_fp4x8_q8x3(w.data(), kBlocks, xq.data(), kBlocks, kTokens, all.data(), 8);
+  for (int t = 0; t < kTokens; ++t) {
+    double err = 0.0, norm = 0.0;
+    for (int r = 0; r < 8; ++r) {
+      double expected = 0.0;
+      for (int64_t b = 0; b < kBlocks; ++b) {
+        const double scale = w[b].e[r] == 0 ? 0.0 : std::ldexp(1.0, w[b].e[r] - 127);
+        for (int c = 0; c < 32; ++c) {
+          const uint8_t byte = w[b].qs[32 * (c % 16 / 4) + 4 * r + c % 4];
+          const int code = c < 16 ? byte & 0x0F : byte >> 4;
+          expected += scale * cpu::kE2M1Doubled[code] / 2.0 * x[(t * kBlocks + b) * 32 + c];
+        }
+      }
+      err += (all[t * 8 + r] - expected) * (all[t * 8 + r] - expected);
+      norm += expected * expected;
+    }
+    EXPECT_LE(std::sqrt(err / norm), 2e-6) << "token " << t;
+    std::vector<float> alone(8);
+    k->gemm_fp4x8_q8x3(w.data(), kBlocks, xq.data() + t * kBlocks, kBlocks, 1, alone.data(), 8);
+    EXPECT_TRUE(same_bits(alone.data(), all.data() + t * 8, 8)) << "token " << t;
+  }
+}
+
 // CI runs this suite on emulated CPUs with and without optional instructions and names
 // the table each must pick (scripts/test-aarch64.sh).
 TEST(CpuKernels, SelectsTheTableNamedByTheEnvironment) {

@@ -44,7 +44,7 @@ class CpuWeight final : public PreparedWeight {
 // One thread's buffers for running whole experts (moe_experts.h).
 struct MoeThreadScratch {
   std::vector<float> rows, gate, up, down;
-  std::vector<ActBlockQ8> activations;
+  QuantizedRows activations;
 };
 
 struct CpuContext {

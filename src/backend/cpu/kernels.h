@@ -86,6 +86,23 @@ struct BlockFp4x8 {
 
 inline constexpr int8_t kE2M1Doubled[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
 
+// Activations for integer FP4 kernels that must keep float32 accuracy (see BlockFp4x8):
+// per 32 values, x[i] ~= d * (q[0][i] + q[1][i] / 254 + q[2][i] / 254^2), three balanced
+// base-254 digits in [-127, 127] (base 254 so that a digit never leaves that range),
+// within d / (2 * 254^2) of x, about 6e-8 of the block's largest value. sum01 =
+// sum(254 * q[0] + q[1]) and sum2 = sum(q[2]) serve kernels that add a constant to the
+// weight codes to make them unsigned.
+struct ActBlockQ8x3 {
+  float d;
+  int32_t sum01, sum2;
+  int8_t q[3][32];
+};
+inline constexpr int kQ8x3Base = 254;
+
+// n is a multiple of 32. The same in every table (plain C++), so that tables sharing a
+// kernel give the same bits.
+void quantize_act_q8x3(const float* x, ActBlockQ8x3* out, int64_t n);
+
 // The block-scaled FP8 dot from an unscaled one: scales[b] times the dot of block b.
 template <typename Dot>
 float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
@@ -181,6 +198,12 @@ struct Kernels {
                        float* out, int64_t out_stride);
   void (*gemm_q6_kx16)(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                        float* out, int64_t out_stride);
+  // gemm_fp4x8 from three-digit activations with integer dot products: per (row, token) each
+  // block's digit sums are exact, then scaled and summed in block order, so a token's bits
+  // do not depend on n_tokens. Where a table has it, the backend takes it over gemm_fp4x8
+  // (results within ~1e-6 of float64, as gemm_fp4x8's; not the same bits).
+  void (*gemm_fp4x8_q8x3)(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride,
+                          int n_tokens, float* out, int64_t out_stride);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -228,6 +228,30 @@ float exp_and_sum(float* v, int64_t n, float shift) {
 
 }  // namespace
 
+void quantize_act_q8x3(const float* x, ActBlockQ8x3* out, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[b * 32 + i]));
+    ActBlockQ8x3& o = out[b];
+    o.d = amax / 127.0f;
+    int32_t sums[3] = {0, 0, 0};
+    for (int i = 0; i < 32; ++i) {
+      // |v| <= 127 (to rounding); each remainder lies in [-1/2, 1/2], so the next digit,
+      // the remainder times 254 rounded, lies in [-127, 127] too. Doubles keep every step
+      // exact enough for the last digit to mean something.
+      double v = o.d > 0.0f ? static_cast<double>(x[b * 32 + i]) / o.d : 0.0;
+      for (int j = 0; j < 3; ++j) {
+        const double digit = std::clamp(std::nearbyint(v), -127.0, 127.0);
+        o.q[j][i] = static_cast<int8_t>(digit);
+        sums[j] += o.q[j][i];
+        v = (v - digit) * kQ8x3Base;
+      }
+    }
+    o.sum01 = kQ8x3Base * sums[0] + sums[1];
+    o.sum2 = sums[2];
+  }
+}
+
 const Kernels& generic_kernels() {
   static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
                              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,

@@ -57,11 +57,17 @@ void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&&
   });
 }
 
-void quantize_activations(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor x) {
+// quantize_rows over the pool's threads.
+void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x) {
   const int64_t blocks = x.cols / 32;
-  scratch.activations.resize(static_cast<size_t>(x.rows * blocks));
+  if (form == ActivationForm::kQ8) rows.q8.resize(static_cast<size_t>(x.rows * blocks));
+  if (form == ActivationForm::kQ8x3) rows.q8x3.resize(static_cast<size_t>(x.rows * blocks));
+  if (form == ActivationForm::kFloat) return;
   pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) k.quantize_act_q8(x.f32_row(t), scratch.activations.data() + t * blocks, x.cols);
+    for (int64_t t = begin; t < end; ++t) {
+      if (form == ActivationForm::kQ8) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
+      else quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
+    }
   });
 }
 
@@ -111,9 +117,9 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
     }
     case DType::kQ8_0:
     case DType::kQ4_0: {
-      quantize_activations(k, pool, scratch, x);
+      quantize_activations(ActivationForm::kQ8, k, pool, scratch.activations, x);
       const int64_t blocks = K / 32;
-      const ActBlockQ8* xq = scratch.activations.data();
+      const ActBlockQ8* xq = scratch.activations.q8.data();
       if (w.dtype == DType::kQ8_0) {
         auto q8 = [&](int64_t n) { return reinterpret_cast<const BlockQ8_0*>(row(n)); };
         for_each_output_x4(
@@ -160,9 +166,26 @@ bool has_sixteen_row_kernel(const Kernels& k, DType dtype) {
 
 }  // namespace
 
-void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const ActBlockQ8* xq, Tensor out,
+ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
+  if (w.source_dtype() != DType::kFP4E2M1) return ActivationForm::kQ8;
+  return k.gemm_fp4x8_q8x3 ? ActivationForm::kQ8x3 : ActivationForm::kFloat;
+}
+
+void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows) {
+  const int64_t blocks = x.cols / 32;
+  if (form == ActivationForm::kQ8) {
+    rows.q8.resize(static_cast<size_t>(x.rows * blocks));
+    for (int64_t t = 0; t < x.rows; ++t) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
+  } else if (form == ActivationForm::kQ8x3) {
+    rows.q8x3.resize(static_cast<size_t>(x.rows * blocks));
+    for (int64_t t = 0; t < x.rows; ++t) quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
+  }
+}
+
+void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end) {
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
+  const ActivationForm form = activation_form(k, w);
   // Tokens go in chunks whose activations stay in L2 while the weights stream past,
   // kMaxGemmTokens per kernel call.
   constexpr int64_t kTokenChunk = 64;
@@ -176,7 +199,7 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       for (int64_t t = t0; t < t1; t += kMaxGemmTokens) {
         const int n = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
-        const ActBlockQ8* x = takes_quantized_rows(w) ? xq + t * x_stride : nullptr;
+        const ActBlockQ8* x = form == ActivationForm::kQ8 ? xq.q8.data() + t * x_stride : nullptr;
         if (pair) {
           switch (w.source_dtype()) {
             case DType::kQ4_0: k.gemm_q4_0x16(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
@@ -193,7 +216,11 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
           case DType::kQ4_K: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kQ5_K: k.gemm_q5_kx8(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
           case DType::kFP4E2M1:
-            k.gemm_fp4x8(w.fp4_group(g), blocks, x_rows.f32_row(t), x_rows.row_stride, n, o, out.row_stride);
+            if (form == ActivationForm::kQ8x3)
+              k.gemm_fp4x8_q8x3(w.fp4_group(g), blocks, xq.q8x3.data() + t * x_stride, x_stride, n, o,
+                                out.row_stride);
+            else
+              k.gemm_fp4x8(w.fp4_group(g), blocks, x_rows.f32_row(t), x_rows.row_stride, n, o, out.row_stride);
             break;
           default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
         }
@@ -205,9 +232,9 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
 
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w) {
-  if (takes_quantized_rows(w)) quantize_activations(k, pool, scratch, x);
+  quantize_activations(activation_form(k, w), k, pool, scratch.activations, x);
   pool.parallel_for_dynamic(w.rows() / 8, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
-    matmul_packed_rows(k, w, x, scratch.activations.data(), out, begin, end);
+    matmul_packed_rows(k, w, x, scratch.activations, out, begin, end);
   });
 }
 

@@ -10,21 +10,36 @@
 
 namespace dsinfer::cpu {
 
+// The form in which a kernel reads activation rows: float32 as they are, int8 blocks
+// (quantize_act_q8) for the integer formats, three-digit blocks (quantize_act_q8x3) for
+// FP4 where the table multiplies it with integer dot products.
+enum class ActivationForm { kFloat, kQ8, kQ8x3 };
+
+// Activation rows quantised, one vector per form (only the one in use is filled).
+struct QuantizedRows {
+  std::vector<ActBlockQ8> q8;
+  std::vector<ActBlockQ8x3> q8x3;
+};
+
+// Fills rows.q8 or rows.q8x3 with x's rows in `form` (nothing for kFloat), on the calling
+// thread.
+void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows);
+
 // Reusable per-backend scratch memory, so steady-state steps allocate nothing.
 struct MatmulScratch {
-  std::vector<ActBlockQ8> activations;               // x quantised for integer formats
-  std::vector<std::vector<float>> rows_per_thread;   // dequantised weight rows
+  QuantizedRows activations;                        // x quantised for integer kernels
+  std::vector<std::vector<float>> rows_per_thread;  // dequantised weight rows
 };
 
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w);
 
-// Whether w's kernel takes x quantised (quantize_act_q8 per row) rather than as float32.
-inline bool takes_quantized_rows(const PackedWeight& w) { return w.source_dtype() != DType::kFP4E2M1; }
+// The form in which w's kernel in table k reads activations.
+ActivationForm activation_form(const Kernels& k, const PackedWeight& w);
 
 // out[t, 8g .. 8g+8) for row groups g in [g_begin, g_end) of a packed weight and every
-// token t of out, from x or, where takes_quantized_rows(w), from xq (x's rows already
-// quantised); on the calling thread.
-void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x, const ActBlockQ8* xq, Tensor out,
+// token t of out, from x or, unless activation_form(k, w) is kFloat, from xq (x's rows
+// already quantised in that form); on the calling thread.
+void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end);
 
 // The same product for a weight repacked into interleaved rows (packed_weight.h).

@@ -21,12 +21,6 @@ Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
   return Tensor::contiguous(DType::kF32, rows, cols, buffer.data());
 }
 
-void quantize_rows(const Kernels& k, Tensor rows, std::vector<ActBlockQ8>& out) {
-  const int64_t blocks = rows.cols / 32;
-  out.resize(static_cast<size_t>(rows.rows * blocks));
-  for (int64_t t = 0; t < rows.rows; ++t) k.quantize_act_q8(rows.f32_row(t), out.data() + t * blocks, rows.cols);
-}
-
 // One expert over its n tokens, on the calling thread only.
 void run_expert(const Kernels& k, MoeThreadScratch& s, Tensor x, const PackedExpert& e, float limit, Tensor outputs) {
   const auto& tokens = *e.tokens;
@@ -34,18 +28,20 @@ void run_expert(const Kernels& k, MoeThreadScratch& s, Tensor x, const PackedExp
   const int64_t hidden = x.cols, inter = e.gate->rows();
   Tensor rows = rows_of(s.rows, n, hidden);
   for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), hidden, rows.f32_row(i));
-  if (takes_quantized_rows(*e.gate) || takes_quantized_rows(*e.up)) quantize_rows(k, rows, s.activations);
+  const ActivationForm gate_form = activation_form(k, *e.gate), up_form = activation_form(k, *e.up);
+  quantize_rows(gate_form, k, rows, s.activations);
+  if (up_form != gate_form) quantize_rows(up_form, k, rows, s.activations);
   Tensor gate = rows_of(s.gate, n, inter), up = rows_of(s.up, n, inter);
-  matmul_packed_rows(k, *e.gate, rows, s.activations.data(), gate, 0, inter / 8);
-  matmul_packed_rows(k, *e.up, rows, s.activations.data(), up, 0, inter / 8);
+  matmul_packed_rows(k, *e.gate, rows, s.activations, gate, 0, inter / 8);
+  matmul_packed_rows(k, *e.up, rows, s.activations, up, 0, inter / 8);
   for (int64_t i = 0; i < n; ++i) {
     float* g = gate.f32_row(i);
     const float* u = up.f32_row(i);
     for (int64_t c = 0; c < inter; ++c) g[c] = swiglu_value(g[c], u[c], limit);
   }
-  if (takes_quantized_rows(*e.down)) quantize_rows(k, gate, s.activations);
+  quantize_rows(activation_form(k, *e.down), k, gate, s.activations);
   Tensor down = rows_of(s.down, n, hidden);
-  matmul_packed_rows(k, *e.down, gate, s.activations.data(), down, 0, hidden / 8);
+  matmul_packed_rows(k, *e.down, gate, s.activations, down, 0, hidden / 8);
   for (int64_t i = 0; i < n; ++i) std::copy_n(down.f32_row(i), hidden, outputs.f32_row(tokens[i].slot));
 }
 
