@@ -76,9 +76,10 @@ struct BlockQ6_Kx8 {
 // and the 4-bit codes placed as in Q4_0x8 (value 4k+i of row r in the low nibble of
 // qs[32k + 4r + i], value 16+4k+i in its high nibble): as many bytes as the stored
 // layout. The kernels map codes to twice their value, an exact int8 (kE2M1Doubled), and
-// multiply float32 activations: V4 rounds keys to FP8 and indexer inputs to FP4 inside
-// the model, so int8-quantised activations (~1e-3 per product) flip enough of those
-// roundings to move a small model's logits by ~1e-2, where float32 keeps ~1e-6.
+// multiply float32 activations or, where a table has integer FP4 kernels, activations
+// split into three int8 digits (ActBlockQ8x3): V4 rounds keys to FP8 and indexer inputs to
+// FP4 inside the model, so int8-quantised activations (~1e-3 per product) flip enough of
+// those roundings to move a small model's logits by ~1e-2, where float32 keeps ~1e-6.
 struct BlockFp4x8 {
   uint8_t e[8];
   uint8_t qs[128];

@@ -11,7 +11,7 @@
 // suite): switching tables on a machine does not change a model's outputs. The exception is
 // FP4 (V4's routed experts), which AVX2 multiplies in float32 and this table with integer
 // dot products against activations split into three int8 digits: as accurate, not the
-// same bits, and about twice as fast.
+// same bits, and 1.6-1.7x as fast in cache (docs/benchmarks.md).
 #if defined(__x86_64__)
 
 #include <immintrin.h>
