@@ -677,6 +677,23 @@ TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {
   }
 }
 
+// A table's SIMD three-digit quantiser gives the plain version's digits, scale and sums.
+TEST(CpuKernels, SimdThreeDigitActivationsAreThePlainOnes) {
+  const cpu::Kernels* k = cpu::select_kernels();
+  if (!k->quantize_act_q8x3) GTEST_SKIP() << "table " << k->isa << " has no three-digit quantiser";
+  constexpr int64_t kBlocks = 40;
+  auto x = random_floats(32 * kBlocks, 28);
+  for (int i = 0; i < 32; ++i) x[i] = 0.0f;
+  for (int i = 0; i < 32; ++i) x[32 + i] = (i % 3 - 1) * 1e-40f;
+  for (int i = 0; i < 32; ++i) x[64 + i] = 1.0f + static_cast<float>(i) / 64;
+  for (int i = 0; i < 32; ++i) x[96 + i] *= 1e30f;
+  std::vector<cpu::ActBlockQ8x3> plain(kBlocks), simd(kBlocks);
+  cpu::quantize_act_q8x3(x.data(), plain.data(), 32 * kBlocks);
+  k->quantize_act_q8x3(x.data(), simd.data(), 32 * kBlocks);
+  for (int64_t b = 0; b < kBlocks; ++b)
+    EXPECT_EQ(std::memcmp(&plain[b], &simd[b], sizeof(cpu::ActBlockQ8x3)), 0) << "block " << b;
+}
+
 // The integer FP4 kernel against float64 sums of the same FP4 values times the original
 // activations: as close as the float32 kernel (~1e-7), for every token count and the
 // extremes (largest codes, the largest activation in every lane, scale code 0 read as 0).

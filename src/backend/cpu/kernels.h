@@ -100,8 +100,8 @@ struct ActBlockQ8x3 {
 };
 inline constexpr int kQ8x3Base = 254;
 
-// n is a multiple of 32. The same in every table (plain C++), so that tables sharing a
-// kernel give the same bits.
+// n is a multiple of 32. Plain C++: the definition of the digits, which
+// Kernels::quantize_act_q8x3 reproduces.
 void quantize_act_q8x3(const float* x, ActBlockQ8x3* out, int64_t n);
 
 // The block-scaled FP8 dot from an unscaled one: scales[b] times the dot of block b.
@@ -205,6 +205,8 @@ struct Kernels {
   // (results within ~1e-6 of float64, as gemm_fp4x8's; not the same bits).
   void (*gemm_fp4x8_q8x3)(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride,
                           int n_tokens, float* out, int64_t out_stride);
+  // quantize_act_q8x3 in SIMD, the same digits; set wherever gemm_fp4x8_q8x3 is.
+  void (*quantize_act_q8x3)(const float* x, ActBlockQ8x3* out, int64_t n);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -459,6 +459,36 @@ DSINFER_AVX512_VNNI void gemm_fp4x8_q8x3_tile(const BlockFp4x8* w, int64_t n_blo
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// quantize_act_q8x3 eight values at a time, with the same double-precision division,
+// rounding to nearest even and subtraction, each exact or correctly rounded as in the plain
+// C++ version, so the digits are the same.
+DSINFER_AVX512_VNNI void quantize_act_q8x3_avx512(const float* x, ActBlockQ8x3* out, int64_t n) {
+  const __m512d base = _mm512_set1_pd(kQ8x3Base), low = _mm512_set1_pd(-127.0), high = _mm512_set1_pd(127.0);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + 32 * b;
+    const __m512 magnitude = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(xb)), _mm512_abs_ps(_mm512_loadu_ps(xb + 16)));
+    ActBlockQ8x3& o = out[b];
+    o.d = _mm512_reduce_max_ps(magnitude) / 127.0f;
+    __m512i sums[3] = {_mm512_setzero_si512(), _mm512_setzero_si512(), _mm512_setzero_si512()};
+    for (int i = 0; i < 32; i += 8) {
+      __m512d v = o.d > 0.0f ? _mm512_div_pd(_mm512_cvtps_pd(_mm256_loadu_ps(xb + i)), _mm512_set1_pd(o.d))
+                             : _mm512_setzero_pd();
+      for (int j = 0; j < 3; ++j) {
+        const __m512d digit =
+            _mm512_min_pd(_mm512_max_pd(_mm512_roundscale_pd(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC), low), high);
+        const __m256i digits = _mm512_cvtpd_epi32(digit);
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(o.q[j] + i), _mm256_cvtepi32_epi8(digits));
+        sums[j] = _mm512_add_epi32(sums[j], _mm512_castsi256_si512(digits));
+        v = _mm512_mul_pd(_mm512_sub_pd(v, digit), base);
+      }
+    }
+    const int32_t s0 = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(_mm512_castsi512_si256(sums[0])));
+    const int32_t s1 = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(_mm512_castsi512_si256(sums[1])));
+    o.sum01 = kQ8x3Base * s0 + s1;
+    o.sum2 = _mm512_reduce_add_epi32(_mm512_zextsi256_si512(_mm512_castsi512_si256(sums[2])));
+  }
+}
+
 void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
@@ -484,6 +514,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q5_kx16 = gemm_q5_kx16;
     k.gemm_q6_kx16 = gemm_q6_kx16;
     k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
+    k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
     return k;
   }();
   return table;

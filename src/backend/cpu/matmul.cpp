@@ -66,7 +66,7 @@ void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& poo
   pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       if (form == ActivationForm::kQ8) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
-      else quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
+      else k.quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
     }
   });
 }
@@ -178,7 +178,7 @@ void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRow
     for (int64_t t = 0; t < x.rows; ++t) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
   } else if (form == ActivationForm::kQ8x3) {
     rows.q8x3.resize(static_cast<size_t>(x.rows * blocks));
-    for (int64_t t = 0; t < x.rows; ++t) quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
+    for (int64_t t = 0; t < x.rows; ++t) k.quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
   }
 }
 
