@@ -185,8 +185,8 @@ TEST_P(CpuConformance, FineOps) {
 TEST_P(CpuConformance, MlaAttentionBothForms) {
   Backends b(GetParam());
   const int64_t H = 3, nope = 16, rope = 8, v = 12, r = 40, start = 5, T = 4;
-  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0}) {
-    const int64_t lora = dtype == DType::kQ8_0 ? 64 : r;
+  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0}) {
+    const int64_t lora = dtype_is_block_quantized(dtype) ? 64 : r;
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 21);
     auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 22);
     auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 23);
@@ -202,7 +202,7 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
                           .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.2f, .form = form});
         return out;
       };
-      EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), dtype == DType::kQ8_0 ? 2e-2 : 1e-5)
+      EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), dtype_is_block_quantized(dtype) ? 2e-2 : 1e-5)
           << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded");
     }
   }
@@ -542,7 +542,7 @@ TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
 TEST_P(CpuConformance, MlaAttentionRowsDoNotDependOnBatch) {
   Backends b(GetParam());
   const int64_t H = 3, nope = 16, rope = 8, v = 12, start = 5, T = 6, lora = 64;
-  for (DType dtype : {DType::kBF16, DType::kQ8_0}) {
+  for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 24);
     auto w = std::move(b.cpu->prepare_weight(kv_b.view)).value();
     auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 25);
@@ -674,6 +674,25 @@ TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {
     }
     EXPECT_EQ(q[b].sum01, base * sums[0] + sums[1]) << "block " << b;
     EXPECT_EQ(q[b].sum2, sums[2]) << "block " << b;
+  }
+}
+
+// int8 codes times floats, against a float64 sum, for lengths with and without a tail.
+TEST(CpuKernels, Int8TimesFloatDot) {
+  const cpu::Kernels* k = cpu::select_kernels();
+  if (!k->dot_i8_f32) GTEST_SKIP() << "table " << k->isa << " has no int8 x float dot";
+  std::mt19937 rng(29);
+  const auto x = random_floats(301, 30);
+  std::vector<int8_t> w(301);
+  for (auto& v : w) v = static_cast<int8_t>(rng());
+  w[0] = -128;
+  for (int64_t n : {1, 7, 8, 16, 128, 301}) {
+    double expected = 0.0, magnitude = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      expected += static_cast<double>(w[i]) * x[i];
+      magnitude += std::abs(static_cast<double>(w[i]) * x[i]);
+    }
+    EXPECT_NEAR(k->dot_i8_f32(w.data(), x.data(), n), expected, 1e-6 * magnitude) << "n = " << n;
   }
 }
 

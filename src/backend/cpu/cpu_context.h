@@ -18,8 +18,14 @@ namespace dsinfer::cpu {
 // Built once per layer on first use. Float keeps it exact for every stored format; it
 // costs 4 bytes per value of a tensor that is ~1% of the model (a transposed copy in the
 // stored format, as ik_llama.cpp keeps, would cut that traffic: a follow-up).
+// W_k^T of each head, [n_heads][kv_lora_rank][nope]: float32, or, for Q8_0 / Q4_0 kv_b
+// where the kernels have dot_i8_f32, the stored int8 codes (a quarter of the bytes) with
+// each code's block scale kept beside them, transposed too: [n_heads][kv_lora_rank / 32][nope].
 struct AbsorbedKeyWeights {
-  std::vector<float> k_transposed;  // [n_heads][kv_lora_rank][nope]
+  std::vector<float> k_transposed;
+  std::vector<int8_t> codes_transposed;
+  std::vector<float> scales_transposed;
+  bool has_codes() const { return !codes_transposed.empty(); }
 };
 
 // A weight on the CPU backend: the stored tensor, plus forms derived from it on first

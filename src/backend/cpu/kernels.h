@@ -207,6 +207,9 @@ struct Kernels {
                           int n_tokens, float* out, int64_t out_stride);
   // quantize_act_q8x3 in SIMD, the same digits; set wherever gemm_fp4x8_q8x3 is.
   void (*quantize_act_q8x3)(const float* x, ActBlockQ8x3* out, int64_t n);
+  // sum of w[i] * x[i] for int8 w (stored codes whose scales the caller folded into x).
+  // nullptr where a table has none: absorbed attention then keeps float32 keys.
+  float (*dot_i8_f32)(const int8_t* w, const float* x, int64_t n);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -1,6 +1,6 @@
 // MLA attention on the CPU over one sequence's latent rows.
-// Absorbed form (decode): per head, q_latent = W_k^T q_nope (from a float transposed copy
-// of kv_b's K half made on first use); scores against the cached c_kv and k_pe; the
+// Absorbed form (decode): per head, q_latent = W_k^T q_nope (from a transposed copy of
+// kv_b's K half made on first use: float32, or int8 codes for Q8_0 / Q4_0); scores against the cached c_kv and k_pe; the
 // attention-weighted latent goes through W_v, read in its stored format. Expanded form
 // (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then up to four
 // queries of a head at a time attend through the score and value tiles (kernels.h), with
@@ -12,6 +12,7 @@
 
 #include "backend/cpu/cpu_context.h"
 #include "backend/reference/dequantize.h"
+#include "core/dtype.h"
 
 namespace dsinfer::cpu {
 namespace {
@@ -38,12 +39,45 @@ Visible visible_positions(const MlaAttentionArgs& a, int64_t t) {
   return {listed, count};
 }
 
-const AbsorbedKeyWeights& absorbed_keys(const MlaAttentionArgs& a) {
+// Q8_0 / Q4_0 rows: code c of row `row` and its block's scale.
+void transpose_codes(const WeightView& w, int64_t row, int64_t head, int64_t d, int64_t nope, int64_t r,
+                     AbsorbedKeyWeights& out) {
+  const auto* p = static_cast<const uint8_t*>(w.data) + row * static_cast<int64_t>(dtype_bytes(w.dtype, w.cols()));
+  for (int64_t b = 0; b < r / 32; ++b) {
+    int8_t codes[32];
+    uint16_t scale;
+    if (w.dtype == DType::kQ8_0) {
+      const auto& block = reinterpret_cast<const BlockQ8_0*>(p)[b];
+      scale = block.d;
+      for (int i = 0; i < 32; ++i) codes[i] = block.qs[i];
+    } else {
+      const auto& block = reinterpret_cast<const BlockQ4_0*>(p)[b];
+      scale = block.d;
+      for (int i = 0; i < 16; ++i) {
+        codes[i] = static_cast<int8_t>((block.qs[i] & 0x0F) - 8);
+        codes[i + 16] = static_cast<int8_t>((block.qs[i] >> 4) - 8);
+      }
+    }
+    out.scales_transposed[static_cast<size_t>((head * (r / 32) + b) * nope + d)] = f16_to_f32(scale);
+    for (int i = 0; i < 32; ++i)
+      out.codes_transposed[static_cast<size_t>((head * r + 32 * b + i) * nope + d)] = codes[i];
+  }
+}
+
+const AbsorbedKeyWeights& absorbed_keys(const Kernels& k, const MlaAttentionArgs& a) {
   // Weights reaching this backend's ops were prepared by it.
   auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed_keys;
   if (slot) return *slot;
   slot = std::make_unique<AbsorbedKeyWeights>();
   const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
+  const DType dtype = a.kv_b->view().dtype;
+  if (k.dot_i8_f32 && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0) && r % 32 == 0) {
+    slot->codes_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
+    slot->scales_transposed.resize(static_cast<size_t>(a.n_heads * (r / 32) * nope));
+    for (int64_t h = 0; h < a.n_heads; ++h)
+      for (int64_t d = 0; d < nope; ++d) transpose_codes(a.kv_b->view(), h * kv_head + d, h, d, nope, r, *slot);
+    return *slot;
+  }
   slot->k_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
   std::vector<float> row(static_cast<size_t>(r));
   for (int64_t h = 0; h < a.n_heads; ++h)
@@ -78,7 +112,7 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const int64_t q_head = a.nope_dim + a.rope_dim;
   const int64_t ctx_len = a.start_pos + T;
   const WeightView& kv_b = a.kv_b->view();
-  const AbsorbedKeyWeights& keys = absorbed_keys(a);
+  const AbsorbedKeyWeights& keys = absorbed_keys(k, a);
   const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
 
   // A latent row [c_kv | k_pe] is one key for every head, and a head's query is
@@ -90,7 +124,9 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   // thread: a widened weight row [r] and o_latent quantised to int8 blocks.
   const int64_t per_pair = 2 * r + ctx_len;
   const int64_t per_token = heads_padded * d + ctx_len * heads_padded;
-  const int64_t per_thread = r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
+  // (The query absorption uses the same area for its scaled queries, [r / 32][nope].)
+  const int64_t per_thread = std::max(r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float)),
+                                      (r / 32) * a.nope_dim);
   ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + T * per_token + ctx.pool.size() * per_thread));
   float* base = ctx.attention_buffer.data();
   float* token_area = base + T * H * per_pair;
@@ -101,13 +137,24 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   if (heads_padded != H)
     for (int64_t t = 0; t < T; ++t) std::fill_n(queries_t(t), heads_padded * d, 0.0f);
 
-  ctx.pool.parallel_for(H, [&](int, int64_t h0, int64_t h1) {
+  // q_latent = W_k^T q_nope. From codes, each block of 32 latent columns takes q_nope times
+  // that block's scales (one per nope row), so the codes meet a float vector directly.
+  ctx.pool.parallel_for(H, [&](int thread, int64_t h0, int64_t h1) {
+    float* scaled = thread_area + thread * per_thread;
     for (int64_t h = h0; h < h1; ++h) {
-      const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
       for (int64_t t = 0; t < T; ++t) {
         float* q_latent = base + (t * H + h) * per_pair;
         const float* q = a.q.f32_row(t) + h * q_head;
-        for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
+        if (keys.has_codes()) {
+          const float* scales = keys.scales_transposed.data() + h * (r / 32) * a.nope_dim;
+          for (int64_t i = 0; i < (r / 32) * a.nope_dim; ++i) scaled[i] = scales[i] * q[i % a.nope_dim];
+          const int8_t* codes = keys.codes_transposed.data() + h * r * a.nope_dim;
+          for (int64_t c = 0; c < r; ++c)
+            q_latent[c] = k.dot_i8_f32(codes + c * a.nope_dim, scaled + (c / 32) * a.nope_dim, a.nope_dim);
+        } else {
+          const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
+          for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
+        }
         float* column = queries_t(t) + (h / 8) * d * 8 + h % 8;
         for (int64_t c = 0; c < r; ++c) column[8 * c] = q_latent[c];
         for (int64_t c = 0; c < a.rope_dim; ++c) column[8 * (r + c)] = q[a.nope_dim + c];
