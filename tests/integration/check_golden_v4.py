@@ -18,15 +18,21 @@
 
 Tolerance: the engine computes in float32, the reference in float64. Key rows are rounded
 to FP8 (and indexer vectors to FP4) on purpose, so an element that lies within float32
-noise of a rounding midpoint can round to the neighbouring code: then later rows differ
-by ~1e-4 relative instead of ~1e-6 (seen at one element of this prompt). Hence rtol 1e-4
-over all rows (argmax must agree on every row), 5e-4 for the MTP rows, which sit behind
-one more block.
+noise of a rounding midpoint can round to the neighbouring code, and then later rows
+differ by up to ~1e-1. Such elements are common: over seeds 0-26 of this fixture the
+closest rounding sits 2e-8 to 1e-6 (relative) from its tie. So the oracle reports the
+roundings closest to a tie (`deepseek_v4_ref.py --margins`); where the engine's logits
+miss the oracle's, the oracle is rerun with one or two of those within FLIP_MARGIN of a
+tie taken the other way (`--flip`), and the engine must match one such variant. Either
+way the bound is rtol 1e-4 over all rows (argmax must agree on every row), 5e-4 for the
+MTP rows, which sit behind one more block; the output names the roundings it flipped.
 """
 import argparse
+import itertools
 import json
 import pathlib
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +44,10 @@ HERE = pathlib.Path(__file__).resolve().parent
 REFERENCE = HERE.parent / "reference"
 DECODE = 10
 SPLIT = 129
+# How close to a tie (relative) a rounding may lie for the engine to take it the other
+# way: float32 noise reached 9.1e-7 (an FP4 indexer query at position 255, seed 0).
+FLIP_MARGIN = 2e-6
+CANDIDATES = 4  # the closest roundings tried, alone and in pairs
 
 
 def prompt(vocab, n=300, seed=2):
@@ -59,6 +69,56 @@ def compare(actual, expected, label, rtol):
                              "--expected", expected, "--rtol", str(rtol)], capture_output=True, text=True)
     print(result.stdout, end="")
     return result.returncode == 0
+
+
+def quiet_match(actual, expected, rtol):
+    result = subprocess.run([sys.executable, REFERENCE / "compare_logits.py", "--actual", actual,
+                             "--expected", expected, "--rtol", str(rtol)], capture_output=True, text=True)
+    return result.returncode == 0
+
+
+class Oracle:
+    """The numpy reference's logits for one model and prompt, with the variants that take
+    roundings within FLIP_MARGIN of a tie the other way, computed on demand."""
+
+    def __init__(self, model, tokens, tmp, name, mtp=False):
+        self.model, self.tokens, self.tmp, self.name, self.mtp = model, tokens, tmp, name, mtp
+        self.runs = {}
+        logits, _, stderr = self.logits(())
+        self.candidates = []
+        for line in stderr.splitlines():
+            match = re.match(r"deepseek_v4_ref: rounding margin (\S+) at position \d+: (\S.*@\d+#\d+)$", line)
+            if match and float(match.group(1)) < FLIP_MARGIN:
+                self.candidates.append(match.group(2))
+        self.candidates = self.candidates[:CANDIDATES]
+
+    def logits(self, flips):
+        """(logits .npy, MTP .npy or None, the reference's report) with `flips` taken."""
+        if flips not in self.runs:
+            tag = f"{self.name}_{len(self.runs)}"
+            out, mtp = self.tmp / f"{tag}.npy", self.tmp / f"{tag}_mtp.npy"
+            cmd = [sys.executable, REFERENCE / "deepseek_v4_ref.py", "--model", self.model, "--tokens", self.tokens,
+                   "--decode", str(DECODE), "--out", out, "--margins", "8"] + [f"--flip={f}" for f in flips]
+            if self.mtp:
+                cmd += ["--mtp-out", mtp]
+            result = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+            if result.returncode != 0:
+                sys.stderr.write(f"command failed ({result.returncode}): {' '.join(map(str, cmd))}\n{result.stderr}")
+                sys.exit(1)
+            self.runs[flips] = (out, mtp if self.mtp else None, result.stderr)
+        return self.runs[flips]
+
+    def matching(self, actual, actual_mtp=None):
+        """(logits, MTP logits) of the variant the engine's output matches: no flip if it
+        matches that, else the first of the candidates alone or in pairs; no flip if none."""
+        near = list(self.candidates)
+        for flips in [()] + [(f,) for f in near] + list(itertools.combinations(near, 2)):
+            logits, mtp, _ = self.logits(flips)
+            if quiet_match(actual, logits, 1e-4) and (actual_mtp is None or quiet_match(actual_mtp, mtp, 5e-4)):
+                if flips:
+                    print(f"-- the engine took {', '.join(flips)} the other way (within {FLIP_MARGIN:g} of a tie)")
+                return logits, mtp
+        return self.logits(())[:2]
 
 
 def rel_diff(a_path, b_path):
@@ -101,9 +161,8 @@ def main():
         vocab = json.loads((model / "config.json").read_text())["vocab_size"]
         tokens = prompt(vocab)
         n_prompt = len(tokens.split(","))
-        golden, golden_mtp = tmp / "golden.npy", tmp / "golden_mtp.npy"
-        run([sys.executable, REFERENCE / "deepseek_v4_ref.py", "--model", model, "--tokens", tokens,
-             "--decode", str(DECODE), "--out", golden, "--mtp-out", golden_mtp])
+        oracle = Oracle(model, tokens, tmp, "golden", mtp=True)
+        print(f"-- roundings within {FLIP_MARGIN:g} of a tie: {', '.join(oracle.candidates) or 'none'}")
         ok = True
         outputs = {}
         for prefill in (n_prompt, 1, SPLIT):
@@ -111,12 +170,14 @@ def main():
             run([args.dsinfer, "logits", "--model", model, "--tokens", tokens, "--prefill", prefill,
                  "--decode", DECODE, "--out", out, "--mtp-out", mtp, "--backend", args.backend])
             outputs[prefill] = out
+            golden, golden_mtp = oracle.matching(out, mtp if prefill == n_prompt else None)
             ok &= compare(out, golden, f"prefill {prefill} of {n_prompt} vs numpy reference", 1e-4)
             if prefill == n_prompt:
                 ok &= compare(mtp, golden_mtp, "MTP layer vs numpy reference", 5e-4)
+                golden_prompt = golden
         # `run` generates greedily: the argmax of the golden rows from the prompt's last on.
         import numpy as np
-        expected = [int(i) for i in np.argmax(np.load(golden)[n_prompt - 1:-1], axis=1)]
+        expected = [int(i) for i in np.argmax(np.load(golden_prompt)[n_prompt - 1:-1], axis=1)]
         generated = [int(i) for i in run([args.dsinfer, "run", "--model", model, "--prompt-tokens", tokens,
                                           "-n", DECODE, "--backend", args.backend]).strip().split(",")]
         print(f"-- run --prompt-tokens: {generated} (reference greedy: {expected})")
@@ -132,9 +193,7 @@ def main():
             print(f"-- {what} changes the logits by {diff:.3e} (must be > 1e-2)")
             same = True
             if check_reference:  # a legitimate config too: it must match the reference as well
-                expected = tmp / f"{variant.name}_golden.npy"
-                run([sys.executable, REFERENCE / "deepseek_v4_ref.py", "--model", variant, "--tokens", tokens,
-                     "--decode", str(DECODE), "--out", expected])
+                expected, _ = Oracle(variant, tokens, tmp, f"{variant.name}_golden").matching(out)
                 same = compare(out, expected, f"{what}: vs numpy reference", 1e-4)
             return diff > 1e-2 and same
 

@@ -41,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deepseek_ref import (ConfigError, _req, _topk_desc, apply_rope_interleaved, rms_norm,  # noqa: E402
                           sigmoid, silu, softmax, yarn_correction_range)
 from safetensors_np import Checkpoint, CheckpointError, dequant_blockwise, to_float64  # noqa: E402
+import v4_formats  # noqa: E402
 from v4_formats import decode_fp4_packed, fake_quant, hadamard  # noqa: E402
 
 KV_FP8_BLOCK = 64       # act_quant(kv[..., :-rope], 64, ...): keys and main-compressor rows
@@ -283,12 +284,12 @@ class Model:
     def norm(self, name, x):
         return rms_norm(x, self.t(name, (x.shape[-1],)), self.cfg.eps)
 
-    def kv_quant(self, rows):
+    def kv_quant(self, rows, label=None, positions=None):
         """FP8 simulation of the non-RoPE dims of key / compressed rows (in place on a copy)."""
         rd = self.cfg.rope_dim
         out = rows.copy()
         if not self.opts.initial_release:     # the initial kernel rounded to bf16 instead
-            out[..., :-rd] = fake_quant(rows[..., :-rd], KV_FP8_BLOCK, "e4m3", self.cfg.pow2_scales)
+            out[..., :-rd] = fake_quant(rows[..., :-rd], KV_FP8_BLOCK, "e4m3", self.cfg.pow2_scales, label, positions)
         return out
 
 
@@ -444,7 +445,7 @@ def attn_inputs(m: Model, p, x, positions, freqs):
     q = q / np.sqrt(np.mean(q * q, axis=-1, keepdims=True) + cfg.eps)      # per-head RMS, no weight
     q = rope_tail(q, positions, freqs)
     kv = m.norm(p + ".kv_norm.weight", m.lin(p + ".wkv", x, cfg.head_dim))
-    kv = m.kv_quant(rope_tail(kv, positions, freqs))
+    kv = m.kv_quant(rope_tail(kv, positions, freqs), p + " key", positions)
     return qr, q, kv
 
 
@@ -453,8 +454,8 @@ def finish_compressed(m: Model, p, pooled, positions, freqs, rotate):
     Hadamard + FP4 (indexer compressor)."""
     y = rope_tail(m.norm(p + ".norm.weight", pooled), positions, freqs)
     if rotate:
-        return fake_quant(hadamard(y), FP4_ACT_BLOCK, "e2m1")
-    return m.kv_quant(y)
+        return fake_quant(hadamard(y), FP4_ACT_BLOCK, "e2m1", label=p + " indexer key", positions=positions)
+    return m.kv_quant(y, p + " compressed row", positions)
 
 
 def compressor_proj(m: Model, p, x, ratio, d, positions):
@@ -473,7 +474,8 @@ def index_query(m: Model, p, qr, x, positions, freqs):
     cfg = m.cfg
     nh, ihd = cfg.index_n_heads, cfg.index_head_dim
     q = m.lin(p + ".wq_b", qr, nh * ihd).reshape(-1, nh, ihd)
-    q = fake_quant(hadamard(rope_tail(q, positions, freqs)), FP4_ACT_BLOCK, "e2m1")
+    q = fake_quant(hadamard(rope_tail(q, positions, freqs)), FP4_ACT_BLOCK, "e2m1", label=p + " query",
+                   positions=positions)
     hw = m.lin(p + ".weights_proj", x, nh, act_quant=False) * (ihd ** -0.5 * nh ** -0.5)
     return q, hw
 
@@ -756,10 +758,24 @@ def add_arguments(ap):
                     help="V4: simulate FP8 activation quantisation in front of FP8/FP4 weights")
     ap.add_argument("--initial-release", action="store_true",
                     help="V4: numerics of the initial V4-Flash upload (no FP8 key rounding, unclamped shared expert)")
+    ap.add_argument("--margins", type=int, default=0, metavar="N",
+                    help="V4: print the N FP8/FP4 roundings closest to a tie (v4_formats.MARGINS), so that a "
+                         "float32 engine's departure at one position can be told from a bug")
+    ap.add_argument("--flip", action="append", default=[], metavar="LABEL@POSITION#ELEMENT",
+                    help="V4: take that rounding (as --margins names it) to the code on the other side of its tie")
 
 
 def run_cli(args, tokens) -> int:
     """Called by main() here and by deepseek_ref.main for deepseek_v4 folders."""
+    margins = getattr(args, "margins", 0)
+    if margins:
+        v4_formats.MARGINS = []
+    flips = set()
+    for spec in getattr(args, "flip", []):
+        label, _, rest = spec.rpartition("@")
+        position, _, element = rest.partition("#")
+        flips.add((label, int(position), int(element)))
+    v4_formats.FLIPS = frozenset(flips)
     try:
         cfg = load_v4_config(args.model)
         w = V4Weights(args.model, cfg.weight_block)
@@ -771,6 +787,15 @@ def run_cli(args, tokens) -> int:
     np.save(args.out, logits.astype(np.float32))
     if args.mtp_out:
         np.save(args.mtp_out, mtp_logits.astype(np.float32))
+    if margins:
+        closest = {}  # the non-incremental run recomputes rows: one entry per rounding
+        for margin, label, position, element in v4_formats.MARGINS:
+            key = (label, position, element)
+            closest[key] = min(margin, closest.get(key, np.inf))
+        for (label, position, element), margin in sorted(closest.items(), key=lambda item: item[1])[:margins]:
+            what = "scale" if element < 0 else f"{label}@{position}#{element}"
+            print(f"deepseek_v4_ref: rounding margin {margin:.2e} at position {position}: {what}"
+                  f"{' of ' + label if element < 0 else ''}", file=sys.stderr)
     print(f"deepseek_v4_ref: {len(seq)} positions, tokens {','.join(map(str, seq))} -> {args.out}", file=sys.stderr)
     return 0
 

@@ -99,10 +99,57 @@ def linear_scale(amax: np.ndarray, max_value: float, floor: float) -> np.ndarray
     return (a * np.float32(1.0 / max_value)).astype(np.float64)
 
 
-def fake_quant(x: np.ndarray, block: int, fmt: str = "e4m3", pow2: bool = True) -> np.ndarray:
+# Rounding margins, for telling a rounding flip from a bug when an engine computing in
+# float32 differs from this float64 oracle. When MARGINS is a list, every labelled
+# fake_quant appends, per row, (margin, label, position, element): the smallest relative
+# distance |v - t| / |v| of a value from a threshold t where float32 noise could change the
+# result, with the element (flat index in the row) it belongs to, or -1 when the threshold
+# is a block scale's (amax / max_value at a power of two). FLIPS holds (label, position,
+# element) whose code is taken the other way: the code on the other side of the midpoint.
+MARGINS = None
+FLIPS = frozenset()
+
+
+def _neighbours(a, grid):
+    i = np.clip(np.searchsorted(grid, a, side="left"), 1, grid.shape[0] - 1)
+    return grid[i - 1], grid[i]
+
+
+def _record_margins(scaled, amax_over_max, grid, label, positions):
+    a = np.abs(scaled)
+    lo, hi = _neighbours(a, grid)
+    element = np.where(a >= grid[-1], np.inf, np.abs(a - (lo + hi) / 2) / np.maximum(a, 1e-300))
+    element = element.reshape(element.shape[0], -1)
+    ratio = np.asarray(amax_over_max, dtype=np.float64)
+    scale = np.abs(ratio / np.exp2(np.round(np.log2(np.maximum(ratio, 1e-300)))) - 1)
+    scale = scale.reshape(scale.shape[0], -1).min(axis=1)
+    for r in range(element.shape[0]):
+        position = int(positions[r]) if positions is not None else r
+        e = int(np.argmin(element[r]))
+        MARGINS.append((float(element[r, e]), label, position, e))
+        MARGINS.append((float(scale[r]), label, position, -1))
+
+
+def _apply_flips(q, scaled, grid, label, positions):
+    """q with the codes named in FLIPS for this label moved across their midpoint."""
+    flat = q.reshape(q.shape[0], -1)
+    values = np.abs(scaled.reshape(flat.shape))
+    for flip_label, position, e in FLIPS:
+        if flip_label != label or e < 0 or positions is None:
+            continue
+        for r in np.nonzero(np.asarray(positions) == position)[0]:
+            lo, hi = _neighbours(values[r, e], grid)
+            other = hi if abs(flat[r, e]) == lo else lo
+            flat[r, e] = np.copysign(other, scaled.reshape(flat.shape)[r, e])
+    return flat.reshape(q.shape)
+
+
+def fake_quant(x: np.ndarray, block: int, fmt: str = "e4m3", pow2: bool = True, label=None,
+               positions=None) -> np.ndarray:
     """Quantise-dequantise x in blocks of `block` along the last axis (a partial last
     block is allowed: it is padded with zeros, which do not change its amax).
-    fmt: 'e4m3' (FP8, max 448) or 'e2m1' (FP4, max 6; always power-of-two scales)."""
+    fmt: 'e4m3' (FP8, max 448) or 'e2m1' (FP4, max 6; always power-of-two scales).
+    label / positions (of axis 0): where MARGINS records this rounding."""
     x = np.asarray(x, dtype=np.float64)
     n = x.shape[-1]
     if n == 0:
@@ -115,11 +162,19 @@ def fake_quant(x: np.ndarray, block: int, fmt: str = "e4m3", pow2: bool = True) 
     if fmt == "e4m3":
         s = pow2_scale(amax, FP8_MAX, FP8_AMAX_FLOOR) if pow2 else linear_scale(amax, FP8_MAX, FP8_AMAX_FLOOR)
         q = quantize_e4m3(np.clip(xb / s, -FP8_MAX, FP8_MAX))
+        grid, max_value = E4M3_GRID, FP8_MAX
     elif fmt == "e2m1":
         s = pow2_scale(amax, FP4_MAX, FP4_AMAX_FLOOR)
         q = quantize_e2m1(np.clip(xb / s, -FP4_MAX, FP4_MAX))
+        grid, max_value = E2M1_GRID, FP4_MAX
     else:
         raise ValueError(f"unknown format {fmt!r}")
+    if label is not None and (MARGINS is not None or FLIPS):
+        scaled = np.clip(xb / s, -max_value, max_value)
+        if MARGINS is not None:
+            _record_margins(scaled, amax / max_value if pow2 else np.ones_like(amax), grid, label, positions)
+        if FLIPS:
+            q = _apply_flips(q, scaled, grid, label, positions)
     return (q * s).reshape(xp.shape)[..., :n]
 
 
