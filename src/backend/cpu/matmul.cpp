@@ -57,18 +57,28 @@ void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&&
   });
 }
 
+// Sizes `rows` for x's rows in `form`.
+void size_rows(ActivationForm form, Tensor x, QuantizedRows& rows) {
+  const auto n = static_cast<size_t>(x.rows * (x.cols / 32));
+  if (form == ActivationForm::kQ8) rows.q8.resize(n);
+  if (form == ActivationForm::kQ8x3) rows.q8x3.resize(n);
+}
+
+// x's rows [begin, end) into `rows`, already sized.
+void quantize_row_range(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows, int64_t begin,
+                        int64_t end) {
+  const int64_t blocks = x.cols / 32;
+  for (int64_t t = begin; t < end; ++t) {
+    if (form == ActivationForm::kQ8) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
+    if (form == ActivationForm::kQ8x3) k.quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
+  }
+}
+
 // quantize_rows over the pool's threads.
 void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x) {
-  const int64_t blocks = x.cols / 32;
-  if (form == ActivationForm::kQ8) rows.q8.resize(static_cast<size_t>(x.rows * blocks));
-  if (form == ActivationForm::kQ8x3) rows.q8x3.resize(static_cast<size_t>(x.rows * blocks));
   if (form == ActivationForm::kFloat) return;
-  pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      if (form == ActivationForm::kQ8) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
-      else k.quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
-    }
-  });
+  size_rows(form, x, rows);
+  pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) { quantize_row_range(form, k, x, rows, begin, end); });
 }
 
 }  // namespace
@@ -172,14 +182,8 @@ ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
 }
 
 void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows) {
-  const int64_t blocks = x.cols / 32;
-  if (form == ActivationForm::kQ8) {
-    rows.q8.resize(static_cast<size_t>(x.rows * blocks));
-    for (int64_t t = 0; t < x.rows; ++t) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
-  } else if (form == ActivationForm::kQ8x3) {
-    rows.q8x3.resize(static_cast<size_t>(x.rows * blocks));
-    for (int64_t t = 0; t < x.rows; ++t) k.quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
-  }
+  size_rows(form, x, rows);
+  quantize_row_range(form, k, x, rows, 0, x.rows);
 }
 
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const QuantizedRows& xq, Tensor out,
