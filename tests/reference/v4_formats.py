@@ -54,13 +54,18 @@ def encode_fp4_packed(codes: np.ndarray) -> np.ndarray:
     return b.astype(np.uint8).view(np.int8)
 
 
+def _neighbour_index(a, grid):
+    """i such that grid[i - 1] and grid[i] are the grid points around a (clamped at the ends)."""
+    return np.clip(np.searchsorted(grid, a, side="left"), 1, grid.shape[0] - 1)
+
+
 def round_to_grid(a: np.ndarray, grid: np.ndarray):
     """Round non-negative values to the nearest grid point, ties to the even code
     (IEEE round-to-nearest-even for a small float format whose code == grid index).
     Values above the grid saturate to its last point. Returns (values, codes)."""
     a = np.asarray(a, dtype=np.float64)
     n = grid.shape[0]
-    i = np.clip(np.searchsorted(grid, a, side="left"), 1, n - 1)
+    i = _neighbour_index(a, grid)
     lo, hi = grid[i - 1], grid[i]
     d_lo, d_hi = a - lo, hi - a
     pick_lo = (d_lo < d_hi) | ((d_lo == d_hi) & ((i - 1) % 2 == 0))
@@ -111,7 +116,7 @@ FLIPS = frozenset()
 
 
 def _neighbours(a, grid):
-    i = np.clip(np.searchsorted(grid, a, side="left"), 1, grid.shape[0] - 1)
+    i = _neighbour_index(a, grid)
     return grid[i - 1], grid[i]
 
 

@@ -13,14 +13,11 @@
 
 namespace dsinfer::cpu {
 
-// kv_b's K half rearranged for the absorbed decode form: per head, W_k^T as float rows
-// [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot product per latent dim.
-// Built once per layer on first use. Float keeps it exact for every stored format; it
-// costs 4 bytes per value of a tensor that is ~1% of the model (a transposed copy in the
-// stored format, as ik_llama.cpp keeps, would cut that traffic: a follow-up).
-// W_k^T of each head, [n_heads][kv_lora_rank][nope]: float32, or, for Q8_0 / Q4_0 kv_b
-// where the kernels have dot_i8_f32, the stored int8 codes (a quarter of the bytes) with
-// each code's block scale kept beside them, transposed too: [n_heads][kv_lora_rank / 32][nope].
+// kv_b's K half rearranged for the absorbed decode form, built once per layer on first
+// use: per head, W_k^T as rows [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot
+// product per latent dim. Float32 (exact for every stored format), or, for Q8_0 / Q4_0
+// kv_b where the kernels have dot_i8_f32, the stored int8 codes (a quarter of the bytes)
+// with their block scales transposed beside them: [n_heads][kv_lora_rank / 32][nope].
 struct AbsorbedKeyWeights {
   std::vector<float> k_transposed;
   std::vector<int8_t> codes_transposed;

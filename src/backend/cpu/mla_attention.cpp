@@ -1,7 +1,8 @@
 // MLA attention on the CPU over one sequence's latent rows.
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (from a transposed copy of
-// kv_b's K half made on first use: float32, or int8 codes for Q8_0 / Q4_0); scores against the cached c_kv and k_pe; the
-// attention-weighted latent goes through W_v, read in its stored format. Expanded form
+// kv_b's K half made on first use: float32, or int8 codes for Q8_0 / Q4_0); scores
+// against the cached c_kv and k_pe; the attention-weighted latent goes through W_v, read
+// in its stored format. Expanded form
 // (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then up to four
 // queries of a head at a time attend through the score and value tiles (kernels.h), with
 // at most four rows of scores per thread; the full score matrix is never built. With a
@@ -39,7 +40,8 @@ Visible visible_positions(const MlaAttentionArgs& a, int64_t t) {
   return {listed, count};
 }
 
-// Q8_0 / Q4_0 rows: code c of row `row` and its block's scale.
+// Row `row` of a Q8_0 / Q4_0 kv_b (nope dim d of head `head`) into the transposed codes
+// and scales: its code c to [head][c][d], its block b's scale to [head][b][d].
 void transpose_codes(const WeightView& w, int64_t row, int64_t head, int64_t d, int64_t nope, int64_t r,
                      AbsorbedKeyWeights& out) {
   const auto* p = static_cast<const uint8_t*>(w.data) + row * static_cast<int64_t>(dtype_bytes(w.dtype, w.cols()));
@@ -147,7 +149,8 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
         const float* q = a.q.f32_row(t) + h * q_head;
         if (keys.has_codes()) {
           const float* scales = keys.scales_transposed.data() + h * (r / 32) * a.nope_dim;
-          for (int64_t i = 0; i < (r / 32) * a.nope_dim; ++i) scaled[i] = scales[i] * q[i % a.nope_dim];
+          for (int64_t b = 0; b < r / 32; ++b)
+            for (int64_t j = 0; j < a.nope_dim; ++j) scaled[b * a.nope_dim + j] = scales[b * a.nope_dim + j] * q[j];
           const int8_t* codes = keys.codes_transposed.data() + h * r * a.nope_dim;
           for (int64_t c = 0; c < r; ++c)
             q_latent[c] = k.dot_i8_f32(codes + c * a.nope_dim, scaled + (c / 32) * a.nope_dim, a.nope_dim);
