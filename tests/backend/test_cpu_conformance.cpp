@@ -590,9 +590,11 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
 TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
   if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   Backends vnni("avx512-vnni", 2), avx2("avx2", 2);
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+  for (DType dtype : {DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (int64_t N : {40, 1024}) {
-    const int64_t K = odd_cols(dtype);
+    // FP8 at 1197 columns too: runs of four 128-column scale blocks, which the AVX-512
+    // kernel sums side by side, then a whole block and a 45-column one.
+    const int64_t K = dtype == DType::kF8E4M3 && N == 1024 ? 9 * 128 + 45 : odd_cols(dtype);
     Weight w = make_weight(dtype, N, K, 21);
     // Activations and weights with extreme codes: a block whose weights and activations
     // all sit at the ends of their ranges, where a wrong bias or a saturation would show.
@@ -601,6 +603,13 @@ TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
     if (dtype == DType::kQ8_0) {
       auto* block = reinterpret_cast<BlockQ8_0*>(w.bytes.data());
       for (int i = 0; i < 32; ++i) block->qs[i] = static_cast<int8_t>(i % 2 ? -128 : 127);
+    }
+    if (dtype == DType::kF8E4M3) {
+      // Zeros of both signs, subnormals, the smallest normal and +-448 in row 0; row 1 only
+      // normal codes, which the AVX-512 kernel converts without its exact small-code step.
+      const uint8_t edges[] = {0x00, 0x80, 0x01, 0x81, 0x07, 0x87, 0x08, 0x88, 0x7E, 0xFE, 0x40, 0xC5};
+      for (size_t i = 0; i < std::size(edges); ++i) w.bytes[5 * i] = edges[i];
+      for (int64_t i = K; i < 2 * K; ++i) w.bytes[i] = static_cast<uint8_t>((w.bytes[i] & 0x78) ? w.bytes[i] : w.bytes[i] | 0x08);
     }
     auto on_vnni = std::move(vnni.cpu->prepare_weight(w.view)).value();
     auto on_avx2 = std::move(avx2.cpu->prepare_weight(w.view)).value();

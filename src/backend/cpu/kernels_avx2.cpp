@@ -58,7 +58,7 @@ DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
 
 // Rows read straight from the checkpoint's file mapping sit in 4 KiB pages, where the
 // hardware prefetchers stop at every page boundary: ask for the bytes a little ahead.
-constexpr int64_t kPrefetchBytes = 1024;
+constexpr int64_t kPrefetchBytes = 4096;
 
 DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];

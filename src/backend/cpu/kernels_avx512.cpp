@@ -16,12 +16,13 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
 
-#define DSINFER_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")))
+#define DSINFER_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 
 namespace dsinfer::cpu {
 namespace {
@@ -29,6 +30,7 @@ namespace {
 using x86::add_subblock;
 using x86::broadcast_group;
 using x86::for_token_tiles;
+using x86::hsum;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
 using x86::low_bits;
@@ -489,6 +491,109 @@ DSINFER_AVX512_VNNI void quantize_act_q8x3_avx512(const float* x, ActBlockQ8x3* 
   }
 }
 
+// E4M3 -> float32 in three integer steps, sixteen codes to a register, with no shuffle
+// but the widening (the AVX2 table's F16C route needs four more per 32 codes, and the
+// shuffle port was its limit). The sign-extended code shifted left by 20 holds
+// exponent|mantissa at bits 20..26 and the sign at 27..31; keeping bit 31 and setting bit
+// 30 gives 2^(e+1) x 1.mmm, the code's value times 2^8 for every code with e >= 1. Codes
+// with e = 0 (zeros and subnormals, worth m x 2^-9) come out wrong, so a run of codes that
+// holds one is converted exactly from m instead; real weights rarely have them.
+DSINFER_AVX512_VNNI inline __m512 e4m3_times_256(const uint8_t* p, bool has_small_codes) {
+  const __m512i code = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m512i bits = _mm512_ternarylogic_epi32(_mm512_slli_epi32(code, 20), _mm512_set1_epi32(int32_t(0x87F00000u)),
+                                                 _mm512_set1_epi32(0x40000000), 0xEA);  // (a & b) | c
+  if (!has_small_codes) return _mm512_castsi512_ps(bits);
+  const __mmask16 small = _mm512_testn_epi32_mask(code, _mm512_set1_epi32(0x78));
+  const __m512 half_m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(code, _mm512_set1_epi32(7))), _mm512_set1_ps(0.5f));
+  const __m512i signed_half_m = _mm512_or_si512(_mm512_castps_si512(half_m), _mm512_and_si512(code, _mm512_set1_epi32(int32_t(0x80000000u))));
+  return _mm512_castsi512_ps(_mm512_mask_mov_epi32(bits, small, signed_half_m));
+}
+
+DSINFER_AVX512_VNNI inline bool any_small_e4m3(const uint8_t* p, int bytes) {
+  const __m512i v = bytes == 64 ? _mm512_loadu_si512(p) : _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __mmask64 lanes = bytes == 64 ? ~__mmask64{0} : __mmask64{0xFFFF};
+  return _mm512_mask_testn_epi8_mask(lanes, v, _mm512_set1_epi8(0x78)) != 0;
+}
+
+template <int NT>
+DSINFER_AVX512_VNNI inline void add_e4m3_group(const uint8_t* w, const float* x, int64_t x_stride, int64_t i,
+                                               bool has_small_codes, __m512 acc[NT]) {
+  const __m512 v = e4m3_times_256(w + i, has_small_codes);
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(v, _mm512_loadu_ps(x + t * x_stride + i), acc[t]);
+}
+
+// dot_rows_f8e4m3 of the AVX2 table with the same bits: there a block's values go into two
+// eight-lane sums (values 0-7 and 8-15 of every 16), which are exactly the low and high
+// halves of one sixteen-lane sum fed sixteen consecutive values at a time. One block is
+// one dependency chain, so NB blocks are summed side by side (NB chains for a lone token),
+// then joined into the row's total one after the other, in the AVX2 order.
+template <int NT, int NB>
+DSINFER_AVX512_VNNI inline void add_f8e4m3_blocks(const uint8_t* w, const float* x, int64_t x_stride, int64_t c0,
+                                                  int64_t block, int64_t end, const float* scales, __m256 total[NT],
+                                                  float tail[NT]) {
+  const int64_t length = std::min(block, end - c0 - (NB - 1) * block);  // the last block's; the others are whole
+  const int64_t groups = length / 16;
+  __m512 acc[NB][NT];
+  for (auto& a : acc)
+    for (auto& t : a) t = _mm512_setzero_ps();
+  int64_t g = 0;
+  for (; g + 4 <= groups; g += 4)
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b) {
+      const int64_t i = c0 + b * block + 16 * g;
+      _mm_prefetch(reinterpret_cast<const char*>(w + i) + 4096, _MM_HINT_T0);
+      const bool small = any_small_e4m3(w + i, 64);
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) add_e4m3_group<NT>(w, x, x_stride, i + 16 * k, small, acc[b]);
+    }
+  for (; g < groups; ++g)
+    for (int b = 0; b < NB; ++b) {
+      const int64_t i = c0 + b * block + 16 * g;
+      add_e4m3_group<NT>(w, x, x_stride, i, any_small_e4m3(w + i, 16), acc[b]);
+    }
+  for (int b = 0; b < NB; ++b) {
+    const int64_t start = c0 + b * block;
+    const float scale = scales ? scales[start / block] : 1.0f;
+    for (int t = 0; t < NT; ++t) {
+      const __m256 sum = _mm256_add_ps(_mm512_castps512_ps256(acc[b][t]), _mm512_extractf32x8_ps(acc[b][t], 1));
+      total[t] = _mm256_fmadd_ps(sum, _mm256_set1_ps(scale), total[t]);
+      float rest = 0.0f;
+      for (int64_t j = start + 16 * groups; j < std::min(end, start + block); ++j)
+        rest += f8e4m3_to_f32(w[j]) * x[t * x_stride + j];
+      tail[t] += scale * rest;
+    }
+  }
+}
+
+template <int NT>
+DSINFER_AVX512_VNNI void dot_rows_f8e4m3(const uint8_t* w, const float* x, int64_t x_stride, int64_t n,
+                                         const float* scales, int64_t block, float out[NT]) {
+  constexpr int kBlocksInFlight = NT == 1 ? 4 : 1;
+  if (!scales) block = n;
+  __m256 total[NT];
+  float tail[NT];
+  for (int t = 0; t < NT; ++t) {
+    total[t] = _mm256_setzero_ps();
+    tail[t] = 0.0f;
+  }
+  int64_t c0 = 0;
+  for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block)
+    add_f8e4m3_blocks<NT, kBlocksInFlight>(w, x, x_stride, c0, block, n, scales, total, tail);
+  for (; c0 < n; c0 += block) add_f8e4m3_blocks<NT, 1>(w, x, x_stride, c0, block, n, scales, total, tail);
+  for (int t = 0; t < NT; ++t) out[t] = hsum(total[t]) * (1.0f / 256.0f) + tail[t];
+}
+
+DSINFER_AVX512_VNNI float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scales, int64_t block) {
+  float out[1];
+  dot_rows_f8e4m3<1>(w, x, 0, n, scales, block, out);
+  return out[0];
+}
+
+DSINFER_AVX512_VNNI void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x_stride, int64_t n,
+                                     const float* scales, int64_t block, float out[4]) {
+  dot_rows_f8e4m3<4>(w, x, x_stride, n, scales, block, out);
+}
+
 void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
@@ -515,6 +620,8 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q6_kx16 = gemm_q6_kx16;
     k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
     k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
+    k.dot_f8e4m3 = dot_f8e4m3;
+    k.dot4_f8e4m3 = dot4_f8e4m3;
     return k;
   }();
   return table;

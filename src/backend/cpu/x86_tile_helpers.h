@@ -51,7 +51,7 @@ DSINFER_AVX2 inline void prefetch_block(const Block* w) {
   const char* p = reinterpret_cast<const char*>(w);
   for (size_t offset = 0; offset < sizeof(Block); offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
 }
-constexpr int64_t kPrefetchPackedBlocks = 4;
+constexpr int64_t kPrefetchPackedBlocks = 30;
 
 // A Q4_0x8 block's codes, eight rows: the low nibbles (values 4k..4k+3) and the high
 // ones (values 16+4k..) of each 4-value group k.
