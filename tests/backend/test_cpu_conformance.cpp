@@ -643,6 +643,15 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
   const auto floats = random_floats(static_cast<size_t>(cpu::kMaxGemmTokens * kBlocks * 32), 24);
   std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxGemmTokens * kBlocks));
   k->quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
+  // FP4 with scale codes from 0 (read as 0) to 250, against three-digit activations.
+  std::vector<cpu::BlockFp4x8> fp4(2 * kBlocks);
+  for (auto& b : fp4) {
+    for (auto& e : b.e) e = static_cast<uint8_t>(rng() % 8 == 0 ? 0 : 100 + rng() % 40);
+    for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
+  }
+  fp4[kBlocks + 1].e[7] = 250;
+  std::vector<cpu::ActBlockQ8x3> x3(x.size());
+  k->quantize_act_q8x3(floats.data(), x3.data(), static_cast<int64_t>(floats.size()));
   for (int n = 1; n <= cpu::kMaxGemmTokens; ++n) {
     std::vector<float> sixteen(static_cast<size_t>(16 * n)), eights(sixteen.size());
     k->gemm_q4_0x16(q4.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
@@ -653,6 +662,10 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
     k->gemm_q8_0x8(q8.data(), kBlocks, x.data(), kBlocks, n, eights.data(), 16);
     k->gemm_q8_0x8(q8.data() + kBlocks, kBlocks, x.data(), kBlocks, n, eights.data() + 8, 16);
     EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n;
+    k->gemm_fp4x16_q8x3(fp4.data(), kBlocks, x3.data(), kBlocks, n, sixteen.data(), 16);
+    k->gemm_fp4x8_q8x3(fp4.data(), kBlocks, x3.data(), kBlocks, n, eights.data(), 16);
+    k->gemm_fp4x8_q8x3(fp4.data() + kBlocks, kBlocks, x3.data(), kBlocks, n, eights.data() + 8, 16);
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "fp4 tokens " << n;
   }
 }
 

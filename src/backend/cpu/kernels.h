@@ -205,6 +205,9 @@ struct Kernels {
   // (results within ~1e-6 of float64, as gemm_fp4x8's; not the same bits).
   void (*gemm_fp4x8_q8x3)(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride,
                           int n_tokens, float* out, int64_t out_stride);
+  // gemm_fp4x8_q8x3 over two consecutive groups, as gemm_q4_0x16 for Q4_0; nullptr where none.
+  void (*gemm_fp4x16_q8x3)(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride,
+                           int n_tokens, float* out, int64_t out_stride);
   // quantize_act_q8x3 in SIMD, the same digits; set wherever gemm_fp4x8_q8x3 is.
   void (*quantize_act_q8x3)(const float* x, ActBlockQ8x3* out, int64_t n);
   // sum of w[i] * x[i] for int8 w (stored codes whose scales the caller folded into x).

@@ -170,6 +170,7 @@ bool has_sixteen_row_kernel(const Kernels& k, DType dtype) {
     case DType::kQ4_K: return k.gemm_q4_kx16 != nullptr;
     case DType::kQ5_K: return k.gemm_q5_kx16 != nullptr;
     case DType::kQ6_K: return k.gemm_q6_kx16 != nullptr;
+    case DType::kFP4E2M1: return k.gemm_fp4x16_q8x3 != nullptr;
     default: return false;
   }
 }
@@ -210,6 +211,10 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
             case DType::kQ8_0: k.gemm_q8_0x16(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
             case DType::kQ4_K: k.gemm_q4_kx16(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
             case DType::kQ5_K: k.gemm_q5_kx16(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
+            case DType::kFP4E2M1:
+              k.gemm_fp4x16_q8x3(w.fp4_group(g), blocks, xq.q8x3.data() + t * x_stride, x_stride, n, o,
+                                 out.row_stride);
+              break;
             default: k.gemm_q6_kx16(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
           }
           continue;
