@@ -20,6 +20,7 @@ using x86::add_subblock;
 using x86::broadcast_group;
 using x86::for_token_tiles;
 using x86::hsum;
+using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
 using x86::low_bits;
@@ -56,9 +57,6 @@ DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
   return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-// Rows read straight from the checkpoint's file mapping sit in 4 KiB pages, where the
-// hardware prefetchers stop at every page boundary: ask for the bytes a little ahead.
-constexpr int64_t kPrefetchBytes = 4096;
 
 DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];

@@ -31,6 +31,7 @@ using x86::add_subblock;
 using x86::broadcast_group;
 using x86::for_token_tiles;
 using x86::hsum;
+using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
 using x86::low_bits;
@@ -591,7 +592,7 @@ DSINFER_AVX512_VNNI inline void add_f8e4m3_blocks(const uint8_t* w, const float*
 #pragma GCC unroll 4
     for (int b = 0; b < NB; ++b) {
       const int64_t i = c0 + b * block + 16 * g;
-      _mm_prefetch(reinterpret_cast<const char*>(w + i) + 4096, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + i) + kPrefetchBytes, _MM_HINT_T0);
       const bool small = any_small_e4m3(w + i, 64);
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) add_e4m3_group<NT>(w, x, x_stride, i + 16 * k, small, acc[b]);

@@ -45,7 +45,14 @@ DSINFER_AVX2 inline __m256i broadcast_group(const int8_t* qs) {
   return _mm256_set1_epi32(group);
 }
 
-// Interleaved blocks are 144 / 272 bytes: fetch the lines of a block a few blocks ahead.
+// How far ahead streaming kernels ask for weight bytes. The hardware prefetchers stop at
+// every 4 KiB page and, on some machines, keep too few lines in flight: on a 2-core Xeon
+// VM two threads read 15-16 GB/s prefetching 1 KiB ahead, 19 at 2 KiB, 20.5 at 4 KiB
+// (docs/benchmarks.md, CPU backend session 10).
+constexpr int64_t kPrefetchBytes = 4096;
+
+// Interleaved blocks are 136 to 272 bytes: fetch the lines of the block about
+// kPrefetchBytes ahead.
 template <typename Block>
 DSINFER_AVX2 inline void prefetch_block(const Block* w) {
   const char* p = reinterpret_cast<const char*>(w);
