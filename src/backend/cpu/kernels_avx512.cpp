@@ -412,6 +412,41 @@ void gemm_q6_kx16(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, i
   });
 }
 
+// The operations the FP4 tiles apply per token, on eight rows (256-bit registers) or
+// sixteen (512-bit): the same steps lane by lane, so a row's bits do not depend on which
+// tile handled it.
+struct EightRows {
+  using Ints = __m256i;
+  using Floats = __m256;
+  DSINFER_AVX512_VNNI static Ints zero() { return _mm256_setzero_si256(); }
+  DSINFER_AVX512_VNNI static Ints dot(Ints sum, Ints codes, const int8_t* group) {
+    return _mm256_dpbusd_epi32(sum, codes, broadcast_group(group));
+  }
+  DSINFER_AVX512_VNNI static Ints add(Ints a, Ints b) { return _mm256_add_epi32(a, b); }
+  DSINFER_AVX512_VNNI static Ints sub(Ints a, int32_t b) { return _mm256_sub_epi32(a, _mm256_set1_epi32(b)); }
+  DSINFER_AVX512_VNNI static Ints times_base(Ints a) { return _mm256_mullo_epi32(a, _mm256_set1_epi32(kQ8x3Base)); }
+  DSINFER_AVX512_VNNI static Floats to_floats(Ints a) { return _mm256_cvtepi32_ps(a); }
+  DSINFER_AVX512_VNNI static Floats fmadd(Floats a, Floats b, Floats c) { return _mm256_fmadd_ps(a, b, c); }
+  DSINFER_AVX512_VNNI static Floats mul(Floats a, float b) { return _mm256_mul_ps(a, _mm256_set1_ps(b)); }
+  DSINFER_AVX512_VNNI static Floats set(float a) { return _mm256_set1_ps(a); }
+};
+
+struct SixteenRows {
+  using Ints = __m512i;
+  using Floats = __m512;
+  DSINFER_AVX512_VNNI static Ints zero() { return _mm512_setzero_si512(); }
+  DSINFER_AVX512_VNNI static Ints dot(Ints sum, Ints codes, const int8_t* group) {
+    return _mm512_dpbusd_epi32(sum, codes, broadcast_group16(group));
+  }
+  DSINFER_AVX512_VNNI static Ints add(Ints a, Ints b) { return _mm512_add_epi32(a, b); }
+  DSINFER_AVX512_VNNI static Ints sub(Ints a, int32_t b) { return _mm512_sub_epi32(a, _mm512_set1_epi32(b)); }
+  DSINFER_AVX512_VNNI static Ints times_base(Ints a) { return _mm512_mullo_epi32(a, _mm512_set1_epi32(kQ8x3Base)); }
+  DSINFER_AVX512_VNNI static Floats to_floats(Ints a) { return _mm512_cvtepi32_ps(a); }
+  DSINFER_AVX512_VNNI static Floats fmadd(Floats a, Floats b, Floats c) { return _mm512_fmadd_ps(a, b, c); }
+  DSINFER_AVX512_VNNI static Floats mul(Floats a, float b) { return _mm512_mul_ps(a, _mm512_set1_ps(b)); }
+  DSINFER_AVX512_VNNI static Floats set(float a) { return _mm512_set1_ps(a); }
+};
+
 // FP4 against three-digit activations (ActBlockQ8x3). Codes become their doubled values
 // plus 12, unsigned bytes in [0, 24], by one byte shuffle; VPDPBUSD multiplies them into
 // each digit's sum, and the 12 is taken back with the digit sums the activation block
@@ -419,14 +454,38 @@ void gemm_q6_kx16(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, i
 // < 2^24 after the correction, so exact as a float too); digit 2 joins with one rounding,
 // then the block adds its scale 2^(e-127) x d / (2 x 254) times that into the row's total.
 // Two sums per digit keep six multiply-add chains in flight for a lone token.
+template <typename Rows>
+DSINFER_AVX512_VNNI inline typename Rows::Floats add_fp4_block(const typename Rows::Ints lo[4],
+                                                               const typename Rows::Ints hi[4],
+                                                               typename Rows::Floats row_scales,
+                                                               const ActBlockQ8x3& xb, typename Rows::Floats acc) {
+  typename Rows::Ints sums[3][2];
+  for (auto& digit : sums) digit[0] = digit[1] = Rows::zero();
+  for (int k = 0; k < 4; ++k)
+    for (int j = 0; j < 3; ++j) {
+      auto& s = sums[j][k % 2];
+      s = Rows::dot(s, lo[k], xb.q[j] + 4 * k);
+      s = Rows::dot(s, hi[k], xb.q[j] + 16 + 4 * k);
+    }
+  const auto d0 = Rows::add(sums[0][0], sums[0][1]), d1 = Rows::add(sums[1][0], sums[1][1]);
+  const auto d2 = Rows::add(sums[2][0], sums[2][1]);
+  const auto high = Rows::sub(Rows::add(Rows::times_base(d0), d1), 12 * xb.sum01);
+  const auto low = Rows::sub(d2, 12 * xb.sum2);
+  const auto dot = Rows::fmadd(Rows::to_floats(low), Rows::set(1.0f / kQ8x3Base), Rows::to_floats(high));
+  return Rows::fmadd(dot, Rows::mul(row_scales, xb.d / (2.0f * kQ8x3Base)), acc);
+}
+
+DSINFER_AVX512_VNNI inline __m128i fp4_biased_values() {
+  alignas(16) int8_t biased[16];
+  for (int j = 0; j < 16; ++j) biased[j] = static_cast<int8_t>(kE2M1Doubled[j] + 12);
+  return _mm_load_si128(reinterpret_cast<const __m128i*>(biased));
+}
+
 template <int NT>
 DSINFER_AVX512_VNNI void gemm_fp4x8_q8x3_tile(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x,
                                               int64_t x_stride, float* out, int64_t out_stride) {
-  alignas(16) int8_t biased[16];
-  for (int j = 0; j < 16; ++j) biased[j] = static_cast<int8_t>(kE2M1Doubled[j] + 12);
-  const __m256i values = _mm256_broadcastsi128_si256(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+  const __m256i values = _mm256_broadcastsi128_si256(fp4_biased_values());
   const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
-  const __m256 inverse_base = _mm256_set1_ps(1.0f / kQ8x3Base);
   __m256 acc[NT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
@@ -439,42 +498,20 @@ DSINFER_AVX512_VNNI void gemm_fp4x8_q8x3_tile(const BlockFp4x8* w, int64_t n_blo
     }
     const __m128i e = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e));
     const __m256 row_scales = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu8_epi32(e), 23));
-    for (int t = 0; t < NT; ++t) {
-      const ActBlockQ8x3& xb = x[t * x_stride + b];
-      __m256i sums[3][2];
-      for (auto& digit : sums) digit[0] = digit[1] = _mm256_setzero_si256();
-      for (int k = 0; k < 4; ++k)
-        for (int j = 0; j < 3; ++j) {
-          __m256i& s = sums[j][k % 2];
-          s = _mm256_dpbusd_epi32(s, lo[k], broadcast_group(xb.q[j] + 4 * k));
-          s = _mm256_dpbusd_epi32(s, hi[k], broadcast_group(xb.q[j] + 16 + 4 * k));
-        }
-      const __m256i d0 = _mm256_add_epi32(sums[0][0], sums[0][1]), d1 = _mm256_add_epi32(sums[1][0], sums[1][1]);
-      const __m256i d2 = _mm256_add_epi32(sums[2][0], sums[2][1]);
-      const __m256i high = _mm256_sub_epi32(_mm256_add_epi32(_mm256_mullo_epi32(d0, _mm256_set1_epi32(kQ8x3Base)), d1),
-                                            _mm256_set1_epi32(12 * xb.sum01));
-      const __m256i low = _mm256_sub_epi32(d2, _mm256_set1_epi32(12 * xb.sum2));
-      const __m256 dot = _mm256_fmadd_ps(_mm256_cvtepi32_ps(low), inverse_base, _mm256_cvtepi32_ps(high));
-      const __m256 scale = _mm256_mul_ps(row_scales, _mm256_set1_ps(xb.d / (2.0f * kQ8x3Base)));
-      acc[t] = _mm256_fmadd_ps(dot, scale, acc[t]);
-    }
+    for (int t = 0; t < NT; ++t) acc[t] = add_fp4_block<EightRows>(lo, hi, row_scales, x[t * x_stride + b], acc[t]);
   }
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// gemm_fp4x8_q8x3_tile over two groups of eight rows (w, w + n_blocks) in the halves of
-// 512-bit registers, lane by lane the same operations, so each row has the eight-row
-// tile's bits. Where 512-bit multiply-adds issue at twice the 256-bit rate (Intel's server
+// The same over two groups of eight rows (w, w + n_blocks) in the halves of 512-bit
+// registers. Where 512-bit multiply-adds issue at twice the 256-bit rate (Intel's server
 // cores) this halves the instructions per weight byte.
 template <int NT>
 DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x,
                                                int64_t x_stride, float* out, int64_t out_stride) {
   const BlockFp4x8* w1 = w + n_blocks;
-  alignas(16) int8_t biased[16];
-  for (int j = 0; j < 16; ++j) biased[j] = static_cast<int8_t>(kE2M1Doubled[j] + 12);
-  const __m512i values = _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(biased)));
+  const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  const __m512 inverse_base = _mm512_set1_ps(1.0f / kQ8x3Base);
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
@@ -489,25 +526,7 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* w, int64_t n_bl
     const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e)),
                                          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1[b].e)));
     const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
-    for (int t = 0; t < NT; ++t) {
-      const ActBlockQ8x3& xb = x[t * x_stride + b];
-      __m512i sums[3][2];
-      for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k)
-        for (int j = 0; j < 3; ++j) {
-          __m512i& s = sums[j][k % 2];
-          s = _mm512_dpbusd_epi32(s, lo[k], broadcast_group16(xb.q[j] + 4 * k));
-          s = _mm512_dpbusd_epi32(s, hi[k], broadcast_group16(xb.q[j] + 16 + 4 * k));
-        }
-      const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
-      const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
-      const __m512i high = _mm512_sub_epi32(_mm512_add_epi32(_mm512_mullo_epi32(d0, _mm512_set1_epi32(kQ8x3Base)), d1),
-                                            _mm512_set1_epi32(12 * xb.sum01));
-      const __m512i low = _mm512_sub_epi32(d2, _mm512_set1_epi32(12 * xb.sum2));
-      const __m512 dot = _mm512_fmadd_ps(_mm512_cvtepi32_ps(low), inverse_base, _mm512_cvtepi32_ps(high));
-      const __m512 scale = _mm512_mul_ps(row_scales, _mm512_set1_ps(xb.d / (2.0f * kQ8x3Base)));
-      acc[t] = _mm512_fmadd_ps(dot, scale, acc[t]);
-    }
+    for (int t = 0; t < NT; ++t) acc[t] = add_fp4_block<SixteenRows>(lo, hi, row_scales, x[t * x_stride + b], acc[t]);
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
