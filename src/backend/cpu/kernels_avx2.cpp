@@ -57,7 +57,6 @@ DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
   return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
 }
 
-
 DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
   for (; i < n; ++i) sum += bf16_to_f32(w[i]) * x[i];
   return sum;

@@ -11,9 +11,9 @@ namespace {
 
 // Sums 64-bit words with four independent chains: enough loads in flight to saturate
 // memory without needing SIMD, and a result the compiler cannot drop. With `prefetch`,
-// each cache line is also requested kPrefetchBytes ahead, as the kernels do: on some
-// machines (a 2-core Xeon VM, docs/benchmarks.md) the hardware prefetchers alone leave a
-// fifth of the bandwidth unused, so a probe without it would understate the bound.
+// each cache line is also requested 4 KiB ahead, as the x86 kernels do
+// (x86::kPrefetchBytes): on a 2-core Xeon VM plain reads got 10-25% less than prefetched
+// ones (docs/benchmarks.md, CPU backend session 10), and the kernels outran such a probe.
 constexpr size_t kPrefetchWords = 4096 / sizeof(uint64_t);
 
 uint64_t read_range(const uint64_t* p, size_t n, bool prefetch) {

@@ -51,8 +51,8 @@ DSINFER_AVX2 inline __m256i broadcast_group(const int8_t* qs) {
 // (docs/benchmarks.md, CPU backend session 10).
 constexpr int64_t kPrefetchBytes = 4096;
 
-// Interleaved blocks are 136 to 272 bytes: fetch the lines of the block about
-// kPrefetchBytes ahead.
+// Interleaved blocks are 136 to 272 bytes: fetch the lines of a block
+// kPrefetchPackedBlocks ahead, 4.1 to 8.2 KiB (measured at the 136- and 144-byte ones).
 template <typename Block>
 DSINFER_AVX2 inline void prefetch_block(const Block* w) {
   const char* p = reinterpret_cast<const char*>(w);
