@@ -4,7 +4,9 @@
 // four products into a 32-bit lane in one instruction, where AVX2 needs a multiply-add to
 // 16 bits, a widening multiply-add and an add. The eight-row tiles use 256-bit registers
 // (AVX-512VL, all 32 of them); the sixteen-row ones hold two groups of eight rows in
-// 512-bit registers, for steps of two tokens or more (matmul.cpp).
+// 512-bit registers, for steps of two tokens or more (matmul.cpp). The FP8 row dot widens
+// E4M3 codes to float32 with integer steps in 512-bit registers instead of AVX2's F16C
+// shuffles, summing in the AVX2 order.
 //
 // Integer sums are exact either way and the float steps are the AVX2 tiles' own, so every
 // (row, token) result has the same bits as with the AVX2 table (checked by the conformance
