@@ -5,6 +5,7 @@
 // also quantise activations to int8 per 32 values. Batch invariance is checked bitwise.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -699,22 +700,50 @@ TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {
   }
 }
 
-// int8 codes times floats, against a float64 sum, for lengths with and without a tail.
-TEST(CpuKernels, Int8TimesFloatDot) {
-  const cpu::Kernels* k = cpu::select_kernels();
-  if (!k->dot_i8_f32) GTEST_SKIP() << "table " << k->isa << " has no int8 x float dot";
+// int8 rows times one float vector, against float64 sums, for row counts around the
+// kernels' groups and lengths with and without a tail.
+TEST_P(CpuConformance, Int8RowsTimesFloat) {
+  const cpu::Kernels* k = cpu::select_kernels(GetParam());
+  if (!k->dot_i8_rows_f32) GTEST_SKIP() << "table " << k->isa << " has no int8 x float dot";
   std::mt19937 rng(29);
   const auto x = random_floats(301, 30);
-  std::vector<int8_t> w(301);
+  std::vector<int8_t> w(37 * 301);
   for (auto& v : w) v = static_cast<int8_t>(rng());
   w[0] = -128;
-  for (int64_t n : {1, 7, 8, 16, 128, 301}) {
-    double expected = 0.0, magnitude = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-      expected += static_cast<double>(w[i]) * x[i];
-      magnitude += std::abs(static_cast<double>(w[i]) * x[i]);
+  for (int64_t n_rows : {1, 15, 16, 37})
+    for (int64_t n : {1, 7, 8, 16, 128, 301}) {
+      std::vector<float> out(static_cast<size_t>(n_rows) + 1, 99.0f);
+      k->dot_i8_rows_f32(w.data(), n_rows, x.data(), n, out.data());
+      for (int64_t r = 0; r < n_rows; ++r) {
+        double expected = 0.0, magnitude = 0.0;
+        for (int64_t i = 0; i < n; ++i) {
+          expected += static_cast<double>(w[r * n + i]) * x[i];
+          magnitude += std::abs(static_cast<double>(w[r * n + i]) * x[i]);
+        }
+        EXPECT_NEAR(out[r], expected, 1e-6 * magnitude) << n_rows << " rows, n = " << n << ", row " << r;
+      }
+      EXPECT_EQ(out[n_rows], 99.0f) << "wrote past row " << n_rows - 1;
     }
-    EXPECT_NEAR(k->dot_i8_f32(w.data(), x.data(), n), expected, 1e-6 * magnitude) << "n = " << n;
+}
+
+// A table's SwiGLU against silu(g) * u with std::exp, capped and clamped with a limit,
+// over values wide enough to reach exp's clamp, with a tail.
+TEST_P(CpuConformance, SwigluWithinAFewUlpOfStdExp) {
+  const cpu::Kernels* k = cpu::select_kernels(GetParam());
+  if (!k->swiglu) GTEST_SKIP() << "table " << k->isa << " has no SwiGLU kernel";
+  const auto gate = random_floats(203, 31, 100.0f), up = random_floats(203, 32, 10.0f);
+  for (float limit : {0.0f, 7.0f}) {
+    std::vector<float> out = gate;
+    out.push_back(99.0f);
+    k->swiglu(out.data(), up.data(), 203, limit);
+    for (size_t i = 0; i < gate.size(); ++i) {
+      const double g = limit > 0 ? std::min<double>(gate[i], limit) : gate[i];
+      const double u = limit > 0 ? std::clamp<double>(up[i], -limit, limit) : up[i];
+      const double expected = g / (1.0 + std::exp(-g)) * u;
+      EXPECT_NEAR(out[i], expected, 1e-6 * std::abs(expected) + 1e-30) << "gate " << gate[i] << " up " << up[i]
+                                                                        << " limit " << limit;
+    }
+    EXPECT_EQ(out[203], 99.0f) << "wrote past the end";
   }
 }
 

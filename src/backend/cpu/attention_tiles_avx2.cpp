@@ -1,4 +1,5 @@
-// Attention kernels for AVX2 + FMA: the exponentials of a row of scores, and prefill
+// Attention kernels for AVX2 + FMA: the exponentials of a row of scores (and of the
+// SwiGLU of a feed-forward row, which needs the same exponential), and prefill
 // tiles of up to four queries of one head against keys stored transposed in blocks of
 // eight, with the matching probability-weighted sums of value rows. Every (query, key)
 // score and every output value of a tile is one fused multiply-add chain in index order
@@ -121,6 +122,26 @@ DSINFER_AVX2 float exp_and_sum_avx2(float* v, int64_t n, float shift) {
   __m128 half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
   half = _mm_add_ps(half, _mm_movehl_ps(half, half));
   return _mm_cvtss_f32(_mm_add_ss(half, _mm_movehdup_ps(half)));
+}
+
+DSINFER_AVX2 void swiglu_avx2(float* gate, const float* up, int64_t n, float limit) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  auto eight = [&](__m256 g, __m256 u) DSINFER_AVX2 {
+    if (limit > 0.0f) {
+      const __m256 l = _mm256_set1_ps(limit);
+      g = _mm256_min_ps(g, l);
+      u = _mm256_min_ps(_mm256_max_ps(u, _mm256_sub_ps(_mm256_setzero_ps(), l)), l);
+    }
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), u);
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(gate + i, eight(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+  if (i < n) {
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - i)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(gate + i, mask, eight(_mm256_maskload_ps(gate + i, mask), _mm256_maskload_ps(up + i, mask)));
+  }
 }
 
 DSINFER_AVX2 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d,

@@ -16,7 +16,7 @@ namespace dsinfer::cpu {
 // kv_b's K half rearranged for the absorbed decode form, built once per layer on first
 // use: per head, W_k^T as rows [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot
 // product per latent dim. Float32 (exact for every stored format), or, for Q8_0 / Q4_0
-// kv_b where the kernels have dot_i8_f32, the stored int8 codes (a quarter of the bytes)
+// kv_b where the kernels have dot_i8_rows_f32, the stored int8 codes (a quarter of the bytes)
 // with their block scales transposed beside them: [n_heads][kv_lora_rank / 32][nope].
 struct AbsorbedKeyWeights {
   std::vector<float> k_transposed;
@@ -44,8 +44,9 @@ class CpuWeight final : public PreparedWeight {
   WeightView view_;
 };
 
-// One thread's buffers for running whole experts (moe_experts.h).
-struct MoeThreadScratch {
+// Buffers for running one expert over its tokens (moe_experts.h): one set per thread
+// where threads take whole experts, one per expert where they share every expert's rows.
+struct ExpertScratch {
   std::vector<float> rows, gate, up, down;
   QuantizedRows activations;
 };
@@ -56,7 +57,8 @@ struct CpuContext {
   MatmulScratch matmul_scratch;
   PackArena pack_arena;
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
-  std::vector<MoeThreadScratch> moe_threads;
+  std::vector<ExpertScratch> moe_threads;
+  std::vector<ExpertScratch> moe_experts;
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
   std::vector<float> indexer_buffer;    // indexer scores [T, context]

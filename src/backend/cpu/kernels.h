@@ -210,9 +210,14 @@ struct Kernels {
                            int n_tokens, float* out, int64_t out_stride);
   // quantize_act_q8x3 in SIMD, the same digits; set wherever gemm_fp4x8_q8x3 is.
   void (*quantize_act_q8x3)(const float* x, ActBlockQ8x3* out, int64_t n);
-  // sum of w[i] * x[i] for int8 w (stored codes whose scales the caller folded into x).
-  // nullptr where a table has none: absorbed attention then keeps float32 keys.
-  float (*dot_i8_f32)(const int8_t* w, const float* x, int64_t n);
+  // out[i] = sum over j of w[i * n + j] * x[j] for n_rows int8 rows (stored codes whose
+  // scales the caller folded into x), one float vector against many short rows: the
+  // absorbed attention's query. nullptr where a table has none: absorbed attention then
+  // keeps float32 keys.
+  void (*dot_i8_rows_f32)(const int8_t* w, int64_t n_rows, const float* x, int64_t n, float* out);
+  // gate[i] = swiglu_value(gate[i], up[i], limit) (moe_experts.h) with exp_and_sum's
+  // exponential. nullptr: callers loop over swiglu_value.
+  void (*swiglu)(float* gate, const float* up, int64_t n, float limit);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

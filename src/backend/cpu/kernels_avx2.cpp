@@ -176,18 +176,21 @@ DSINFER_AVX2 inline __m256 widen_i8x8(const int8_t* p) {
   return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 
-// Sixteen codes per step in two sums, widened to float32 exactly.
-DSINFER_AVX2 float dot_i8_f32(const int8_t* w, const float* x, int64_t n) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(widen_i8x8(w + i), _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(widen_i8x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+// Sixteen codes per step in two sums per row, widened to float32 exactly.
+DSINFER_AVX2 void dot_i8_rows_f32(const int8_t* rows, int64_t n_rows, const float* x, int64_t n, float* out) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const int8_t* w = rows + r * n;
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+      a0 = _mm256_fmadd_ps(widen_i8x8(w + i), _mm256_loadu_ps(x + i), a0);
+      a1 = _mm256_fmadd_ps(widen_i8x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(widen_i8x8(w + i), _mm256_loadu_ps(x + i), a0);
+    float sum = hsum(_mm256_add_ps(a0, a1));
+    for (; i < n; ++i) sum += static_cast<float>(w[i]) * x[i];
+    out[r] = sum;
   }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(widen_i8x8(w + i), _mm256_loadu_ps(x + i), a0);
-  float sum = hsum(_mm256_add_ps(a0, a1));
-  for (; i < n; ++i) sum += static_cast<float>(w[i]) * x[i];
-  return sum;
 }
 
 // Weight blocks are streamed from memory once per token: ask for them a few cache lines
@@ -584,6 +587,7 @@ void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, i
 void value_row_sums_avx2(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
                          int64_t d, float* out, int64_t out_stride);
 float exp_and_sum_avx2(float* v, int64_t n, float shift);
+void swiglu_avx2(float* gate, const float* up, int64_t n, float limit);
 
 const Kernels& avx2_kernels() {
   static const Kernels table = [] {
@@ -592,7 +596,8 @@ const Kernels& avx2_kernels() {
               gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
               gemm_fp4x8, sequential_dots8_avx2, weighted_sum_avx2,
               key_block_scores_avx2, value_row_sums_avx2, exp_and_sum_avx2, dot4_f8e4m3};
-    k.dot_i8_f32 = dot_i8_f32;
+    k.dot_i8_rows_f32 = dot_i8_rows_f32;
+    k.swiglu = swiglu_avx2;
     return k;
   }();
   return table;

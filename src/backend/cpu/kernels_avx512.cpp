@@ -666,6 +666,49 @@ DSINFER_AVX512_VNNI void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x
   dot_rows_f8e4m3<4>(w, x, x_stride, n, scales, block, out);
 }
 
+// Sixteen lanes of sixteen sums (acc[r] lane l: part of row r) reduced to one register
+// holding each row's total in lane r: every step adds pairs of registers' halves
+// interleaved so that rows stay apart, four steps instead of sixteen horizontal sums.
+DSINFER_AVX512_VNNI inline __m512 row_totals(const __m512 acc[16]) {
+  __m512 pairs[8], quads[4], octets[2];
+  for (int i = 0; i < 8; ++i)
+    pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(acc[2 * i], acc[2 * i + 1]), _mm512_unpackhi_ps(acc[2 * i], acc[2 * i + 1]));
+  // Each 128-bit lane of pairs[i]: rows 2i, 2i+1, 2i, 2i+1.
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(pairs[2 * i]), b = _mm512_castps_pd(pairs[2 * i + 1]);
+    quads[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  // Each 128-bit lane of quads[i]: rows 4i..4i+3.
+  for (int i = 0; i < 2; ++i)
+    octets[i] = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], 0x88),
+                              _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], 0xDD));
+  // octets[i] lanes: rows 8i..8i+3 twice, then 8i+4..8i+7 twice, as 128-bit quarters.
+  return _mm512_add_ps(_mm512_shuffle_f32x4(octets[0], octets[1], 0x88), _mm512_shuffle_f32x4(octets[0], octets[1], 0xDD));
+}
+
+// Sixteen rows at a time, each in its own sixteen-lane sum (x loaded once for all of
+// them), then row_totals; n's tail through masked loads, fewer rows through the same
+// code with the missing ones left at zero. The rows come from memory once per token
+// (a layer's codes are 1 MiB for V2-Lite), so the next ones are asked for ahead.
+DSINFER_AVX512_VNNI void dot_i8_rows_f32(const int8_t* rows, int64_t n_rows, const float* x, int64_t n, float* out) {
+  for (int64_t r0 = 0; r0 < n_rows; r0 += 16) {
+    const int count = static_cast<int>(std::min<int64_t>(16, n_rows - r0));
+    const char* ahead = reinterpret_cast<const char*>(rows + r0 * n) + kPrefetchBytes;
+    for (int64_t line = 0; line < count * n; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+    __m512 acc[16];
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n; i += 16) {
+      const __mmask16 lanes = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+      const __m512 xv = _mm512_maskz_loadu_ps(lanes, x + i);
+      for (int r = 0; r < count; ++r) {
+        const __m128i codes = _mm_maskz_loadu_epi8(lanes, rows + (r0 + r) * n + i);
+        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)), xv, acc[r]);
+      }
+    }
+    _mm512_mask_storeu_ps(out + r0, __mmask16((1u << count) - 1), row_totals(acc));
+  }
+}
+
 void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
@@ -703,6 +746,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3;
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
+    k.dot_i8_rows_f32 = dot_i8_rows_f32;
     return k;
   }();
   return table;

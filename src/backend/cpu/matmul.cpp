@@ -175,7 +175,25 @@ bool has_sixteen_row_kernel(const Kernels& k, DType dtype) {
   }
 }
 
+// Rows [8g, 8g + 8) of a weight read in the kQ8 form against n tokens (kernels.h).
+void gemm_eight_rows(const Kernels& k, const PackedWeight& w, int64_t g, const ActBlockQ8* x, int64_t x_stride, int n,
+                     float* o, int64_t out_stride) {
+  const int64_t blocks = w.blocks_per_row();
+  switch (w.source_dtype()) {
+    case DType::kQ4_0: k.gemm_q4_0x8(w.q4_0_group(g), blocks, x, x_stride, n, o, out_stride); break;
+    case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out_stride); break;
+    case DType::kQ4_K: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out_stride); break;
+    case DType::kQ5_K: k.gemm_q5_kx8(w.q5_k_group(g), blocks, x, x_stride, n, o, out_stride); break;
+    default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out_stride);
+  }
+}
+
 }  // namespace
+
+void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t g_begin,
+                           int64_t g_end, float* out) {
+  for (int64_t g = g_begin; g < g_end; ++g) gemm_eight_rows(k, w, g, x, w.act_blocks_per_row(), 1, out + 8 * (g - g_begin), 0);
+}
 
 ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
   if (w.source_dtype() != DType::kFP4E2M1) return ActivationForm::kQ8;
@@ -219,20 +237,12 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
           }
           continue;
         }
-        switch (w.source_dtype()) {
-          case DType::kQ4_0: k.gemm_q4_0x8(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-          case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-          case DType::kQ4_K: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-          case DType::kQ5_K: k.gemm_q5_kx8(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-          case DType::kFP4E2M1:
-            if (form == ActivationForm::kQ8x3)
-              k.gemm_fp4x8_q8x3(w.fp4_group(g), blocks, xq.q8x3.data() + t * x_stride, x_stride, n, o,
-                                out.row_stride);
-            else
-              k.gemm_fp4x8(w.fp4_group(g), blocks, x_rows.f32_row(t), x_rows.row_stride, n, o, out.row_stride);
-            break;
-          default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
-        }
+        if (form == ActivationForm::kQ8)
+          gemm_eight_rows(k, w, g, x, x_stride, n, o, out.row_stride);
+        else if (form == ActivationForm::kQ8x3)
+          k.gemm_fp4x8_q8x3(w.fp4_group(g), blocks, xq.q8x3.data() + t * x_stride, x_stride, n, o, out.row_stride);
+        else
+          k.gemm_fp4x8(w.fp4_group(g), blocks, x_rows.f32_row(t), x_rows.row_stride, n, o, out.row_stride);
       }
       if (pair) ++g;
     }

@@ -73,7 +73,7 @@ const AbsorbedKeyWeights& absorbed_keys(const Kernels& k, const MlaAttentionArgs
   slot = std::make_unique<AbsorbedKeyWeights>();
   const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
   const DType dtype = a.kv_b->view().dtype;
-  if (k.dot_i8_f32 && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0) && r % 32 == 0) {
+  if (k.dot_i8_rows_f32 && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0) && r % 32 == 0) {
     slot->codes_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
     slot->scales_transposed.resize(static_cast<size_t>(a.n_heads * (r / 32) * nope));
     for (int64_t h = 0; h < a.n_heads; ++h)
@@ -107,6 +107,17 @@ float dot_stored_row(const Kernels& k, const WeightView& w, int64_t row, const f
   }
 }
 
+// kv_b in the interleaved-row layout when it has one that reads int8 activation blocks
+// and every head's V rows start and end on a group of eight: W_v then runs through the
+// streaming tiles (one call per eight rows) instead of a dot product per row.
+const PackedWeight* packed_value_rows(CpuContext& ctx, const MlaAttentionArgs& a) {
+  const auto& kv_b = static_cast<const CpuWeight&>(*a.kv_b);
+  if (a.nope_dim % 8 != 0 || a.v_head_dim % 8 != 0) return nullptr;
+  ctx.pack(kv_b);
+  if (!kv_b.packed || activation_form(ctx.kernels, *kv_b.packed) != ActivationForm::kQ8) return nullptr;
+  return kv_b.packed.get();
+}
+
 void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const Kernels& k = ctx.kernels;
   const int64_t H = a.n_heads, r = a.kv_lora_rank, T = a.q.rows;
@@ -116,6 +127,7 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const WeightView& kv_b = a.kv_b->view();
   const AbsorbedKeyWeights& keys = absorbed_keys(k, a);
   const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
+  const PackedWeight* packed_v = packed_value_rows(ctx, a);
 
   // A latent row [c_kv | k_pe] is one key for every head, and a head's query is
   // [q_latent | q_pe]: with the heads' queries transposed in blocks of eight, the score
@@ -152,8 +164,8 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
           for (int64_t b = 0; b < r / 32; ++b)
             for (int64_t j = 0; j < a.nope_dim; ++j) scaled[b * a.nope_dim + j] = scales[b * a.nope_dim + j] * q[j];
           const int8_t* codes = keys.codes_transposed.data() + h * r * a.nope_dim;
-          for (int64_t c = 0; c < r; ++c)
-            q_latent[c] = k.dot_i8_f32(codes + c * a.nope_dim, scaled + (c / 32) * a.nope_dim, a.nope_dim);
+          for (int64_t b = 0; b < r / 32; ++b)
+            k.dot_i8_rows_f32(codes + 32 * b * a.nope_dim, 32, scaled + b * a.nope_dim, a.nope_dim, q_latent + 32 * b);
         } else {
           const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
           for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
@@ -192,11 +204,17 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
         latent_rows.resize(static_cast<size_t>(seen.count));
         for (int64_t i = 0; i < seen.count; ++i) latent_rows[static_cast<size_t>(i)] = a.latent.row(seen[i]);
         weighted_sum(k, o_latent, scores, latent_rows.data(), seen.count, r);
-        if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
-        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half, in their stored format.
+        if (int8_rows || packed_v) k.quantize_act_q8(o_latent, o_quantized, r);
+        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half: packed where kv_b is,
+        // else in their stored format.
         float* o = a.out.f32_row(t) + h * a.v_head_dim;
+        const int64_t first_v_row = h * kv_head + a.nope_dim;
+        if (packed_v) {
+          packed_rows_one_token(k, *packed_v, o_quantized, first_v_row / 8, (first_v_row + a.v_head_dim) / 8, o);
+          continue;
+        }
         for (int64_t e = 0; e < a.v_head_dim; ++e)
-          o[e] = dot_stored_row(k, kv_b, h * kv_head + a.nope_dim + e, o_latent, o_quantized, widened);
+          o[e] = dot_stored_row(k, kv_b, first_v_row + e, o_latent, o_quantized, widened);
       }
     }
   });

@@ -1,6 +1,9 @@
 #include "backend/cpu/moe_experts.h"
 
+#include <algorithm>
 #include <atomic>
+#include <memory>
+#include <thread>
 
 namespace dsinfer::cpu {
 namespace {
@@ -10,6 +13,10 @@ const PackedWeight* packed_form(CpuContext& ctx, const PreparedWeight* w) {
   ctx.pack(weight);
   return weight.packed.get();
 }
+
+// Most tokens of an expert for which the threads share every expert's rows
+// (run_experts_in_row_chunks) rather than take whole experts.
+constexpr size_t kMaxTokensForRowChunks = kMaxGemmTokens;
 
 struct PackedExpert {
   const PackedWeight *gate, *up, *down;
@@ -22,7 +29,7 @@ Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
 }
 
 // One expert over its n tokens, on the calling thread only.
-void run_expert(const Kernels& k, MoeThreadScratch& s, Tensor x, const PackedExpert& e, float limit, Tensor outputs) {
+void run_expert(const Kernels& k, ExpertScratch& s, Tensor x, const PackedExpert& e, float limit, Tensor outputs) {
   const auto& tokens = *e.tokens;
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t hidden = x.cols, inter = e.gate->rows();
@@ -34,15 +41,97 @@ void run_expert(const Kernels& k, MoeThreadScratch& s, Tensor x, const PackedExp
   Tensor gate = rows_of(s.gate, n, inter), up = rows_of(s.up, n, inter);
   matmul_packed_rows(k, *e.gate, rows, s.activations, gate, 0, inter / 8);
   matmul_packed_rows(k, *e.up, rows, s.activations, up, 0, inter / 8);
-  for (int64_t i = 0; i < n; ++i) {
-    float* g = gate.f32_row(i);
-    const float* u = up.f32_row(i);
-    for (int64_t c = 0; c < inter; ++c) g[c] = swiglu_value(g[c], u[c], limit);
-  }
+  for (int64_t i = 0; i < n; ++i) swiglu_row(k, gate.f32_row(i), up.f32_row(i), inter, limit);
   quantize_rows(activation_form(k, *e.down), k, gate, s.activations);
   Tensor down = rows_of(s.down, n, hidden);
   matmul_packed_rows(k, *e.down, gate, s.activations, down, 0, hidden / 8);
   for (int64_t i = 0; i < n; ++i) std::copy_n(down.f32_row(i), hidden, outputs.f32_row(tokens[i].slot));
+}
+
+// Swiglu of an expert's gate and up rows into gate, then quantised for down.
+void activate(const Kernels& k, ExpertScratch& s, const PackedExpert& e, int64_t n, float limit) {
+  const int64_t inter = e.gate->rows();
+  for (int64_t i = 0; i < n; ++i) swiglu_row(k, s.gate.data() + i * inter, s.up.data() + i * inter, inter, limit);
+  quantize_rows(activation_form(k, *e.down), k, rows_of(s.gate, n, inter), s.activations);
+}
+
+// Groups of eight rows per unit of shared work: about 50-75 KiB of Q4_0 weights, a few
+// microseconds of streaming, so the threads finish within about that of each other.
+constexpr int64_t kGroupsPerChunk = 8;
+
+int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
+
+// The experts with every thread on every expert: first the gate and up rows of all of
+// them in chunks (the thread finishing an expert's last chunk applies its SwiGLU), then,
+// once every thread is through, the down rows in chunks. With one or two tokens per
+// expert, whole experts per thread leave the first thread done idle for up to an
+// expert's streaming time at every layer (six experts over two threads in decode).
+void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<PackedExpert>& active, float limit,
+                               Tensor outputs) {
+  const Kernels& k = ctx.kernels;
+  const int64_t hidden = x.cols;
+  if (ctx.moe_experts.size() < active.size()) ctx.moe_experts.resize(active.size());
+  std::vector<int64_t> first_chunk(active.size() + 1, 0), first_down_chunk(active.size() + 1, 0);
+  auto remaining = std::make_unique<std::atomic<int64_t>[]>(active.size());
+  for (size_t i = 0; i < active.size(); ++i) {
+    const PackedExpert& e = active[i];
+    ExpertScratch& s = ctx.moe_experts[i];
+    const auto& tokens = *e.tokens;
+    const int64_t n = static_cast<int64_t>(tokens.size()), inter = e.gate->rows();
+    Tensor rows = rows_of(s.rows, n, hidden);
+    for (int64_t t = 0; t < n; ++t) std::copy_n(x.f32_row(tokens[t].token), hidden, rows.f32_row(t));
+    const ActivationForm gate_form = activation_form(k, *e.gate), up_form = activation_form(k, *e.up);
+    quantize_rows(gate_form, k, rows, s.activations);
+    if (up_form != gate_form) quantize_rows(up_form, k, rows, s.activations);
+    rows_of(s.gate, n, inter);
+    rows_of(s.up, n, inter);
+    rows_of(s.down, n, hidden);
+    const int64_t chunks = chunks_of(inter / 8);
+    remaining[i].store(2 * chunks, std::memory_order_relaxed);
+    first_chunk[i + 1] = first_chunk[i] + 2 * chunks;
+    first_down_chunk[i + 1] = first_down_chunk[i] + chunks_of(hidden / 8);
+  }
+  // Which expert a flat chunk index belongs to.
+  auto owner = [](const std::vector<int64_t>& first, int64_t chunk) {
+    return static_cast<size_t>(std::upper_bound(first.begin(), first.end(), chunk) - first.begin() - 1);
+  };
+  std::atomic<int64_t> next_up{0}, next_down{0};
+  std::atomic<int> through_up{0};
+  const int threads = ctx.pool.size();
+  ctx.pool.run_on_all([&](int) {
+    for (int64_t c = next_up.fetch_add(1, std::memory_order_relaxed); c < first_chunk.back();
+         c = next_up.fetch_add(1, std::memory_order_relaxed)) {
+      const size_t i = owner(first_chunk, c);
+      const PackedExpert& e = active[i];
+      ExpertScratch& s = ctx.moe_experts[i];
+      const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
+      const int64_t chunks = chunks_of(inter / 8), local = c - first_chunk[i];
+      const bool is_up = local >= chunks;
+      const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
+      const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
+      const Tensor rows = rows_of(s.rows, n, hidden);
+      matmul_packed_rows(k, is_up ? *e.up : *e.gate, rows, s.activations, rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
+      if (remaining[i].fetch_sub(1, std::memory_order_acq_rel) == 1) activate(k, s, e, n, limit);
+    }
+    // Every expert's SwiGLU is done once every thread is through the loop above.
+    through_up.fetch_add(1, std::memory_order_acq_rel);
+    while (through_up.load(std::memory_order_acquire) < threads) std::this_thread::yield();
+    for (int64_t c = next_down.fetch_add(1, std::memory_order_relaxed); c < first_down_chunk.back();
+         c = next_down.fetch_add(1, std::memory_order_relaxed)) {
+      const size_t i = owner(first_down_chunk, c);
+      const PackedExpert& e = active[i];
+      ExpertScratch& s = ctx.moe_experts[i];
+      const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
+      const int64_t g0 = (c - first_down_chunk[i]) * kGroupsPerChunk;
+      const int64_t g1 = std::min(g0 + kGroupsPerChunk, hidden / 8);
+      matmul_packed_rows(k, *e.down, rows_of(s.gate, n, inter), s.activations, rows_of(s.down, n, hidden), g0, g1);
+    }
+  });
+  for (size_t i = 0; i < active.size(); ++i) {
+    const auto& tokens = *active[i].tokens;
+    const Tensor down = rows_of(ctx.moe_experts[i].down, static_cast<int64_t>(tokens.size()), hidden);
+    for (size_t t = 0; t < tokens.size(); ++t) std::copy_n(down.f32_row(static_cast<int64_t>(t)), hidden, outputs.f32_row(tokens[t].slot));
+  }
 }
 
 }  // namespace
@@ -57,8 +146,15 @@ bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> e
     if (!p.gate || !p.up || !p.down) return false;
     active.push_back(p);
   }
-  // Threads take the next expert until none is left, the ones with most tokens first, so
-  // the step ends about when the slowest thread's last expert does.
+  // Few tokens per expert (decode): every thread on every expert. Otherwise threads take
+  // the next expert until none is left, the ones with most tokens first, so the step
+  // ends about when the slowest thread's last expert does.
+  size_t most_tokens = 0;
+  for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
+  if (most_tokens <= kMaxTokensForRowChunks) {
+    run_experts_in_row_chunks(ctx, x, active, limit, outputs);
+    return true;
+  }
   std::stable_sort(active.begin(), active.end(),
                    [](const PackedExpert& a, const PackedExpert& b) { return a.tokens->size() > b.tokens->size(); });
   const int threads = ctx.pool.size();

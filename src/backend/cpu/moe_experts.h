@@ -30,6 +30,13 @@ inline float swiglu_value(float gate, float up, float limit) {
   return gate / (1.0f + std::exp(-gate)) * up;
 }
 
+// gate[c] = swiglu_value(gate[c], up[c], limit) for c < n: the table's kernel where it
+// has one.
+inline void swiglu_row(const Kernels& k, float* gate, const float* up, int64_t n, float limit) {
+  if (k.swiglu) return k.swiglu(gate, up, n, limit);
+  for (int64_t c = 0; c < n; ++c) gate[c] = swiglu_value(gate[c], up[c], limit);
+}
+
 // Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
 // `outputs`. Returns false, having computed nothing, when an expert used here has a
 // weight without a packed form (the caller then runs the experts one by one).

@@ -40,14 +40,12 @@ MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_
 }
 
 // gate <- swiglu_value(gate, up, limit) (moe_experts.h).
-void silu_and_mul(ThreadPool& pool, Tensor gate, Tensor up, float limit) {
+void silu_and_mul(const Kernels& k, ThreadPool& pool, Tensor gate, Tensor up, float limit) {
   pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
     // [begin, end) runs over whole rows and parts of the first and last.
     for (int64_t i = begin; i < end;) {
       const int64_t row = i / gate.cols, col = i % gate.cols, stop = std::min(end - i, gate.cols - col) + col;
-      float* g = gate.f32_row(row);
-      const float* u = up.f32_row(row);
-      for (int64_t c = col; c < stop; ++c) g[c] = swiglu_value(g[c], u[c], limit);
+      swiglu_row(k, gate.f32_row(row) + col, up.f32_row(row) + col, stop - col, limit);
       i += stop - col;
     }
   });
@@ -62,7 +60,7 @@ void swiglu(CpuContext& ctx, const MoeWorkspace& ws, Tensor rows, Tensor out, co
   up.cols = up.row_stride = inter;
   ctx.matmul(gate, rows, *w.gate);
   ctx.matmul(up, rows, *w.up);
-  silu_and_mul(ctx.pool, gate, up, limit);
+  silu_and_mul(ctx.kernels, ctx.pool, gate, up, limit);
   ctx.matmul(out, gate, *w.down);
 }
 
