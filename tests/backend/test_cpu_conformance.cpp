@@ -700,30 +700,45 @@ TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {
   }
 }
 
-// int8 rows times one float vector, against float64 sums, for row counts around the
-// kernels' groups and lengths with and without a tail.
-TEST_P(CpuConformance, Int8RowsTimesFloat) {
-  const cpu::Kernels* k = cpu::select_kernels(GetParam());
-  if (!k->dot_i8_rows_f32) GTEST_SKIP() << "table " << k->isa << " has no int8 x float dot";
-  std::mt19937 rng(29);
-  const auto x = random_floats(301, 30);
-  std::vector<int8_t> w(37 * 301);
-  for (auto& v : w) v = static_cast<int8_t>(rng());
-  w[0] = -128;
-  for (int64_t n_rows : {1, 15, 16, 37})
-    for (int64_t n : {1, 7, 8, 16, 128, 301}) {
-      std::vector<float> out(static_cast<size_t>(n_rows) + 1, 99.0f);
-      k->dot_i8_rows_f32(w.data(), n_rows, x.data(), n, out.data());
-      for (int64_t r = 0; r < n_rows; ++r) {
-        double expected = 0.0, magnitude = 0.0;
-        for (int64_t i = 0; i < n; ++i) {
-          expected += static_cast<double>(w[r * n + i]) * x[i];
-          magnitude += std::abs(static_cast<double>(w[r * n + i]) * x[i]);
-        }
-        EXPECT_NEAR(out[r], expected, 1e-6 * magnitude) << n_rows << " rows, n = " << n << ", row " << r;
+// Rows weighted as stored: every column the plain fma chain over rows in order, with each
+// weight times its row's block scale rounded first; Q4_0 and Q8_0, block counts around
+// the kernels' four-block steps, rows with a stride.
+int code_of(const BlockQ4_0& b, int i) { return (i < 16 ? b.qs[i] & 0x0F : b.qs[i - 16] >> 4) - 8; }
+int code_of(const BlockQ8_0& b, int i) { return b.qs[i]; }
+
+template <typename Block>
+void expect_weighted_rows(void (*kernel)(float*, const float*, const Block*, int64_t, int64_t, int64_t),
+                          uint32_t seed) {
+  std::mt19937 rng(seed);
+  constexpr int64_t kRows = 37, kStride = 7;
+  std::vector<Block> rows(static_cast<size_t>(kRows * kStride));
+  for (auto& b : rows) {
+    b.d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
+  }
+  rows[0].qs[0] = static_cast<std::remove_reference_t<decltype(rows[0].qs[0])>>(0x80);
+  const auto p = random_floats(kRows, seed + 1);
+  for (int64_t n_blocks : {1, 3, 4, 7}) {
+    std::vector<float> out(static_cast<size_t>(32 * n_blocks) + 1, 99.0f);
+    kernel(out.data(), p.data(), rows.data(), kStride, kRows, n_blocks);
+    for (int64_t c = 0; c < 32 * n_blocks; ++c) {
+      float expected = 0.0f;
+      for (int64_t i = 0; i < kRows; ++i) {
+        const Block& b = rows[static_cast<size_t>(i * kStride + c / 32)];
+        const float scale = p[static_cast<size_t>(i)] * f16_to_f32(b.d);
+        expected = std::fma(static_cast<float>(code_of(b, static_cast<int>(c % 32))), scale, expected);
       }
-      EXPECT_EQ(out[n_rows], 99.0f) << "wrote past row " << n_rows - 1;
+      ASSERT_EQ(out[static_cast<size_t>(c)], expected) << n_blocks << " blocks, column " << c;
     }
+    EXPECT_EQ(out.back(), 99.0f) << "wrote past column " << 32 * n_blocks - 1;
+  }
+}
+
+TEST_P(CpuConformance, WeightedStoredRowsAreFmaChainsInOrder) {
+  const cpu::Kernels* k = cpu::select_kernels(GetParam());
+  if (!k->weighted_rows_q4_0 || !k->weighted_rows_q8_0) GTEST_SKIP() << "table " << k->isa << " reads no stored rows";
+  expect_weighted_rows<BlockQ4_0>(k->weighted_rows_q4_0, 41);
+  expect_weighted_rows<BlockQ8_0>(k->weighted_rows_q8_0, 43);
 }
 
 // A table's SwiGLU against silu(g) * u with std::exp, capped and clamped with a limit,

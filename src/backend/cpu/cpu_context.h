@@ -13,16 +13,11 @@
 
 namespace dsinfer::cpu {
 
-// kv_b's K half rearranged for the absorbed decode form, built once per layer on first
-// use: per head, W_k^T as rows [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot
-// product per latent dim. Float32 (exact for every stored format), or, for Q8_0 / Q4_0
-// kv_b where the kernels have dot_i8_rows_f32, the stored int8 codes (a quarter of the bytes)
-// with their block scales transposed beside them: [n_heads][kv_lora_rank / 32][nope].
+// kv_b's K half rearranged for the absorbed decode form where the kernels cannot read it
+// as stored, built once per layer on first use: per head, W_k^T as float32 rows
+// [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot product per latent dim.
 struct AbsorbedKeyWeights {
   std::vector<float> k_transposed;
-  std::vector<int8_t> codes_transposed;
-  std::vector<float> scales_transposed;
-  bool has_codes() const { return !codes_transposed.empty(); }
 };
 
 // A weight on the CPU backend: the stored tensor, plus forms derived from it on first

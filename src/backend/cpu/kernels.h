@@ -210,11 +210,15 @@ struct Kernels {
                            int n_tokens, float* out, int64_t out_stride);
   // quantize_act_q8x3 in SIMD, the same digits; set wherever gemm_fp4x8_q8x3 is.
   void (*quantize_act_q8x3)(const float* x, ActBlockQ8x3* out, int64_t n);
-  // out[i] = sum over j of w[i * n + j] * x[j] for n_rows int8 rows (stored codes whose
-  // scales the caller folded into x), one float vector against many short rows: the
-  // absorbed attention's query. nullptr where a table has none: absorbed attention then
-  // keeps float32 keys.
-  void (*dot_i8_rows_f32)(const int8_t* w, int64_t n_rows, const float* x, int64_t n, float* out);
+  // out[c] = sum over rows i < n_rows, in order from zero, of (p[i] * scale) * code: each
+  // term one fused multiply-add, scale the f16 scale of row i's block c / 32 and
+  // p[i] * scale rounded to float, for n_blocks blocks of rows row_stride blocks apart:
+  // rows weighted by p, read as stored (the absorbed attention's query, W_k^T q_nope).
+  // nullptr where a table has none: absorbed attention then keeps float32 keys.
+  void (*weighted_rows_q4_0)(float* out, const float* p, const BlockQ4_0* rows, int64_t row_stride, int64_t n_rows,
+                             int64_t n_blocks);
+  void (*weighted_rows_q8_0)(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride, int64_t n_rows,
+                             int64_t n_blocks);
   // gate[i] = swiglu_value(gate[i], up[i], limit) (moe_experts.h) with exp_and_sum's
   // exponential. nullptr: callers loop over swiglu_value.
   void (*swiglu)(float* gate, const float* up, int64_t n, float limit);

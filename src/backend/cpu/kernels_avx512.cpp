@@ -6,7 +6,8 @@
 // (AVX-512VL, all 32 of them); the sixteen-row ones hold two groups of eight rows in
 // 512-bit registers, for steps of two tokens or more (matmul.cpp). The FP8 row dot widens
 // E4M3 codes to float32 with integer steps in 512-bit registers instead of AVX2's F16C
-// shuffles, summing in the AVX2 order.
+// shuffles, summing in the AVX2 order; the weighted stored rows take sixteen columns per
+// register and Q4_0 nibbles through one permute each, with AVX2's operations per column.
 //
 // Integer sums are exact either way and the float steps are the AVX2 tiles' own, so every
 // (row, token) result has the same bits as with the AVX2 table (checked by the conformance
@@ -666,47 +667,62 @@ DSINFER_AVX512_VNNI void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x
   dot_rows_f8e4m3<4>(w, x, x_stride, n, scales, block, out);
 }
 
-// Sixteen lanes of sixteen sums (acc[r] lane l: part of row r) reduced to one register
-// holding each row's total in lane r: every step adds pairs of registers' halves
-// interleaved so that rows stay apart, four steps instead of sixteen horizontal sums.
-DSINFER_AVX512_VNNI inline __m512 row_totals(const __m512 acc[16]) {
-  __m512 pairs[8], quads[4], octets[2];
-  for (int i = 0; i < 8; ++i)
-    pairs[i] = _mm512_add_ps(_mm512_unpacklo_ps(acc[2 * i], acc[2 * i + 1]), _mm512_unpackhi_ps(acc[2 * i], acc[2 * i + 1]));
-  // Each 128-bit lane of pairs[i]: rows 2i, 2i+1, 2i, 2i+1.
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(pairs[2 * i]), b = _mm512_castps_pd(pairs[2 * i + 1]);
-    quads[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)), _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-  }
-  // Each 128-bit lane of quads[i]: rows 4i..4i+3.
-  for (int i = 0; i < 2; ++i)
-    octets[i] = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], 0x88),
-                              _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], 0xDD));
-  // octets[i] lanes: rows 8i..8i+3 twice, then 8i+4..8i+7 twice, as 128-bit quarters.
-  return _mm512_add_ps(_mm512_shuffle_f32x4(octets[0], octets[1], 0x88), _mm512_shuffle_f32x4(octets[0], octets[1], 0xDD));
+// A block's 32 codes as two registers of sixteen floats (values 0-15, 16-31). Q4_0's
+// nibbles index a register of the sixteen values -8..7 (VPERMPS reads an index's low
+// four bits only), one instruction each instead of a mask, a subtraction and a
+// conversion.
+DSINFER_AVX512_VNNI inline void block_values(const BlockQ4_0& b, __m512 v[2]) {
+  const __m512 offset_codes = _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
+  const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs)));
+  v[0] = _mm512_permutexvar_ps(bytes, offset_codes);
+  v[1] = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), offset_codes);
 }
 
-// Sixteen rows at a time, each in its own sixteen-lane sum (x loaded once for all of
-// them), then row_totals; n's tail through masked loads, fewer rows through the same
-// code with the missing ones left at zero. The rows come from memory once per token
-// (a layer's codes are 1 MiB for V2-Lite), so the next ones are asked for ahead.
-DSINFER_AVX512_VNNI void dot_i8_rows_f32(const int8_t* rows, int64_t n_rows, const float* x, int64_t n, float* out) {
-  for (int64_t r0 = 0; r0 < n_rows; r0 += 16) {
-    const int count = static_cast<int>(std::min<int64_t>(16, n_rows - r0));
-    const char* ahead = reinterpret_cast<const char*>(rows + r0 * n) + kPrefetchBytes;
-    for (int64_t line = 0; line < count * n; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+DSINFER_AVX512_VNNI inline void block_values(const BlockQ8_0& b, __m512 v[2]) {
+  for (int j = 0; j < 2; ++j)
+    v[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * j))));
+}
+
+// The AVX2 table's weighted_rows in sixteen lanes, eight blocks (256 columns) per pass:
+// the same fused multiply-add per column and row, so the same bits.
+template <typename Block>
+DSINFER_AVX512_VNNI void weighted_rows(float* out, const float* p, const Block* rows, int64_t row_stride,
+                                       int64_t n_rows, int64_t n_blocks) {
+  for (int64_t b0 = 0; b0 < n_blocks; b0 += 8) {
+    const int64_t nb = std::min<int64_t>(8, n_blocks - b0);
     __m512 acc[16];
     for (auto& a : acc) a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-      const __mmask16 lanes = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
-      const __m512 xv = _mm512_maskz_loadu_ps(lanes, x + i);
-      for (int r = 0; r < count; ++r) {
-        const __m128i codes = _mm_maskz_loadu_epi8(lanes, rows + (r0 + r) * n + i);
-        acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)), xv, acc[r]);
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const Block* row = rows + i * row_stride;
+      if (b0 == 0) {
+        const char* ahead = reinterpret_cast<const char*>(row) + kPrefetchBytes;
+        for (size_t line = 0; line < n_blocks * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+      }
+      // Unrolled with constant indices, so the sums stay in registers.
+#pragma GCC unroll 8
+      for (int64_t b = 0; b < 8; ++b) {
+        if (b >= nb) break;
+        const __m512 scale = _mm512_set1_ps(p[i] * _cvtsh_ss(row[b0 + b].d));
+        __m512 v[2];
+        block_values(row[b0 + b], v);
+        acc[2 * b] = _mm512_fmadd_ps(v[0], scale, acc[2 * b]);
+        acc[2 * b + 1] = _mm512_fmadd_ps(v[1], scale, acc[2 * b + 1]);
       }
     }
-    _mm512_mask_storeu_ps(out + r0, __mmask16((1u << count) - 1), row_totals(acc));
+#pragma GCC unroll 16
+    for (int64_t j = 0; j < 16; ++j)
+      if (j < 2 * nb) _mm512_storeu_ps(out + 32 * b0 + 16 * j, acc[j]);
   }
+}
+
+DSINFER_AVX512_VNNI void weighted_rows_q4_0(float* out, const float* p, const BlockQ4_0* rows, int64_t row_stride,
+                                            int64_t n_rows, int64_t n_blocks) {
+  weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
+}
+
+DSINFER_AVX512_VNNI void weighted_rows_q8_0(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride,
+                                            int64_t n_rows, int64_t n_blocks) {
+  weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
 }
 
 void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
@@ -746,7 +762,8 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3;
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
-    k.dot_i8_rows_f32 = dot_i8_rows_f32;
+    k.weighted_rows_q4_0 = weighted_rows_q4_0;
+    k.weighted_rows_q8_0 = weighted_rows_q8_0;
     return k;
   }();
   return table;

@@ -1,8 +1,8 @@
 // MLA attention on the CPU over one sequence's latent rows.
-// Absorbed form (decode): per head, q_latent = W_k^T q_nope (from a transposed copy of
-// kv_b's K half made on first use: float32, or int8 codes for Q8_0 / Q4_0); scores
-// against the cached c_kv and k_pe; the attention-weighted latent goes through W_v, read
-// in its stored format. Expanded form
+// Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
+// by q_nope as stored for Q4_0 / Q8_0, else from a float32 transposed copy made on first
+// use); scores against the cached c_kv and k_pe; the attention-weighted latent goes
+// through W_v (the packed tiles where kv_b is packed, else the stored rows). Expanded form
 // (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then up to four
 // queries of a head at a time attend through the score and value tiles (kernels.h), with
 // at most four rows of scores per thread; the full score matrix is never built. With a
@@ -40,46 +40,17 @@ Visible visible_positions(const MlaAttentionArgs& a, int64_t t) {
   return {listed, count};
 }
 
-// Row `row` of a Q8_0 / Q4_0 kv_b (nope dim d of head `head`) into the transposed codes
-// and scales: its code c to [head][c][d], its block b's scale to [head][b][d].
-void transpose_codes(const WeightView& w, int64_t row, int64_t head, int64_t d, int64_t nope, int64_t r,
-                     AbsorbedKeyWeights& out) {
-  const auto* p = static_cast<const uint8_t*>(w.data) + row * static_cast<int64_t>(dtype_bytes(w.dtype, w.cols()));
-  for (int64_t b = 0; b < r / 32; ++b) {
-    int8_t codes[32];
-    uint16_t scale;
-    if (w.dtype == DType::kQ8_0) {
-      const auto& block = reinterpret_cast<const BlockQ8_0*>(p)[b];
-      scale = block.d;
-      for (int i = 0; i < 32; ++i) codes[i] = block.qs[i];
-    } else {
-      const auto& block = reinterpret_cast<const BlockQ4_0*>(p)[b];
-      scale = block.d;
-      for (int i = 0; i < 16; ++i) {
-        codes[i] = static_cast<int8_t>((block.qs[i] & 0x0F) - 8);
-        codes[i + 16] = static_cast<int8_t>((block.qs[i] >> 4) - 8);
-      }
-    }
-    out.scales_transposed[static_cast<size_t>((head * (r / 32) + b) * nope + d)] = f16_to_f32(scale);
-    for (int i = 0; i < 32; ++i)
-      out.codes_transposed[static_cast<size_t>((head * r + 32 * b + i) * nope + d)] = codes[i];
-  }
+// Whether the table reads kv_b's K half as stored for the query absorption.
+bool has_weighted_rows(const Kernels& k, const WeightView& kv_b) {
+  return (kv_b.dtype == DType::kQ4_0 && k.weighted_rows_q4_0) || (kv_b.dtype == DType::kQ8_0 && k.weighted_rows_q8_0);
 }
 
-const AbsorbedKeyWeights& absorbed_keys(const Kernels& k, const MlaAttentionArgs& a) {
+const AbsorbedKeyWeights& absorbed_keys(const MlaAttentionArgs& a) {
   // Weights reaching this backend's ops were prepared by it.
   auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed_keys;
   if (slot) return *slot;
   slot = std::make_unique<AbsorbedKeyWeights>();
   const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
-  const DType dtype = a.kv_b->view().dtype;
-  if (k.dot_i8_rows_f32 && (dtype == DType::kQ8_0 || dtype == DType::kQ4_0) && r % 32 == 0) {
-    slot->codes_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
-    slot->scales_transposed.resize(static_cast<size_t>(a.n_heads * (r / 32) * nope));
-    for (int64_t h = 0; h < a.n_heads; ++h)
-      for (int64_t d = 0; d < nope; ++d) transpose_codes(a.kv_b->view(), h * kv_head + d, h, d, nope, r, *slot);
-    return *slot;
-  }
   slot->k_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
   std::vector<float> row(static_cast<size_t>(r));
   for (int64_t h = 0; h < a.n_heads; ++h)
@@ -125,7 +96,6 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   const int64_t q_head = a.nope_dim + a.rope_dim;
   const int64_t ctx_len = a.start_pos + T;
   const WeightView& kv_b = a.kv_b->view();
-  const AbsorbedKeyWeights& keys = absorbed_keys(k, a);
   const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
   const PackedWeight* packed_v = packed_value_rows(ctx, a);
 
@@ -138,9 +108,7 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   // thread: a widened weight row [r] and o_latent quantised to int8 blocks.
   const int64_t per_pair = 2 * r + ctx_len;
   const int64_t per_token = heads_padded * d + ctx_len * heads_padded;
-  // (The query absorption uses the same area for its scaled queries, [r / 32][nope].)
-  const int64_t per_thread = std::max(r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float)),
-                                      (r / 32) * a.nope_dim);
+  const int64_t per_thread = r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
   ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + T * per_token + ctx.pool.size() * per_thread));
   float* base = ctx.attention_buffer.data();
   float* token_area = base + T * H * per_pair;
@@ -151,23 +119,24 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
   if (heads_padded != H)
     for (int64_t t = 0; t < T; ++t) std::fill_n(queries_t(t), heads_padded * d, 0.0f);
 
-  // q_latent = W_k^T q_nope. From codes, each block of 32 latent columns takes q_nope times
-  // that block's scales (one per nope row), so the codes meet a float vector directly.
-  ctx.pool.parallel_for(H, [&](int thread, int64_t h0, int64_t h1) {
-    float* scaled = thread_area + thread * per_thread;
+  // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
+  // else per latent dim a dot product with the float32 transposed copy.
+  const bool weighted = has_weighted_rows(k, kv_b) && r % 32 == 0;
+  const AbsorbedKeyWeights* keys = weighted ? nullptr : &absorbed_keys(a);
+  const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
+  ctx.pool.parallel_for(H, [&](int, int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h) {
       for (int64_t t = 0; t < T; ++t) {
         float* q_latent = base + (t * H + h) * per_pair;
         const float* q = a.q.f32_row(t) + h * q_head;
-        if (keys.has_codes()) {
-          const float* scales = keys.scales_transposed.data() + h * (r / 32) * a.nope_dim;
-          for (int64_t b = 0; b < r / 32; ++b)
-            for (int64_t j = 0; j < a.nope_dim; ++j) scaled[b * a.nope_dim + j] = scales[b * a.nope_dim + j] * q[j];
-          const int8_t* codes = keys.codes_transposed.data() + h * r * a.nope_dim;
-          for (int64_t b = 0; b < r / 32; ++b)
-            k.dot_i8_rows_f32(codes + 32 * b * a.nope_dim, 32, scaled + b * a.nope_dim, a.nope_dim, q_latent + 32 * b);
+        if (weighted) {
+          const auto* k_rows = static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(h * kv_head) * row_bytes;
+          if (kv_b.dtype == DType::kQ4_0)
+            k.weighted_rows_q4_0(q_latent, q, reinterpret_cast<const BlockQ4_0*>(k_rows), r / 32, a.nope_dim, r / 32);
+          else
+            k.weighted_rows_q8_0(q_latent, q, reinterpret_cast<const BlockQ8_0*>(k_rows), r / 32, a.nope_dim, r / 32);
         } else {
-          const float* w_kt = keys.k_transposed.data() + h * r * a.nope_dim;
+          const float* w_kt = keys->k_transposed.data() + h * r * a.nope_dim;
           for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
         }
         float* column = queries_t(t) + (h / 8) * d * 8 + h % 8;

@@ -57,7 +57,7 @@ void activate(const Kernels& k, ExpertScratch& s, const PackedExpert& e, int64_t
 
 // Groups of eight rows per unit of shared work: about 50-75 KiB of Q4_0 weights, a few
 // microseconds of streaming, so the threads finish within about that of each other.
-constexpr int64_t kGroupsPerChunk = 8;
+constexpr int64_t kGroupsPerChunk = 16;
 
 int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
 
