@@ -12,7 +12,8 @@ void add_backend_options(CLI::App& cmd, BackendOptions& options) {
       ->envname("DSINFER_BACKEND");
   cmd.add_option("-t,--threads", options.threads, "CPU threads (0 = one per core)")->default_val(0)->check(CLI::NonNegativeNumber);
   cmd.add_option("--isa", options.isa,
-                 "CPU kernels to use instead of the best available: generic; avx2, avx512-vnni on x86-64; neon, neon-dotprod on "
+                 "CPU kernels to use instead of the best available: generic; avx2, avx512-vnni, avx512-amx on x86-64; neon, "
+                 "neon-dotprod on "
                  "aarch64")
       ->envname("DSINFER_ISA");
   cmd.add_flag("--pack-at-load,!--pack-on-first-use", options.pack_at_load,

@@ -576,7 +576,9 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c")) {
     const bool vnni = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
-    EXPECT_EQ(cpu::select_kernels()->isa, vnni ? "avx512-vnni" : "avx2");
+    const bool amx = cpu::select_kernels("avx512-amx") != nullptr;
+    EXPECT_EQ(cpu::select_kernels()->isa, amx ? "avx512-amx" : vnni ? "avx512-vnni" : "avx2");
+    if (!__builtin_cpu_supports("amx-int8")) EXPECT_FALSE(amx) << "AMX offered on a CPU without it";
   }
 #endif
 #if defined(__aarch64__)
@@ -586,11 +588,15 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
   EXPECT_EQ(cpu::select_kernels("no-such-isa"), nullptr);
 }
 
-// The AVX-512 VNNI table's integer tiles sum the same exact integers as the AVX2 ones and
-// scale them by the same float steps: a model gives the same bits on either table.
-TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
+// The AVX-512 VNNI and AMX tables' integer tiles sum the same exact integers as the AVX2
+// ones and scale them by the same float steps: a model gives the same bits on any table.
+// 12 and 19 tokens reach the AMX tiles (sixteen-token calls of twelve or more).
+TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
   if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
-  Backends vnni("avx512-vnni", 2), avx2("avx2", 2);
+  for (const char* isa : {"avx512-vnni", "avx512-amx"}) {
+  if (!cpu::select_kernels(isa)) continue;
+  SCOPED_TRACE(isa);
+  Backends vnni(isa, 2), avx2("avx2", 2);
   for (DType dtype : {DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
     for (int64_t N : {40, 1024}) {
     // FP8 at 1197 columns too: runs of four 128-column scale blocks, which the AVX-512
@@ -614,7 +620,7 @@ TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
     }
     auto on_vnni = std::move(vnni.cpu->prepare_weight(w.view)).value();
     auto on_avx2 = std::move(avx2.cpu->prepare_weight(w.view)).value();
-    for (int64_t T : {1, 3, 8, 19}) {
+    for (int64_t T : {1, 3, 8, 12, 19}) {
       std::vector<float> a(static_cast<size_t>(T * N)), b(a.size());
       vnni.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, a.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
                        *on_vnni);
@@ -623,12 +629,13 @@ TEST(CpuKernels, Avx512VnniMatmulsHaveTheBitsOfAvx2) {
       EXPECT_TRUE(same_bits(a.data(), b.data(), T * N)) << dtype_name(dtype) << " N=" << N << " T=" << T;
     }
   }
+  }
 }
 
-// The sixteen-row kernels against two calls of the eight-row ones, for every token count.
-TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
-  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
-  if (!k) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+// The sixteen-row kernels of one table against two calls of its eight-row ones, for every
+// token count a sixteen-row call takes.
+void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table) {
+  const cpu::Kernels* k = &table;
   constexpr int64_t kBlocks = 9;
   std::mt19937 rng(23);
   std::vector<cpu::BlockQ4_0x8> q4(2 * kBlocks);
@@ -641,8 +648,8 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
     for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<int8_t>(rng());
   }
-  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxGemmTokens * kBlocks * 32), 24);
-  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxGemmTokens * kBlocks));
+  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxSixteenRowTokens * kBlocks * 32), 24);
+  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxSixteenRowTokens * kBlocks));
   k->quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
   // FP4 with scale codes from 0 (read as 0) to 250, against three-digit activations.
   std::vector<cpu::BlockFp4x8> fp4(2 * kBlocks);
@@ -653,21 +660,36 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
   fp4[kBlocks + 1].e[7] = 250;
   std::vector<cpu::ActBlockQ8x3> x3(x.size());
   k->quantize_act_q8x3(floats.data(), x3.data(), static_cast<int64_t>(floats.size()));
-  for (int n = 1; n <= cpu::kMaxGemmTokens; ++n) {
+  // The eight-row kernels take at most kMaxGemmTokens tokens a call.
+  auto eight_rows = [&](auto kernel, const auto* w, const auto* xs, int n, float* out) {
+    for (int t = 0; t < n; t += cpu::kMaxGemmTokens) {
+      const int m = std::min(cpu::kMaxGemmTokens, n - t);
+      kernel(w, kBlocks, xs + t * kBlocks, kBlocks, m, out + 16 * t, 16);
+      kernel(w + kBlocks, kBlocks, xs + t * kBlocks, kBlocks, m, out + 16 * t + 8, 16);
+    }
+  };
+  for (int n = 1; n <= cpu::kMaxSixteenRowTokens; ++n) {
     std::vector<float> sixteen(static_cast<size_t>(16 * n)), eights(sixteen.size());
     k->gemm_q4_0x16(q4.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
-    k->gemm_q4_0x8(q4.data(), kBlocks, x.data(), kBlocks, n, eights.data(), 16);
-    k->gemm_q4_0x8(q4.data() + kBlocks, kBlocks, x.data(), kBlocks, n, eights.data() + 8, 16);
+    eight_rows(k->gemm_q4_0x8, q4.data(), x.data(), n, eights.data());
     EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q4_0 tokens " << n;
     k->gemm_q8_0x16(q8.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
-    k->gemm_q8_0x8(q8.data(), kBlocks, x.data(), kBlocks, n, eights.data(), 16);
-    k->gemm_q8_0x8(q8.data() + kBlocks, kBlocks, x.data(), kBlocks, n, eights.data() + 8, 16);
+    eight_rows(k->gemm_q8_0x8, q8.data(), x.data(), n, eights.data());
     EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n;
     k->gemm_fp4x16_q8x3(fp4.data(), kBlocks, x3.data(), kBlocks, n, sixteen.data(), 16);
-    k->gemm_fp4x8_q8x3(fp4.data(), kBlocks, x3.data(), kBlocks, n, eights.data(), 16);
-    k->gemm_fp4x8_q8x3(fp4.data() + kBlocks, kBlocks, x3.data(), kBlocks, n, eights.data() + 8, 16);
+    eight_rows(k->gemm_fp4x8_q8x3, fp4.data(), x3.data(), n, eights.data());
     EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "fp4 tokens " << n;
   }
+}
+
+// On every table that has sixteen-row kernels.
+TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
+  if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  for (const char* isa : {"avx512-vnni", "avx512-amx"})
+    if (const cpu::Kernels* k = cpu::select_kernels(isa)) {
+      SCOPED_TRACE(isa);
+      expect_sixteen_rows_are_two_eights(*k);
+    }
 }
 
 // Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums

@@ -117,9 +117,12 @@ float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, 
 // Most tokens one packed-GEMM call takes: enough for a kernel that unpacks a weight block
 // into registers once to reuse it many times, few enough for the activations to stay in L1.
 constexpr int kMaxGemmTokens = 8;
+// The sixteen-row kernels take up to this many: AMX multiplies a block for sixteen tokens
+// in one instruction.
+constexpr int kMaxSixteenRowTokens = 16;
 
 struct Kernels {
-  std::string_view isa;  // "generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"
+  std::string_view isa;  // one of kKernelTableNames
   float (*dot_f32)(const float* w, const float* x, int64_t n);
   float (*dot_bf16)(const uint16_t* w, const float* x, int64_t n);
   float (*dot_f16)(const uint16_t* w, const float* x, int64_t n);
@@ -187,8 +190,9 @@ struct Kernels {
   void (*dot4_f8e4m3)(const uint8_t* w, const float* x, int64_t x_stride, int64_t n, const float* scales,
                       int64_t block, float out[4]);
   // The eight-row integer kernels over two consecutive groups (w, then w + n_blocks): sixteen
-  // rows per token, out[t * out_stride + r] for r < 16, each row's bits those of the
-  // eight-row kernel. nullptr where none: callers take one group at a time.
+  // rows per token for n_tokens 1..kMaxSixteenRowTokens, out[t * out_stride + r] for
+  // r < 16, each row's bits those of the eight-row kernel. nullptr where none: callers
+  // take one group at a time.
   void (*gemm_q4_0x16)(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                        float* out, int64_t out_stride);
   void (*gemm_q8_0x16)(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -238,6 +242,7 @@ const Kernels& generic_kernels();
 #if defined(__x86_64__)
 const Kernels& avx2_kernels();
 const Kernels& avx512_vnni_kernels();  // avx2's, with VPDPBUSD integer tiles
+const Kernels& avx512_amx_kernels();   // avx512-vnni's, with AMX sixteen-row Q4_0 / Q8_0 tiles
 #endif
 #if defined(__aarch64__)
 const Kernels& neon_kernels();
@@ -245,7 +250,8 @@ const Kernels& neon_dotprod_kernels();  // needs the ARMv8.2 int8 dot-product in
 #endif
 
 // Every table's name, on any architecture; select_kernels says which run here.
-inline constexpr std::string_view kKernelTableNames[] = {"generic", "avx2", "avx512-vnni", "neon", "neon-dotprod"};
+inline constexpr std::string_view kKernelTableNames[] = {"generic",    "avx2", "avx512-vnni", "avx512-amx",
+                                                          "neon",       "neon-dotprod"};
 
 // The best table this CPU supports, or the one named by `isa` (one of kKernelTableNames);
 // nullptr when the named one cannot run here.

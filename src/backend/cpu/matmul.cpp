@@ -210,7 +210,7 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
   const ActivationForm form = activation_form(k, w);
   // Tokens go in chunks whose activations stay in L2 while the weights stream past,
-  // kMaxGemmTokens per kernel call.
+  // kMaxGemmTokens per kernel call (kMaxSixteenRowTokens for the sixteen-row kernels).
   constexpr int64_t kTokenChunk = 64;
   for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
     const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
@@ -219,8 +219,9 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       // one token (decode) streams one group at a time faster (A Q4_0 tg32 15.1-16.2 t/s
       // paired against 17.4-19.9 not, docs/benchmarks.md).
       const bool pair = t1 - t0 > 1 && g + 1 < g_end && has_sixteen_row_kernel(k, w.source_dtype());
-      for (int64_t t = t0; t < t1; t += kMaxGemmTokens) {
-        const int n = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, t1 - t));
+      const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
+      for (int64_t t = t0; t < t1; t += step) {
+        const int n = static_cast<int>(std::min<int64_t>(step, t1 - t));
         float* o = out.f32_row(t) + 8 * g;
         const ActBlockQ8* x = form == ActivationForm::kQ8 ? xq.q8.data() + t * x_stride : nullptr;
         if (pair) {

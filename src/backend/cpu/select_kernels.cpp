@@ -6,8 +6,26 @@
 #include <asm/hwcap.h>
 #include <sys/auxv.h>
 #endif
+#if defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 namespace dsinfer::cpu {
+#if defined(__x86_64__)
+namespace {
+
+// AMX's tile registers are 8 KiB of thread state that Linux (5.16 and later) saves only
+// for processes that ask first; a process that has not asked faults on its first tile
+// instruction. Asking again is harmless.
+bool amx_permitted() {
+  constexpr int kArchRequestXcompPermission = 0x1023;
+  constexpr int kXfeatureTileData = 18;
+  return syscall(SYS_arch_prctl, kArchRequestXcompPermission, kXfeatureTileData) == 0;
+}
+
+}  // namespace
+#endif
 
 const Kernels* select_kernels(std::string_view isa) {
 #if defined(__x86_64__)
@@ -15,6 +33,10 @@ const Kernels* select_kernels(std::string_view isa) {
       __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   const bool has_avx512_vnni = has_avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                                __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  const bool has_amx = has_avx512_vnni && __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-int8") &&
+                       (isa.empty() || isa == "avx512-amx") && amx_permitted();
+  if (isa == "avx512-amx") return has_amx ? &avx512_amx_kernels() : nullptr;
+  if (isa.empty() && has_amx) return &avx512_amx_kernels();
   if (isa == "avx512-vnni") return has_avx512_vnni ? &avx512_vnni_kernels() : nullptr;
   if (isa.empty() && has_avx512_vnni) return &avx512_vnni_kernels();
   if (isa == "avx2") return has_avx2 ? &avx2_kernels() : nullptr;

@@ -25,7 +25,7 @@ DSINFER_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-// Splits n_tokens (1..kMaxGemmTokens) into tiles of at most Max tokens and calls
+// Splits n_tokens (1..kMaxSixteenRowTokens) into tiles of at most Max tokens and calls
 // tile(nt, first) for each, nt an integral constant: the tile width is known at compile
 // time, so each token's sums and accumulators live in registers.
 template <int Max, typename Tile>

@@ -1,0 +1,179 @@
+// x86-64 kernels for CPUs with AMX-INT8 (Intel Sapphire Rapids and later): the AVX-512
+// VNNI table with the sixteen-row Q4_0 and Q8_0 tiles of prefill (and of a server step's
+// dense layers) on the tile unit. One TDPBSSD multiplies a block of 32 codes for up to
+// sixteen tokens by sixteen weight rows, exact in int32, where VNNI needs eight VPDPBUSD
+// per token; every (row, token) then takes the VNNI tile's float steps, so the bits are
+// those of the AVX2 and AVX-512 tables (checked by the conformance suite).
+//
+// A block's scales differ per row and token, so each block's int32 products go through
+// memory to the vector registers to be scaled: that round trip bounds the gain to about
+// 1.3-1.7x the VNNI tile at sixteen tokens in cache (1.1-1.2x in prefill), and below
+// twelve tokens the VNNI tile is faster, so smaller calls go there (docs/benchmarks.md,
+// CPU backend, session 11).
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "backend/cpu/kernels.h"
+#include "backend/cpu/x86_tile_helpers.h"
+
+#define DSINFER_AMX \
+  __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni,amx-tile,amx-int8")))
+
+namespace dsinfer::cpu {
+namespace {
+
+using x86::kPrefetchPackedBlocks;
+using x86::prefetch_block;
+
+// Fewest tokens for which the tile unit beats the VNNI tile (measured, see above).
+constexpr int kAmxMinTokens = 12;
+
+// Blocks whose products go through memory together: their weights are unpacked first,
+// then multiplied, then scaled, so that no step waits on the store just before it.
+constexpr int kBlocksPerStage = 4;
+
+// LDTILECFG's 64-byte operand (palette 1): per tile register, its rows and bytes per row.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Tiles 0-3 hold the products of a stage's blocks (tokens x 16 rows of int32), 4-5 the
+// activation codes (tokens x 32 bytes, read in place from ActBlockQ8 rows), 6-7 the
+// weight codes (8 rows of 64 bytes: group k of four codes of each of the sixteen rows).
+DSINFER_AMX inline void configure_tiles(int n_tokens) {
+  TileConfig config;
+  for (int t = 0; t < 4; ++t) {
+    config.rows[t] = static_cast<uint8_t>(n_tokens);
+    config.bytes_per_row[t] = 64;
+  }
+  for (int t = 4; t < 6; ++t) {
+    config.rows[t] = static_cast<uint8_t>(n_tokens);
+    config.bytes_per_row[t] = 32;
+  }
+  for (int t = 6; t < 8; ++t) {
+    config.rows[t] = 8;
+    config.bytes_per_row[t] = 64;
+  }
+  _tile_loadconfig(&config);
+}
+
+DSINFER_AMX inline __m512i load_pair(const uint8_t* first, const uint8_t* second) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second)), 1);
+}
+
+// Block b of two groups of eight rows as TDPBSSD's second operand: row k of the tile
+// holds four-code group k of all sixteen rows, which is the interleaved layout of a
+// Q4_0x8 / Q8_0x8 block (kernels.h) with the two groups side by side. Q4_0: nibbles
+// minus 8, groups 0-3 from the low nibbles (values 0-15), 4-7 from the high ones.
+DSINFER_AMX inline void weight_tile(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1, int8_t* tile) {
+  const __m512i low = _mm512_set1_epi8(0x0F), eight = _mm512_set1_epi8(8);
+  for (int k = 0; k < 4; ++k) {
+    const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
+    _mm512_store_si512(tile + 64 * k, _mm512_sub_epi8(_mm512_and_si512(packed, low), eight));
+    _mm512_store_si512(tile + 64 * (4 + k), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low), eight));
+  }
+}
+
+DSINFER_AMX inline void weight_tile(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1, int8_t* tile) {
+  for (int k = 0; k < 8; ++k)
+    _mm512_store_si512(tile + 64 * k, load_pair(reinterpret_cast<const uint8_t*>(w0.qs + 32 * k),
+                                                reinterpret_cast<const uint8_t*>(w1.qs + 32 * k)));
+}
+
+// Products of block b into tile C, from the weight tile at `weights` and the tokens'
+// codes of block b (rows a_stride bytes apart), stored to `products`.
+#define DSINFER_AMX_BLOCK(C, A, B, weights, codes, a_stride, products) \
+  do {                                                                 \
+    _tile_loadd(B, weights, 64);                                       \
+    _tile_loadd(A, codes, a_stride);                                   \
+    _tile_zero(C);                                                     \
+    _tile_dpbssd(C, A, B);                                             \
+    _tile_stored(C, products, 64);                                     \
+  } while (0)
+
+template <typename Block>
+DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                              float* out, int64_t out_stride) {
+  const Block* w1 = w + n_blocks;
+  configure_tiles(n_tokens);
+  alignas(64) int8_t weights[kBlocksPerStage][512];
+  alignas(64) int32_t products[kBlocksPerStage][16][16];
+  const int64_t a_stride = x_stride * static_cast<int64_t>(sizeof(ActBlockQ8));
+  __m512 acc[16];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b0 = 0; b0 < n_blocks; b0 += kBlocksPerStage) {
+    const int n = static_cast<int>(std::min<int64_t>(kBlocksPerStage, n_blocks - b0));
+    for (int j = 0; j < n; ++j) {
+      prefetch_block(w + b0 + j + kPrefetchPackedBlocks);
+      prefetch_block(w1 + b0 + j + kPrefetchPackedBlocks);
+      weight_tile(w[b0 + j], w1[b0 + j], weights[j]);
+    }
+    if (n == kBlocksPerStage) {
+      DSINFER_AMX_BLOCK(0, 4, 6, weights[0], x[b0].qs, a_stride, products[0]);
+      DSINFER_AMX_BLOCK(1, 5, 7, weights[1], x[b0 + 1].qs, a_stride, products[1]);
+      DSINFER_AMX_BLOCK(2, 4, 6, weights[2], x[b0 + 2].qs, a_stride, products[2]);
+      DSINFER_AMX_BLOCK(3, 5, 7, weights[3], x[b0 + 3].qs, a_stride, products[3]);
+    } else {
+      for (int j = 0; j < n; ++j) DSINFER_AMX_BLOCK(0, 4, 6, weights[j], x[b0 + j].qs, a_stride, products[j]);
+    }
+    for (int j = 0; j < n; ++j) {
+      const int64_t b = b0 + j;
+      const __m256i halves = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w1[b].d)),
+                                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+      const __m512 dw = _mm512_cvtph_ps(halves);
+      // The VNNI tile's float steps per token: fma(dot, dw * x.d, acc).
+#pragma GCC unroll 16
+      for (int t = 0; t < 16; ++t) {
+        if (t >= n_tokens) break;
+        const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(products[j][t]));
+        acc[t] = _mm512_fmadd_ps(dot, _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)), acc[t]);
+      }
+    }
+  }
+  _tile_release();
+#pragma GCC unroll 16
+  for (int t = 0; t < 16; ++t)
+    if (t < n_tokens) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+#undef DSINFER_AMX_BLOCK
+
+void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  if (n_tokens < kAmxMinTokens)
+    return avx512_vnni_kernels().gemm_q4_0x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+  gemm_x16_amx(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+
+void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  if (n_tokens < kAmxMinTokens)
+    return avx512_vnni_kernels().gemm_q8_0x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+  gemm_x16_amx(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+
+}  // namespace
+
+const Kernels& avx512_amx_kernels() {
+  static const Kernels table = [] {
+    Kernels k = avx512_vnni_kernels();
+    k.isa = "avx512-amx";
+    k.gemm_q4_0x16 = gemm_q4_0x16;
+    k.gemm_q8_0x16 = gemm_q8_0x16;
+    return k;
+  }();
+  return table;
+}
+
+}  // namespace dsinfer::cpu
+
+#endif  // __x86_64__
