@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <memory>
 #include <thread>
 
 namespace dsinfer::cpu {
@@ -62,8 +61,8 @@ constexpr int64_t kGroupsPerChunk = 16;
 int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
 
 // The experts with every thread on every expert: first the gate and up rows of all of
-// them in chunks (the thread finishing an expert's last chunk applies its SwiGLU), then,
-// once every thread is through, the down rows in chunks. With one or two tokens per
+// them in chunks, then their SwiGLUs, then the down rows in chunks, every thread through
+// each stage before the next starts. With one or two tokens per
 // expert, whole experts per thread leave the first thread done idle for up to an
 // expert's streaming time at every layer (six experts over two threads in decode).
 void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<PackedExpert>& active, float limit,
@@ -72,7 +71,6 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
   const int64_t hidden = x.cols;
   if (ctx.moe_experts.size() < active.size()) ctx.moe_experts.resize(active.size());
   std::vector<int64_t> first_chunk(active.size() + 1, 0), first_down_chunk(active.size() + 1, 0);
-  auto remaining = std::make_unique<std::atomic<int64_t>[]>(active.size());
   for (size_t i = 0; i < active.size(); ++i) {
     const PackedExpert& e = active[i];
     ExpertScratch& s = ctx.moe_experts[i];
@@ -86,9 +84,7 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     rows_of(s.gate, n, inter);
     rows_of(s.up, n, inter);
     rows_of(s.down, n, hidden);
-    const int64_t chunks = chunks_of(inter / 8);
-    remaining[i].store(2 * chunks, std::memory_order_relaxed);
-    first_chunk[i + 1] = first_chunk[i] + 2 * chunks;
+    first_chunk[i + 1] = first_chunk[i] + 2 * chunks_of(inter / 8);
     first_down_chunk[i + 1] = first_down_chunk[i] + chunks_of(hidden / 8);
   }
   // Which expert a flat chunk index belongs to.
@@ -96,9 +92,14 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     return static_cast<size_t>(std::upper_bound(first.begin(), first.end(), chunk) - first.begin() - 1);
   };
   std::atomic<int64_t> next_up{0}, next_down{0};
-  std::atomic<int> through_up{0};
+  std::atomic<int> arrived{0};
   const int threads = ctx.pool.size();
-  ctx.pool.run_on_all([&](int) {
+  // Every thread waits here until all of them have arrived `round` times.
+  auto all_through = [&](int round) {
+    arrived.fetch_add(1, std::memory_order_acq_rel);
+    while (arrived.load(std::memory_order_acquire) < round * threads) std::this_thread::yield();
+  };
+  ctx.pool.run_on_all([&](int thread) {
     for (int64_t c = next_up.fetch_add(1, std::memory_order_relaxed); c < first_chunk.back();
          c = next_up.fetch_add(1, std::memory_order_relaxed)) {
       const size_t i = owner(first_chunk, c);
@@ -111,11 +112,14 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
       const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
       const Tensor rows = rows_of(s.rows, n, hidden);
       matmul_packed_rows(k, is_up ? *e.up : *e.gate, rows, s.activations, rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
-      if (remaining[i].fetch_sub(1, std::memory_order_acq_rel) == 1) activate(k, s, e, n, limit);
     }
-    // Every expert's SwiGLU is done once every thread is through the loop above.
-    through_up.fetch_add(1, std::memory_order_acq_rel);
-    while (through_up.load(std::memory_order_acquire) < threads) std::this_thread::yield();
+    // The SwiGLUs once every gate and up row is done, each thread a share of the experts
+    // (a counter per expert, taken by whoever finished its last chunk, cost more: every
+    // decrement moved a cache line between the cores).
+    all_through(1);
+    for (size_t i = static_cast<size_t>(thread); i < active.size(); i += static_cast<size_t>(threads))
+      activate(k, ctx.moe_experts[i], active[i], static_cast<int64_t>(active[i].tokens->size()), limit);
+    all_through(2);
     for (int64_t c = next_down.fetch_add(1, std::memory_order_relaxed); c < first_down_chunk.back();
          c = next_down.fetch_add(1, std::memory_order_relaxed)) {
       const size_t i = owner(first_down_chunk, c);
