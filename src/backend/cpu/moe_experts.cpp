@@ -87,9 +87,14 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     first_chunk[i + 1] = first_chunk[i] + 2 * chunks_of(inter / 8);
     first_down_chunk[i + 1] = first_down_chunk[i] + chunks_of(hidden / 8);
   }
-  // Which expert a flat chunk index belongs to.
-  auto owner = [](const std::vector<int64_t>& first, int64_t chunk) {
-    return static_cast<size_t>(std::upper_bound(first.begin(), first.end(), chunk) - first.begin() - 1);
+  // work(expert, chunk within it) for every chunk numbered below first.back(), taking the
+  // next number from `next` until none is left.
+  auto take_chunks = [](std::atomic<int64_t>& next, const std::vector<int64_t>& first, auto&& work) {
+    for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < first.back();
+         c = next.fetch_add(1, std::memory_order_relaxed)) {
+      const auto i = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), c) - first.begin() - 1);
+      work(i, c - first[i]);
+    }
   };
   std::atomic<int64_t> next_up{0}, next_down{0};
   std::atomic<int> arrived{0};
@@ -100,19 +105,17 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     while (arrived.load(std::memory_order_acquire) < round * threads) std::this_thread::yield();
   };
   ctx.pool.run_on_all([&](int thread) {
-    for (int64_t c = next_up.fetch_add(1, std::memory_order_relaxed); c < first_chunk.back();
-         c = next_up.fetch_add(1, std::memory_order_relaxed)) {
-      const size_t i = owner(first_chunk, c);
+    take_chunks(next_up, first_chunk, [&](size_t i, int64_t local) {
       const PackedExpert& e = active[i];
       ExpertScratch& s = ctx.moe_experts[i];
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-      const int64_t chunks = chunks_of(inter / 8), local = c - first_chunk[i];
+      const int64_t chunks = chunks_of(inter / 8);
       const bool is_up = local >= chunks;
       const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
       const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
-      const Tensor rows = rows_of(s.rows, n, hidden);
-      matmul_packed_rows(k, is_up ? *e.up : *e.gate, rows, s.activations, rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
-    }
+      matmul_packed_rows(k, is_up ? *e.up : *e.gate, rows_of(s.rows, n, hidden), s.activations,
+                         rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
+    });
     // The SwiGLUs once every gate and up row is done, each thread a share of the experts
     // (a counter per expert, taken by whoever finished its last chunk, cost more: every
     // decrement moved a cache line between the cores).
@@ -120,16 +123,13 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     for (size_t i = static_cast<size_t>(thread); i < active.size(); i += static_cast<size_t>(threads))
       activate(k, ctx.moe_experts[i], active[i], static_cast<int64_t>(active[i].tokens->size()), limit);
     all_through(2);
-    for (int64_t c = next_down.fetch_add(1, std::memory_order_relaxed); c < first_down_chunk.back();
-         c = next_down.fetch_add(1, std::memory_order_relaxed)) {
-      const size_t i = owner(first_down_chunk, c);
+    take_chunks(next_down, first_down_chunk, [&](size_t i, int64_t local) {
       const PackedExpert& e = active[i];
       ExpertScratch& s = ctx.moe_experts[i];
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-      const int64_t g0 = (c - first_down_chunk[i]) * kGroupsPerChunk;
-      const int64_t g1 = std::min(g0 + kGroupsPerChunk, hidden / 8);
+      const int64_t g0 = local * kGroupsPerChunk, g1 = std::min(g0 + kGroupsPerChunk, hidden / 8);
       matmul_packed_rows(k, *e.down, rows_of(s.gate, n, inter), s.activations, rows_of(s.down, n, hidden), g0, g1);
-    }
+    });
   });
   for (size_t i = 0; i < active.size(); ++i) {
     const auto& tokens = *active[i].tokens;

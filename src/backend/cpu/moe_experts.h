@@ -1,7 +1,7 @@
-// The routed experts of a MoE step, fused: each thread runs whole experts (gate, up,
-// SwiGLU, down) over all the tokens routed to them. A decode step of a batch touches
-// dozens of experts per layer with one or two tokens each; one fork-join for all of
-// them, instead of four per expert, keeps both cores streaming weights.
+// The routed experts of a MoE step, fused into one fork-join: with many tokens per expert
+// (prefill) each thread runs whole experts (gate, up, SwiGLU, down) over all the tokens
+// routed to them; with at most eight (decode, a server's batch) the threads share every
+// expert's rows in chunks, so neither waits for the other's last expert.
 #pragma once
 
 #include <algorithm>
