@@ -4,23 +4,26 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <vector>
 
 namespace dsinfer::cpu {
 namespace {
 
 // Sums 64-bit words with four independent chains: enough loads in flight to saturate
-// memory without needing SIMD, and a result the compiler cannot drop. With `prefetch`,
-// each cache line is also requested 4 KiB ahead, as the x86 kernels do
-// (x86::kPrefetchBytes): on a 2-core Xeon VM plain reads got 10-25% less than prefetched
-// ones (docs/benchmarks.md, CPU backend session 10), and the kernels outran such a probe.
-constexpr size_t kPrefetchWords = 4096 / sizeof(uint64_t);
+// memory without needing SIMD, and a result the compiler cannot drop. With a prefetch
+// distance, each cache line is also requested that far ahead, as the x86 kernels do: on
+// a 2-core Xeon VM plain reads got 10-25% less than prefetched ones (docs/benchmarks.md,
+// CPU backend session 10), and the kernels outran such a probe. The distances are the
+// kernels' own: 4 KiB (x86::kPrefetchBytes) and about 8 KiB (thirty 272-byte Q8_0x8
+// blocks, the farthest of kPrefetchPackedBlocks).
+constexpr size_t kPrefetchWords[] = {0, 4096 / sizeof(uint64_t), 8192 / sizeof(uint64_t)};
 
-uint64_t read_range(const uint64_t* p, size_t n, bool prefetch) {
+uint64_t read_range(const uint64_t* p, size_t n, size_t prefetch_words) {
   uint64_t a = 0, b = 0, c = 0, d = 0;
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    if (prefetch) __builtin_prefetch(p + i + kPrefetchWords);
+    if (prefetch_words) __builtin_prefetch(p + i + prefetch_words);
     a += p[i] + p[i + 4];
     b += p[i + 1] + p[i + 5];
     c += p[i + 2] + p[i + 6];
@@ -43,11 +46,12 @@ ReadBandwidthProbe::ReadBandwidthProbe(ThreadPool& pool, size_t bytes)
 double ReadBandwidthProbe::measure(int passes) {
   std::vector<uint64_t> sinks(static_cast<size_t>(pool_.size()));
   double best = 0.0;
-  // Passes alternate between plain reads and prefetched ones: the best of either.
+  // Passes take the prefetch distances in turn: the best of any.
   for (int pass = 0; pass < passes; ++pass) {
+    const size_t prefetch_words = kPrefetchWords[static_cast<size_t>(pass) % std::size(kPrefetchWords)];
     const auto start = std::chrono::steady_clock::now();
     pool_.parallel_for(static_cast<int64_t>(words_), [&](int thread, int64_t begin, int64_t end) {
-      sinks[thread] += read_range(buffer_.get() + begin, static_cast<size_t>(end - begin), pass % 2 == 0);
+      sinks[thread] += read_range(buffer_.get() + begin, static_cast<size_t>(end - begin), prefetch_words);
     });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     best = std::max(best, static_cast<double>(words_ * sizeof(uint64_t)) / seconds / 1e9);
