@@ -288,8 +288,10 @@ TEST_P(CpuConformance, MlaAttentionOverSelectedPositions) {
 }
 
 // A small MoE layer (8 routed experts, top 3 in groups, one shared expert) stored as `dtype`.
+// kInter spans three of the CPU backend's row chunks for experts with few tokens (sixteen
+// groups of eight rows each, the last one partial).
 struct MoeLayer {
-  static constexpr int64_t kHidden = 64, kInter = 32, kExperts = 8;
+  static constexpr int64_t kHidden = 64, kInter = 288, kExperts = 8;
   Weight router = make_weight(DType::kF32, kExperts, kHidden, 31);
   Weight bias = make_weight(DType::kF32, 1, kExperts, 99);
   std::vector<Weight> tensors;  // gate, up, down of each routed expert, then of the shared one
@@ -526,9 +528,11 @@ TEST_P(CpuConformance, ExpAndSumIsCloseToExp) {
   EXPECT_NEAR(sum, expected_sum, 1e-6 * expected_sum);
 }
 
+// 33 tokens give some expert more than eight, so the batch runs whole experts per thread
+// and each token alone runs every expert's rows shared by the threads.
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   Backends b(GetParam());
-  const int64_t T = 9, hidden = MoeLayer::kHidden;
+  const int64_t T = 33, hidden = MoeLayer::kHidden;
   for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kFP4E2M1}) {
     const MoeLayer layer(dtype);
     auto x = random_floats(static_cast<size_t>(T * hidden), 33);
