@@ -79,7 +79,8 @@ DSINFER_AMX inline void weight_tile(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1
   for (int k = 0; k < 4; ++k) {
     const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
     _mm512_store_si512(tile + 64 * k, _mm512_sub_epi8(_mm512_and_si512(packed, low), eight));
-    _mm512_store_si512(tile + 64 * (4 + k), _mm512_sub_epi8(_mm512_and_si512(_mm512_srli_epi16(packed, 4), low), eight));
+    const __m512i high = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low);
+    _mm512_store_si512(tile + 64 * (4 + k), _mm512_sub_epi8(high, eight));
   }
 }
 

@@ -192,7 +192,8 @@ void gemm_eight_rows(const Kernels& k, const PackedWeight& w, int64_t g, const A
 
 void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t g_begin,
                            int64_t g_end, float* out) {
-  for (int64_t g = g_begin; g < g_end; ++g) gemm_eight_rows(k, w, g, x, w.act_blocks_per_row(), 1, out + 8 * (g - g_begin), 0);
+  for (int64_t g = g_begin; g < g_end; ++g)
+    gemm_eight_rows(k, w, g, x, w.act_blocks_per_row(), 1, out + 8 * (g - g_begin), 0);
 }
 
 ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {

@@ -121,7 +121,7 @@ void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
 
   // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
   // else per latent dim a dot product with the float32 transposed copy.
-  const bool weighted = has_weighted_rows(k, kv_b) && r % 32 == 0;
+  const bool weighted = has_weighted_rows(k, kv_b);
   const AbsorbedKeyWeights* keys = weighted ? nullptr : &absorbed_keys(a);
   const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
   ctx.pool.parallel_for(H, [&](int, int64_t h0, int64_t h1) {

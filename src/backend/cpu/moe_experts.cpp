@@ -134,7 +134,8 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
   for (size_t i = 0; i < active.size(); ++i) {
     const auto& tokens = *active[i].tokens;
     const Tensor down = rows_of(ctx.moe_experts[i].down, static_cast<int64_t>(tokens.size()), hidden);
-    for (size_t t = 0; t < tokens.size(); ++t) std::copy_n(down.f32_row(static_cast<int64_t>(t)), hidden, outputs.f32_row(tokens[t].slot));
+    for (size_t t = 0; t < tokens.size(); ++t)
+      std::copy_n(down.f32_row(static_cast<int64_t>(t)), hidden, outputs.f32_row(tokens[t].slot));
   }
 }
 
