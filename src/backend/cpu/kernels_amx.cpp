@@ -7,7 +7,7 @@
 //
 // A block's scales differ per row and token, so each block's int32 products go through
 // memory to the vector registers to be scaled: that round trip bounds the gain to about
-// 1.3-1.7x the VNNI tile at sixteen tokens in cache (1.1-1.2x in prefill), and below
+// 1.3-1.6x the VNNI tile at sixteen tokens in cache (1.1-1.2x in prefill), and below
 // twelve tokens the VNNI tile is faster, so smaller calls go there (docs/benchmarks.md,
 // CPU backend, session 11).
 #if defined(__x86_64__)
@@ -15,8 +15,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cstring>
-#include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
@@ -28,7 +26,9 @@ namespace dsinfer::cpu {
 namespace {
 
 using x86::kPrefetchPackedBlocks;
+using x86::load_pair;
 using x86::prefetch_block;
+using x86::scales_pair;
 
 // Fewest tokens for which the tile unit beats the VNNI tile (measured, see above).
 constexpr int kAmxMinTokens = 12;
@@ -63,11 +63,6 @@ DSINFER_AMX inline void configure_tiles(int n_tokens) {
     config.bytes_per_row[t] = 64;
   }
   _tile_loadconfig(&config);
-}
-
-DSINFER_AMX inline __m512i load_pair(const uint8_t* first, const uint8_t* second) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first))),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second)), 1);
 }
 
 // Block b of two groups of eight rows as TDPBSSD's second operand: row k of the tile
@@ -128,9 +123,7 @@ DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8
     }
     for (int j = 0; j < n; ++j) {
       const int64_t b = b0 + j;
-      const __m256i halves = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w1[b].d)),
-                                              _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
-      const __m512 dw = _mm512_cvtph_ps(halves);
+      const __m512 dw = scales_pair(w[b].d, w1[b].d);
       // The VNNI tile's float steps per token: fma(dot, dw * x.d, acc).
 #pragma GCC unroll 16
       for (int t = 0; t < 16; ++t) {

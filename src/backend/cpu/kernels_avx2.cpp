@@ -172,10 +172,6 @@ DSINFER_AVX2 void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x_stride
   dot_rows_f8e4m3<4>(w, x, x_stride, n, scales, block, out);
 }
 
-DSINFER_AVX2 inline __m256 widen_i8x8(const int8_t* p) {
-  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
-}
-
 // A block's 32 codes as four registers of eight int32, Q4_0 offset removed.
 DSINFER_AVX2 inline void block_codes(const BlockQ4_0& b, __m256i v[4]) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));

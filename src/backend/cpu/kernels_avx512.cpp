@@ -37,9 +37,11 @@ using x86::hsum;
 using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
+using x86::load_pair;
 using x86::low_bits;
 using x86::prefetch_block;
 using x86::q4_0_codes;
+using x86::scales_pair;
 using x86::subblock_factors;
 
 // As the AVX2 tile: a block's codes unpacked once into eight registers for every token.
@@ -100,17 +102,6 @@ DSINFER_AVX512_VNNI void gemm_q8_0x8_tile(const BlockQ8_0x8* w, int64_t n_blocks
 // broadcast activation group and one multiply-add serve sixteen rows. Lane by lane the
 // operations are those of the 256-bit tiles above, so a row's bits do not depend on which
 // of the two handled it.
-DSINFER_AVX512_VNNI inline __m512i load_pair(const uint8_t* first, const uint8_t* second) {
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first))),
-                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second)), 1);
-}
-
-DSINFER_AVX512_VNNI inline __m512 scales_pair(const uint16_t* first, const uint16_t* second) {
-  const __m256i halves = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(second)),
-                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(first)));
-  return _mm512_cvtph_ps(halves);
-}
-
 DSINFER_AVX512_VNNI inline __m512i broadcast_group16(const int8_t* qs) {
   int32_t group;
   __builtin_memcpy(&group, qs, sizeof(group));

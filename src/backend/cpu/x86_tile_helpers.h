@@ -1,6 +1,6 @@
-// Helpers shared by the x86-64 kernel files (kernels_avx2.cpp, kernels_avx512.cpp): each
-// is compiled for AVX2, which every table that includes them has, so they inline into the
-// wider ISAs' functions too.
+// Helpers shared by the x86-64 kernel files (kernels_avx2.cpp, kernels_avx512.cpp,
+// kernels_amx.cpp): each is compiled for AVX2 (the pair helpers for AVX-512), which every table
+// that uses it has, so they inline into the wider ISAs' functions too.
 #pragma once
 #if defined(__x86_64__)
 
@@ -15,6 +15,7 @@
 #include "backend/cpu/kernels.h"
 
 #define DSINFER_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define DSINFER_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq")))
 
 namespace dsinfer::cpu::x86 {
 
@@ -69,6 +70,20 @@ DSINFER_AVX2 inline void q4_0_codes(const BlockQ4_0x8& w, __m256i lo[4], __m256i
     lo[k] = _mm256_and_si256(packed, low_nibbles);
     hi[k] = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles);
   }
+}
+
+// Two 32-byte rows as the halves of one 512-bit register: the same four-code group of
+// two interleaved eight-row groups, for the sixteen-row tiles (AVX-512 and AMX tables).
+DSINFER_AVX512 inline __m512i load_pair(const uint8_t* first, const uint8_t* second) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first))),
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second)), 1);
+}
+
+// The two groups' eight f16 row scales as sixteen floats, in load_pair's order.
+DSINFER_AVX512 inline __m512 scales_pair(const uint16_t* first, const uint16_t* second) {
+  const __m256i halves = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(second)),
+                                          _mm_loadu_si128(reinterpret_cast<const __m128i*>(first)));
+  return _mm512_cvtph_ps(halves);
 }
 
 // Q5_Kx8 is Q4_Kx8 plus fifth bits: the Q4_K parts of either.
