@@ -17,6 +17,8 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/matmul.h"
+#include "backend/cpu/packed_weight.h"
 #include "backend/reference/reference_backend.h"
 #include "core/mapped_file.h"
 #include "core/quant_blocks.h"
@@ -768,6 +770,48 @@ TEST_P(CpuConformance, WeightedStoredRowsAreFmaChainsInOrder) {
   if (!k->weighted_rows_q4_0 || !k->weighted_rows_q8_0) GTEST_SKIP() << "table " << k->isa << " reads no stored rows";
   expect_weighted_rows<BlockQ4_0>(k->weighted_rows_q4_0, 41);
   expect_weighted_rows<BlockQ8_0>(k->weighted_rows_q8_0, 43);
+}
+
+// FP8 codes survive recoding, and the recoded form flags exactly the codes with exponent 0.
+TEST(CpuKernels, RecodedFp8CodesRoundTrip) {
+  for (int code = 0; code < 256; ++code) {
+    const auto c = static_cast<uint8_t>(code);
+    EXPECT_EQ(cpu::f8e4m3_from_recoded(cpu::f8e4m3_recoded(c)), c) << code;
+    EXPECT_EQ(cpu::f8e4m3_recoded_is_small(cpu::f8e4m3_recoded(c)), (c & 0x78) == 0) << code;
+  }
+}
+
+// A table's recoded FP8 rows (PackedWeight, kRecodedOrder) against the same table's kernel
+// over the stored rows, bitwise: with and without scales, whole and partial groups, small
+// codes (zeros, subnormals) alone in one run, in a remainder group and in the tail, and
+// token counts that take the four-token kernel, the one-token one and both.
+TEST_P(CpuConformance, RecodedFp8RowsHaveTheBitsOfStoredOnes) {
+  const cpu::Kernels* k = cpu::select_kernels(GetParam());
+  if (!k->dot_f8e4m3_recoded) GTEST_SKIP() << "table " << k->isa << " has no recoded FP8 kernels";
+  ThreadPool pool(2);
+  cpu::PackArena arena;
+  cpu::MatmulScratch scratch;
+  for (int64_t K : {312, 1197})
+    for (bool scaled : {true, false}) {
+      Weight w = make_weight(DType::kF8E4M3, 16, K, 61);
+      for (auto& code : w.bytes) code |= (code & 0x78) ? 0 : 0x08;  // no small codes but those below
+      w.bytes[3 * K + 200] = 0x00;     // row 3, run 3 only
+      w.bytes[5 * K + K - 1] = 0x81;   // row 5, the tail
+      w.bytes[9 * K + 289] = 0x05;     // row 9, the last whole group of a 312-column row
+      w.bytes[12 * K + 130] = 0x80;    // row 12, run 2
+      w.bytes[12 * K + 131] = 0x87;
+      if (!scaled) w.view.scales = {};
+      auto packed = cpu::PackedWeight::pack(*k, pool, arena, w.view);
+      ASSERT_NE(packed, nullptr);
+      for (int64_t T : {1, 3, 4, 6}) {
+        const auto x = random_floats(static_cast<size_t>(T * K), 62);
+        std::vector<float> a(static_cast<size_t>(T * 16)), b(a.size());
+        const Tensor xt = Tensor::contiguous(DType::kF32, T, K, const_cast<float*>(x.data()));
+        cpu::matmul_packed(*k, pool, scratch, Tensor::contiguous(DType::kF32, T, 16, a.data()), xt, *packed);
+        cpu::matmul(*k, pool, scratch, Tensor::contiguous(DType::kF32, T, 16, b.data()), xt, w.view);
+        EXPECT_TRUE(same_bits(a.data(), b.data(), T * 16)) << "K=" << K << " T=" << T << (scaled ? " scaled" : "");
+      }
+    }
 }
 
 // A table's SwiGLU against silu(g) * u with std::exp, capped and clamped with a limit,

@@ -52,6 +52,39 @@ TEST(ThreadPool, DynamicLoopGivesASlowThreadLessWork) {
   EXPECT_GT(done_by[0].load(), done_by[1].load());
 }
 
+// Each thread starts on its own run of chunks and walks it forward (one stream for the
+// hardware prefetchers); chunks taken from another's run come from its back. Whatever the
+// timing, a thread's own chunks are a prefix of its run in order, the others' a suffix
+// taken backwards.
+TEST(ThreadPool, DynamicLoopWalksEachRunForwardAndStealsFromItsBack) {
+  constexpr int64_t kN = 4000, kChunk = 10;  // 2 threads x 200 chunks per thread
+  for (int round = 0; round < 20; ++round) {
+    ThreadPool pool(2);
+    std::vector<int64_t> begins[2];
+    pool.parallel_for_dynamic(kN, kN / (2 * kChunk), [&](int thread, int64_t begin, int64_t end) {
+      EXPECT_EQ(end - begin, kChunk);
+      begins[thread].push_back(begin);
+      if (thread == 1 && round % 2) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    });
+    for (int run = 0; run < 2; ++run) {
+      const int64_t first = run * kN / 2, last = first + kN / 2 - kChunk;
+      int64_t front = first, back = last;
+      for (int thread = 0; thread < 2; ++thread)
+        for (int64_t b : begins[thread]) {
+          if (b < first || b > last) continue;
+          if (thread == run) {
+            EXPECT_EQ(b, front) << "owner of run " << run << ", round " << round;
+            front += kChunk;
+          } else {
+            EXPECT_EQ(b, back) << "thief of run " << run << ", round " << round;
+            back -= kChunk;
+          }
+        }
+      EXPECT_EQ(front, back + kChunk) << "run " << run << " covered once, round " << round;
+    }
+  }
+}
+
 TEST(ThreadPool, StaticLoopGivesEachThreadOneRange) {
   ThreadPool pool(3);
   std::vector<std::pair<int64_t, int64_t>> ranges(3, {-1, -1});

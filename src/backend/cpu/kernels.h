@@ -114,6 +114,28 @@ float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, 
   return sum;
 }
 
+// FP8 E4M3 rows recoded for the kernels that build float32 bits from a code with one bit
+// shuffle (Kernels::dot_f8e4m3_recoded; the backend recodes FP8 matrices whose row count
+// is a multiple of 8 on first use, as it packs the integer formats). Each code
+// s|e3e2e1e0|m2m1m0 is stored as s|e0|m2m1m0|e3e2e1 (f8e4m3_recoded), which puts the
+// exponent's low bit beside the mantissa and its high bits beside the sign, so that an
+// 8-bit window ending at each places them where float32 wants them; and each whole
+// 16-code group from the row's start holds its codes in the order of kRecodedOrder,
+// because VPMULTISHIFTQB fills each 64-bit lane from the same lane of the source: with a
+// group broadcast to the four 128-bit lanes, even qwords can only read codes 0-7 of the
+// group and odd ones codes 8-15, and 32-bit lanes 2q and 2q + 1 sit in qword q. The
+// codes past the last whole group keep their places. Beside the codes, one bit per
+// 64-code run of a row (bit r % 64 of word r / 64) says whether the run holds a code with
+// exponent 0 (zeros and subnormals), which the fast conversion gets wrong.
+inline constexpr int kRecodedOrder[16] = {0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15};
+constexpr uint8_t f8e4m3_recoded(uint8_t code) {
+  return static_cast<uint8_t>((code & 0x80) | ((code & 0x08) << 3) | ((code & 0x07) << 3) | ((code >> 4) & 0x07));
+}
+constexpr uint8_t f8e4m3_from_recoded(uint8_t t) {
+  return static_cast<uint8_t>((t & 0x80) | ((t & 0x07) << 4) | ((t >> 3) & 0x08) | ((t >> 3) & 0x07));
+}
+constexpr bool f8e4m3_recoded_is_small(uint8_t t) { return (t & 0x47) == 0; }
+
 // Most tokens one packed-GEMM call takes: enough for a kernel that unpacks a weight block
 // into registers once to reuse it many times, few enough for the activations to stay in L1.
 constexpr int kMaxGemmTokens = 8;
@@ -226,6 +248,13 @@ struct Kernels {
   // gate[i] = swiglu_value(gate[i], up[i], limit) (moe_experts.h) with exp_and_sum's
   // exponential. nullptr: callers loop over swiglu_value.
   void (*swiglu)(float* gate, const float* up, int64_t n, float limit);
+  // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
+  // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
+  // scales. nullptr where a table has none: FP8 rows then stay as stored.
+  float (*dot_f8e4m3_recoded)(const uint8_t* w, const uint64_t* small_runs, const float* x, int64_t n,
+                              const float* scales, int64_t block);
+  void (*dot4_f8e4m3_recoded)(const uint8_t* w, const uint64_t* small_runs, const float* x, int64_t x_stride,
+                              int64_t n, const float* scales, int64_t block, float out[4]);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -188,6 +188,25 @@ void gemm_eight_rows(const Kernels& k, const PackedWeight& w, int64_t g, const A
   }
 }
 
+// matmul_packed_rows for a recoded FP8 weight: per group, its eight rows (in L1) against
+// every token, four tokens per call where there are four, with the bits of one at a time.
+void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tensor out, int64_t g_begin,
+                         int64_t g_end) {
+  const int64_t K = w.blocks_per_row(), block = w.f8_scale_block();
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    int64_t t = 0;
+    for (float four[4]; t + 4 <= out.rows; t += 4)
+      for (int64_t n = 8 * g; n < 8 * g + 8; ++n) {
+        k.dot4_f8e4m3_recoded(w.f8_codes(n), w.f8_small_runs(n), x.f32_row(t), x.row_stride, K, w.f8_scales(n), block,
+                              four);
+        for (int j = 0; j < 4; ++j) out.f32_row(t + j)[n] = four[j];
+      }
+    for (; t < out.rows; ++t)
+      for (int64_t n = 8 * g; n < 8 * g + 8; ++n)
+        out.f32_row(t)[n] = k.dot_f8e4m3_recoded(w.f8_codes(n), w.f8_small_runs(n), x.f32_row(t), K, w.f8_scales(n), block);
+  }
+}
+
 }  // namespace
 
 void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t g_begin,
@@ -197,6 +216,7 @@ void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlo
 }
 
 ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
+  if (w.source_dtype() == DType::kF8E4M3) return ActivationForm::kFloat;
   if (w.source_dtype() != DType::kFP4E2M1) return ActivationForm::kQ8;
   return k.gemm_fp4x8_q8x3 ? ActivationForm::kQ8x3 : ActivationForm::kFloat;
 }
@@ -208,6 +228,7 @@ void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRow
 
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end) {
+  if (w.source_dtype() == DType::kF8E4M3) return recoded_f8e4m3_rows(k, w, x_rows, out, g_begin, g_end);
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
   const ActivationForm form = activation_form(k, w);
   // Tokens go in chunks whose activations stay in L2 while the weights stream past,

@@ -126,6 +126,18 @@ bool pack_fp4_group(const WeightView& w, int64_t g, BlockFp4x8* out) {
   return true;
 }
 
+// Row `row` of an FP8 matrix recoded for Kernels::dot_f8e4m3_recoded (kernels.h), with
+// its small-code run bits.
+void recode_f8e4m3_row(const WeightView& w, int64_t row, uint8_t* out, uint64_t* small_runs) {
+  const int64_t cols = w.cols(), whole = cols / 16 * 16;
+  const auto* codes = static_cast<const uint8_t*>(w.data) + row * cols;
+  for (int64_t g = 0; g < whole; g += 16)
+    for (int j = 0; j < 16; ++j) out[g + j] = f8e4m3_recoded(codes[g + kRecodedOrder[j]]);
+  for (int64_t i = whole; i < cols; ++i) out[i] = f8e4m3_recoded(codes[i]);
+  for (int64_t i = 0; i < cols; ++i)
+    if (f8e4m3_recoded_is_small(out[i])) small_runs[i / 4096] |= uint64_t{1} << (i / 64 % 64);
+}
+
 // Drops this process's copies of the whole pages inside [data, data + bytes) of a
 // read-only file mapping; reading them again faults them back in from the file.
 void release_file_pages(const void* data, size_t bytes) {
@@ -193,12 +205,19 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
       w.cols() % 32 == 0)
     block_bytes = sizeof(BlockFp4x8);
+  // FP8 "blocks" are single codes; the recoded kernels need whole 64-code runs per scale block.
+  const bool fp8 = w.dtype == DType::kF8E4M3 && kernels.dot_f8e4m3_recoded &&
+                   (!w.scales.data || w.scales.block_cols % 64 == 0);
+  if (fp8) block_bytes = 1;
   if (block_bytes == 0 || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
-  const int64_t blocks = w.cols() / (fp4 ? 32 : dtype_block_elements(w.dtype));
-  const size_t group_bytes = static_cast<size_t>(blocks) * block_bytes;
+  const int64_t blocks = fp8 ? w.cols() : w.cols() / (fp4 ? 32 : dtype_block_elements(w.dtype));
+  const size_t group_bytes =
+      fp8 ? 8 * static_cast<size_t>((w.cols() + 63) / 64 * 64 + 8 * f8_run_words(w.cols()))
+          : static_cast<size_t>(blocks) * block_bytes;
   uint8_t* data = arena.allocate(group_bytes * static_cast<size_t>(w.rows() / 8));
   if (!data) return nullptr;
   std::unique_ptr<PackedWeight> packed(new PackedWeight(w.dtype, w.rows(), w.cols(), blocks, group_bytes, data));
+  packed->scales_ = w.scales;
   const size_t source_bytes = dtype_bytes(w.dtype, w.rows() * w.cols());
   if (w.file_backed) populate_file_pages(w.data, source_bytes);
   std::atomic<bool> scales_ok = true;
@@ -208,6 +227,13 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
     for (int64_t g = begin; g < end; ++g) {
       uint8_t* out = data + static_cast<size_t>(g) * group_bytes;
       switch (w.dtype) {
+        case DType::kF8E4M3: {
+          auto* runs = reinterpret_cast<uint64_t*>(out + 8 * packed->f8_row_bytes());
+          std::fill_n(runs, 8 * f8_run_words(w.cols()), uint64_t{0});
+          for (int r = 0; r < 8; ++r)
+            recode_f8e4m3_row(w, 8 * g + r, out + r * packed->f8_row_bytes(), runs + r * f8_run_words(w.cols()));
+          break;
+        }
         case DType::kFP4E2M1:
           if (!pack_fp4_group(w, g, reinterpret_cast<BlockFp4x8*>(out))) scales_ok = false;
           break;

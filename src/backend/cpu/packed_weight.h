@@ -1,6 +1,7 @@
 // Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q4_K,
 // Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32 values) matrices whose row count is a
-// multiple of 8, eight rows per block column. A weight is packed on its first matmul, so
+// multiple of 8, eight rows per block column; and FP8 E4M3 matrices recoded row by row
+// (kRecodedOrder) where the table has recoded FP8 kernels, in groups of eight rows too. A weight is packed on its first matmul, so
 // tensors only read another way (embedding tables) never are, and a model pays for
 // packing only the experts it actually routes to.
 #pragma once
@@ -66,16 +67,28 @@ class PackedWeight {
   const BlockQ5_Kx8* q5_k_group(int64_t g) const { return reinterpret_cast<const BlockQ5_Kx8*>(group(g)); }
   const BlockQ6_Kx8* q6_k_group(int64_t g) const { return reinterpret_cast<const BlockQ6_Kx8*>(group(g)); }
   const BlockFp4x8* fp4_group(int64_t g) const { return reinterpret_cast<const BlockFp4x8*>(group(g)); }
+  // FP8: row n's recoded codes, its small-code run bits, its block scales (nullptr when
+  // the weight has none) and their block width.
+  const uint8_t* f8_codes(int64_t n) const { return group(n / 8) + (n % 8) * f8_row_bytes(); }
+  const uint64_t* f8_small_runs(int64_t n) const {
+    return reinterpret_cast<const uint64_t*>(group(n / 8) + 8 * f8_row_bytes()) + (n % 8) * f8_run_words(cols_);
+  }
+  const float* f8_scales(int64_t n) const { return scales_.data ? scales_.row_scales(n, cols_) : nullptr; }
+  int64_t f8_scale_block() const { return scales_.block_cols; }
 
  private:
   PackedWeight(DType dtype, int64_t rows, int64_t cols, int64_t blocks, size_t group_bytes, uint8_t* data)
       : dtype_(dtype), rows_(rows), cols_(cols), blocks_(blocks), group_bytes_(group_bytes), data_(data) {}
   const uint8_t* group(int64_t g) const { return data_ + static_cast<size_t>(g) * group_bytes_; }
+  // An FP8 group: eight rows of codes padded to 64 bytes, then each row's run words.
+  static int64_t f8_run_words(int64_t cols) { return ((cols + 63) / 64 + 63) / 64; }
+  int64_t f8_row_bytes() const { return (cols_ + 63) / 64 * 64; }
 
   DType dtype_;
   int64_t rows_, cols_, blocks_;
   size_t group_bytes_;
   uint8_t* data_;  // in the backend's PackArena
+  BlockScales scales_;  // FP8's, as the source weight's
 };
 
 }  // namespace dsinfer::cpu
