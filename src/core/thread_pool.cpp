@@ -77,29 +77,33 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
   });
 }
 
-namespace {
-
-// A thread's share of the chunks of a parallel_for_dynamic: its owner takes them from the
-// front, the others from the back once their own are done. Both ends in one word, so a
-// take is one compare-and-swap.
-struct alignas(64) ChunkRange {
-  std::atomic<uint64_t> ends;  // front in the low 32 bits, back (one past the last) in the high
-
-  static uint64_t pack(uint64_t front, uint64_t back) { return front | back << 32; }
-  // The chunk taken, or -1 when none is left.
-  int64_t take(bool from_front) {
-    uint64_t now = ends.load(std::memory_order_relaxed);
-    while (true) {
-      const uint64_t front = now & 0xFFFFFFFFu, back = now >> 32;
-      if (front >= back) return -1;
-      const uint64_t next = from_front ? pack(front + 1, back) : pack(front, back - 1);
-      if (ends.compare_exchange_weak(now, next, std::memory_order_relaxed))
-        return static_cast<int64_t>(from_front ? front : back - 1);
-    }
+ChunkQueue::ChunkQueue(int64_t chunks, int threads) : runs_(static_cast<size_t>(std::max(threads, 1))) {
+  const auto n = static_cast<int64_t>(runs_.size());
+  for (int64_t t = 0; t < n; ++t) {
+    const auto front = static_cast<uint64_t>(chunks * t / n), back = static_cast<uint64_t>(chunks * (t + 1) / n);
+    runs_[static_cast<size_t>(t)].ends.store(front | back << 32, std::memory_order_relaxed);
   }
-};
+}
 
-}  // namespace
+int64_t ChunkQueue::take_from(Run& run, bool front) {
+  uint64_t now = run.ends.load(std::memory_order_relaxed);
+  while (true) {
+    const uint64_t first = now & 0xFFFFFFFFu, end = now >> 32;
+    if (first >= end) return -1;
+    const uint64_t next = front ? (first + 1) | end << 32 : first | (end - 1) << 32;
+    if (run.ends.compare_exchange_weak(now, next, std::memory_order_relaxed))
+      return static_cast<int64_t>(front ? first : end - 1);
+  }
+}
+
+int64_t ChunkQueue::take(int thread) {
+  const size_t n = runs_.size();
+  for (size_t k = 0; k < n; ++k) {
+    const int64_t chunk = take_from(runs_[(static_cast<size_t>(thread) + k) % n], k == 0);
+    if (chunk >= 0) return chunk;
+  }
+  return -1;
+}
 
 void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunks_per_thread,
                                       const std::function<void(int, int64_t, int64_t)>& fn) {
@@ -109,20 +113,9 @@ void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunks_per_thread,
     fn(0, 0, n);
     return;
   }
-  // Each thread starts on a contiguous run of chunks and walks it forward, so the
-  // hardware prefetchers follow one stream per thread (taking chunks from one shared
-  // counter restarted them at every chunk: FP8 matrices of 1-4 MB streamed at ~70% of the
-  // probe); a thread done early takes chunks from the back of another's run.
-  const int64_t chunks = (n + chunk - 1) / chunk, threads = size();
-  std::vector<ChunkRange> ranges(static_cast<size_t>(threads));
-  for (int64_t t = 0; t < threads; ++t)
-    ranges[t].ends.store(ChunkRange::pack(chunks * t / threads, chunks * (t + 1) / threads), std::memory_order_relaxed);
+  ChunkQueue queue((n + chunk - 1) / chunk, size());
   run_on_all([&](int thread) {
-    for (int64_t k = 0; k < threads; ++k) {
-      ChunkRange& range = ranges[(thread + k) % threads];
-      for (int64_t c = range.take(k == 0); c >= 0; c = range.take(k == 0))
-        fn(thread, c * chunk, std::min((c + 1) * chunk, n));
-    }
+    for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) fn(thread, c * chunk, std::min((c + 1) * chunk, n));
   });
 }
 

@@ -8,8 +8,12 @@ namespace dsinfer::cpu {
 namespace {
 
 // Weight rows handled together against every activation row: small enough to stay in
-// L1/L2 while the activations stream past.
-constexpr int64_t kRowTile = 16;
+// L1/L2 while the activations stream past, and fewer for a matrix of few rows, which would
+// otherwise split unevenly over the threads (V4's hyper-connection matrices have 24 rows
+// of 8192 columns: two 16-row tiles gave one thread twice the other's share).
+int64_t row_tile(int64_t n_features, int threads) {
+  return std::clamp<int64_t>(n_features / (8 * static_cast<int64_t>(threads)), 1, 16);
+}
 
 // Chunks of tiles per thread: a thread slowed down by something outside the process
 // leaves work to the others. Each chunk of a packed weight streams all the activations
@@ -20,11 +24,12 @@ constexpr int64_t kChunksPerThread = 16;
 // Runs row_dot(n, t) for every (output feature n, token t), parallel over n in tiles.
 template <typename RowDot>
 void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& row_dot) {
-  const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;
+  const int64_t tile_rows = row_tile(n_features, pool.size());
+  const int64_t tiles = (n_features + tile_rows - 1) / tile_rows;
   pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
     for (int64_t tile = begin; tile < end; ++tile) {
-      const int64_t n0 = tile * kRowTile;
-      const int64_t n1 = std::min(n0 + kRowTile, n_features);
+      const int64_t n0 = tile * tile_rows;
+      const int64_t n1 = std::min(n0 + tile_rows, n_features);
       for (int64_t t = 0; t < out.rows; ++t) {
         float* o = out.f32_row(t);
         for (int64_t n = n0; n < n1; ++n) o[n] = row_dot(thread, n, t);
@@ -38,12 +43,13 @@ void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& 
 // on the batch size; the kernels give both the same bits per token (kernels.h).
 template <typename Dot4, typename RowDot>
 void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&& dot4, RowDot&& row_dot) {
-  const int64_t tiles = (n_features + kRowTile - 1) / kRowTile;
+  const int64_t tile_rows = row_tile(n_features, pool.size());
+  const int64_t tiles = (n_features + tile_rows - 1) / tile_rows;
   pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
     float four[4];
     for (int64_t tile = begin; tile < end; ++tile) {
-      const int64_t n0 = tile * kRowTile;
-      const int64_t n1 = std::min(n0 + kRowTile, n_features);
+      const int64_t n0 = tile * tile_rows;
+      const int64_t n1 = std::min(n0 + tile_rows, n_features);
       int64_t t = 0;
       for (; t + 4 <= out.rows; t += 4) {
         for (int64_t n = n0; n < n1; ++n) {

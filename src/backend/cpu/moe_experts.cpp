@@ -96,25 +96,24 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     first_chunk[i + 1] = first_chunk[i] + 2 * chunks_of(inter / 8);
     first_down_chunk[i + 1] = first_down_chunk[i] + chunks_of(hidden / 8);
   }
-  // work(expert, chunk within it) for every chunk numbered below first.back(), taking the
-  // next number from `next` until none is left.
-  auto take_chunks = [](std::atomic<int64_t>& next, const std::vector<int64_t>& first, auto&& work) {
-    for (int64_t c = next.fetch_add(1, std::memory_order_relaxed); c < first.back();
-         c = next.fetch_add(1, std::memory_order_relaxed)) {
+  // work(expert, chunk within it) for every chunk numbered below first.back(), as `queue`
+  // hands them to `thread`.
+  auto take_chunks = [](ChunkQueue& queue, int thread, const std::vector<int64_t>& first, auto&& work) {
+    for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) {
       const auto i = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), c) - first.begin() - 1);
       work(i, c - first[i]);
     }
   };
-  std::atomic<int64_t> next_up{0}, next_down{0};
-  std::atomic<int> arrived{0};
   const int threads = ctx.pool.size();
+  ChunkQueue up_chunks(first_chunk.back(), threads), down_chunks(first_down_chunk.back(), threads);
+  std::atomic<int> arrived{0};
   // Every thread waits here until all of them have arrived `round` times.
   auto all_through = [&](int round) {
     arrived.fetch_add(1, std::memory_order_acq_rel);
     while (arrived.load(std::memory_order_acquire) < round * threads) std::this_thread::yield();
   };
   ctx.pool.run_on_all([&](int thread) {
-    take_chunks(next_up, first_chunk, [&](size_t i, int64_t local) {
+    take_chunks(up_chunks, thread, first_chunk, [&](size_t i, int64_t local) {
       const PackedExpert& e = active[i];
       ExpertScratch& s = ctx.moe_experts[i];
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
@@ -132,7 +131,7 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
     for (size_t i = static_cast<size_t>(thread); i < active.size(); i += static_cast<size_t>(threads))
       activate(k, ctx.moe_experts[i], active[i], static_cast<int64_t>(active[i].tokens->size()), limit);
     all_through(2);
-    take_chunks(next_down, first_down_chunk, [&](size_t i, int64_t local) {
+    take_chunks(down_chunks, thread, first_down_chunk, [&](size_t i, int64_t local) {
       const PackedExpert& e = active[i];
       ExpertScratch& s = ctx.moe_experts[i];
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
