@@ -93,27 +93,8 @@ class CpuBackend final : public Backend {
   void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }
   void moe_ffn(const MoeArgs& args) override { cpu::moe_ffn(ctx_, args); }
   void sink_attention(const SinkAttentionArgs& args) override { cpu::sink_attention(ctx_, args); }
-  // Other V4 parts: the reference code over row ranges in parallel (each row is independent).
-  void hc_pre(const HcPreArgs& args) override {
-    pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {
-      HcPreArgs part = args;
-      part.x = args.x.row_slice(b, e - b);
-      part.streams = args.streams.row_slice(b, e - b);
-      part.mixes = args.mixes.row_slice(b, e - b);
-      if (!args.head) {
-        part.post = args.post.row_slice(b, e - b);
-        part.comb = args.comb.row_slice(b, e - b);
-      }
-      reference::hc_pre(part);
-    });
-  }
-  void hc_post(const HcPostArgs& args) override {
-    pool_.parallel_for(args.f.rows, [&](int, int64_t b, int64_t e) {
-      HcPostArgs part = args;
-      for (Tensor* t : {&part.out, &part.f, &part.residual, &part.post, &part.comb}) *t = t->row_slice(b, e - b);
-      reference::hc_post(part);
-    });
-  }
+  void hc_pre(const HcPreArgs& args) override { cpu::hc_pre(ctx_, args); }
+  void hc_post(const HcPostArgs& args) override { cpu::hc_post(ctx_, args); }
   void compress_pool(const CompressPoolArgs& args) override {
     pool_.parallel_for(args.out.rows, [&](int, int64_t b, int64_t e) {
       CompressPoolArgs part = args;

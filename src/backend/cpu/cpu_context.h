@@ -86,5 +86,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& args);
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args);
 void indexer_topk(CpuContext& ctx, const IndexerTopkArgs& args);
 void sink_attention(CpuContext& ctx, const SinkAttentionArgs& args);
+void hc_pre(CpuContext& ctx, const HcPreArgs& args);
+void hc_post(CpuContext& ctx, const HcPostArgs& args);
 
 }  // namespace dsinfer::cpu

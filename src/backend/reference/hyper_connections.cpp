@@ -45,48 +45,57 @@ void sinkhorn(float* c, int64_t hc, int64_t iters, float eps) {
 
 }  // namespace
 
-void hc_pre(const HcPreArgs& a) {
+void hc_pre_after_norm(const HcPreArgs& a, int64_t t, float r, const float* scale, const float* base) {
   const int64_t hc = a.hc;
   const int64_t hidden = a.x.cols;
+  const float* s = a.streams.f32_row(t);
+  const float* m = a.mixes.f32_row(t);
+  std::vector<float> pre(static_cast<size_t>(hc));
+  for (int64_t j = 0; j < hc; ++j) pre[j] = sigmoid(m[j] * r * scale[0] + base[j]) + a.hc_eps;
+  float* x = a.x.f32_row(t);
+  std::fill_n(x, hidden, 0.0f);
+  for (int64_t j = 0; j < hc; ++j)
+    for (int64_t c = 0; c < hidden; ++c) x[c] += pre[j] * s[j * hidden + c];
+  if (a.head) return;
+  float* post = a.post.f32_row(t);
+  for (int64_t j = 0; j < hc; ++j) post[j] = 2.0f * sigmoid(m[hc + j] * r * scale[1] + base[hc + j]);
+  float* comb = a.comb.f32_row(t);
+  for (int64_t i = 0; i < hc * hc; ++i) comb[i] = m[2 * hc + i] * r * scale[2] + base[2 * hc + i];
+  sinkhorn(comb, hc, a.sinkhorn_iters, a.hc_eps);
+}
+
+void hc_pre(const HcPreArgs& a) {
   const std::vector<float> scale = dequantize(a.scale->view());
   const std::vector<float> base = dequantize(a.base->view());
-  std::vector<float> pre(static_cast<size_t>(hc));
+  const int64_t n = a.hc * a.x.cols;
   for (int64_t t = 0; t < a.x.rows; ++t) {
     const float* s = a.streams.f32_row(t);
     float sum_sq = 0.0f;
-    for (int64_t i = 0; i < hc * hidden; ++i) sum_sq += s[i] * s[i];
-    const float r = 1.0f / std::sqrt(sum_sq / static_cast<float>(hc * hidden) + a.norm_eps);
-    const float* m = a.mixes.f32_row(t);
-    for (int64_t j = 0; j < hc; ++j) pre[j] = sigmoid(m[j] * r * scale[0] + base[j]) + a.hc_eps;
-    float* x = a.x.f32_row(t);
-    std::fill_n(x, hidden, 0.0f);
-    for (int64_t j = 0; j < hc; ++j)
-      for (int64_t c = 0; c < hidden; ++c) x[c] += pre[j] * s[j * hidden + c];
-    if (a.head) continue;
-    float* post = a.post.f32_row(t);
-    for (int64_t j = 0; j < hc; ++j) post[j] = 2.0f * sigmoid(m[hc + j] * r * scale[1] + base[hc + j]);
-    float* comb = a.comb.f32_row(t);
-    for (int64_t i = 0; i < hc * hc; ++i) comb[i] = m[2 * hc + i] * r * scale[2] + base[2 * hc + i];
-    sinkhorn(comb, hc, a.sinkhorn_iters, a.hc_eps);
+    for (int64_t i = 0; i < n; ++i) sum_sq += s[i] * s[i];
+    hc_pre_after_norm(a, t, 1.0f / std::sqrt(sum_sq / static_cast<float>(n) + a.norm_eps), scale.data(), base.data());
+  }
+}
+
+// Columns innermost, each value still the same products and sums in the same order.
+void hc_post_stream(const HcPostArgs& a, int64_t t, int64_t k) {
+  const int64_t hc = a.hc;
+  const int64_t hidden = a.f.cols;
+  const float* f = a.f.f32_row(t);
+  const float* res = a.residual.f32_row(t);
+  const float post = a.post.f32_row(t)[k];
+  const float* comb = a.comb.f32_row(t);
+  float* out = a.out.f32_row(t) + k * hidden;
+  for (int64_t c = 0; c < hidden; ++c) out[c] = post * f[c];
+  for (int64_t j = 0; j < hc; ++j) {
+    const float weight = comb[j * hc + k];
+    const float* r = res + j * hidden;
+    for (int64_t c = 0; c < hidden; ++c) out[c] += weight * r[c];
   }
 }
 
 void hc_post(const HcPostArgs& a) {
-  const int64_t hc = a.hc;
-  const int64_t hidden = a.f.cols;
-  for (int64_t t = 0; t < a.f.rows; ++t) {
-    const float* f = a.f.f32_row(t);
-    const float* res = a.residual.f32_row(t);
-    const float* post = a.post.f32_row(t);
-    const float* comb = a.comb.f32_row(t);
-    float* out = a.out.f32_row(t);
-    for (int64_t k = 0; k < hc; ++k)
-      for (int64_t c = 0; c < hidden; ++c) {
-        float v = post[k] * f[c];
-        for (int64_t j = 0; j < hc; ++j) v += comb[j * hc + k] * res[j * hidden + c];
-        out[k * hidden + c] = v;
-      }
-  }
+  for (int64_t t = 0; t < a.f.rows; ++t)
+    for (int64_t k = 0; k < a.hc; ++k) hc_post_stream(a, t, k);
 }
 
 void compress_pool(const CompressPoolArgs& a) {

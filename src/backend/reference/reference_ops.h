@@ -31,6 +31,11 @@ void sink_attention_part(const SinkAttentionArgs& args, int64_t t_begin, int64_t
 // hyper_connections.cpp
 void hc_pre(const HcPreArgs& args);
 void hc_post(const HcPostArgs& args);
+// The parts of those that a backend may schedule its own way: hc_pre of row t after the
+// norm, given r = 1 / rms(streams of row t) (`scale` and `base` dequantised); and hc_post
+// of row t's stream k.
+void hc_pre_after_norm(const HcPreArgs& args, int64_t t, float r, const float* scale, const float* base);
+void hc_post_stream(const HcPostArgs& args, int64_t t, int64_t k);
 void compress_pool(const CompressPoolArgs& args);
 
 }  // namespace dsinfer::reference

@@ -1,0 +1,48 @@
+// V4's hyper-connections on the CPU: the reference's arithmetic, scheduled for a decode
+// step. With one token, the reference's loops ran on one thread while the other waited,
+// and hc_pre's sum of squares over hc x hidden values was one chain of dependent adds
+// (8,192 for bench-v4, about 15 us per call, 25 calls per token).
+#include <cmath>
+#include <vector>
+
+#include "backend/cpu/cpu_context.h"
+#include "backend/reference/dequantize.h"
+#include "backend/reference/reference_ops.h"
+
+namespace dsinfer::cpu {
+namespace {
+
+// 1 / sqrt(mean(s^2) + eps) with sixteen partial sums (vectorised), then added in order.
+float inverse_rms(const float* s, int64_t n, float eps) {
+  constexpr int kLanes = 16;
+  float part[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) part[l] += s[i + l] * s[i + l];
+  float sum_sq = 0.0f;
+  for (float p : part) sum_sq += p;
+  for (; i < n; ++i) sum_sq += s[i] * s[i];
+  return 1.0f / std::sqrt(sum_sq / static_cast<float>(n) + eps);
+}
+
+}  // namespace
+
+void hc_pre(CpuContext& ctx, const HcPreArgs& args) {
+  const std::vector<float> scale = reference::dequantize(args.scale->view());
+  const std::vector<float> base = reference::dequantize(args.base->view());
+  const int64_t n = args.hc * args.x.cols;
+  ctx.pool.parallel_for(args.x.rows, [&](int, int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t)
+      reference::hc_pre_after_norm(args, t, inverse_rms(args.streams.f32_row(t), n, args.norm_eps), scale.data(),
+                                   base.data());
+  });
+}
+
+// One (token, stream) pair per work item: a decode step's hc streams split over the threads.
+void hc_post(CpuContext& ctx, const HcPostArgs& args) {
+  ctx.pool.parallel_for(args.f.rows * args.hc, [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) reference::hc_post_stream(args, i / args.hc, i % args.hc);
+  });
+}
+
+}  // namespace dsinfer::cpu
