@@ -217,7 +217,11 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   uint8_t* data = arena.allocate(group_bytes * static_cast<size_t>(w.rows() / 8));
   if (!data) return nullptr;
   std::unique_ptr<PackedWeight> packed(new PackedWeight(w.dtype, w.rows(), w.cols(), blocks, group_bytes, data));
-  packed->scales_ = w.scales;
+  if (fp8 && w.scales.data) {
+    packed->f8_scale_block_ = w.scales.block_cols;
+    packed->f8_row_scales_.resize(static_cast<size_t>(w.rows()));
+    for (int64_t n = 0; n < w.rows(); ++n) packed->f8_row_scales_[static_cast<size_t>(n)] = w.scales.row_scales(n, w.cols());
+  }
   const size_t source_bytes = dtype_bytes(w.dtype, w.rows() * w.cols());
   if (w.file_backed) populate_file_pages(w.data, source_bytes);
   std::atomic<bool> scales_ok = true;

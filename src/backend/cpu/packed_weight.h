@@ -73,8 +73,8 @@ class PackedWeight {
   const uint64_t* f8_small_runs(int64_t n) const {
     return reinterpret_cast<const uint64_t*>(group(n / 8) + 8 * f8_row_bytes()) + (n % 8) * f8_run_words(cols_);
   }
-  const float* f8_scales(int64_t n) const { return scales_.data ? scales_.row_scales(n, cols_) : nullptr; }
-  int64_t f8_scale_block() const { return scales_.block_cols; }
+  const float* f8_scales(int64_t n) const { return f8_row_scales_.empty() ? nullptr : f8_row_scales_[n]; }
+  int64_t f8_scale_block() const { return f8_scale_block_; }
 
  private:
   PackedWeight(DType dtype, int64_t rows, int64_t cols, int64_t blocks, size_t group_bytes, uint8_t* data)
@@ -88,7 +88,10 @@ class PackedWeight {
   int64_t rows_, cols_, blocks_;
   size_t group_bytes_;
   uint8_t* data_;  // in the backend's PackArena
-  BlockScales scales_;  // FP8's, as the source weight's
+  // FP8: each row's block scales (looked up once: two divisions per row cost as much as
+  // streaming a 512-column row) and their width.
+  std::vector<const float*> f8_row_scales_;
+  int64_t f8_scale_block_ = 0;
 };
 
 }  // namespace dsinfer::cpu
