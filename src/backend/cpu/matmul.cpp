@@ -169,28 +169,39 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
 
 namespace {
 
-bool has_sixteen_row_kernel(const Kernels& k, DType dtype) {
-  switch (dtype) {
-    case DType::kQ4_0: return k.gemm_q4_0x16 != nullptr;
-    case DType::kQ8_0: return k.gemm_q8_0x16 != nullptr;
-    case DType::kQ4_K: return k.gemm_q4_kx16 != nullptr;
-    case DType::kQ5_K: return k.gemm_q5_kx16 != nullptr;
-    case DType::kQ6_K: return k.gemm_q6_kx16 != nullptr;
-    case DType::kFP4E2M1: return k.gemm_fp4x16_q8x3 != nullptr;
-    default: return false;
-  }
-}
+// One packed format's kernels in a table: eight rows per call, and sixteen (two groups)
+// where the table has them, over activations of type Act.
+template <typename Block, typename Act>
+struct GroupKernels {
+  using Gemm = void (*)(const Block* w, int64_t n_blocks, const Act* x, int64_t x_stride, int n_tokens, float* out,
+                        int64_t out_stride);
+  Gemm eight = nullptr, sixteen = nullptr;
+};
 
-// Rows [8g, 8g + 8) of a weight read in the kQ8 form against n tokens (kernels.h).
-void gemm_eight_rows(const Kernels& k, const PackedWeight& w, int64_t g, const ActBlockQ8* x, int64_t x_stride, int n,
-                     float* o, int64_t out_stride) {
-  const int64_t blocks = w.blocks_per_row();
+// fn(kernels, group 0, x, x_stride) for w's format in table k, x being q8 or q8x3 in w's
+// activation form or x_rows for float activations: the format chosen once per call, not
+// once per group (that cost 1.5% of A Q4_0 decode samples).
+template <typename Fn>
+void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, const ActBlockQ8* q8,
+                        const ActBlockQ8x3* q8x3, Fn&& fn) {
+  const int64_t x_stride = w.act_blocks_per_row();
   switch (w.source_dtype()) {
-    case DType::kQ4_0: k.gemm_q4_0x8(w.q4_0_group(g), blocks, x, x_stride, n, o, out_stride); break;
-    case DType::kQ8_0: k.gemm_q8_0x8(w.q8_0_group(g), blocks, x, x_stride, n, o, out_stride); break;
-    case DType::kQ4_K: k.gemm_q4_kx8(w.q4_k_group(g), blocks, x, x_stride, n, o, out_stride); break;
-    case DType::kQ5_K: k.gemm_q5_kx8(w.q5_k_group(g), blocks, x, x_stride, n, o, out_stride); break;
-    default: k.gemm_q6_kx8(w.q6_k_group(g), blocks, x, x_stride, n, o, out_stride);
+    case DType::kQ4_0:
+      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16}, w.q4_0_group(0), q8, x_stride);
+    case DType::kQ8_0:
+      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16}, w.q8_0_group(0), q8, x_stride);
+    case DType::kQ4_K:
+      return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16}, w.q4_k_group(0), q8, x_stride);
+    case DType::kQ5_K:
+      return fn(GroupKernels<BlockQ5_Kx8, ActBlockQ8>{k.gemm_q5_kx8, k.gemm_q5_kx16}, w.q5_k_group(0), q8, x_stride);
+    case DType::kQ6_K:
+      return fn(GroupKernels<BlockQ6_Kx8, ActBlockQ8>{k.gemm_q6_kx8, k.gemm_q6_kx16}, w.q6_k_group(0), q8, x_stride);
+    default:  // FP4
+      if (activation_form(k, w) == ActivationForm::kQ8x3)
+        return fn(GroupKernels<BlockFp4x8, ActBlockQ8x3>{k.gemm_fp4x8_q8x3, k.gemm_fp4x16_q8x3}, w.fp4_group(0), q8x3,
+                  x_stride);
+      return fn(GroupKernels<BlockFp4x8, float>{k.gemm_fp4x8, nullptr}, w.fp4_group(0), x_rows.f32_row(0),
+                x_rows.row_stride);
   }
 }
 
@@ -217,8 +228,11 @@ void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tens
 
 void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t g_begin,
                            int64_t g_end, float* out) {
-  for (int64_t g = g_begin; g < g_end; ++g)
-    gemm_eight_rows(k, w, g, x, w.act_blocks_per_row(), 1, out + 8 * (g - g_begin), 0);
+  with_group_kernels(k, w, Tensor{}, x, nullptr, [&](auto kernels, const auto* groups, const auto* xs, int64_t x_stride) {
+    const int64_t blocks = w.blocks_per_row();
+    for (int64_t g = g_begin; g < g_end; ++g)
+      kernels.eight(groups + g * blocks, blocks, xs, x_stride, 1, out + 8 * (g - g_begin), 0);
+  });
 }
 
 ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
@@ -235,47 +249,32 @@ void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRow
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end) {
   if (w.source_dtype() == DType::kF8E4M3) return recoded_f8e4m3_rows(k, w, x_rows, out, g_begin, g_end);
-  const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
-  const ActivationForm form = activation_form(k, w);
-  // Tokens go in chunks whose activations stay in L2 while the weights stream past,
-  // kMaxGemmTokens per kernel call (kMaxSixteenRowTokens for the sixteen-row kernels).
-  constexpr int64_t kTokenChunk = 64;
-  for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
-    const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
-    for (int64_t g = g_begin; g < g_end; ++g) {
-      // Two groups per call where the table has sixteen-row kernels, for two tokens or more:
-      // one token (decode) streams one group at a time faster (A Q4_0 tg32 15.1-16.2 t/s
-      // paired against 17.4-19.9 not, docs/benchmarks.md).
-      const bool pair = t1 - t0 > 1 && g + 1 < g_end && has_sixteen_row_kernel(k, w.source_dtype());
-      const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
-      for (int64_t t = t0; t < t1; t += step) {
-        const int n = static_cast<int>(std::min<int64_t>(step, t1 - t));
-        float* o = out.f32_row(t) + 8 * g;
-        const ActBlockQ8* x = form == ActivationForm::kQ8 ? xq.q8.data() + t * x_stride : nullptr;
-        if (pair) {
-          switch (w.source_dtype()) {
-            case DType::kQ4_0: k.gemm_q4_0x16(w.q4_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-            case DType::kQ8_0: k.gemm_q8_0x16(w.q8_0_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-            case DType::kQ4_K: k.gemm_q4_kx16(w.q4_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-            case DType::kQ5_K: k.gemm_q5_kx16(w.q5_k_group(g), blocks, x, x_stride, n, o, out.row_stride); break;
-            case DType::kFP4E2M1:
-              k.gemm_fp4x16_q8x3(w.fp4_group(g), blocks, xq.q8x3.data() + t * x_stride, x_stride, n, o,
-                                 out.row_stride);
-              break;
-            default: k.gemm_q6_kx16(w.q6_k_group(g), blocks, x, x_stride, n, o, out.row_stride);
-          }
-          continue;
-        }
-        if (form == ActivationForm::kQ8)
-          gemm_eight_rows(k, w, g, x, x_stride, n, o, out.row_stride);
-        else if (form == ActivationForm::kQ8x3)
-          k.gemm_fp4x8_q8x3(w.fp4_group(g), blocks, xq.q8x3.data() + t * x_stride, x_stride, n, o, out.row_stride);
-        else
-          k.gemm_fp4x8(w.fp4_group(g), blocks, x_rows.f32_row(t), x_rows.row_stride, n, o, out.row_stride);
-      }
-      if (pair) ++g;
+  with_group_kernels(k, w, x_rows, xq.q8.data(), xq.q8x3.data(), [&](auto kernels, const auto* groups, const auto* x, int64_t x_stride) {
+    const int64_t blocks = w.blocks_per_row();
+    if (out.rows == 1) {  // decode: one group per call (below)
+      for (int64_t g = g_begin; g < g_end; ++g) kernels.eight(groups + g * blocks, blocks, x, x_stride, 1, out.f32_row(0) + 8 * g, 0);
+      return;
     }
-  }
+    // Tokens go in chunks whose activations stay in L2 while the weights stream past,
+    // kMaxGemmTokens per kernel call (kMaxSixteenRowTokens for the sixteen-row kernels).
+    constexpr int64_t kTokenChunk = 64;
+    for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
+      const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
+      for (int64_t g = g_begin; g < g_end; ++g) {
+        // Two groups per call where the table has sixteen-row kernels, for two tokens or
+        // more: one token (decode) streams one group at a time faster (A Q4_0 tg32
+        // 15.1-16.2 t/s paired against 17.4-19.9 not, docs/benchmarks.md).
+        const bool pair = t1 - t0 > 1 && g + 1 < g_end && kernels.sixteen;
+        const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
+        for (int64_t t = t0; t < t1; t += step) {
+          const int n = static_cast<int>(std::min<int64_t>(step, t1 - t));
+          (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, x + t * x_stride, x_stride, n,
+                                                   out.f32_row(t) + 8 * g, out.row_stride);
+        }
+        if (pair) ++g;
+      }
+    }
+  });
 }
 
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
