@@ -52,6 +52,7 @@ struct CpuContext {
   MatmulScratch matmul_scratch;
   PackArena pack_arena;
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
+  QuantizedRows moe_rows;               // a step's rows quantised for the routed experts
   std::vector<ExpertScratch> moe_threads;
   std::vector<ExpertScratch> moe_experts;
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores

@@ -80,13 +80,6 @@ void quantize_row_range(ActivationForm form, const Kernels& k, Tensor x, Quantiz
   }
 }
 
-// quantize_rows over the pool's threads.
-void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x) {
-  if (form == ActivationForm::kFloat) return;
-  size_rows(form, x, rows);
-  pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) { quantize_row_range(form, k, x, rows, begin, end); });
-}
-
 }  // namespace
 
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w) {
@@ -244,6 +237,12 @@ ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
 void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows) {
   size_rows(form, x, rows);
   quantize_row_range(form, k, x, rows, 0, x.rows);
+}
+
+void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x) {
+  if (form == ActivationForm::kFloat) return;
+  size_rows(form, x, rows);
+  pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) { quantize_row_range(form, k, x, rows, begin, end); });
 }
 
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const QuantizedRows& xq, Tensor out,

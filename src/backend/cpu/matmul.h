@@ -24,6 +24,8 @@ struct QuantizedRows {
 // Fills rows.q8 or rows.q8x3 with x's rows in `form` (nothing for kFloat), on the calling
 // thread.
 void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows);
+// The same over the pool's threads.
+void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x);
 
 // Reusable per-backend scratch memory, so steady-state steps allocate nothing.
 struct MatmulScratch {

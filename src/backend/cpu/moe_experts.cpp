@@ -27,16 +27,23 @@ Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
   return Tensor::contiguous(DType::kF32, rows, cols, buffer.data());
 }
 
-// An expert's tokens gathered from x into s.rows and quantised for gate and up; returns
-// how many. The SwiGLU and scatter below finish the expert around its three matmuls.
-int64_t gather(const Kernels& k, ExpertScratch& s, Tensor x, const PackedExpert& e) {
+// An expert's tokens gathered from x into s.rows, and from xq (x's rows already quantised
+// in every form the experts read) into s.activations for gate and up; returns how many.
+// Quantising x once per step rather than once per expert: in decode every expert has the
+// same one token.
+int64_t gather(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRows& xq, const PackedExpert& e) {
   const auto& tokens = *e.tokens;
-  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t n = static_cast<int64_t>(tokens.size()), blocks = x.cols / 32;
   Tensor rows = rows_of(s.rows, n, x.cols);
   for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), x.cols, rows.f32_row(i));
-  const ActivationForm gate_form = activation_form(k, *e.gate), up_form = activation_form(k, *e.up);
-  quantize_rows(gate_form, k, rows, s.activations);
-  if (up_form != gate_form) quantize_rows(up_form, k, rows, s.activations);
+  auto copy_blocks = [&](const auto& from, auto& to) {
+    to.resize(static_cast<size_t>(n * blocks));
+    for (int64_t i = 0; i < n; ++i) std::copy_n(from.data() + tokens[i].token * blocks, blocks, to.data() + i * blocks);
+  };
+  for (ActivationForm form : {activation_form(k, *e.gate), activation_form(k, *e.up)}) {
+    if (form == ActivationForm::kQ8) copy_blocks(xq.q8, s.activations.q8);
+    if (form == ActivationForm::kQ8x3) copy_blocks(xq.q8x3, s.activations.q8x3);
+  }
   return n;
 }
 
@@ -56,8 +63,9 @@ void scatter(const ExpertScratch& s, const PackedExpert& e, Tensor outputs) {
 }
 
 // One expert over its n tokens, on the calling thread only.
-void run_expert(const Kernels& k, ExpertScratch& s, Tensor x, const PackedExpert& e, float limit, Tensor outputs) {
-  const int64_t n = gather(k, s, x, e);
+void run_expert(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRows& xq, const PackedExpert& e, float limit,
+                Tensor outputs) {
+  const int64_t n = gather(k, s, x, xq, e);
   const int64_t hidden = x.cols, inter = e.gate->rows();
   const Tensor rows = rows_of(s.rows, n, hidden);
   matmul_packed_rows(k, *e.gate, rows, s.activations, rows_of(s.gate, n, inter), 0, inter / 8);
@@ -80,8 +88,8 @@ int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGro
 // each stage before the next starts. With one or two tokens per expert, whole experts per
 // thread leave the first thread done idle for up to an expert's streaming time at every
 // layer (six experts over two threads in decode).
-void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<PackedExpert>& active, float limit,
-                               Tensor outputs) {
+void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& xq, const std::vector<PackedExpert>& active,
+                               float limit, Tensor outputs) {
   const Kernels& k = ctx.kernels;
   const int64_t hidden = x.cols;
   if (ctx.moe_experts.size() < active.size()) ctx.moe_experts.resize(active.size());
@@ -89,7 +97,7 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const std::vector<Pack
   for (size_t i = 0; i < active.size(); ++i) {
     const PackedExpert& e = active[i];
     ExpertScratch& s = ctx.moe_experts[i];
-    const int64_t n = gather(k, s, x, e), inter = e.gate->rows();
+    const int64_t n = gather(k, s, x, xq, e), inter = e.gate->rows();
     rows_of(s.gate, n, inter);
     rows_of(s.up, n, inter);
     rows_of(s.down, n, hidden);
@@ -154,13 +162,21 @@ bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> e
     if (!p.gate || !p.up || !p.down) return false;
     active.push_back(p);
   }
+  // x in every form some expert's gate or up reads, once.
+  bool needs_form[3] = {};
+  for (const PackedExpert& e : active)
+    for (ActivationForm form : {activation_form(ctx.kernels, *e.gate), activation_form(ctx.kernels, *e.up)})
+      needs_form[static_cast<int>(form)] = true;
+  QuantizedRows& xq = ctx.moe_rows;
+  for (ActivationForm form : {ActivationForm::kQ8, ActivationForm::kQ8x3})
+    if (needs_form[static_cast<int>(form)]) quantize_activations(form, ctx.kernels, ctx.pool, xq, x);
   // Few tokens per expert (decode): every thread on every expert. Otherwise threads take
   // the next expert until none is left, the ones with most tokens first, so the step
   // ends about when the slowest thread's last expert does.
   size_t most_tokens = 0;
   for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
   if (most_tokens <= kMaxTokensForRowChunks) {
-    run_experts_in_row_chunks(ctx, x, active, limit, outputs);
+    run_experts_in_row_chunks(ctx, x, xq, active, limit, outputs);
     return true;
   }
   std::stable_sort(active.begin(), active.end(),
@@ -171,7 +187,7 @@ bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> e
   ctx.pool.run_on_all([&](int thread) {
     for (size_t i = next.fetch_add(1, std::memory_order_relaxed); i < active.size();
          i = next.fetch_add(1, std::memory_order_relaxed))
-      run_expert(ctx.kernels, ctx.moe_threads[thread], x, active[i], limit, outputs);
+      run_expert(ctx.kernels, ctx.moe_threads[thread], x, xq, active[i], limit, outputs);
   });
   return true;
 }
