@@ -16,9 +16,9 @@ namespace dsinfer {
 
 // Chunks [0, chunks) shared by `threads` threads: each starts on its own contiguous run
 // and walks it forward, so the hardware prefetchers follow one stream per thread (with
-// one shared counter the threads' chunks interleaved, and every chunk restarted the
-// stream: FP8 matrices of 1-4 MB streamed at ~70% of the probe); a thread done with its
-// run takes chunks from the back of the others', so a slow thread ends up with less.
+// one shared counter the threads' chunks interleaved, and each chunk restarted a
+// thread's stream); a thread done with its run takes chunks from the back of the
+// others', so a slow thread ends up with less. chunks < 2^32.
 class ChunkQueue {
  public:
   ChunkQueue(int64_t chunks, int threads);

@@ -608,11 +608,11 @@ alignas(64) constexpr std::array<uint8_t, 64> kRecodedWindows = recoded_windows(
 // FP8 codes recoded (kRecodedOrder in kernels.h): one VPMULTISHIFTQB over the group
 // broadcast to four 128-bit lanes places byte 3 of lane j at the recoded code's sign and
 // high exponent bits and byte 2 at its low exponent bit and mantissa, so the stored path's
-// widening and shift become one instruction (in cache 1.5x the stored path's speed on one
-// core); small codes come from the row's run bits instead of a test of every 64 codes,
-// which cost a sixth of the streaming speed. VPMULTISHIFTQB is AVX512-VBMI, which the
-// table checks before offering this kernel; it is written as inline assembly because the
-// shared block loop below is compiled for AVX-512 VNNI alone.
+// widening and shift become one instruction (in cache on one core 13-18 GB/s against the
+// stored path's 11-12.5, docs/benchmarks.md, V4 session 12); small codes come from the
+// row's run bits instead of loading and testing every 64 codes. VPMULTISHIFTQB is
+// AVX512-VBMI, which the table checks before offering this kernel; it is written as
+// inline assembly because the shared block loop below is compiled for AVX-512 VNNI alone.
 template <bool kMayHaveSmallCodes>
 struct RecodedE4M3 {
   const uint8_t* w;
@@ -716,8 +716,8 @@ DSINFER_AVX512_VNNI void dot_rows_f8e4m3(const Codes& codes, const float* x, int
     total[t] = _mm256_setzero_ps();
     tail[t] = 0.0f;
   }
-  // Block indices counted, not divided out of c0: a division per block cost a third of
-  // the kernel's time in cache.
+  // Block indices counted, not divided out of c0: an integer division per 128-value block
+  // has the latency of streaming a good part of the block.
   int64_t c0 = 0, first_block = 0;
   for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block, first_block += kBlocksInFlight)
     add_f8e4m3_blocks<NT, kBlocksInFlight>(codes, x, x_stride, c0, block, n, scales, first_block, total, tail);
@@ -738,8 +738,8 @@ DSINFER_AVX512_VNNI void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x
   dot_rows_f8e4m3<4>(StoredE4M3{w}, x, x_stride, n, scales, block, out);
 }
 
-// Most rows hold no small code at all (about three in four of a trained 2048-column row):
-// those take a loop without the run test, which in cache was a third slower with it.
+// Zeros and subnormals are rare in trained FP8 weights, so most rows hold none: those
+// take a loop without the run test and its branch per 64 codes.
 template <int NT>
 DSINFER_AVX512_VNNI void dot_rows_recoded(const uint8_t* w, const uint64_t* small_runs, const float* x,
                                           int64_t x_stride, int64_t n, const float* scales, int64_t block,
