@@ -135,6 +135,8 @@ constexpr uint8_t f8e4m3_from_recoded(uint8_t t) {
   return static_cast<uint8_t>((t & 0x80) | ((t & 0x07) << 4) | ((t >> 3) & 0x08) | ((t >> 3) & 0x07));
 }
 constexpr bool f8e4m3_recoded_is_small(uint8_t t) { return (t & 0x47) == 0; }
+// 64-bit words of a row's small-code run bits for n codes.
+constexpr int64_t f8e4m3_run_words(int64_t n) { return ((n + 63) / 64 + 63) / 64; }
 
 // Most tokens one packed-GEMM call takes: enough for a kernel that unpacks a weight block
 // into registers once to reuse it many times, few enough for the activations to stay in L1.

@@ -745,7 +745,7 @@ DSINFER_AVX512_VNNI void dot_rows_recoded(const uint8_t* w, const uint64_t* smal
                                           int64_t x_stride, int64_t n, const float* scales, int64_t block,
                                           float out[NT]) {
   uint64_t any_small = 0;
-  for (int64_t i = 0; i < ((n + 63) / 64 + 63) / 64; ++i) any_small |= small_runs[i];
+  for (int64_t i = 0; i < f8e4m3_run_words(n); ++i) any_small |= small_runs[i];
   const __m512i windows = _mm512_load_si512(kRecodedWindows.data());
   if (any_small)
     dot_rows_f8e4m3<NT>(RecodedE4M3<true>{w, small_runs, windows}, x, x_stride, n, scales, block, out);

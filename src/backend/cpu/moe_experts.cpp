@@ -27,20 +27,21 @@ Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
   return Tensor::contiguous(DType::kF32, rows, cols, buffer.data());
 }
 
-// An expert's tokens gathered from x into s.rows, and from xq (x's rows already quantised
-// in every form the experts read) into s.activations for gate and up; returns how many.
-// Quantising x once per step rather than once per expert: in decode every expert has the
-// same one token.
+// An expert's tokens gathered for gate and up, in the forms they read: float32 rows from x
+// into s.rows, quantised blocks from xq (x's rows already quantised in every form the
+// experts read) into s.activations; returns how many. Quantising x once per step rather
+// than once per expert: in decode every expert has the same one token.
 int64_t gather(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRows& xq, const PackedExpert& e) {
   const auto& tokens = *e.tokens;
   const int64_t n = static_cast<int64_t>(tokens.size()), blocks = x.cols / 32;
   Tensor rows = rows_of(s.rows, n, x.cols);
-  for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), x.cols, rows.f32_row(i));
   auto copy_blocks = [&](const auto& from, auto& to) {
     to.resize(static_cast<size_t>(n * blocks));
     for (int64_t i = 0; i < n; ++i) std::copy_n(from.data() + tokens[i].token * blocks, blocks, to.data() + i * blocks);
   };
   for (ActivationForm form : {activation_form(k, *e.gate), activation_form(k, *e.up)}) {
+    if (form == ActivationForm::kFloat)
+      for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), x.cols, rows.f32_row(i));
     if (form == ActivationForm::kQ8) copy_blocks(xq.q8, s.activations.q8);
     if (form == ActivationForm::kQ8x3) copy_blocks(xq.q8x3, s.activations.q8x3);
   }

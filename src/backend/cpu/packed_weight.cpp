@@ -212,7 +212,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (block_bytes == 0 || w.shape.size() != 2 || w.rows() % 8 != 0 || w.rows() == 0) return nullptr;
   const int64_t blocks = fp8 ? w.cols() : w.cols() / (fp4 ? 32 : dtype_block_elements(w.dtype));
   const size_t group_bytes =
-      fp8 ? 8 * static_cast<size_t>((w.cols() + 63) / 64 * 64 + 8 * f8_run_words(w.cols()))
+      fp8 ? 8 * static_cast<size_t>((w.cols() + 63) / 64 * 64 + 8 * f8e4m3_run_words(w.cols()))
           : static_cast<size_t>(blocks) * block_bytes;
   uint8_t* data = arena.allocate(group_bytes * static_cast<size_t>(w.rows() / 8));
   if (!data) return nullptr;
@@ -233,9 +233,9 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
       switch (w.dtype) {
         case DType::kF8E4M3: {
           auto* runs = reinterpret_cast<uint64_t*>(out + 8 * packed->f8_row_bytes());
-          std::fill_n(runs, 8 * f8_run_words(w.cols()), uint64_t{0});
+          std::fill_n(runs, 8 * f8e4m3_run_words(w.cols()), uint64_t{0});
           for (int r = 0; r < 8; ++r)
-            recode_f8e4m3_row(w, 8 * g + r, out + r * packed->f8_row_bytes(), runs + r * f8_run_words(w.cols()));
+            recode_f8e4m3_row(w, 8 * g + r, out + r * packed->f8_row_bytes(), runs + r * f8e4m3_run_words(w.cols()));
           break;
         }
         case DType::kFP4E2M1:

@@ -71,7 +71,7 @@ class PackedWeight {
   // the weight has none) and their block width.
   const uint8_t* f8_codes(int64_t n) const { return group(n / 8) + (n % 8) * f8_row_bytes(); }
   const uint64_t* f8_small_runs(int64_t n) const {
-    return reinterpret_cast<const uint64_t*>(group(n / 8) + 8 * f8_row_bytes()) + (n % 8) * f8_run_words(cols_);
+    return reinterpret_cast<const uint64_t*>(group(n / 8) + 8 * f8_row_bytes()) + (n % 8) * f8e4m3_run_words(cols_);
   }
   const float* f8_scales(int64_t n) const { return f8_row_scales_.empty() ? nullptr : f8_row_scales_[n]; }
   int64_t f8_scale_block() const { return f8_scale_block_; }
@@ -81,7 +81,6 @@ class PackedWeight {
       : dtype_(dtype), rows_(rows), cols_(cols), blocks_(blocks), group_bytes_(group_bytes), data_(data) {}
   const uint8_t* group(int64_t g) const { return data_ + static_cast<size_t>(g) * group_bytes_; }
   // An FP8 group: eight rows of codes padded to 64 bytes, then each row's run words.
-  static int64_t f8_run_words(int64_t cols) { return ((cols + 63) / 64 + 63) / 64; }
   int64_t f8_row_bytes() const { return (cols_ + 63) / 64 * 64; }
 
   DType dtype_;
