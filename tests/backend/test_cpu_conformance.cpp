@@ -292,7 +292,8 @@ TEST_P(CpuConformance, MlaAttentionOverSelectedPositions) {
   }
 }
 
-// A small MoE layer (8 routed experts, top 3 in groups, one shared expert) stored as `dtype`.
+// A small MoE layer (8 routed experts, top 3 in groups, one shared expert) stored as
+// `dtype`, the shared expert as `shared_dtype` (V4: FP4 routed experts, an FP8 shared one).
 // kInter spans three of the CPU backend's row chunks for experts with few tokens (sixteen
 // groups of eight rows each, the last one partial).
 struct MoeLayer {
@@ -301,12 +302,15 @@ struct MoeLayer {
   Weight bias = make_weight(DType::kF32, 1, kExperts, 99);
   std::vector<Weight> tensors;  // gate, up, down of each routed expert, then of the shared one
 
-  explicit MoeLayer(DType dtype) {
+  explicit MoeLayer(DType dtype) : MoeLayer(dtype, dtype) {}
+  MoeLayer(DType dtype, DType shared_dtype) {
     bias.view.shape = {kExperts};
     for (int i = 0; i < 3 * kExperts + 3; ++i) {
-      const int64_t inter = i < 3 * kExperts ? kInter : 2 * kInter;
-      tensors.push_back(i % 3 == 2 ? make_weight(dtype, kHidden, inter, 40 + i)
-                                   : make_weight(dtype, inter, kHidden, 40 + i));
+      const bool routed = i < 3 * kExperts;
+      const int64_t inter = routed ? kInter : 2 * kInter;
+      const DType type = routed ? dtype : shared_dtype;
+      tensors.push_back(i % 3 == 2 ? make_weight(type, kHidden, inter, 40 + i)
+                                   : make_weight(type, inter, kHidden, 40 + i));
     }
   }
 
@@ -534,17 +538,21 @@ TEST_P(CpuConformance, ExpAndSumIsCloseToExp) {
 }
 
 // 33 tokens give some expert more than eight, so the batch runs whole experts per thread
-// and each token alone runs every expert's rows shared by the threads.
+// and the shared expert on its own; each token alone runs every expert's rows, the shared
+// expert's among them, shared by the threads.
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   Backends b(GetParam());
   const int64_t T = 33, hidden = MoeLayer::kHidden;
-  for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0, DType::kFP4E2M1}) {
-    const MoeLayer layer(dtype);
+  const std::pair<DType, DType> kinds[] = {{DType::kBF16, DType::kBF16},   {DType::kQ8_0, DType::kQ8_0},
+                                           {DType::kQ4_0, DType::kQ4_0},   {DType::kFP4E2M1, DType::kFP4E2M1},
+                                           {DType::kF8E4M3, DType::kF8E4M3}, {DType::kFP4E2M1, DType::kF8E4M3}};
+  for (const auto& [dtype, shared_dtype] : kinds) {
+    const MoeLayer layer(dtype, shared_dtype);
     auto x = random_floats(static_cast<size_t>(T * hidden), 33);
     const auto batched = layer.run(*b.cpu, x.data(), T);
     for (int64_t t = 0; t < T; ++t)
       EXPECT_TRUE(same_bits(batched.data() + t * hidden, layer.run(*b.cpu, x.data() + t * hidden, 1).data(), hidden))
-          << dtype_name(dtype) << " token " << t;
+          << dtype_name(dtype) << " with a " << dtype_name(shared_dtype) << " shared expert, token " << t;
   }
 }
 

@@ -153,16 +153,31 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
 
 }  // namespace
 
-bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
-                        const std::vector<std::vector<RoutedToken>>& tokens_of, float limit, Tensor outputs) {
+PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
+                                 const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
+                                 const std::vector<RoutedToken>& shared_tokens, float limit, Tensor outputs) {
+  auto packed_expert = [&](const FfnWeights& w, const std::vector<RoutedToken>& tokens) {
+    return PackedExpert{packed_form(ctx, w.gate), packed_form(ctx, w.up), packed_form(ctx, w.down), &tokens};
+  };
+  auto is_packed = [](const PackedExpert& p) { return p.gate && p.up && p.down; };
   std::vector<PackedExpert> active;
   for (size_t e = 0; e < experts.size(); ++e) {
     if (tokens_of[e].empty()) continue;
-    PackedExpert p{packed_form(ctx, experts[e].gate), packed_form(ctx, experts[e].up), packed_form(ctx, experts[e].down),
-                   &tokens_of[e]};
-    if (!p.gate || !p.up || !p.down) return false;
-    active.push_back(p);
+    active.push_back(packed_expert(experts[e], tokens_of[e]));
+    if (!is_packed(active.back())) return PackedExperts::kNone;
   }
+  size_t most_tokens = 0;
+  for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
+  const bool row_chunks = most_tokens <= kMaxTokensForRowChunks;
+  bool with_shared = false;
+  if (shared && row_chunks && !shared_tokens.empty()) {
+    const PackedExpert p = packed_expert(*shared, shared_tokens);
+    if (is_packed(p)) {
+      active.push_back(p);
+      with_shared = true;
+    }
+  }
+  const PackedExperts ran = with_shared ? PackedExperts::kRoutedAndShared : PackedExperts::kRouted;
   // x in every form some expert's gate or up reads, once.
   bool needs_form[3] = {};
   for (const PackedExpert& e : active)
@@ -174,11 +189,9 @@ bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> e
   // Few tokens per expert (decode): every thread on every expert. Otherwise threads take
   // the next expert until none is left, the ones with most tokens first, so the step
   // ends about when the slowest thread's last expert does.
-  size_t most_tokens = 0;
-  for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
-  if (most_tokens <= kMaxTokensForRowChunks) {
+  if (row_chunks) {
     run_experts_in_row_chunks(ctx, x, xq, active, limit, outputs);
-    return true;
+    return ran;
   }
   std::stable_sort(active.begin(), active.end(),
                    [](const PackedExpert& a, const PackedExpert& b) { return a.tokens->size() > b.tokens->size(); });
@@ -190,7 +203,7 @@ bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> e
          i = next.fetch_add(1, std::memory_order_relaxed))
       run_expert(ctx.kernels, ctx.moe_threads[thread], x, xq, active[i], limit, outputs);
   });
-  return true;
+  return ran;
 }
 
 }  // namespace dsinfer::cpu

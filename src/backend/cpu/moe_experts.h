@@ -37,10 +37,18 @@ inline void swiglu_row(const Kernels& k, float* gate, const float* up, int64_t n
   for (int64_t c = 0; c < n; ++c) gate[c] = swiglu_value(gate[c], up[c], limit);
 }
 
+// Which experts run_packed_experts computed.
+enum class PackedExperts { kNone, kRouted, kRoutedAndShared };
+
 // Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
-// `outputs`. Returns false, having computed nothing, when an expert used here has a
-// weight without a packed form (the caller then runs the experts one by one).
-bool run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
-                        const std::vector<std::vector<RoutedToken>>& tokens_of, float limit, Tensor outputs);
+// `outputs`, and the shared expert (when given) over shared_tokens the same way if the
+// routed experts have few tokens each: then its rows stream in the same parallel loop as
+// theirs instead of four loops of its own, which in decode cost more in fork-joins and
+// idle waits than its streaming. kNone, having computed nothing, when a
+// routed expert has a weight without a packed form (the caller then runs the experts
+// one by one); kRouted when the shared expert is left to the caller.
+PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
+                                 const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
+                                 const std::vector<RoutedToken>& shared_tokens, float limit, Tensor outputs);
 
 }  // namespace dsinfer::cpu

@@ -19,7 +19,8 @@ struct MoeWorkspace {
 
 MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter,
                    int64_t top_k) {
-  const int64_t sizes[] = {T * n_experts, T * hidden, T * inter, T * inter, T * hidden, T * top_k * hidden};
+  // routed_out: a row per (token, choice), then one per token for the shared expert.
+  const int64_t sizes[] = {T * n_experts, T * hidden, T * inter, T * inter, T * hidden, T * (top_k + 1) * hidden};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   if (buffer.size() < static_cast<size_t>(total)) buffer.resize(static_cast<size_t>(total));
@@ -35,7 +36,7 @@ MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_
   p += sizes[3];
   ws.expert_out = Tensor::contiguous(DType::kF32, T, hidden, p);
   p += sizes[4];
-  ws.routed_out = Tensor::contiguous(DType::kF32, T * top_k, hidden, p);
+  ws.routed_out = Tensor::contiguous(DType::kF32, T * (top_k + 1), hidden, p);
   return ws;
 }
 
@@ -88,41 +89,50 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
       tokens_of[choice.experts[k]].push_back({t, choice.weights[k], t * a.spec.top_k + static_cast<int64_t>(k)});
   }
 
-  // Shared experts first: their output initialises `out`.
-  if (a.shared) {
+  // The shared expert's token t goes to row T * top_k + t of the outputs, when it runs
+  // beside the routed experts.
+  std::vector<RoutedToken> every_token;
+  if (a.shared)
+    for (int64_t t = 0; t < T; ++t) every_token.push_back({t, 1.0f, T * a.spec.top_k + t});
+  const PackedExperts ran = run_packed_experts(ctx, a.x, a.experts, tokens_of, a.shared ? &*a.shared : nullptr,
+                                               every_token, a.swiglu_limit, ws.routed_out);
+
+  // The shared expert's output initialises `out`; the routed results are then added in
+  // expert order whichever way they were computed: each token's slots listed by expert,
+  // then every token's row summed on its own.
+  if (ran == PackedExperts::kRoutedAndShared) {
+    ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) std::copy_n(ws.routed_out.f32_row(every_token[t].slot), hidden, a.out.f32_row(t));
+    });
+  } else if (a.shared) {
     swiglu(ctx, ws, a.x, a.out, *a.shared, a.swiglu_limit);
   } else {
     ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) std::fill_n(a.out.f32_row(t), hidden, 0.0f);
     });
   }
-
-  // Expert results are added in expert order whichever way they were computed: each
-  // token's slots listed by expert, then every token's row summed on its own.
+  if (ran == PackedExperts::kNone) {
+    for (int64_t e = 0; e < n_experts; ++e) {
+      const auto& routed = tokens_of[e];
+      const int64_t n = static_cast<int64_t>(routed.size());
+      if (n == 0) continue;
+      for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
+      swiglu(ctx, ws, ws.rows.row_slice(0, n), ws.expert_out.row_slice(0, n), a.experts[e], a.swiglu_limit);
+      for (int64_t i = 0; i < n; ++i) std::copy_n(ws.expert_out.f32_row(i), hidden, ws.routed_out.f32_row(routed[i].slot));
+    }
+  }
   std::vector<std::vector<RoutedToken>> slots_of(static_cast<size_t>(T));
   for (const auto& routed : tokens_of)
     for (const RoutedToken& r : routed) slots_of[static_cast<size_t>(r.token)].push_back(r);
-  auto combine = [&](Tensor results) {
-    ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        float* o = a.out.f32_row(t);
-        for (const RoutedToken& r : slots_of[static_cast<size_t>(t)]) {
-          const float* y = results.f32_row(r.slot);
-          for (int64_t c = 0; c < hidden; ++c) o[c] += r.weight * y[c];
-        }
+  ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      float* o = a.out.f32_row(t);
+      for (const RoutedToken& r : slots_of[static_cast<size_t>(t)]) {
+        const float* y = ws.routed_out.f32_row(r.slot);
+        for (int64_t c = 0; c < hidden; ++c) o[c] += r.weight * y[c];
       }
-    });
-  };
-  if (run_packed_experts(ctx, a.x, a.experts, tokens_of, a.swiglu_limit, ws.routed_out)) return combine(ws.routed_out);
-  for (int64_t e = 0; e < n_experts; ++e) {
-    const auto& routed = tokens_of[e];
-    const int64_t n = static_cast<int64_t>(routed.size());
-    if (n == 0) continue;
-    for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
-    swiglu(ctx, ws, ws.rows.row_slice(0, n), ws.expert_out.row_slice(0, n), a.experts[e], a.swiglu_limit);
-    for (int64_t i = 0; i < n; ++i) std::copy_n(ws.expert_out.f32_row(i), hidden, ws.routed_out.f32_row(routed[i].slot));
-  }
-  combine(ws.routed_out);
+    }
+  });
 }
 
 }  // namespace dsinfer::cpu
