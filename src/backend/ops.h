@@ -235,6 +235,13 @@ struct MoeArgs {
   float swiglu_limit = 0.0f;
 };
 
+// One product of Backend::matmuls: out = x @ w^T.
+struct MatmulTask {
+  Tensor out;
+  Tensor x;
+  const PreparedWeight* w = nullptr;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -274,6 +281,13 @@ class Backend {
   virtual void silu_and_mul(Tensor out, Tensor gate, Tensor up) = 0;
   // out[T, N] = x[T, K] @ W[N, K]^T, W in its stored dtype, float32 accumulation.
   virtual void matmul(Tensor out, Tensor x, const PreparedWeight& w) = 0;
+  // Independent products, each with the bits matmul gives it; no output may overlap an
+  // input or another output. One call lets a backend run them as one parallel loop: in
+  // decode a product of a megabyte or two costs about as much again in fork-join, idle
+  // waits and stream ramp-up as in streaming its weights.
+  virtual void matmuls(std::span<const MatmulTask> tasks) {
+    for (const MatmulTask& t : tasks) matmul(t.out, t.x, *t.w);
+  }
   // Index of the largest value of each row (first one on ties).
   virtual void argmax(std::span<int32_t> out, Tensor x) = 0;
 

@@ -198,8 +198,9 @@ void DeepSeekV4Model::compress(const V4CompressorWeights& w, int64_t layer, bool
 
   // Every position's [kv | score] projections.
   const Tensor all = ws.use(indexer ? ws.iproj : ws.proj).col_slice(0, 2 * width);
-  backend_.matmul(all.col_slice(0, width), ws.use(ws.normed), *w.wkv);
-  backend_.matmul(all.col_slice(width, width), ws.use(ws.normed), *w.wgate);
+  const MatmulTask projections[] = {{all.col_slice(0, width), ws.use(ws.normed), w.wkv.get()},
+                                    {all.col_slice(width, width), ws.use(ws.normed), w.wgate.get()}};
+  backend_.matmuls(projections);
 
   for (const V4Workspace::Chunk& chunk : ws.chunks) {
     V4LayerCache& cache = chunk.state->layer(layer);
@@ -245,18 +246,21 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4Worksp
   const RopeTable* table = r > 0 ? &compressed_rope_ : &window_rope_;
   const Tensor x = ws.use(ws.normed);
 
-  // q: low rank, normed; per head divided by its RMS; RoPE on the last rd dims.
-  const Tensor qr = ws.use(ws.qr);
-  backend_.matmul(qr, x, *a.wq_a);
+  // The products of x, then those of the normed low-rank query (the query's and the
+  // indexer's), each set in one call.
+  const Tensor qr = ws.use(ws.qr), kv = ws.use(ws.kv);
+  const MatmulTask from_x[] = {{qr, x, a.wq_a.get()}, {kv, x, a.wkv.get()}};
+  backend_.matmuls(from_x);
   backend_.rms_norm(qr, qr, *a.q_norm, eps);
-  const Tensor q = ws.use(ws.q);
-  backend_.matmul(q, qr, *a.wq_b);
+  const Tensor q = ws.use(ws.q), iq = ws.use(ws.iq);
+  const MatmulTask from_qr[] = {{q, qr, a.wq_b.get()}, {iq, qr, a.indexer ? a.indexer->wq_b.get() : nullptr}};
+  backend_.matmuls(std::span(from_qr, a.indexer ? 2 : 1));
+
+  // q: per head divided by its RMS; RoPE on the last rd dims.
   const Tensor q_heads = Tensor::contiguous(DType::kF32, T * H, hd, q.data);
   backend_.rms_norm(q_heads, q_heads, *head_ones_, eps);
   backend_.rope({.x = q, .head_dim = hd, .rope_offset = hd - rd, .rope_dim = rd, .positions = ws.positions, .table = table});
   // The one K = V row per token: normed, RoPE, FP8 round trip of the non-RoPE dims.
-  const Tensor kv = ws.use(ws.kv);
-  backend_.matmul(kv, x, *a.wkv);
   backend_.rms_norm(kv, kv, *a.kv_norm, eps);
   backend_.rope({.x = kv, .head_dim = hd, .rope_offset = hd - rd, .rope_dim = rd, .positions = ws.positions, .table = table});
   backend_.fp8_round_trip(kv.col_slice(0, hd - rd), kKeyFp8Block, c.fp8->ue8m0_scales);
@@ -268,8 +272,6 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4Worksp
     const int64_t nh = v.index_n_heads;
     const int64_t ihd = v.index_head_dim;
     compress(ix.compressor, layer, /*indexer=*/true, ws);
-    const Tensor iq = ws.use(ws.iq);
-    backend_.matmul(iq, qr, *ix.wq_b);
     backend_.rope({.x = iq, .head_dim = ihd, .rope_offset = ihd - rd, .rope_dim = rd, .positions = ws.positions,
                    .table = &compressed_rope_});
     const Tensor iq_heads = Tensor::contiguous(DType::kF32, T * nh, ihd, iq.data);
@@ -286,9 +288,11 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4Worksp
                  .table = table});
   const int64_t per_group = H * hd / v.o_groups;
   const Tensor low_rank = ws.use(ws.low_rank);
+  std::vector<MatmulTask> groups;
   for (int64_t g = 0; g < v.o_groups; ++g)
-    backend_.matmul(low_rank.col_slice(g * v.o_lora_rank, v.o_lora_rank), attn.col_slice(g * per_group, per_group),
-                    *a.wo_a[g]);
+    groups.push_back({low_rank.col_slice(g * v.o_lora_rank, v.o_lora_rank), attn.col_slice(g * per_group, per_group),
+                      a.wo_a[g].get()});
+  backend_.matmuls(groups);
   backend_.matmul(ws.use(ws.out), low_rank, *a.wo_b);
 }
 

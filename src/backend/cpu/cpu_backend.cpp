@@ -88,6 +88,7 @@ class CpuBackend final : public Backend {
     });
   }
   void matmul(Tensor out, Tensor x, const PreparedWeight& w) override { ctx_.matmul(out, x, w); }
+  void matmuls(std::span<const MatmulTask> tasks) override { cpu::matmuls(ctx_, tasks); }
   void argmax(std::span<int32_t> out, Tensor x) override { reference::argmax(out, x); }
   void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
   void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }

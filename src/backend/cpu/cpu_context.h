@@ -50,6 +50,7 @@ struct CpuContext {
   const Kernels& kernels;
   ThreadPool& pool;
   MatmulScratch matmul_scratch;
+  std::vector<QuantizedRows> task_rows;  // matmuls: each packed task's x, quantised
   PackArena pack_arena;
   std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
   QuantizedRows moe_rows;               // a step's rows quantised for the routed experts
@@ -83,6 +84,7 @@ struct CpuContext {
   }
 };
 
+void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks);
 void moe_ffn(CpuContext& ctx, const MoeArgs& args);
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args);
 void indexer_topk(CpuContext& ctx, const IndexerTopkArgs& args);

@@ -15,12 +15,6 @@ int64_t row_tile(int64_t n_features, int threads) {
   return std::clamp<int64_t>(n_features / (8 * static_cast<int64_t>(threads)), 1, 16);
 }
 
-// Chunks of tiles per thread: a thread slowed down by something outside the process
-// leaves work to the others. Each chunk of a packed weight streams all the activations
-// again (from L2), which stays cheap at this count; with 4 the last chunk left the other
-// thread waiting 3.5% of an A pp512 run.
-constexpr int64_t kChunksPerThread = 16;
-
 // Runs row_dot(n, t) for every (output feature n, token t), parallel over n in tiles.
 template <typename RowDot>
 void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& row_dot) {
