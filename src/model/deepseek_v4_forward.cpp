@@ -308,18 +308,30 @@ void DeepSeekV4Model::attend(const V4AttentionWeights& a, int64_t layer, int64_t
   const int64_t W = v.sliding_window;
   const Tensor kv = ws.kv.row_slice(chunk.row, T);
 
-  // Raw rows: the window's earlier rows from the ring (row p % ring), then this chunk's.
+  // Raw rows. When the ring can take this chunk's rows without losing one that a query
+  // of the chunk still sees (decode), they go there first and the ring is the raw rows
+  // (position p at row p % ring); otherwise the window's earlier rows are copied out of
+  // the ring, then this chunk's after them (position p at row p - first_raw). The same
+  // rows in the same order either way, so the same bits.
   const int64_t ring = cache.window.rows;
   const int64_t first_raw = std::max<int64_t>(0, start - (W - 1));
-  const int64_t n_earlier = start - first_raw;
-  if (ws.raw.rows < n_earlier + T) {
-    ws.raw_buffer = backend_.allocate(static_cast<size_t>((n_earlier + T) * hd) * sizeof(float));
-    ws.raw = Tensor::contiguous(DType::kF32, n_earlier + T, hd, ws.raw_buffer->data());
+  const bool in_ring = start + T - ring <= first_raw;
+  Tensor raw = cache.window;
+  if (in_ring) {
+    for (int64_t p = start; p < start + T; ++p)
+      backend_.copy(cache.window.row_slice(p % ring, 1), kv.row_slice(p - start, 1));
+  } else {
+    const int64_t n_earlier = start - first_raw;
+    if (ws.raw.rows < n_earlier + T) {
+      ws.raw_buffer = backend_.allocate(static_cast<size_t>((n_earlier + T) * hd) * sizeof(float));
+      ws.raw = Tensor::contiguous(DType::kF32, n_earlier + T, hd, ws.raw_buffer->data());
+    }
+    raw = ws.raw.row_slice(0, n_earlier + T);
+    for (int64_t p = first_raw; p < start; ++p)
+      backend_.copy(raw.row_slice(p - first_raw, 1), cache.window.row_slice(p % ring, 1));
+    backend_.copy(raw.row_slice(n_earlier, T), kv);
   }
-  const Tensor raw = ws.raw.row_slice(0, n_earlier + T);
-  for (int64_t p = first_raw; p < start; ++p)
-    backend_.copy(raw.row_slice(p - first_raw, 1), cache.window.row_slice(p % ring, 1));
-  backend_.copy(raw.row_slice(n_earlier, T), kv);
+  auto raw_row = [&](int64_t p) { return static_cast<int32_t>(in_ring ? p % ring : p - first_raw); };
 
   const int64_t n_compressed = r > 0 ? (start + T) / r : 0;
   // The indexer keeps at most this many rows per query (fewer while fewer are ready).
@@ -349,7 +361,7 @@ void DeepSeekV4Model::attend(const V4AttentionWeights& a, int64_t layer, int64_t
   for (int64_t t = 0; t < T; ++t) {
     const int64_t s = start + t;
     int32_t* row = ws.visible.data() + t * width;
-    for (int64_t p = std::max<int64_t>(0, s - W + 1); p <= s; ++p) *row++ = static_cast<int32_t>(p - first_raw);
+    for (int64_t p = std::max<int64_t>(0, s - W + 1); p <= s; ++p) *row++ = raw_row(p);
     if (a.indexer) {
       for (int64_t k = 0; k < topk; ++k)
         if (const int32_t b = ws.selected[t * topk + k]; b >= 0) *row++ = static_cast<int32_t>(n_raw + b);
@@ -364,8 +376,9 @@ void DeepSeekV4Model::attend(const V4AttentionWeights& a, int64_t layer, int64_t
                            .softmax_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))});
 
   // This chunk's raw rows that later queries' windows still reach.
-  for (int64_t p = std::max(start, start + T - ring); p < start + T; ++p)
-    backend_.copy(cache.window.row_slice(p % ring, 1), kv.row_slice(p - start, 1));
+  if (!in_ring)
+    for (int64_t p = std::max(start, start + T - ring); p < start + T; ++p)
+      backend_.copy(cache.window.row_slice(p % ring, 1), kv.row_slice(p - start, 1));
 }
 
 void DeepSeekV4Model::head_logits(const V4HcWeights& hc, const PreparedWeight& norm, V4Workspace& ws,

@@ -170,7 +170,9 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
   for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
   const bool row_chunks = most_tokens <= kMaxTokensForRowChunks;
   bool with_shared = false;
-  if (shared && row_chunks && !shared_tokens.empty()) {
+  // Not with many tokens: a server step's shared expert (sixteen tokens, say) is a GEMM
+  // that its own loops run as fast, and beside the routed rows it measured slower.
+  if (shared && row_chunks && !shared_tokens.empty() && shared_tokens.size() <= kMaxTokensForRowChunks) {
     const PackedExpert p = packed_expert(*shared, shared_tokens);
     if (is_packed(p)) {
       active.push_back(p);

@@ -42,11 +42,11 @@ enum class PackedExperts { kNone, kRouted, kRoutedAndShared };
 
 // Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
 // `outputs`, and the shared expert (when given) over shared_tokens the same way if the
-// routed experts have few tokens each: then its rows stream in the same parallel loop as
-// theirs instead of four loops of its own, which in decode cost more in fork-joins and
-// idle waits than its streaming. kNone, having computed nothing, when a
-// routed expert has a weight without a packed form (the caller then runs the experts
-// one by one); kRouted when the shared expert is left to the caller.
+// step has few tokens (decode): then its rows stream in the same parallel loop as the
+// routed experts' instead of four loops of its own, which at one token cost more in
+// fork-joins and idle waits than its streaming. kNone, having computed nothing, when a
+// routed expert has a weight without a packed form (the caller then runs the experts one
+// by one); kRouted when the shared expert is left to the caller.
 PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
                                  const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
                                  const std::vector<RoutedToken>& shared_tokens, float limit, Tensor outputs);
