@@ -65,6 +65,22 @@ void set_positions(V4Workspace& ws) {
     }
 }
 
+// A compressor's [kv | score] projections of every position of the pass ([T, 2 * width],
+// width twice the row width for the overlapping CSA pools) and the products that fill them.
+struct CompressorProjections {
+  Tensor all;
+  MatmulTask kv, score;
+};
+
+CompressorProjections compressor_projections(const V4Config& v, const V4CompressorWeights& w, int64_t layer,
+                                             bool indexer, V4Workspace& ws) {
+  const int64_t d = indexer ? v.index_head_dim : v.head_dim;
+  const int64_t width = (v.ratio(layer) == V4Config::kCsaRatio ? 2 : 1) * d;
+  const Tensor all = ws.use(indexer ? ws.iproj : ws.proj).col_slice(0, 2 * width);
+  return {all, {all.col_slice(0, width), ws.use(ws.normed), w.wkv.get()},
+          {all.col_slice(width, width), ws.use(ws.normed), w.wgate.get()}};
+}
+
 }  // namespace
 
 Status DeepSeekV4Model::forward(std::span<const int32_t> tokens, V4State& state, ForwardOptions::Logits which,
@@ -194,13 +210,8 @@ void DeepSeekV4Model::compress(const V4CompressorWeights& w, int64_t layer, bool
   const int64_t d = indexer ? v.index_head_dim : v.head_dim;
   const int64_t rd = c.qk_rope_head_dim;
   const bool overlap = r == V4Config::kCsaRatio;
-  const int64_t width = (overlap ? 2 : 1) * d;
-
-  // Every position's [kv | score] projections.
-  const Tensor all = ws.use(indexer ? ws.iproj : ws.proj).col_slice(0, 2 * width);
-  const MatmulTask projections[] = {{all.col_slice(0, width), ws.use(ws.normed), w.wkv.get()},
-                                    {all.col_slice(width, width), ws.use(ws.normed), w.wgate.get()}};
-  backend_.matmuls(projections);
+  // Every position's [kv | score] projections, computed by attention's products of x.
+  const Tensor all = compressor_projections(v, w, layer, indexer, ws).all;
 
   for (const V4Workspace::Chunk& chunk : ws.chunks) {
     V4LayerCache& cache = chunk.state->layer(layer);
@@ -246,10 +257,20 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4Worksp
   const RopeTable* table = r > 0 ? &compressed_rope_ : &window_rope_;
   const Tensor x = ws.use(ws.normed);
 
-  // The products of x, then those of the normed low-rank query (the query's and the
-  // indexer's), each set in one call.
+  // The products of x (the low-rank query, the K = V row, the compressors' projections,
+  // the indexer's head weights), then those of the normed low-rank query (the query's and
+  // the indexer's), each set in one call.
   const Tensor qr = ws.use(ws.qr), kv = ws.use(ws.kv);
-  const MatmulTask from_x[] = {{qr, x, a.wq_a.get()}, {kv, x, a.wkv.get()}};
+  std::vector<MatmulTask> from_x = {{qr, x, a.wq_a.get()}, {kv, x, a.wkv.get()}};
+  auto add_compressor = [&](const V4CompressorWeights& cw, bool indexer) {
+    const CompressorProjections p = compressor_projections(v, cw, layer, indexer, ws);
+    from_x.insert(from_x.end(), {p.kv, p.score});
+  };
+  if (r > 0) add_compressor(*a.compressor, /*indexer=*/false);
+  if (a.indexer) {
+    add_compressor(a.indexer->compressor, /*indexer=*/true);
+    from_x.push_back({ws.use(ws.iw), x, a.indexer->weights_proj.get()});
+  }
   backend_.matmuls(from_x);
   backend_.rms_norm(qr, qr, *a.q_norm, eps);
   const Tensor q = ws.use(ws.q), iq = ws.use(ws.iq);
@@ -277,7 +298,6 @@ void DeepSeekV4Model::attention(const V4BlockWeights& w, int64_t layer, V4Worksp
     const Tensor iq_heads = Tensor::contiguous(DType::kF32, T * nh, ihd, iq.data);
     backend_.hadamard(iq_heads);
     backend_.fp4_round_trip(iq_heads, kIndexFp4Block);
-    backend_.matmul(ws.use(ws.iw), x, *ix.weights_proj);
   }
 
   for (size_t i = 0; i < ws.chunks.size(); ++i) attend(a, layer, r, i, ws);

@@ -538,32 +538,32 @@ TEST_P(CpuConformance, ExpAndSumIsCloseToExp) {
 }
 
 // Backend::matmuls: each product with the bits of its own matmul, with outputs in column
-// slices of one buffer, two products of one x, and a weight without a packed form (37
-// rows) among packed ones.
+// slices of one buffer, products sharing an x, packed weights beside float-format ones
+// (BF16) and beside ones with neither form (37 rows of a block format), 1 and 5 tokens.
 TEST_P(CpuConformance, MatmulsHaveTheBitsOfMatmul) {
   Backends b(GetParam());
   for (DType dtype : kFormats)
     for (int64_t T : {1, 5}) {
       const int64_t K = odd_cols(dtype);
-      const Weight w1 = make_weight(dtype, 40, K, 61), w2 = make_weight(dtype, 24, K, 62),
-                   w3 = make_weight(DType::kBF16, 37, K, 63);
+      const Weight weights[] = {make_weight(dtype, 40, K, 61), make_weight(dtype, 24, K, 62),
+                                make_weight(DType::kBF16, 37, K, 63), make_weight(dtype, 37, K, 64)};
+      const int64_t rows[] = {40, 24, 37, 37}, total = 40 + 24 + 37 + 37;
       std::vector<std::unique_ptr<PreparedWeight>> prepared;
-      for (const Weight* w : {&w1, &w2, &w3}) prepared.push_back(std::move(b.cpu->prepare_weight(w->view)).value());
-      auto x1 = random_floats(static_cast<size_t>(T * K), 64), x2 = random_floats(static_cast<size_t>(T * K), 65);
-      const Tensor in1 = Tensor::contiguous(DType::kF32, T, K, x1.data()), in2 = Tensor::contiguous(DType::kF32, T, K, x2.data());
-      std::vector<float> wide(static_cast<size_t>(T * 64)), third(static_cast<size_t>(T * 37));
-      const Tensor out12 = Tensor::contiguous(DType::kF32, T, 64, wide.data());
-      const MatmulTask tasks[] = {{out12.col_slice(0, 40), in1, prepared[0].get()},
-                                  {out12.col_slice(40, 24), in1, prepared[1].get()},
-                                  {Tensor::contiguous(DType::kF32, T, 37, third.data()), in2, prepared[2].get()}};
+      for (const Weight& w : weights) prepared.push_back(std::move(b.cpu->prepare_weight(w.view)).value());
+      auto x1 = random_floats(static_cast<size_t>(T * K), 65), x2 = random_floats(static_cast<size_t>(T * K), 66);
+      const Tensor inputs[] = {Tensor::contiguous(DType::kF32, T, K, x1.data()),
+                               Tensor::contiguous(DType::kF32, T, K, x2.data())};
+      std::vector<float> together(static_cast<size_t>(T * total)), alone(together.size());
+      auto out = [&](std::vector<float>& buffer, int i) {
+        int64_t col = 0;
+        for (int j = 0; j < i; ++j) col += rows[j];
+        return Tensor::contiguous(DType::kF32, T, total, buffer.data()).col_slice(col, rows[i]);
+      };
+      std::vector<MatmulTask> tasks;
+      for (int i = 0; i < 4; ++i) tasks.push_back({out(together, i), inputs[i == 2], prepared[i].get()});
       b.cpu->matmuls(tasks);
-      std::vector<float> alone(static_cast<size_t>(T * 64)), alone3(static_cast<size_t>(T * 37));
-      const Tensor one12 = Tensor::contiguous(DType::kF32, T, 64, alone.data());
-      b.cpu->matmul(one12.col_slice(0, 40), in1, *prepared[0]);
-      b.cpu->matmul(one12.col_slice(40, 24), in1, *prepared[1]);
-      b.cpu->matmul(Tensor::contiguous(DType::kF32, T, 37, alone3.data()), in2, *prepared[2]);
-      EXPECT_TRUE(same_bits(wide.data(), alone.data(), T * 64)) << dtype_name(dtype) << " T=" << T;
-      EXPECT_TRUE(same_bits(third.data(), alone3.data(), T * 37)) << dtype_name(dtype) << " T=" << T;
+      for (int i = 0; i < 4; ++i) b.cpu->matmul(out(alone, i), inputs[i == 2], *prepared[i]);
+      EXPECT_TRUE(same_bits(together.data(), alone.data(), T * total)) << dtype_name(dtype) << " T=" << T;
     }
 }
 

@@ -76,11 +76,15 @@ struct CpuContext {
       cpu::matmul_packed(kernels, pool, matmul_scratch, out, x, *weight.packed);
       return;
     }
+    cpu::matmul(kernels, pool, matmul_scratch, out, x, resident_view(weight));
+  }
+  // The view an unpacked weight's products read: its huge-page copy where it has one.
+  const WeightView& resident_view(const CpuWeight& weight) {
     if (!weight.copy_tried) {
       weight.huge_page_copy = copy_to_huge_pages(pool, pack_arena, weight.view());
       weight.copy_tried = true;
     }
-    cpu::matmul(kernels, pool, matmul_scratch, out, x, weight.huge_page_copy ? *weight.huge_page_copy : weight.view());
+    return weight.huge_page_copy ? *weight.huge_page_copy : weight.view();
   }
 };
 

@@ -7,54 +7,52 @@
 namespace dsinfer::cpu {
 namespace {
 
-// Weight rows handled together against every activation row: small enough to stay in
-// L1/L2 while the activations stream past, and fewer for a matrix of few rows, which would
-// otherwise split unevenly over the threads (V4's hyper-connection matrices have 24 rows
-// of 8192 columns: two 16-row tiles gave one thread twice the other's share).
-int64_t row_tile(int64_t n_features, int threads) {
-  return std::clamp<int64_t>(n_features / (8 * static_cast<int64_t>(threads)), 1, 16);
+// Outputs [n0, n1) of every token: row_dot(thread, n, t) per (output feature n, token t).
+template <typename RowDot>
+void output_tile(Tensor out, int64_t n0, int64_t n1, int thread, RowDot&& row_dot) {
+  for (int64_t t = 0; t < out.rows; ++t) {
+    float* o = out.f32_row(t);
+    for (int64_t n = n0; n < n1; ++n) o[n] = row_dot(thread, n, t);
+  }
+}
+
+// The same with groups of four tokens to dot4(n, t, out[4]) and the remaining tokens one
+// by one to row_dot. Which of the two a token meets depends on the batch size; the
+// kernels give both the same bits per token (kernels.h).
+template <typename Dot4, typename RowDot>
+void output_tile_x4(Tensor out, int64_t n0, int64_t n1, int thread, Dot4&& dot4, RowDot&& row_dot) {
+  float four[4];
+  int64_t t = 0;
+  for (; t + 4 <= out.rows; t += 4)
+    for (int64_t n = n0; n < n1; ++n) {
+      dot4(n, t, four);
+      for (int r = 0; r < 4; ++r) out.f32_row(t + r)[n] = four[r];
+    }
+  for (; t < out.rows; ++t)
+    for (int64_t n = n0; n < n1; ++n) out.f32_row(t)[n] = row_dot(thread, n, t);
+}
+
+// tile(thread, n0, n1) for every tile of row_tile rows, parallel over the tiles.
+template <typename Tile>
+void for_each_tile(ThreadPool& pool, int64_t n_features, Tile&& tile) {
+  const int64_t tile_rows = row_tile(n_features, pool.size());
+  const int64_t tiles = (n_features + tile_rows - 1) / tile_rows;
+  pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) tile(thread, i * tile_rows, std::min((i + 1) * tile_rows, n_features));
+  });
 }
 
 // Runs row_dot(n, t) for every (output feature n, token t), parallel over n in tiles.
 template <typename RowDot>
 void for_each_output(ThreadPool& pool, Tensor out, int64_t n_features, RowDot&& row_dot) {
-  const int64_t tile_rows = row_tile(n_features, pool.size());
-  const int64_t tiles = (n_features + tile_rows - 1) / tile_rows;
-  pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
-    for (int64_t tile = begin; tile < end; ++tile) {
-      const int64_t n0 = tile * tile_rows;
-      const int64_t n1 = std::min(n0 + tile_rows, n_features);
-      for (int64_t t = 0; t < out.rows; ++t) {
-        float* o = out.f32_row(t);
-        for (int64_t n = n0; n < n1; ++n) o[n] = row_dot(thread, n, t);
-      }
-    }
-  });
+  for_each_tile(pool, n_features, [&](int thread, int64_t n0, int64_t n1) { output_tile(out, n0, n1, thread, row_dot); });
 }
 
-// Like for_each_output, but hands groups of four tokens to dot4(thread, n, t, out[4])
-// and the remaining tokens one by one to row_dot. Which of the two a token meets depends
-// on the batch size; the kernels give both the same bits per token (kernels.h).
+// Like for_each_output, with output_tile_x4's groups of four tokens.
 template <typename Dot4, typename RowDot>
 void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&& dot4, RowDot&& row_dot) {
-  const int64_t tile_rows = row_tile(n_features, pool.size());
-  const int64_t tiles = (n_features + tile_rows - 1) / tile_rows;
-  pool.parallel_for_dynamic(tiles, kChunksPerThread, [&](int thread, int64_t begin, int64_t end) {
-    float four[4];
-    for (int64_t tile = begin; tile < end; ++tile) {
-      const int64_t n0 = tile * tile_rows;
-      const int64_t n1 = std::min(n0 + tile_rows, n_features);
-      int64_t t = 0;
-      for (; t + 4 <= out.rows; t += 4) {
-        for (int64_t n = n0; n < n1; ++n) {
-          dot4(n, t, four);
-          for (int r = 0; r < 4; ++r) out.f32_row(t + r)[n] = four[r];
-        }
-      }
-      for (; t < out.rows; ++t)
-        for (int64_t n = n0; n < n1; ++n) out.f32_row(t)[n] = row_dot(thread, n, t);
-    }
-  });
+  for_each_tile(pool, n_features,
+                [&](int thread, int64_t n0, int64_t n1) { output_tile_x4(out, n0, n1, thread, dot4, row_dot); });
 }
 
 // Sizes `rows` for x's rows in `form`.
@@ -76,6 +74,38 @@ void quantize_row_range(ActivationForm form, const Kernels& k, Tensor x, Quantiz
 
 }  // namespace
 
+int64_t row_tile(int64_t n_features, int threads) {
+  return std::clamp<int64_t>(n_features / (8 * static_cast<int64_t>(threads)), 1, 16);
+}
+
+bool is_float_weight(const WeightView& w) {
+  return w.dtype == DType::kF32 || w.dtype == DType::kBF16 || w.dtype == DType::kF16;
+}
+
+void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1) {
+  const int64_t K = w.cols();
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const size_t row_bytes = dtype_bytes(w.dtype, K);
+  auto row = [&](int64_t n) { return base + static_cast<size_t>(n) * row_bytes; };
+  switch (w.dtype) {
+    case DType::kF32:
+      return output_tile(out, n0, n1, 0, [&](int, int64_t n, int64_t t) {
+        return k.dot_f32(reinterpret_cast<const float*>(row(n)), x.f32_row(t), K);
+      });
+    case DType::kBF16:
+      return output_tile_x4(
+          out, n0, n1, 0,
+          [&](int64_t n, int64_t t, float* four) {
+            k.dot4_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), x.row_stride, K, four);
+          },
+          [&](int, int64_t n, int64_t t) { return k.dot_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K); });
+    default:  // F16
+      return output_tile(out, n0, n1, 0, [&](int, int64_t n, int64_t t) {
+        return k.dot_f16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K);
+      });
+  }
+}
+
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w) {
   const int64_t N = w.rows();
   const int64_t K = w.cols();
@@ -85,22 +115,9 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
 
   switch (w.dtype) {
     case DType::kF32:
-      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
-        return k.dot_f32(reinterpret_cast<const float*>(row(n)), x.f32_row(t), K);
-      });
-      return;
     case DType::kBF16:
-      for_each_output_x4(
-          pool, out, N,
-          [&](int64_t n, int64_t t, float* four) {
-            k.dot4_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), x.row_stride, K, four);
-          },
-          [&](int, int64_t n, int64_t t) { return k.dot_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K); });
-      return;
     case DType::kF16:
-      for_each_output(pool, out, N, [&](int, int64_t n, int64_t t) {
-        return k.dot_f16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K);
-      });
+      for_each_tile(pool, N, [&](int, int64_t n0, int64_t n1) { float_weight_rows(k, out, x, w, n0, n1); });
       return;
     case DType::kF8E4M3: {
       auto scales = [&](int64_t n) { return w.scales.data ? w.scales.row_scales(n, K) : nullptr; };

@@ -41,6 +41,19 @@ struct MatmulScratch {
 
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w);
 
+// Weight rows handled together against every activation row by matmul's parallel loop:
+// small enough to stay in L1/L2 while the activations stream past, and fewer for a
+// matrix of few rows, which would otherwise split unevenly over the threads (V4's
+// hyper-connection matrices have 24 rows of 8192 columns: two 16-row tiles gave one
+// thread twice the other's share).
+int64_t row_tile(int64_t n_features, int threads);
+// Whether w is F32, BF16 or F16, the stored formats float_weight_rows takes.
+bool is_float_weight(const WeightView& w);
+// Outputs [n0, n1) of every token of out = x @ w^T for such a weight, on the calling
+// thread: matmul's kernels, so its bits. Callers keep n1 - n0 to a tile (row_tile) so
+// the rows stay in cache while the tokens pass.
+void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1);
+
 // The form in which w's kernel in table k reads activations.
 ActivationForm activation_form(const Kernels& k, const PackedWeight& w);
 

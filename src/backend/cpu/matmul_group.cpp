@@ -1,44 +1,70 @@
-// Backend::matmuls on the CPU: the row groups of every packed weight in one parallel loop.
+// Backend::matmuls on the CPU: the rows of every packed or float-format weight in one
+// parallel loop.
 #include <algorithm>
 
 #include "backend/cpu/cpu_context.h"
 
 namespace dsinfer::cpu {
+namespace {
+
+// A product of the loop: its weight in units of rows (eight-row groups of a packed
+// weight, row_tile rows of a float one) cut into chunks of units_per_chunk units.
+struct Product {
+  const MatmulTask* task;
+  const PackedWeight* packed;  // or nullptr: a float-format weight read through view
+  const WeightView* view;
+  int64_t unit_rows, units, units_per_chunk = 1;
+  QuantizedRows* x_rows = nullptr;  // x quantised for a packed weight's kernel
+
+  int64_t chunks() const { return (units + units_per_chunk - 1) / units_per_chunk; }
+  void run(const Kernels& k, int64_t u0, int64_t u1) const {
+    if (packed) return matmul_packed_rows(k, *packed, task->x, *x_rows, task->out, u0, u1);
+    for (int64_t u = u0; u < u1; ++u)
+      float_weight_rows(k, task->out, task->x, *view, u * unit_rows, std::min((u + 1) * unit_rows, view->rows()));
+  }
+};
+
+}  // namespace
 
 void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
-  struct Packed {
-    const MatmulTask* task;
-    const PackedWeight* w;
-  };
-  std::vector<Packed> packed;
+  const int threads = ctx.pool.size();
+  std::vector<Product> products;
+  int64_t bytes = 0;
   for (const MatmulTask& t : tasks) {
     const auto& weight = static_cast<const CpuWeight&>(*t.w);
     ctx.pack(weight);
-    if (weight.packed)
-      packed.push_back({&t, weight.packed.get()});
-    else
-      ctx.matmul(t.out, t.x, *t.w);  // no packed form: a loop of its own
+    const WeightView& view = weight.packed ? weight.view() : ctx.resident_view(weight);
+    if (!weight.packed && !is_float_weight(view)) {
+      ctx.matmul(t.out, t.x, *t.w);  // other formats: a loop of their own
+      continue;
+    }
+    const int64_t unit_rows = weight.packed ? 8 : row_tile(view.rows(), threads);
+    products.push_back({&t, weight.packed.get(), &view, unit_rows, (view.rows() + unit_rows - 1) / unit_rows});
+    bytes += static_cast<int64_t>(dtype_bytes(view.dtype, view.cols())) * view.rows();
   }
-  if (packed.empty()) return;
-  if (ctx.task_rows.size() < packed.size()) ctx.task_rows.resize(packed.size());
-  int64_t groups = 0;
-  for (size_t i = 0; i < packed.size(); ++i) {
-    quantize_activations(activation_form(ctx.kernels, *packed[i].w), ctx.kernels, ctx.pool, ctx.task_rows[i],
-                         packed[i].task->x);
-    groups += packed[i].w->rows() / 8;
-  }
-  // Chunks of about the size matmul_packed cuts a matrix of all these rows into, none
+  if (products.empty()) return;
+  if (ctx.task_rows.size() < products.size()) ctx.task_rows.resize(products.size());
+  // Chunks of about the bytes matmul's loop gives one chunk of a matrix this size, none
   // spanning two products; first[i] is product i's first chunk.
-  const int64_t chunk = std::max<int64_t>(1, groups / (kChunksPerThread * ctx.pool.size()));
-  std::vector<int64_t> first(packed.size() + 1, 0);
-  for (size_t i = 0; i < packed.size(); ++i) first[i + 1] = first[i] + (packed[i].w->rows() / 8 + chunk - 1) / chunk;
-  ChunkQueue queue(first.back(), ctx.pool.size());
+  const int64_t chunk_bytes = std::max<int64_t>(1, bytes / (kChunksPerThread * threads));
+  std::vector<int64_t> first(products.size() + 1, 0);
+  for (size_t i = 0; i < products.size(); ++i) {
+    Product& p = products[i];
+    const int64_t unit_bytes = static_cast<int64_t>(dtype_bytes(p.view->dtype, p.view->cols())) * p.unit_rows;
+    p.units_per_chunk = std::max<int64_t>(1, chunk_bytes / unit_bytes);
+    if (p.packed) {
+      p.x_rows = &ctx.task_rows[i];
+      quantize_activations(activation_form(ctx.kernels, *p.packed), ctx.kernels, ctx.pool, *p.x_rows, p.task->x);
+    }
+    first[i + 1] = first[i] + p.chunks();
+  }
+  ChunkQueue queue(first.back(), threads);
   ctx.pool.run_on_all([&](int thread) {
     for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) {
       const auto i = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), c) - first.begin() - 1);
-      const Packed& p = packed[i];
-      const int64_t g0 = (c - first[i]) * chunk, g1 = std::min(g0 + chunk, p.w->rows() / 8);
-      matmul_packed_rows(ctx.kernels, *p.w, p.task->x, ctx.task_rows[i], p.task->out, g0, g1);
+      const Product& p = products[i];
+      const int64_t u0 = (c - first[i]) * p.units_per_chunk;
+      p.run(ctx.kernels, u0, std::min(u0 + p.units_per_chunk, p.units));
     }
   });
 }
