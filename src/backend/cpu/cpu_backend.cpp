@@ -51,9 +51,7 @@ class CpuBackend final : public Backend {
     });
   }
   void rms_norm(Tensor out, Tensor x, const PreparedWeight& weight, float eps) override {
-    pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {
-      reference::rms_norm(out.row_slice(b, e - b), x.row_slice(b, e - b), weight.view(), eps);
-    });
+    cpu::rms_norm(ctx_, out, x, weight, eps);
   }
   void layer_norm(Tensor out, Tensor x, const PreparedWeight& weight, const PreparedWeight& bias,
                   float eps) override {

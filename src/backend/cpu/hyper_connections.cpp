@@ -10,22 +10,6 @@
 #include "backend/reference/reference_ops.h"
 
 namespace dsinfer::cpu {
-namespace {
-
-// 1 / sqrt(mean(s^2) + eps) with sixteen partial sums (vectorised), then added in order.
-float inverse_rms(const float* s, int64_t n, float eps) {
-  constexpr int kLanes = 16;
-  float part[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) part[l] += s[i + l] * s[i + l];
-  float sum_sq = 0.0f;
-  for (float p : part) sum_sq += p;
-  for (; i < n; ++i) sum_sq += s[i] * s[i];
-  return 1.0f / std::sqrt(sum_sq / static_cast<float>(n) + eps);
-}
-
-}  // namespace
 
 void hc_pre(CpuContext& ctx, const HcPreArgs& args) {
   const std::vector<float> scale = reference::dequantize(args.scale->view());
