@@ -55,6 +55,18 @@ void for_each_output_x4(ThreadPool& pool, Tensor out, int64_t n_features, Dot4&&
                 [&](int thread, int64_t n0, int64_t n1) { output_tile_x4(out, n0, n1, thread, dot4, row_dot); });
 }
 
+// Row n of a stored weight's bytes.
+class StoredRows {
+ public:
+  explicit StoredRows(const WeightView& w)
+      : base_(static_cast<const uint8_t*>(w.data)), row_bytes_(dtype_bytes(w.dtype, w.cols())) {}
+  const uint8_t* operator()(int64_t n) const { return base_ + static_cast<size_t>(n) * row_bytes_; }
+
+ private:
+  const uint8_t* base_;
+  size_t row_bytes_;
+};
+
 // Sizes `rows` for x's rows in `form`.
 void size_rows(ActivationForm form, Tensor x, QuantizedRows& rows) {
   const auto n = static_cast<size_t>(x.rows * (x.cols / 32));
@@ -84,9 +96,7 @@ bool is_float_weight(const WeightView& w) {
 
 void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1) {
   const int64_t K = w.cols();
-  const auto* base = static_cast<const uint8_t*>(w.data);
-  const size_t row_bytes = dtype_bytes(w.dtype, K);
-  auto row = [&](int64_t n) { return base + static_cast<size_t>(n) * row_bytes; };
+  const StoredRows row(w);
   switch (w.dtype) {
     case DType::kF32:
       return output_tile(out, n0, n1, 0, [&](int, int64_t n, int64_t t) {
@@ -109,9 +119,7 @@ void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView&
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w) {
   const int64_t N = w.rows();
   const int64_t K = w.cols();
-  const auto* base = static_cast<const uint8_t*>(w.data);
-  const size_t row_bytes = dtype_bytes(w.dtype, K);
-  auto row = [&](int64_t n) { return base + static_cast<size_t>(n) * row_bytes; };
+  const StoredRows row(w);
 
   switch (w.dtype) {
     case DType::kF32:
