@@ -3,12 +3,14 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/packed_weight.h"
 #include "backend/ops.h"
+#include "backend/reference/dequantize.h"
 #include "core/thread_pool.h"
 
 namespace dsinfer::cpu {
@@ -34,7 +36,7 @@ class CpuWeight final : public PreparedWeight {
   // Set by the first matmul of a file-backed float-format matrix (copy_to_huge_pages).
   mutable std::optional<WeightView> huge_page_copy;
   mutable bool copy_tried = false;
-  // Set by the first rms_norm that uses this weight: its values as float32.
+  // Set by the first float_values of this weight.
   mutable std::vector<float> values;
 
  private:
@@ -89,6 +91,14 @@ struct CpuContext {
     return weight.huge_page_copy ? *weight.huge_page_copy : weight.view();
   }
 };
+
+// w's values as float32, widened on first use and kept with the weight: the small
+// vectors (norm weights, router biases, hc scales, sinks) that ops read on every call.
+inline std::span<const float> float_values(const PreparedWeight& w) {
+  const auto& weight = static_cast<const CpuWeight&>(w);
+  if (weight.values.empty()) weight.values = reference::dequantize(weight.view());
+  return weight.values;
+}
 
 void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks);
 void rms_norm(CpuContext& ctx, Tensor out, Tensor x, const PreparedWeight& weight, float eps);

@@ -3,17 +3,14 @@
 // and hc_pre's sum of squares over hc x hidden values was one chain of dependent adds
 // (8,192 for bench-v4, about 15 us per call, 25 calls per token).
 #include <cmath>
-#include <vector>
 
 #include "backend/cpu/cpu_context.h"
-#include "backend/reference/dequantize.h"
 #include "backend/reference/reference_ops.h"
 
 namespace dsinfer::cpu {
 
 void hc_pre(CpuContext& ctx, const HcPreArgs& args) {
-  const std::vector<float> scale = reference::dequantize(args.scale->view());
-  const std::vector<float> base = reference::dequantize(args.base->view());
+  const std::span<const float> scale = float_values(*args.scale), base = float_values(*args.base);
   const int64_t n = args.hc * args.x.cols;
   ctx.pool.parallel_for(args.x.rows, [&](int, int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t)

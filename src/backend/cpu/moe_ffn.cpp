@@ -6,7 +6,6 @@
 
 #include "backend/cpu/cpu_context.h"
 #include "backend/cpu/moe_experts.h"
-#include "backend/reference/dequantize.h"
 #include "backend/reference/router.h"
 
 namespace dsinfer::cpu {
@@ -77,8 +76,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter, a.spec.top_k);
 
   ctx.matmul(ws.logits, a.x, *a.router);
-  std::vector<float> bias;
-  if (a.selection_bias) bias = reference::dequantize(a.selection_bias->view());
+  const std::span<const float> bias = a.selection_bias ? float_values(*a.selection_bias) : std::span<const float>{};
   std::vector<std::vector<RoutedToken>> tokens_of(static_cast<size_t>(n_experts));
   for (int64_t t = 0; t < T; ++t) {
     const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}

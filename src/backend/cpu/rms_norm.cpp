@@ -3,7 +3,6 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_context.h"
-#include "backend/reference/dequantize.h"
 
 namespace dsinfer::cpu {
 
@@ -20,9 +19,7 @@ float inverse_rms(const float* s, int64_t n, float eps) {
 }
 
 void rms_norm(CpuContext& ctx, Tensor out, Tensor x, const PreparedWeight& weight, float eps) {
-  const auto& w = static_cast<const CpuWeight&>(weight);
-  if (w.values.empty()) w.values = reference::dequantize(w.view());
-  const float* scale = w.values.data();
+  const float* scale = float_values(weight).data();
   ctx.pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const float* in = x.f32_row(r);

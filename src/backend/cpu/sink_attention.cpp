@@ -9,12 +9,11 @@
 #include <cmath>
 
 #include "backend/cpu/cpu_context.h"
-#include "backend/reference/dequantize.h"
 
 namespace dsinfer::cpu {
 namespace {
 
-void attend_rows(const Kernels& k, const SinkAttentionArgs& a, const std::vector<float>& sinks, int64_t t_begin,
+void attend_rows(const Kernels& k, const SinkAttentionArgs& a, std::span<const float> sinks, int64_t t_begin,
                  int64_t t_end, int64_t h_begin, int64_t h_end) {
   const int64_t d = a.head_dim;
   std::vector<const float*> rows;
@@ -58,7 +57,7 @@ void attend_rows(const Kernels& k, const SinkAttentionArgs& a, const std::vector
 }  // namespace
 
 void sink_attention(CpuContext& ctx, const SinkAttentionArgs& a) {
-  const std::vector<float> sinks = reference::dequantize(a.sinks->view());
+  const std::span<const float> sinks = float_values(*a.sinks);
   // A decode step has one query row: its heads are split instead.
   if (a.q.rows == 1) {
     ctx.pool.parallel_for(a.n_heads, [&](int, int64_t b, int64_t e) { attend_rows(ctx.kernels, a, sinks, 0, 1, b, e); });
