@@ -25,9 +25,9 @@
 namespace dsinfer::cpu {
 namespace {
 
-using x86::kPrefetchPackedBlocks;
 using x86::load_pair;
 using x86::prefetch_block;
+using x86::prefetch_pair;
 using x86::scales_pair;
 
 // Fewest tokens for which the tile unit beats the VNNI tile (measured, see above).
@@ -109,8 +109,7 @@ DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8
   for (int64_t b0 = 0; b0 < n_blocks; b0 += kBlocksPerStage) {
     const int n = static_cast<int>(std::min<int64_t>(kBlocksPerStage, n_blocks - b0));
     for (int j = 0; j < n; ++j) {
-      prefetch_block(w + b0 + j + kPrefetchPackedBlocks);
-      prefetch_block(w1 + b0 + j + kPrefetchPackedBlocks);
+      prefetch_pair(w + b0 + j, w1 + b0 + j);
       weight_tile(w[b0 + j], w1[b0 + j], weights[j]);
     }
     if (n == kBlocksPerStage) {

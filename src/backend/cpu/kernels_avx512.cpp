@@ -41,6 +41,7 @@ using x86::kquant_codes;
 using x86::load_pair;
 using x86::low_bits;
 using x86::prefetch_block;
+using x86::prefetch_pair;
 using x86::q4_0_codes;
 using x86::scales_pair;
 using x86::subblock_factors;
@@ -117,8 +118,7 @@ DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* w, int64_t n_block
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    prefetch_block(w + b + kPrefetchPackedBlocks);
-    prefetch_block(w1 + b + kPrefetchPackedBlocks);
+    prefetch_pair(w + b, w1 + b);
     __m512i lo[4], hi[4];
     for (int k = 0; k < 4; ++k) {
       const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);
@@ -148,8 +148,7 @@ DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* w, int64_t n_block
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    prefetch_block(w + b + kPrefetchPackedBlocks);
-    prefetch_block(w1 + b + kPrefetchPackedBlocks);
+    prefetch_pair(w + b, w1 + b);
     __m512i sums[NT];
     for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(-128 * x[t * x_stride + b].sum);
     for (int k = 0; k < 8; ++k) {
@@ -510,8 +509,7 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* w, int64_t n_bl
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    prefetch_block(w + b + kPrefetchPackedBlocks);
-    prefetch_block(w1 + b + kPrefetchPackedBlocks);
+    prefetch_pair(w + b, w1 + b);
     __m512i lo[4], hi[4];
     for (int k = 0; k < 4; ++k) {
       const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);

@@ -18,7 +18,7 @@ class ReadBandwidthProbe {
   ReadBandwidthProbe(ThreadPool& pool, size_t bytes = size_t{1} << 30);
 
   // Best of `passes` full reads of the buffer, in GB/s (1e9 bytes/s).
-  double measure(int passes = 6);
+  double measure(int passes = 8);
 
  private:
   ThreadPool& pool_;
@@ -26,7 +26,7 @@ class ReadBandwidthProbe {
   std::unique_ptr<uint64_t[]> buffer_;
 };
 
-inline double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t{1} << 30, int passes = 6) {
+inline double measure_read_bandwidth(ThreadPool& pool, size_t bytes = size_t{1} << 30, int passes = 8) {
   return ReadBandwidthProbe(pool, bytes).measure(passes);
 }
 

@@ -61,6 +61,19 @@ DSINFER_AVX2 inline void prefetch_block(const Block* w) {
 }
 constexpr int64_t kPrefetchPackedBlocks = 30;
 
+// The sixteen-row kernels read two groups side by side: two streams 8-18 KiB apart, each
+// fetched 16 KiB ahead. On a 2-core Xeon VM two threads of a kernel with this much work
+// per byte (FP4, a stand-in for FP8) read 22-25 GB/s this way against 16-21 streaming one
+// group 4 KiB ahead, about the rate of a plain prefetched read (docs/benchmarks.md, CPU
+// backend session 14); kernels with less work per byte (Q4_0) gain less.
+constexpr int64_t kPairedPrefetchBytes = 16384;
+template <typename Block>
+DSINFER_AVX2 inline void prefetch_pair(const Block* w, const Block* w1) {
+  constexpr int64_t ahead = kPairedPrefetchBytes / sizeof(Block);
+  prefetch_block(w + ahead);
+  prefetch_block(w1 + ahead);
+}
+
 // A Q4_0x8 block's codes, eight rows: the low nibbles (values 4k..4k+3) and the high
 // ones (values 16+4k..) of each 4-value group k.
 DSINFER_AVX2 inline void q4_0_codes(const BlockQ4_0x8& w, __m256i lo[4], __m256i hi[4]) {
