@@ -435,6 +435,24 @@ TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
   std::filesystem::remove(path);
 }
 
+// Two BF16 rows read side by side give each row the bits of dot_bf16, over a length (301)
+// with a tail after the 32-value steps and after the 8-value ones.
+TEST_P(CpuConformance, TwoRowBf16KernelMatchesOneRow) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  if (!k.dot2_bf16) GTEST_SKIP() << "table " << k.isa << " has no two-row BF16 kernel";
+  constexpr int64_t n = 301;
+  const Weight w = make_weight(DType::kBF16, 2, n, 55);
+  const auto x = random_floats(static_cast<size_t>(n), 56);
+  const auto* rows = reinterpret_cast<const uint16_t*>(w.bytes.data());
+  const uint16_t* const pair[2] = {rows, rows + n};
+  float two[2];
+  k.dot2_bf16(pair, x.data(), n, two);
+  for (int r = 0; r < 2; ++r) {
+    const float one = k.dot_bf16(pair[r], x.data(), n);
+    EXPECT_TRUE(same_bits(&two[r], &one, 1)) << "row " << r;
+  }
+}
+
 // The kernel contract beneath it: a four-token kernel's result for each token equals,
 // bitwise, the single-row kernel's. Sizes leave partial vectors (301 BF16 values) and a
 // block count (9) that no grouping of blocks divides.

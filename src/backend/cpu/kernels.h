@@ -250,6 +250,9 @@ struct Kernels {
   // gate[i] = swiglu_value(gate[i], up[i], limit) (moe_experts.h) with exp_and_sum's
   // exponential. nullptr: callers loop over swiglu_value.
   void (*swiglu)(float* gate, const float* up, int64_t n, float limit);
+  // dot_bf16 of rows w[0] and w[1] against one x, the same bits, read side by side;
+  // nullptr: callers take one row at a time.
+  void (*dot2_bf16)(const uint16_t* const w[2], const float* x, int64_t n, float out[2]);
   // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
   // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
   // scales. nullptr where a table has none: FP8 rows then stay as stored.

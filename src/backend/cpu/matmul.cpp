@@ -32,6 +32,21 @@ void output_tile_x4(Tensor out, int64_t n0, int64_t n1, int thread, Dot4&& dot4,
     for (int64_t n = n0; n < n1; ++n) out.f32_row(t)[n] = row_dot(thread, n, t);
 }
 
+// One token's outputs [n0, n1), the first half's rows paired with the second half's for
+// dot2(n, n + half, t, out[2]), an odd last row to row_dot.
+template <typename Dot2, typename RowDot>
+void output_tile_pairs(Tensor out, int64_t n0, int64_t n1, int thread, Dot2&& dot2, RowDot&& row_dot) {
+  float* o = out.f32_row(0);
+  const int64_t half = (n1 - n0) / 2;
+  float two[2];
+  for (int64_t n = n0; n < n0 + half; ++n) {
+    dot2(n, n + half, two);
+    o[n] = two[0];
+    o[n + half] = two[1];
+  }
+  if ((n1 - n0) % 2) o[n1 - 1] = row_dot(thread, n1 - 1, 0);
+}
+
 // tile(thread, n0, n1) for every tile of row_tile rows, parallel over the tiles.
 template <typename Tile>
 void for_each_tile(ThreadPool& pool, int64_t n_features, Tile&& tile) {
@@ -102,13 +117,22 @@ void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView&
       return output_tile(out, n0, n1, 0, [&](int, int64_t n, int64_t t) {
         return k.dot_f32(reinterpret_cast<const float*>(row(n)), x.f32_row(t), K);
       });
-    case DType::kBF16:
+    case DType::kBF16: {
+      auto bf16_row = [&](int64_t n) { return reinterpret_cast<const uint16_t*>(row(n)); };
+      auto one = [&](int, int64_t n, int64_t t) { return k.dot_bf16(bf16_row(n), x.f32_row(t), K); };
+      if (out.rows == 1 && k.dot2_bf16)
+        return output_tile_pairs(
+            out, n0, n1, 0,
+            [&](int64_t a, int64_t b, float* two) {
+              const uint16_t* const rows[2] = {bf16_row(a), bf16_row(b)};
+              k.dot2_bf16(rows, x.f32_row(0), K, two);
+            },
+            one);
       return output_tile_x4(
           out, n0, n1, 0,
-          [&](int64_t n, int64_t t, float* four) {
-            k.dot4_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), x.row_stride, K, four);
-          },
-          [&](int, int64_t n, int64_t t) { return k.dot_bf16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K); });
+          [&](int64_t n, int64_t t, float* four) { k.dot4_bf16(bf16_row(n), x.f32_row(t), x.row_stride, K, four); },
+          one);
+    }
     default:  // F16
       return output_tile(out, n0, n1, 0, [&](int, int64_t n, int64_t t) {
         return k.dot_f16(reinterpret_cast<const uint16_t*>(row(n)), x.f32_row(t), K);
