@@ -268,8 +268,12 @@ void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlo
                            int64_t g_end, float* out) {
   with_group_kernels(k, w, Tensor{}, x, nullptr, [&](auto kernels, const auto* groups, const auto* xs, int64_t x_stride) {
     const int64_t blocks = w.blocks_per_row();
-    for (int64_t g = g_begin; g < g_end; ++g)
-      kernels.eight(groups + g * blocks, blocks, xs, x_stride, 1, out + 8 * (g - g_begin), 0);
+    const bool pairs = kernels.pairs_for_one_token && kernels.sixteen;
+    for (int64_t g = g_begin; g < g_end; ++g) {
+      const bool pair = pairs && g + 1 < g_end;
+      (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, xs, x_stride, 1, out + 8 * (g - g_begin), 0);
+      if (pair) ++g;
+    }
   });
 }
 
@@ -320,8 +324,10 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w) {
   quantize_activations(activation_form(k, w), k, pool, scratch.activations, x);
-  pool.parallel_for_dynamic(w.rows() / 8, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
-    matmul_packed_rows(k, w, x, scratch.activations, out, begin, end);
+  // Chunks of whole pairs of groups, which the sixteen-row kernels take in one call.
+  const int64_t groups = w.rows() / 8;
+  pool.parallel_for_dynamic((groups + 1) / 2, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
+    matmul_packed_rows(k, w, x, scratch.activations, out, 2 * begin, std::min(2 * end, groups));
   });
 }
 
