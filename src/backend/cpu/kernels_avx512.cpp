@@ -262,11 +262,15 @@ DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, int64_t n_blocks, const 
     const BlockQ4_Kx8& wb = low_bits(w1[b]);
     const __m512 d = scales_pair(wa.d, wb.d);
     const __m512 dmin = scales_pair(wa.dmin, wb.dmin);
+    // One token (decode) streams the pair 16 KiB ahead (x86::prefetch_pair); several
+    // tokens re-read each block from cache per token tile and fetch just the next one.
+    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
     for (int c = 0; c < 4; ++c) {
-      for (const Block* next : {w + b + 1, w1 + b + 1}) {
-        _mm_prefetch(reinterpret_cast<const char*>(&low_bits(*next)) + 256 * c, _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(&low_bits(*next)) + 256 * c + 128, _MM_HINT_T0);
-      }
+      if constexpr (NT > 1)
+        for (const Block* next : {w + b + 1, w1 + b + 1}) {
+          _mm_prefetch(reinterpret_cast<const char*>(&low_bits(*next)) + 256 * c, _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(&low_bits(*next)) + 256 * c + 128, _MM_HINT_T0);
+        }
       __m512i lo_dots[NT], hi_dots[NT];
       for (int t = 0; t < NT; ++t) lo_dots[t] = hi_dots[t] = _mm512_setzero_si512();
       for (int k = 0; k < 8; ++k) {
@@ -307,11 +311,15 @@ DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, int64_t n_block
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
+    // One token (decode) streams the pair 16 KiB ahead (x86::prefetch_pair); several
+    // tokens re-read each block from cache per token tile and fetch just the next one.
+    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
     const __m512 d = scales_pair(w[b].d, w1[b].d);
     for (int h = 0; h < 16; ++h) {
       const int64_t offset = 256 * (h / 2) + 128 * (h % 2);
       const int8_t* codes[2] = {w[b].qs + offset, w1[b].qs + offset};
-      for (const int8_t* c : codes) _mm_prefetch(reinterpret_cast<const char*>(c) + 1024, _MM_HINT_T0);
+      if constexpr (NT > 1)
+        for (const int8_t* c : codes) _mm_prefetch(reinterpret_cast<const char*>(c) + 1024, _MM_HINT_T0);
       __m512i sums[NT];
       for (auto& sum : sums) sum = _mm512_setzero_si512();
       for (int k = 0; k < 4; ++k) {

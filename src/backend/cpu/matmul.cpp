@@ -212,8 +212,6 @@ struct GroupKernels {
   using Gemm = void (*)(const Block* w, int64_t n_blocks, const Act* x, int64_t x_stride, int n_tokens, float* out,
                         int64_t out_stride);
   Gemm eight = nullptr, sixteen = nullptr;
-  // Whether one token goes through `sixteen` too (see matmul_packed_rows).
-  bool pairs_for_one_token = false;
 };
 
 // fn(kernels, group 0, x, x_stride) for w's format in table k, x being q8 or q8x3 in w's
@@ -225,9 +223,9 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   const int64_t x_stride = w.act_blocks_per_row();
   switch (w.source_dtype()) {
     case DType::kQ4_0:
-      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16, true}, w.q4_0_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16}, w.q4_0_group(0), q8, x_stride);
     case DType::kQ8_0:
-      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16, true}, w.q8_0_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16}, w.q8_0_group(0), q8, x_stride);
     case DType::kQ4_K:
       return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16}, w.q4_k_group(0), q8, x_stride);
     case DType::kQ5_K:
@@ -236,7 +234,7 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       return fn(GroupKernels<BlockQ6_Kx8, ActBlockQ8>{k.gemm_q6_kx8, k.gemm_q6_kx16}, w.q6_k_group(0), q8, x_stride);
     default:  // FP4
       if (activation_form(k, w) == ActivationForm::kQ8x3)
-        return fn(GroupKernels<BlockFp4x8, ActBlockQ8x3>{k.gemm_fp4x8_q8x3, k.gemm_fp4x16_q8x3, true}, w.fp4_group(0), q8x3,
+        return fn(GroupKernels<BlockFp4x8, ActBlockQ8x3>{k.gemm_fp4x8_q8x3, k.gemm_fp4x16_q8x3}, w.fp4_group(0), q8x3,
                   x_stride);
       return fn(GroupKernels<BlockFp4x8, float>{k.gemm_fp4x8, nullptr}, w.fp4_group(0), x_rows.f32_row(0),
                 x_rows.row_stride);
@@ -268,9 +266,8 @@ void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlo
                            int64_t g_end, float* out) {
   with_group_kernels(k, w, Tensor{}, x, nullptr, [&](auto kernels, const auto* groups, const auto* xs, int64_t x_stride) {
     const int64_t blocks = w.blocks_per_row();
-    const bool pairs = kernels.pairs_for_one_token && kernels.sixteen;
     for (int64_t g = g_begin; g < g_end; ++g) {
-      const bool pair = pairs && g + 1 < g_end;
+      const bool pair = g + 1 < g_end && kernels.sixteen;
       (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, xs, x_stride, 1, out + 8 * (g - g_begin), 0);
       if (pair) ++g;
     }
@@ -305,10 +302,10 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
     for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
       const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
       for (int64_t g = g_begin; g < g_end; ++g) {
-        // Two groups per call where the table has sixteen-row kernels. For one token
-        // (decode) only where that reads memory faster, two streams fetched far ahead
-        // (x86::kPairedPrefetchBytes; the K-quants' tiles prefetch their own way).
-        const bool pair = (t1 - t0 > 1 || kernels.pairs_for_one_token) && g + 1 < g_end && kernels.sixteen;
+        // Two groups per call where the table has sixteen-row kernels: for one token
+        // (decode) two streams, each fetched 16 KiB ahead, read memory faster than one
+        // group at a time (x86::kPairedPrefetchBytes).
+        const bool pair = g + 1 < g_end && kernels.sixteen;
         const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
         for (int64_t t = t0; t < t1; t += step) {
           const int n = static_cast<int>(std::min<int64_t>(step, t1 - t));
