@@ -52,8 +52,8 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
     Product& p = products[i];
     const int64_t unit_bytes = static_cast<int64_t>(dtype_bytes(p.view->dtype, p.view->cols())) * p.unit_rows;
     p.units_per_chunk = std::max<int64_t>(1, chunk_bytes / unit_bytes);
-    if (p.packed) p.units_per_chunk += p.units_per_chunk % 2;  // whole pairs of groups (matmul_packed)
     if (p.packed) {
+      p.units_per_chunk += p.units_per_chunk % 2;  // whole pairs of groups, as matmul_packed
       p.x_rows = &ctx.task_rows[i];
       quantize_activations(activation_form(ctx.kernels, *p.packed), ctx.kernels, ctx.pool, *p.x_rows, p.task->x);
     }

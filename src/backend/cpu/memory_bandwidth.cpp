@@ -14,7 +14,7 @@ namespace {
 // memory without needing SIMD, and a result the compiler cannot drop. Each cache line is
 // also requested ahead, as the x86 kernels do: on a 2-core Xeon VM plain reads got 10-25%
 // less than prefetched ones (docs/benchmarks.md, CPU backend session 10), and the kernels
-// outran such a probe; two or four streams per thread read 10-20% more than one
+// outran such a probe; two or four streams per thread read 15-35% more than one
 // (session 14), and the sixteen-row kernels read two. The patterns: one stream 4 KiB or
 // 8 KiB ahead (x86::kPrefetchBytes, kPrefetchPackedBlocks), two streams 16 KiB ahead
 // (x86::kPairedPrefetchBytes), four streams 8 KiB ahead.

@@ -61,11 +61,10 @@ DSINFER_AVX2 inline void prefetch_block(const Block* w) {
 }
 constexpr int64_t kPrefetchPackedBlocks = 30;
 
-// The sixteen-row kernels read two groups side by side: two streams 8-18 KiB apart, each
-// fetched 16 KiB ahead. On a 2-core Xeon VM two threads of a kernel with this much work
-// per byte (FP4, a stand-in for FP8) read 22-25 GB/s this way against 16-21 streaming one
-// group 4 KiB ahead, about the rate of a plain prefetched read (docs/benchmarks.md, CPU
-// backend session 14); kernels with less work per byte (Q4_0) gain less.
+// The sixteen-row kernels read two groups side by side: two streams a group's bytes
+// apart, each fetched 16 KiB ahead. On a 2-core Xeon VM two threads of the FP4 tile read
+// 19.9-20.4 GB/s this way at one token against 14.9-16.0 one group at a time 4 KiB ahead,
+// Q4_0 21.7 against 18.7 (docs/benchmarks.md, CPU backend session 14).
 constexpr int64_t kPairedPrefetchBytes = 16384;
 template <typename Block>
 DSINFER_AVX2 inline void prefetch_pair(const Block* w, const Block* w1) {
