@@ -33,7 +33,7 @@ void output_tile_x4(Tensor out, int64_t n0, int64_t n1, int thread, Dot4&& dot4,
 }
 
 // One token's outputs [n0, n1), the first half's rows paired with the second half's for
-// dot2(n, n + half, t, out[2]), an odd last row to row_dot.
+// dot2(n, n + half, out[2]), an odd last row to row_dot.
 template <typename Dot2, typename RowDot>
 void output_tile_pairs(Tensor out, int64_t n0, int64_t n1, int thread, Dot2&& dot2, RowDot&& row_dot) {
   float* o = out.f32_row(0);
