@@ -293,6 +293,13 @@ class Backend {
 
   // Fused ops.
   virtual void mla_attention(const MlaAttentionArgs& args) = 0;
+  // Several sequences' attention (a server step's), each with the bits mla_attention
+  // gives it; no output may overlap an input or another output. One call lets a backend
+  // run the decode rows of every sequence as one parallel loop per stage: per sequence,
+  // a step of sixteen streams spent about as long in fork-joins as in attending.
+  virtual void mla_attentions(std::span<const MlaAttentionArgs> batch) {
+    for (const MlaAttentionArgs& a : batch) mla_attention(a);
+  }
   virtual void indexer_topk(const IndexerTopkArgs& args) = 0;
   virtual void moe_ffn(const MoeArgs& args) = 0;
   // DeepSeek-V4 parts.

@@ -289,24 +289,31 @@ void DeepSeekModel::attention_block(int64_t layer, std::span<const SequenceChunk
   write_cache_rows(chunks, &LatentCacheView::layer_pools, layer, latent_new);
   if (c.indexer) indexer_block(layer, chunks, positions);
 
-  int64_t offset = 0;
+  // Every chunk's pages first: the attention calls point into pages_.
+  pages_.clear();
+  std::vector<size_t> first_page;
   for (const SequenceChunk& chunk : chunks) {
-    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
     const LatentCacheView& cache = chunk.cache;
-    const int64_t length = chunk.start_pos + n;
-    pages_.clear();
-    for (int64_t b = 0; b * cache.block_rows < length; ++b)
+    first_page.push_back(pages_.size());
+    for (int64_t b = 0; b * cache.block_rows < chunk.start_pos + static_cast<int64_t>(chunk.tokens.size()); ++b)
       pages_.push_back(cache.layer_pools[layer].row_slice(cache.block_table[b] * cache.block_rows, cache.block_rows));
+  }
+  attention_args_.clear();
+  int64_t offset = 0;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const SequenceChunk& chunk = chunks[i];
+    const int64_t n = static_cast<int64_t>(chunk.tokens.size());
     const MlaForm form = chunk.options.attention_form.value_or(n > 1 ? MlaForm::kExpanded : MlaForm::kAbsorbed);
-    backend_.mla_attention({.out = act_.attention.row_slice(offset, n), .q = q.row_slice(offset, n),
-                            .latent = {pages_.data(), cache.block_rows, length}, .kv_b = w.kv_b_proj.get(),
-                            .n_heads = c.num_attention_heads, .nope_dim = c.qk_nope_head_dim,
-                            .rope_dim = c.qk_rope_head_dim, .v_head_dim = c.v_head_dim,
-                            .kv_lora_rank = c.kv_lora_rank, .start_pos = chunk.start_pos,
-                            .softmax_scale = softmax_scale_, .form = form,
-                            .visible = c.indexer ? std::optional(act_.selected.row_slice(offset, n)) : std::nullopt});
+    attention_args_.push_back({.out = act_.attention.row_slice(offset, n), .q = q.row_slice(offset, n),
+                               .latent = {pages_.data() + first_page[i], chunk.cache.block_rows, chunk.start_pos + n},
+                               .kv_b = w.kv_b_proj.get(), .n_heads = c.num_attention_heads,
+                               .nope_dim = c.qk_nope_head_dim, .rope_dim = c.qk_rope_head_dim,
+                               .v_head_dim = c.v_head_dim, .kv_lora_rank = c.kv_lora_rank,
+                               .start_pos = chunk.start_pos, .softmax_scale = softmax_scale_, .form = form,
+                               .visible = c.indexer ? std::optional(act_.selected.row_slice(offset, n)) : std::nullopt});
     offset += n;
   }
+  backend_.mla_attentions(attention_args_);
   Tensor projected = rows(act_.projected, T);
   backend_.matmul(projected, rows(act_.attention, T), *w.o_proj);
   backend_.add(rows(act_.hidden, T), rows(act_.hidden, T), projected);

@@ -129,7 +129,8 @@ class DeepSeekModel {
   Activations act_;
   std::unique_ptr<DeviceBuffer> logits_buffer_;
   int64_t logits_rows_ = 0;
-  std::vector<Tensor> pages_;  // one chunk's latent pages, rebuilt per attention call
+  std::vector<Tensor> pages_;  // the chunks' latent (or indexer key) pages, rebuilt per layer
+  std::vector<MlaAttentionArgs> attention_args_;  // one per chunk, rebuilt per layer
 };
 
 }  // namespace dsinfer

@@ -634,6 +634,59 @@ TEST_P(CpuConformance, MlaAttentionRowsDoNotDependOnBatch) {
   }
 }
 
+// A server step's attention in one mla_attentions call: every sequence gets the bits it
+// gets alone. Heads of sixteen V rows take the packed W_v path, whose products then run
+// for all the batch's decode rows at once (seventeen: the AMX tiles' twelve and more);
+// among them a prefill chunk in expanded form, a decode row of two tokens and a BF16
+// cache, which the batch widens per sequence.
+TEST_P(CpuConformance, MlaAttentionsGiveEachSequenceItsOwnBits) {
+  Backends b(GetParam());
+  const int64_t H = 4, nope = 16, rope = 8, v = 16, lora = 64, width = lora + rope;
+  struct Sequence {
+    int64_t start, T;
+    MlaForm form;
+    DType cache;
+  };
+  std::vector<Sequence> batch;
+  for (int64_t i = 0; i < 15; ++i) batch.push_back({3 + 2 * i, 1, MlaForm::kAbsorbed, DType::kF32});
+  batch.insert(batch.begin() + 5, {4, 3, MlaForm::kExpanded, DType::kF32});
+  batch.push_back({7, 2, MlaForm::kAbsorbed, DType::kF32});
+  batch[9].cache = DType::kBF16;
+  for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    Weight kv_b = make_weight(dtype, H * (nope + v), lora, 31);
+    auto w = std::move(b.cpu->prepare_weight(kv_b.view)).value();
+    std::vector<std::vector<float>> queries, latents, outs, alone;
+    std::vector<std::vector<uint8_t>> stored;
+    std::vector<Tensor> rows;
+    rows.reserve(batch.size());  // LatentRows point at these
+    std::vector<MlaAttentionArgs> args;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Sequence& s = batch[i];
+      const int64_t length = s.start + s.T;
+      queries.push_back(random_floats(static_cast<size_t>(s.T * H * (nope + rope)), 40 + static_cast<int>(i)));
+      latents.push_back(random_floats(static_cast<size_t>(length * width), 70 + static_cast<int>(i)));
+      stored.emplace_back(dtype_bytes(s.cache, length * width));
+      encode_values(s.cache, latents.back().data(), stored.back().data(), static_cast<size_t>(length * width));
+      rows.push_back(Tensor::contiguous(s.cache, length, width, stored.back().data()));
+      outs.emplace_back(static_cast<size_t>(s.T * H * v));
+      alone.emplace_back(static_cast<size_t>(s.T * H * v));
+      args.push_back({.out = Tensor::contiguous(DType::kF32, s.T, H * v, outs.back().data()),
+                      .q = Tensor::contiguous(DType::kF32, s.T, H * (nope + rope), queries.back().data()),
+                      .latent = LatentRows::contiguous(rows.back()), .kv_b = w.get(), .n_heads = H,
+                      .nope_dim = nope, .rope_dim = rope, .v_head_dim = v, .kv_lora_rank = lora,
+                      .start_pos = s.start, .softmax_scale = 0.2f, .form = s.form});
+    }
+    b.cpu->mla_attentions(args);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      MlaAttentionArgs one = args[i];
+      one.out = Tensor::contiguous(DType::kF32, batch[i].T, H * v, alone[i].data());
+      b.cpu->mla_attention(one);
+      EXPECT_TRUE(same_bits(outs[i].data(), alone[i].data(), static_cast<int64_t>(alone[i].size()))) << "sequence " << i;
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, CpuConformance, ::testing::ValuesIn(isas()));
 
 TEST(CpuKernels, SelectsSimdWhereAvailable) {

@@ -89,6 +89,7 @@ class CpuBackend final : public Backend {
   void matmuls(std::span<const MatmulTask> tasks) override { cpu::matmuls(ctx_, tasks); }
   void argmax(std::span<int32_t> out, Tensor x) override { reference::argmax(out, x); }
   void mla_attention(const MlaAttentionArgs& args) override { cpu::mla_attention(ctx_, args); }
+  void mla_attentions(std::span<const MlaAttentionArgs> batch) override { cpu::mla_attentions(ctx_, batch); }
   void indexer_topk(const IndexerTopkArgs& args) override { cpu::indexer_topk(ctx_, args); }
   void moe_ffn(const MoeArgs& args) override { cpu::moe_ffn(ctx_, args); }
   void sink_attention(const SinkAttentionArgs& args) override { cpu::sink_attention(ctx_, args); }

@@ -62,6 +62,7 @@ struct CpuContext {
   std::vector<ExpertScratch> moe_experts;
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
+  std::vector<std::vector<float>> latent_buffers;  // the same for each sequence of a batch
   std::vector<float> indexer_buffer;    // indexer scores [T, context]
 
   // Gives `w` its packed form if it has one and does not yet.
@@ -108,6 +109,7 @@ void rms_norm(CpuContext& ctx, Tensor out, Tensor x, const PreparedWeight& weigh
 float inverse_rms(const float* s, int64_t n, float eps);
 void moe_ffn(CpuContext& ctx, const MoeArgs& args);
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args);
+void mla_attentions(CpuContext& ctx, std::span<const MlaAttentionArgs> batch);
 void indexer_topk(CpuContext& ctx, const IndexerTopkArgs& args);
 void sink_attention(CpuContext& ctx, const SinkAttentionArgs& args);
 void hc_pre(CpuContext& ctx, const HcPreArgs& args);

@@ -262,13 +262,17 @@ void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tens
 
 }  // namespace
 
-void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t g_begin,
-                           int64_t g_end, float* out) {
+void packed_rows_q8(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t n_tokens, int64_t g_begin,
+                    int64_t g_end, float* out, int64_t out_stride) {
   with_group_kernels(k, w, Tensor{}, x, nullptr, [&](auto kernels, const auto* groups, const auto* xs, int64_t x_stride) {
     const int64_t blocks = w.blocks_per_row();
     for (int64_t g = g_begin; g < g_end; ++g) {
       const bool pair = g + 1 < g_end && kernels.sixteen;
-      (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, xs, x_stride, 1, out + 8 * (g - g_begin), 0);
+      const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
+      for (int64_t t = 0; t < n_tokens; t += step)
+        (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, xs + t * x_stride, x_stride,
+                                                 static_cast<int>(std::min(step, n_tokens - t)),
+                                                 out + t * out_stride + 8 * (g - g_begin), out_stride);
       if (pair) ++g;
     }
   });

@@ -63,10 +63,11 @@ ActivationForm activation_form(const Kernels& k, const PackedWeight& w);
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end);
 
-// One token's products with rows [8 g_begin, 8 g_end) of a packed weight whose
-// activation_form is kQ8, from x quantised: out[8 (g - g_begin) + r] for row r of group g.
-void packed_rows_one_token(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t g_begin,
-                           int64_t g_end, float* out);
+// n_tokens tokens' products with rows [8 g_begin, 8 g_end) of a packed weight whose
+// activation_form is kQ8, from x quantised (a token's blocks w.act_blocks_per_row() apart):
+// out[t * out_stride + 8 (g - g_begin) + r] for token t and row r of group g.
+void packed_rows_q8(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t n_tokens, int64_t g_begin,
+                    int64_t g_end, float* out, int64_t out_stride);
 
 // The same product for a weight repacked into interleaved rows (packed_weight.h).
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,

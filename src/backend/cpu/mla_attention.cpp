@@ -1,4 +1,5 @@
-// MLA attention on the CPU over one sequence's latent rows.
+// MLA attention on the CPU over one sequence's latent rows, or in absorbed form over a
+// batch of sequences at once.
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
 // by q_nope as stored for Q4_0 / Q8_0, else from a float32 transposed copy made on first
 // use); scores against the cached c_kv and k_pe; the attention-weighted latent goes
@@ -89,102 +90,177 @@ const PackedWeight* packed_value_rows(CpuContext& ctx, const MlaAttentionArgs& a
   return kv_b.packed.get();
 }
 
-void absorbed(CpuContext& ctx, const MlaAttentionArgs& a) {
+// One sequence of an absorbed-form batch and its areas in the attention buffer: per
+// (token, head) q_latent [r], then scores [ctx_len], then o_latent [r]; per token the
+// heads' queries transposed in blocks of eight [head_blocks][d][8], then the scores
+// [key][heads_padded].
+struct AbsorbedSequence {
+  const MlaAttentionArgs* args;
+  int64_t first_token;  // its first token among the batch's
+  int64_t ctx_len;
+  int64_t per_pair, per_token;
+  float* pairs;
+  float* tokens;
+
+  float* q_latent(int64_t t, int64_t h, int64_t H) const { return pairs + (t * H + h) * per_pair; }
+  float* queries(int64_t t) const { return tokens + t * per_token; }
+  float* key_scores(int64_t t, int64_t query_floats) const { return tokens + t * per_token + query_floats; }
+};
+
+// A query row's share of the score loop: keys in groups of four, numbered across the batch.
+struct ScoreRow {
+  int64_t sequence, t, first_group;
+  Visible seen;
+};
+
+// Decode over a batch of sequences that share kv_b and the shapes (a server step's decode
+// rows): every stage runs once for all of them, one parallel loop each, so a step pays
+// its fork-joins once per layer instead of once per sequence, and W_v's rows stream once
+// for every token instead of once per sequence.
+void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   const Kernels& k = ctx.kernels;
-  const int64_t H = a.n_heads, r = a.kv_lora_rank, T = a.q.rows;
-  const int64_t kv_head = a.nope_dim + a.v_head_dim;
-  const int64_t q_head = a.nope_dim + a.rope_dim;
-  const int64_t ctx_len = a.start_pos + T;
-  const WeightView& kv_b = a.kv_b->view();
+  const MlaAttentionArgs& shape = batch.front();
+  const int64_t H = shape.n_heads, r = shape.kv_lora_rank, S = static_cast<int64_t>(batch.size());
+  const int64_t kv_head = shape.nope_dim + shape.v_head_dim;
+  const int64_t q_head = shape.nope_dim + shape.rope_dim;
+  const WeightView& kv_b = shape.kv_b->view();
   const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
-  const PackedWeight* packed_v = packed_value_rows(ctx, a);
+  const PackedWeight* packed_v = packed_value_rows(ctx, shape);
 
   // A latent row [c_kv | k_pe] is one key for every head, and a head's query is
   // [q_latent | q_pe]: with the heads' queries transposed in blocks of eight, the score
   // tile takes four latent rows against all heads at once, each row read once.
-  const int64_t d = r + a.rope_dim, head_blocks = (H + 7) / 8, heads_padded = 8 * head_blocks;
-  // Per (token, head): q_latent [r], then scores [ctx_len], then o_latent [r]. Per token:
-  // the transposed queries [head_blocks][d][8] and the scores [key][heads_padded]. Per
-  // thread: a widened weight row [r] and o_latent quantised to int8 blocks.
-  const int64_t per_pair = 2 * r + ctx_len;
-  const int64_t per_token = heads_padded * d + ctx_len * heads_padded;
-  const int64_t per_thread = r + (r / 32 + 1) * static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
-  ctx.attention_buffer.resize(static_cast<size_t>(T * H * per_pair + T * per_token + ctx.pool.size() * per_thread));
-  float* base = ctx.attention_buffer.data();
-  float* token_area = base + T * H * per_pair;
-  float* thread_area = token_area + T * per_token;
-  auto queries_t = [&](int64_t t) { return token_area + t * per_token; };
-  auto key_scores = [&](int64_t t) { return token_area + t * per_token + heads_padded * d; };
-  // Lanes past the last head score as zeros (and are never read).
-  if (heads_padded != H)
-    for (int64_t t = 0; t < T; ++t) std::fill_n(queries_t(t), heads_padded * d, 0.0f);
+  const int64_t d = r + shape.rope_dim, head_blocks = (H + 7) / 8, heads_padded = 8 * head_blocks;
+  const int64_t query_floats = heads_padded * d;
+  std::vector<AbsorbedSequence> seqs;
+  int64_t floats = 0, n_tokens = 0;
+  for (const MlaAttentionArgs& a : batch) {
+    const int64_t T = a.q.rows, ctx_len = a.start_pos + T;
+    AbsorbedSequence s{.args = &a, .first_token = n_tokens, .ctx_len = ctx_len, .per_pair = 2 * r + ctx_len,
+                       .per_token = query_floats + ctx_len * heads_padded, .pairs = nullptr, .tokens = nullptr};
+    floats += T * H * s.per_pair + T * s.per_token;
+    n_tokens += T;
+    seqs.push_back(s);
+  }
+  // Per thread: a widened weight row [r] and o_latent quantised to int8 blocks. With a
+  // packed W_v, every (head, token)'s o_latent quantised, head by head, and the products.
+  constexpr int64_t kBlockFloats = static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
+  const int64_t o_blocks = r / 32;
+  const int64_t per_thread = r + (o_blocks + 1) * kBlockFloats;
+  const int64_t v_area = packed_v ? H * n_tokens * o_blocks * kBlockFloats + n_tokens * H * kv_head : 0;
+  ctx.attention_buffer.resize(static_cast<size_t>(floats + ctx.pool.size() * per_thread + v_area));
+  float* next = ctx.attention_buffer.data();
+  for (AbsorbedSequence& s : seqs) {
+    const int64_t T = s.args->q.rows;
+    s.pairs = next;
+    s.tokens = next + T * H * s.per_pair;
+    next = s.tokens + T * s.per_token;
+    // Lanes past the last head score as zeros (and are never read).
+    if (heads_padded != H)
+      for (int64_t t = 0; t < T; ++t) std::fill_n(s.queries(t), query_floats, 0.0f);
+  }
+  float* thread_area = next;
+  auto* o_quantized_v = reinterpret_cast<ActBlockQ8*>(thread_area + ctx.pool.size() * per_thread);
+  float* v_products = reinterpret_cast<float*>(o_quantized_v + H * n_tokens * o_blocks);
 
   // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
   // else per latent dim a dot product with the float32 transposed copy.
   const bool weighted = has_weighted_rows(k, kv_b);
-  const AbsorbedKeyWeights* keys = weighted ? nullptr : &absorbed_keys(a);
+  const AbsorbedKeyWeights* keys = weighted ? nullptr : &absorbed_keys(shape);
   const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
-  ctx.pool.parallel_for(H, [&](int, int64_t h0, int64_t h1) {
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t t = 0; t < T; ++t) {
-        float* q_latent = base + (t * H + h) * per_pair;
-        const float* q = a.q.f32_row(t) + h * q_head;
+  // Head by head, so that a head's K rows stay in L1 across the sequences.
+  ctx.pool.parallel_for(H * S, [&](int, int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t h = i / S;
+      const AbsorbedSequence& s = seqs[static_cast<size_t>(i % S)];
+      for (int64_t t = 0; t < s.args->q.rows; ++t) {
+        float* q_latent = s.q_latent(t, h, H);
+        const float* q = s.args->q.f32_row(t) + h * q_head;
         if (weighted) {
           const auto* k_rows = static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(h * kv_head) * row_bytes;
           if (kv_b.dtype == DType::kQ4_0)
-            k.weighted_rows_q4_0(q_latent, q, reinterpret_cast<const BlockQ4_0*>(k_rows), r / 32, a.nope_dim, r / 32);
+            k.weighted_rows_q4_0(q_latent, q, reinterpret_cast<const BlockQ4_0*>(k_rows), r / 32, shape.nope_dim, r / 32);
           else
-            k.weighted_rows_q8_0(q_latent, q, reinterpret_cast<const BlockQ8_0*>(k_rows), r / 32, a.nope_dim, r / 32);
+            k.weighted_rows_q8_0(q_latent, q, reinterpret_cast<const BlockQ8_0*>(k_rows), r / 32, shape.nope_dim, r / 32);
         } else {
-          const float* w_kt = keys->k_transposed.data() + h * r * a.nope_dim;
-          for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * a.nope_dim, q, a.nope_dim);
+          const float* w_kt = keys->k_transposed.data() + h * r * shape.nope_dim;
+          for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * shape.nope_dim, q, shape.nope_dim);
         }
-        float* column = queries_t(t) + (h / 8) * d * 8 + h % 8;
+        float* column = s.queries(t) + (h / 8) * d * 8 + h % 8;
         for (int64_t c = 0; c < r; ++c) column[8 * c] = q_latent[c];
-        for (int64_t c = 0; c < a.rope_dim; ++c) column[8 * (r + c)] = q[a.nope_dim + c];
+        for (int64_t c = 0; c < shape.rope_dim; ++c) column[8 * (r + c)] = q[shape.nope_dim + c];
       }
     }
   });
-  for (int64_t t = 0; t < T; ++t) {
-    const Visible seen = visible_positions(a, t);
-    ctx.pool.parallel_for_dynamic((seen.count + 3) / 4, /*chunks_per_thread=*/8, [&](int, int64_t g0, int64_t g1) {
-      for (int64_t g = g0; g < g1; ++g) {
-        const int nq = static_cast<int>(std::min<int64_t>(4, seen.count - 4 * g));
-        const float* rows[4];
-        for (int j = 0; j < nq; ++j) rows[j] = a.latent.row(seen[4 * g + j]);
-        k.key_block_scores(rows, nq, queries_t(t), d, head_blocks, a.softmax_scale,
-                           key_scores(t) + 4 * g * heads_padded, heads_padded);
-      }
-    });
-  }
 
-  ctx.pool.parallel_for(H, [&](int thread, int64_t h0, int64_t h1) {
+  std::vector<ScoreRow> score_rows;
+  int64_t groups = 0;
+  for (size_t i = 0; i < seqs.size(); ++i)
+    for (int64_t t = 0; t < seqs[i].args->q.rows; ++t) {
+      const Visible seen = visible_positions(*seqs[i].args, t);
+      score_rows.push_back({static_cast<int64_t>(i), t, groups, seen});
+      groups += (seen.count + 3) / 4;
+    }
+  ctx.pool.parallel_for_dynamic(groups, /*chunks_per_thread=*/8, [&](int, int64_t g0, int64_t g1) {
+    auto row = std::upper_bound(score_rows.begin(), score_rows.end(), g0,
+                                [](int64_t g, const ScoreRow& sr) { return g < sr.first_group; }) - 1;
+    for (int64_t g = g0; g < g1; ++g) {
+      while (row + 1 != score_rows.end() && (row + 1)->first_group <= g) ++row;
+      const AbsorbedSequence& s = seqs[static_cast<size_t>(row->sequence)];
+      const int64_t local = g - row->first_group;
+      const int nq = static_cast<int>(std::min<int64_t>(4, row->seen.count - 4 * local));
+      const float* rows[4];
+      for (int j = 0; j < nq; ++j) rows[j] = s.args->latent.row(row->seen[4 * local + j]);
+      k.key_block_scores(rows, nq, s.queries(row->t), d, head_blocks, shape.softmax_scale,
+                         s.key_scores(row->t, query_floats) + 4 * local * heads_padded, heads_padded);
+    }
+  });
+
+  ctx.pool.parallel_for_dynamic(S * H, /*chunks_per_thread=*/8, [&](int thread, int64_t i0, int64_t i1) {
     float* widened = thread_area + thread * per_thread;
     auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
     std::vector<const float*> latent_rows;
-    for (int64_t h = h0; h < h1; ++h) {
-      for (int64_t t = 0; t < T; ++t) {
-        float* q_latent = base + (t * H + h) * per_pair;
-        float* scores = q_latent + r;
-        float* o_latent = scores + ctx_len;
+    for (int64_t i = i0; i < i1; ++i) {
+      const AbsorbedSequence& s = seqs[static_cast<size_t>(i / H)];
+      const MlaAttentionArgs& a = *s.args;
+      const int64_t h = i % H;
+      for (int64_t t = 0; t < a.q.rows; ++t) {
+        float* scores = s.q_latent(t, h, H) + r;
+        float* o_latent = scores + s.ctx_len;
         const Visible seen = visible_positions(a, t);
-        for (int64_t i = 0; i < seen.count; ++i) scores[i] = key_scores(t)[i * heads_padded + h];
+        for (int64_t j = 0; j < seen.count; ++j) scores[j] = s.key_scores(t, query_floats)[j * heads_padded + h];
         softmax_in_place(k, scores, seen.count);
         latent_rows.resize(static_cast<size_t>(seen.count));
-        for (int64_t i = 0; i < seen.count; ++i) latent_rows[static_cast<size_t>(i)] = a.latent.row(seen[i]);
+        for (int64_t j = 0; j < seen.count; ++j) latent_rows[static_cast<size_t>(j)] = a.latent.row(seen[j]);
         weighted_sum(k, o_latent, scores, latent_rows.data(), seen.count, r);
-        if (int8_rows || packed_v) k.quantize_act_q8(o_latent, o_quantized, r);
-        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half: packed where kv_b is,
-        // else in their stored format.
-        float* o = a.out.f32_row(t) + h * a.v_head_dim;
-        const int64_t first_v_row = h * kv_head + a.nope_dim;
         if (packed_v) {
-          packed_rows_one_token(k, *packed_v, o_quantized, first_v_row / 8, (first_v_row + a.v_head_dim) / 8, o);
+          k.quantize_act_q8(o_latent, o_quantized_v + (h * n_tokens + s.first_token + t) * o_blocks, r);
           continue;
         }
+        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half in their stored format.
+        if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
+        float* o = a.out.f32_row(t) + h * a.v_head_dim;
+        const int64_t first_v_row = h * kv_head + a.nope_dim;
         for (int64_t e = 0; e < a.v_head_dim; ++e)
           o[e] = dot_stored_row(k, kv_b, first_v_row + e, o_latent, o_quantized, widened);
       }
+    }
+  });
+  if (!packed_v) return;
+
+  // out[h] = W_v o_latent for every token at once: head h's V rows in pairs of groups
+  // (as a matmul takes them), each pair streamed once against all the batch's tokens.
+  const int64_t v_groups = shape.v_head_dim / 8, pairs = (v_groups + 1) / 2, width = H * kv_head;
+  ctx.pool.parallel_for_dynamic(H * pairs, /*chunks_per_thread=*/8, [&](int, int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t h = i / pairs, first_group = (h * kv_head + shape.nope_dim) / 8;
+      const int64_t g0 = first_group + 2 * (i % pairs), g1 = std::min(g0 + 2, first_group + v_groups);
+      packed_rows_q8(k, *packed_v, o_quantized_v + h * n_tokens * o_blocks, n_tokens, g0, g1, v_products + 8 * g0,
+                     width);
+      const int64_t column = h * shape.v_head_dim + 8 * (g0 - first_group);
+      for (const AbsorbedSequence& s : seqs)
+        for (int64_t t = 0; t < s.args->q.rows; ++t)
+          std::copy_n(v_products + (s.first_token + t) * width + 8 * g0, 8 * (g1 - g0), s.args->out.f32_row(t) + column);
     }
   });
 }
@@ -288,10 +364,38 @@ void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args) {
     return mla_attention(ctx, widened);
   }
   if (args.form == MlaForm::kAbsorbed) {
-    absorbed(ctx, args);
+    absorbed(ctx, std::span(&args, 1));
   } else {
     expanded(ctx, args);
   }
+}
+
+void mla_attentions(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
+  // The absorbed-form sequences with the first one's weights and shapes go through
+  // absorbed together, any other one on its own.
+  const MlaAttentionArgs* first = nullptr;
+  auto joins_first = [&](const MlaAttentionArgs& a) {
+    return a.form == MlaForm::kAbsorbed && a.kv_b == first->kv_b && a.n_heads == first->n_heads &&
+           a.nope_dim == first->nope_dim && a.rope_dim == first->rope_dim && a.v_head_dim == first->v_head_dim &&
+           a.kv_lora_rank == first->kv_lora_rank && a.softmax_scale == first->softmax_scale;
+  };
+  std::vector<MlaAttentionArgs> together;
+  std::vector<Tensor> widened_rows;
+  widened_rows.reserve(batch.size());  // LatentRows point at these
+  if (ctx.latent_buffers.size() < batch.size()) ctx.latent_buffers.resize(batch.size());
+  for (const MlaAttentionArgs& a : batch) {
+    if (!first && a.form == MlaForm::kAbsorbed) first = &a;
+    if (!first || !joins_first(a)) {
+      mla_attention(ctx, a);
+      continue;
+    }
+    together.push_back(a);
+    if (a.latent.dtype() != DType::kF32) {
+      widened_rows.push_back(reference::widen_latent(a.latent, ctx.latent_buffers[together.size() - 1]));
+      together.back().latent = LatentRows::contiguous(widened_rows.back());
+    }
+  }
+  if (!together.empty()) absorbed(ctx, together);
 }
 
 }  // namespace dsinfer::cpu
