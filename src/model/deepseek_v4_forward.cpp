@@ -44,13 +44,18 @@ void carve(V4Workspace& ws, Backend& backend, const ModelConfig& c, int64_t toke
       {&ws.iw, tokens, v.index_n_heads},
       {&ws.logits, tokens, c.vocab_size},
   };
+  // Every slot starts on a 64-byte line, as the buffer does: backends' float-activation
+  // kernels load whole lines of activations, and on the CPU a load split across two lines
+  // cost the FP8 kernel 7-12% (docs/benchmarks.md, DeepSeek-V4 session 15).
+  constexpr int64_t kLineFloats = 16;
+  auto slot_floats = [&](const Slot& s) { return (s.rows * s.cols + kLineFloats - 1) / kLineFloats * kLineFloats; };
   int64_t total = 0;
-  for (const Slot& s : slots) total += s.rows * s.cols;
+  for (const Slot& s : slots) total += slot_floats(s);
   ws.buffer = backend.allocate(static_cast<size_t>(total) * sizeof(float));
   float* next = static_cast<float*>(ws.buffer->data());
   for (const Slot& s : slots) {
     *s.t = Tensor::contiguous(DType::kF32, s.rows, s.cols, next);
-    next += s.rows * s.cols;
+    next += slot_floats(s);
   }
   ws.capacity = tokens;
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/line_aligned.h"
 #include "backend/cpu/matmul.h"
 #include "backend/cpu/packed_weight.h"
 #include "backend/ops.h"
@@ -46,7 +47,7 @@ class CpuWeight final : public PreparedWeight {
 // Buffers for running one expert over its tokens (moe_experts.h): one set per thread
 // where threads take whole experts, one per expert where they share every expert's rows.
 struct ExpertScratch {
-  std::vector<float> rows, gate, up, down;
+  LineAlignedFloats rows, gate, up, down;
   QuantizedRows activations;
 };
 
@@ -56,7 +57,7 @@ struct CpuContext {
   MatmulScratch matmul_scratch;
   std::vector<QuantizedRows> task_rows;  // matmuls: each packed task's x, quantised
   PackArena pack_arena;
-  std::vector<float> moe_buffer;        // router logits, gathered rows, expert outputs
+  LineAlignedFloats moe_buffer;         // router logits, gathered rows, expert outputs
   QuantizedRows moe_rows;               // a step's rows quantised for the routed experts
   std::vector<ExpertScratch> moe_threads;
   std::vector<ExpertScratch> moe_experts;

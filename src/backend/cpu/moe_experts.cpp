@@ -22,7 +22,7 @@ struct PackedExpert {
   const std::vector<RoutedToken>* tokens;
 };
 
-Tensor rows_of(std::vector<float>& buffer, int64_t rows, int64_t cols) {
+Tensor rows_of(LineAlignedFloats& buffer, int64_t rows, int64_t cols) {
   if (buffer.size() < static_cast<size_t>(rows * cols)) buffer.resize(static_cast<size_t>(rows * cols));
   return Tensor::contiguous(DType::kF32, rows, cols, buffer.data());
 }

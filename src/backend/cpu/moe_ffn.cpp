@@ -16,10 +16,16 @@ struct MoeWorkspace {
   Tensor logits, rows, gate, up, expert_out, routed_out;
 };
 
-MoeWorkspace carve(std::vector<float>& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter,
+MoeWorkspace carve(LineAlignedFloats& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter,
                    int64_t top_k) {
-  // routed_out: a row per (token, choice), then one per token for the shared expert.
-  const int64_t sizes[] = {T * n_experts, T * hidden, T * inter, T * inter, T * hidden, T * (top_k + 1) * hidden};
+  // routed_out: a row per (token, choice), then one per token for the shared expert. Each
+  // part starts on a cache line.
+  auto lines = [](int64_t floats) {
+    constexpr auto kLine = static_cast<int64_t>(kCacheLineBytes / sizeof(float));
+    return (floats + kLine - 1) / kLine * kLine;
+  };
+  const int64_t sizes[] = {lines(T * n_experts), lines(T * hidden),          lines(T * inter),
+                           lines(T * inter),     lines(T * hidden), lines(T * (top_k + 1) * hidden)};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   if (buffer.size() < static_cast<size_t>(total)) buffer.resize(static_cast<size_t>(total));
