@@ -874,6 +874,58 @@ void expect_weighted_rows(void (*kernel)(float*, const float*, const Block*, int
   }
 }
 
+// The several-token form: every weighting against the same chains, for each token count
+// and block counts that end a pass early (passes of 8, 4 and 2 blocks for 1, 2 and 3-4
+// tokens).
+template <typename Block>
+void expect_weighted_rows_tokens(void (*kernel)(float* const*, const float* const*, int, const Block*, int64_t,
+                                                int64_t, int64_t),
+                                 uint32_t seed) {
+  std::mt19937 rng(seed);
+  constexpr int64_t kRows = 37, kStride = 9;
+  std::vector<Block> rows(static_cast<size_t>(kRows * kStride));
+  for (auto& b : rows) {
+    b.d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
+  }
+  for (int n_tokens = 1; n_tokens <= cpu::kMaxWeightedRowsTokens; ++n_tokens)
+    for (int64_t n_blocks : {1, 3, 5, 9}) {
+      std::vector<std::vector<float>> p, out;
+      std::vector<float*> outs;
+      std::vector<const float*> ps;
+      for (int t = 0; t < n_tokens; ++t) {
+        p.push_back(random_floats(kRows, seed + 1 + static_cast<uint32_t>(t)));
+        out.emplace_back(static_cast<size_t>(32 * n_blocks) + 1, 99.0f);
+      }
+      for (int t = 0; t < n_tokens; ++t) {
+        outs.push_back(out[t].data());
+        ps.push_back(p[t].data());
+      }
+      kernel(outs.data(), ps.data(), n_tokens, rows.data(), kStride, kRows, n_blocks);
+      for (int t = 0; t < n_tokens; ++t) {
+        for (int64_t c = 0; c < 32 * n_blocks; ++c) {
+          float expected = 0.0f;
+          for (int64_t i = 0; i < kRows; ++i) {
+            const Block& b = rows[static_cast<size_t>(i * kStride + c / 32)];
+            const float scale = p[t][static_cast<size_t>(i)] * f16_to_f32(b.d);
+            expected = std::fma(static_cast<float>(code_of(b, static_cast<int>(c % 32))), scale, expected);
+          }
+          ASSERT_EQ(out[t][static_cast<size_t>(c)], expected)
+              << n_tokens << " tokens, token " << t << ", " << n_blocks << " blocks, column " << c;
+        }
+        EXPECT_EQ(out[t].back(), 99.0f) << "token " << t << " wrote past column " << 32 * n_blocks - 1;
+      }
+    }
+}
+
+TEST_P(CpuConformance, WeightedStoredRowsForSeveralTokensAreTheirOwnChains) {
+  const cpu::Kernels* k = cpu::select_kernels(GetParam());
+  if (!k->weighted_rows_tokens_q4_0 || !k->weighted_rows_tokens_q8_0)
+    GTEST_SKIP() << "table " << k->isa << " weighs stored rows for one token at a time";
+  expect_weighted_rows_tokens<BlockQ4_0>(k->weighted_rows_tokens_q4_0, 45);
+  expect_weighted_rows_tokens<BlockQ8_0>(k->weighted_rows_tokens_q8_0, 47);
+}
+
 TEST_P(CpuConformance, WeightedStoredRowsAreFmaChainsInOrder) {
   const cpu::Kernels* k = cpu::select_kernels(GetParam());
   if (!k->weighted_rows_q4_0 || !k->weighted_rows_q8_0) GTEST_SKIP() << "table " << k->isa << " reads no stored rows";

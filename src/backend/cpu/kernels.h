@@ -144,6 +144,8 @@ constexpr int kMaxGemmTokens = 8;
 // The sixteen-row kernels take up to this many: AMX multiplies a block for sixteen tokens
 // in one instruction.
 constexpr int kMaxSixteenRowTokens = 16;
+// The weighted_rows_tokens kernels take up to this many weightings per call.
+constexpr int kMaxWeightedRowsTokens = 4;
 
 struct Kernels {
   std::string_view isa;  // one of kKernelTableNames
@@ -247,6 +249,13 @@ struct Kernels {
                              int64_t n_blocks);
   void (*weighted_rows_q8_0)(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride, int64_t n_rows,
                              int64_t n_blocks);
+  // The same for n_tokens (1..kMaxWeightedRowsTokens) weightings of the same rows at once,
+  // out[t] from p[t], each with the bits of its own weighted_rows call (a block's codes
+  // widened once for all of them). nullptr where a table has none: one call per token.
+  void (*weighted_rows_tokens_q4_0)(float* const* out, const float* const* p, int n_tokens, const BlockQ4_0* rows,
+                                    int64_t row_stride, int64_t n_rows, int64_t n_blocks);
+  void (*weighted_rows_tokens_q8_0)(float* const* out, const float* const* p, int n_tokens, const BlockQ8_0* rows,
+                                    int64_t row_stride, int64_t n_rows, int64_t n_blocks);
   // gate[i] = swiglu_value(gate[i], up[i], limit) (moe_experts.h) with exp_and_sum's
   // exponential. nullptr: callers loop over swiglu_value.
   void (*swiglu)(float* gate, const float* up, int64_t n, float limit);

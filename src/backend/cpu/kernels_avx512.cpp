@@ -825,6 +825,70 @@ DSINFER_AVX512_VNNI void weighted_rows_q4_0(float* out, const float* p, const Bl
   weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
 }
 
+// weighted_rows for NT weightings of the same rows: per column and row the same fused
+// multiply-add with the same rounded scale, rows in order, so each weighting gets the
+// bits of its own call; a block's codes are widened once for all NT. Fewer blocks per
+// pass as NT grows, so that the NT x 2 x blocks sums stay in sixteen registers.
+template <int NT, typename Block>
+DSINFER_AVX512_VNNI void weighted_rows_tile(float* const* out, const float* const* p, const Block* rows,
+                                            int64_t row_stride, int64_t n_rows, int64_t n_blocks) {
+  constexpr int64_t kPass = NT == 1 ? 8 : NT == 2 ? 4 : 2;
+  for (int64_t b0 = 0; b0 < n_blocks; b0 += kPass) {
+    const int64_t nb = std::min<int64_t>(kPass, n_blocks - b0);
+    __m512 acc[NT][2 * kPass];
+    for (auto& token : acc)
+      for (auto& a : token) a = _mm512_setzero_ps();
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const Block* row = rows + i * row_stride;
+      if (b0 == 0) {
+        const char* ahead = reinterpret_cast<const char*>(row) + kPrefetchBytes;
+        for (size_t line = 0; line < n_blocks * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+      }
+#pragma GCC unroll 8
+      for (int64_t b = 0; b < kPass; ++b) {
+        if (b >= nb) break;
+        __m512 v[2];
+        block_values(row[b0 + b], v);
+        const float d = _cvtsh_ss(row[b0 + b].d);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const __m512 scale = _mm512_set1_ps(p[t][i] * d);
+          acc[t][2 * b] = _mm512_fmadd_ps(v[0], scale, acc[t][2 * b]);
+          acc[t][2 * b + 1] = _mm512_fmadd_ps(v[1], scale, acc[t][2 * b + 1]);
+        }
+      }
+    }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t)
+#pragma GCC unroll 16
+      for (int64_t j = 0; j < 2 * kPass; ++j)
+        if (j < 2 * nb) _mm512_storeu_ps(out[t] + 32 * b0 + 16 * j, acc[t][j]);
+  }
+}
+
+template <typename Block>
+DSINFER_AVX512_VNNI void weighted_rows_tokens(float* const* out, const float* const* p, int n_tokens,
+                                              const Block* rows, int64_t row_stride, int64_t n_rows, int64_t n_blocks) {
+  switch (n_tokens) {
+    case 1: return weighted_rows_tile<1>(out, p, rows, row_stride, n_rows, n_blocks);
+    case 2: return weighted_rows_tile<2>(out, p, rows, row_stride, n_rows, n_blocks);
+    case 3: return weighted_rows_tile<3>(out, p, rows, row_stride, n_rows, n_blocks);
+    default: return weighted_rows_tile<4>(out, p, rows, row_stride, n_rows, n_blocks);
+  }
+}
+
+DSINFER_AVX512_VNNI void weighted_rows_tokens_q4_0(float* const* out, const float* const* p, int n_tokens,
+                                                   const BlockQ4_0* rows, int64_t row_stride, int64_t n_rows,
+                                                   int64_t n_blocks) {
+  weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
+}
+
+DSINFER_AVX512_VNNI void weighted_rows_tokens_q8_0(float* const* out, const float* const* p, int n_tokens,
+                                                   const BlockQ8_0* rows, int64_t row_stride, int64_t n_rows,
+                                                   int64_t n_blocks) {
+  weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
+}
+
 DSINFER_AVX512_VNNI void weighted_rows_q8_0(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride,
                                             int64_t n_rows, int64_t n_blocks) {
   weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
@@ -874,6 +938,8 @@ const Kernels& avx512_vnni_kernels() {
     }
     k.weighted_rows_q4_0 = weighted_rows_q4_0;
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
+    k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
+    k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
     return k;
   }();
   return table;

@@ -164,31 +164,53 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   float* v_products = reinterpret_cast<float*>(o_quantized_v + H * n_tokens * o_blocks);
 
   // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
-  // else per latent dim a dot product with the float32 transposed copy.
+  // else per latent dim a dot product with the float32 transposed copy. Head by head, so
+  // that a head's K rows stay in L1 across the tokens, several tokens per call where the
+  // table weighs rows for several at once (each block's codes then widened once).
   const bool weighted = has_weighted_rows(k, kv_b);
   const AbsorbedKeyWeights* keys = weighted ? nullptr : &absorbed_keys(shape);
   const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
-  // Head by head, so that a head's K rows stay in L1 across the sequences.
-  ctx.pool.parallel_for(H * S, [&](int, int64_t i0, int64_t i1) {
+  const auto several_q4_0 = kv_b.dtype == DType::kQ4_0 ? k.weighted_rows_tokens_q4_0 : nullptr;
+  const auto several_q8_0 = kv_b.dtype == DType::kQ8_0 ? k.weighted_rows_tokens_q8_0 : nullptr;
+  const int64_t per_call = weighted && (several_q4_0 || several_q8_0) ? kMaxWeightedRowsTokens : 1;
+  std::vector<std::pair<const AbsorbedSequence*, int64_t>> batch_tokens;  // (sequence, row) in batch order
+  for (const AbsorbedSequence& s : seqs)
+    for (int64_t t = 0; t < s.args->q.rows; ++t) batch_tokens.emplace_back(&s, t);
+  const int64_t runs = (n_tokens + per_call - 1) / per_call;
+  ctx.pool.parallel_for(H * runs, [&](int, int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t h = i / S;
-      const AbsorbedSequence& s = seqs[static_cast<size_t>(i % S)];
-      for (int64_t t = 0; t < s.args->q.rows; ++t) {
-        float* q_latent = s.q_latent(t, h, H);
-        const float* q = s.args->q.f32_row(t) + h * q_head;
-        if (weighted) {
-          const auto* k_rows = static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(h * kv_head) * row_bytes;
-          if (kv_b.dtype == DType::kQ4_0)
-            k.weighted_rows_q4_0(q_latent, q, reinterpret_cast<const BlockQ4_0*>(k_rows), r / 32, shape.nope_dim, r / 32);
-          else
-            k.weighted_rows_q8_0(q_latent, q, reinterpret_cast<const BlockQ8_0*>(k_rows), r / 32, shape.nope_dim, r / 32);
-        } else {
-          const float* w_kt = keys->k_transposed.data() + h * r * shape.nope_dim;
-          for (int64_t c = 0; c < r; ++c) q_latent[c] = k.dot_f32(w_kt + c * shape.nope_dim, q, shape.nope_dim);
+      const int64_t h = i / runs, first = (i % runs) * per_call, count = std::min(per_call, n_tokens - first);
+      float* q_latents[kMaxWeightedRowsTokens];
+      const float* q_nopes[kMaxWeightedRowsTokens];
+      for (int64_t j = 0; j < count; ++j) {
+        const auto& [s, t] = batch_tokens[static_cast<size_t>(first + j)];
+        q_latents[j] = s->q_latent(t, h, H);
+        q_nopes[j] = s->args->q.f32_row(t) + h * q_head;
+      }
+      const auto* k_rows = static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(h * kv_head) * row_bytes;
+      const auto* q4_0_rows = reinterpret_cast<const BlockQ4_0*>(k_rows);
+      const auto* q8_0_rows = reinterpret_cast<const BlockQ8_0*>(k_rows);
+      if (several_q4_0 && per_call > 1) {
+        several_q4_0(q_latents, q_nopes, static_cast<int>(count), q4_0_rows, r / 32, shape.nope_dim, r / 32);
+      } else if (several_q8_0 && per_call > 1) {
+        several_q8_0(q_latents, q_nopes, static_cast<int>(count), q8_0_rows, r / 32, shape.nope_dim, r / 32);
+      } else {
+        for (int64_t j = 0; j < count; ++j) {
+          if (weighted && kv_b.dtype == DType::kQ4_0) {
+            k.weighted_rows_q4_0(q_latents[j], q_nopes[j], q4_0_rows, r / 32, shape.nope_dim, r / 32);
+          } else if (weighted) {
+            k.weighted_rows_q8_0(q_latents[j], q_nopes[j], q8_0_rows, r / 32, shape.nope_dim, r / 32);
+          } else {
+            const float* w_kt = keys->k_transposed.data() + h * r * shape.nope_dim;
+            for (int64_t c = 0; c < r; ++c) q_latents[j][c] = k.dot_f32(w_kt + c * shape.nope_dim, q_nopes[j], shape.nope_dim);
+          }
         }
-        float* column = s.queries(t) + (h / 8) * d * 8 + h % 8;
-        for (int64_t c = 0; c < r; ++c) column[8 * c] = q_latent[c];
-        for (int64_t c = 0; c < shape.rope_dim; ++c) column[8 * (r + c)] = q[shape.nope_dim + c];
+      }
+      for (int64_t j = 0; j < count; ++j) {
+        const auto& [s, t] = batch_tokens[static_cast<size_t>(first + j)];
+        float* column = s->queries(t) + (h / 8) * d * 8 + h % 8;
+        for (int64_t c = 0; c < r; ++c) column[8 * c] = q_latents[j][c];
+        for (int64_t c = 0; c < shape.rope_dim; ++c) column[8 * (r + c)] = q_nopes[j][shape.nope_dim + c];
       }
     }
   });
