@@ -840,6 +840,18 @@ TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {
   }
 }
 
+// n Q4_0 / Q8_0 blocks of random codes with scales in [0.001, 0.1).
+template <typename Block>
+std::vector<Block> random_blocks(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Block> blocks(static_cast<size_t>(n));
+  for (auto& b : blocks) {
+    b.d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
+  }
+  return blocks;
+}
+
 // Rows weighted as stored: every column the plain fma chain over rows in order, with each
 // weight times its row's block scale rounded first; Q4_0 and Q8_0, block counts around
 // the kernels' four-block steps, rows with a stride.
@@ -849,13 +861,8 @@ int code_of(const BlockQ8_0& b, int i) { return b.qs[i]; }
 template <typename Block>
 void expect_weighted_rows(void (*kernel)(float*, const float*, const Block*, int64_t, int64_t, int64_t),
                           uint32_t seed) {
-  std::mt19937 rng(seed);
   constexpr int64_t kRows = 37, kStride = 7;
-  std::vector<Block> rows(static_cast<size_t>(kRows * kStride));
-  for (auto& b : rows) {
-    b.d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
-    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
-  }
+  std::vector<Block> rows = random_blocks<Block>(kRows * kStride, seed);
   rows[0].qs[0] = static_cast<std::remove_reference_t<decltype(rows[0].qs[0])>>(0x80);
   const auto p = random_floats(kRows, seed + 1);
   for (int64_t n_blocks : {1, 3, 4, 7}) {
@@ -881,13 +888,8 @@ template <typename Block>
 void expect_weighted_rows_tokens(void (*kernel)(float* const*, const float* const*, int, const Block*, int64_t,
                                                 int64_t, int64_t),
                                  uint32_t seed) {
-  std::mt19937 rng(seed);
   constexpr int64_t kRows = 37, kStride = 9;
-  std::vector<Block> rows(static_cast<size_t>(kRows * kStride));
-  for (auto& b : rows) {
-    b.d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
-    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
-  }
+  const std::vector<Block> rows = random_blocks<Block>(kRows * kStride, seed);
   for (int n_tokens = 1; n_tokens <= cpu::kMaxWeightedRowsTokens; ++n_tokens)
     for (int64_t n_blocks : {1, 3, 5, 9}) {
       std::vector<std::vector<float>> p, out;

@@ -788,47 +788,11 @@ DSINFER_AVX512_VNNI inline void block_values(const BlockQ8_0& b, __m512 v[2]) {
     v[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * j))));
 }
 
-// The AVX2 table's weighted_rows in sixteen lanes, eight blocks (256 columns) per pass:
-// the same fused multiply-add per column and row, so the same bits.
-template <typename Block>
-DSINFER_AVX512_VNNI void weighted_rows(float* out, const float* p, const Block* rows, int64_t row_stride,
-                                       int64_t n_rows, int64_t n_blocks) {
-  for (int64_t b0 = 0; b0 < n_blocks; b0 += 8) {
-    const int64_t nb = std::min<int64_t>(8, n_blocks - b0);
-    __m512 acc[16];
-    for (auto& a : acc) a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n_rows; ++i) {
-      const Block* row = rows + i * row_stride;
-      if (b0 == 0) {
-        const char* ahead = reinterpret_cast<const char*>(row) + kPrefetchBytes;
-        for (size_t line = 0; line < n_blocks * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
-      }
-      // Unrolled with constant indices, so the sums stay in registers.
-#pragma GCC unroll 8
-      for (int64_t b = 0; b < 8; ++b) {
-        if (b >= nb) break;
-        const __m512 scale = _mm512_set1_ps(p[i] * _cvtsh_ss(row[b0 + b].d));
-        __m512 v[2];
-        block_values(row[b0 + b], v);
-        acc[2 * b] = _mm512_fmadd_ps(v[0], scale, acc[2 * b]);
-        acc[2 * b + 1] = _mm512_fmadd_ps(v[1], scale, acc[2 * b + 1]);
-      }
-    }
-#pragma GCC unroll 16
-    for (int64_t j = 0; j < 16; ++j)
-      if (j < 2 * nb) _mm512_storeu_ps(out + 32 * b0 + 16 * j, acc[j]);
-  }
-}
-
-DSINFER_AVX512_VNNI void weighted_rows_q4_0(float* out, const float* p, const BlockQ4_0* rows, int64_t row_stride,
-                                            int64_t n_rows, int64_t n_blocks) {
-  weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
-}
-
-// weighted_rows for NT weightings of the same rows: per column and row the same fused
-// multiply-add with the same rounded scale, rows in order, so each weighting gets the
-// bits of its own call; a block's codes are widened once for all NT. Fewer blocks per
-// pass as NT grows, so that the NT x 2 x blocks sums stay in sixteen registers.
+// The AVX2 table's weighted_rows in sixteen lanes for NT weightings of the same rows: per
+// column and row the same fused multiply-add with the same rounded scale, rows in order,
+// so each weighting gets the AVX2 bits of its own call; a block's codes are widened once
+// for all NT. Eight blocks (256 columns) per pass for one weighting, fewer as NT grows, so
+// that the NT x 2 x blocks sums stay in sixteen registers.
 template <int NT, typename Block>
 DSINFER_AVX512_VNNI void weighted_rows_tile(float* const* out, const float* const* p, const Block* rows,
                                             int64_t row_stride, int64_t n_rows, int64_t n_blocks) {
@@ -844,6 +808,7 @@ DSINFER_AVX512_VNNI void weighted_rows_tile(float* const* out, const float* cons
         const char* ahead = reinterpret_cast<const char*>(row) + kPrefetchBytes;
         for (size_t line = 0; line < n_blocks * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
       }
+      // Unrolled with constant indices, so the sums stay in registers.
 #pragma GCC unroll 8
       for (int64_t b = 0; b < kPass; ++b) {
         if (b >= nb) break;
@@ -864,6 +829,16 @@ DSINFER_AVX512_VNNI void weighted_rows_tile(float* const* out, const float* cons
       for (int64_t j = 0; j < 2 * kPass; ++j)
         if (j < 2 * nb) _mm512_storeu_ps(out[t] + 32 * b0 + 16 * j, acc[t][j]);
   }
+}
+
+DSINFER_AVX512_VNNI void weighted_rows_q4_0(float* out, const float* p, const BlockQ4_0* rows, int64_t row_stride,
+                                            int64_t n_rows, int64_t n_blocks) {
+  weighted_rows_tile<1>(&out, &p, rows, row_stride, n_rows, n_blocks);
+}
+
+DSINFER_AVX512_VNNI void weighted_rows_q8_0(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride,
+                                            int64_t n_rows, int64_t n_blocks) {
+  weighted_rows_tile<1>(&out, &p, rows, row_stride, n_rows, n_blocks);
 }
 
 template <typename Block>
@@ -889,10 +864,6 @@ DSINFER_AVX512_VNNI void weighted_rows_tokens_q8_0(float* const* out, const floa
   weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
 }
 
-DSINFER_AVX512_VNNI void weighted_rows_q8_0(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride,
-                                            int64_t n_rows, int64_t n_blocks) {
-  weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
-}
 
 void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride) {
