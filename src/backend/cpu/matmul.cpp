@@ -241,6 +241,25 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   }
 }
 
+// Groups [g_begin, g_end) of a packed weight (`groups`, `blocks` blocks each) against
+// n_tokens tokens of x: out[t * out_stride + 8 (g - g_begin) + r]. Two groups per call
+// where the table has sixteen-row kernels: for one token (decode) two streams, each
+// fetched 16 KiB ahead, read memory faster than one group at a time
+// (x86::kPairedPrefetchBytes).
+template <typename Kernels_, typename Block, typename Act>
+void group_products(const Kernels_& kernels, const Block* groups, int64_t blocks, const Act* x, int64_t x_stride,
+                    int64_t n_tokens, int64_t g_begin, int64_t g_end, float* out, int64_t out_stride) {
+  for (int64_t g = g_begin; g < g_end; ++g) {
+    const bool pair = g + 1 < g_end && kernels.sixteen;
+    const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
+    for (int64_t t = 0; t < n_tokens; t += step)
+      (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, x + t * x_stride, x_stride,
+                                               static_cast<int>(std::min(step, n_tokens - t)),
+                                               out + t * out_stride + 8 * (g - g_begin), out_stride);
+    if (pair) ++g;
+  }
+}
+
 // matmul_packed_rows for a recoded FP8 weight: per group, its eight rows (in L1) against
 // every token, four tokens per call where there are four, with the bits of one at a time.
 void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tensor out, int64_t g_begin,
@@ -265,16 +284,7 @@ void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tens
 void packed_rows_q8(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t n_tokens, int64_t g_begin,
                     int64_t g_end, float* out, int64_t out_stride) {
   with_group_kernels(k, w, Tensor{}, x, nullptr, [&](auto kernels, const auto* groups, const auto* xs, int64_t x_stride) {
-    const int64_t blocks = w.blocks_per_row();
-    for (int64_t g = g_begin; g < g_end; ++g) {
-      const bool pair = g + 1 < g_end && kernels.sixteen;
-      const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
-      for (int64_t t = 0; t < n_tokens; t += step)
-        (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, xs + t * x_stride, x_stride,
-                                                 static_cast<int>(std::min(step, n_tokens - t)),
-                                                 out + t * out_stride + 8 * (g - g_begin), out_stride);
-      if (pair) ++g;
-    }
+    group_products(kernels, groups, w.blocks_per_row(), xs, x_stride, n_tokens, g_begin, g_end, out, out_stride);
   });
 }
 
@@ -299,26 +309,13 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
                         int64_t g_begin, int64_t g_end) {
   if (w.source_dtype() == DType::kF8E4M3) return recoded_f8e4m3_rows(k, w, x_rows, out, g_begin, g_end);
   with_group_kernels(k, w, x_rows, xq.q8.data(), xq.q8x3.data(), [&](auto kernels, const auto* groups, const auto* x, int64_t x_stride) {
-    const int64_t blocks = w.blocks_per_row();
     // Tokens go in chunks whose activations stay in L2 while the weights stream past,
     // kMaxGemmTokens per kernel call (kMaxSixteenRowTokens for the sixteen-row kernels).
     constexpr int64_t kTokenChunk = 64;
-    for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk) {
-      const int64_t t1 = std::min(out.rows, t0 + kTokenChunk);
-      for (int64_t g = g_begin; g < g_end; ++g) {
-        // Two groups per call where the table has sixteen-row kernels: for one token
-        // (decode) two streams, each fetched 16 KiB ahead, read memory faster than one
-        // group at a time (x86::kPairedPrefetchBytes).
-        const bool pair = g + 1 < g_end && kernels.sixteen;
-        const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
-        for (int64_t t = t0; t < t1; t += step) {
-          const int n = static_cast<int>(std::min<int64_t>(step, t1 - t));
-          (pair ? kernels.sixteen : kernels.eight)(groups + g * blocks, blocks, x + t * x_stride, x_stride, n,
-                                                   out.f32_row(t) + 8 * g, out.row_stride);
-        }
-        if (pair) ++g;
-      }
-    }
+    for (int64_t t0 = 0; t0 < out.rows; t0 += kTokenChunk)
+      group_products(kernels, groups, w.blocks_per_row(), x + t0 * x_stride, x_stride,
+                     std::min(kTokenChunk, out.rows - t0), g_begin, g_end, out.f32_row(t0) + 8 * g_begin,
+                     out.row_stride);
   });
 }
 
