@@ -810,6 +810,34 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
     }
 }
 
+// The far-pair kernel gives each of its two pairs of groups the bits of the sixteen-row
+// kernel on that pair alone, into that pair's own output.
+TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
+  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
+  if (!k || !k->gemm_q4_0x16_far) GTEST_SKIP() << "no table here has far-pair kernels";
+  constexpr int64_t kBlocks = 7, kGap = 5;  // the far pair starts kGap pairs after the first
+  std::mt19937 rng(29);
+  std::vector<cpu::BlockQ4_0x8> q4(2 * kBlocks * (kGap + 1));
+  for (auto& b : q4) {
+    for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
+  }
+  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks * 32), 30);
+  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks));
+  k->quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
+  const cpu::BlockQ4_0x8* near_pair = q4.data();
+  const cpu::BlockQ4_0x8* far_pair = q4.data() + 2 * kBlocks * kGap;
+  for (int n = 1; n <= cpu::kMaxFarPairTokens; ++n) {
+    std::vector<float> out(static_cast<size_t>(16 * n)), out_far(out.size()), alone(out.size()), alone_far(out.size());
+    k->gemm_q4_0x16_far(near_pair, far_pair, kBlocks, x.data(), kBlocks, n, out.data(), out_far.data(), 16);
+    k->gemm_q4_0x16(near_pair, kBlocks, x.data(), kBlocks, n, alone.data(), 16);
+    k->gemm_q4_0x16(far_pair, kBlocks, x.data(), kBlocks, n, alone_far.data(), 16);
+    EXPECT_TRUE(same_bits(out.data(), alone.data(), 16 * n)) << "tokens " << n;
+    EXPECT_TRUE(same_bits(out_far.data(), alone_far.data(), 16 * n)) << "tokens " << n;
+    EXPECT_FALSE(same_bits(out.data(), alone_far.data(), 16 * n)) << "tokens " << n;
+  }
+}
+
 // Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums
 // the FP4 kernels subtract are the digits' own.
 TEST(CpuKernels, ThreeDigitActivationsRebuildTheirRows) {

@@ -110,34 +110,45 @@ DSINFER_AVX512_VNNI inline __m512i broadcast_group16(const int8_t* qs) {
   return _mm512_set1_epi32(group);
 }
 
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
-                                           int64_t x_stride, float* out, int64_t out_stride) {
-  const BlockQ4_0x8* w1 = w + n_blocks;
+// kPairs pairs of groups side by side, block by block, each pair's rows with the operations
+// of one pair alone. Two pairs far apart (different matrices, or the halves of a range)
+// are four streams from two places: on a 2-core Xeon VM two threads read 26.6-29.9 GB/s
+// that way against 23.6-25.7 for one pair at a time, with the pairs 72 KiB or more apart
+// (36 KiB: 25.5), the probe 28.8-30.4 (docs/benchmarks.md, CPU backend session 16).
+template <int NT, int kPairs>
+DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs], int64_t n_blocks,
+                                           const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
+                                           int64_t out_stride) {
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  __m512 acc[NT];
-  for (auto& a : acc) a = _mm512_setzero_ps();
+  __m512 acc[kPairs][NT];
+  for (auto& pair : acc)
+    for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    prefetch_pair(w + b, w1 + b);
-    __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);
-      lo[k] = _mm512_and_si512(packed, low_nibbles);
-      hi[k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
-    }
-    const __m512 dw = scales_pair(w[b].d, w1[b].d);
-    for (int t = 0; t < NT; ++t) {
-      const ActBlockQ8& xb = x[t * x_stride + b];
-      __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
+    for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
+    for (int p = 0; p < kPairs; ++p) {
+      const BlockQ4_0x8& w0 = w[p][b];
+      const BlockQ4_0x8& w1 = w[p][n_blocks + b];
+      __m512i lo[4], hi[4];
       for (int k = 0; k < 4; ++k) {
-        low_sum = _mm512_dpbusd_epi32(low_sum, lo[k], broadcast_group16(xb.qs + 4 * k));
-        high_sum = _mm512_dpbusd_epi32(high_sum, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
+        const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
+        lo[k] = _mm512_and_si512(packed, low_nibbles);
+        hi[k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
       }
-      const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low_sum, high_sum), _mm512_set1_epi32(8 * xb.sum));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[t]);
+      const __m512 dw = scales_pair(w0.d, w1.d);
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& xb = x[t * x_stride + b];
+        __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          low_sum = _mm512_dpbusd_epi32(low_sum, lo[k], broadcast_group16(xb.qs + 4 * k));
+          high_sum = _mm512_dpbusd_epi32(high_sum, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
+        }
+        const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low_sum, high_sum), _mm512_set1_epi32(8 * xb.sum));
+        acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[p][t]);
+      }
     }
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int p = 0; p < kPairs; ++p)
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
 template <int NT>
@@ -382,7 +393,16 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
 void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    gemm_q4_0x16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+    gemm_q4_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
+                                              out_stride);
+  });
+}
+
+void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
+                      int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
+    gemm_q4_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
+                                              {out + t * out_stride, out_far + t * out_stride}, out_stride);
   });
 }
 
@@ -894,6 +914,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q5_kx8 = gemm_q5_kx8;
     k.gemm_q6_kx8 = gemm_q6_kx8;
     k.gemm_q4_0x16 = gemm_q4_0x16;
+    k.gemm_q4_0x16_far = gemm_q4_0x16_far;
     k.gemm_q8_0x16 = gemm_q8_0x16;
     k.gemm_q4_kx16 = gemm_q4_kx16;
     k.gemm_q5_kx16 = gemm_q5_kx16;

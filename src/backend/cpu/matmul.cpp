@@ -205,13 +205,17 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
 
 namespace {
 
-// One packed format's kernels in a table: eight rows per call, and sixteen (two groups)
-// where the table has them, over activations of type Act.
+// One packed format's kernels in a table: eight rows per call, sixteen (two groups) where
+// the table has them, and two pairs of groups far apart where it has that, over
+// activations of type Act.
 template <typename Block, typename Act>
 struct GroupKernels {
   using Gemm = void (*)(const Block* w, int64_t n_blocks, const Act* x, int64_t x_stride, int n_tokens, float* out,
                         int64_t out_stride);
+  using FarGemm = void (*)(const Block* w, const Block* w_far, int64_t n_blocks, const Act* x, int64_t x_stride,
+                           int n_tokens, float* out, float* out_far, int64_t out_stride);
   Gemm eight = nullptr, sixteen = nullptr;
+  FarGemm far = nullptr;
 };
 
 // fn(kernels, group 0, x, x_stride) for w's format in table k, x being q8 or q8x3 in w's
@@ -223,7 +227,8 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   const int64_t x_stride = w.act_blocks_per_row();
   switch (w.source_dtype()) {
     case DType::kQ4_0:
-      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16}, w.q4_0_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16, k.gemm_q4_0x16_far},
+                w.q4_0_group(0), q8, x_stride);
     case DType::kQ8_0:
       return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16}, w.q8_0_group(0), q8, x_stride);
     case DType::kQ4_K:
@@ -245,10 +250,19 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
 // n_tokens tokens of x: out[t * out_stride + 8 (g - g_begin) + r]. Two groups per call
 // where the table has sixteen-row kernels: for one token (decode) two streams, each
 // fetched 16 KiB ahead, read memory faster than one group at a time
-// (x86::kPairedPrefetchBytes).
+// (x86::kPairedPrefetchBytes). For a few tokens, where the table has far-pair kernels,
+// the range's first half of pairs goes side by side with its second half.
 template <typename Kernels_, typename Block, typename Act>
 void group_products(const Kernels_& kernels, const Block* groups, int64_t blocks, const Act* x, int64_t x_stride,
                     int64_t n_tokens, int64_t g_begin, int64_t g_end, float* out, int64_t out_stride) {
+  if (kernels.far && n_tokens <= kMaxFarPairTokens) {
+    const int64_t half = (g_end - g_begin) / 4 * 2;  // groups in each half, whole pairs
+    for (int64_t g = g_begin; g < g_begin + half; g += 2)
+      kernels.far(groups + g * blocks, groups + (g + half) * blocks, blocks, x, x_stride, static_cast<int>(n_tokens),
+                  out + 8 * (g - g_begin), out + 8 * (g + half - g_begin), out_stride);
+    g_begin += 2 * half;
+    out += 8 * 2 * half;
+  }
   for (int64_t g = g_begin; g < g_end; ++g) {
     const bool pair = g + 1 < g_end && kernels.sixteen;
     const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
