@@ -333,13 +333,46 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   });
 }
 
+bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
+  return k.gemm_q4_0x16_far && w.source_dtype() == DType::kQ4_0 && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
+}
+
+void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t g_begin, int64_t g_end, Tensor out,
+                               const PackedWeight& far, int64_t far_begin, int64_t far_end, Tensor far_out, Tensor x,
+                               const QuantizedRows& xq) {
+  int64_t pairs = 0;
+  if (reads_beside(k, w, out.rows) && far.source_dtype() == w.source_dtype() &&
+      far.blocks_per_row() == w.blocks_per_row() && far.act_blocks_per_row() == w.act_blocks_per_row() &&
+      far_out.rows == out.rows && far_out.row_stride == out.row_stride) {
+    pairs = std::min(g_end - g_begin, far_end - far_begin) / 2;
+    const BlockQ4_0x8* near_groups = w.q4_0_group(g_begin);
+    const BlockQ4_0x8* far_groups = far.q4_0_group(far_begin);
+    const int64_t blocks = w.blocks_per_row();
+    float* near_out = out.f32_row(0) + 8 * g_begin;
+    float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
+    for (int64_t p = 0; p < pairs; ++p)
+      k.gemm_q4_0x16_far(near_groups + 2 * p * blocks, far_groups + 2 * p * blocks, blocks, xq.q8.data(),
+                         w.act_blocks_per_row(), static_cast<int>(out.rows), near_out + 16 * p, far_rows_out + 16 * p,
+                         out.row_stride);
+  }
+  matmul_packed_rows(k, w, x, xq, out, g_begin + 2 * pairs, g_end);
+  matmul_packed_rows(k, far, x, xq, far_out, far_begin + 2 * pairs, far_end);
+}
+
 void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x,
                    const PackedWeight& w) {
   quantize_activations(activation_form(k, w), k, pool, scratch.activations, x);
-  // Chunks of whole pairs of groups, which the sixteen-row kernels take in one call.
-  const int64_t groups = w.rows() / 8;
-  pool.parallel_for_dynamic((groups + 1) / 2, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
-    matmul_packed_rows(k, w, x, scratch.activations, out, 2 * begin, std::min(2 * end, groups));
+  // Chunks of whole pairs of groups, which the sixteen-row kernels take in one call; where
+  // the table reads far pairs, pair p of the first half beside pair p + (pairs - half).
+  const int64_t groups = w.rows() / 8, pairs = (groups + 1) / 2;
+  const int64_t half = reads_beside(k, w, out.rows) ? pairs / 2 : 0, items = pairs - half;
+  pool.parallel_for_dynamic(items, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
+    const int64_t beside_end = std::min(end, half);
+    if (begin < beside_end)
+      matmul_packed_rows_beside(k, w, 2 * begin, 2 * beside_end, out, w, 2 * (begin + items),
+                                std::min(2 * (beside_end + items), groups), out, x, scratch.activations);
+    const int64_t alone = std::max(begin, half);
+    if (alone < end) matmul_packed_rows(k, w, x, scratch.activations, out, 2 * alone, std::min(2 * end, groups));
   });
 }
 

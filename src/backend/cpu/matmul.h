@@ -63,6 +63,19 @@ ActivationForm activation_form(const Kernels& k, const PackedWeight& w);
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end);
 
+// Whether matmul_packed_rows_beside reads its two ranges side by side for n_tokens
+// tokens of w: the table has far-pair kernels for w's format and that many tokens.
+bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens);
+
+// matmul_packed_rows of w's groups [g_begin, g_end) into out and of far's groups
+// [far_begin, far_end) into far_out (far in w's format and columns, against the same x):
+// pair by pair side by side where reads_beside, one range after the other elsewhere, the
+// bits the same either way. Two places far apart (another matrix, or the other half of
+// this one) keep more of memory busy than one (docs/benchmarks.md, CPU backend, session 16).
+void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t g_begin, int64_t g_end, Tensor out,
+                               const PackedWeight& far, int64_t far_begin, int64_t far_end, Tensor far_out, Tensor x,
+                               const QuantizedRows& xq);
+
 // n_tokens tokens' products with rows [8 g_begin, 8 g_end) of a packed weight whose
 // activation_form is kQ8, from x quantised (a token's blocks w.act_blocks_per_row() apart):
 // out[t * out_stride + 8 (g - g_begin) + r] for token t and row r of group g.

@@ -8,7 +8,9 @@ namespace dsinfer::cpu {
 namespace {
 
 // A product of the loop: its weight in units of rows (eight-row groups of a packed
-// weight, row_tile rows of a float one) cut into chunks of units_per_chunk units.
+// weight, row_tile rows of a float one) cut into chunks of units_per_chunk units, taken
+// one at a time or, where the kernels read far pairs, chunk c of the first half beside
+// chunk c + items() (megabytes apart in a large matrix).
 struct Product {
   const MatmulTask* task;
   const PackedWeight* packed;  // or nullptr: a float-format weight read through view
@@ -16,10 +18,21 @@ struct Product {
   int64_t unit_rows, units, units_per_chunk = 1;
   QuantizedRows* x_rows = nullptr;  // x quantised for a packed weight's kernel
 
+  bool beside = false;  // chunk c of the first half read beside chunk c + items()
+
   int64_t chunks() const { return (units + units_per_chunk - 1) / units_per_chunk; }
-  void run(const Kernels& k, int64_t u0, int64_t u1) const {
-    if (packed) return matmul_packed_rows(k, *packed, task->x, *x_rows, task->out, u0, u1);
-    for (int64_t u = u0; u < u1; ++u)
+  // Units of work in the loop: chunks, or pairs of chunks (and the middle one alone).
+  int64_t items() const { return beside ? chunks() - chunks() / 2 : chunks(); }
+  void run(const Kernels& k, int64_t item) const {
+    auto first_unit = [&](int64_t chunk) { return chunk * units_per_chunk; };
+    auto end_unit = [&](int64_t chunk) { return std::min(first_unit(chunk) + units_per_chunk, units); };
+    if (beside && item < chunks() / 2) {
+      const int64_t far = item + items();
+      return matmul_packed_rows_beside(k, *packed, first_unit(item), end_unit(item), task->out, *packed,
+                                       first_unit(far), end_unit(far), task->out, task->x, *x_rows);
+    }
+    if (packed) return matmul_packed_rows(k, *packed, task->x, *x_rows, task->out, first_unit(item), end_unit(item));
+    for (int64_t u = first_unit(item); u < end_unit(item); ++u)
       float_weight_rows(k, task->out, task->x, *view, u * unit_rows, std::min((u + 1) * unit_rows, view->rows()));
   }
 };
@@ -56,16 +69,15 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
       p.units_per_chunk += p.units_per_chunk % 2;  // whole pairs of groups, as matmul_packed
       p.x_rows = &ctx.task_rows[i];
       quantize_activations(activation_form(ctx.kernels, *p.packed), ctx.kernels, ctx.pool, *p.x_rows, p.task->x);
+      p.beside = reads_beside(ctx.kernels, *p.packed, p.task->out.rows);
     }
-    first[i + 1] = first[i] + p.chunks();
+    first[i + 1] = first[i] + p.items();
   }
   ChunkQueue queue(first.back(), threads);
   ctx.pool.run_on_all([&](int thread) {
     for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) {
       const auto i = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), c) - first.begin() - 1);
-      const Product& p = products[i];
-      const int64_t u0 = (c - first[i]) * p.units_per_chunk;
-      p.run(ctx.kernels, u0, std::min(u0 + p.units_per_chunk, p.units));
+      products[i].run(ctx.kernels, c - first[i]);
     }
   });
 }

@@ -94,6 +94,14 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
   const Kernels& k = ctx.kernels;
   const int64_t hidden = x.cols;
   if (ctx.moe_experts.size() < active.size()) ctx.moe_experts.resize(active.size());
+  // Where the table reads far pairs for an expert's tokens, a gate chunk goes beside the
+  // same rows of up (another matrix), and down chunk c beside chunk c + (its items).
+  auto beside = [&](const PackedExpert& e) {
+    return reads_beside(k, *e.gate, static_cast<int64_t>(e.tokens->size()));
+  };
+  auto down_items = [&](const PackedExpert& e, int64_t chunks) {
+    return reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size())) ? chunks - chunks / 2 : chunks;
+  };
   std::vector<int64_t> first_chunk(active.size() + 1, 0), first_down_chunk(active.size() + 1, 0);
   for (size_t i = 0; i < active.size(); ++i) {
     const PackedExpert& e = active[i];
@@ -102,8 +110,8 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
     rows_of(s.gate, n, inter);
     rows_of(s.up, n, inter);
     rows_of(s.down, n, hidden);
-    first_chunk[i + 1] = first_chunk[i] + 2 * chunks_of(inter / 8);
-    first_down_chunk[i + 1] = first_down_chunk[i] + chunks_of(hidden / 8);
+    first_chunk[i + 1] = first_chunk[i] + (beside(e) ? 1 : 2) * chunks_of(inter / 8);
+    first_down_chunk[i + 1] = first_down_chunk[i] + down_items(e, chunks_of(hidden / 8));
   }
   // work(expert, chunk within it) for every chunk numbered below first.back(), as `queue`
   // hands them to `thread`.
@@ -130,8 +138,12 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
       const bool is_up = local >= chunks;
       const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
       const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
-      matmul_packed_rows(k, is_up ? *e.up : *e.gate, rows_of(s.rows, n, hidden), s.activations,
-                         rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
+      const Tensor x_rows = rows_of(s.rows, n, hidden);
+      if (beside(e))
+        return matmul_packed_rows_beside(k, *e.gate, g0, g1, rows_of(s.gate, n, inter), *e.up, g0, g1,
+                                         rows_of(s.up, n, inter), x_rows, s.activations);
+      matmul_packed_rows(k, is_up ? *e.up : *e.gate, x_rows, s.activations, rows_of(is_up ? s.up : s.gate, n, inter),
+                         g0, g1);
     });
     // The SwiGLUs once every gate and up row is done, each thread a share of the experts
     // (a counter per expert, taken by whoever finished its last chunk, cost more: every
@@ -144,8 +156,15 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
       const PackedExpert& e = active[i];
       ExpertScratch& s = ctx.moe_experts[i];
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-      const int64_t g0 = local * kGroupsPerChunk, g1 = std::min(g0 + kGroupsPerChunk, hidden / 8);
-      matmul_packed_rows(k, *e.down, rows_of(s.gate, n, inter), s.activations, rows_of(s.down, n, hidden), g0, g1);
+      const int64_t chunks = chunks_of(hidden / 8), items = down_items(e, chunks);
+      auto first_group = [&](int64_t chunk) { return chunk * kGroupsPerChunk; };
+      auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + kGroupsPerChunk, hidden / 8); };
+      const Tensor x_rows = rows_of(s.gate, n, inter), out = rows_of(s.down, n, hidden);
+      if (items < chunks && local < chunks / 2)
+        return matmul_packed_rows_beside(k, *e.down, first_group(local), end_group(local), out, *e.down,
+                                         first_group(local + items), end_group(local + items), out, x_rows,
+                                         s.activations);
+      matmul_packed_rows(k, *e.down, x_rows, s.activations, out, first_group(local), end_group(local));
     });
   });
   for (size_t i = 0; i < active.size(); ++i) scatter(ctx.moe_experts[i], active[i], outputs);
