@@ -810,32 +810,38 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
     }
 }
 
-// The far-pair kernel gives each of its two pairs of groups the bits of the sixteen-row
-// kernel on that pair alone, into that pair's own output.
-TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
-  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
-  if (!k || !k->gemm_q4_0x16_far) GTEST_SKIP() << "no table here has far-pair kernels";
+// The far-pair kernels give each of their two pairs of groups the bits of the
+// sixteen-row kernel on that pair alone, into that pair's own output.
+template <typename Block>
+void expect_far_pairs_are_their_own(const cpu::Kernels& k, auto far_kernel, auto sixteen_kernel) {
   constexpr int64_t kBlocks = 7, kGap = 5;  // the far pair starts kGap pairs after the first
   std::mt19937 rng(29);
-  std::vector<cpu::BlockQ4_0x8> q4(2 * kBlocks * (kGap + 1));
-  for (auto& b : q4) {
+  std::vector<Block> blocks(2 * kBlocks * (kGap + 1));
+  for (auto& b : blocks) {
     for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
-    for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
+    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
   }
   const auto floats = random_floats(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks * 32), 30);
   std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks));
-  k->quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
-  const cpu::BlockQ4_0x8* near_pair = q4.data();
-  const cpu::BlockQ4_0x8* far_pair = q4.data() + 2 * kBlocks * kGap;
+  k.quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
+  const Block* near_pair = blocks.data();
+  const Block* far_pair = blocks.data() + 2 * kBlocks * kGap;
   for (int n = 1; n <= cpu::kMaxFarPairTokens; ++n) {
     std::vector<float> out(static_cast<size_t>(16 * n)), out_far(out.size()), alone(out.size()), alone_far(out.size());
-    k->gemm_q4_0x16_far(near_pair, far_pair, kBlocks, x.data(), kBlocks, n, out.data(), out_far.data(), 16);
-    k->gemm_q4_0x16(near_pair, kBlocks, x.data(), kBlocks, n, alone.data(), 16);
-    k->gemm_q4_0x16(far_pair, kBlocks, x.data(), kBlocks, n, alone_far.data(), 16);
+    far_kernel(near_pair, far_pair, kBlocks, x.data(), kBlocks, n, out.data(), out_far.data(), 16);
+    sixteen_kernel(near_pair, kBlocks, x.data(), kBlocks, n, alone.data(), 16);
+    sixteen_kernel(far_pair, kBlocks, x.data(), kBlocks, n, alone_far.data(), 16);
     EXPECT_TRUE(same_bits(out.data(), alone.data(), 16 * n)) << "tokens " << n;
     EXPECT_TRUE(same_bits(out_far.data(), alone_far.data(), 16 * n)) << "tokens " << n;
     EXPECT_FALSE(same_bits(out.data(), alone_far.data(), 16 * n)) << "tokens " << n;
   }
+}
+
+TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
+  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
+  if (!k || !k->gemm_q4_0x16_far) GTEST_SKIP() << "no table here has far-pair kernels";
+  expect_far_pairs_are_their_own<cpu::BlockQ4_0x8>(*k, k->gemm_q4_0x16_far, k->gemm_q4_0x16);
+  expect_far_pairs_are_their_own<cpu::BlockQ8_0x8>(*k, k->gemm_q8_0x16_far, k->gemm_q8_0x16);
 }
 
 // Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums

@@ -151,30 +151,36 @@ DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs]
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
-                                           int64_t x_stride, float* out, int64_t out_stride) {
-  const BlockQ8_0x8* w1 = w + n_blocks;
+template <int NT, int kPairs>
+DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* const (&w)[kPairs], int64_t n_blocks,
+                                           const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
+                                           int64_t out_stride) {
   const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512 acc[NT];
-  for (auto& a : acc) a = _mm512_setzero_ps();
+  __m512 acc[kPairs][NT];
+  for (auto& pair : acc)
+    for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    prefetch_pair(w + b, w1 + b);
-    __m512i sums[NT];
-    for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(-128 * x[t * x_stride + b].sum);
-    for (int k = 0; k < 8; ++k) {
-      const __m512i biased = _mm512_xor_si512(load_pair(reinterpret_cast<const uint8_t*>(w[b].qs + 32 * k),
-                                                        reinterpret_cast<const uint8_t*>(w1[b].qs + 32 * k)),
-                                              top_bit);
+    for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
+    for (int p = 0; p < kPairs; ++p) {
+      const BlockQ8_0x8& w0 = w[p][b];
+      const BlockQ8_0x8& w1 = w[p][n_blocks + b];
+      __m512i sums[NT];
+      for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(-128 * x[t * x_stride + b].sum);
+      for (int k = 0; k < 8; ++k) {
+        const __m512i biased = _mm512_xor_si512(
+            load_pair(reinterpret_cast<const uint8_t*>(w0.qs + 32 * k), reinterpret_cast<const uint8_t*>(w1.qs + 32 * k)),
+            top_bit);
+        for (int t = 0; t < NT; ++t)
+          sums[t] = _mm512_dpbusd_epi32(sums[t], biased, broadcast_group16(x[t * x_stride + b].qs + 4 * k));
+      }
+      const __m512 dw = scales_pair(w0.d, w1.d);
       for (int t = 0; t < NT; ++t)
-        sums[t] = _mm512_dpbusd_epi32(sums[t], biased, broadcast_group16(x[t * x_stride + b].qs + 4 * k));
+        acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
+                                    _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)), acc[p][t]);
     }
-    const __m512 dw = scales_pair(w[b].d, w1[b].d);
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)),
-                               acc[t]);
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int p = 0; p < kPairs; ++p)
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
 // Q4_K and Q5_K as the AVX2 tile (per super-block, 64-value chunks, sub-block sums then
@@ -409,7 +415,16 @@ void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_
 void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    gemm_q8_0x16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+    gemm_q8_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
+                                              out_stride);
+  });
+}
+
+void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
+                      int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
+    gemm_q8_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
+                                              {out + t * out_stride, out_far + t * out_stride}, out_stride);
   });
 }
 
@@ -916,6 +931,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q4_0x16 = gemm_q4_0x16;
     k.gemm_q4_0x16_far = gemm_q4_0x16_far;
     k.gemm_q8_0x16 = gemm_q8_0x16;
+    k.gemm_q8_0x16_far = gemm_q8_0x16_far;
     k.gemm_q4_kx16 = gemm_q4_kx16;
     k.gemm_q5_kx16 = gemm_q5_kx16;
     k.gemm_q6_kx16 = gemm_q6_kx16;

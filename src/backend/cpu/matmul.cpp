@@ -230,7 +230,8 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16, k.gemm_q4_0x16_far},
                 w.q4_0_group(0), q8, x_stride);
     case DType::kQ8_0:
-      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16}, w.q8_0_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16, k.gemm_q8_0x16_far},
+                w.q8_0_group(0), q8, x_stride);
     case DType::kQ4_K:
       return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16}, w.q4_k_group(0), q8, x_stride);
     case DType::kQ5_K:
@@ -333,8 +334,23 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   });
 }
 
+namespace {
+
+// Pairs [0, pairs) of two ranges of groups side by side through a far-pair kernel.
+template <typename Block, typename FarGemm>
+void far_pairs(FarGemm far_gemm, const Block* near_groups, const Block* far_groups, int64_t blocks,
+               const QuantizedRows& xq, int64_t x_stride, int64_t pairs, Tensor out, float* near_out, float* far_out) {
+  for (int64_t p = 0; p < pairs; ++p)
+    far_gemm(near_groups + 2 * p * blocks, far_groups + 2 * p * blocks, blocks, xq.q8.data(), x_stride,
+             static_cast<int>(out.rows), near_out + 16 * p, far_out + 16 * p, out.row_stride);
+}
+
+}  // namespace
+
 bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
-  return k.gemm_q4_0x16_far && w.source_dtype() == DType::kQ4_0 && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
+  const bool has_far = (w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16_far) ||
+                       (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far);
+  return has_far && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
 }
 
 void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t g_begin, int64_t g_end, Tensor out,
@@ -345,15 +361,14 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
       far.blocks_per_row() == w.blocks_per_row() && far.act_blocks_per_row() == w.act_blocks_per_row() &&
       far_out.rows == out.rows && far_out.row_stride == out.row_stride) {
     pairs = std::min(g_end - g_begin, far_end - far_begin) / 2;
-    const BlockQ4_0x8* near_groups = w.q4_0_group(g_begin);
-    const BlockQ4_0x8* far_groups = far.q4_0_group(far_begin);
-    const int64_t blocks = w.blocks_per_row();
     float* near_out = out.f32_row(0) + 8 * g_begin;
     float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
-    for (int64_t p = 0; p < pairs; ++p)
-      k.gemm_q4_0x16_far(near_groups + 2 * p * blocks, far_groups + 2 * p * blocks, blocks, xq.q8.data(),
-                         w.act_blocks_per_row(), static_cast<int>(out.rows), near_out + 16 * p, far_rows_out + 16 * p,
-                         out.row_stride);
+    if (w.source_dtype() == DType::kQ4_0)
+      far_pairs(k.gemm_q4_0x16_far, w.q4_0_group(g_begin), far.q4_0_group(far_begin), w.blocks_per_row(), xq,
+                w.act_blocks_per_row(), pairs, out, near_out, far_rows_out);
+    else
+      far_pairs(k.gemm_q8_0x16_far, w.q8_0_group(g_begin), far.q8_0_group(far_begin), w.blocks_per_row(), xq,
+                w.act_blocks_per_row(), pairs, out, near_out, far_rows_out);
   }
   matmul_packed_rows(k, w, x, xq, out, g_begin + 2 * pairs, g_end);
   matmul_packed_rows(k, far, x, xq, far_out, far_begin + 2 * pairs, far_end);
