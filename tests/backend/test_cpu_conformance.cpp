@@ -812,18 +812,21 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
 
 // The far-pair kernels give each of their two pairs of groups the bits of the
 // sixteen-row kernel on that pair alone, into that pair's own output.
-template <typename Block>
-void expect_far_pairs_are_their_own(const cpu::Kernels& k, auto far_kernel, auto sixteen_kernel) {
+template <typename Block, typename Act>
+void expect_far_pairs_are_their_own(auto far_kernel, auto sixteen_kernel, auto quantize) {
   constexpr int64_t kBlocks = 7, kGap = 5;  // the far pair starts kGap pairs after the first
   std::mt19937 rng(29);
   std::vector<Block> blocks(2 * kBlocks * (kGap + 1));
   for (auto& b : blocks) {
-    for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    if constexpr (std::is_same_v<Block, cpu::BlockFp4x8>)
+      for (auto& e : b.e) e = static_cast<uint8_t>(100 + rng() % 40);
+    else
+      for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
   }
   const auto floats = random_floats(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks * 32), 30);
-  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks));
-  k.quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
+  std::vector<Act> x(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks));
+  quantize(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
   const Block* near_pair = blocks.data();
   const Block* far_pair = blocks.data() + 2 * kBlocks * kGap;
   for (int n = 1; n <= cpu::kMaxFarPairTokens; ++n) {
@@ -840,8 +843,12 @@ void expect_far_pairs_are_their_own(const cpu::Kernels& k, auto far_kernel, auto
 TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
   const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
   if (!k || !k->gemm_q4_0x16_far) GTEST_SKIP() << "no table here has far-pair kernels";
-  expect_far_pairs_are_their_own<cpu::BlockQ4_0x8>(*k, k->gemm_q4_0x16_far, k->gemm_q4_0x16);
-  expect_far_pairs_are_their_own<cpu::BlockQ8_0x8>(*k, k->gemm_q8_0x16_far, k->gemm_q8_0x16);
+  expect_far_pairs_are_their_own<cpu::BlockQ4_0x8, cpu::ActBlockQ8>(k->gemm_q4_0x16_far, k->gemm_q4_0x16,
+                                                                      k->quantize_act_q8);
+  expect_far_pairs_are_their_own<cpu::BlockQ8_0x8, cpu::ActBlockQ8>(k->gemm_q8_0x16_far, k->gemm_q8_0x16,
+                                                                      k->quantize_act_q8);
+  expect_far_pairs_are_their_own<cpu::BlockFp4x8, cpu::ActBlockQ8x3>(k->gemm_fp4x16_q8x3_far, k->gemm_fp4x16_q8x3,
+                                                                       k->quantize_act_q8x3);
 }
 
 // Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums

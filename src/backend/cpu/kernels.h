@@ -264,7 +264,7 @@ struct Kernels {
   // dot_bf16 of rows w[0] and w[1] against one x, the same bits, read side by side;
   // nullptr: callers take one row at a time.
   void (*dot2_bf16)(const uint16_t* const w[2], const float* x, int64_t n, float out[2]);
-  // gemm_q4_0x16 / gemm_q8_0x16 for two pairs of groups at once, w (into out) and w_far
+  // gemm_q4_0x16 / gemm_q8_0x16 / gemm_fp4x16_q8x3 for two pairs of groups at once, w (into out) and w_far
   // (into out_far), for n_tokens 1..kMaxFarPairTokens, each row's bits those of the
   // sixteen-row kernel: read side by side, two places far apart keep more of memory busy
   // than one. nullptr where none.
@@ -272,6 +272,8 @@ struct Kernels {
                            int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
   void (*gemm_q8_0x16_far)(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                            int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
+  void (*gemm_fp4x16_q8x3_far)(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
+                               int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
   // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
   // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
   // scales. nullptr where a table has none: FP8 rows then stay as stored.

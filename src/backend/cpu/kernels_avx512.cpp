@@ -541,30 +541,38 @@ DSINFER_AVX512_VNNI void gemm_fp4x8_q8x3_tile(const BlockFp4x8* w, int64_t n_blo
 }
 
 // The same over two groups of eight rows (w, w + n_blocks) in the halves of 512-bit
-// registers. Where 512-bit multiply-adds issue at twice the 256-bit rate (Intel's server
-// cores) this halves the instructions per weight byte.
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x,
-                                               int64_t x_stride, float* out, int64_t out_stride) {
-  const BlockFp4x8* w1 = w + n_blocks;
+// registers, for kPairs such pairs side by side (as gemm_q4_0x16_tile). Where 512-bit
+// multiply-adds issue at twice the 256-bit rate (Intel's server cores) this halves the
+// instructions per weight byte.
+template <int NT, int kPairs>
+DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPairs], int64_t n_blocks,
+                                               const ActBlockQ8x3* x, int64_t x_stride, float* const (&out)[kPairs],
+                                               int64_t out_stride) {
   const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  __m512 acc[NT];
-  for (auto& a : acc) a = _mm512_setzero_ps();
+  __m512 acc[kPairs][NT];
+  for (auto& pair : acc)
+    for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    prefetch_pair(w + b, w1 + b);
-    __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) {
-      const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);
-      lo[k] = _mm512_shuffle_epi8(values, _mm512_and_si512(packed, low_nibbles));
-      hi[k] = _mm512_shuffle_epi8(values, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+    for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
+    for (int p = 0; p < kPairs; ++p) {
+      const BlockFp4x8& w0 = w[p][b];
+      const BlockFp4x8& w1 = w[p][n_blocks + b];
+      __m512i lo[4], hi[4];
+      for (int k = 0; k < 4; ++k) {
+        const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
+        lo[k] = _mm512_shuffle_epi8(values, _mm512_and_si512(packed, low_nibbles));
+        hi[k] = _mm512_shuffle_epi8(values, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+      }
+      const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
+                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
+      const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
+      for (int t = 0; t < NT; ++t)
+        acc[p][t] = add_fp4_block<SixteenRows>(lo, hi, row_scales, x[t * x_stride + b], acc[p][t]);
     }
-    const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].e)),
-                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1[b].e)));
-    const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
-    for (int t = 0; t < NT; ++t) acc[t] = add_fp4_block<SixteenRows>(lo, hi, row_scales, x[t * x_stride + b], acc[t]);
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int p = 0; p < kPairs; ++p)
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
 // quantize_act_q8x3 eight values at a time, with the same double-precision division,
@@ -911,8 +919,16 @@ void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* 
 void gemm_fp4x16_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
-    gemm_fp4x16_q8x3_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
-                                               out_stride);
+    gemm_fp4x16_q8x3_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
+                                                  out_stride);
+  });
+}
+
+void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
+                          int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
+    gemm_fp4x16_q8x3_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
+                                                  {out + t * out_stride, out_far + t * out_stride}, out_stride);
   });
 }
 
@@ -938,6 +954,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
     k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
     k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3;
+    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far;
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
     if (__builtin_cpu_supports("avx512vbmi")) {

@@ -240,8 +240,8 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       return fn(GroupKernels<BlockQ6_Kx8, ActBlockQ8>{k.gemm_q6_kx8, k.gemm_q6_kx16}, w.q6_k_group(0), q8, x_stride);
     default:  // FP4
       if (activation_form(k, w) == ActivationForm::kQ8x3)
-        return fn(GroupKernels<BlockFp4x8, ActBlockQ8x3>{k.gemm_fp4x8_q8x3, k.gemm_fp4x16_q8x3}, w.fp4_group(0), q8x3,
-                  x_stride);
+        return fn(GroupKernels<BlockFp4x8, ActBlockQ8x3>{k.gemm_fp4x8_q8x3, k.gemm_fp4x16_q8x3, k.gemm_fp4x16_q8x3_far},
+                  w.fp4_group(0), q8x3, x_stride);
       return fn(GroupKernels<BlockFp4x8, float>{k.gemm_fp4x8, nullptr}, w.fp4_group(0), x_rows.f32_row(0),
                 x_rows.row_stride);
   }
@@ -337,11 +337,11 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
 namespace {
 
 // Pairs [0, pairs) of two ranges of groups side by side through a far-pair kernel.
-template <typename Block, typename FarGemm>
-void far_pairs(FarGemm far_gemm, const Block* near_groups, const Block* far_groups, int64_t blocks,
-               const QuantizedRows& xq, int64_t x_stride, int64_t pairs, Tensor out, float* near_out, float* far_out) {
+template <typename Block, typename Act, typename FarGemm>
+void far_pairs(FarGemm far_gemm, const Block* near_groups, const Block* far_groups, int64_t blocks, const Act* x,
+               int64_t x_stride, int64_t pairs, Tensor out, float* near_out, float* far_out) {
   for (int64_t p = 0; p < pairs; ++p)
-    far_gemm(near_groups + 2 * p * blocks, far_groups + 2 * p * blocks, blocks, xq.q8.data(), x_stride,
+    far_gemm(near_groups + 2 * p * blocks, far_groups + 2 * p * blocks, blocks, x, x_stride,
              static_cast<int>(out.rows), near_out + 16 * p, far_out + 16 * p, out.row_stride);
 }
 
@@ -349,7 +349,9 @@ void far_pairs(FarGemm far_gemm, const Block* near_groups, const Block* far_grou
 
 bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
   const bool has_far = (w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16_far) ||
-                       (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far);
+                       (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far) ||
+                       (w.source_dtype() == DType::kFP4E2M1 && k.gemm_fp4x16_q8x3_far &&
+                        activation_form(k, w) == ActivationForm::kQ8x3);
   return has_far && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
 }
 
@@ -363,12 +365,16 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
     pairs = std::min(g_end - g_begin, far_end - far_begin) / 2;
     float* near_out = out.f32_row(0) + 8 * g_begin;
     float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
+    const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
     if (w.source_dtype() == DType::kQ4_0)
-      far_pairs(k.gemm_q4_0x16_far, w.q4_0_group(g_begin), far.q4_0_group(far_begin), w.blocks_per_row(), xq,
-                w.act_blocks_per_row(), pairs, out, near_out, far_rows_out);
+      far_pairs(k.gemm_q4_0x16_far, w.q4_0_group(g_begin), far.q4_0_group(far_begin), blocks, xq.q8.data(), x_stride,
+                pairs, out, near_out, far_rows_out);
+    else if (w.source_dtype() == DType::kQ8_0)
+      far_pairs(k.gemm_q8_0x16_far, w.q8_0_group(g_begin), far.q8_0_group(far_begin), blocks, xq.q8.data(), x_stride,
+                pairs, out, near_out, far_rows_out);
     else
-      far_pairs(k.gemm_q8_0x16_far, w.q8_0_group(g_begin), far.q8_0_group(far_begin), w.blocks_per_row(), xq,
-                w.act_blocks_per_row(), pairs, out, near_out, far_rows_out);
+      far_pairs(k.gemm_fp4x16_q8x3_far, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks, xq.q8x3.data(),
+                x_stride, pairs, out, near_out, far_rows_out);
   }
   matmul_packed_rows(k, w, x, xq, out, g_begin + 2 * pairs, g_end);
   matmul_packed_rows(k, far, x, xq, far_out, far_begin + 2 * pairs, far_end);
