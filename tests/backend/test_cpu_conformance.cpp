@@ -1004,6 +1004,7 @@ TEST_P(CpuConformance, RecodedFp8RowsHaveTheBitsOfStoredOnes) {
       w.bytes[9 * K + 289] = 0x05;     // row 9, the last whole group of a 312-column row
       w.bytes[12 * K + 130] = 0x80;    // row 12, run 2
       w.bytes[12 * K + 131] = 0x87;
+      w.bytes[13 * K + 7] = 0x01;      // row 13, run 0: one token reads rows 5 and 13 side by side
       if (!scaled) w.view.scales = {};
       auto packed = cpu::PackedWeight::pack(*k, pool, arena, w.view);
       ASSERT_NE(packed, nullptr);

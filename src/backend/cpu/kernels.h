@@ -281,6 +281,10 @@ struct Kernels {
                               const float* scales, int64_t block);
   void (*dot4_f8e4m3_recoded)(const uint8_t* w, const uint64_t* small_runs, const float* x, int64_t x_stride,
                               int64_t n, const float* scales, int64_t block, float out[4]);
+  // dot_f8e4m3_recoded of two rows against one x, each row's bits its own, read side by
+  // side (rows far apart keep two places of memory busy); nullptr: one row at a time.
+  void (*dot2_f8e4m3_recoded)(const uint8_t* const w[2], const uint64_t* const small_runs[2], const float* x,
+                              int64_t n, const float* const scales[2], int64_t block, float out[2]);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

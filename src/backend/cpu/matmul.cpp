@@ -280,6 +280,21 @@ void group_products(const Kernels_& kernels, const Block* groups, int64_t blocks
 void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tensor out, int64_t g_begin,
                          int64_t g_end) {
   const int64_t K = w.blocks_per_row(), block = w.f8_scale_block();
+  // One token: the range's first half of rows beside its second half, two at a time.
+  if (out.rows == 1 && k.dot2_f8e4m3_recoded) {
+    const int64_t half = (g_end - g_begin) / 2 * 8, first = 8 * g_begin;
+    float* o = out.f32_row(0);
+    for (int64_t n = first; n < first + half; ++n) {
+      const uint8_t* const rows[2] = {w.f8_codes(n), w.f8_codes(n + half)};
+      const uint64_t* const runs[2] = {w.f8_small_runs(n), w.f8_small_runs(n + half)};
+      const float* const scales[2] = {w.f8_scales(n), w.f8_scales(n + half)};
+      float two[2];
+      k.dot2_f8e4m3_recoded(rows, runs, x.f32_row(0), K, scales, block, two);
+      o[n] = two[0];
+      o[n + half] = two[1];
+    }
+    g_begin += 2 * half / 8;
+  }
   for (int64_t g = g_begin; g < g_end; ++g) {
     int64_t t = 0;
     for (float four[4]; t + 4 <= out.rows; t += 4)
