@@ -275,25 +275,35 @@ void group_products(const Kernels_& kernels, const Block* groups, int64_t blocks
   }
 }
 
+// For one token, the rows of n_groups groups of a recoded FP8 weight from a_begin beside
+// those of far from b_begin, two rows per call (Kernels::dot2_f8e4m3_recoded).
+void recoded_f8e4m3_rows_beside(const Kernels& k, const PackedWeight& w, int64_t a_begin, Tensor out,
+                                const PackedWeight& far, int64_t b_begin, Tensor far_out, int64_t n_groups, Tensor x) {
+  const int64_t K = w.blocks_per_row(), block = w.f8_scale_block();
+  float* o = out.f32_row(0) + 8 * a_begin;
+  float* far_o = far_out.f32_row(0) + 8 * b_begin;
+  for (int64_t i = 0; i < 8 * n_groups; ++i) {
+    const int64_t n = 8 * a_begin + i, m = 8 * b_begin + i;
+    const uint8_t* const rows[2] = {w.f8_codes(n), far.f8_codes(m)};
+    const uint64_t* const runs[2] = {w.f8_small_runs(n), far.f8_small_runs(m)};
+    const float* const scales[2] = {w.f8_scales(n), far.f8_scales(m)};
+    float two[2];
+    k.dot2_f8e4m3_recoded(rows, runs, x.f32_row(0), K, scales, block, two);
+    o[i] = two[0];
+    far_o[i] = two[1];
+  }
+}
+
 // matmul_packed_rows for a recoded FP8 weight: per group, its eight rows (in L1) against
 // every token, four tokens per call where there are four, with the bits of one at a time.
+// One token reads the range's first half of rows beside its second half.
 void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tensor out, int64_t g_begin,
                          int64_t g_end) {
   const int64_t K = w.blocks_per_row(), block = w.f8_scale_block();
-  // One token: the range's first half of rows beside its second half, two at a time.
   if (out.rows == 1 && k.dot2_f8e4m3_recoded) {
-    const int64_t half = (g_end - g_begin) / 2 * 8, first = 8 * g_begin;
-    float* o = out.f32_row(0);
-    for (int64_t n = first; n < first + half; ++n) {
-      const uint8_t* const rows[2] = {w.f8_codes(n), w.f8_codes(n + half)};
-      const uint64_t* const runs[2] = {w.f8_small_runs(n), w.f8_small_runs(n + half)};
-      const float* const scales[2] = {w.f8_scales(n), w.f8_scales(n + half)};
-      float two[2];
-      k.dot2_f8e4m3_recoded(rows, runs, x.f32_row(0), K, scales, block, two);
-      o[n] = two[0];
-      o[n + half] = two[1];
-    }
-    g_begin += 2 * half / 8;
+    const int64_t half = (g_end - g_begin) / 2;
+    recoded_f8e4m3_rows_beside(k, w, g_begin, out, w, g_begin + half, out, half, x);
+    g_begin += 2 * half;
   }
   for (int64_t g = g_begin; g < g_end; ++g) {
     int64_t t = 0;
@@ -367,6 +377,7 @@ bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
                        (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far) ||
                        (w.source_dtype() == DType::kFP4E2M1 && k.gemm_fp4x16_q8x3_far &&
                         activation_form(k, w) == ActivationForm::kQ8x3);
+  if (w.source_dtype() == DType::kF8E4M3) return k.dot2_f8e4m3_recoded && n_tokens == 1;
   return has_far && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
 }
 
@@ -374,9 +385,15 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
                                const PackedWeight& far, int64_t far_begin, int64_t far_end, Tensor far_out, Tensor x,
                                const QuantizedRows& xq) {
   int64_t pairs = 0;
-  if (reads_beside(k, w, out.rows) && far.source_dtype() == w.source_dtype() &&
-      far.blocks_per_row() == w.blocks_per_row() && far.act_blocks_per_row() == w.act_blocks_per_row() &&
-      far_out.rows == out.rows && far_out.row_stride == out.row_stride) {
+  const bool same_form = far.source_dtype() == w.source_dtype() && far.blocks_per_row() == w.blocks_per_row() &&
+                         far.act_blocks_per_row() == w.act_blocks_per_row() && far_out.rows == out.rows &&
+                         far_out.row_stride == out.row_stride;
+  if (reads_beside(k, w, out.rows) && same_form && w.source_dtype() == DType::kF8E4M3) {
+    const int64_t groups = std::min(g_end - g_begin, far_end - far_begin);
+    recoded_f8e4m3_rows_beside(k, w, g_begin, out, far, far_begin, far_out, groups, x);
+    g_begin += groups;
+    far_begin += groups;
+  } else if (reads_beside(k, w, out.rows) && same_form) {
     pairs = std::min(g_end - g_begin, far_end - far_begin) / 2;
     float* near_out = out.f32_row(0) + 8 * g_begin;
     float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
