@@ -738,7 +738,7 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
     }
     auto on_vnni = std::move(vnni.cpu->prepare_weight(w.view)).value();
     auto on_avx2 = std::move(avx2.cpu->prepare_weight(w.view)).value();
-    for (int64_t T : {1, 3, 8, 12, 19}) {
+    for (int64_t T : {1, 2, 3, 4, 8, 12, 19}) {
       std::vector<float> a(static_cast<size_t>(T * N)), b(a.size());
       vnni.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, a.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
                        *on_vnni);
