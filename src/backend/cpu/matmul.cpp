@@ -140,6 +140,27 @@ void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView&
   }
 }
 
+bool reads_bf16_beside(const Kernels& k, const WeightView& w, int64_t n_tokens) {
+  return w.dtype == DType::kBF16 && k.dot2_bf16 && n_tokens == 1;
+}
+
+void bf16_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1, int64_t m0,
+                      int64_t m1) {
+  const StoredRows row(w);
+  const int64_t pairs = std::min(n1 - n0, m1 - m0);
+  float* o = out.f32_row(0);
+  for (int64_t i = 0; i < pairs; ++i) {
+    const uint16_t* const rows[2] = {reinterpret_cast<const uint16_t*>(row(n0 + i)),
+                                     reinterpret_cast<const uint16_t*>(row(m0 + i))};
+    float two[2];
+    k.dot2_bf16(rows, x.f32_row(0), w.cols(), two);
+    o[n0 + i] = two[0];
+    o[m0 + i] = two[1];
+  }
+  float_weight_rows(k, out, x, w, n0 + pairs, n1);
+  float_weight_rows(k, out, x, w, m0 + pairs, m1);
+}
+
 void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor out, Tensor x, const WeightView& w) {
   const int64_t N = w.rows();
   const int64_t K = w.cols();

@@ -28,6 +28,12 @@ struct Product {
     auto end_unit = [&](int64_t chunk) { return std::min(first_unit(chunk) + units_per_chunk, units); };
     if (beside && item < chunks() / 2) {
       const int64_t far = item + items();
+      if (!packed) {
+        auto first_row = [&](int64_t chunk) { return first_unit(chunk) * unit_rows; };
+        auto end_row = [&](int64_t chunk) { return std::min(end_unit(chunk) * unit_rows, view->rows()); };
+        return bf16_rows_beside(k, task->out, task->x, *view, first_row(item), end_row(item), first_row(far),
+                                end_row(far));
+      }
       return matmul_packed_rows_beside(k, *packed, first_unit(item), end_unit(item), task->out, *packed,
                                        first_unit(far), end_unit(far), task->out, task->x, *x_rows);
     }
@@ -70,6 +76,8 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
       p.x_rows = &ctx.task_rows[i];
       quantize_activations(activation_form(ctx.kernels, *p.packed), ctx.kernels, ctx.pool, *p.x_rows, p.task->x);
       p.beside = reads_beside(ctx.kernels, *p.packed, p.task->out.rows);
+    } else {
+      p.beside = reads_bf16_beside(ctx.kernels, *p.view, p.task->out.rows);
     }
     first[i + 1] = first[i] + p.items();
   }
