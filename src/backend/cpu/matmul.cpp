@@ -394,11 +394,11 @@ void far_pairs(FarGemm far_gemm, const Block* near_groups, const Block* far_grou
 }  // namespace
 
 bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
+  if (w.source_dtype() == DType::kF8E4M3) return k.dot2_f8e4m3_recoded && n_tokens == 1;
   const bool has_far = (w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16_far) ||
                        (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far) ||
                        (w.source_dtype() == DType::kFP4E2M1 && k.gemm_fp4x16_q8x3_far &&
                         activation_form(k, w) == ActivationForm::kQ8x3);
-  if (w.source_dtype() == DType::kF8E4M3) return k.dot2_f8e4m3_recoded && n_tokens == 1;
   return has_far && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
 }
 
@@ -406,15 +406,16 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
                                const PackedWeight& far, int64_t far_begin, int64_t far_end, Tensor far_out, Tensor x,
                                const QuantizedRows& xq) {
   int64_t pairs = 0;
-  const bool same_form = far.source_dtype() == w.source_dtype() && far.blocks_per_row() == w.blocks_per_row() &&
-                         far.act_blocks_per_row() == w.act_blocks_per_row() && far_out.rows == out.rows &&
-                         far_out.row_stride == out.row_stride;
-  if (reads_beside(k, w, out.rows) && same_form && w.source_dtype() == DType::kF8E4M3) {
+  const bool side_by_side = reads_beside(k, w, out.rows) && far.source_dtype() == w.source_dtype() &&
+                            far.blocks_per_row() == w.blocks_per_row() &&
+                            far.act_blocks_per_row() == w.act_blocks_per_row() && far_out.rows == out.rows &&
+                            far_out.row_stride == out.row_stride;
+  if (side_by_side && w.source_dtype() == DType::kF8E4M3) {
     const int64_t groups = std::min(g_end - g_begin, far_end - far_begin);
     recoded_f8e4m3_rows_beside(k, w, g_begin, out, far, far_begin, far_out, groups, x);
     g_begin += groups;
     far_begin += groups;
-  } else if (reads_beside(k, w, out.rows) && same_form) {
+  } else if (side_by_side) {
     pairs = std::min(g_end - g_begin, far_end - far_begin) / 2;
     float* near_out = out.f32_row(0) + 8 * g_begin;
     float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
