@@ -438,15 +438,18 @@ void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, T
                    const PackedWeight& w) {
   quantize_activations(activation_form(k, w), k, pool, scratch.activations, x);
   // Chunks of whole pairs of groups, which the sixteen-row kernels take in one call; where
-  // the table reads far pairs, pair p of the first half beside pair p + (pairs - half).
-  const int64_t groups = w.rows() / 8, pairs = (groups + 1) / 2;
-  const int64_t half = reads_beside(k, w, out.rows) ? pairs / 2 : 0, items = pairs - half;
-  pool.parallel_for_dynamic(items, kChunksPerThread, [&](int, int64_t begin, int64_t end) {
-    const int64_t beside_end = std::min(end, half);
-    if (begin < beside_end)
-      matmul_packed_rows_beside(k, w, 2 * begin, 2 * beside_end, out, w, 2 * (begin + items),
-                                std::min(2 * (beside_end + items), groups), out, x, scratch.activations);
-    const int64_t alone = std::max(begin, half);
+  // the table reads far pairs, FarChunks over the pairs (a range of paired items has a
+  // range of far pairs).
+  const int64_t groups = w.rows() / 8;
+  const FarChunks pairing{(groups + 1) / 2, reads_beside(k, w, out.rows)};
+  const int64_t paired = pairing.chunks - pairing.items();  // the items with a far pair
+  pool.parallel_for_dynamic(pairing.items(), kChunksPerThread, [&](int, int64_t begin, int64_t end) {
+    const int64_t paired_end = std::min(end, paired);
+    if (begin < paired_end)
+      matmul_packed_rows_beside(k, w, 2 * begin, 2 * paired_end, out, w, 2 * pairing.far_chunk(begin),
+                                std::min(2 * pairing.far_chunk(paired_end - 1) + 2, groups), out, x,
+                                scratch.activations);
+    const int64_t alone = std::max(begin, paired);
     if (alone < end) matmul_packed_rows(k, w, x, scratch.activations, out, 2 * alone, std::min(2 * end, groups));
   });
 }

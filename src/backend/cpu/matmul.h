@@ -70,6 +70,17 @@ ActivationForm activation_form(const Kernels& k, const PackedWeight& w);
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end);
 
+// Work items over `chunks` chunks of one matrix: where `beside`, item i < chunks / 2 is
+// chunk i read beside chunk i + items() (far apart), and the middle chunk of an odd count
+// goes alone; otherwise each chunk is an item of its own.
+struct FarChunks {
+  int64_t chunks;
+  bool beside;
+  int64_t items() const { return beside ? chunks - chunks / 2 : chunks; }
+  // The chunk read beside item `item`'s own, or -1 for none.
+  int64_t far_chunk(int64_t item) const { return beside && item < chunks / 2 ? item + items() : -1; }
+};
+
 // Whether matmul_packed_rows_beside reads its two ranges side by side for n_tokens
 // tokens of w: the table has far-pair kernels for w's format and that many tokens.
 bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens);

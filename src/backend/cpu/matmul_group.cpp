@@ -9,8 +9,8 @@ namespace {
 
 // A product of the loop: its weight in units of rows (eight-row groups of a packed
 // weight, row_tile rows of a float one) cut into chunks of units_per_chunk units, taken
-// one at a time or, where the kernels read far pairs, chunk c of the first half beside
-// chunk c + items() (megabytes apart in a large matrix).
+// one at a time or, where the kernels read far pairs, in FarChunks pairs (megabytes
+// apart in a large matrix).
 struct Product {
   const MatmulTask* task;
   const PackedWeight* packed;  // or nullptr: a float-format weight read through view
@@ -21,13 +21,11 @@ struct Product {
   bool beside = false;  // chunk c of the first half read beside chunk c + items()
 
   int64_t chunks() const { return (units + units_per_chunk - 1) / units_per_chunk; }
-  // Units of work in the loop: chunks, or pairs of chunks (and the middle one alone).
-  int64_t items() const { return beside ? chunks() - chunks() / 2 : chunks(); }
+  FarChunks pairing() const { return {chunks(), beside}; }
   void run(const Kernels& k, int64_t item) const {
     auto first_unit = [&](int64_t chunk) { return chunk * units_per_chunk; };
     auto end_unit = [&](int64_t chunk) { return std::min(first_unit(chunk) + units_per_chunk, units); };
-    if (beside && item < chunks() / 2) {
-      const int64_t far = item + items();
+    if (const int64_t far = pairing().far_chunk(item); far >= 0) {
       if (!packed) {
         auto first_row = [&](int64_t chunk) { return first_unit(chunk) * unit_rows; };
         auto end_row = [&](int64_t chunk) { return std::min(end_unit(chunk) * unit_rows, view->rows()); };
@@ -79,7 +77,7 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
     } else {
       p.beside = reads_bf16_beside(ctx.kernels, *p.view, p.task->out.rows);
     }
-    first[i + 1] = first[i] + p.items();
+    first[i + 1] = first[i] + p.pairing().items();
   }
   ChunkQueue queue(first.back(), threads);
   ctx.pool.run_on_all([&](int thread) {

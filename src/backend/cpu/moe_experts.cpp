@@ -95,12 +95,12 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
   const int64_t hidden = x.cols;
   if (ctx.moe_experts.size() < active.size()) ctx.moe_experts.resize(active.size());
   // Where the table reads far pairs for an expert's tokens, a gate chunk goes beside the
-  // same rows of up (another matrix), and down chunk c beside chunk c + (its items).
+  // same rows of up (another matrix), and down's chunks go in FarChunks pairs.
   auto beside = [&](const PackedExpert& e) {
     return reads_beside(k, *e.gate, static_cast<int64_t>(e.tokens->size()));
   };
-  auto down_items = [&](const PackedExpert& e, int64_t chunks) {
-    return reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size())) ? chunks - chunks / 2 : chunks;
+  auto down_pairing = [&](const PackedExpert& e) {
+    return FarChunks{chunks_of(hidden / 8), reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size()))};
   };
   std::vector<int64_t> first_chunk(active.size() + 1, 0), first_down_chunk(active.size() + 1, 0);
   for (size_t i = 0; i < active.size(); ++i) {
@@ -111,7 +111,7 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
     rows_of(s.up, n, inter);
     rows_of(s.down, n, hidden);
     first_chunk[i + 1] = first_chunk[i] + (beside(e) ? 1 : 2) * chunks_of(inter / 8);
-    first_down_chunk[i + 1] = first_down_chunk[i] + down_items(e, chunks_of(hidden / 8));
+    first_down_chunk[i + 1] = first_down_chunk[i] + down_pairing(e).items();
   }
   // work(expert, chunk within it) for every chunk numbered below first.back(), as `queue`
   // hands them to `thread`.
@@ -156,14 +156,12 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
       const PackedExpert& e = active[i];
       ExpertScratch& s = ctx.moe_experts[i];
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-      const int64_t chunks = chunks_of(hidden / 8), items = down_items(e, chunks);
       auto first_group = [&](int64_t chunk) { return chunk * kGroupsPerChunk; };
       auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + kGroupsPerChunk, hidden / 8); };
       const Tensor x_rows = rows_of(s.gate, n, inter), out = rows_of(s.down, n, hidden);
-      if (items < chunks && local < chunks / 2)
+      if (const int64_t far = down_pairing(e).far_chunk(local); far >= 0)
         return matmul_packed_rows_beside(k, *e.down, first_group(local), end_group(local), out, *e.down,
-                                         first_group(local + items), end_group(local + items), out, x_rows,
-                                         s.activations);
+                                         first_group(far), end_group(far), out, x_rows, s.activations);
       matmul_packed_rows(k, *e.down, x_rows, s.activations, out, first_group(local), end_group(local));
     });
   });
