@@ -5,6 +5,28 @@
 #include <vector>
 
 namespace dsinfer {
+namespace {
+
+// One turn of a wait loop, the spins-th. The first ones stay on the core with a pause
+// hint, so the thread sees the flag it waits for within a few hundred cycles; a yield is a
+// system call, near a microsecond in a VM, and at the end of a decode step's loops the
+// caller waited for it (docs/benchmarks.md, CPU backend, session 17). Later turns yield,
+// so that an oversubscribed machine (more runnable threads than cores) runs the thread
+// being waited for.
+void spin_once(int spins) {
+  constexpr int kPausesBeforeYielding = 4096;  // tens of microseconds
+  if (spins >= kPausesBeforeYielding) {
+    std::this_thread::yield();
+    return;
+  }
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -23,16 +45,14 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (true) {
-    // Spin for the next job, then sleep until one is posted. Yielding while spinning keeps
-    // an oversubscribed machine (more runnable threads than cores) from burning the time
-    // slice the thread being waited for needs. 5 ms outlasts the serial stretches between
+    // Spin for the next job (spin_once), then sleep until one is posted. 5 ms outlasts the serial stretches between
     // a decode step's parallel loops: with 200 us the worker fell asleep about ten times
     // per B token (2,561 futex calls in a 64-token bench against 49), and the caller then
     // waited for it to wake (docs/benchmarks.md, session 8).
     const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
-    while (generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until) {
-      std::this_thread::yield();
-    }
+    for (int spins = 0;
+         generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until; ++spins)
+      spin_once(spins);
     if (generation_.load(std::memory_order_acquire) == seen) {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
@@ -44,7 +64,7 @@ void ThreadPool::worker_loop(int index) {
   }
 }
 
-void ThreadPool::run_on_all(const std::function<void(int thread)>& fn) {
+void ThreadPool::run_on_all(FunctionRef<void(int thread)> fn) {
   if (workers_.empty()) {
     fn(0);
     return;
@@ -57,12 +77,10 @@ void ThreadPool::run_on_all(const std::function<void(int thread)>& fn) {
   }
   wake_.notify_all();
   fn(0);
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-    if (spins > 64) std::this_thread::yield();
-  }
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) spin_once(spins);
 }
 
-void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, int64_t)>& fn) {
+void ThreadPool::parallel_for(int64_t n, FunctionRef<void(int, int64_t, int64_t)> fn) {
   if (n <= 0) return;
   const int64_t threads = std::min<int64_t>(size(), n);
   if (threads == 1) {
@@ -77,11 +95,14 @@ void ThreadPool::parallel_for(int64_t n, const std::function<void(int, int64_t, 
   });
 }
 
-ChunkQueue::ChunkQueue(int64_t chunks, int threads) : runs_(static_cast<size_t>(std::max(threads, 1))) {
-  const auto n = static_cast<int64_t>(runs_.size());
+ChunkQueue::ChunkQueue(int64_t chunks, int threads)
+    : threads_(std::max(threads, 1)),
+      heap_runs_(threads_ > kInlineRuns ? std::make_unique<Run[]>(static_cast<size_t>(threads_)) : nullptr),
+      runs_(heap_runs_ ? heap_runs_.get() : inline_runs_) {
+  const int64_t n = threads_;
   for (int64_t t = 0; t < n; ++t) {
     const auto front = static_cast<uint64_t>(chunks * t / n), back = static_cast<uint64_t>(chunks * (t + 1) / n);
-    runs_[static_cast<size_t>(t)].ends.store(front | back << 32, std::memory_order_relaxed);
+    runs_[t].ends.store(front | back << 32, std::memory_order_relaxed);
   }
 }
 
@@ -97,25 +118,35 @@ int64_t ChunkQueue::take_from(Run& run, bool front) {
 }
 
 int64_t ChunkQueue::take(int thread) {
-  const size_t n = runs_.size();
-  for (size_t k = 0; k < n; ++k) {
-    const int64_t chunk = take_from(runs_[(static_cast<size_t>(thread) + k) % n], k == 0);
+  for (int k = 0; k < threads_; ++k) {
+    const int64_t chunk = take_from(runs_[(thread + k) % threads_], k == 0);
     if (chunk >= 0) return chunk;
   }
   return -1;
 }
 
 void ThreadPool::parallel_for_dynamic(int64_t n, int64_t chunks_per_thread,
-                                      const std::function<void(int, int64_t, int64_t)>& fn) {
+                                      FunctionRef<void(int, int64_t, int64_t)> fn) {
   if (n <= 0) return;
-  const int64_t chunk = std::max<int64_t>(1, n / (std::max<int64_t>(chunks_per_thread, 1) * size()));
-  if (size() == 1 || n <= chunk) {
+  const int64_t threads = size();
+  const int64_t per_run = std::clamp<int64_t>(n / threads, 1, std::max<int64_t>(chunks_per_thread, 1));
+  if (threads == 1 || n == 1) {
     fn(0, 0, n);
     return;
   }
-  ChunkQueue queue((n + chunk - 1) / chunk, size());
+  // Chunk j of a run of per_run chunks is per_run - j units long: the last is 1 / (the
+  // triangular number of per_run) of the run, against 1 / per_run for equal chunks.
+  auto units_before = [&](int64_t j) { return j * per_run - j * (j - 1) / 2; };
+  const int64_t run_units = units_before(per_run);
+  ChunkQueue queue(threads * per_run, size());
   run_on_all([&](int thread) {
-    for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) fn(thread, c * chunk, std::min((c + 1) * chunk, n));
+    for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) {
+      const int64_t run = c / per_run, j = c % per_run;
+      const int64_t run_begin = n * run / threads, run_length = n * (run + 1) / threads - run_begin;
+      const int64_t begin = run_begin + run_length * units_before(j) / run_units;
+      const int64_t end = run_begin + run_length * units_before(j + 1) / run_units;
+      if (begin < end) fn(thread, begin, end);
+    }
   });
 }
 

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "core/function_ref.h"
 
 namespace dsinfer {
 
@@ -32,7 +34,13 @@ class ChunkQueue {
   };
   static int64_t take_from(Run& run, bool front);
 
-  std::vector<Run> runs_;
+  // A decode step builds a queue per parallel loop: up to kInlineRuns threads' runs live
+  // in the queue itself rather than on the heap.
+  static constexpr int kInlineRuns = 4;
+  int threads_;
+  Run inline_runs_[kInlineRuns];
+  std::unique_ptr<Run[]> heap_runs_;
+  Run* runs_;
 };
 
 class ThreadPool {
@@ -46,24 +54,26 @@ class ThreadPool {
 
   // Calls fn(thread_index, begin, end) on disjoint contiguous ranges covering [0, n),
   // one range per thread, and returns when all are done. Not reentrant.
-  void parallel_for(int64_t n, const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
+  void parallel_for(int64_t n, FunctionRef<void(int thread, int64_t begin, int64_t end)> fn);
 
-  // Like parallel_for, but [0, n) is cut into about chunks_per_thread chunks per thread,
+  // Like parallel_for, but each thread's range is cut into up to chunks_per_thread chunks,
   // which the threads take from a ChunkQueue until none is left, so a thread that runs
   // slower (another process on its core, colder caches, costlier indices) ends up with
-  // less of the work. fn may be called several times per thread; a pool of one
-  // thread gets the whole range in one call.
+  // less of the work. The chunks shrink towards the back of each range, where a thread
+  // done with its own takes from another's, so the threads finish within a small chunk
+  // of each other. fn may be called several times per thread; a pool of one thread gets
+  // the whole range in one call.
   void parallel_for_dynamic(int64_t n, int64_t chunks_per_thread,
-                            const std::function<void(int thread, int64_t begin, int64_t end)>& fn);
+                            FunctionRef<void(int thread, int64_t begin, int64_t end)> fn);
 
   // Runs fn(thread_index) once on every thread.
-  void run_on_all(const std::function<void(int thread)>& fn);
+  void run_on_all(FunctionRef<void(int thread)> fn);
 
  private:
   void worker_loop(int index);
 
   std::vector<std::thread> workers_;
-  const std::function<void(int)>* job_ = nullptr;
+  const FunctionRef<void(int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<bool> stop_{false};

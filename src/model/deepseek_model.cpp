@@ -391,8 +391,10 @@ Status DeepSeekModel::forward_batch(std::span<const SequenceChunk> chunks, std::
     ffn_block(l, T);
   }
 
-  logits.clear();
-  if (logit_rows == 0) return Status::ok();
+  if (logit_rows == 0) {
+    logits.clear();
+    return Status::ok();
+  }
   // The final norm of the rows that want logits, packed together, then one lm_head pass.
   int64_t offset = 0, packed = 0;
   for (const SequenceChunk& chunk : chunks) {
@@ -410,7 +412,7 @@ Status DeepSeekModel::forward_batch(std::span<const SequenceChunk> chunks, std::
   }
   Tensor logits_tensor = Tensor::contiguous(DType::kF32, logit_rows, c.vocab_size, logits_buffer_->data());
   backend_.matmul(logits_tensor, normed.row_slice(0, logit_rows), *lm_head_);
-  logits.resize(static_cast<size_t>(logit_rows * c.vocab_size));
+  logits.resize(static_cast<size_t>(logit_rows * c.vocab_size));  // not cleared first: no zeroing when the size holds
   backend_.download(logits_tensor, logits.data());
   return Status::ok();
 }

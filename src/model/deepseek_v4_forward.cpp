@@ -410,10 +410,11 @@ void DeepSeekV4Model::head_logits(const V4HcWeights& hc, const PreparedWeight& n
                                   std::vector<float>& logits) {
   const ModelConfig& c = config();
   const V4Config& v = v4();
-  logits.clear();
   if (std::all_of(ws.chunks.begin(), ws.chunks.end(),
-                  [](const V4Workspace::Chunk& chunk) { return chunk.logits == ForwardOptions::Logits::kNone; }))
+                  [](const V4Workspace::Chunk& chunk) { return chunk.logits == ForwardOptions::Logits::kNone; })) {
+    logits.clear();
     return;
+  }
   const Tensor mixes = ws.use(ws.mixes).col_slice(0, v.hc_mult);
   backend_.matmul(mixes, ws.use(ws.streams), *hc.fn);
   backend_.hc_pre({.x = ws.use(ws.x), .streams = ws.use(ws.streams), .mixes = mixes, .scale = hc.scale.get(),
@@ -432,7 +433,7 @@ void DeepSeekV4Model::head_logits(const V4HcWeights& hc, const PreparedWeight& n
   }
   const Tensor out = ws.logits.row_slice(0, n);
   backend_.matmul(out, ws.normed.row_slice(0, n), *head_);
-  logits.resize(static_cast<size_t>(n * c.vocab_size));
+  logits.resize(static_cast<size_t>(n * c.vocab_size));  // not cleared first: no zeroing when the size holds
   backend_.download(out, logits.data());
 }
 

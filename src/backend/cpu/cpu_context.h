@@ -51,6 +51,20 @@ struct ExpertScratch {
   QuantizedRows activations;
 };
 
+struct RoutedToken {
+  int64_t token;
+  float weight;
+  int64_t slot;  // row of the expert-outputs buffer that receives this token's result
+};
+
+// A MoE step's routing, kept between steps so that a decode step does not allocate it
+// again (a vector per expert and per token, 64 and more per layer).
+struct MoeRouting {
+  std::vector<std::vector<RoutedToken>> tokens_of;  // per expert, in token order
+  std::vector<std::vector<RoutedToken>> slots_of;   // per token, in expert order
+  std::vector<RoutedToken> every_token;             // the shared expert's
+};
+
 struct CpuContext {
   const Kernels& kernels;
   ThreadPool& pool;
@@ -61,6 +75,7 @@ struct CpuContext {
   QuantizedRows moe_rows;               // a step's rows quantised for the routed experts
   std::vector<ExpertScratch> moe_threads;
   std::vector<ExpertScratch> moe_experts;
+  MoeRouting moe_routing;
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
   std::vector<std::vector<float>> latent_buffers;  // the same for each sequence of a batch

@@ -14,12 +14,6 @@
 
 namespace dsinfer::cpu {
 
-struct RoutedToken {
-  int64_t token;
-  float weight;
-  int64_t slot;  // row of the expert-outputs buffer that receives this token's result
-};
-
 // silu(gate) * up; limit > 0 first caps gate at limit and clamps up to [-limit, limit]
 // (the clamped SwiGLU of V4's routed experts).
 inline float swiglu_value(float gate, float up, float limit) {

@@ -83,7 +83,13 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
 
   ctx.matmul(ws.logits, a.x, *a.router);
   const std::span<const float> bias = a.selection_bias ? float_values(*a.selection_bias) : std::span<const float>{};
-  std::vector<std::vector<RoutedToken>> tokens_of(static_cast<size_t>(n_experts));
+  // Each list emptied, its storage kept.
+  auto cleared = [](std::vector<std::vector<RoutedToken>>& lists, int64_t n) -> auto& {
+    if (lists.size() < static_cast<size_t>(n)) lists.resize(static_cast<size_t>(n));
+    for (auto& list : lists) list.clear();
+    return lists;
+  };
+  auto& tokens_of = cleared(ctx.moe_routing.tokens_of, n_experts);
   for (int64_t t = 0; t < T; ++t) {
     const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}
                                                : a.fixed_experts.subspan(static_cast<size_t>(t * a.spec.top_k),
@@ -95,7 +101,8 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
 
   // The shared expert's token t goes to row T * top_k + t of the outputs, when it runs
   // beside the routed experts.
-  std::vector<RoutedToken> every_token;
+  std::vector<RoutedToken>& every_token = ctx.moe_routing.every_token;
+  every_token.clear();
   if (a.shared)
     for (int64_t t = 0; t < T; ++t) every_token.push_back({t, 1.0f, T * a.spec.top_k + t});
   const PackedExperts ran = run_packed_experts(ctx, a.x, a.experts, tokens_of, a.shared ? &*a.shared : nullptr,
@@ -125,7 +132,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
       for (int64_t i = 0; i < n; ++i) std::copy_n(ws.expert_out.f32_row(i), hidden, ws.routed_out.f32_row(routed[i].slot));
     }
   }
-  std::vector<std::vector<RoutedToken>> slots_of(static_cast<size_t>(T));
+  auto& slots_of = cleared(ctx.moe_routing.slots_of, T);
   for (const auto& routed : tokens_of)
     for (const RoutedToken& r : routed) slots_of[static_cast<size_t>(r.token)].push_back(r);
   ctx.pool.parallel_for(T, [&](int, int64_t begin, int64_t end) {
