@@ -5,14 +5,6 @@
 #include <vector>
 
 namespace dsinfer {
-namespace {
-
-// One turn of a wait loop, the spins-th. The first ones stay on the core with a pause
-// hint, so the thread sees the flag it waits for within a few hundred cycles; a yield is a
-// system call, near a microsecond in a VM, and at the end of a decode step's loops the
-// caller waited for it (docs/benchmarks.md, CPU backend, session 17). Later turns yield,
-// so that an oversubscribed machine (more runnable threads than cores) runs the thread
-// being waited for.
 void spin_once(int spins) {
   constexpr int kPausesBeforeYielding = 4096;  // tens of microseconds
   if (spins >= kPausesBeforeYielding) {
@@ -25,8 +17,6 @@ void spin_once(int spins) {
   asm volatile("yield");
 #endif
 }
-
-}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   for (int i = 1; i < std::max(threads, 1); ++i) workers_.emplace_back([this, i] { worker_loop(i); });
@@ -45,10 +35,10 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::worker_loop(int index) {
   uint64_t seen = 0;
   while (true) {
-    // Spin for the next job (spin_once), then sleep until one is posted. 5 ms outlasts the serial stretches between
-    // a decode step's parallel loops: with 200 us the worker fell asleep about ten times
-    // per B token (2,561 futex calls in a 64-token bench against 49), and the caller then
-    // waited for it to wake (docs/benchmarks.md, session 8).
+    // Spin for the next job (spin_once), then sleep until one is posted. 5 ms outlasts the
+    // serial stretches between a decode step's parallel loops: with 200 us the worker fell
+    // asleep about ten times per B token (2,561 futex calls in a 64-token bench against
+    // 49), and the caller then waited for it to wake (docs/benchmarks.md, session 8).
     const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
     for (int spins = 0;
          generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until; ++spins)

@@ -43,6 +43,14 @@ class ChunkQueue {
   Run* runs_;
 };
 
+// One turn of a wait loop, the spins-th. The first turns stay on the core with a pause
+// hint, so the thread sees the flag it waits for within a few hundred cycles; a yield is a
+// system call, near a microsecond in a VM, and at the end of a decode step's loops the
+// caller waited for it (docs/benchmarks.md, CPU backend, session 17). Later turns yield,
+// so that an oversubscribed machine (more runnable threads than cores) runs the thread
+// being waited for.
+void spin_once(int spins);
+
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);

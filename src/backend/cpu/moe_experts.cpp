@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <thread>
 
 namespace dsinfer::cpu {
 namespace {
@@ -127,7 +126,7 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
   // Every thread waits here until all of them have arrived `round` times.
   auto all_through = [&](int round) {
     arrived.fetch_add(1, std::memory_order_acq_rel);
-    while (arrived.load(std::memory_order_acquire) < round * threads) std::this_thread::yield();
+    for (int spins = 0; arrived.load(std::memory_order_acquire) < round * threads; ++spins) spin_once(spins);
   };
   ctx.pool.run_on_all([&](int thread) {
     take_chunks(up_chunks, thread, first_chunk, [&](size_t i, int64_t local) {
@@ -187,9 +186,11 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
   for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
   const bool row_chunks = most_tokens <= kMaxTokensForRowChunks;
   bool with_shared = false;
-  // Not with many tokens: a server step's shared expert (sixteen tokens, say) is a GEMM
-  // that its own loops run as fast, and beside the routed rows it measured slower.
-  if (shared && row_chunks && !shared_tokens.empty() && shared_tokens.size() <= kMaxTokensForRowChunks) {
+  // Also with many tokens: a server step's shared expert (sixteen tokens, say) is a GEMM
+  // bound by its arithmetic, and its chunks beside the routed experts' keep memory busy
+  // while they compute (16-stream decode 11-14% faster, docs/benchmarks.md, Serving,
+  // session 17).
+  if (shared && row_chunks && !shared_tokens.empty()) {
     const PackedExpert p = packed_expert(*shared, shared_tokens);
     if (is_packed(p)) {
       active.push_back(p);

@@ -36,9 +36,10 @@ enum class PackedExperts { kNone, kRouted, kRoutedAndShared };
 
 // Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
 // `outputs`, and the shared expert (when given) over shared_tokens the same way if the
-// step has few tokens (decode): then its rows stream in the same parallel loop as the
-// routed experts' instead of four loops of its own, which at one token cost more in
-// fork-joins and idle waits than its streaming. kNone, having computed nothing, when a
+// routed experts have few tokens each (decode, a server's batch): then its rows go in the
+// same parallel loop as the routed experts' instead of four loops of its own, which at one
+// token cost more in fork-joins and idle waits than its streaming, and at sixteen computes
+// while the other thread streams routed rows. kNone, having computed nothing, when a
 // routed expert has a weight without a packed form (the caller then runs the experts one
 // by one); kRouted when the shared expert is left to the caller.
 PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
