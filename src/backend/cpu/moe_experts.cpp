@@ -193,7 +193,9 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
   if (shared && row_chunks && !shared_tokens.empty()) {
     const PackedExpert p = packed_expert(*shared, shared_tokens);
     if (is_packed(p)) {
-      active.push_back(p);
+      // In the middle, where the second thread's run of chunks starts: each thread then
+      // computes half of it while the other streams routed rows.
+      active.insert(active.begin() + static_cast<std::ptrdiff_t>(active.size() / 2), p);
       with_shared = true;
     }
   }
