@@ -27,6 +27,7 @@ struct BenchServeOptions {
   std::vector<int64_t> concurrency = {1, 4, 16};
   int64_t prompt_tokens = 64;
   int64_t gen_tokens = 32;
+  int64_t repeats = 1;  // rounds through every level
   bool json = false;
   BackendOptions backend{.pack_at_load = true};  // a server should not slow down on first uses
 };
@@ -37,6 +38,8 @@ struct LevelResult {
   double decode_tokens_per_s = 0;  // tokens after each stream's first / time from the last first token to the end
   double ttft_p50_ms = 0, ttft_p99_ms = 0, itl_p50_ms = 0, itl_p99_ms = 0;
   int64_t steps = 0;
+  // Against the first level of the same round (medians over rounds when aggregated).
+  double x_first = 1, decode_x_first = 1;
 };
 
 double percentile(std::vector<double> values, double p) {
@@ -117,42 +120,69 @@ Result<LevelResult> run_level(Model& model, const BenchServeOptions& o, int64_t 
   return r;
 }
 
-// A warm-up (pages the weights in, builds derived forms), then every concurrency level.
+// Each field of a level's result the median over the rounds: levels of one round run
+// minutes apart, and a machine's bandwidth drifts over minutes, so a ratio is taken
+// within each round and its median reported.
+LevelResult median_over_rounds(const std::vector<LevelResult>& rounds) {
+  auto median = [&](double LevelResult::*field) {
+    std::vector<double> values;
+    for (const LevelResult& r : rounds) values.push_back(r.*field);
+    return percentile(values, 50);
+  };
+  LevelResult m = rounds.front();
+  for (double LevelResult::*field : {&LevelResult::tokens_per_s, &LevelResult::decode_tokens_per_s,
+                                     &LevelResult::ttft_p50_ms, &LevelResult::ttft_p99_ms, &LevelResult::itl_p50_ms,
+                                     &LevelResult::itl_p99_ms, &LevelResult::x_first, &LevelResult::decode_x_first})
+    m.*field = median(field);
+  return m;
+}
+
+// A warm-up (pages the weights in, builds derived forms), then every concurrency level,
+// round after round.
 template <typename Model>
 Result<std::vector<LevelResult>> run_levels(Model& model, const BenchServeOptions& o) {
   DSINFER_RETURN_IF_ERROR(run_level(model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2}, 1).status());
+  std::vector<std::vector<LevelResult>> rounds_of(o.concurrency.size());
+  for (int64_t round = 0; round < o.repeats; ++round)
+    for (size_t i = 0; i < o.concurrency.size(); ++i) {
+      DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(model, o, o.concurrency[i]));
+      const LevelResult& first = i == 0 ? r : rounds_of[0].back();
+      r.x_first = r.tokens_per_s / first.tokens_per_s;
+      r.decode_x_first = r.decode_tokens_per_s / first.decode_tokens_per_s;
+      rounds_of[i].push_back(r);
+    }
   std::vector<LevelResult> results;
-  for (int64_t c : o.concurrency) {
-    DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(model, o, c));
-    results.push_back(r);
-  }
+  for (const auto& rounds : rounds_of) results.push_back(median_over_rounds(rounds));
   return results;
 }
 
 Status run_bench_serve(const BenchServeOptions& o) {
   if (o.prompt_tokens < 1 || o.gen_tokens < 1) return error("-p and -n must be at least 1");
+  if (o.repeats < 1) return error("-r must be at least 1, got {}", o.repeats);
   for (int64_t c : o.concurrency)
     if (c < 1) return error("concurrency levels must be at least 1, got {}", c);
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
   DSINFER_ASSIGN_OR_RETURN(std::vector<LevelResult> results,
                            with_model(std::move(weights), *backend, [&](auto& model) { return run_levels(model, o); }));
-  const double single = results.front().tokens_per_s;
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : results)
       out.push_back({{"streams", r.streams}, {"prompt_tokens", o.prompt_tokens}, {"gen_tokens", o.gen_tokens},
-                     {"tokens_per_s", r.tokens_per_s}, {"decode_tokens_per_s", r.decode_tokens_per_s}, {"ttft_p50_ms", r.ttft_p50_ms}, {"ttft_p99_ms", r.ttft_p99_ms},
-                     {"itl_p50_ms", r.itl_p50_ms}, {"itl_p99_ms", r.itl_p99_ms}, {"steps", r.steps}});
+                     {"repeats", o.repeats}, {"tokens_per_s", r.tokens_per_s}, {"x_first", r.x_first},
+                     {"decode_tokens_per_s", r.decode_tokens_per_s}, {"decode_x_first", r.decode_x_first},
+                     {"ttft_p50_ms", r.ttft_p50_ms}, {"ttft_p99_ms", r.ttft_p99_ms}, {"itl_p50_ms", r.itl_p50_ms},
+                     {"itl_p99_ms", r.itl_p99_ms}, {"steps", r.steps}});
     fmt::print("{}\n", out.dump(2));
     return Status::ok();
   }
-  const double single_decode = results.front().decode_tokens_per_s;
+  if (o.repeats > 1)
+    fmt::print("medians of {} rounds through the levels; x first: each round's ratio to its first level\n", o.repeats);
   fmt::print("| streams | gen t/s | x first | decode t/s | x first | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | steps |\n");
   fmt::print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : results)
     fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} | {:.0f} | {:.1f} | {:.1f} | {} |\n", r.streams,
-               r.tokens_per_s, r.tokens_per_s / single, r.decode_tokens_per_s, r.decode_tokens_per_s / single_decode,
+               r.tokens_per_s, r.x_first, r.decode_tokens_per_s, r.decode_x_first,
                r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.steps);
   return Status::ok();
 }
@@ -166,6 +196,7 @@ void add_bench_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-c,--concurrency", o->concurrency, "Concurrent streams per level")->delimiter(',')->default_str("1,4,16");
   cmd->add_option("-p,--prompt", o->prompt_tokens, "Prompt tokens per stream")->default_val(64);
   cmd->add_option("-n,--gen", o->gen_tokens, "Generated tokens per stream")->default_val(32);
+  cmd->add_option("-r,--repeats", o->repeats, "Rounds through every level; medians reported")->default_val(1);
   cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {

@@ -102,7 +102,18 @@ def check_bench_serve(dsinfer, model, failures):
     for r in rows:
         if r["tokens_per_s"] <= 0 or r["gen_tokens"] != 4 or r["steps"] < 4:
             failures.append(f"{model.name} bench-serve: {r}")
+    if rows and (rows[0]["x_first"] != 1.0 or rows[0]["decode_x_first"] != 1.0):
+        failures.append(f"{model.name} bench-serve: the first level's ratio to itself is not 1: {rows[0]}")
     print(f"-- bench-serve {model.name}: {[(r['streams'], round(r['tokens_per_s'], 1)) for r in rows]}")
+    # Two rounds: one result per level, each a median over both, its ratio that of a round.
+    out = run([dsinfer, "bench-serve", "-m", model, "-c", "1,2", "-p", "5", "-n", "4", "-t", "2", "-r", "2",
+               "--json"]).stdout
+    rows = json.loads(out)
+    if [(r["streams"], r["repeats"]) for r in rows] != [(1, 2), (2, 2)] or rows[1]["x_first"] <= 0:
+        failures.append(f"{model.name}: bench-serve -r 2 gave {rows}")
+    bad = run([dsinfer, "bench-serve", "-m", model, "-r", "0"], ok=False)
+    if bad.returncode == 0 or "-r must be at least 1" not in bad.stderr:
+        failures.append(f"bench-serve -r 0: exit {bad.returncode}, {bad.stderr!r}")
     bad = run([dsinfer, "bench-serve", "-m", model, "-c", "0"], ok=False)
     if bad.returncode == 0 or "concurrency" not in bad.stderr:
         failures.append(f"bench-serve -c 0: exit {bad.returncode}, {bad.stderr!r}")
