@@ -453,6 +453,23 @@ TEST_P(CpuConformance, TwoRowBf16KernelMatchesOneRow) {
   }
 }
 
+// The same for two F32 rows (a router's) against dot_f32.
+TEST_P(CpuConformance, TwoRowF32KernelMatchesOneRow) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  if (!k.dot2_f32) GTEST_SKIP() << "table " << k.isa << " has no two-row F32 kernel";
+  constexpr int64_t n = 301;
+  const Weight w = make_weight(DType::kF32, 2, n, 57);
+  const auto x = random_floats(static_cast<size_t>(n), 58);
+  const auto* rows = reinterpret_cast<const float*>(w.bytes.data());
+  const float* const pair[2] = {rows, rows + n};
+  float two[2];
+  k.dot2_f32(pair, x.data(), n, two);
+  for (int r = 0; r < 2; ++r) {
+    const float one = k.dot_f32(pair[r], x.data(), n);
+    EXPECT_TRUE(same_bits(&two[r], &one, 1)) << "row " << r;
+  }
+}
+
 // The kernel contract beneath it: a four-token kernel's result for each token equals,
 // bitwise, the single-row kernel's. Sizes leave partial vectors (301 BF16 values) and a
 // block count (9) that no grouping of blocks divides.

@@ -264,6 +264,8 @@ struct Kernels {
   // dot_bf16 of rows w[0] and w[1] against one x, the same bits, read side by side;
   // nullptr: callers take one row at a time.
   void (*dot2_bf16)(const uint16_t* const w[2], const float* x, int64_t n, float out[2]);
+  // The same for dot_f32 (a router's F32 rows); nullptr: one row at a time.
+  void (*dot2_f32)(const float* const w[2], const float* x, int64_t n, float out[2]);
   // gemm_q4_0x16 / gemm_q8_0x16 / gemm_fp4x16_q8x3 for two pairs of groups at once, w
   // (into out) and w_far (into out_far), for n_tokens 1..kMaxFarPairTokens, each row's
   // bits those of the sixteen-row kernel: read side by side, two places far apart keep

@@ -113,10 +113,19 @@ void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView&
   const int64_t K = w.cols();
   const StoredRows row(w);
   switch (w.dtype) {
-    case DType::kF32:
-      return output_tile(out, n0, n1, 0, [&](int, int64_t n, int64_t t) {
-        return k.dot_f32(reinterpret_cast<const float*>(row(n)), x.f32_row(t), K);
-      });
+    case DType::kF32: {
+      auto f32_row = [&](int64_t n) { return reinterpret_cast<const float*>(row(n)); };
+      auto one = [&](int, int64_t n, int64_t t) { return k.dot_f32(f32_row(n), x.f32_row(t), K); };
+      if (out.rows == 1 && k.dot2_f32)
+        return output_tile_pairs(
+            out, n0, n1, 0,
+            [&](int64_t a, int64_t b, float* two) {
+              const float* const rows[2] = {f32_row(a), f32_row(b)};
+              k.dot2_f32(rows, x.f32_row(0), K, two);
+            },
+            one);
+      return output_tile(out, n0, n1, 0, one);
+    }
     case DType::kBF16: {
       auto bf16_row = [&](int64_t n) { return reinterpret_cast<const uint16_t*>(row(n)); };
       auto one = [&](int, int64_t n, int64_t t) { return k.dot_bf16(bf16_row(n), x.f32_row(t), K); };
