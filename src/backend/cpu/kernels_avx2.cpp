@@ -45,26 +45,6 @@ DSINFER_AVX2 float dot_f32(const float* w, const float* x, int64_t n) {
   return sum;
 }
 
-// dot_f32 of two rows against one x, each row's sums in dot_f32's order, the rows read
-// side by side (as dot2_bf16).
-DSINFER_AVX2 void dot2_f32(const float* const w[2], const float* x, int64_t n, float out[2]) {
-  __m256 acc[2][4];
-  for (auto& row : acc)
-    for (auto& a : row) a = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int r = 0; r < 2; ++r)
-      for (int j = 0; j < 4; ++j)
-        acc[r][j] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r] + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[r][j]);
-  for (int r = 0; r < 2; ++r) {
-    int64_t j = i;
-    for (; j + 8 <= n; j += 8) acc[r][0] = _mm256_fmadd_ps(_mm256_loadu_ps(w[r] + j), _mm256_loadu_ps(x + j), acc[r][0]);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[r][0], acc[r][1]), _mm256_add_ps(acc[r][2], acc[r][3])));
-    for (; j < n; ++j) sum += w[r][j] * x[j];
-    out[r] = sum;
-  }
-}
-
 DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
@@ -94,10 +74,13 @@ DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
   return add_bf16_tail(sum_of(acc), w, x, i, n);
 }
 
-// dot_bf16 of two rows against one x, each row's sums in dot_bf16's order, the rows read
-// side by side: two streams read memory faster than one row after the other
-// (docs/benchmarks.md, CPU backend session 14).
-DSINFER_AVX2 void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
+// Two rows of a float format against one x, each row's sums in its one-row kernel's order
+// (dot_f32, dot_bf16: four accumulators over 32 values per step, then 8 at a time into the
+// first, then sum_of, then the rest one by one), so each its bits, with the rows read side
+// by side: two streams read memory faster than one row after the other (docs/benchmarks.md,
+// CPU backend session 14). widen8 loads eight values as floats, widen1 one.
+template <typename Weight, __m256 (*widen8)(const Weight*), float (*widen1)(Weight)>
+DSINFER_AVX2 inline void dot_two_rows(const Weight* const w[2], const float* x, int64_t n, float out[2]) {
   __m256 acc[2][4];
   for (auto& row : acc)
     for (auto& a : row) a = _mm256_setzero_ps();
@@ -106,13 +89,26 @@ DSINFER_AVX2 void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t 
     for (int r = 0; r < 2; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(w[r] + i) + kPrefetchBytes, _MM_HINT_T0);
       for (int j = 0; j < 4; ++j)
-        acc[r][j] = _mm256_fmadd_ps(load_bf16x8(w[r] + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[r][j]);
+        acc[r][j] = _mm256_fmadd_ps(widen8(w[r] + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[r][j]);
     }
   for (int r = 0; r < 2; ++r) {
     int64_t j = i;
-    for (; j + 8 <= n; j += 8) acc[r][0] = _mm256_fmadd_ps(load_bf16x8(w[r] + j), _mm256_loadu_ps(x + j), acc[r][0]);
-    out[r] = add_bf16_tail(sum_of(acc[r]), w[r], x, j, n);
+    for (; j + 8 <= n; j += 8) acc[r][0] = _mm256_fmadd_ps(widen8(w[r] + j), _mm256_loadu_ps(x + j), acc[r][0]);
+    float sum = sum_of(acc[r]);
+    for (; j < n; ++j) sum += widen1(w[r][j]) * x[j];
+    out[r] = sum;
   }
+}
+
+DSINFER_AVX2 inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
+inline float as_float(float v) { return v; }
+
+DSINFER_AVX2 void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
+  dot_two_rows<uint16_t, load_bf16x8, bf16_to_f32>(w, x, n, out);
+}
+
+DSINFER_AVX2 void dot2_f32(const float* const w[2], const float* x, int64_t n, float out[2]) {
+  dot_two_rows<float, load_f32x8, as_float>(w, x, n, out);
 }
 
 DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
