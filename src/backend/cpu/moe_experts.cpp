@@ -188,8 +188,8 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
   bool with_shared = false;
   // Also with many tokens: a server step's shared expert (sixteen tokens, say) is a GEMM
   // bound by its arithmetic, and its chunks beside the routed experts' keep memory busy
-  // while they compute (16-stream decode 11-14% faster, docs/benchmarks.md, Serving,
-  // session 17).
+  // while they compute, in one loop instead of four (16-stream decode no slower;
+  // docs/benchmarks.md, Serving, session 17).
   if (shared && row_chunks && !shared_tokens.empty()) {
     const PackedExpert p = packed_expert(*shared, shared_tokens);
     if (is_packed(p)) {
