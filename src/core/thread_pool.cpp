@@ -5,6 +5,7 @@
 #include <vector>
 
 namespace dsinfer {
+
 void spin_once(int spins) {
   constexpr int kPausesBeforeYielding = 4096;  // tens of microseconds
   if (spins >= kPausesBeforeYielding) {
