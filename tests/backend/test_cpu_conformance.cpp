@@ -170,13 +170,15 @@ TEST_P(CpuConformance, FineOps) {
   auto x = random_floats(static_cast<size_t>(T * H), 11);
   auto y = random_floats(static_cast<size_t>(T * H), 12);
   auto run = [&](Backend& be, const PreparedWeight& w) {
-    std::vector<float> out(static_cast<size_t>(T * H));
+    std::vector<float> out(static_cast<size_t>(T * H)), gated(static_cast<size_t>(T * H));
     Tensor o = Tensor::contiguous(DType::kF32, T, H, out.data());
+    Tensor g = Tensor::contiguous(DType::kF32, T, H, gated.data());
     Tensor xt = Tensor::contiguous(DType::kF32, T, H, x.data());
     Tensor yt = Tensor::contiguous(DType::kF32, T, H, y.data());
     be.rms_norm(o, xt, w, 1e-6f);
-    be.silu_and_mul(o, o, yt);
-    be.add(o, o, xt);
+    be.silu_and_mul(o, o, yt);  // in place, as the model calls it
+    be.silu_and_mul(g, o, yt);  // into another tensor
+    be.add(o, g, xt);
     RopeTable table{{0.9f, 0.3f, 0.01f}, 1.1f};
     std::vector<int32_t> positions{0, 1, 2, 5, 9, 100, 1000};
     be.rope({.x = o, .head_dim = 15, .rope_offset = 9, .rope_dim = 6, .positions = positions, .table = &table});

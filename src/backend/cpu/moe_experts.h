@@ -31,6 +31,10 @@ inline void swiglu_row(const Kernels& k, float* gate, const float* up, int64_t n
   for (int64_t c = 0; c < n; ++c) gate[c] = swiglu_value(gate[c], up[c], limit);
 }
 
+// swiglu_row over every row of gate (and up's rows beside them), the elements shared by
+// the pool's threads: one decode row of a dense layer is thousands of values.
+void swiglu_rows(const Kernels& k, ThreadPool& pool, Tensor gate, Tensor up, float limit);
+
 // Which experts run_packed_experts computed.
 enum class PackedExperts { kNone, kRouted, kRoutedAndShared };
 

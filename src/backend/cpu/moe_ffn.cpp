@@ -45,18 +45,6 @@ MoeWorkspace carve(LineAlignedFloats& buffer, int64_t T, int64_t hidden, int64_t
   return ws;
 }
 
-// gate <- swiglu_value(gate, up, limit) (moe_experts.h).
-void silu_and_mul(const Kernels& k, ThreadPool& pool, Tensor gate, Tensor up, float limit) {
-  pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
-    // [begin, end) runs over whole rows and parts of the first and last.
-    for (int64_t i = begin; i < end;) {
-      const int64_t row = i / gate.cols, col = i % gate.cols, stop = std::min(end - i, gate.cols - col) + col;
-      swiglu_row(k, gate.f32_row(row) + col, up.f32_row(row) + col, stop - col, limit);
-      i += stop - col;
-    }
-  });
-}
-
 // out = down(silu(gate(rows)) * up(rows)), with the workspace's gate and up areas.
 void swiglu(CpuContext& ctx, const MoeWorkspace& ws, Tensor rows, Tensor out, const FfnWeights& w, float limit) {
   const int64_t n = rows.rows, inter = w.gate->view().rows();
@@ -66,11 +54,22 @@ void swiglu(CpuContext& ctx, const MoeWorkspace& ws, Tensor rows, Tensor out, co
   up.cols = up.row_stride = inter;
   ctx.matmul(gate, rows, *w.gate);
   ctx.matmul(up, rows, *w.up);
-  silu_and_mul(ctx.kernels, ctx.pool, gate, up, limit);
+  swiglu_rows(ctx.kernels, ctx.pool, gate, up, limit);
   ctx.matmul(out, gate, *w.down);
 }
 
 }  // namespace
+
+void swiglu_rows(const Kernels& k, ThreadPool& pool, Tensor gate, Tensor up, float limit) {
+  pool.parallel_for(gate.rows * gate.cols, [&](int, int64_t begin, int64_t end) {
+    // [begin, end) runs over whole rows and parts of the first and last.
+    for (int64_t i = begin; i < end;) {
+      const int64_t row = i / gate.cols, col = i % gate.cols, stop = std::min(end - i, gate.cols - col) + col;
+      swiglu_row(k, gate.f32_row(row) + col, up.f32_row(row) + col, stop - col, limit);
+      i += stop - col;
+    }
+  });
+}
 
 void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   const int64_t T = a.x.rows;
