@@ -437,39 +437,29 @@ TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
   std::filesystem::remove(path);
 }
 
-// Two BF16 rows read side by side give each row the bits of dot_bf16, over a length (301)
-// with a tail after the 32-value steps and after the 8-value ones.
-TEST_P(CpuConformance, TwoRowBf16KernelMatchesOneRow) {
-  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
-  if (!k.dot2_bf16) GTEST_SKIP() << "table " << k.isa << " has no two-row BF16 kernel";
+// Two rows of a float format read side by side give each row the bits of its one-row
+// kernel (BF16: dot_bf16, F32, a router's: dot_f32), over a length (301) with a tail after
+// the 32-value steps and after the 8-value ones.
+template <typename Value, typename Dot2, typename Dot1>
+void expect_two_rows_match_one(DType dtype, Dot2 dot2, Dot1 dot1) {
   constexpr int64_t n = 301;
-  const Weight w = make_weight(DType::kBF16, 2, n, 55);
+  const Weight w = make_weight(dtype, 2, n, 55);
   const auto x = random_floats(static_cast<size_t>(n), 56);
-  const auto* rows = reinterpret_cast<const uint16_t*>(w.bytes.data());
-  const uint16_t* const pair[2] = {rows, rows + n};
+  const auto* rows = reinterpret_cast<const Value*>(w.bytes.data());
+  const Value* const pair[2] = {rows, rows + n};
   float two[2];
-  k.dot2_bf16(pair, x.data(), n, two);
+  dot2(pair, x.data(), n, two);
   for (int r = 0; r < 2; ++r) {
-    const float one = k.dot_bf16(pair[r], x.data(), n);
-    EXPECT_TRUE(same_bits(&two[r], &one, 1)) << "row " << r;
+    const float one = dot1(pair[r], x.data(), n);
+    EXPECT_TRUE(same_bits(&two[r], &one, 1)) << dtype_name(dtype) << " row " << r;
   }
 }
 
-// The same for two F32 rows (a router's) against dot_f32.
-TEST_P(CpuConformance, TwoRowF32KernelMatchesOneRow) {
+TEST_P(CpuConformance, TwoRowFloatKernelsMatchOneRow) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
-  if (!k.dot2_f32) GTEST_SKIP() << "table " << k.isa << " has no two-row F32 kernel";
-  constexpr int64_t n = 301;
-  const Weight w = make_weight(DType::kF32, 2, n, 57);
-  const auto x = random_floats(static_cast<size_t>(n), 58);
-  const auto* rows = reinterpret_cast<const float*>(w.bytes.data());
-  const float* const pair[2] = {rows, rows + n};
-  float two[2];
-  k.dot2_f32(pair, x.data(), n, two);
-  for (int r = 0; r < 2; ++r) {
-    const float one = k.dot_f32(pair[r], x.data(), n);
-    EXPECT_TRUE(same_bits(&two[r], &one, 1)) << "row " << r;
-  }
+  if (!k.dot2_bf16 && !k.dot2_f32) GTEST_SKIP() << "table " << k.isa << " has no two-row float kernels";
+  if (k.dot2_bf16) expect_two_rows_match_one<uint16_t>(DType::kBF16, k.dot2_bf16, k.dot_bf16);
+  if (k.dot2_f32) expect_two_rows_match_one<float>(DType::kF32, k.dot2_f32, k.dot_f32);
 }
 
 // The kernel contract beneath it: a four-token kernel's result for each token equals,
