@@ -119,15 +119,19 @@ float dot_f8e4m3_by_block(Dot dot, const uint8_t* w, const float* x, int64_t n, 
 // is a multiple of 8 on first use, as it packs the integer formats). Each code
 // s|e3e2e1e0|m2m1m0 is stored as s|e0|m2m1m0|e3e2e1 (f8e4m3_recoded), which puts the
 // exponent's low bit beside the mantissa and its high bits beside the sign, so that an
-// 8-bit window ending at each places them where float32 wants them; and each whole
-// 16-code group from the row's start holds its codes in the order of kRecodedOrder,
-// because VPMULTISHIFTQB fills each 64-bit lane from the same lane of the source: with a
-// group broadcast to the four 128-bit lanes, even qwords can only read codes 0-7 of the
-// group and odd ones codes 8-15, and 32-bit lanes 2q and 2q + 1 sit in qword q. The
-// codes past the last whole group keep their places. Beside the codes, one bit per
-// 64-code run of a row (bit r % 64 of word r / 64) says whether the run holds a code with
-// exponent 0 (zeros and subnormals), which the fast conversion gets wrong.
+// 8-bit window ending at each places them where float32 wants them. VPMULTISHIFTQB, which
+// takes those windows, fills each 64-bit lane from the same lane of its source, and two
+// float32 lanes share each 64-bit lane; so each whole 64-code group from the row's start is
+// stored for one 64-byte load to feed four shuffles, the k-th giving codes 16k..16k+15 in
+// order (code 16k + 2q + j at byte 8q + 2k + j: recoded_64_position), and each whole
+// 16-code group after the last of those holds its codes in the order of kRecodedOrder, for
+// one group broadcast to the four 128-bit lanes (even qwords then read codes 0-7 of the
+// group, odd ones codes 8-15). The codes past the last whole 16-code group keep their
+// places. Beside the codes, one bit per 64-code run of a row (bit r % 64 of word r / 64)
+// says whether the run holds a code with exponent 0 (zeros and subnormals), which the
+// fast conversion gets wrong.
 inline constexpr int kRecodedOrder[16] = {0, 1, 4, 5, 8, 9, 12, 13, 2, 3, 6, 7, 10, 11, 14, 15};
+constexpr int recoded_64_position(int code) { return 8 * (code % 16 / 2) + 2 * (code / 16) + code % 2; }
 constexpr uint8_t f8e4m3_recoded(uint8_t code) {
   return static_cast<uint8_t>((code & 0x80) | ((code & 0x08) << 3) | ((code & 0x07) << 3) | ((code >> 4) & 0x07));
 }

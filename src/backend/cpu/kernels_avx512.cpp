@@ -635,38 +635,80 @@ struct StoredE4M3 {
   const uint8_t* w;
   DSINFER_AVX512_VNNI bool has_small_codes(int64_t i, int count) const { return any_small_e4m3(w + i, count); }
   DSINFER_AVX512_VNNI __m512 times_256(int64_t i, bool has_small) const { return e4m3_times_256(w + i, has_small); }
+  DSINFER_AVX512_VNNI void run_times_256(int64_t i, bool has_small, __m512 v[4]) const {
+    for (int k = 0; k < 4; ++k) v[k] = times_256(i + 16 * k, has_small);
+  }
   float value(int64_t i) const { return f8e4m3_to_f32(w[i]); }
 };
 
-// Per byte of a 32-bit lane j, the first bit of its 8-bit window in lane j's qword of a
-// broadcast recoded group: byte 2 ends at the mantissa and e0, byte 3 starts at e3e2e1
-// and ends at the sign; bytes 0 and 1 are masked off.
-constexpr std::array<uint8_t, 64> recoded_windows() {
+// Per float32 lane of a recoded group's conversion, the 8-bit windows of its qword of the
+// source for bytes 2 (ending at the code's mantissa and e0) and 3 (starting at its e3e2e1,
+// ending at its sign); bytes 0 and 1 are masked off. `position(lane)` is the code's byte
+// within that qword.
+template <typename Position>
+constexpr std::array<uint8_t, 64> recoded_windows(Position position) {
   std::array<uint8_t, 64> bytes{};
   for (int lane = 0; lane < 16; ++lane) {
-    int stored = 0;
-    while (kRecodedOrder[stored] != lane) ++stored;
-    const int position = stored % 8;  // within the qword
-    bytes[4 * lane + 2] = static_cast<uint8_t>((8 * position + 63) % 64);
-    bytes[4 * lane + 3] = static_cast<uint8_t>(8 * position);
+    bytes[4 * lane + 2] = static_cast<uint8_t>((8 * position(lane) + 63) % 64);
+    bytes[4 * lane + 3] = static_cast<uint8_t>(8 * position(lane));
   }
   return bytes;
 }
-alignas(64) constexpr std::array<uint8_t, 64> kRecodedWindows = recoded_windows();
+// A 16-code group broadcast to the four 128-bit lanes (kRecodedOrder).
+alignas(64) constexpr std::array<uint8_t, 64> kRecodedWindows = recoded_windows([](int lane) {
+  int stored = 0;
+  while (kRecodedOrder[stored] != lane) ++stored;
+  return stored % 8;
+});
+// Codes 16k..16k+15 of a 64-code group loaded whole (recoded_64_position).
+template <int k>
+alignas(64) constexpr std::array<uint8_t, 64> kRecodedRunWindows =
+    recoded_windows([](int lane) { return recoded_64_position(16 * k + lane) % 8; });
 
-// FP8 codes recoded (kRecodedOrder in kernels.h): one VPMULTISHIFTQB over the group
-// broadcast to four 128-bit lanes places byte 3 of lane j at the recoded code's sign and
-// high exponent bits and byte 2 at its low exponent bit and mantissa, so the stored path's
-// widening and shift become one instruction (in cache on one core 13-18 GB/s against the
-// stored path's 11-12.5, docs/benchmarks.md, V4 session 12); small codes come from the
-// row's run bits instead of loading and testing every 64 codes. VPMULTISHIFTQB is
-// AVX512-VBMI, which the table checks before offering this kernel; it is written as
-// inline assembly because the shared block loop below is compiled for AVX-512 VNNI alone.
+DSINFER_AVX512_VNNI inline __m512i multishift(__m512i windows, __m512i source) {
+  __m512i placed;
+  asm("vpmultishiftqb %2, %1, %0" : "=v"(placed) : "v"(windows), "v"(source));
+  return placed;
+}
+
+// Recoded bits placed by the shuffle, as float32 times 256; codes with exponent 0 (where
+// the run may hold some) converted exactly from m instead.
+DSINFER_AVX512_VNNI inline __m512 placed_times_256(__m512i placed, bool has_small) {
+  const __m512i bits =
+      _mm512_ternarylogic_epi32(placed, _mm512_set1_epi32(int32_t(0x87F00000u)), _mm512_set1_epi32(0x40000000), 0xEA);
+  if (!has_small) return _mm512_castsi512_ps(bits);
+  const __mmask16 small = _mm512_testn_epi32_mask(bits, _mm512_set1_epi32(0x07800000));  // exponent 0
+  const __m512 half_m =
+      _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(bits, 20), _mm512_set1_epi32(7))),
+                    _mm512_set1_ps(0.5f));
+  const __m512i signed_half_m =
+      _mm512_or_si512(_mm512_castps_si512(half_m), _mm512_and_si512(bits, _mm512_set1_epi32(int32_t(0x80000000u))));
+  return _mm512_castsi512_ps(_mm512_mask_mov_epi32(bits, small, signed_half_m));
+}
+
+// FP8 codes recoded (kernels.h): one VPMULTISHIFTQB places byte 3 of each float32 lane at
+// a recoded code's sign and high exponent bits and byte 2 at its low exponent bit and
+// mantissa, so the stored path's widening and shift become one instruction (in cache on
+// one core 13-18 GB/s against the stored path's 11-12.5, docs/benchmarks.md, V4 session
+// 12); a 64-code run is one load for four of them, where a broadcast load per 16 codes
+// cost the shuffle port a uop of its own (docs/benchmarks.md, V4 session 18). Small codes
+// come from the row's run bits instead of loading and testing every 64 codes.
+// VPMULTISHIFTQB is AVX512-VBMI, which the table checks before offering this kernel; it
+// is written as inline assembly because the shared block loop below is compiled for
+// AVX-512 VNNI alone.
 template <bool kMayHaveSmallCodes>
 struct RecodedE4M3 {
   const uint8_t* w;
   const uint64_t* small_runs;
-  __m512i windows;  // kRecodedWindows
+  __m512i windows;         // kRecodedWindows
+  __m512i run_windows[4];  // kRecodedRunWindows
+
+  DSINFER_AVX512_VNNI RecodedE4M3(const uint8_t* codes, const uint64_t* runs)
+      : w(codes),
+        small_runs(runs),
+        windows(_mm512_load_si512(kRecodedWindows.data())),
+        run_windows{_mm512_load_si512(kRecodedRunWindows<0>.data()), _mm512_load_si512(kRecodedRunWindows<1>.data()),
+                    _mm512_load_si512(kRecodedRunWindows<2>.data()), _mm512_load_si512(kRecodedRunWindows<3>.data())} {}
 
   DSINFER_AVX512_VNNI bool has_small_codes(int64_t i, int) const {
     if (!kMayHaveSmallCodes) return false;
@@ -675,18 +717,11 @@ struct RecodedE4M3 {
   }
   DSINFER_AVX512_VNNI __m512 times_256(int64_t i, bool has_small) const {
     const __m512i group = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + i)));
-    __m512i placed;
-    asm("vpmultishiftqb %2, %1, %0" : "=v"(placed) : "v"(windows), "v"(group));
-    const __m512i bits =
-        _mm512_ternarylogic_epi32(placed, _mm512_set1_epi32(int32_t(0x87F00000u)), _mm512_set1_epi32(0x40000000), 0xEA);
-    if (!has_small) return _mm512_castsi512_ps(bits);
-    const __mmask16 small = _mm512_testn_epi32_mask(bits, _mm512_set1_epi32(0x07800000));  // exponent 0
-    const __m512 half_m =
-        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(_mm512_srli_epi32(bits, 20), _mm512_set1_epi32(7))),
-                      _mm512_set1_ps(0.5f));
-    const __m512i signed_half_m =
-        _mm512_or_si512(_mm512_castps_si512(half_m), _mm512_and_si512(bits, _mm512_set1_epi32(int32_t(0x80000000u))));
-    return _mm512_castsi512_ps(_mm512_mask_mov_epi32(bits, small, signed_half_m));
+    return placed_times_256(multishift(windows, group), has_small);
+  }
+  DSINFER_AVX512_VNNI void run_times_256(int64_t i, bool has_small, __m512 v[4]) const {
+    const __m512i run = _mm512_loadu_si512(w + i);
+    for (int k = 0; k < 4; ++k) v[k] = placed_times_256(multishift(run_windows[k], run), has_small);
   }
   float value(int64_t i) const { return f8e4m3_to_f32(f8e4m3_from_recoded(w[i])); }
 };
@@ -696,6 +731,19 @@ DSINFER_AVX512_VNNI inline void add_e4m3_group(const Codes& codes, const float* 
                                                bool has_small_codes, __m512 acc[NT]) {
   const __m512 v = codes.times_256(i, has_small_codes);
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_fmadd_ps(v, _mm512_loadu_ps(x + t * x_stride + i), acc[t]);
+}
+
+// add_e4m3_group over the four groups of a 64-code run, in order.
+template <int NT, typename Codes>
+DSINFER_AVX512_VNNI inline void add_e4m3_run(const Codes& codes, const float* x, int64_t x_stride, int64_t i,
+                                             bool has_small_codes, __m512 acc[NT]) {
+  __m512 v[4];
+  codes.run_times_256(i, has_small_codes, v);
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k)
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_fmadd_ps(v[k], _mm512_loadu_ps(x + t * x_stride + i + 16 * k), acc[t]);
 }
 
 // dot_rows_f8e4m3 of the AVX2 table with the same bits: there a block's values go into two
@@ -723,13 +771,10 @@ DSINFER_AVX512_VNNI inline void add_f8e4m3_blocks(const Codes& codes, const floa
       const int64_t i = c0 + b * block + 16 * g;
       _mm_prefetch(reinterpret_cast<const char*>(codes.w + i) + kPrefetchBytes, _MM_HINT_T0);
       // One branch per 64 codes, so that the common run converts without a test per group.
-      if (__builtin_expect(codes.has_small_codes(i, 64), 0)) {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) add_e4m3_group<NT>(codes, x, x_stride, i + 16 * k, true, acc[b]);
-      } else {
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) add_e4m3_group<NT>(codes, x, x_stride, i + 16 * k, false, acc[b]);
-      }
+      if (__builtin_expect(codes.has_small_codes(i, 64), 0))
+        add_e4m3_run<NT>(codes, x, x_stride, i, true, acc[b]);
+      else
+        add_e4m3_run<NT>(codes, x, x_stride, i, false, acc[b]);
     }
   for (; g < groups; ++g)
 #pragma GCC unroll 4
@@ -820,20 +865,18 @@ DSINFER_AVX512_VNNI void dot_rows_recoded(const uint8_t* w, const uint64_t* smal
                                           float out[NT]) {
   uint64_t any_small = 0;
   for (int64_t i = 0; i < f8e4m3_run_words(n); ++i) any_small |= small_runs[i];
-  const __m512i windows = _mm512_load_si512(kRecodedWindows.data());
   if (any_small)
-    dot_rows_f8e4m3<NT>(RecodedE4M3<true>{w, small_runs, windows}, x, x_stride, n, scales, block, out);
+    dot_rows_f8e4m3<NT>(RecodedE4M3<true>(w, small_runs), x, x_stride, n, scales, block, out);
   else
-    dot_rows_f8e4m3<NT>(RecodedE4M3<false>{w, small_runs, windows}, x, x_stride, n, scales, block, out);
+    dot_rows_f8e4m3<NT>(RecodedE4M3<false>(w, small_runs), x, x_stride, n, scales, block, out);
 }
 
 template <bool kSmallA, bool kSmallB>
 DSINFER_AVX512_VNNI void dot_two_recoded(const uint8_t* const w[2], const uint64_t* const small_runs[2],
                                          const float* x, int64_t n, const float* const scales[2], int64_t block,
                                          float out[2]) {
-  const __m512i windows = _mm512_load_si512(kRecodedWindows.data());
-  dot_two_rows_f8e4m3(RecodedE4M3<kSmallA>{w[0], small_runs[0], windows},
-                      RecodedE4M3<kSmallB>{w[1], small_runs[1], windows}, x, n, scales[0], scales[1], block, out);
+  dot_two_rows_f8e4m3(RecodedE4M3<kSmallA>(w[0], small_runs[0]), RecodedE4M3<kSmallB>(w[1], small_runs[1]), x, n,
+                      scales[0], scales[1], block, out);
 }
 
 DSINFER_AVX512_VNNI void dot2_f8e4m3_recoded(const uint8_t* const w[2], const uint64_t* const small_runs[2],

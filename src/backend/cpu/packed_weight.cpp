@@ -129,11 +129,13 @@ bool pack_fp4_group(const WeightView& w, int64_t g, BlockFp4x8* out) {
 // Row `row` of an FP8 matrix recoded for Kernels::dot_f8e4m3_recoded (kernels.h), with
 // its small-code run bits.
 void recode_f8e4m3_row(const WeightView& w, int64_t row, uint8_t* out, uint64_t* small_runs) {
-  const int64_t cols = w.cols(), whole = cols / 16 * 16;
+  const int64_t cols = w.cols(), whole_64 = cols / 64 * 64, whole_16 = cols / 16 * 16;
   const auto* codes = static_cast<const uint8_t*>(w.data) + row * cols;
-  for (int64_t g = 0; g < whole; g += 16)
+  for (int64_t g = 0; g < whole_64; g += 64)
+    for (int c = 0; c < 64; ++c) out[g + recoded_64_position(c)] = f8e4m3_recoded(codes[g + c]);
+  for (int64_t g = whole_64; g < whole_16; g += 16)
     for (int j = 0; j < 16; ++j) out[g + j] = f8e4m3_recoded(codes[g + kRecodedOrder[j]]);
-  for (int64_t i = whole; i < cols; ++i) out[i] = f8e4m3_recoded(codes[i]);
+  for (int64_t i = whole_16; i < cols; ++i) out[i] = f8e4m3_recoded(codes[i]);
   for (int64_t i = 0; i < cols; ++i)
     if (f8e4m3_recoded_is_small(out[i])) small_runs[i / 4096] |= uint64_t{1} << (i / 64 % 64);
 }
