@@ -69,7 +69,7 @@ class CpuBackend final : public Backend {
     });
   }
   void fp4_round_trip(Tensor x, int64_t block) override {
-    pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) { reference::fp4_round_trip(x.row_slice(b, e - b), block); });
+    pool_.parallel_for(x.rows, [&](int, int64_t b, int64_t e) { cpu::fp4_round_trip(x.row_slice(b, e - b), block); });
   }
   void rope(const RopeArgs& args) override {
     pool_.parallel_for(args.x.rows, [&](int, int64_t b, int64_t e) {

@@ -130,5 +130,7 @@ void indexer_topk(CpuContext& ctx, const IndexerTopkArgs& args);
 void sink_attention(CpuContext& ctx, const SinkAttentionArgs& args);
 void hc_pre(CpuContext& ctx, const HcPreArgs& args);
 void hc_post(CpuContext& ctx, const HcPostArgs& args);
+// reference::fp4_round_trip with its bits, on x's rows.
+void fp4_round_trip(Tensor x, int64_t block);
 
 }  // namespace dsinfer::cpu

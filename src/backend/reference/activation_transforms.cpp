@@ -62,9 +62,11 @@ void for_each_block(Tensor x, int64_t block, RoundBlock&& round_block) {
 
 }  // namespace
 
+float fp4_block_scale(float amax) { return pow2_ceil(std::max(amax, kFp4AmaxFloor) * (1.0f / kFp4Max)); }
+
 void fp4_round_trip(Tensor x, int64_t block) {
   for_each_block(x, block, [](float* v, int64_t n, float amax) {
-    const float s = pow2_ceil(std::max(amax, kFp4AmaxFloor) * (1.0f / kFp4Max));
+    const float s = fp4_block_scale(amax);
     for (int64_t i = 0; i < n; ++i) {
       const float q = std::clamp(v[i] / s, -kFp4Max, kFp4Max);
       v[i] = std::copysign(round_e2m1(std::fabs(q)), q) * s;

@@ -18,6 +18,8 @@ void argmax(std::span<int32_t> out, Tensor x);
 void hadamard(Tensor x);
 void fp8_round_trip(Tensor x, int64_t block, bool pow2_scales);
 void fp4_round_trip(Tensor x, int64_t block);
+// The power-of-two scale fp4_round_trip gives a block whose largest magnitude is amax.
+float fp4_block_scale(float amax);
 
 // Fused ops, each in its own file.
 void mla_attention(const MlaAttentionArgs& args);
