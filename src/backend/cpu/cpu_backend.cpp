@@ -99,11 +99,12 @@ class CpuBackend final : public Backend {
   void hc_pre(const HcPreArgs& args) override { cpu::hc_pre(ctx_, args); }
   void hc_post(const HcPostArgs& args) override { cpu::hc_post(ctx_, args); }
   void compress_pool(const CompressPoolArgs& args) override {
+    const std::span<const float> ape = cpu::float_values(*args.ape);  // widened once per weight
     pool_.parallel_for(args.out.rows, [&](int, int64_t b, int64_t e) {
       CompressPoolArgs part = args;
       part.out = args.out.row_slice(b, e - b);
       part.first_block = args.first_block + b;
-      reference::compress_pool(part);
+      reference::compress_pool(part, ape);
     });
   }
 

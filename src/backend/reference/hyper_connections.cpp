@@ -98,11 +98,12 @@ void hc_post(const HcPostArgs& a) {
     for (int64_t k = 0; k < a.hc; ++k) hc_post_stream(a, t, k);
 }
 
-void compress_pool(const CompressPoolArgs& a) {
+void compress_pool(const CompressPoolArgs& a) { compress_pool(a, dequantize(a.ape->view())); }
+
+void compress_pool(const CompressPoolArgs& a, std::span<const float> ape) {
   const int64_t r = a.ratio;
   const int64_t d = a.dim;
   const int64_t w = a.overlap ? 2 * d : d;  // projection width per position
-  const std::vector<float> ape = dequantize(a.ape->view());
   auto projections = [&](int64_t p) {
     return p >= a.chunk_start ? a.chunk.f32_row(p - a.chunk_start) : a.state.f32_row(p % a.state.rows);
   };

@@ -39,5 +39,8 @@ void hc_post(const HcPostArgs& args);
 void hc_pre_after_norm(const HcPreArgs& args, int64_t t, float r, const float* scale, const float* base);
 void hc_post_stream(const HcPostArgs& args, int64_t t, int64_t k);
 void compress_pool(const CompressPoolArgs& args);
+// compress_pool with args.ape's values already widened to float32 (a backend that keeps
+// them between calls: the reference widens ratio x width values on every call).
+void compress_pool(const CompressPoolArgs& args, std::span<const float> ape);
 
 }  // namespace dsinfer::reference
