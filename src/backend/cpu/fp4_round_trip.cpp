@@ -8,6 +8,7 @@
 
 #include "backend/cpu/cpu_context.h"
 #include "backend/reference/reference_ops.h"
+#include "backend/reference/value_blocks.h"
 
 namespace dsinfer::cpu {
 namespace {
@@ -29,23 +30,17 @@ inline float round_e2m1(float a) {
 }  // namespace
 
 void fp4_round_trip(Tensor x, int64_t block) {
-  for (int64_t r = 0; r < x.rows; ++r) {
-    float* v = x.f32_row(r);
-    for (int64_t begin = 0; begin < x.cols; begin += block) {
-      const int64_t n = std::min(x.cols - begin, block);
-      float amax = 0.0f;
-      for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[begin + i]));
-      // s is a power of two whose reciprocal is a normal float (fp4_block_scale's range),
-      // so multiplying by it is the reference's division.
-      const float s = reference::fp4_block_scale(amax), inverse = 1.0f / s;
-      for (int64_t i = begin; i < begin + n; ++i) {
-        float q = v[i] * inverse;  // clamped as std::clamp does (NaN stays NaN)
-        q = q < -kFp4Max ? -kFp4Max : q;
-        q = q > kFp4Max ? kFp4Max : q;
-        v[i] = std::copysign(round_e2m1(std::fabs(q)), q) * s;
-      }
+  reference::for_each_block(x, block, [](float* v, int64_t n, float amax) {
+    // s is a power of two whose reciprocal is a normal float (fp4_block_scale's range),
+    // so multiplying by it is the reference's division.
+    const float s = reference::fp4_block_scale(amax), inverse = 1.0f / s;
+    for (int64_t i = 0; i < n; ++i) {
+      float q = v[i] * inverse;  // clamped as std::clamp does (NaN stays NaN)
+      q = q < -kFp4Max ? -kFp4Max : q;
+      q = q > kFp4Max ? kFp4Max : q;
+      v[i] = std::copysign(round_e2m1(std::fabs(q)), q) * s;
     }
-  }
+  });
 }
 
 }  // namespace dsinfer::cpu

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "backend/reference/reference_ops.h"
+#include "backend/reference/value_blocks.h"
 #include "core/dtype.h"
 
 namespace dsinfer::reference {
@@ -43,21 +44,6 @@ float round_e2m1(float a) {
     if (d < d_best || (d == d_best && i % 2 == 0)) best = i;
   }
   return kGrid[best];
-}
-
-// Calls round_block(values, count, amax) for every run of `block` values of each row
-// (the last run of a row may be shorter), amax being the run's largest magnitude.
-template <typename RoundBlock>
-void for_each_block(Tensor x, int64_t block, RoundBlock&& round_block) {
-  for (int64_t r = 0; r < x.rows; ++r) {
-    float* v = x.f32_row(r);
-    for (int64_t begin = 0; begin < x.cols; begin += block) {
-      const int64_t n = std::min(x.cols - begin, block);
-      float amax = 0.0f;
-      for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(v[begin + i]));
-      round_block(v + begin, n, amax);
-    }
-  }
 }
 
 }  // namespace
