@@ -15,8 +15,16 @@ using reference::route_token;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
+// Every case routes twice: through a fresh scratch, and through one scratch that every
+// earlier case of this file has used (other sizes, scorings and group settings), as the
+// CPU backend reuses one; both must choose and weigh alike.
 ExpertChoice route(const std::vector<float>& logits, const RouterSpec& spec, const std::vector<float>& bias = {}) {
-  return route_token(logits, bias, spec);
+  static reference::RouterScratch reused;
+  const ExpertChoice fresh = route_token(logits, bias, spec);
+  const ExpertChoice& again = route_token(logits, bias, spec, {}, reused);
+  EXPECT_EQ(again.experts, fresh.experts);
+  EXPECT_EQ(again.weights, fresh.weights);
+  return fresh;
 }
 
 void expect_weights(const ExpertChoice& choice, const std::vector<double>& expected, double tol = 1e-6) {

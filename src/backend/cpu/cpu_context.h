@@ -12,6 +12,7 @@
 #include "backend/cpu/packed_weight.h"
 #include "backend/ops.h"
 #include "backend/reference/dequantize.h"
+#include "backend/reference/router.h"
 #include "core/thread_pool.h"
 
 namespace dsinfer::cpu {
@@ -63,6 +64,7 @@ struct MoeRouting {
   std::vector<std::vector<RoutedToken>> tokens_of;  // per expert, in token order
   std::vector<std::vector<RoutedToken>> slots_of;   // per token, in expert order
   std::vector<RoutedToken> every_token;             // the shared expert's
+  reference::RouterScratch router;                  // route_token's working vectors
 };
 
 struct CpuContext {

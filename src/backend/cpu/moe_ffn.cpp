@@ -93,7 +93,8 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}
                                                : a.fixed_experts.subspan(static_cast<size_t>(t * a.spec.top_k),
                                                                          static_cast<size_t>(a.spec.top_k));
-    auto choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec, fixed);
+    const auto& choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec,
+                                                fixed, ctx.moe_routing.router);
     for (size_t k = 0; k < choice.experts.size(); ++k)
       tokens_of[choice.experts[k]].push_back({t, choice.weights[k], t * a.spec.top_k + static_cast<int64_t>(k)});
   }

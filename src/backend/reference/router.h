@@ -17,8 +17,21 @@ struct ExpertChoice {
   std::vector<float> weights;    // [top_k]
 };
 
+// The vectors route_token works in, the result's among them: a caller that routes every
+// token of every step keeps one, so that routing does not allocate (about ten vectors a
+// token, half of its time on a 64-expert router: docs/benchmarks.md, CPU backend,
+// session 18).
+struct RouterScratch {
+  std::vector<float> scores, choice, group_scores;
+  std::vector<int32_t> order, group_order;
+  std::vector<char> keep_group;
+  ExpertChoice result;
+};
+
 // logits: [n_experts]; bias: [n_experts] or empty; fixed: [top_k] experts chosen in
-// advance (V4's hash layers) or empty.
+// advance (V4's hash layers) or empty. The choice lives in `scratch` until its next use.
+const ExpertChoice& route_token(std::span<const float> logits, std::span<const float> bias, const RouterSpec& spec,
+                                std::span<const int32_t> fixed, RouterScratch& scratch);
 ExpertChoice route_token(std::span<const float> logits, std::span<const float> bias, const RouterSpec& spec,
                          std::span<const int32_t> fixed = {});
 
