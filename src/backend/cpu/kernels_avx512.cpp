@@ -690,8 +690,8 @@ DSINFER_AVX512_VNNI inline __m512 placed_times_256(__m512i placed, bool has_smal
 // a recoded code's sign and high exponent bits and byte 2 at its low exponent bit and
 // mantissa, so the stored path's widening and shift become one instruction (in cache on
 // one core 13-18 GB/s against the stored path's 11-12.5, docs/benchmarks.md, V4 session
-// 12); a 64-code run is one load for four of them, where a broadcast load per 16 codes
-// cost the shuffle port a uop of its own (docs/benchmarks.md, V4 session 18). Small codes
+// 12); a 64-code run is one load for four of them instead of a broadcast load per 16
+// codes (a few percent in L2, docs/benchmarks.md, V4 session 18). Small codes
 // come from the row's run bits instead of loading and testing every 64 codes.
 // VPMULTISHIFTQB is AVX512-VBMI, which the table checks before offering this kernel; it
 // is written as inline assembly because the shared block loop below is compiled for
