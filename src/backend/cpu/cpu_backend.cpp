@@ -44,8 +44,8 @@ class CpuBackend final : public Backend {
     for (int64_t r = 0; r < src.rows; ++r) std::copy_n(src.f32_row(r), src.cols, dst + r * src.cols);
   }
 
-  // The fine ops are cheap next to the matmuls; they run the reference code over
-  // row ranges in parallel.
+  // The fine ops are cheap next to the matmuls; they run the reference code (or, where
+  // it was slow, a CPU version with its bits) over row ranges in parallel.
   void embedding(Tensor out, const PreparedWeight& table, std::span<const int32_t> ids) override {
     pool_.parallel_for(out.rows, [&](int, int64_t b, int64_t e) {
       reference::embedding(out.row_slice(b, e - b), table.view(), ids.subspan(b, e - b));
