@@ -1,8 +1,8 @@
 // The FP4 (E2M1) round trip of V4's indexer queries and keys, with the reference's bits:
 // its nearest-grid-point search (eight distances per value) replaced by the grid's three
 // spacings, each rounding to an integer number of steps with ties to even, which is the
-// same choice. 16 x 128 values in cache: 33-39 K cycles for the reference, 15-20 K for
-// this (/tmp/mb18/fp4.cpp, docs/benchmarks.md, V4 session 18).
+// same choice. 16 x 128 values in cache: 33 K cycles for the reference, 15.5 K for this
+// (/tmp/mb18/fp4.cpp, docs/benchmarks.md, V4 session 18).
 #include <algorithm>
 #include <cmath>
 
