@@ -62,7 +62,10 @@ DSINFER_AMX inline void configure_tiles(int n_tokens) {
     config.rows[t] = 8;
     config.bytes_per_row[t] = 64;
   }
-  _tile_loadconfig(&config);
+  // Not _tile_loadconfig: GCC 12's version tells the compiler it reads only the first 8
+  // bytes of the configuration, so the stores of the rows and widths may legally move
+  // after it (they did in a test build, and the first tile load faulted).
+  asm volatile("ldtilecfg %0" : : "m"(config));
 }
 
 // Block b of two groups of eight rows as TDPBSSD's second operand: row k of the tile
@@ -96,15 +99,19 @@ DSINFER_AMX inline void weight_tile(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1
     _tile_stored(C, products, 64);                                     \
   } while (0)
 
-template <typename Block>
-DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                              float* out, int64_t out_stride) {
+// NT tokens, a compile-time count: with a run-time one the compiler kept the sixteen
+// accumulators on the stack, and every multiply-add paid a load and a store (the store
+// port, shared with the tile stores, was then the limit).
+template <int NT, typename Block>
+DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, float* out,
+                              int64_t out_stride) {
   const Block* w1 = w + n_blocks;
-  configure_tiles(n_tokens);
+  configure_tiles(NT);
   alignas(64) int8_t weights[kBlocksPerStage][512];
   alignas(64) int32_t products[kBlocksPerStage][16][16];
   const int64_t a_stride = x_stride * static_cast<int64_t>(sizeof(ActBlockQ8));
-  __m512 acc[16];
+  __m512 acc[NT];
+#pragma GCC unroll 16
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b0 = 0; b0 < n_blocks; b0 += kBlocksPerStage) {
     const int n = static_cast<int>(std::min<int64_t>(kBlocksPerStage, n_blocks - b0));
@@ -125,8 +132,7 @@ DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8
       const __m512 dw = scales_pair(w[b].d, w1[b].d);
       // The VNNI tile's float steps per token: fma(dot, dw * x.d, acc).
 #pragma GCC unroll 16
-      for (int t = 0; t < 16; ++t) {
-        if (t >= n_tokens) break;
+      for (int t = 0; t < NT; ++t) {
         const __m512 dot = _mm512_cvtepi32_ps(_mm512_load_si512(products[j][t]));
         acc[t] = _mm512_fmadd_ps(dot, _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)), acc[t]);
       }
@@ -134,8 +140,21 @@ DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8
   }
   _tile_release();
 #pragma GCC unroll 16
-  for (int t = 0; t < 16; ++t)
-    if (t < n_tokens) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// gemm_x16_amx for 12 to 16 tokens (kAmxMinTokens to the sixteen-row kernels' most).
+template <typename Block>
+DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                              float* out, int64_t out_stride) {
+  static_assert(kAmxMinTokens == 12);
+  switch (n_tokens) {
+    case 12: return gemm_x16_amx<12>(w, n_blocks, x, x_stride, out, out_stride);
+    case 13: return gemm_x16_amx<13>(w, n_blocks, x, x_stride, out, out_stride);
+    case 14: return gemm_x16_amx<14>(w, n_blocks, x, x_stride, out, out_stride);
+    case 15: return gemm_x16_amx<15>(w, n_blocks, x, x_stride, out, out_stride);
+    default: return gemm_x16_amx<16>(w, n_blocks, x, x_stride, out, out_stride);
+  }
 }
 
 #undef DSINFER_AMX_BLOCK
