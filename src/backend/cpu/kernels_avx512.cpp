@@ -540,16 +540,40 @@ DSINFER_AVX512_VNNI void gemm_fp4x8_q8x3_tile(const BlockFp4x8* w, int64_t n_blo
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// VPERMB (AVX512-VBMI) of `table` by the low six bits of each byte of `index`, as inline
+// assembly like multishift: the kernels are compiled for AVX-512 VNNI alone, and the
+// table offers the ones that use this only where the CPU has VBMI.
+DSINFER_AVX512_VNNI inline __m512i permute_bytes(__m512i index, __m512i table) {
+  __m512i out;
+  asm("vpermb %2, %1, %0" : "=v"(out) : "v"(index), "v"(table));
+  return out;
+}
+
+// A 512-bit load of FP4 codes as their biased values (fp4_biased_values in every 128-bit
+// lane of `values`), low nibbles into lo and high ones into hi. VPSHUFB zeroes a byte whose
+// index has bit 7 set, so each nibble is masked first; VPERMB reads six index bits, which
+// a table repeating every sixteen bytes maps by the low four alone: two instructions fewer.
+template <bool kVbmi>
+DSINFER_AVX512_VNNI inline void fp4_values(__m512i packed, __m512i values, __m512i& lo, __m512i& hi) {
+  if constexpr (kVbmi) {
+    lo = permute_bytes(packed, values);
+    hi = permute_bytes(_mm512_srli_epi16(packed, 4), values);
+  } else {
+    const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+    lo = _mm512_shuffle_epi8(values, _mm512_and_si512(packed, low_nibbles));
+    hi = _mm512_shuffle_epi8(values, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+  }
+}
+
 // The same over two groups of eight rows (w, w + n_blocks) in the halves of 512-bit
 // registers, for kPairs such pairs side by side (as gemm_q4_0x16_tile). Where 512-bit
 // multiply-adds issue at twice the 256-bit rate (Intel's server cores) this halves the
 // instructions per weight byte.
-template <int NT, int kPairs>
+template <int NT, int kPairs, bool kVbmi>
 DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPairs], int64_t n_blocks,
                                                const ActBlockQ8x3* x, int64_t x_stride, float* const (&out)[kPairs],
                                                int64_t out_stride) {
   const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
   __m512 acc[kPairs][NT];
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
@@ -559,11 +583,7 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
       const BlockFp4x8& w0 = w[p][b];
       const BlockFp4x8& w1 = w[p][n_blocks + b];
       __m512i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) {
-        const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
-        lo[k] = _mm512_shuffle_epi8(values, _mm512_and_si512(packed, low_nibbles));
-        hi[k] = _mm512_shuffle_epi8(values, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
-      }
+      for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
       const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
                                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
       const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
@@ -1005,19 +1025,21 @@ void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* 
   });
 }
 
+template <bool kVbmi>
 void gemm_fp4x16_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
-    gemm_fp4x16_q8x3_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
-                                                  out_stride);
+    gemm_fp4x16_q8x3_tile<decltype(nt)::value, 1, kVbmi>({w}, n_blocks, x + t * x_stride, x_stride,
+                                                         {out + t * out_stride}, out_stride);
   });
 }
 
+template <bool kVbmi>
 void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
-    gemm_fp4x16_q8x3_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
-                                                  {out + t * out_stride, out_far + t * out_stride}, out_stride);
+    gemm_fp4x16_q8x3_tile<decltype(nt)::value, 2, kVbmi>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
+                                                         {out + t * out_stride, out_far + t * out_stride}, out_stride);
   });
 }
 
@@ -1042,11 +1064,13 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q6_kx16 = gemm_q6_kx16;
     k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
     k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
-    k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3;
-    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far;
+    k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
+    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false>;
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
     if (__builtin_cpu_supports("avx512vbmi")) {
+      k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
+      k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;
       k.dot_f8e4m3_recoded = dot_f8e4m3_recoded;
       k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
       k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;
