@@ -461,7 +461,6 @@ struct EightRows {
   }
   DSINFER_AVX512_VNNI static Ints add(Ints a, Ints b) { return _mm256_add_epi32(a, b); }
   DSINFER_AVX512_VNNI static Ints sub(Ints a, int32_t b) { return _mm256_sub_epi32(a, _mm256_set1_epi32(b)); }
-  DSINFER_AVX512_VNNI static Ints times_base(Ints a) { return _mm256_mullo_epi32(a, _mm256_set1_epi32(kQ8x3Base)); }
   DSINFER_AVX512_VNNI static Floats to_floats(Ints a) { return _mm256_cvtepi32_ps(a); }
   DSINFER_AVX512_VNNI static Floats fmadd(Floats a, Floats b, Floats c) { return _mm256_fmadd_ps(a, b, c); }
   DSINFER_AVX512_VNNI static Floats mul(Floats a, float b) { return _mm256_mul_ps(a, _mm256_set1_ps(b)); }
@@ -477,7 +476,6 @@ struct SixteenRows {
   }
   DSINFER_AVX512_VNNI static Ints add(Ints a, Ints b) { return _mm512_add_epi32(a, b); }
   DSINFER_AVX512_VNNI static Ints sub(Ints a, int32_t b) { return _mm512_sub_epi32(a, _mm512_set1_epi32(b)); }
-  DSINFER_AVX512_VNNI static Ints times_base(Ints a) { return _mm512_mullo_epi32(a, _mm512_set1_epi32(kQ8x3Base)); }
   DSINFER_AVX512_VNNI static Floats to_floats(Ints a) { return _mm512_cvtepi32_ps(a); }
   DSINFER_AVX512_VNNI static Floats fmadd(Floats a, Floats b, Floats c) { return _mm512_fmadd_ps(a, b, c); }
   DSINFER_AVX512_VNNI static Floats mul(Floats a, float b) { return _mm512_mul_ps(a, _mm512_set1_ps(b)); }
@@ -487,9 +485,12 @@ struct SixteenRows {
 // FP4 against three-digit activations (ActBlockQ8x3). Codes become their doubled values
 // plus 12, unsigned bytes in [0, 24], by one byte shuffle; VPDPBUSD multiplies them into
 // each digit's sum, and the 12 is taken back with the digit sums the activation block
-// carries. Digits 0 and 1 combine exactly in 32 bits (at most 32 x 12 x (254 x 127 + 127)
-// < 2^24 after the correction, so exact as a float too); digit 2 joins with one rounding,
-// then the block adds its scale 2^(e-127) x d / (2 x 254) times that into the row's total.
+// carries. Digits 0 and 1 combine exactly (at most 32 x 12 x (254 x 127 + 127) < 2^24
+// after the correction): digit 0's sum times 254 plus the corrected digit 1 in one fused
+// multiply-add, whose operands and exact result are all integers below 2^24, so the same
+// value as the 32-bit integer sum without its two-uop multiply; digit 2 joins with one
+// rounding, then the block adds its scale 2^(e-127) x d / (2 x 254) times that into the
+// row's total.
 // Two sums per digit keep six multiply-add chains in flight for a lone token.
 template <typename Rows>
 DSINFER_AVX512_VNNI inline typename Rows::Floats add_fp4_block(const typename Rows::Ints lo[4],
@@ -506,9 +507,10 @@ DSINFER_AVX512_VNNI inline typename Rows::Floats add_fp4_block(const typename Ro
     }
   const auto d0 = Rows::add(sums[0][0], sums[0][1]), d1 = Rows::add(sums[1][0], sums[1][1]);
   const auto d2 = Rows::add(sums[2][0], sums[2][1]);
-  const auto high = Rows::sub(Rows::add(Rows::times_base(d0), d1), 12 * xb.sum01);
+  const auto high = Rows::fmadd(Rows::to_floats(d0), Rows::set(static_cast<float>(kQ8x3Base)),
+                                 Rows::to_floats(Rows::sub(d1, 12 * xb.sum01)));
   const auto low = Rows::sub(d2, 12 * xb.sum2);
-  const auto dot = Rows::fmadd(Rows::to_floats(low), Rows::set(1.0f / kQ8x3Base), Rows::to_floats(high));
+  const auto dot = Rows::fmadd(Rows::to_floats(low), Rows::set(1.0f / kQ8x3Base), high);
   return Rows::fmadd(dot, Rows::mul(row_scales, xb.d / (2.0f * kQ8x3Base)), acc);
 }
 
