@@ -100,8 +100,8 @@ DSINFER_AMX inline void weight_tile(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1
   } while (0)
 
 // NT tokens, a compile-time count: with a run-time one the compiler kept the sixteen
-// accumulators on the stack, and every multiply-add paid a load and a store (the store
-// port, shared with the tile stores, was then the limit).
+// accumulators on the stack, and every multiply-add paid a load and a store besides the
+// tile stores (docs/benchmarks.md, CPU backend, session 19).
 template <int NT, typename Block>
 DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, float* out,
                               int64_t out_stride) {

@@ -483,7 +483,7 @@ struct SixteenRows {
 };
 
 // FP4 against three-digit activations (ActBlockQ8x3). Codes become their doubled values
-// plus 12, unsigned bytes in [0, 24], by one byte shuffle; VPDPBUSD multiplies them into
+// plus 12, unsigned bytes in [0, 24], by one byte lookup; VPDPBUSD multiplies them into
 // each digit's sum, and the 12 is taken back with the digit sums the activation block
 // carries. Digits 0 and 1 combine exactly (at most 32 x 12 x (254 x 127 + 127) < 2^24
 // after the correction): digit 0's sum times 254 plus the corrected digit 1 in one fused
