@@ -540,9 +540,11 @@ TEST_P(CpuConformance, FourTokenKernelsMatchSingleRowKernels) {
 // The attention tiles against their definition (kernels.h), written out with std::fma:
 // bitwise, for every tile height, with d and key counts that leave partial vectors and
 // blocks, and full-mantissa values (so a different order or a separate rounding shows).
+// Seven key blocks and 59 columns pass through every tile width of the 8- and 16-lane
+// tables (four, two and one blocks; 32, 16 and 8 columns and single ones).
 TEST_P(CpuConformance, AttentionTilesAreFmaChainsInOrder) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
-  constexpr int64_t d = 37, n_keys = 21, n_blocks = 3, v_cols = 27, v_stride = 29;
+  constexpr int64_t d = 37, n_keys = 21, n_blocks = 7, v_cols = 59, v_stride = 61;
   const auto q = random_floats(4 * d, 61);
   const auto keys_t = random_floats(n_blocks * d * 8, 62);
   const auto p = random_floats(4 * n_keys, 63);

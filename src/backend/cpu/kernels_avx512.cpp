@@ -1046,6 +1046,92 @@ void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t 
 }
 
 
+// The attention tiles (Kernels::key_block_scores, value_row_sums) in sixteen lanes: each
+// lane is the AVX2 tiles' fused multiply-add chain in index order from zero, so the same
+// bits, with twice the keys or columns per instruction. What does not fill sixteen lanes
+// goes to the AVX2 table's tiles.
+
+// Scores of NQ queries against 16 * NP keys: NP pairs of consecutive eight-key blocks, a
+// pair to a register (the first block in the low half), so sixteen consecutive keys.
+template <int NQ, int NP>
+DSINFER_AVX512_VNNI inline void score_block_pairs(const float* const* q, const float* keys_t, int64_t d, float scale,
+                                                  float* scores, int64_t stride) {
+  __m512 acc[NQ][NP];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_ps();
+  for (int64_t c = 0; c < d; ++c) {
+    __m512 keys[NP];
+    for (int p = 0; p < NP; ++p)
+      keys[p] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(keys_t + (2 * p * d + c) * 8)),
+                                   _mm256_loadu_ps(keys_t + ((2 * p + 1) * d + c) * 8), 1);
+    for (int j = 0; j < NQ; ++j) {
+      const __m512 qj = _mm512_set1_ps(q[j][c]);
+      for (int p = 0; p < NP; ++p) acc[j][p] = _mm512_fmadd_ps(qj, keys[p], acc[j][p]);
+    }
+  }
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int j = 0; j < NQ; ++j)
+    for (int p = 0; p < NP; ++p) _mm512_storeu_ps(scores + j * stride + 16 * p, _mm512_mul_ps(acc[j][p], s));
+}
+
+template <int NQ>
+DSINFER_AVX512_VNNI void key_scores(const float* const* q, const float* keys_t, int64_t d, int64_t n_blocks,
+                                    float scale, float* scores, int64_t stride) {
+  int64_t b = 0;
+  for (; b + 4 <= n_blocks; b += 4) score_block_pairs<NQ, 2>(q, keys_t + b * d * 8, d, scale, scores + 8 * b, stride);
+  for (; b + 2 <= n_blocks; b += 2) score_block_pairs<NQ, 1>(q, keys_t + b * d * 8, d, scale, scores + 8 * b, stride);
+  if (b < n_blocks)
+    avx2_kernels().key_block_scores(q, NQ, keys_t + b * d * 8, d, n_blocks - b, scale, scores + 8 * b, stride);
+}
+
+// Columns [0, 16 * NV) of NQ outputs.
+template <int NQ, int NV>
+DSINFER_AVX512_VNNI inline void sum_columns(const float* p, int64_t p_stride, const float* v, int64_t v_stride,
+                                            int64_t n_keys, float* out, int64_t out_stride) {
+  __m512 acc[NQ][NV];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm512_setzero_ps();
+  for (int64_t i = 0; i < n_keys; ++i) {
+    __m512 values[NV];
+    for (int u = 0; u < NV; ++u) values[u] = _mm512_loadu_ps(v + i * v_stride + 16 * u);
+    for (int j = 0; j < NQ; ++j) {
+      const __m512 pj = _mm512_set1_ps(p[j * p_stride + i]);
+      for (int u = 0; u < NV; ++u) acc[j][u] = _mm512_fmadd_ps(pj, values[u], acc[j][u]);
+    }
+  }
+  for (int j = 0; j < NQ; ++j)
+    for (int u = 0; u < NV; ++u) _mm512_storeu_ps(out + j * out_stride + 16 * u, acc[j][u]);
+}
+
+template <int NQ>
+DSINFER_AVX512_VNNI void value_sums(const float* p, int64_t p_stride, const float* v, int64_t v_stride,
+                                    int64_t n_keys, int64_t d, float* out, int64_t out_stride) {
+  int64_t c = 0;
+  for (; c + 32 <= d; c += 32) sum_columns<NQ, 2>(p, p_stride, v + c, v_stride, n_keys, out + c, out_stride);
+  for (; c + 16 <= d; c += 16) sum_columns<NQ, 1>(p, p_stride, v + c, v_stride, n_keys, out + c, out_stride);
+  if (c < d) avx2_kernels().value_row_sums(p, p_stride, NQ, v + c, v_stride, n_keys, d - c, out + c, out_stride);
+}
+
+DSINFER_AVX512_VNNI void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d,
+                                          int64_t n_blocks, float scale, float* scores, int64_t stride) {
+  switch (nq) {
+    case 1: return key_scores<1>(q, keys_t, d, n_blocks, scale, scores, stride);
+    case 2: return key_scores<2>(q, keys_t, d, n_blocks, scale, scores, stride);
+    case 3: return key_scores<3>(q, keys_t, d, n_blocks, scale, scores, stride);
+    default: return key_scores<4>(q, keys_t, d, n_blocks, scale, scores, stride);
+  }
+}
+
+DSINFER_AVX512_VNNI void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride,
+                                        int64_t n_keys, int64_t d, float* out, int64_t out_stride) {
+  switch (nq) {
+    case 1: return value_sums<1>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
+    case 2: return value_sums<2>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
+    case 3: return value_sums<3>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
+    default: return value_sums<4>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
+  }
+}
+
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
@@ -1077,6 +1163,8 @@ const Kernels& avx512_vnni_kernels() {
       k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
       k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;
     }
+    k.key_block_scores = key_block_scores;
+    k.value_row_sums = value_row_sums;
     k.weighted_rows_q4_0 = weighted_rows_q4_0;
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
     k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
