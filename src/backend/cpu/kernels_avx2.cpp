@@ -19,11 +19,7 @@ namespace {
 using x86::add_subblock;
 using x86::broadcast_group;
 using x86::for_token_tiles;
-using x86::as_float;
 using x86::hsum;
-using x86::load_bf16x8;
-using x86::load_f32x8;
-using x86::sum_of;
 using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
@@ -49,10 +45,19 @@ DSINFER_AVX2 float dot_f32(const float* w, const float* x, int64_t n) {
   return sum;
 }
 
+DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 // dot_bf16 and dot4_bf16 share this order per row: four accumulators over 32 values per
-// step, then 8 at a time into the first, then sum_of and this helper (one fused
-// multiply-add per value, written out rather than left to the compiler's contraction), so
-// a token's result is the same whether it was computed alone or in a group of four.
+// step, then 8 at a time into the first, then these two helpers, so a token's result is
+// the same whether it was computed alone or in a group of four. The last values take one
+// fused multiply-add each, written out: left to the compiler's contraction, the same
+// loop came out fused in one function and as separate multiplies and adds in another.
+DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
 
 DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
   for (; i < n; ++i) sum = std::fma(bf16_to_f32(w[i]), x[i], sum);
@@ -97,6 +102,8 @@ DSINFER_AVX2 inline void dot_two_rows(const Weight* const w[2], const float* x, 
   }
 }
 
+DSINFER_AVX2 inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
+inline float as_float(float v) { return v; }
 
 DSINFER_AVX2 void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
   dot_two_rows<uint16_t, load_bf16x8, bf16_to_f32>(w, x, n, out);

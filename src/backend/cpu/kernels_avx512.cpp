@@ -20,7 +20,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <cmath>
 #include <array>
 #include <type_traits>
 
@@ -1047,61 +1046,6 @@ void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t 
 }
 
 
-// The AVX2 table's float-row dots (dot_f32, dot_bf16 and their two-row forms) with 512-bit
-// multiply-adds: its four eight-lane sums over each 32 values are the halves of two
-// sixteen-lane sums, split back into those four for the rest of the row, so the same bits
-// with half the multiply-adds and widenings. The last values go one fused multiply-add
-// each, as in the AVX2 kernels (left to the compiler, it turned this tail into separate
-// multiplies and adds here, and into fused ones there).
-DSINFER_AVX512_VNNI inline __m512 load_bf16x16(const uint16_t* p) {
-  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-DSINFER_AVX512_VNNI inline __m512 load_f32x16(const float* p) { return _mm512_loadu_ps(p); }
-
-template <int R, typename Weight, __m512 (*widen16)(const Weight*), __m256 (*widen8)(const Weight*),
-          float (*widen1)(Weight)>
-DSINFER_AVX512_VNNI inline void float_row_dots(const Weight* const* w, const float* x, int64_t n, float* out) {
-  __m512 acc[R][2];
-  for (auto& row : acc) row[0] = row[1] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32)
-    for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w[r] + i) + kPrefetchBytes, _MM_HINT_T0);
-      for (int j = 0; j < 2; ++j)
-        acc[r][j] = _mm512_fmadd_ps(widen16(w[r] + i + 16 * j), _mm512_loadu_ps(x + i + 16 * j), acc[r][j]);
-    }
-  for (int r = 0; r < R; ++r) {
-    __m256 four[4] = {_mm512_castps512_ps256(acc[r][0]), _mm512_extractf32x8_ps(acc[r][0], 1),
-                      _mm512_castps512_ps256(acc[r][1]), _mm512_extractf32x8_ps(acc[r][1], 1)};
-    int64_t j = i;
-    for (; j + 8 <= n; j += 8) four[0] = _mm256_fmadd_ps(widen8(w[r] + j), _mm256_loadu_ps(x + j), four[0]);
-    float sum = x86::sum_of(four);
-    for (; j < n; ++j) sum = std::fma(widen1(w[r][j]), x[j], sum);
-    out[r] = sum;
-  }
-}
-
-DSINFER_AVX512_VNNI float dot_f32(const float* w, const float* x, int64_t n) {
-  float out[1];
-  float_row_dots<1, float, load_f32x16, x86::load_f32x8, x86::as_float>(&w, x, n, out);
-  return out[0];
-}
-
-DSINFER_AVX512_VNNI float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
-  float out[1];
-  float_row_dots<1, uint16_t, load_bf16x16, x86::load_bf16x8, bf16_to_f32>(&w, x, n, out);
-  return out[0];
-}
-
-DSINFER_AVX512_VNNI void dot2_f32(const float* const w[2], const float* x, int64_t n, float out[2]) {
-  float_row_dots<2, float, load_f32x16, x86::load_f32x8, x86::as_float>(w, x, n, out);
-}
-
-DSINFER_AVX512_VNNI void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
-  float_row_dots<2, uint16_t, load_bf16x16, x86::load_bf16x8, bf16_to_f32>(w, x, n, out);
-}
-
 // The attention tiles (Kernels::key_block_scores, value_row_sums) in sixteen lanes: each
 // lane is the AVX2 tiles' fused multiply-add chain in index order from zero, so the same
 // bits, with twice the keys or columns per instruction. What does not fill sixteen lanes
@@ -1219,10 +1163,6 @@ const Kernels& avx512_vnni_kernels() {
       k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
       k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;
     }
-    k.dot_f32 = dot_f32;
-    k.dot_bf16 = dot_bf16;
-    k.dot2_f32 = dot2_f32;
-    k.dot2_bf16 = dot2_bf16;
     k.key_block_scores = key_block_scores;
     k.value_row_sums = value_row_sums;
     k.weighted_rows_q4_0 = weighted_rows_q4_0;

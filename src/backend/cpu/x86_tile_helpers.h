@@ -39,19 +39,6 @@ void for_token_tiles(int n_tokens, Tile&& tile) {
   }
 }
 
-// Eight BF16 or float32 weights as floats, and one (the float-row kernels' widenings).
-DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-DSINFER_AVX2 inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
-inline float as_float(float v) { return v; }
-
-// The float-row kernels' (dot_f32, dot_bf16) four accumulators, summed in their order.
-DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
-  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-}
-
 // Four activation bytes (one 4-value group) in every 32-bit lane.
 DSINFER_AVX2 inline __m256i broadcast_group(const int8_t* qs) {
   int32_t group;
