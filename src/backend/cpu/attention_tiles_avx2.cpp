@@ -12,8 +12,7 @@
 #include <cmath>
 
 #include "backend/cpu/kernels.h"
-
-#define DSINFER_AVX2 __attribute__((target("avx2,fma")))
+#include "backend/cpu/x86_tile_helpers.h"
 
 namespace dsinfer::cpu {
 namespace {
@@ -146,22 +145,17 @@ DSINFER_AVX2 void swiglu_avx2(float* gate, const float* up, int64_t n, float lim
 
 DSINFER_AVX2 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d,
                                         int64_t n_blocks, float scale, float* scores, int64_t stride) {
-  switch (nq) {
-    case 1: return key_scores<1>(q, keys_t, d, n_blocks, scale, scores, stride);
-    case 2: return key_scores<2>(q, keys_t, d, n_blocks, scale, scores, stride);
-    case 3: return key_scores<3>(q, keys_t, d, n_blocks, scale, scores, stride);
-    default: return key_scores<4>(q, keys_t, d, n_blocks, scale, scores, stride);
-  }
+  x86::for_token_tiles<4>(nq, [&](auto nt, int first) {
+    key_scores<decltype(nt)::value>(q + first, keys_t, d, n_blocks, scale, scores + first * stride, stride);
+  });
 }
 
 DSINFER_AVX2 void value_row_sums_avx2(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride,
                                       int64_t n_keys, int64_t d, float* out, int64_t out_stride) {
-  switch (nq) {
-    case 1: return value_sums<1>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
-    case 2: return value_sums<2>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
-    case 3: return value_sums<3>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
-    default: return value_sums<4>(p, p_stride, v, v_stride, n_keys, d, out, out_stride);
-  }
+  x86::for_token_tiles<4>(nq, [&](auto nt, int first) {
+    value_sums<decltype(nt)::value>(p + first * p_stride, p_stride, v, v_stride, n_keys, d, out + first * out_stride,
+                                    out_stride);
+  });
 }
 
 }  // namespace dsinfer::cpu
