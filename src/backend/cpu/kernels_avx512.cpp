@@ -1018,7 +1018,6 @@ DSINFER_AVX512_VNNI void weighted_rows_tokens_q8_0(float* const* out, const floa
   weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
 }
 
-
 void gemm_fp4x8_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3* x, int64_t x_stride, int n_tokens,
                      float* out, int64_t out_stride) {
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
@@ -1044,7 +1043,6 @@ void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t 
                                                          {out + t * out_stride, out_far + t * out_stride}, out_stride);
   });
 }
-
 
 // The attention tiles (Kernels::key_block_scores, value_row_sums) in sixteen lanes: each
 // lane is the AVX2 tiles' fused multiply-add chain in index order from zero, so the same
