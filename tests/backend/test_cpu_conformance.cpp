@@ -857,10 +857,11 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
 }
 
 // The far-pair kernels give each of their two pairs of groups the bits of the
-// sixteen-row kernel on that pair alone, into that pair's own output.
+// sixteen-row kernel on that pair alone, into that pair's own output. An even number of
+// blocks reaches the one-token tiles that take two blocks at a time, an odd one the rest.
 template <typename Block, typename Act>
-void expect_far_pairs_are_their_own(auto far_kernel, auto sixteen_kernel, auto quantize) {
-  constexpr int64_t kBlocks = 7, kGap = 5;  // the far pair starts kGap pairs after the first
+void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto quantize, int64_t kBlocks) {
+  constexpr int64_t kGap = 5;  // the far pair starts kGap pairs after the first
   std::mt19937 rng(29);
   std::vector<Block> blocks(2 * kBlocks * (kGap + 1));
   for (auto& b : blocks) {
@@ -883,6 +884,14 @@ void expect_far_pairs_are_their_own(auto far_kernel, auto sixteen_kernel, auto q
     EXPECT_TRUE(same_bits(out.data(), alone.data(), 16 * n)) << "tokens " << n;
     EXPECT_TRUE(same_bits(out_far.data(), alone_far.data(), 16 * n)) << "tokens " << n;
     EXPECT_FALSE(same_bits(out.data(), alone_far.data(), 16 * n)) << "tokens " << n;
+  }
+}
+
+template <typename Block, typename Act>
+void expect_far_pairs_are_their_own(auto far_kernel, auto sixteen_kernel, auto quantize) {
+  for (int64_t blocks : {6, 7}) {
+    SCOPED_TRACE(blocks);
+    expect_far_pairs_with_blocks<Block, Act>(far_kernel, sixteen_kernel, quantize, blocks);
   }
 }
 

@@ -382,6 +382,85 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
+// One token against two far groups (w[0], w[1]), each group read alone front to back:
+// one stream per range, where the sixteen-row tiles read two (adjacent groups) from each.
+// The halves of a 512-bit register hold blocks b and b + 1 of one group against
+// activation blocks b and b + 1 (TwoBlocks); the float steps then go per block in order,
+// so every row has the bits of the eight-row tile. For an even number of blocks.
+struct TwoBlocks {
+  __m512i groups[8];  // 4-value group k of block b in every low lane, of b + 1 in every high one
+  __m512i sums;       // the blocks' activation sums, per half
+  __m512 d;
+};
+
+DSINFER_AVX512_VNNI inline TwoBlocks two_blocks(const ActBlockQ8& first, const ActBlockQ8& second) {
+  TwoBlocks x;
+  const __m512i codes = load_pair(reinterpret_cast<const uint8_t*>(first.qs), reinterpret_cast<const uint8_t*>(second.qs));
+  for (int k = 0; k < 8; ++k)
+    x.groups[k] =
+        _mm512_permutexvar_epi32(_mm512_inserti64x4(_mm512_set1_epi32(k), _mm256_set1_epi32(8 + k), 1), codes);
+  x.sums = _mm512_inserti64x4(_mm512_set1_epi32(first.sum), _mm256_set1_epi32(second.sum), 1);
+  x.d = _mm512_insertf32x8(_mm512_set1_ps(first.d), _mm256_set1_ps(second.d), 1);
+  return x;
+}
+
+// Q8_0 codes made unsigned as in gemm_q8_0x8_tile; even and odd groups in two chains
+// (integer sums: the same values as one).
+DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1, const TwoBlocks& x) {
+  const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i even = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(x.sums, 7)), odd = _mm512_setzero_si512();
+  for (int k = 0; k < 8; k += 2) {
+    const auto* q0 = reinterpret_cast<const uint8_t*>(w0.qs + 32 * k);
+    const auto* q1 = reinterpret_cast<const uint8_t*>(w1.qs + 32 * k);
+    even = _mm512_dpbusd_epi32(even, _mm512_xor_si512(load_pair(q0, q1), top_bit), x.groups[k]);
+    odd = _mm512_dpbusd_epi32(odd, _mm512_xor_si512(load_pair(q0 + 32, q1 + 32), top_bit), x.groups[k + 1]);
+  }
+  return _mm512_add_epi32(even, odd);
+}
+
+// Q4_0 as gemm_q4_0x8_tile: low and high nibbles in two chains, 8 x the sum taken off.
+DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1, const TwoBlocks& x) {
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512i low = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(x.sums, 3)), high = _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) {
+    const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
+    low = _mm512_dpbusd_epi32(low, _mm512_and_si512(packed, low_nibbles), x.groups[k]);
+    high = _mm512_dpbusd_epi32(high, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles), x.groups[4 + k]);
+  }
+  return _mm512_add_epi32(low, high);
+}
+
+template <typename Block>
+DSINFER_AVX512_VNNI void far_token_tile(const Block* const (&w)[2], int64_t n_blocks, const ActBlockQ8* x,
+                                        float* const (&out)[2]) {
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n_blocks; b += 2) {
+    for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
+    const TwoBlocks xb = two_blocks(x[b], x[b + 1]);
+    for (int p = 0; p < 2; ++p) {
+      const Block& w0 = w[p][b];
+      const Block& w1 = w[p][b + 1];
+      const __m512 products = _mm512_cvtepi32_ps(two_blocks_dot(w0, w1, xb));
+      const __m512 scales = _mm512_mul_ps(scales_pair(w0.d, w1.d), xb.d);
+      acc[p] = _mm256_fmadd_ps(_mm512_castps512_ps256(products), _mm512_castps512_ps256(scales), acc[p]);
+      acc[p] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(products, 1), _mm512_extractf32x8_ps(scales, 1), acc[p]);
+    }
+  }
+  for (int p = 0; p < 2; ++p) _mm256_storeu_ps(out[p], acc[p]);
+}
+
+// The far-pair kernels' one-token case through far_token_tile: each pair's first groups,
+// then their second ones, so each range is read front to back. False for an odd number of
+// blocks, which the sixteen-row tiles take.
+template <typename Block>
+DSINFER_AVX512_VNNI bool far_token(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x,
+                                   int n_tokens, float* out, float* out_far) {
+  if (n_tokens != 1 || n_blocks % 2 != 0) return false;
+  far_token_tile<Block>({w, w_far}, n_blocks, x, {out, out_far});
+  far_token_tile<Block>({w + n_blocks, w_far + n_blocks}, n_blocks, x, {out + 8, out_far + 8});
+  return true;
+}
+
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
@@ -406,6 +485,7 @@ void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
 
 void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  if (far_token(w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_q4_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                               {out + t * out_stride, out_far + t * out_stride}, out_stride);
@@ -422,6 +502,7 @@ void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
 
 void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  if (far_token(w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_q8_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                               {out + t * out_stride, out_far + t * out_stride}, out_stride);
