@@ -393,14 +393,33 @@ struct TwoBlocks {
   __m512 d;
 };
 
+// The eight 4-value groups of two activation blocks' 32 codes: group k of `first` in
+// every low lane of groups[k], of `second` in every high one.
+DSINFER_AVX512_VNNI inline void pair_groups(const int8_t* first, const int8_t* second, __m512i groups[8]) {
+  const __m512i codes = load_pair(reinterpret_cast<const uint8_t*>(first), reinterpret_cast<const uint8_t*>(second));
+  for (int k = 0; k < 8; ++k)
+    groups[k] = _mm512_permutexvar_epi32(_mm512_inserti64x4(_mm512_set1_epi32(k), _mm256_set1_epi32(8 + k), 1), codes);
+}
+
+// a in every low lane, b in every high one.
+DSINFER_AVX512_VNNI inline __m512i halves_of(int32_t a, int32_t b) {
+  return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
+}
+DSINFER_AVX512_VNNI inline __m512 halves_of(float a, float b) {
+  return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
+}
+
+// acc (eight rows) plus the products of the low half, then those of the high half.
+DSINFER_AVX512_VNNI inline __m256 add_halves_in_order(__m256 acc, __m512 a, __m512 b) {
+  acc = _mm256_fmadd_ps(_mm512_castps512_ps256(a), _mm512_castps512_ps256(b), acc);
+  return _mm256_fmadd_ps(_mm512_extractf32x8_ps(a, 1), _mm512_extractf32x8_ps(b, 1), acc);
+}
+
 DSINFER_AVX512_VNNI inline TwoBlocks two_blocks(const ActBlockQ8& first, const ActBlockQ8& second) {
   TwoBlocks x;
-  const __m512i codes = load_pair(reinterpret_cast<const uint8_t*>(first.qs), reinterpret_cast<const uint8_t*>(second.qs));
-  for (int k = 0; k < 8; ++k)
-    x.groups[k] =
-        _mm512_permutexvar_epi32(_mm512_inserti64x4(_mm512_set1_epi32(k), _mm256_set1_epi32(8 + k), 1), codes);
-  x.sums = _mm512_inserti64x4(_mm512_set1_epi32(first.sum), _mm256_set1_epi32(second.sum), 1);
-  x.d = _mm512_insertf32x8(_mm512_set1_ps(first.d), _mm256_set1_ps(second.d), 1);
+  pair_groups(first.qs, second.qs, x.groups);
+  x.sums = halves_of(first.sum, second.sum);
+  x.d = halves_of(first.d, second.d);
   return x;
 }
 
@@ -440,24 +459,22 @@ DSINFER_AVX512_VNNI void far_token_tile(const Block* const (&w)[2], int64_t n_bl
     for (int p = 0; p < 2; ++p) {
       const Block& w0 = w[p][b];
       const Block& w1 = w[p][b + 1];
-      const __m512 products = _mm512_cvtepi32_ps(two_blocks_dot(w0, w1, xb));
-      const __m512 scales = _mm512_mul_ps(scales_pair(w0.d, w1.d), xb.d);
-      acc[p] = _mm256_fmadd_ps(_mm512_castps512_ps256(products), _mm512_castps512_ps256(scales), acc[p]);
-      acc[p] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(products, 1), _mm512_extractf32x8_ps(scales, 1), acc[p]);
+      acc[p] = add_halves_in_order(acc[p], _mm512_cvtepi32_ps(two_blocks_dot(w0, w1, xb)),
+                                   _mm512_mul_ps(scales_pair(w0.d, w1.d), xb.d));
     }
   }
   for (int p = 0; p < 2; ++p) _mm256_storeu_ps(out[p], acc[p]);
 }
 
-// The far-pair kernels' one-token case through far_token_tile: each pair's first groups,
-// then their second ones, so each range is read front to back. False for an odd number of
-// blocks, which the sixteen-row tiles take.
-template <typename Block>
-DSINFER_AVX512_VNNI bool far_token(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x,
+// The far-pair kernels' one-token case through a far-token tile, tile(w, x, out): each
+// pair's first groups, then their second ones, so each range is read front to back. False
+// for an odd number of blocks, which the sixteen-row tiles take.
+template <typename Block, typename Act, typename Tile>
+DSINFER_AVX512_VNNI bool far_token(Tile&& tile, const Block* w, const Block* w_far, int64_t n_blocks, const Act* x,
                                    int n_tokens, float* out, float* out_far) {
   if (n_tokens != 1 || n_blocks % 2 != 0) return false;
-  far_token_tile<Block>({w, w_far}, n_blocks, x, {out, out_far});
-  far_token_tile<Block>({w + n_blocks, w_far + n_blocks}, n_blocks, x, {out + 8, out_far + 8});
+  tile({w, w_far}, n_blocks, x, {out, out_far});
+  tile({w + n_blocks, w_far + n_blocks}, n_blocks, x, {out + 8, out_far + 8});
   return true;
 }
 
@@ -485,7 +502,7 @@ void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
 
 void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_token(w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
+  if (far_token(far_token_tile<std::remove_cvref_t<decltype(*w)>>, w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_q4_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                               {out + t * out_stride, out_far + t * out_stride}, out_stride);
@@ -502,7 +519,7 @@ void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
 
 void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_token(w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
+  if (far_token(far_token_tile<std::remove_cvref_t<decltype(*w)>>, w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_q8_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                               {out + t * out_stride, out_far + t * out_stride}, out_stride);
@@ -676,6 +693,50 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
   }
   for (int p = 0; p < kPairs; ++p)
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
+}
+
+// far_token_tile for FP4 against three-digit activations: add_fp4_block's steps on blocks
+// b and b + 1 of one group in the halves of 512-bit registers, each half with its own
+// activation block's digits, sums and scale, then added into the rows in block order.
+template <bool kVbmi>
+DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[2], int64_t n_blocks, const ActBlockQ8x3* x,
+                                            float* const (&out)[2]) {
+  const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int64_t b = 0; b < n_blocks; b += 2) {
+    for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8)>(group + b);
+    const ActBlockQ8x3& x0 = x[b];
+    const ActBlockQ8x3& x1 = x[b + 1];
+    __m512i groups[3][8];
+    for (int j = 0; j < 3; ++j) pair_groups(x0.q[j], x1.q[j], groups[j]);
+    const __m512i bias01 = halves_of(12 * x0.sum01, 12 * x1.sum01), bias2 = halves_of(12 * x0.sum2, 12 * x1.sum2);
+    const __m512 x_scales = halves_of(x0.d / (2.0f * kQ8x3Base), x1.d / (2.0f * kQ8x3Base));
+    for (int p = 0; p < 2; ++p) {
+      const BlockFp4x8& w0 = w[p][b];
+      const BlockFp4x8& w1 = w[p][b + 1];
+      __m512i lo[4], hi[4];
+      for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
+      __m512i sums[3][2];
+      for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k)
+        for (int j = 0; j < 3; ++j) {
+          __m512i& sum = sums[j][k % 2];
+          sum = _mm512_dpbusd_epi32(sum, lo[k], groups[j][k]);
+          sum = _mm512_dpbusd_epi32(sum, hi[k], groups[j][4 + k]);
+        }
+      const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
+      const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
+      const __m512 high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(static_cast<float>(kQ8x3Base)),
+                                          _mm512_cvtepi32_ps(_mm512_sub_epi32(d1, bias01)));
+      const __m512 dot =
+          _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(d2, bias2)), _mm512_set1_ps(1.0f / kQ8x3Base), high);
+      const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
+                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
+      const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
+      acc[p] = add_halves_in_order(acc[p], dot, _mm512_mul_ps(row_scales, x_scales));
+    }
+  }
+  for (int p = 0; p < 2; ++p) _mm256_storeu_ps(out[p], acc[p]);
 }
 
 // quantize_act_q8x3 eight values at a time, with the same double-precision division,
@@ -1119,6 +1180,7 @@ void gemm_fp4x16_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3*
 template <bool kVbmi>
 void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  if (far_token(fp4_far_token_tile<kVbmi>, w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
     gemm_fp4x16_q8x3_tile<decltype(nt)::value, 2, kVbmi>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                                          {out + t * out_stride, out_far + t * out_stride}, out_stride);
