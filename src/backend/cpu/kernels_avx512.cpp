@@ -382,9 +382,9 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
-// One token against two far groups (w[0], w[1]), each group read alone front to back:
-// one stream per range, where the sixteen-row tiles read two (adjacent groups) from each.
-// The halves of a 512-bit register hold blocks b and b + 1 of one group against
+// One to four tokens against two far groups (w[0], w[1]), each group read alone, front to
+// back: one stream per range, where the sixteen-row tiles read two (adjacent groups) from
+// each. The halves of a 512-bit register hold blocks b and b + 1 of one group against
 // activation blocks b and b + 1 (TwoBlocks); the float steps then go per block in order,
 // so every row has the bits of the eight-row tile. For an even number of blocks.
 struct TwoBlocks {
@@ -423,58 +423,85 @@ DSINFER_AVX512_VNNI inline TwoBlocks two_blocks(const ActBlockQ8& first, const A
   return x;
 }
 
-// Q8_0 codes made unsigned as in gemm_q8_0x8_tile; even and odd groups in two chains
-// (integer sums: the same values as one).
-DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1, const TwoBlocks& x) {
+// Blocks b (w0) and b + 1 (w1) of one group as eight registers of unsigned codes, codes[k]
+// to be multiplied by activation group k (TwoBlocks::groups[k]); kSumShift: log2 of what
+// the activation sums are multiplied by and taken off. Q8_0 codes made unsigned as in
+// gemm_q8_0x8_tile.
+constexpr int kSumShift(const BlockQ8_0x8*) { return 7; }
+DSINFER_AVX512_VNNI inline void two_blocks_codes(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1, __m512i codes[8]) {
   const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512i even = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(x.sums, 7)), odd = _mm512_setzero_si512();
+  for (int k = 0; k < 8; ++k)
+    codes[k] = _mm512_xor_si512(load_pair(reinterpret_cast<const uint8_t*>(w0.qs + 32 * k),
+                                          reinterpret_cast<const uint8_t*>(w1.qs + 32 * k)),
+                                top_bit);
+}
+
+// Q4_0 as gemm_q4_0x8_tile: the low nibbles hold groups 0-3, the high ones groups 4-7, and
+// 8 x the sum comes off.
+constexpr int kSumShift(const BlockQ4_0x8*) { return 3; }
+DSINFER_AVX512_VNNI inline void two_blocks_codes(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1, __m512i codes[8]) {
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  for (int k = 0; k < 4; ++k) {
+    const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
+    codes[k] = _mm512_and_si512(packed, low_nibbles);
+    codes[4 + k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
+  }
+}
+
+// Each half's integer dot, in two chains (integer sums: the same values as one).
+template <int kShift>
+DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const __m512i codes[8], const TwoBlocks& x) {
+  __m512i even = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(x.sums, kShift));
+  __m512i odd = _mm512_setzero_si512();
   for (int k = 0; k < 8; k += 2) {
-    const auto* q0 = reinterpret_cast<const uint8_t*>(w0.qs + 32 * k);
-    const auto* q1 = reinterpret_cast<const uint8_t*>(w1.qs + 32 * k);
-    even = _mm512_dpbusd_epi32(even, _mm512_xor_si512(load_pair(q0, q1), top_bit), x.groups[k]);
-    odd = _mm512_dpbusd_epi32(odd, _mm512_xor_si512(load_pair(q0 + 32, q1 + 32), top_bit), x.groups[k + 1]);
+    even = _mm512_dpbusd_epi32(even, codes[k], x.groups[k]);
+    odd = _mm512_dpbusd_epi32(odd, codes[k + 1], x.groups[k + 1]);
   }
   return _mm512_add_epi32(even, odd);
 }
 
-// Q4_0 as gemm_q4_0x8_tile: low and high nibbles in two chains, 8 x the sum taken off.
-DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1, const TwoBlocks& x) {
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  __m512i low = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(x.sums, 3)), high = _mm512_setzero_si512();
-  for (int k = 0; k < 4; ++k) {
-    const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
-    low = _mm512_dpbusd_epi32(low, _mm512_and_si512(packed, low_nibbles), x.groups[k]);
-    high = _mm512_dpbusd_epi32(high, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles), x.groups[4 + k]);
-  }
-  return _mm512_add_epi32(low, high);
-}
-
-template <typename Block>
-DSINFER_AVX512_VNNI void far_token_tile(const Block* const (&w)[2], int64_t n_blocks, const ActBlockQ8* x,
-                                        float* const (&out)[2]) {
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+// NT tokens against two far groups, each group's codes unpacked once per block pair for
+// all of them.
+template <int NT, typename Block>
+DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[2], int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, float* const (&out)[2], int64_t out_stride) {
+  constexpr int kShift = kSumShift(static_cast<const Block*>(nullptr));
+  __m256 acc[2][NT];
+  for (auto& group : acc)
+    for (auto& a : group) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; b += 2) {
     for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
-    const TwoBlocks xb = two_blocks(x[b], x[b + 1]);
+    TwoBlocks xb[NT];
+    for (int t = 0; t < NT; ++t) xb[t] = two_blocks(x[t * x_stride + b], x[t * x_stride + b + 1]);
     for (int p = 0; p < 2; ++p) {
       const Block& w0 = w[p][b];
       const Block& w1 = w[p][b + 1];
-      acc[p] = add_halves_in_order(acc[p], _mm512_cvtepi32_ps(two_blocks_dot(w0, w1, xb)),
-                                   _mm512_mul_ps(scales_pair(w0.d, w1.d), xb.d));
+      __m512i codes[8];
+      two_blocks_codes(w0, w1, codes);
+      const __m512 scales = scales_pair(w0.d, w1.d);
+      for (int t = 0; t < NT; ++t)
+        acc[p][t] = add_halves_in_order(acc[p][t], _mm512_cvtepi32_ps(two_blocks_dot<kShift>(codes, xb[t])),
+                                        _mm512_mul_ps(scales, xb[t].d));
     }
   }
-  for (int p = 0; p < 2; ++p) _mm256_storeu_ps(out[p], acc[p]);
+  for (int p = 0; p < 2; ++p)
+    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
-// The far-pair kernels' one-token case through a far-token tile, tile(w, x, out): each
-// pair's first groups, then their second ones, so each range is read front to back. False
-// for an odd number of blocks, which the sixteen-row tiles take.
-template <typename Block, typename Act, typename Tile>
-DSINFER_AVX512_VNNI bool far_token(Tile&& tile, const Block* w, const Block* w_far, int64_t n_blocks, const Act* x,
-                                   int n_tokens, float* out, float* out_far) {
-  if (n_tokens != 1 || n_blocks % 2 != 0) return false;
-  tile({w, w_far}, n_blocks, x, {out, out_far});
-  tile({w + n_blocks, w_far + n_blocks}, n_blocks, x, {out + 8, out_far + 8});
+// The Q4_0 / Q8_0 far-pair kernels for an even number of blocks: each pair's first groups,
+// then their second ones, so each range is read front to back. False for an odd number,
+// which the sixteen-row tiles take.
+template <typename Block>
+DSINFER_AVX512_VNNI bool far_tokens(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x,
+                                    int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  if (n_blocks % 2 != 0) return false;
+  for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
+    for (int64_t half = 0; half < 2; ++half)
+      far_tokens_tile<decltype(nt)::value, Block>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks,
+                                                  x + t * x_stride, x_stride,
+                                                  {out + t * out_stride + 8 * half, out_far + t * out_stride + 8 * half},
+                                                  out_stride);
+  });
   return true;
 }
 
@@ -502,7 +529,7 @@ void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
 
 void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_token(far_token_tile<std::remove_cvref_t<decltype(*w)>>, w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
+  if (far_tokens(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_q4_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                               {out + t * out_stride, out_far + t * out_stride}, out_stride);
@@ -519,7 +546,7 @@ void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
 
 void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_token(far_token_tile<std::remove_cvref_t<decltype(*w)>>, w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
+  if (far_tokens(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_q8_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                               {out + t * out_stride, out_far + t * out_stride}, out_stride);
@@ -695,9 +722,10 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
-// far_token_tile for FP4 against three-digit activations: add_fp4_block's steps on blocks
-// b and b + 1 of one group in the halves of 512-bit registers, each half with its own
-// activation block's digits, sums and scale, then added into the rows in block order.
+// far_tokens_tile for one token, FP4 against three-digit activations: add_fp4_block's
+// steps on blocks b and b + 1 of one group in the halves of 512-bit registers, each half
+// with its own activation block's digits, sums and scale, then added into the rows in
+// block order.
 template <bool kVbmi>
 DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[2], int64_t n_blocks, const ActBlockQ8x3* x,
                                             float* const (&out)[2]) {
@@ -1180,7 +1208,12 @@ void gemm_fp4x16_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3*
 template <bool kVbmi>
 void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_token(fp4_far_token_tile<kVbmi>, w, w_far, n_blocks, x, n_tokens, out, out_far)) return;
+  if (n_tokens == 1 && n_blocks % 2 == 0) {
+    for (int64_t half = 0; half < 2; ++half)
+      fp4_far_token_tile<kVbmi>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks, x,
+                                {out + 8 * half, out_far + 8 * half});
+    return;
+  }
   for_token_tiles<2>(n_tokens, [&](auto nt, int t) {
     gemm_fp4x16_q8x3_tile<decltype(nt)::value, 2, kVbmi>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                                          {out + t * out_stride, out_far + t * out_stride}, out_stride);
