@@ -858,7 +858,8 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
 
 // The far-pair kernels give each of their two pairs of groups the bits of the
 // sixteen-row kernel on that pair alone, into that pair's own output. An even number of
-// blocks reaches the one-token tiles that take two blocks at a time, an odd one the rest.
+// blocks reaches the tiles that take two blocks at a time (FP4: for one token), an odd
+// one the sixteen-row tiles.
 template <typename Block, typename Act>
 void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto quantize, int64_t kBlocks) {
   constexpr int64_t kGap = 5;  // the far pair starts kGap pairs after the first

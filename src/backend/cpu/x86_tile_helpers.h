@@ -73,11 +73,11 @@ DSINFER_AVX2 inline void prefetch_pair(const Block* w, const Block* w1) {
   prefetch_block(w1 + ahead);
 }
 
-// The one-token far tiles read each range as one stream (a group at a time, front to
-// back), 4 KiB ahead, so that fewer bytes are fetched past a range's end for nothing. On
-// a 2-core AMD EPYC (Zen 5) VM two threads of the Q8_0 tile read 48.4 GB/s that way
-// against 41.7 with two adjacent groups per range 16 KiB ahead; 2 and 8 KiB ahead made no
-// difference in decode (docs/benchmarks.md, CPU backend session 20).
+// The far tiles for a few tokens read each range as one stream (a group at a time, front
+// to back), 4 KiB ahead, so that fewer bytes are fetched past a range's end for nothing.
+// On a 2-core AMD EPYC (Zen 5) VM two threads of the Q8_0 tile read 53.5 GB/s that way
+// against 41.0 with two adjacent groups per range 16 KiB ahead (the probe 62.3); 2 and
+// 8 KiB ahead made no difference in decode (docs/benchmarks.md, CPU backend session 20).
 constexpr int64_t kStreamPrefetchBytes = 4096;
 template <int64_t kBytes>
 DSINFER_AVX2 inline void prefetch_stream(const void* at) {
