@@ -115,7 +115,10 @@ DSINFER_AVX512_VNNI inline __m512i broadcast_group16(const int8_t* qs) {
 // are four streams from two places: on a 2-core Xeon VM two threads read 26.6-29.9 GB/s
 // that way against 23.6-25.7 for one pair at a time, with the pairs 72 KiB or more apart
 // (36 KiB: 25.5), the probe 28.8-30.4 (docs/benchmarks.md, CPU backend session 16).
-template <int NT, int kPairs>
+// kPrefetch: fetch the pairs 16 KiB ahead; not in a call's later token tiles, which find
+// them in cache (in L2 the Q8_0 tile took 2.35 TSC cycles per block and token with the
+// fetches, 2.12 without; CPU backend session 20).
+template <int NT, int kPairs, bool kPrefetch = true>
 DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs], int64_t n_blocks,
                                            const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
                                            int64_t out_stride) {
@@ -124,7 +127,8 @@ DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs]
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
+    if constexpr (kPrefetch)
+      for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
     for (int p = 0; p < kPairs; ++p) {
       const BlockQ4_0x8& w0 = w[p][b];
       const BlockQ4_0x8& w1 = w[p][n_blocks + b];
@@ -151,7 +155,7 @@ DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs]
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
-template <int NT, int kPairs>
+template <int NT, int kPairs, bool kPrefetch = true>
 DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* const (&w)[kPairs], int64_t n_blocks,
                                            const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
                                            int64_t out_stride) {
@@ -160,7 +164,8 @@ DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* const (&w)[kPairs]
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
+    if constexpr (kPrefetch)
+      for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
     for (int p = 0; p < kPairs; ++p) {
       const BlockQ8_0x8& w0 = w[p][b];
       const BlockQ8_0x8& w1 = w[p][n_blocks + b];
@@ -522,8 +527,12 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
 void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    gemm_q4_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
-                                              out_stride);
+    if (t == 0)
+      gemm_q4_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
+                                               out_stride);
+    else
+      gemm_q4_0x16_tile<decltype(nt)::value, 1, false>({w}, n_blocks, x + t * x_stride, x_stride,
+                                                      {out + t * out_stride}, out_stride);
   });
 }
 
@@ -539,8 +548,12 @@ void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_
 void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    gemm_q8_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
-                                              out_stride);
+    if (t == 0)
+      gemm_q8_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
+                                               out_stride);
+    else
+      gemm_q8_0x16_tile<decltype(nt)::value, 1, false>({w}, n_blocks, x + t * x_stride, x_stride,
+                                                      {out + t * out_stride}, out_stride);
   });
 }
 
