@@ -524,15 +524,21 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
+// tile(token count, whether to fetch ahead, first token) over a sixteen-row call's token
+// tiles: the first fetches the pair ahead, the others find it in cache.
+template <typename Tile>
+void sixteen_row_token_tiles(int n_tokens, Tile&& tile) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    if (t == 0) return tile(nt, std::true_type{}, t);
+    tile(nt, std::false_type{}, t);
+  });
+}
+
 void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
-  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    if (t == 0)
-      gemm_q4_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
-                                               out_stride);
-    else
-      gemm_q4_0x16_tile<decltype(nt)::value, 1, false>({w}, n_blocks, x + t * x_stride, x_stride,
-                                                      {out + t * out_stride}, out_stride);
+  sixteen_row_token_tiles(n_tokens, [&](auto nt, auto prefetch, int t) {
+    gemm_q4_0x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value>({w}, n_blocks, x + t * x_stride, x_stride,
+                                                                       {out + t * out_stride}, out_stride);
   });
 }
 
@@ -547,13 +553,9 @@ void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_
 
 void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
-  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    if (t == 0)
-      gemm_q8_0x16_tile<decltype(nt)::value, 1>({w}, n_blocks, x + t * x_stride, x_stride, {out + t * out_stride},
-                                               out_stride);
-    else
-      gemm_q8_0x16_tile<decltype(nt)::value, 1, false>({w}, n_blocks, x + t * x_stride, x_stride,
-                                                      {out + t * out_stride}, out_stride);
+  sixteen_row_token_tiles(n_tokens, [&](auto nt, auto prefetch, int t) {
+    gemm_q8_0x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value>({w}, n_blocks, x + t * x_stride, x_stride,
+                                                                       {out + t * out_stride}, out_stride);
   });
 }
 
