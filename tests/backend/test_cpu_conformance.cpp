@@ -861,10 +861,10 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
 // blocks reaches the tiles that take two blocks at a time (FP4: for one token), an odd
 // one the sixteen-row tiles.
 template <typename Block, typename Act>
-void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto quantize, int64_t kBlocks) {
+void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto quantize, int64_t n_blocks) {
   constexpr int64_t kGap = 5;  // the far pair starts kGap pairs after the first
   std::mt19937 rng(29);
-  std::vector<Block> blocks(2 * kBlocks * (kGap + 1));
+  std::vector<Block> blocks(2 * n_blocks * (kGap + 1));
   for (auto& b : blocks) {
     if constexpr (std::is_same_v<Block, cpu::BlockFp4x8>)
       for (auto& e : b.e) e = static_cast<uint8_t>(100 + rng() % 40);
@@ -872,16 +872,16 @@ void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto qua
       for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
   }
-  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks * 32), 30);
-  std::vector<Act> x(static_cast<size_t>(cpu::kMaxFarPairTokens * kBlocks));
+  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxFarPairTokens * n_blocks * 32), 30);
+  std::vector<Act> x(static_cast<size_t>(cpu::kMaxFarPairTokens * n_blocks));
   quantize(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
   const Block* near_pair = blocks.data();
-  const Block* far_pair = blocks.data() + 2 * kBlocks * kGap;
+  const Block* far_pair = blocks.data() + 2 * n_blocks * kGap;
   for (int n = 1; n <= cpu::kMaxFarPairTokens; ++n) {
     std::vector<float> out(static_cast<size_t>(16 * n)), out_far(out.size()), alone(out.size()), alone_far(out.size());
-    far_kernel(near_pair, far_pair, kBlocks, x.data(), kBlocks, n, out.data(), out_far.data(), 16);
-    sixteen_kernel(near_pair, kBlocks, x.data(), kBlocks, n, alone.data(), 16);
-    sixteen_kernel(far_pair, kBlocks, x.data(), kBlocks, n, alone_far.data(), 16);
+    far_kernel(near_pair, far_pair, n_blocks, x.data(), n_blocks, n, out.data(), out_far.data(), 16);
+    sixteen_kernel(near_pair, n_blocks, x.data(), n_blocks, n, alone.data(), 16);
+    sixteen_kernel(far_pair, n_blocks, x.data(), n_blocks, n, alone_far.data(), 16);
     EXPECT_TRUE(same_bits(out.data(), alone.data(), 16 * n)) << "tokens " << n;
     EXPECT_TRUE(same_bits(out_far.data(), alone_far.data(), 16 * n)) << "tokens " << n;
     EXPECT_FALSE(same_bits(out.data(), alone_far.data(), 16 * n)) << "tokens " << n;

@@ -121,15 +121,26 @@ DSINFER_AVX512_VNNI inline void next_pair_ahead(const Block* w, int64_t n_blocks
   }
 }
 
+// What the sixteen-row tiles fetch at block b: for one token 16 KiB ahead of each pair, for
+// several the next pairs.
+template <int NT, int kPairs, typename Block>
+DSINFER_AVX512_VNNI inline void fetch_ahead(const Block* const (&w)[kPairs], int64_t n_blocks, int64_t b) {
+  for (int p = 0; p < kPairs; ++p) {
+    if constexpr (NT > 1)
+      next_pair_ahead(w[p] + b, n_blocks);
+    else
+      prefetch_pair(w[p] + b, w[p] + n_blocks + b);
+  }
+}
+
 // kPairs pairs of groups side by side, block by block, each pair's rows with the operations
 // of one pair alone. Two pairs far apart (different matrices, or the halves of a range)
 // are four streams from two places: on a 2-core Xeon VM two threads read 26.6-29.9 GB/s
 // that way against 23.6-25.7 for one pair at a time, with the pairs 72 KiB or more apart
 // (36 KiB: 25.5), the probe 28.8-30.4 (docs/benchmarks.md, CPU backend session 16).
-// kPrefetch: fetch ahead, for one token 16 KiB ahead of the pairs, for several the next
-// pairs (next_pair_ahead); not in a call's later token tiles, which find the pairs in
-// cache (in L2 the Q8_0 tile took 2.35 TSC cycles per block and token with the 16 KiB
-// fetches, 2.12 without; CPU backend session 20).
+// kPrefetch: fetch ahead (fetch_ahead); not in a call's later token tiles, which find
+// the pairs in cache (in L2 the Q8_0 tile took 2.35 TSC cycles per block and token with
+// the 16 KiB fetches, 2.12 without; CPU backend session 20).
 template <int NT, int kPairs, bool kPrefetch = true>
 DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs], int64_t n_blocks,
                                            const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
@@ -139,12 +150,7 @@ DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs]
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (kPrefetch) {
-      if (NT > 1)
-        for (int p = 0; p < kPairs; ++p) next_pair_ahead(w[p] + b, n_blocks);
-      else
-        for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
-    }
+    if constexpr (kPrefetch) fetch_ahead<NT>(w, n_blocks, b);
     for (int p = 0; p < kPairs; ++p) {
       const BlockQ4_0x8& w0 = w[p][b];
       const BlockQ4_0x8& w1 = w[p][n_blocks + b];
@@ -180,12 +186,7 @@ DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* const (&w)[kPairs]
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (kPrefetch) {
-      if (NT > 1)
-        for (int p = 0; p < kPairs; ++p) next_pair_ahead(w[p] + b, n_blocks);
-      else
-        for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
-    }
+    if constexpr (kPrefetch) fetch_ahead<NT>(w, n_blocks, b);
     for (int p = 0; p < kPairs; ++p) {
       const BlockQ8_0x8& w0 = w[p][b];
       const BlockQ8_0x8& w1 = w[p][n_blocks + b];
