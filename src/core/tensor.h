@@ -45,6 +45,12 @@ struct BlockScales {
   int64_t block_rows = 0;
   int64_t block_cols = 0;
   int64_t first_row = 0;  // row of the full weight that row 0 of this view is (row slices)
+  int64_t stored_bytes = 4;  // of one scale in the checkpoint: f32, or 1 for UE8M0 codes
+
+  // Scales of the whole [rows, cols] weight, as stored.
+  int64_t stored_bytes_for(int64_t rows, int64_t cols) const {
+    return ((rows + block_rows - 1) / block_rows) * ((cols + block_cols - 1) / block_cols) * stored_bytes;
+  }
 
   const float* row_scales(int64_t row, int64_t cols) const {
     const int64_t blocks_per_row = (cols + block_cols - 1) / block_cols;

@@ -127,7 +127,7 @@ Status Checkpoint::attach_v4_scales(WeightView& view) const {
                  shape_to_string(scales->shape), dtype_name(scales->dtype), file_of(scale_name));
   for (float s : decoded->second)
     if (std::isnan(s)) return error("tensor '{}' holds the UE8M0 NaN code 0xFF", scale_name);
-  view.scales = BlockScales{decoded->second.data(), block_rows, block_cols};
+  view.scales = BlockScales{decoded->second.data(), block_rows, block_cols, /*first_row=*/0, /*stored_bytes=*/1};
   return Status::ok();
 }
 
