@@ -150,6 +150,8 @@ constexpr int kMaxGemmTokens = 8;
 constexpr int kMaxSixteenRowTokens = 16;
 // The two-pair (far) kernels take up to this many: decode and a server step's experts.
 constexpr int kMaxFarPairTokens = 4;
+// Kernels::sequential_dots_heads8 takes up to this many rows per call.
+constexpr int kMaxHeadDotRows = 8;
 // The weighted_rows_tokens kernels take up to this many weightings per call.
 constexpr int kMaxWeightedRowsTokens = 4;
 
@@ -291,6 +293,13 @@ struct Kernels {
   // side (rows far apart keep two places of memory busy); nullptr: one row at a time.
   void (*dot2_f8e4m3_recoded)(const uint8_t* const w[2], const uint64_t* const small_runs[2], const float* x,
                               int64_t n, const float* const scales[2], int64_t block, float out[2]);
+  // sequential_dots8's sums for eight queries (heads) at once, one per lane, against n_rows rows
+  // (1..kMaxHeadDotRows): out[8 r + j] = sum over c in order of q_columns[8 c + j] *
+  // rows[r][c], q_columns holding element c of each query at 8c..8c+7. Each row is a
+  // broadcast, where sequential_dots8 transposes eight rows for every eight columns.
+  // nullptr where a table has none: callers take sequential_dots8.
+  void (*sequential_dots_heads8)(const float* q_columns, const float* const* rows, int n_rows, int64_t n,
+                                 float* out);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

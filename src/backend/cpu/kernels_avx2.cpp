@@ -657,6 +657,7 @@ void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x
 
 // In their own file, compiled without floating-point contraction.
 void sequential_dots8_avx2(const float* q, const float* const* rows, int64_t n, float out[8]);
+void sequential_dots_heads8_avx2(const float* q_columns, const float* const* rows, int n_rows, int64_t n, float* out);
 void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 // attention_tiles_avx2.cpp
 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks,
@@ -676,6 +677,7 @@ const Kernels& avx2_kernels() {
     k.weighted_rows_q4_0 = weighted_rows_q4_0;
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
     k.swiglu = swiglu_avx2;
+    k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
     k.dot2_bf16 = dot2_bf16;
     k.dot2_f32 = dot2_f32;
     return k;

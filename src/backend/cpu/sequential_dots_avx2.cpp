@@ -10,6 +10,8 @@
 
 #include <immintrin.h>
 
+#include <utility>
+
 #include "backend/cpu/kernels.h"
 
 #define DSINFER_AVX2_SEQ __attribute__((target("avx2,fma,f16c")))
@@ -54,6 +56,25 @@ DSINFER_AVX2_SEQ void sequential_dots8_avx2(const float* q, const float* const* 
   for (; c < n; ++c)
     for (int i = 0; i < 8; ++i) lanes[i] += q[c] * rows[i][c];
   for (int i = 0; i < 8; ++i) out[i] = lanes[i];
+}
+
+// R rows in R chains, each row's value at c broadcast against column c of the queries.
+template <int R>
+DSINFER_AVX2_SEQ void dots_heads8(const float* q_columns, const float* const* rows, int64_t n, float* out) {
+  __m256 sum[R];
+  for (auto& s : sum) s = _mm256_setzero_ps();
+  for (int64_t c = 0; c < n; ++c) {
+    const __m256 column = _mm256_loadu_ps(q_columns + 8 * c);
+    for (int r = 0; r < R; ++r) sum[r] = _mm256_add_ps(sum[r], _mm256_mul_ps(column, _mm256_broadcast_ss(rows[r] + c)));
+  }
+  for (int r = 0; r < R; ++r) _mm256_storeu_ps(out + 8 * r, sum[r]);
+}
+
+DSINFER_AVX2_SEQ void sequential_dots_heads8_avx2(const float* q_columns, const float* const* rows, int n_rows,
+                                                  int64_t n, float* out) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    ((n_rows == I + 1 ? dots_heads8<I + 1>(q_columns, rows, n, out) : void()), ...);
+  }(std::make_integer_sequence<int, kMaxHeadDotRows>{});
 }
 
 DSINFER_AVX2_SEQ void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64_t n_rows,
