@@ -178,9 +178,28 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
   switch (w.dtype) {
     case DType::kF32:
     case DType::kBF16:
-    case DType::kF16:
+    case DType::kF16: {
+      if (reads_bf16_beside(k, w, out.rows)) {
+        // One token of a BF16 matrix (V4's head): tiles far apart read side by side
+        // (FarChunks), as matmuls reads them; 2-4% off bench-v4 token times against
+        // neighbouring rows (docs/benchmarks.md, DeepSeek-V4, session 21).
+        const int64_t tile_rows = row_tile(N, pool.size());
+        const FarChunks pairing{(N + tile_rows - 1) / tile_rows, true};
+        auto first_row = [&](int64_t tile) { return tile * tile_rows; };
+        auto end_row = [&](int64_t tile) { return std::min((tile + 1) * tile_rows, N); };
+        pool.parallel_for_dynamic(pairing.items(), kChunksPerThread, [&](int, int64_t begin, int64_t end) {
+          for (int64_t i = begin; i < end; ++i) {
+            if (const int64_t far = pairing.far_chunk(i); far >= 0)
+              bf16_rows_beside(k, out, x, w, first_row(i), end_row(i), first_row(far), end_row(far));
+            else
+              float_weight_rows(k, out, x, w, first_row(i), end_row(i));
+          }
+        });
+        return;
+      }
       for_each_tile(pool, N, [&](int, int64_t n0, int64_t n1) { float_weight_rows(k, out, x, w, n0, n1); });
       return;
+    }
     case DType::kF8E4M3: {
       auto scales = [&](int64_t n) { return w.scales.data ? w.scales.row_scales(n, K) : nullptr; };
       auto one = [&](int, int64_t n, int64_t t) {
