@@ -23,6 +23,7 @@ using x86::hsum;
 using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
+using x86::load_bf16x8;
 using x86::low_bits;
 using x86::prefetch_block;
 using x86::q4_0_codes;
@@ -43,11 +44,6 @@ DSINFER_AVX2 float dot_f32(const float* w, const float* x, int64_t n) {
   float sum = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   for (; i < n; ++i) sum = std::fma(w[i], x[i], sum);
   return sum;
-}
-
-DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
-  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
 }
 
 // dot_bf16 and dot4_bf16 share this order per row: four accumulators over 32 values per

@@ -21,10 +21,12 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
+#include "core/dtype.h"
 
 #define DSINFER_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 
@@ -38,7 +40,9 @@ using x86::hsum;
 using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
+using x86::load_bf16x8;
 using x86::load_pair;
+using x86::load_streamed_line;
 using x86::low_bits;
 using x86::prefetch_block;
 using x86::prefetch_pair;
@@ -1337,6 +1341,47 @@ DSINFER_AVX512_VNNI void value_row_sums(const float* p, int64_t p_stride, int nq
   });
 }
 
+// dot2_bf16 of the AVX2 table with its bits, 64 bytes of each row per step.
+// There each row has four eight-lane sums, sum j fed values 8j..8j+7 of every 32; a
+// 128-bit lane L of 32 BF16 values holds values 8L..8L+7, so unpacking each lane's low
+// and high four words against zeros widens values 8L..8L+3 and 8L+4..8L+7 in place: the
+// low and high halves of sum L, kept as lane L of two sixteen-lane sums. x's values go
+// the same way with one lane shuffle each, shared by the two rows. The AVX2 steps after
+// the loop (eight values at a time, the sums added, the rest one by one) then run on the
+// four sums rebuilt. Widening in lanes, where AVX2 converts eight words across a register
+// and shifts them, takes half the instructions: in L2 two threads read 93-100 GB/s
+// against 66-70, bench-v4 token times about 1% lower (docs/benchmarks.md, DeepSeek-V4,
+// session 21).
+template <int L>
+DSINFER_AVX512_VNNI inline __m256 lane_sum(__m512 low, __m512 high) {
+  return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm512_extractf32x4_ps(low, L)), _mm512_extractf32x4_ps(high, L), 1);
+}
+
+DSINFER_AVX512_VNNI void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
+  const __m512i zero = _mm512_setzero_si512();
+  __m512 low[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+    const __m512 x_low = _mm512_shuffle_f32x4(x0, x1, 0x88), x_high = _mm512_shuffle_f32x4(x0, x1, 0xDD);
+    for (int r = 0; r < 2; ++r) {
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + i) + kPrefetchBytes, _MM_HINT_T0);
+      const __m512i words = load_streamed_line(w[r] + i);
+      low[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, words)), x_low, low[r]);
+      high[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, words)), x_high, high[r]);
+    }
+  }
+  for (int r = 0; r < 2; ++r) {
+    __m256 acc[4] = {lane_sum<0>(low[r], high[r]), lane_sum<1>(low[r], high[r]), lane_sum<2>(low[r], high[r]),
+                     lane_sum<3>(low[r], high[r])};
+    int64_t j = i;
+    for (; j + 8 <= n; j += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(w[r] + j), _mm256_loadu_ps(x + j), acc[0]);
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+    for (; j < n; ++j) sum = std::fma(bf16_to_f32(w[r][j]), x[j], sum);
+    out[r] = sum;
+  }
+}
+
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
@@ -1361,6 +1406,7 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false>;
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
+    k.dot2_bf16 = dot2_bf16;
     if (__builtin_cpu_supports("avx512vbmi")) {
       k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
       k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;

@@ -26,6 +26,12 @@ DSINFER_AVX2 inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// Eight BF16 values widened to float32.
+DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
 // Splits n_tokens (1..kMaxSixteenRowTokens) into tiles of at most Max tokens and calls
 // tile(nt, first) for each, nt an integral constant: the tile width is known at compile
 // time, so each token's sums and accumulators live in registers.
@@ -101,6 +107,14 @@ DSINFER_AVX2 inline void q4_0_codes(const BlockQ4_0x8& w, __m256i lo[4], __m256i
 DSINFER_AVX512 inline __m512i load_pair(const uint8_t* first, const uint8_t* second) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(first))),
                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(second)), 1);
+}
+
+// 64 bytes of weights streamed from memory, as two 256-bit loads: on the Zen 5 VM one
+// 512-bit load per line read a BF16 matrix at 37-41 GB/s where two 256-bit loads read
+// 51-53 and the probe 63 (docs/benchmarks.md, DeepSeek-V4, session 21).
+DSINFER_AVX512 inline __m512i load_streamed_line(const void* p) {
+  const auto* bytes = static_cast<const uint8_t*>(p);
+  return load_pair(bytes, bytes + 32);
 }
 
 // The two groups' eight f16 row scales as sixteen floats, in load_pair's order.
