@@ -293,11 +293,11 @@ struct Kernels {
   // side (rows far apart keep two places of memory busy); nullptr: one row at a time.
   void (*dot2_f8e4m3_recoded)(const uint8_t* const w[2], const uint64_t* const small_runs[2], const float* x,
                               int64_t n, const float* const scales[2], int64_t block, float out[2]);
-  // sequential_dots8's sums for eight queries (heads) at once, one per lane, against n_rows rows
-  // (1..kMaxHeadDotRows): out[8 r + j] = sum over c in order of q_columns[8 c + j] *
-  // rows[r][c], q_columns holding element c of each query at 8c..8c+7. Each row is a
-  // broadcast, where sequential_dots8 transposes eight rows for every eight columns.
-  // nullptr where a table has none: callers take sequential_dots8.
+  // sequential_dots8's sums for eight queries (heads) at once, one per lane, against
+  // n_rows rows (1..kMaxHeadDotRows): out[8 r + j] = sum over c in order of
+  // q_columns[8 c + j] * rows[r][c], q_columns holding element c of each query at
+  // 8c..8c+7. Each row is a broadcast, where sequential_dots8 transposes eight rows for
+  // every eight columns. nullptr where a table has none: callers take sequential_dots8.
   void (*sequential_dots_heads8)(const float* q_columns, const float* const* rows, int n_rows, int64_t n,
                                  float* out);
 };
