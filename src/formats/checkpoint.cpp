@@ -61,11 +61,11 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_di
   DSINFER_ASSIGN_OR_RETURN(checkpoint->config_, load_model_config(model_dir));
   DSINFER_ASSIGN_OR_RETURN(std::vector<std::string> files, shard_files(model_dir));
   for (const auto& file : files) DSINFER_RETURN_IF_ERROR(checkpoint->add_shard(file));
-  if (checkpoint->config_.v4) checkpoint->decode_ue8m0_scales();
+  if (checkpoint->config_.v4) DSINFER_RETURN_IF_ERROR(checkpoint->decode_ue8m0_scales());
   return checkpoint;
 }
 
-void Checkpoint::decode_ue8m0_scales() {
+Status Checkpoint::decode_ue8m0_scales() {
   for (const auto& [name, location] : tensors_) {
     if (location.entry->dtype != DType::kF8E8M0) continue;
     int64_t count = 1;
@@ -73,7 +73,10 @@ void Checkpoint::decode_ue8m0_scales() {
     std::vector<float>& values = ue8m0_scales_[name];
     values.resize(static_cast<size_t>(count));
     convert_to_f32(DType::kF8E8M0, location.file->tensor_data(*location.entry), values.data(), values.size());
+    for (float s : values)
+      if (std::isnan(s)) return error("tensor '{}' holds the UE8M0 NaN code 0xFF in {}", name, location.file->path());
   }
+  return Status::ok();
 }
 
 Status Checkpoint::add_shard(const std::string& file_name) {
@@ -125,8 +128,6 @@ Status Checkpoint::attach_v4_scales(WeightView& view) const {
     return error("tensor '{}': expected {} f8_e8m0 for {}x{} blocks of {}, found {} {} in {}", scale_name,
                  shape_to_string(expected), block_rows, block_cols, shape_to_string(view.shape),
                  shape_to_string(scales->shape), dtype_name(scales->dtype), file_of(scale_name));
-  for (float s : decoded->second)
-    if (std::isnan(s)) return error("tensor '{}' holds the UE8M0 NaN code 0xFF", scale_name);
   view.scales = BlockScales{decoded->second.data(), block_rows, block_cols, /*first_row=*/0, /*stored_bytes=*/1};
   return Status::ok();
 }

@@ -41,8 +41,9 @@ class Checkpoint final : public WeightSource {
     const SafetensorsEntry* entry;
   };
   Status add_shard(const std::string& file_name);
-  // V4: widens every UE8M0 scale tensor to float32 once, so views can point at them.
-  void decode_ue8m0_scales();
+  // V4: widens every UE8M0 scale tensor to float32 once, so views can point at them;
+  // fails on the NaN code 0xFF.
+  Status decode_ue8m0_scales();
   Status attach_v4_scales(WeightView& view) const;
 
   std::string dir_;

@@ -115,6 +115,12 @@ class CliBadV4(unittest.TestCase):
             entry["shape"] = [cols, rows]
         self.expect_error(self.edit_tensors("fp4_scale", edit), "layers.0.ffn.experts.0.w1.scale")
 
+    def test_nan_scale_code(self):
+        def edit(header, payload):
+            begin, _ = header["layers.1.ffn.experts.0.w2.scale"]["data_offsets"]
+            payload[begin] = 0xFF
+        self.expect_error(self.edit_tensors("nan_scale", edit), "layers.1.ffn.experts.0.w2.scale", "NaN")
+
     def test_missing_tensor(self):
         def edit(header, payload):
             del header["layers.2.attn.compressor.ape"]
