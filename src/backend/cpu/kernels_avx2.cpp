@@ -18,6 +18,8 @@ namespace {
 
 using x86::add_subblock;
 using x86::broadcast_group;
+using x86::add_bf16_tail;
+using x86::finish_bf16_dot;
 using x86::for_token_tiles;
 using x86::hsum;
 using x86::kPrefetchBytes;
@@ -28,6 +30,7 @@ using x86::low_bits;
 using x86::prefetch_block;
 using x86::q4_0_codes;
 using x86::subblock_factors;
+using x86::sum_of;
 
 DSINFER_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -46,20 +49,6 @@ DSINFER_AVX2 float dot_f32(const float* w, const float* x, int64_t n) {
   return sum;
 }
 
-// dot_bf16 and dot4_bf16 share this order per row: four accumulators over 32 values per
-// step, then 8 at a time into the first, then these two helpers, so a token's result is
-// the same whether it was computed alone or in a group of four. The last values take one
-// fused multiply-add each, written out: left to the compiler's contraction, the same
-// loop came out fused in one function and as separate multiplies and adds in another.
-DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
-  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-}
-
-DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
-  for (; i < n; ++i) sum = std::fma(bf16_to_f32(w[i]), x[i], sum);
-  return sum;
-}
-
 DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
   __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
   int64_t i = 0;
@@ -68,8 +57,7 @@ DSINFER_AVX2 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
     for (int j = 0; j < 4; ++j)
       acc[j] = _mm256_fmadd_ps(load_bf16x8(w + i + 8 * j), _mm256_loadu_ps(x + i + 8 * j), acc[j]);
   }
-  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), acc[0]);
-  return add_bf16_tail(sum_of(acc), w, x, i, n);
+  return finish_bf16_dot(acc, w, x, i, n);
 }
 
 // Two rows of a float format against one x, each row's sums in its one-row kernel's order

@@ -21,12 +21,10 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
-#include "core/dtype.h"
 
 #define DSINFER_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 
@@ -40,7 +38,7 @@ using x86::hsum;
 using x86::kPrefetchBytes;
 using x86::kPrefetchPackedBlocks;
 using x86::kquant_codes;
-using x86::load_bf16x8;
+using x86::finish_bf16_dot;
 using x86::load_pair;
 using x86::load_streamed_line;
 using x86::low_bits;
@@ -1374,11 +1372,7 @@ DSINFER_AVX512_VNNI void dot2_bf16(const uint16_t* const w[2], const float* x, i
   for (int r = 0; r < 2; ++r) {
     __m256 acc[4] = {lane_sum<0>(low[r], high[r]), lane_sum<1>(low[r], high[r]), lane_sum<2>(low[r], high[r]),
                      lane_sum<3>(low[r], high[r])};
-    int64_t j = i;
-    for (; j + 8 <= n; j += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(w[r] + j), _mm256_loadu_ps(x + j), acc[0]);
-    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
-    for (; j < n; ++j) sum = std::fma(bf16_to_f32(w[r][j]), x[j], sum);
-    out[r] = sum;
+    out[r] = finish_bf16_dot(acc, w[r], x, i, n);
   }
 }
 

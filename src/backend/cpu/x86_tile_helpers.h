@@ -7,12 +7,14 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
 
 #include "backend/cpu/kernels.h"
+#include "core/dtype.h"
 
 #define DSINFER_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define DSINFER_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq")))
@@ -30,6 +32,27 @@ DSINFER_AVX2 inline float hsum(__m256 v) {
 DSINFER_AVX2 inline __m256 load_bf16x8(const uint16_t* p) {
   const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+// Every BF16 row kernel of the x86 tables sums a row in this order: four accumulators
+// over 32 values per step, then 8 at a time into the first, then these helpers, so a
+// token's result is the same alone, in a group of four or in a row pair, on AVX2 or
+// AVX-512. The last values take one fused multiply-add each, written out: left to the
+// compiler's contraction, the same loop came out fused in one function and as separate
+// multiplies and adds in another.
+DSINFER_AVX2 inline float sum_of(const __m256 acc[4]) {
+  return hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+}
+
+DSINFER_AVX2 inline float add_bf16_tail(float sum, const uint16_t* w, const float* x, int64_t i, int64_t n) {
+  for (; i < n; ++i) sum = std::fma(bf16_to_f32(w[i]), x[i], sum);
+  return sum;
+}
+
+// The rest of one row from value i (after the 32-value steps) onto acc, and its sum.
+DSINFER_AVX2 inline float finish_bf16_dot(__m256 acc[4], const uint16_t* w, const float* x, int64_t i, int64_t n) {
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), acc[0]);
+  return add_bf16_tail(sum_of(acc), w, x, i, n);
 }
 
 // Splits n_tokens (1..kMaxSixteenRowTokens) into tiles of at most Max tokens and calls
