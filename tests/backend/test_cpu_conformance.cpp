@@ -754,7 +754,8 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
 
 // The AVX-512 VNNI and AMX tables' integer tiles sum the same exact integers as the AVX2
 // ones and scale them by the same float steps: a model gives the same bits on any table.
-// 12 and 19 tokens reach the AMX tiles (sixteen-token calls of twelve or more).
+// 12 and 19 tokens reach the AMX tiles (sixteen-token calls of twelve or more), 40 and 64
+// its tiles that reuse a block's unpacked weights (40: two of sixteen, eight on VNNI).
 TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
   if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   for (const char* isa : {"avx512-vnni", "avx512-amx"}) {
@@ -769,7 +770,7 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
     Weight w = make_weight(dtype, N, K, 21);
     // Activations and weights with extreme codes: a block whose weights and activations
     // all sit at the ends of their ranges, where a wrong bias or a saturation would show.
-    auto x = random_floats(static_cast<size_t>(19 * K), 22);
+    auto x = random_floats(static_cast<size_t>(64 * K), 22);
     for (int64_t i = 0; i < 32; ++i) x[i] = (i % 2 ? 1.0f : -1.0f);
     if (dtype == DType::kQ8_0) {
       auto* block = reinterpret_cast<BlockQ8_0*>(w.bytes.data());
@@ -784,7 +785,7 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
     }
     auto on_vnni = std::move(vnni.cpu->prepare_weight(w.view)).value();
     auto on_avx2 = std::move(avx2.cpu->prepare_weight(w.view)).value();
-    for (int64_t T : {1, 2, 3, 4, 8, 12, 19}) {
+    for (int64_t T : {1, 2, 3, 4, 8, 12, 19, 40, 64}) {
       std::vector<float> a(static_cast<size_t>(T * N)), b(a.size());
       vnni.cpu->matmul(Tensor::contiguous(DType::kF32, T, N, a.data()), Tensor::contiguous(DType::kF32, T, K, x.data()),
                        *on_vnni);
@@ -797,10 +798,9 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
 }
 
 // The sixteen-row kernels of one table against two calls of its eight-row ones, for every
-// token count a sixteen-row call takes.
-void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table) {
+// token count a sixteen-row call takes, over kBlocks blocks.
+void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table, int64_t kBlocks) {
   const cpu::Kernels* k = &table;
-  constexpr int64_t kBlocks = 9;
   std::mt19937 rng(23);
   std::vector<cpu::BlockQ4_0x8> q4(2 * kBlocks);
   std::vector<cpu::BlockQ8_0x8> q8(2 * kBlocks);
@@ -836,13 +836,13 @@ void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table) {
     std::vector<float> sixteen(static_cast<size_t>(16 * n)), eights(sixteen.size());
     k->gemm_q4_0x16(q4.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
     eight_rows(k->gemm_q4_0x8, q4.data(), x.data(), n, eights.data());
-    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q4_0 tokens " << n;
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q4_0 tokens " << n << " blocks " << kBlocks;
     k->gemm_q8_0x16(q8.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
     eight_rows(k->gemm_q8_0x8, q8.data(), x.data(), n, eights.data());
-    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n;
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n << " blocks " << kBlocks;
     k->gemm_fp4x16_q8x3(fp4.data(), kBlocks, x3.data(), kBlocks, n, sixteen.data(), 16);
     eight_rows(k->gemm_fp4x8_q8x3, fp4.data(), x3.data(), n, eights.data());
-    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "fp4 tokens " << n;
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "fp4 tokens " << n << " blocks " << kBlocks;
   }
 }
 
@@ -852,7 +852,9 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
   for (const char* isa : {"avx512-vnni", "avx512-amx"})
     if (const cpu::Kernels* k = cpu::select_kernels(isa)) {
       SCOPED_TRACE(isa);
-      expect_sixteen_rows_are_two_eights(*k);
+      // 131 blocks: more than the AMX tiles keep unpacked at once (128), so their later
+      // tiles go on from sums stored after the first 128.
+      for (int64_t blocks : {9, 131}) expect_sixteen_rows_are_two_eights(*k, blocks);
     }
 }
 

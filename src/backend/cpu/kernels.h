@@ -146,8 +146,8 @@ constexpr int64_t f8e4m3_run_words(int64_t n) { return ((n + 63) / 64 + 63) / 64
 // into registers once to reuse it many times, few enough for the activations to stay in L1.
 constexpr int kMaxGemmTokens = 8;
 // The sixteen-row kernels take up to this many: AMX multiplies a block for sixteen tokens
-// in one instruction.
-constexpr int kMaxSixteenRowTokens = 16;
+// in one instruction, and unpacks a block's weights once for all the call's tokens.
+constexpr int kMaxSixteenRowTokens = 64;
 // The two-pair (far) kernels take up to this many: decode and a server step's experts.
 constexpr int kMaxFarPairTokens = 4;
 // Kernels::sequential_dots_heads8 takes up to this many rows per call.

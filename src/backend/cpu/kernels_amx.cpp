@@ -9,12 +9,15 @@
 // memory to the vector registers to be scaled: that round trip bounds the gain to about
 // 1.3-1.6x the VNNI tile at sixteen tokens in cache (1.1-1.2x in prefill), and below
 // twelve tokens the VNNI tile is faster, so smaller calls go there (docs/benchmarks.md,
-// CPU backend, session 11).
+// CPU backend, session 11). A call of up to 64 tokens unpacks each weight block once for
+// all its sixteen-token tiles: pp512 10-18% faster than one unpacking per sixteen tokens
+// (CPU backend, session 23).
 #if defined(__x86_64__)
 
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
@@ -99,26 +102,34 @@ DSINFER_AMX inline void weight_tile(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1
     _tile_stored(C, products, 64);                                     \
   } while (0)
 
-// NT tokens, a compile-time count: with a run-time one the compiler kept the sixteen
-// accumulators on the stack, and every multiply-add paid a load and a store besides the
-// tile stores (docs/benchmarks.md, CPU backend, session 19).
-template <int NT, typename Block>
-DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, float* out,
-                              int64_t out_stride) {
-  const Block* w1 = w + n_blocks;
-  configure_tiles(NT);
-  alignas(64) int8_t weights[kBlocksPerStage][512];
+// Blocks of a pair whose unpacked weight tiles one call keeps for its later sixteen-token
+// tiles (64 KiB, in L1 and L2): the first tile unpacks them, the others load them as they
+// are, so unpacking is paid once per up to kMaxSixteenRowTokens tokens instead of once per
+// sixteen.
+constexpr int64_t kKeptBlocks = 128;
+
+// Blocks [b_begin, b_end) of the pair (w, w1) for NT tokens, a compile-time count: with a
+// run-time one the compiler kept the sixteen accumulators on the stack, and every
+// multiply-add paid a load and a store besides the tile stores (docs/benchmarks.md, CPU
+// backend, session 19). kUnpack: unpack the blocks' weights into kept[b - b_begin] (else
+// they are there already); accumulate onto out's sums of the blocks before b_begin
+// instead of starting from zero (a float stored and loaded back: the same bits).
+template <int NT, bool kUnpack, typename Block>
+DSINFER_AMX void amx_blocks(const Block* w, const Block* w1, int64_t b_begin, int64_t b_end, int8_t (*kept)[512],
+                            const ActBlockQ8* x, int64_t x_stride, bool accumulate, float* out, int64_t out_stride) {
   alignas(64) int32_t products[kBlocksPerStage][16][16];
   const int64_t a_stride = x_stride * static_cast<int64_t>(sizeof(ActBlockQ8));
   __m512 acc[NT];
 #pragma GCC unroll 16
-  for (auto& a : acc) a = _mm512_setzero_ps();
-  for (int64_t b0 = 0; b0 < n_blocks; b0 += kBlocksPerStage) {
-    const int n = static_cast<int>(std::min<int64_t>(kBlocksPerStage, n_blocks - b0));
-    for (int j = 0; j < n; ++j) {
-      prefetch_pair(w + b0 + j, w1 + b0 + j);
-      weight_tile(w[b0 + j], w1[b0 + j], weights[j]);
-    }
+  for (int t = 0; t < NT; ++t) acc[t] = accumulate ? _mm512_loadu_ps(out + t * out_stride) : _mm512_setzero_ps();
+  for (int64_t b0 = b_begin; b0 < b_end; b0 += kBlocksPerStage) {
+    const int n = static_cast<int>(std::min<int64_t>(kBlocksPerStage, b_end - b0));
+    int8_t (*weights)[512] = kept + (b0 - b_begin);
+    if constexpr (kUnpack)
+      for (int j = 0; j < n; ++j) {
+        prefetch_pair(w + b0 + j, w1 + b0 + j);
+        weight_tile(w[b0 + j], w1[b0 + j], weights[j]);
+      }
     if (n == kBlocksPerStage) {
       DSINFER_AMX_BLOCK(0, 4, 6, weights[0], x[b0].qs, a_stride, products[0]);
       DSINFER_AMX_BLOCK(1, 5, 7, weights[1], x[b0 + 1].qs, a_stride, products[1]);
@@ -138,22 +149,50 @@ DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8
       }
     }
   }
-  _tile_release();
 #pragma GCC unroll 16
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// gemm_x16_amx for 12 to 16 tokens (kAmxMinTokens to the sixteen-row kernels' most).
+// n_tiles tiles of NT tokens (tile i: tokens NT i ..) against one pair of groups, the
+// blocks kKeptBlocks at a time, each run of blocks unpacked by the first tile only.
+template <int NT, typename Block>
+DSINFER_AMX void gemm_x16_amx_tiles(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                    int n_tiles, float* out, int64_t out_stride) {
+  const Block* w1 = w + n_blocks;
+  configure_tiles(NT);
+  alignas(64) int8_t kept[kKeptBlocks][512];
+  for (int64_t b_begin = 0; b_begin < n_blocks; b_begin += kKeptBlocks) {
+    const int64_t b_end = std::min(n_blocks, b_begin + kKeptBlocks);
+    const bool accumulate = b_begin > 0;
+    amx_blocks<NT, true>(w, w1, b_begin, b_end, kept, x, x_stride, accumulate, out, out_stride);
+    for (int i = 1; i < n_tiles; ++i)
+      amx_blocks<NT, false>(w, w1, b_begin, b_end, kept, x + i * NT * x_stride, x_stride, accumulate,
+                            out + i * NT * out_stride, out_stride);
+  }
+  _tile_release();
+}
+
+// Any token count up to kMaxSixteenRowTokens: whole tiles of sixteen, then the rest on the
+// tile unit if it has kAmxMinTokens or more, else on the VNNI tile (which has the same bits).
 template <typename Block>
 DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                              float* out, int64_t out_stride) {
+                              float* out, int64_t out_stride, const Kernels& vnni) {
   static_assert(kAmxMinTokens == 12);
-  switch (n_tokens) {
-    case 12: return gemm_x16_amx<12>(w, n_blocks, x, x_stride, out, out_stride);
-    case 13: return gemm_x16_amx<13>(w, n_blocks, x, x_stride, out, out_stride);
-    case 14: return gemm_x16_amx<14>(w, n_blocks, x, x_stride, out, out_stride);
-    case 15: return gemm_x16_amx<15>(w, n_blocks, x, x_stride, out, out_stride);
-    default: return gemm_x16_amx<16>(w, n_blocks, x, x_stride, out, out_stride);
+  const int whole = n_tokens / 16, rest = n_tokens % 16;
+  if (whole > 0) gemm_x16_amx_tiles<16>(w, n_blocks, x, x_stride, whole, out, out_stride);
+  if (rest == 0) return;
+  x += whole * 16 * x_stride;
+  out += whole * 16 * out_stride;
+  switch (rest) {
+    case 12: return gemm_x16_amx_tiles<12>(w, n_blocks, x, x_stride, 1, out, out_stride);
+    case 13: return gemm_x16_amx_tiles<13>(w, n_blocks, x, x_stride, 1, out, out_stride);
+    case 14: return gemm_x16_amx_tiles<14>(w, n_blocks, x, x_stride, 1, out, out_stride);
+    case 15: return gemm_x16_amx_tiles<15>(w, n_blocks, x, x_stride, 1, out, out_stride);
+    default:
+      if constexpr (std::is_same_v<Block, BlockQ4_0x8>)
+        return vnni.gemm_q4_0x16(w, n_blocks, x, x_stride, rest, out, out_stride);
+      else
+        return vnni.gemm_q8_0x16(w, n_blocks, x, x_stride, rest, out, out_stride);
   }
 }
 
@@ -161,16 +200,12 @@ DSINFER_AMX void gemm_x16_amx(const Block* w, int64_t n_blocks, const ActBlockQ8
 
 void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
-  if (n_tokens < kAmxMinTokens)
-    return avx512_vnni_kernels().gemm_q4_0x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
-  gemm_x16_amx(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+  gemm_x16_amx(w, n_blocks, x, x_stride, n_tokens, out, out_stride, avx512_vnni_kernels());
 }
 
 void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
-  if (n_tokens < kAmxMinTokens)
-    return avx512_vnni_kernels().gemm_q8_0x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
-  gemm_x16_amx(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+  gemm_x16_amx(w, n_blocks, x, x_stride, n_tokens, out, out_stride, avx512_vnni_kernels());
 }
 
 }  // namespace

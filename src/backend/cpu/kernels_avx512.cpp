@@ -548,11 +548,12 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
 }
 
 // tile(token count, whether to fetch ahead, first token) over a sixteen-row call's token
-// tiles: the first fetches the pair ahead, the others find it in cache.
+// tiles: the first of every sixteen tokens fetches the pair ahead (as when calls took
+// sixteen tokens at most), the others find it in cache.
 template <typename Tile>
 void sixteen_row_token_tiles(int n_tokens, Tile&& tile) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    if (t == 0) return tile(nt, std::true_type{}, t);
+    if (t % 16 == 0) return tile(nt, std::true_type{}, t);
     tile(nt, std::false_type{}, t);
   });
 }
