@@ -488,20 +488,20 @@ DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const __m512i codes[8], const 
   return _mm512_add_epi32(even, odd);
 }
 
-// NT tokens against two far groups, each group's codes unpacked once per block pair for
-// all of them.
-template <int NT, typename Block>
-DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[2], int64_t n_blocks, const ActBlockQ8* x,
-                                         int64_t x_stride, float* const (&out)[2], int64_t out_stride) {
+// NT tokens against kPlaces far groups, each group's codes unpacked once per block pair
+// for all of them.
+template <int NT, typename Block, int kPlaces = 2>
+DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, float* const (&out)[kPlaces], int64_t out_stride) {
   constexpr int kShift = kSumShift(static_cast<const Block*>(nullptr));
-  __m256 acc[2][NT];
+  __m256 acc[kPlaces][NT];
   for (auto& group : acc)
     for (auto& a : group) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; b += 2) {
     for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
     TwoBlocks xb[NT];
     for (int t = 0; t < NT; ++t) xb[t] = two_blocks(x[t * x_stride + b], x[t * x_stride + b + 1]);
-    for (int p = 0; p < 2; ++p) {
+    for (int p = 0; p < kPlaces; ++p) {
       const Block& w0 = w[p][b];
       const Block& w1 = w[p][b + 1];
       __m512i codes[8];
@@ -512,7 +512,7 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[2], int64_t n_b
                                         _mm512_mul_ps(scales, xb[t].d));
     }
   }
-  for (int p = 0; p < 2; ++p)
+  for (int p = 0; p < kPlaces; ++p)
     for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
@@ -531,6 +531,26 @@ DSINFER_AVX512_VNNI bool far_tokens(const Block* w, const Block* w_far, int64_t 
                                                   out_stride);
   });
   return true;
+}
+
+// One token against four pairs far apart: the first groups of all four, then their second
+// ones, so each range is still read front to back, four streams at a time.
+template <typename Block>
+DSINFER_AVX512_VNNI void far_pairs_of_four(const Block* const w[4], int64_t n_blocks, const ActBlockQ8* x,
+                                           float* const out[4]) {
+  for (int64_t half = 0; half < 2; ++half) {
+    const int64_t at = half * n_blocks;
+    far_tokens_tile<1, Block, 4>({w[0] + at, w[1] + at, w[2] + at, w[3] + at}, n_blocks, x, 0,
+                                 {out[0] + 8 * half, out[1] + 8 * half, out[2] + 8 * half, out[3] + 8 * half}, 0);
+  }
+}
+
+void gemm_q4_0x16_far4(const BlockQ4_0x8* const w[4], int64_t n_blocks, const ActBlockQ8* x, float* const out[4]) {
+  far_pairs_of_four(w, n_blocks, x, out);
+}
+
+void gemm_q8_0x16_far4(const BlockQ8_0x8* const w[4], int64_t n_blocks, const ActBlockQ8* x, float* const out[4]) {
+  far_pairs_of_four(w, n_blocks, x, out);
 }
 
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -1392,6 +1412,8 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q4_0x16_far = gemm_q4_0x16_far;
     k.gemm_q8_0x16 = gemm_q8_0x16;
     k.gemm_q8_0x16_far = gemm_q8_0x16_far;
+    k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4;
+    k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4;
     k.gemm_q4_kx16 = gemm_q4_kx16;
     k.gemm_q5_kx16 = gemm_q5_kx16;
     k.gemm_q6_kx16 = gemm_q6_kx16;

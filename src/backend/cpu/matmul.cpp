@@ -1,6 +1,8 @@
 #include "backend/cpu/matmul.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <type_traits>
 
 #include "backend/reference/dequantize.h"
 
@@ -421,11 +423,27 @@ void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
 
 namespace {
 
-// Pairs [0, pairs) of two ranges of groups side by side through a far-pair kernel.
-template <typename Block, typename Act, typename FarGemm>
-void far_pairs(FarGemm far_gemm, const Block* near_groups, const Block* far_groups, int64_t blocks, const Act* x,
-               int64_t x_stride, int64_t pairs, Tensor out, float* near_out, float* far_out) {
-  for (int64_t p = 0; p < pairs; ++p)
+// Pairs [0, pairs) of two ranges of groups side by side through a far-pair kernel. For one
+// token where the table has four-pair kernels (far4), pair p of each range's first half
+// goes beside pair p of its second half too: four places at a time.
+template <typename Block, typename Act, typename FarGemm, typename FarGemm4>
+void far_pairs(FarGemm far_gemm, FarGemm4 far4, const Block* near_groups, const Block* far_groups, int64_t blocks,
+               const Act* x, int64_t x_stride, int64_t pairs, Tensor out, float* near_out, float* far_out) {
+  int64_t p = 0;
+  if constexpr (!std::is_same_v<FarGemm4, std::nullptr_t>) {
+    if (far4 && out.rows == 1 && blocks % 2 == 0) {
+      const int64_t half = pairs / 2;
+      for (; p < half; ++p) {
+        const Block* const w[4] = {near_groups + 2 * p * blocks, near_groups + 2 * (p + half) * blocks,
+                                   far_groups + 2 * p * blocks, far_groups + 2 * (p + half) * blocks};
+        float* const o[4] = {near_out + 16 * p, near_out + 16 * (p + half), far_out + 16 * p,
+                             far_out + 16 * (p + half)};
+        far4(w, blocks, x, o);
+      }
+      p = 2 * half;
+    }
+  }
+  for (; p < pairs; ++p)
     far_gemm(near_groups + 2 * p * blocks, far_groups + 2 * p * blocks, blocks, x, x_stride,
              static_cast<int>(out.rows), near_out + 16 * p, far_out + 16 * p, out.row_stride);
 }
@@ -460,14 +478,14 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
     float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
     const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
     if (w.source_dtype() == DType::kQ4_0)
-      far_pairs(k.gemm_q4_0x16_far, w.q4_0_group(g_begin), far.q4_0_group(far_begin), blocks, xq.q8.data(), x_stride,
-                pairs, out, near_out, far_rows_out);
+      far_pairs(k.gemm_q4_0x16_far, k.gemm_q4_0x16_far4, w.q4_0_group(g_begin), far.q4_0_group(far_begin), blocks,
+                xq.q8.data(), x_stride, pairs, out, near_out, far_rows_out);
     else if (w.source_dtype() == DType::kQ8_0)
-      far_pairs(k.gemm_q8_0x16_far, w.q8_0_group(g_begin), far.q8_0_group(far_begin), blocks, xq.q8.data(), x_stride,
-                pairs, out, near_out, far_rows_out);
+      far_pairs(k.gemm_q8_0x16_far, k.gemm_q8_0x16_far4, w.q8_0_group(g_begin), far.q8_0_group(far_begin), blocks,
+                xq.q8.data(), x_stride, pairs, out, near_out, far_rows_out);
     else
-      far_pairs(k.gemm_fp4x16_q8x3_far, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks, xq.q8x3.data(),
-                x_stride, pairs, out, near_out, far_rows_out);
+      far_pairs(k.gemm_fp4x16_q8x3_far, nullptr, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks,
+                xq.q8x3.data(), x_stride, pairs, out, near_out, far_rows_out);
   }
   matmul_packed_rows(k, w, x, xq, out, g_begin + 2 * pairs, g_end);
   matmul_packed_rows(k, far, x, xq, far_out, far_begin + 2 * pairs, far_end);

@@ -89,7 +89,9 @@ bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens);
 // [far_begin, far_end) into far_out (far in w's format and columns, against the same x):
 // pair by pair side by side where reads_beside, one range after the other elsewhere, the
 // bits the same either way. Two places far apart (another matrix, or the other half of
-// this one) keep more of memory busy than one (docs/benchmarks.md, CPU backend, session 16).
+// this one) keep more of memory busy than one (docs/benchmarks.md, CPU backend, session 16);
+// for one token, where the table has four-pair kernels, each range's halves go side by side
+// too, four places (session 23).
 void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t g_begin, int64_t g_end, Tensor out,
                                const PackedWeight& far, int64_t far_begin, int64_t far_end, Tensor far_out, Tensor x,
                                const QuantizedRows& xq);
