@@ -798,12 +798,12 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
 }
 
 // The sixteen-row kernels of one table against two calls of its eight-row ones, for every
-// token count a sixteen-row call takes, over kBlocks blocks.
-void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table, int64_t kBlocks) {
+// token count a sixteen-row call takes, over n_blocks blocks.
+void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table, int64_t n_blocks) {
   const cpu::Kernels* k = &table;
   std::mt19937 rng(23);
-  std::vector<cpu::BlockQ4_0x8> q4(2 * kBlocks);
-  std::vector<cpu::BlockQ8_0x8> q8(2 * kBlocks);
+  std::vector<cpu::BlockQ4_0x8> q4(2 * n_blocks);
+  std::vector<cpu::BlockQ8_0x8> q8(2 * n_blocks);
   for (auto& b : q4) {
     for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
@@ -812,37 +812,37 @@ void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table, int64_t kBloc
     for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<int8_t>(rng());
   }
-  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxSixteenRowTokens * kBlocks * 32), 24);
-  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxSixteenRowTokens * kBlocks));
+  const auto floats = random_floats(static_cast<size_t>(cpu::kMaxSixteenRowTokens * n_blocks * 32), 24);
+  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxSixteenRowTokens * n_blocks));
   k->quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
   // FP4 with scale codes from 0 (read as 0) to 250, against three-digit activations.
-  std::vector<cpu::BlockFp4x8> fp4(2 * kBlocks);
+  std::vector<cpu::BlockFp4x8> fp4(2 * n_blocks);
   for (auto& b : fp4) {
     for (auto& e : b.e) e = static_cast<uint8_t>(rng() % 8 == 0 ? 0 : 100 + rng() % 40);
     for (auto& q : b.qs) q = static_cast<uint8_t>(rng());
   }
-  fp4[kBlocks + 1].e[7] = 250;
+  fp4[n_blocks + 1].e[7] = 250;
   std::vector<cpu::ActBlockQ8x3> x3(x.size());
   k->quantize_act_q8x3(floats.data(), x3.data(), static_cast<int64_t>(floats.size()));
   // The eight-row kernels take at most kMaxGemmTokens tokens a call.
   auto eight_rows = [&](auto kernel, const auto* w, const auto* xs, int n, float* out) {
     for (int t = 0; t < n; t += cpu::kMaxGemmTokens) {
       const int m = std::min(cpu::kMaxGemmTokens, n - t);
-      kernel(w, kBlocks, xs + t * kBlocks, kBlocks, m, out + 16 * t, 16);
-      kernel(w + kBlocks, kBlocks, xs + t * kBlocks, kBlocks, m, out + 16 * t + 8, 16);
+      kernel(w, n_blocks, xs + t * n_blocks, n_blocks, m, out + 16 * t, 16);
+      kernel(w + n_blocks, n_blocks, xs + t * n_blocks, n_blocks, m, out + 16 * t + 8, 16);
     }
   };
   for (int n = 1; n <= cpu::kMaxSixteenRowTokens; ++n) {
     std::vector<float> sixteen(static_cast<size_t>(16 * n)), eights(sixteen.size());
-    k->gemm_q4_0x16(q4.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
+    k->gemm_q4_0x16(q4.data(), n_blocks, x.data(), n_blocks, n, sixteen.data(), 16);
     eight_rows(k->gemm_q4_0x8, q4.data(), x.data(), n, eights.data());
-    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q4_0 tokens " << n << " blocks " << kBlocks;
-    k->gemm_q8_0x16(q8.data(), kBlocks, x.data(), kBlocks, n, sixteen.data(), 16);
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q4_0 tokens " << n << " blocks " << n_blocks;
+    k->gemm_q8_0x16(q8.data(), n_blocks, x.data(), n_blocks, n, sixteen.data(), 16);
     eight_rows(k->gemm_q8_0x8, q8.data(), x.data(), n, eights.data());
-    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n << " blocks " << kBlocks;
-    k->gemm_fp4x16_q8x3(fp4.data(), kBlocks, x3.data(), kBlocks, n, sixteen.data(), 16);
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "q8_0 tokens " << n << " blocks " << n_blocks;
+    k->gemm_fp4x16_q8x3(fp4.data(), n_blocks, x3.data(), n_blocks, n, sixteen.data(), 16);
     eight_rows(k->gemm_fp4x8_q8x3, fp4.data(), x3.data(), n, eights.data());
-    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "fp4 tokens " << n << " blocks " << kBlocks;
+    EXPECT_TRUE(same_bits(sixteen.data(), eights.data(), 16 * n)) << "fp4 tokens " << n << " blocks " << n_blocks;
   }
 }
 
