@@ -410,51 +410,12 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
-// One to four tokens against two far groups (w[0], w[1]), each group read alone, front to
-// back: one stream per range, where the sixteen-row tiles read two (adjacent groups) from
-// each. The halves of a 512-bit register hold blocks b and b + 1 of one group against
-// activation blocks b and b + 1 (TwoBlocks); the float steps then go per block in order,
-// so every row has the bits of the eight-row tile. For an even number of blocks.
-struct TwoBlocks {
-  __m512i groups[8];  // 4-value group k of block b in every low lane, of b + 1 in every high one
-  __m512i sums;       // the blocks' activation sums, per half
-  __m512 d;
-};
-
-// The eight 4-value groups of two activation blocks' 32 codes: group k of `first` in
-// every low lane of groups[k], of `second` in every high one.
-DSINFER_AVX512_VNNI inline void pair_groups(const int8_t* first, const int8_t* second, __m512i groups[8]) {
-  const __m512i codes = load_pair(reinterpret_cast<const uint8_t*>(first), reinterpret_cast<const uint8_t*>(second));
-  for (int k = 0; k < 8; ++k)
-    groups[k] = _mm512_permutexvar_epi32(_mm512_inserti64x4(_mm512_set1_epi32(k), _mm256_set1_epi32(8 + k), 1), codes);
-}
-
-// a in every low lane, b in every high one.
-DSINFER_AVX512_VNNI inline __m512i halves_of(int32_t a, int32_t b) {
-  return _mm512_inserti64x4(_mm512_set1_epi32(a), _mm256_set1_epi32(b), 1);
-}
-DSINFER_AVX512_VNNI inline __m512 halves_of(float a, float b) {
-  return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
-}
-
-// acc (eight rows) plus the products of the low half, then those of the high half.
-DSINFER_AVX512_VNNI inline __m256 add_halves_in_order(__m256 acc, __m512 a, __m512 b) {
-  acc = _mm256_fmadd_ps(_mm512_castps512_ps256(a), _mm512_castps512_ps256(b), acc);
-  return _mm256_fmadd_ps(_mm512_extractf32x8_ps(a, 1), _mm512_extractf32x8_ps(b, 1), acc);
-}
-
-DSINFER_AVX512_VNNI inline TwoBlocks two_blocks(const ActBlockQ8& first, const ActBlockQ8& second) {
-  TwoBlocks x;
-  pair_groups(first.qs, second.qs, x.groups);
-  x.sums = halves_of(first.sum, second.sum);
-  x.d = halves_of(first.d, second.d);
-  return x;
-}
-
-// Blocks b (w0) and b + 1 (w1) of one group as eight registers of unsigned codes, codes[k]
-// to be multiplied by activation group k (TwoBlocks::groups[k]); kSumShift: log2 of what
-// the activation sums are multiplied by and taken off. Q8_0 codes made unsigned as in
-// gemm_q8_0x8_tile.
+// One to four tokens against far groups, each group read alone, front to back: one stream
+// per range, where the sixteen-row tiles read two (adjacent groups) from each.
+//
+// A block of two groups (w0, w1) as eight registers of unsigned codes, codes[k] to be
+// multiplied by activation group k; kSumShift: log2 of what the activation sums are
+// multiplied by and taken off. Q8_0 codes made unsigned as in gemm_q8_0x8_tile.
 constexpr int kSumShift(const BlockQ8_0x8*) { return 7; }
 DSINFER_AVX512_VNNI inline void two_blocks_codes(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1, __m512i codes[8]) {
   const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -476,44 +437,50 @@ DSINFER_AVX512_VNNI inline void two_blocks_codes(const BlockQ4_0x8& w0, const Bl
   }
 }
 
-// Each half's integer dot, in two chains (integer sums: the same values as one).
-template <int kShift>
-DSINFER_AVX512_VNNI inline __m512i two_blocks_dot(const __m512i codes[8], const TwoBlocks& x) {
-  __m512i even = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(x.sums, kShift));
-  __m512i odd = _mm512_setzero_si512();
-  for (int k = 0; k < 8; k += 2) {
-    even = _mm512_dpbusd_epi32(even, codes[k], x.groups[k]);
-    odd = _mm512_dpbusd_epi32(odd, codes[k + 1], x.groups[k + 1]);
-  }
-  return _mm512_add_epi32(even, odd);
-}
-
-// NT tokens against kPlaces far groups, each group's codes unpacked once per block pair
-// for all of them.
+// NT tokens against kPlaces far groups, two places to a 512-bit register: the halves hold
+// block b of two places, so both multiply the same activation block, whose 4-value groups,
+// sum and scale are broadcast from memory into the multiply-adds, and the integer dot goes
+// in two chains (integer sums: the same values as one). Each row adds its blocks in order,
+// so its bits are the eight-row tile's. Halves holding blocks b and b + 1 of one place
+// instead cost each token eight permutes per block pair to lay out its activations: one
+// core in L2 read 9-17 GB/s at two tokens against 17-20 now (docs/benchmarks.md, CPU
+// backend, session 24).
 template <int NT, typename Block, int kPlaces = 2>
 DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, float* const (&out)[kPlaces], int64_t out_stride) {
+  static_assert(kPlaces % 2 == 0);
   constexpr int kShift = kSumShift(static_cast<const Block*>(nullptr));
-  __m256 acc[kPlaces][NT];
-  for (auto& group : acc)
-    for (auto& a : group) a = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n_blocks; b += 2) {
-    for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
-    TwoBlocks xb[NT];
-    for (int t = 0; t < NT; ++t) xb[t] = two_blocks(x[t * x_stride + b], x[t * x_stride + b + 1]);
-    for (int p = 0; p < kPlaces; ++p) {
-      const Block& w0 = w[p][b];
-      const Block& w1 = w[p][b + 1];
+  constexpr int kPairs = kPlaces / 2;
+  __m512 acc[kPairs][NT];
+  for (auto& pair : acc)
+    for (auto& a : pair) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    if (b % 2 == 0)
+      for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
+    for (int q = 0; q < kPairs; ++q) {
+      const Block& w0 = w[2 * q][b];
+      const Block& w1 = w[2 * q + 1][b];
       __m512i codes[8];
       two_blocks_codes(w0, w1, codes);
       const __m512 scales = scales_pair(w0.d, w1.d);
-      for (int t = 0; t < NT; ++t)
-        acc[p][t] = add_halves_in_order(acc[p][t], _mm512_cvtepi32_ps(two_blocks_dot<kShift>(codes, xb[t])),
-                                        _mm512_mul_ps(scales, xb[t].d));
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& a = x[t * x_stride + b];
+        __m512i even = _mm512_set1_epi32(-a.sum * (1 << kShift));
+        __m512i odd = _mm512_setzero_si512();
+        for (int k = 0; k < 8; k += 2) {
+          even = _mm512_dpbusd_epi32(even, codes[k], broadcast_group16(a.qs + 4 * k));
+          odd = _mm512_dpbusd_epi32(odd, codes[k + 1], broadcast_group16(a.qs + 4 * (k + 1)));
+        }
+        acc[q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)),
+                                    _mm512_mul_ps(scales, _mm512_set1_ps(a.d)), acc[q][t]);
+      }
     }
   }
-  for (int p = 0; p < kPlaces; ++p)
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out[p] + t * out_stride, acc[p][t]);
+  for (int q = 0; q < kPairs; ++q)
+    for (int t = 0; t < NT; ++t) {
+      _mm256_storeu_ps(out[2 * q] + t * out_stride, _mm512_castps512_ps256(acc[q][t]));
+      _mm256_storeu_ps(out[2 * q + 1] + t * out_stride, _mm512_extractf32x8_ps(acc[q][t], 1));
+    }
 }
 
 // The Q4_0 / Q8_0 far-pair kernels for an even number of blocks: each pair's first groups,
@@ -782,48 +749,43 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
 }
 
 // far_tokens_tile for one token, FP4 against three-digit activations: add_fp4_block's
-// steps on blocks b and b + 1 of one group in the halves of 512-bit registers, each half
-// with its own activation block's digits, sums and scale, then added into the rows in
-// block order.
+// steps on block b of both groups in the halves of 512-bit registers, the activation
+// block's digits, sums and scale broadcast to both, each row adding its blocks in order.
 template <bool kVbmi>
 DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[2], int64_t n_blocks, const ActBlockQ8x3* x,
                                             float* const (&out)[2]) {
   const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int64_t b = 0; b < n_blocks; b += 2) {
-    for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8)>(group + b);
-    const ActBlockQ8x3& x0 = x[b];
-    const ActBlockQ8x3& x1 = x[b + 1];
-    __m512i groups[3][8];
-    for (int j = 0; j < 3; ++j) pair_groups(x0.q[j], x1.q[j], groups[j]);
-    const __m512i bias01 = halves_of(12 * x0.sum01, 12 * x1.sum01), bias2 = halves_of(12 * x0.sum2, 12 * x1.sum2);
-    const __m512 x_scales = halves_of(x0.d / (2.0f * kQ8x3Base), x1.d / (2.0f * kQ8x3Base));
-    for (int p = 0; p < 2; ++p) {
-      const BlockFp4x8& w0 = w[p][b];
-      const BlockFp4x8& w1 = w[p][b + 1];
-      __m512i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
-      __m512i sums[3][2];
-      for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k)
-        for (int j = 0; j < 3; ++j) {
-          __m512i& sum = sums[j][k % 2];
-          sum = _mm512_dpbusd_epi32(sum, lo[k], groups[j][k]);
-          sum = _mm512_dpbusd_epi32(sum, hi[k], groups[j][4 + k]);
-        }
-      const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
-      const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
-      const __m512 high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(static_cast<float>(kQ8x3Base)),
-                                          _mm512_cvtepi32_ps(_mm512_sub_epi32(d1, bias01)));
-      const __m512 dot =
-          _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(d2, bias2)), _mm512_set1_ps(1.0f / kQ8x3Base), high);
-      const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
-                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
-      const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
-      acc[p] = add_halves_in_order(acc[p], dot, _mm512_mul_ps(row_scales, x_scales));
-    }
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    if (b % 2 == 0)
+      for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8)>(group + b);
+    const ActBlockQ8x3& xb = x[b];
+    const BlockFp4x8& w0 = w[0][b];
+    const BlockFp4x8& w1 = w[1][b];
+    __m512i lo[4], hi[4];
+    for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
+    __m512i sums[3][2];
+    for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
+    for (int k = 0; k < 4; ++k)
+      for (int j = 0; j < 3; ++j) {
+        __m512i& sum = sums[j][k % 2];
+        sum = _mm512_dpbusd_epi32(sum, lo[k], broadcast_group16(xb.q[j] + 4 * k));
+        sum = _mm512_dpbusd_epi32(sum, hi[k], broadcast_group16(xb.q[j] + 16 + 4 * k));
+      }
+    const __m512i bias01 = _mm512_set1_epi32(12 * xb.sum01), bias2 = _mm512_set1_epi32(12 * xb.sum2);
+    const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
+    const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
+    const __m512 high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(static_cast<float>(kQ8x3Base)),
+                                        _mm512_cvtepi32_ps(_mm512_sub_epi32(d1, bias01)));
+    const __m512 dot =
+        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(d2, bias2)), _mm512_set1_ps(1.0f / kQ8x3Base), high);
+    const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
+                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
+    const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
+    acc = _mm512_fmadd_ps(dot, _mm512_mul_ps(row_scales, _mm512_set1_ps(xb.d / (2.0f * kQ8x3Base))), acc);
   }
-  for (int p = 0; p < 2; ++p) _mm256_storeu_ps(out[p], acc[p]);
+  _mm256_storeu_ps(out[0], _mm512_castps512_ps256(acc));
+  _mm256_storeu_ps(out[1], _mm512_extractf32x8_ps(acc, 1));
 }
 
 // quantize_act_q8x3 eight values at a time, with the same double-precision division,
