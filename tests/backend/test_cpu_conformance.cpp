@@ -911,17 +911,20 @@ TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
 
 // The four-pair kernels of one token give each of their four pairs (in four places) the
 // bits of the sixteen-row kernel on that pair alone, into that pair's own output.
-template <typename Block>
+template <typename Block, typename Act = cpu::ActBlockQ8>
 void expect_four_pairs_are_their_own(auto far4_kernel, auto sixteen_kernel, auto quantize) {
   constexpr int64_t kBlocks = 8, kGap = 3;  // pair i starts kGap pairs after pair i - 1
   std::mt19937 rng(31);
   std::vector<Block> blocks(2 * kBlocks * kGap * 4);
   for (auto& b : blocks) {
-    for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+    if constexpr (std::is_same_v<Block, cpu::BlockFp4x8>)
+      for (auto& e : b.e) e = static_cast<uint8_t>(100 + rng() % 40);
+    else
+      for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
   }
   const auto floats = random_floats(static_cast<size_t>(kBlocks * 32), 32);
-  std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(kBlocks));
+  std::vector<Act> x(static_cast<size_t>(kBlocks));
   quantize(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
   const Block* pairs[4];
   std::vector<float> out(4 * 16), alone(4 * 16);
@@ -943,6 +946,8 @@ TEST(CpuKernels, FourPairsAreTheirOwnSixteenRows) {
   if (!k || !k->gemm_q4_0x16_far4) GTEST_SKIP() << "no table here has four-pair kernels";
   expect_four_pairs_are_their_own<cpu::BlockQ4_0x8>(k->gemm_q4_0x16_far4, k->gemm_q4_0x16, k->quantize_act_q8);
   expect_four_pairs_are_their_own<cpu::BlockQ8_0x8>(k->gemm_q8_0x16_far4, k->gemm_q8_0x16, k->quantize_act_q8);
+  expect_four_pairs_are_their_own<cpu::BlockFp4x8, cpu::ActBlockQ8x3>(k->gemm_fp4x16_q8x3_far4, k->gemm_fp4x16_q8x3,
+                                                                      k->quantize_act_q8x3);
 }
 
 // Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums

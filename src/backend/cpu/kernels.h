@@ -286,11 +286,15 @@ struct Kernels {
   // each), each row's bits those of the sixteen-row kernel; for an even number of blocks.
   // Four places read side by side: on a 2-core Xeon VM the probe read 18-20 GB/s in four
   // streams against 15-17 in one or two, and decode 3-7% faster than with two places
-  // (docs/benchmarks.md, CPU backend, session 23). nullptr where none.
+  // (docs/benchmarks.md, CPU backend, session 23); FP4 (V4's experts) 2-3% once its far
+  // tile stopped laying out activations per block pair (DeepSeek-V4, session 24). nullptr
+  // where none.
   void (*gemm_q4_0x16_far4)(const BlockQ4_0x8* const w[4], int64_t n_blocks, const ActBlockQ8* x,
                             float* const out[4]);
   void (*gemm_q8_0x16_far4)(const BlockQ8_0x8* const w[4], int64_t n_blocks, const ActBlockQ8* x,
                             float* const out[4]);
+  void (*gemm_fp4x16_q8x3_far4)(const BlockFp4x8* const w[4], int64_t n_blocks, const ActBlockQ8x3* x,
+                                float* const out[4]);
   // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
   // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
   // scales. nullptr where a table has none: FP8 rows then stay as stored.

@@ -749,43 +749,51 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
 }
 
 // far_tokens_tile for one token, FP4 against three-digit activations: add_fp4_block's
-// steps on block b of both groups in the halves of 512-bit registers, the activation
-// block's digits, sums and scale broadcast to both, each row adding its blocks in order.
-template <bool kVbmi>
-DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[2], int64_t n_blocks, const ActBlockQ8x3* x,
-                                            float* const (&out)[2]) {
+// steps on block b of two places in the halves of a 512-bit register (kPlaces / 2 of
+// them), the activation block's digits, sums and scale broadcast to all, each row adding
+// its blocks in order.
+template <bool kVbmi, int kPlaces = 2>
+DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[kPlaces], int64_t n_blocks,
+                                            const ActBlockQ8x3* x, float* const (&out)[kPlaces]) {
+  static_assert(kPlaces % 2 == 0);
+  constexpr int kPairs = kPlaces / 2;
   const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
-  __m512 acc = _mm512_setzero_ps();
+  __m512 acc[kPairs];
+  for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if (b % 2 == 0)
       for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8)>(group + b);
     const ActBlockQ8x3& xb = x[b];
-    const BlockFp4x8& w0 = w[0][b];
-    const BlockFp4x8& w1 = w[1][b];
-    __m512i lo[4], hi[4];
-    for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
-    __m512i sums[3][2];
-    for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
-    for (int k = 0; k < 4; ++k)
-      for (int j = 0; j < 3; ++j) {
-        __m512i& sum = sums[j][k % 2];
-        sum = _mm512_dpbusd_epi32(sum, lo[k], broadcast_group16(xb.q[j] + 4 * k));
-        sum = _mm512_dpbusd_epi32(sum, hi[k], broadcast_group16(xb.q[j] + 16 + 4 * k));
-      }
-    const __m512i bias01 = _mm512_set1_epi32(12 * xb.sum01), bias2 = _mm512_set1_epi32(12 * xb.sum2);
-    const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
-    const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
-    const __m512 high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(static_cast<float>(kQ8x3Base)),
-                                        _mm512_cvtepi32_ps(_mm512_sub_epi32(d1, bias01)));
-    const __m512 dot =
-        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(d2, bias2)), _mm512_set1_ps(1.0f / kQ8x3Base), high);
-    const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
-                                         _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
-    const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
-    acc = _mm512_fmadd_ps(dot, _mm512_mul_ps(row_scales, _mm512_set1_ps(xb.d / (2.0f * kQ8x3Base))), acc);
+    for (int q = 0; q < kPairs; ++q) {
+      const BlockFp4x8& w0 = w[2 * q][b];
+      const BlockFp4x8& w1 = w[2 * q + 1][b];
+      __m512i lo[4], hi[4];
+      for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
+      __m512i sums[3][2];
+      for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k)
+        for (int j = 0; j < 3; ++j) {
+          __m512i& sum = sums[j][k % 2];
+          sum = _mm512_dpbusd_epi32(sum, lo[k], broadcast_group16(xb.q[j] + 4 * k));
+          sum = _mm512_dpbusd_epi32(sum, hi[k], broadcast_group16(xb.q[j] + 16 + 4 * k));
+        }
+      const __m512i bias01 = _mm512_set1_epi32(12 * xb.sum01), bias2 = _mm512_set1_epi32(12 * xb.sum2);
+      const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
+      const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
+      const __m512 high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(static_cast<float>(kQ8x3Base)),
+                                          _mm512_cvtepi32_ps(_mm512_sub_epi32(d1, bias01)));
+      const __m512 dot =
+          _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(d2, bias2)), _mm512_set1_ps(1.0f / kQ8x3Base), high);
+      const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
+                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
+      const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
+      acc[q] = _mm512_fmadd_ps(dot, _mm512_mul_ps(row_scales, _mm512_set1_ps(xb.d / (2.0f * kQ8x3Base))), acc[q]);
+    }
   }
-  _mm256_storeu_ps(out[0], _mm512_castps512_ps256(acc));
-  _mm256_storeu_ps(out[1], _mm512_extractf32x8_ps(acc, 1));
+  for (int q = 0; q < kPairs; ++q) {
+    _mm256_storeu_ps(out[2 * q], _mm512_castps512_ps256(acc[q]));
+    _mm256_storeu_ps(out[2 * q + 1], _mm512_extractf32x8_ps(acc[q], 1));
+  }
 }
 
 // quantize_act_q8x3 eight values at a time, with the same double-precision division,
@@ -1241,6 +1249,18 @@ void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t 
   });
 }
 
+// One token against four FP4 pairs far apart (as far_pairs_of_four), for an even number
+// of blocks.
+template <bool kVbmi>
+void gemm_fp4x16_q8x3_far4(const BlockFp4x8* const w[4], int64_t n_blocks, const ActBlockQ8x3* x,
+                           float* const out[4]) {
+  for (int64_t half = 0; half < 2; ++half) {
+    const int64_t at = half * n_blocks;
+    fp4_far_token_tile<kVbmi, 4>({w[0] + at, w[1] + at, w[2] + at, w[3] + at}, n_blocks, x,
+                                 {out[0] + 8 * half, out[1] + 8 * half, out[2] + 8 * half, out[3] + 8 * half});
+  }
+}
+
 // The attention tiles (Kernels::key_block_scores, value_row_sums) in sixteen lanes: each
 // lane is the AVX2 tiles' fused multiply-add chain in index order from zero, so the same
 // bits, with twice the keys or columns per instruction. What does not fill sixteen lanes
@@ -1383,12 +1403,14 @@ const Kernels& avx512_vnni_kernels() {
     k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
     k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
     k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false>;
+    k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<false>;
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
     k.dot2_bf16 = dot2_bf16;
     if (__builtin_cpu_supports("avx512vbmi")) {
       k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
       k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;
+      k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<true>;
       k.dot_f8e4m3_recoded = dot_f8e4m3_recoded;
       k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
       k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;

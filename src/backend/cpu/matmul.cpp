@@ -484,7 +484,7 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
       far_pairs(k.gemm_q8_0x16_far, k.gemm_q8_0x16_far4, w.q8_0_group(g_begin), far.q8_0_group(far_begin), blocks,
                 xq.q8.data(), x_stride, pairs, out, near_out, far_rows_out);
     else
-      far_pairs(k.gemm_fp4x16_q8x3_far, nullptr, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks,
+      far_pairs(k.gemm_fp4x16_q8x3_far, k.gemm_fp4x16_q8x3_far4, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks,
                 xq.q8x3.data(), x_stride, pairs, out, near_out, far_rows_out);
   }
   matmul_packed_rows(k, w, x, xq, out, g_begin + 2 * pairs, g_end);
