@@ -466,29 +466,31 @@ TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
   std::filesystem::remove(path);
 }
 
-// Two rows of a float format read side by side give each row the bits of its one-row
+// R rows of a float format read side by side give each row the bits of its one-row
 // kernel (BF16: dot_bf16, F32, a router's: dot_f32), over a length (301) with a tail after
 // the 32-value steps and after the 8-value ones.
-template <typename Value, typename Dot2, typename Dot1>
-void expect_two_rows_match_one(DType dtype, Dot2 dot2, Dot1 dot1) {
+template <typename Value, int R, typename DotR, typename Dot1>
+void expect_rows_match_one(DType dtype, DotR dot_rows, Dot1 dot1) {
   constexpr int64_t n = 301;
-  const Weight w = make_weight(dtype, 2, n, 55);
+  const Weight w = make_weight(dtype, R, n, 55);
   const auto x = random_floats(static_cast<size_t>(n), 56);
   const auto* rows = reinterpret_cast<const Value*>(w.bytes.data());
-  const Value* const pair[2] = {rows, rows + n};
-  float two[2];
-  dot2(pair, x.data(), n, two);
-  for (int r = 0; r < 2; ++r) {
-    const float one = dot1(pair[r], x.data(), n);
-    EXPECT_TRUE(same_bits(&two[r], &one, 1)) << dtype_name(dtype) << " row " << r;
+  const Value* side_by_side[R];
+  for (int r = 0; r < R; ++r) side_by_side[r] = rows + r * n;
+  float results[R];
+  dot_rows(side_by_side, x.data(), n, results);
+  for (int r = 0; r < R; ++r) {
+    const float one = dot1(side_by_side[r], x.data(), n);
+    EXPECT_TRUE(same_bits(&results[r], &one, 1)) << dtype_name(dtype) << " row " << r << " of " << R;
   }
 }
 
-TEST_P(CpuConformance, TwoRowFloatKernelsMatchOneRow) {
+TEST_P(CpuConformance, FloatRowsSideBySideMatchOneRow) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
   if (!k.dot2_bf16 && !k.dot2_f32) GTEST_SKIP() << "table " << k.isa << " has no two-row float kernels";
-  if (k.dot2_bf16) expect_two_rows_match_one<uint16_t>(DType::kBF16, k.dot2_bf16, k.dot_bf16);
-  if (k.dot2_f32) expect_two_rows_match_one<float>(DType::kF32, k.dot2_f32, k.dot_f32);
+  if (k.dot2_bf16) expect_rows_match_one<uint16_t, 2>(DType::kBF16, k.dot2_bf16, k.dot_bf16);
+  if (k.dot_four_rows_bf16) expect_rows_match_one<uint16_t, 4>(DType::kBF16, k.dot_four_rows_bf16, k.dot_bf16);
+  if (k.dot2_f32) expect_rows_match_one<float, 2>(DType::kF32, k.dot2_f32, k.dot_f32);
 }
 
 // The kernel contract beneath it: a four-token kernel's result for each token equals,

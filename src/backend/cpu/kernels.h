@@ -295,6 +295,9 @@ struct Kernels {
                             float* const out[4]);
   void (*gemm_fp4x16_q8x3_far4)(const BlockFp4x8* const w[4], int64_t n_blocks, const ActBlockQ8x3* x,
                                 float* const out[4]);
+  // dot2_bf16 over four rows (four places side by side: bench-v4 token times 1.5-3%
+  // lower than two, docs/benchmarks.md, DeepSeek-V4, session 24); nullptr where none.
+  void (*dot_four_rows_bf16)(const uint16_t* const w[4], const float* x, int64_t n, float out[4]);
   // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
   // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
   // scales. nullptr where a table has none: FP8 rows then stay as stored.

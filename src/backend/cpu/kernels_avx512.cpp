@@ -1358,25 +1358,36 @@ DSINFER_AVX512_VNNI inline __m256 lane_sum(__m512 low, __m512 high) {
   return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm512_extractf32x4_ps(low, L)), _mm512_extractf32x4_ps(high, L), 1);
 }
 
-DSINFER_AVX512_VNNI void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
+// R rows side by side against one x.
+template <int R>
+DSINFER_AVX512_VNNI void dot_rows_bf16(const uint16_t* const w[R], const float* x, int64_t n, float out[R]) {
   const __m512i zero = _mm512_setzero_si512();
-  __m512 low[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()}, high[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 low[R], high[R];
+  for (int r = 0; r < R; ++r) low[r] = high[r] = _mm512_setzero_ps();
   int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
     const __m512 x_low = _mm512_shuffle_f32x4(x0, x1, 0x88), x_high = _mm512_shuffle_f32x4(x0, x1, 0xDD);
-    for (int r = 0; r < 2; ++r) {
+    for (int r = 0; r < R; ++r) {
       _mm_prefetch(reinterpret_cast<const char*>(w[r] + i) + kPrefetchBytes, _MM_HINT_T0);
       const __m512i words = load_streamed_line(w[r] + i);
       low[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, words)), x_low, low[r]);
       high[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, words)), x_high, high[r]);
     }
   }
-  for (int r = 0; r < 2; ++r) {
+  for (int r = 0; r < R; ++r) {
     __m256 acc[4] = {lane_sum<0>(low[r], high[r]), lane_sum<1>(low[r], high[r]), lane_sum<2>(low[r], high[r]),
                      lane_sum<3>(low[r], high[r])};
     out[r] = finish_bf16_dot(acc, w[r], x, i, n);
   }
+}
+
+DSINFER_AVX512_VNNI void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
+  dot_rows_bf16<2>(w, x, n, out);
+}
+
+DSINFER_AVX512_VNNI void dot_four_rows_bf16(const uint16_t* const w[4], const float* x, int64_t n, float out[4]) {
+  dot_rows_bf16<4>(w, x, n, out);
 }
 
 }  // namespace
@@ -1407,6 +1418,7 @@ const Kernels& avx512_vnni_kernels() {
     k.dot_f8e4m3 = dot_f8e4m3;
     k.dot4_f8e4m3 = dot4_f8e4m3;
     k.dot2_bf16 = dot2_bf16;
+    k.dot_four_rows_bf16 = dot_four_rows_bf16;
     if (__builtin_cpu_supports("avx512vbmi")) {
       k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
       k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;

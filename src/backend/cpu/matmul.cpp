@@ -160,7 +160,24 @@ void bf16_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& 
   const StoredRows row(w);
   const int64_t pairs = std::min(n1 - n0, m1 - m0);
   float* o = out.f32_row(0);
-  for (int64_t i = 0; i < pairs; ++i) {
+  int64_t i = 0;
+  if (k.dot_four_rows_bf16) {
+    // Row i of each range's first half beside row i of its second half: four places.
+    const int64_t half = pairs / 2;
+    for (; i < half; ++i) {
+      const uint16_t* const rows[4] = {
+          reinterpret_cast<const uint16_t*>(row(n0 + i)), reinterpret_cast<const uint16_t*>(row(n0 + half + i)),
+          reinterpret_cast<const uint16_t*>(row(m0 + i)), reinterpret_cast<const uint16_t*>(row(m0 + half + i))};
+      float four[4];
+      k.dot_four_rows_bf16(rows, x.f32_row(0), w.cols(), four);
+      o[n0 + i] = four[0];
+      o[n0 + half + i] = four[1];
+      o[m0 + i] = four[2];
+      o[m0 + half + i] = four[3];
+    }
+    i = 2 * half;
+  }
+  for (; i < pairs; ++i) {
     const uint16_t* const rows[2] = {reinterpret_cast<const uint16_t*>(row(n0 + i)),
                                      reinterpret_cast<const uint16_t*>(row(m0 + i))};
     float two[2];
