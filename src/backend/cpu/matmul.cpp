@@ -151,23 +151,38 @@ void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView&
   }
 }
 
-bool reads_bf16_beside(const Kernels& k, const WeightView& w, int64_t n_tokens) {
-  return w.dtype == DType::kBF16 && k.dot2_bf16 && n_tokens == 1;
+bool reads_float_beside(const Kernels& k, const WeightView& w, int64_t n_tokens) {
+  return n_tokens == 1 && ((w.dtype == DType::kBF16 && k.dot2_bf16) || (w.dtype == DType::kF32 && k.dot2_f32));
 }
 
-void bf16_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1, int64_t m0,
-                      int64_t m1) {
+namespace {
+
+void f32_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t m0,
+                     int64_t pairs) {
   const StoredRows row(w);
-  const int64_t pairs = std::min(n1 - n0, m1 - m0);
+  float* o = out.f32_row(0);
+  for (int64_t i = 0; i < pairs; ++i) {
+    const float* const rows[2] = {reinterpret_cast<const float*>(row(n0 + i)),
+                                  reinterpret_cast<const float*>(row(m0 + i))};
+    float two[2];
+    k.dot2_f32(rows, x.f32_row(0), w.cols(), two);
+    o[n0 + i] = two[0];
+    o[m0 + i] = two[1];
+  }
+}
+
+void bf16_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t m0,
+                      int64_t pairs) {
+  const StoredRows row(w);
+  auto bf16_row = [&](int64_t n) { return reinterpret_cast<const uint16_t*>(row(n)); };
   float* o = out.f32_row(0);
   int64_t i = 0;
   if (k.dot_four_rows_bf16) {
     // Row i of each range's first half beside row i of its second half: four places.
     const int64_t half = pairs / 2;
     for (; i < half; ++i) {
-      const uint16_t* const rows[4] = {
-          reinterpret_cast<const uint16_t*>(row(n0 + i)), reinterpret_cast<const uint16_t*>(row(n0 + half + i)),
-          reinterpret_cast<const uint16_t*>(row(m0 + i)), reinterpret_cast<const uint16_t*>(row(m0 + half + i))};
+      const uint16_t* const rows[4] = {bf16_row(n0 + i), bf16_row(n0 + half + i), bf16_row(m0 + i),
+                                       bf16_row(m0 + half + i)};
       float four[4];
       k.dot_four_rows_bf16(rows, x.f32_row(0), w.cols(), four);
       o[n0 + i] = four[0];
@@ -178,13 +193,23 @@ void bf16_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& 
     i = 2 * half;
   }
   for (; i < pairs; ++i) {
-    const uint16_t* const rows[2] = {reinterpret_cast<const uint16_t*>(row(n0 + i)),
-                                     reinterpret_cast<const uint16_t*>(row(m0 + i))};
+    const uint16_t* const rows[2] = {bf16_row(n0 + i), bf16_row(m0 + i)};
     float two[2];
     k.dot2_bf16(rows, x.f32_row(0), w.cols(), two);
     o[n0 + i] = two[0];
     o[m0 + i] = two[1];
   }
+}
+
+}  // namespace
+
+void float_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1, int64_t m0,
+                       int64_t m1) {
+  const int64_t pairs = std::min(n1 - n0, m1 - m0);
+  if (w.dtype == DType::kF32)
+    f32_rows_beside(k, out, x, w, n0, m0, pairs);
+  else
+    bf16_rows_beside(k, out, x, w, n0, m0, pairs);
   float_weight_rows(k, out, x, w, n0 + pairs, n1);
   float_weight_rows(k, out, x, w, m0 + pairs, m1);
 }
@@ -198,10 +223,11 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
     case DType::kF32:
     case DType::kBF16:
     case DType::kF16: {
-      if (reads_bf16_beside(k, w, out.rows)) {
-        // One token of a BF16 matrix (V4's head): tiles far apart read side by side
-        // (FarChunks), as matmuls reads them; 2-4% off bench-v4 token times against
-        // neighbouring rows (docs/benchmarks.md, DeepSeek-V4, session 21).
+      if (reads_float_beside(k, w, out.rows)) {
+        // One token of a BF16 or F32 matrix (V4's head, its mHC maps): tiles far apart
+        // read side by side (FarChunks), as matmuls reads them; 2-4% off bench-v4 token
+        // times against neighbouring rows for the head (docs/benchmarks.md, DeepSeek-V4,
+        // session 21), 1.5-2.6% for the F32 maps (session 24).
         const int64_t tile_rows = row_tile(N, pool.size());
         const FarChunks pairing{(N + tile_rows - 1) / tile_rows, true};
         auto first_row = [&](int64_t tile) { return tile * tile_rows; };
@@ -209,7 +235,7 @@ void matmul(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, Tensor o
         pool.parallel_for_dynamic(pairing.items(), kChunksPerThread, [&](int, int64_t begin, int64_t end) {
           for (int64_t i = begin; i < end; ++i) {
             if (const int64_t far = pairing.far_chunk(i); far >= 0)
-              bf16_rows_beside(k, out, x, w, first_row(i), end_row(i), first_row(far), end_row(far));
+              float_rows_beside(k, out, x, w, first_row(i), end_row(i), first_row(far), end_row(far));
             else
               float_weight_rows(k, out, x, w, first_row(i), end_row(i));
           }

@@ -54,12 +54,13 @@ bool is_float_weight(const WeightView& w);
 // the rows stay in cache while the tokens pass.
 void float_weight_rows(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1);
 
-// For one token of a BF16 weight, where the table has dot2_bf16: float_weight_rows of rows
-// [n0, n1) beside rows [m0, m1) (row n0 + i with row m0 + i, two places of memory side by
-// side), the same bits.
-bool reads_bf16_beside(const Kernels& k, const WeightView& w, int64_t n_tokens);
-void bf16_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1, int64_t m0,
-                      int64_t m1);
+// For one token of a BF16 or F32 weight, where the table has dot2_bf16 / dot2_f32:
+// float_weight_rows of rows [n0, n1) beside rows [m0, m1) (row n0 + i with row m0 + i,
+// two places of memory side by side; BF16 four where the table has dot_four_rows_bf16),
+// the same bits.
+bool reads_float_beside(const Kernels& k, const WeightView& w, int64_t n_tokens);
+void float_rows_beside(const Kernels& k, Tensor out, Tensor x, const WeightView& w, int64_t n0, int64_t n1, int64_t m0,
+                       int64_t m1);
 
 // The form in which w's kernel in table k reads activations.
 ActivationForm activation_form(const Kernels& k, const PackedWeight& w);

@@ -29,8 +29,8 @@ struct Product {
       if (!packed) {
         auto first_row = [&](int64_t chunk) { return first_unit(chunk) * unit_rows; };
         auto end_row = [&](int64_t chunk) { return std::min(end_unit(chunk) * unit_rows, view->rows()); };
-        return bf16_rows_beside(k, task->out, task->x, *view, first_row(item), end_row(item), first_row(far),
-                                end_row(far));
+        return float_rows_beside(k, task->out, task->x, *view, first_row(item), end_row(item), first_row(far),
+                                 end_row(far));
       }
       return matmul_packed_rows_beside(k, *packed, first_unit(item), end_unit(item), task->out, *packed,
                                        first_unit(far), end_unit(far), task->out, task->x, *x_rows);
@@ -75,7 +75,7 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
       quantize_activations(activation_form(ctx.kernels, *p.packed), ctx.kernels, ctx.pool, *p.x_rows, p.task->x);
       p.beside = reads_beside(ctx.kernels, *p.packed, p.task->out.rows);
     } else {
-      p.beside = reads_bf16_beside(ctx.kernels, *p.view, p.task->out.rows);
+      p.beside = reads_float_beside(ctx.kernels, *p.view, p.task->out.rows);
     }
     first[i + 1] = first[i] + p.pairing().items();
   }
