@@ -860,15 +860,12 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
     }
 }
 
-// The far-pair kernels give each of their two pairs of groups the bits of the
-// sixteen-row kernel on that pair alone, into that pair's own output. An even number of
-// blocks reaches the tiles that take two blocks at a time (FP4: for one token), an odd
-// one the sixteen-row tiles.
-template <typename Block, typename Act>
-void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto quantize, int64_t n_blocks) {
-  constexpr int64_t kGap = 5;  // the far pair starts kGap pairs after the first
-  std::mt19937 rng(29);
-  std::vector<Block> blocks(2 * n_blocks * (kGap + 1));
+// Interleaved (eight-row) blocks of random codes, scales in [0.001, 0.1) (FP4: scale
+// exponents 100-139).
+template <typename Block>
+std::vector<Block> random_interleaved_blocks(int64_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<Block> blocks(static_cast<size_t>(count));
   for (auto& b : blocks) {
     if constexpr (std::is_same_v<Block, cpu::BlockFp4x8>)
       for (auto& e : b.e) e = static_cast<uint8_t>(100 + rng() % 40);
@@ -876,6 +873,17 @@ void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto qua
       for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
     for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
   }
+  return blocks;
+}
+
+// The far-pair kernels give each of their two pairs of groups the bits of the
+// sixteen-row kernel on that pair alone, into that pair's own output. An even number of
+// blocks reaches the tiles that take two blocks at a time (FP4: for one token), an odd
+// one the sixteen-row tiles.
+template <typename Block, typename Act>
+void expect_far_pairs_with_blocks(auto far_kernel, auto sixteen_kernel, auto quantize, int64_t n_blocks) {
+  constexpr int64_t kGap = 5;  // the far pair starts kGap pairs after the first
+  const auto blocks = random_interleaved_blocks<Block>(2 * n_blocks * (kGap + 1), 29);
   const auto floats = random_floats(static_cast<size_t>(cpu::kMaxFarPairTokens * n_blocks * 32), 30);
   std::vector<Act> x(static_cast<size_t>(cpu::kMaxFarPairTokens * n_blocks));
   quantize(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
@@ -916,15 +924,7 @@ TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
 template <typename Block, typename Act = cpu::ActBlockQ8>
 void expect_four_pairs_are_their_own(auto far4_kernel, auto sixteen_kernel, auto quantize) {
   constexpr int64_t kBlocks = 8, kGap = 3;  // pair i starts kGap pairs after pair i - 1
-  std::mt19937 rng(31);
-  std::vector<Block> blocks(2 * kBlocks * kGap * 4);
-  for (auto& b : blocks) {
-    if constexpr (std::is_same_v<Block, cpu::BlockFp4x8>)
-      for (auto& e : b.e) e = static_cast<uint8_t>(100 + rng() % 40);
-    else
-      for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
-    for (auto& q : b.qs) q = static_cast<std::remove_reference_t<decltype(q)>>(rng());
-  }
+  const auto blocks = random_interleaved_blocks<Block>(2 * kBlocks * kGap * 4, 31);
   const auto floats = random_floats(static_cast<size_t>(kBlocks * 32), 32);
   std::vector<Act> x(static_cast<size_t>(kBlocks));
   quantize(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
