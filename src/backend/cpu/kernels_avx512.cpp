@@ -135,77 +135,71 @@ DSINFER_AVX512_VNNI inline void fetch_ahead(const Block* const (&w)[kPairs], int
   }
 }
 
-// kPairs pairs of groups side by side, block by block, each pair's rows with the operations
-// of one pair alone. Two pairs far apart (different matrices, or the halves of a range)
-// are four streams from two places: on a 2-core Xeon VM two threads read 26.6-29.9 GB/s
-// that way against 23.6-25.7 for one pair at a time, with the pairs 72 KiB or more apart
-// (36 KiB: 25.5), the probe 28.8-30.4 (docs/benchmarks.md, CPU backend session 16).
-// kPrefetch: fetch ahead (fetch_ahead); not in a call's later token tiles, which find
-// the pairs in cache (in L2 the Q8_0 tile took 2.35 TSC cycles per block and token with
-// the 16 KiB fetches, 2.12 without; CPU backend session 20).
-template <int NT, int kPairs, bool kPrefetch = true>
-DSINFER_AVX512_VNNI void gemm_q4_0x16_tile(const BlockQ4_0x8* const (&w)[kPairs], int64_t n_blocks,
-                                           const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
-                                           int64_t out_stride) {
+// Block b of two groups of eight rows (w0, w1) in the halves of 512-bit registers against
+// NT tokens' activation blocks (rows x_stride apart), onto acc[t]: the integer dot, then
+// acc += dot * (row scale * activation scale), so a row's bits do not depend on which
+// group it is paired with.
+template <int NT>
+[[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_block_x16(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1,
+                                                                   const ActBlockQ8* x, int64_t x_stride,
+                                                                   __m512 acc[NT]) {
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  __m512 acc[kPairs][NT];
-  for (auto& pair : acc)
-    for (auto& a : pair) a = _mm512_setzero_ps();
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (kPrefetch) fetch_ahead<NT>(w, n_blocks, b);
-    for (int p = 0; p < kPairs; ++p) {
-      const BlockQ4_0x8& w0 = w[p][b];
-      const BlockQ4_0x8& w1 = w[p][n_blocks + b];
-      __m512i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) {
-        const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
-        lo[k] = _mm512_and_si512(packed, low_nibbles);
-        hi[k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
-      }
-      const __m512 dw = scales_pair(w0.d, w1.d);
-      for (int t = 0; t < NT; ++t) {
-        const ActBlockQ8& xb = x[t * x_stride + b];
-        __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
-        for (int k = 0; k < 4; ++k) {
-          low_sum = _mm512_dpbusd_epi32(low_sum, lo[k], broadcast_group16(xb.qs + 4 * k));
-          high_sum = _mm512_dpbusd_epi32(high_sum, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
-        }
-        const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low_sum, high_sum), _mm512_set1_epi32(8 * xb.sum));
-        acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[p][t]);
-      }
-    }
+  __m512i lo[4], hi[4];
+  for (int k = 0; k < 4; ++k) {
+    const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
+    lo[k] = _mm512_and_si512(packed, low_nibbles);
+    hi[k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
   }
-  for (int p = 0; p < kPairs; ++p)
-    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
+  const __m512 dw = scales_pair(w0.d, w1.d);
+  for (int t = 0; t < NT; ++t) {
+    const ActBlockQ8& xb = x[t * x_stride];
+    __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
+    for (int k = 0; k < 4; ++k) {
+      low_sum = _mm512_dpbusd_epi32(low_sum, lo[k], broadcast_group16(xb.qs + 4 * k));
+      high_sum = _mm512_dpbusd_epi32(high_sum, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
+    }
+    const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low_sum, high_sum), _mm512_set1_epi32(8 * xb.sum));
+    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[t]);
+  }
 }
 
-template <int NT, int kPairs, bool kPrefetch = true>
-DSINFER_AVX512_VNNI void gemm_q8_0x16_tile(const BlockQ8_0x8* const (&w)[kPairs], int64_t n_blocks,
-                                           const ActBlockQ8* x, int64_t x_stride, float* const (&out)[kPairs],
-                                           int64_t out_stride) {
+template <int NT>
+[[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_block_x16(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1,
+                                                                   const ActBlockQ8* x, int64_t x_stride,
+                                                                   __m512 acc[NT]) {
   const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i sums[NT];
+  for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(-128 * x[t * x_stride].sum);
+  for (int k = 0; k < 8; ++k) {
+    const __m512i biased = _mm512_xor_si512(
+        load_pair(reinterpret_cast<const uint8_t*>(w0.qs + 32 * k), reinterpret_cast<const uint8_t*>(w1.qs + 32 * k)),
+        top_bit);
+    for (int t = 0; t < NT; ++t)
+      sums[t] = _mm512_dpbusd_epi32(sums[t], biased, broadcast_group16(x[t * x_stride].qs + 4 * k));
+  }
+  const __m512 dw = scales_pair(w0.d, w1.d);
+  for (int t = 0; t < NT; ++t)
+    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride].d)), acc[t]);
+}
+
+// kPairs pairs of groups (Q4_0x8 or Q8_0x8) side by side, block by block (add_block_x16),
+// each pair's rows with the operations of one pair alone. Two pairs far apart (different
+// matrices, or the halves of a range) are four streams from two places: on a 2-core Xeon
+// VM two threads read 26.6-29.9 GB/s that way against 23.6-25.7 for one pair at a time,
+// with the pairs 72 KiB or more apart (36 KiB: 25.5), the probe 28.8-30.4
+// (docs/benchmarks.md, CPU backend session 16). kPrefetch: fetch ahead (fetch_ahead); not
+// in a call's later token tiles, which find the pairs in cache (in L2 the Q8_0 tile took
+// 2.35 TSC cycles per block and token with the 16 KiB fetches, 2.12 without; CPU backend
+// session 20).
+template <int NT, int kPairs, bool kPrefetch = true, typename Block>
+DSINFER_AVX512_VNNI void gemm_x16_tile(const Block* const (&w)[kPairs], int64_t n_blocks, const ActBlockQ8* x,
+                                       int64_t x_stride, float* const (&out)[kPairs], int64_t out_stride) {
   __m512 acc[kPairs][NT];
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if constexpr (kPrefetch) fetch_ahead<NT>(w, n_blocks, b);
-    for (int p = 0; p < kPairs; ++p) {
-      const BlockQ8_0x8& w0 = w[p][b];
-      const BlockQ8_0x8& w1 = w[p][n_blocks + b];
-      __m512i sums[NT];
-      for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(-128 * x[t * x_stride + b].sum);
-      for (int k = 0; k < 8; ++k) {
-        const __m512i biased = _mm512_xor_si512(
-            load_pair(reinterpret_cast<const uint8_t*>(w0.qs + 32 * k), reinterpret_cast<const uint8_t*>(w1.qs + 32 * k)),
-            top_bit);
-        for (int t = 0; t < NT; ++t)
-          sums[t] = _mm512_dpbusd_epi32(sums[t], biased, broadcast_group16(x[t * x_stride + b].qs + 4 * k));
-      }
-      const __m512 dw = scales_pair(w0.d, w1.d);
-      for (int t = 0; t < NT; ++t)
-        acc[p][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
-                                    _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)), acc[p][t]);
-    }
+    for (int p = 0; p < kPairs; ++p) add_block_x16<NT>(w[p][b], w[p][n_blocks + b], x + b, x_stride, acc[p]);
   }
   for (int p = 0; p < kPairs; ++p)
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
@@ -410,46 +404,18 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
-// One to four tokens against far groups, each group read alone, front to back: one stream
-// per range, where the sixteen-row tiles read two (adjacent groups) from each.
-//
-// A block of two groups (w0, w1) as eight registers of unsigned codes, codes[k] to be
-// multiplied by activation group k; kSumShift: log2 of what the activation sums are
-// multiplied by and taken off. Q8_0 codes made unsigned as in gemm_q8_0x8_tile.
-constexpr int kSumShift(const BlockQ8_0x8*) { return 7; }
-DSINFER_AVX512_VNNI inline void two_blocks_codes(const BlockQ8_0x8& w0, const BlockQ8_0x8& w1, __m512i codes[8]) {
-  const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (int k = 0; k < 8; ++k)
-    codes[k] = _mm512_xor_si512(load_pair(reinterpret_cast<const uint8_t*>(w0.qs + 32 * k),
-                                          reinterpret_cast<const uint8_t*>(w1.qs + 32 * k)),
-                                top_bit);
-}
-
-// Q4_0 as gemm_q4_0x8_tile: the low nibbles hold groups 0-3, the high ones groups 4-7, and
-// 8 x the sum comes off.
-constexpr int kSumShift(const BlockQ4_0x8*) { return 3; }
-DSINFER_AVX512_VNNI inline void two_blocks_codes(const BlockQ4_0x8& w0, const BlockQ4_0x8& w1, __m512i codes[8]) {
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  for (int k = 0; k < 4; ++k) {
-    const __m512i packed = load_pair(w0.qs + 32 * k, w1.qs + 32 * k);
-    codes[k] = _mm512_and_si512(packed, low_nibbles);
-    codes[4 + k] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles);
-  }
-}
-
-// NT tokens against kPlaces far groups, two places to a 512-bit register: the halves hold
-// block b of two places, so both multiply the same activation block, whose 4-value groups,
-// sum and scale are broadcast from memory into the multiply-adds, and the integer dot goes
-// in two chains (integer sums: the same values as one). Each row adds its blocks in order,
-// so its bits are the eight-row tile's. Halves holding blocks b and b + 1 of one place
-// instead cost each token eight permutes per block pair to lay out its activations: one
-// core in L2 read 9-17 GB/s at two tokens against 17-20 now (docs/benchmarks.md, CPU
-// backend, session 24).
+// One to four tokens against kPlaces far groups, each group read alone, front to back: one
+// stream per range, where the sixteen-row tiles read two (adjacent groups) from each. Two
+// places to a 512-bit register: the halves hold block b of two places, so both multiply
+// the same activation block, whose groups, sum and scale are broadcast from memory
+// (add_block_x16, so the bits are the sixteen-row tile's). Halves holding blocks b and
+// b + 1 of one place instead cost each token eight permutes per block pair to lay out its
+// activations: one core in L2 read 9-17 GB/s at two tokens against 17-20 now
+// (docs/benchmarks.md, CPU backend, session 24).
 template <int NT, typename Block, int kPlaces = 2>
 DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, float* const (&out)[kPlaces], int64_t out_stride) {
   static_assert(kPlaces % 2 == 0);
-  constexpr int kShift = kSumShift(static_cast<const Block*>(nullptr));
   constexpr int kPairs = kPlaces / 2;
   __m512 acc[kPairs][NT];
   for (auto& pair : acc)
@@ -457,24 +423,7 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64
   for (int64_t b = 0; b < n_blocks; ++b) {
     if (b % 2 == 0)
       for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
-    for (int q = 0; q < kPairs; ++q) {
-      const Block& w0 = w[2 * q][b];
-      const Block& w1 = w[2 * q + 1][b];
-      __m512i codes[8];
-      two_blocks_codes(w0, w1, codes);
-      const __m512 scales = scales_pair(w0.d, w1.d);
-      for (int t = 0; t < NT; ++t) {
-        const ActBlockQ8& a = x[t * x_stride + b];
-        __m512i even = _mm512_set1_epi32(-a.sum * (1 << kShift));
-        __m512i odd = _mm512_setzero_si512();
-        for (int k = 0; k < 8; k += 2) {
-          even = _mm512_dpbusd_epi32(even, codes[k], broadcast_group16(a.qs + 4 * k));
-          odd = _mm512_dpbusd_epi32(odd, codes[k + 1], broadcast_group16(a.qs + 4 * (k + 1)));
-        }
-        acc[q][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(even, odd)),
-                                    _mm512_mul_ps(scales, _mm512_set1_ps(a.d)), acc[q][t]);
-      }
-    }
+    for (int q = 0; q < kPairs; ++q) add_block_x16<NT>(w[2 * q][b], w[2 * q + 1][b], x + b, x_stride, acc[q]);
   }
   for (int q = 0; q < kPairs; ++q)
     for (int t = 0; t < NT; ++t) {
@@ -548,8 +497,9 @@ void sixteen_row_token_tiles(int n_tokens, Tile&& tile) {
 void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
   sixteen_row_token_tiles(n_tokens, [&](auto nt, auto prefetch, int t) {
-    gemm_q4_0x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value>({w}, n_blocks, x + t * x_stride, x_stride,
-                                                                       {out + t * out_stride}, out_stride);
+    gemm_x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value, BlockQ4_0x8>({w}, n_blocks, x + t * x_stride,
+                                                                                x_stride, {out + t * out_stride},
+                                                                                out_stride);
   });
 }
 
@@ -557,16 +507,18 @@ void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
   if (far_tokens(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
-    gemm_q4_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
-                                              {out + t * out_stride, out_far + t * out_stride}, out_stride);
+    gemm_x16_tile<decltype(nt)::value, 2, true, BlockQ4_0x8>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
+                                                         {out + t * out_stride, out_far + t * out_stride},
+                                                         out_stride);
   });
 }
 
 void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                   float* out, int64_t out_stride) {
   sixteen_row_token_tiles(n_tokens, [&](auto nt, auto prefetch, int t) {
-    gemm_q8_0x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value>({w}, n_blocks, x + t * x_stride, x_stride,
-                                                                       {out + t * out_stride}, out_stride);
+    gemm_x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value, BlockQ8_0x8>({w}, n_blocks, x + t * x_stride,
+                                                                                x_stride, {out + t * out_stride},
+                                                                                out_stride);
   });
 }
 
@@ -574,8 +526,9 @@ void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
   if (far_tokens(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
-    gemm_q8_0x16_tile<decltype(nt)::value, 2>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
-                                              {out + t * out_stride, out_far + t * out_stride}, out_stride);
+    gemm_x16_tile<decltype(nt)::value, 2, true, BlockQ8_0x8>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
+                                                         {out + t * out_stride, out_far + t * out_stride},
+                                                         out_stride);
   });
 }
 
@@ -718,8 +671,23 @@ DSINFER_AVX512_VNNI inline void fp4_values(__m512i packed, __m512i values, __m51
   }
 }
 
-// The same over two groups of eight rows (w, w + n_blocks) in the halves of 512-bit
-// registers, for kPairs such pairs side by side (as gemm_q4_0x16_tile). Where 512-bit
+// Block b of two FP4 groups (w0, w1) in the halves of 512-bit registers against NT
+// tokens' activation blocks (rows x_stride apart), onto acc[t] (add_fp4_block).
+template <int NT, bool kVbmi>
+[[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_fp4_block_x16(const BlockFp4x8& w0, const BlockFp4x8& w1,
+                                                                       __m512i values, const ActBlockQ8x3* x,
+                                                                       int64_t x_stride, __m512 acc[NT]) {
+  __m512i lo[4], hi[4];
+  for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
+  const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
+                                       _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
+  const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
+  for (int t = 0; t < NT; ++t) acc[t] = add_fp4_block<SixteenRows>(lo, hi, row_scales, x[t * x_stride], acc[t]);
+}
+
+// gemm_fp4x8_q8x3_tile over two groups of eight rows (w, w + n_blocks) in the halves of
+// 512-bit registers (add_fp4_block_x16), for kPairs such pairs side by side (as
+// gemm_x16_tile). Where 512-bit
 // multiply-adds issue at twice the 256-bit rate (Intel's server cores) this halves the
 // instructions per weight byte.
 template <int NT, int kPairs, bool kVbmi>
@@ -732,67 +700,33 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     for (int p = 0; p < kPairs; ++p) prefetch_pair(w[p] + b, w[p] + n_blocks + b);
-    for (int p = 0; p < kPairs; ++p) {
-      const BlockFp4x8& w0 = w[p][b];
-      const BlockFp4x8& w1 = w[p][n_blocks + b];
-      __m512i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
-      const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
-                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
-      const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
-      for (int t = 0; t < NT; ++t)
-        acc[p][t] = add_fp4_block<SixteenRows>(lo, hi, row_scales, x[t * x_stride + b], acc[p][t]);
-    }
+    for (int p = 0; p < kPairs; ++p)
+      add_fp4_block_x16<NT, kVbmi>(w[p][b], w[p][n_blocks + b], values, x + b, x_stride, acc[p]);
   }
   for (int p = 0; p < kPairs; ++p)
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
 }
 
-// far_tokens_tile for one token, FP4 against three-digit activations: add_fp4_block's
-// steps on block b of two places in the halves of a 512-bit register (kPlaces / 2 of
-// them), the activation block's digits, sums and scale broadcast to all, each row adding
-// its blocks in order.
+// far_tokens_tile for one token, FP4 against three-digit activations: block b of two
+// places in the halves of a 512-bit register (add_fp4_block_x16, kPlaces / 2 of them),
+// each row adding its blocks in order, so the bits are the sixteen-row tile's.
 template <bool kVbmi, int kPlaces = 2>
 DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[kPlaces], int64_t n_blocks,
                                             const ActBlockQ8x3* x, float* const (&out)[kPlaces]) {
   static_assert(kPlaces % 2 == 0);
   constexpr int kPairs = kPlaces / 2;
   const __m512i values = _mm512_broadcast_i32x4(fp4_biased_values());
-  __m512 acc[kPairs];
-  for (auto& a : acc) a = _mm512_setzero_ps();
+  __m512 acc[kPairs][1];
+  for (auto& pair : acc) pair[0] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if (b % 2 == 0)
       for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8)>(group + b);
-    const ActBlockQ8x3& xb = x[b];
-    for (int q = 0; q < kPairs; ++q) {
-      const BlockFp4x8& w0 = w[2 * q][b];
-      const BlockFp4x8& w1 = w[2 * q + 1][b];
-      __m512i lo[4], hi[4];
-      for (int k = 0; k < 4; ++k) fp4_values<kVbmi>(load_pair(w0.qs + 32 * k, w1.qs + 32 * k), values, lo[k], hi[k]);
-      __m512i sums[3][2];
-      for (auto& digit : sums) digit[0] = digit[1] = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k)
-        for (int j = 0; j < 3; ++j) {
-          __m512i& sum = sums[j][k % 2];
-          sum = _mm512_dpbusd_epi32(sum, lo[k], broadcast_group16(xb.q[j] + 4 * k));
-          sum = _mm512_dpbusd_epi32(sum, hi[k], broadcast_group16(xb.q[j] + 16 + 4 * k));
-        }
-      const __m512i bias01 = _mm512_set1_epi32(12 * xb.sum01), bias2 = _mm512_set1_epi32(12 * xb.sum2);
-      const __m512i d0 = _mm512_add_epi32(sums[0][0], sums[0][1]), d1 = _mm512_add_epi32(sums[1][0], sums[1][1]);
-      const __m512i d2 = _mm512_add_epi32(sums[2][0], sums[2][1]);
-      const __m512 high = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), _mm512_set1_ps(static_cast<float>(kQ8x3Base)),
-                                          _mm512_cvtepi32_ps(_mm512_sub_epi32(d1, bias01)));
-      const __m512 dot =
-          _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(d2, bias2)), _mm512_set1_ps(1.0f / kQ8x3Base), high);
-      const __m128i e = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w0.e)),
-                                           _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1.e)));
-      const __m512 row_scales = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu8_epi32(e), 23));
-      acc[q] = _mm512_fmadd_ps(dot, _mm512_mul_ps(row_scales, _mm512_set1_ps(xb.d / (2.0f * kQ8x3Base))), acc[q]);
-    }
+    for (int q = 0; q < kPairs; ++q)
+      add_fp4_block_x16<1, kVbmi>(w[2 * q][b], w[2 * q + 1][b], values, x + b, 0, acc[q]);
   }
   for (int q = 0; q < kPairs; ++q) {
-    _mm256_storeu_ps(out[2 * q], _mm512_castps512_ps256(acc[q]));
-    _mm256_storeu_ps(out[2 * q + 1], _mm512_extractf32x8_ps(acc[q], 1));
+    _mm256_storeu_ps(out[2 * q], _mm512_castps512_ps256(acc[q][0]));
+    _mm256_storeu_ps(out[2 * q + 1], _mm512_extractf32x8_ps(acc[q][0], 1));
   }
 }
 
