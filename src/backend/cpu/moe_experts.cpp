@@ -26,25 +26,49 @@ Tensor rows_of(LineAlignedFloats& buffer, int64_t rows, int64_t cols) {
   return Tensor::contiguous(DType::kF32, rows, cols, buffer.data());
 }
 
-// An expert's tokens gathered for gate and up, in the forms they read: float32 rows from x
-// into s.rows, quantised blocks from xq (x's rows already quantised in every form the
-// experts read) into s.activations; returns how many. Quantising x once per step rather
-// than once per expert: in decode every expert has the same one token.
-int64_t gather(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRows& xq, const PackedExpert& e) {
+// What an expert's gate and up read, and where its down rows go.
+struct ExpertIo {
+  Tensor rows;                  // its tokens' float32 rows
+  const QuantizedRows* blocks;  // the same rows quantised in the forms its gate and up read
+  Tensor down;                  // its down rows, token by token
+};
+
+// An expert's inputs and outputs. Where it has the step's tokens in order (decode's one
+// token), gate and up read x and xq themselves (x's rows already quantised in every form
+// the experts read) rather than copies; otherwise its tokens are gathered, float32 rows
+// into s.rows and quantised blocks into s.activations. Where its tokens' output slots are
+// consecutive, down writes into `outputs` itself; otherwise into s.down, for scatter.
+// Both copies ran on the calling thread alone, between the parallel loops.
+ExpertIo expert_io(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRows& xq, const PackedExpert& e,
+                   Tensor outputs) {
   const auto& tokens = *e.tokens;
   const int64_t n = static_cast<int64_t>(tokens.size()), blocks = x.cols / 32;
-  Tensor rows = rows_of(s.rows, n, x.cols);
+  auto in_order = [&](auto index, int64_t first) {
+    for (int64_t i = 0; i < n; ++i)
+      if (index(tokens[i]) != first + i) return false;
+    return true;
+  };
+  ExpertIo io{x, &xq, rows_of(s.down, n, outputs.cols)};
+  if (n > 0 && in_order([](const RoutedToken& t) { return t.slot; }, tokens[0].slot))
+    io.down = outputs.row_slice(tokens[0].slot, n);
+  // The float kernels load 64-byte lines of their activations (line_aligned.h).
+  const bool x_on_lines = reinterpret_cast<uintptr_t>(x.data) % kCacheLineBytes == 0 &&
+                          x.row_stride * static_cast<int64_t>(sizeof(float)) % kCacheLineBytes == 0;
+  if (n == x.rows && x_on_lines && in_order([](const RoutedToken& t) { return t.token; }, 0)) return io;
+  io.rows = rows_of(s.rows, n, x.cols);
+  io.blocks = &s.activations;
   auto copy_blocks = [&](const auto& from, auto& to) {
     to.resize(static_cast<size_t>(n * blocks));
     for (int64_t i = 0; i < n; ++i) std::copy_n(from.data() + tokens[i].token * blocks, blocks, to.data() + i * blocks);
   };
-  for (ActivationForm form : {activation_form(k, *e.gate), activation_form(k, *e.up)}) {
-    if (form == ActivationForm::kFloat)
-      for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), x.cols, rows.f32_row(i));
-    if (form == ActivationForm::kQ8) copy_blocks(xq.q8, s.activations.q8);
-    if (form == ActivationForm::kQ8x3) copy_blocks(xq.q8x3, s.activations.q8x3);
-  }
-  return n;
+  // Each form once: gate and up of an expert mostly read the same one.
+  const ActivationForm gate_form = activation_form(k, *e.gate), up_form = activation_form(k, *e.up);
+  auto reads = [&](ActivationForm form) { return gate_form == form || up_form == form; };
+  if (reads(ActivationForm::kFloat))
+    for (int64_t i = 0; i < n; ++i) std::copy_n(x.f32_row(tokens[i].token), x.cols, io.rows.f32_row(i));
+  if (reads(ActivationForm::kQ8)) copy_blocks(xq.q8, s.activations.q8);
+  if (reads(ActivationForm::kQ8x3)) copy_blocks(xq.q8x3, s.activations.q8x3);
+  return io;
 }
 
 // SwiGLU of the expert's gate and up rows into gate, then quantised for down.
@@ -54,25 +78,24 @@ void activate(const Kernels& k, ExpertScratch& s, const PackedExpert& e, int64_t
   quantize_rows(activation_form(k, *e.down), k, rows_of(s.gate, n, inter), s.activations);
 }
 
-// The expert's down rows to their tokens' slots of `outputs`.
-void scatter(const ExpertScratch& s, const PackedExpert& e, Tensor outputs) {
+// The expert's down rows to their tokens' slots of `outputs`, unless down wrote them there.
+void scatter(const ExpertIo& io, const PackedExpert& e, Tensor outputs) {
   const auto& tokens = *e.tokens;
-  const int64_t hidden = outputs.cols;
+  if (tokens.empty() || io.down.data == outputs.f32_row(tokens[0].slot)) return;
   for (size_t i = 0; i < tokens.size(); ++i)
-    std::copy_n(s.down.data() + static_cast<int64_t>(i) * hidden, hidden, outputs.f32_row(tokens[i].slot));
+    std::copy_n(io.down.f32_row(static_cast<int64_t>(i)), outputs.cols, outputs.f32_row(tokens[i].slot));
 }
 
 // One expert over its n tokens, on the calling thread only.
 void run_expert(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRows& xq, const PackedExpert& e, float limit,
                 Tensor outputs) {
-  const int64_t n = gather(k, s, x, xq, e);
-  const int64_t hidden = x.cols, inter = e.gate->rows();
-  const Tensor rows = rows_of(s.rows, n, hidden);
-  matmul_packed_rows(k, *e.gate, rows, s.activations, rows_of(s.gate, n, inter), 0, inter / 8);
-  matmul_packed_rows(k, *e.up, rows, s.activations, rows_of(s.up, n, inter), 0, inter / 8);
+  const ExpertIo io = expert_io(k, s, x, xq, e, outputs);
+  const int64_t n = io.rows.rows, hidden = x.cols, inter = e.gate->rows();
+  matmul_packed_rows(k, *e.gate, io.rows, *io.blocks, rows_of(s.gate, n, inter), 0, inter / 8);
+  matmul_packed_rows(k, *e.up, io.rows, *io.blocks, rows_of(s.up, n, inter), 0, inter / 8);
   activate(k, s, e, n, limit);
-  matmul_packed_rows(k, *e.down, rows_of(s.gate, n, inter), s.activations, rows_of(s.down, n, hidden), 0, hidden / 8);
-  scatter(s, e, outputs);
+  matmul_packed_rows(k, *e.down, rows_of(s.gate, n, inter), s.activations, io.down, 0, hidden / 8);
+  scatter(io, e, outputs);
 }
 
 // Groups of eight rows per unit of shared work: 144 KiB of Q4_0 over 2048 columns, about
@@ -102,13 +125,14 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
     return FarChunks{chunks_of(hidden / 8), reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size()))};
   };
   std::vector<int64_t> first_chunk(active.size() + 1, 0), first_down_chunk(active.size() + 1, 0);
+  std::vector<ExpertIo> io;
   for (size_t i = 0; i < active.size(); ++i) {
     const PackedExpert& e = active[i];
     ExpertScratch& s = ctx.moe_experts[i];
-    const int64_t n = gather(k, s, x, xq, e), inter = e.gate->rows();
+    io.push_back(expert_io(k, s, x, xq, e, outputs));
+    const int64_t n = io[i].rows.rows, inter = e.gate->rows();
     rows_of(s.gate, n, inter);
     rows_of(s.up, n, inter);
-    rows_of(s.down, n, hidden);
     first_chunk[i + 1] = first_chunk[i] + (beside(e) ? 1 : 2) * chunks_of(inter / 8);
     first_down_chunk[i + 1] = first_down_chunk[i] + down_pairing(e).items();
   }
@@ -137,12 +161,11 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
       const bool is_up = local >= chunks;
       const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
       const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
-      const Tensor x_rows = rows_of(s.rows, n, hidden);
       if (beside(e))
         return matmul_packed_rows_beside(k, *e.gate, g0, g1, rows_of(s.gate, n, inter), *e.up, g0, g1,
-                                         rows_of(s.up, n, inter), x_rows, s.activations);
-      matmul_packed_rows(k, is_up ? *e.up : *e.gate, x_rows, s.activations, rows_of(is_up ? s.up : s.gate, n, inter),
-                         g0, g1);
+                                         rows_of(s.up, n, inter), io[i].rows, *io[i].blocks);
+      matmul_packed_rows(k, is_up ? *e.up : *e.gate, io[i].rows, *io[i].blocks,
+                         rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
     });
     // The SwiGLUs once every gate and up row is done, each thread a share of the experts
     // (a counter per expert, taken by whoever finished its last chunk, cost more: every
@@ -157,14 +180,14 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
       const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
       auto first_group = [&](int64_t chunk) { return chunk * kGroupsPerChunk; };
       auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + kGroupsPerChunk, hidden / 8); };
-      const Tensor x_rows = rows_of(s.gate, n, inter), out = rows_of(s.down, n, hidden);
+      const Tensor x_rows = rows_of(s.gate, n, inter), out = io[i].down;
       if (const int64_t far = down_pairing(e).far_chunk(local); far >= 0)
         return matmul_packed_rows_beside(k, *e.down, first_group(local), end_group(local), out, *e.down,
                                          first_group(far), end_group(far), out, x_rows, s.activations);
       matmul_packed_rows(k, *e.down, x_rows, s.activations, out, first_group(local), end_group(local));
     });
   });
-  for (size_t i = 0; i < active.size(); ++i) scatter(ctx.moe_experts[i], active[i], outputs);
+  for (size_t i = 0; i < active.size(); ++i) scatter(io[i], active[i], outputs);
 }
 
 }  // namespace
