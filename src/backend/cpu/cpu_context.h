@@ -62,9 +62,12 @@ struct RoutedToken {
 // again (a vector per expert and per token, 64 and more per layer).
 struct MoeRouting {
   std::vector<std::vector<RoutedToken>> tokens_of;  // per expert, in token order
-  std::vector<std::vector<RoutedToken>> slots_of;   // per token, in expert order
   std::vector<RoutedToken> every_token;             // the shared expert's
   reference::RouterScratch router;                  // route_token's working vectors
+  // The combine's work items: each one's rows, their weights and how many (moe_ffn).
+  std::vector<const float*> sum_rows;
+  std::vector<float> sum_weights;
+  std::vector<int64_t> sum_counts;
 };
 
 struct CpuContext {
