@@ -49,7 +49,8 @@ class CpuWeight final : public PreparedWeight {
 // where threads take whole experts, one per expert where they share every expert's rows.
 struct ExpertScratch {
   LineAlignedFloats rows, gate, up, down;
-  QuantizedRows activations;
+  QuantizedRows activations;  // gate and up's input, where gathered
+  QuantizedRows down_input;   // the SwiGLU rows quantised for down
 };
 
 struct RoutedToken {

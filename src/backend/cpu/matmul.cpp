@@ -85,23 +85,33 @@ class StoredRows {
 };
 
 // Sizes `rows` for x's rows in `form`.
-void size_rows(ActivationForm form, Tensor x, QuantizedRows& rows) {
+// x's rows [begin, end), columns [c0, c1), into `rows`, already sized.
+void quantize_block(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows, int64_t begin, int64_t end,
+                    int64_t c0, int64_t c1) {
+  const int64_t blocks = x.cols / 32;
+  for (int64_t t = begin; t < end; ++t) {
+    const float* from = x.f32_row(t) + c0;
+    if (form == ActivationForm::kQ8) k.quantize_act_q8(from, rows.q8.data() + t * blocks + c0 / 32, c1 - c0);
+    if (form == ActivationForm::kQ8x3) k.quantize_act_q8x3(from, rows.q8x3.data() + t * blocks + c0 / 32, c1 - c0);
+  }
+}
+
+void quantize_row_range(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows, int64_t begin,
+                        int64_t end) {
+  quantize_block(form, k, x, rows, begin, end, 0, x.cols);
+}
+
+}  // namespace
+
+void size_quantized_rows(ActivationForm form, Tensor x, QuantizedRows& rows) {
   const auto n = static_cast<size_t>(x.rows * (x.cols / 32));
   if (form == ActivationForm::kQ8) rows.q8.resize(n);
   if (form == ActivationForm::kQ8x3) rows.q8x3.resize(n);
 }
 
-// x's rows [begin, end) into `rows`, already sized.
-void quantize_row_range(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows, int64_t begin,
-                        int64_t end) {
-  const int64_t blocks = x.cols / 32;
-  for (int64_t t = begin; t < end; ++t) {
-    if (form == ActivationForm::kQ8) k.quantize_act_q8(x.f32_row(t), rows.q8.data() + t * blocks, x.cols);
-    if (form == ActivationForm::kQ8x3) k.quantize_act_q8x3(x.f32_row(t), rows.q8x3.data() + t * blocks, x.cols);
-  }
+void quantize_columns(ActivationForm form, const Kernels& k, Tensor x, int64_t c0, int64_t c1, QuantizedRows& rows) {
+  quantize_block(form, k, x, rows, 0, x.rows, c0, c1);
 }
-
-}  // namespace
 
 int64_t row_tile(int64_t n_features, int threads) {
   return std::clamp<int64_t>(n_features / (8 * static_cast<int64_t>(threads)), 1, 16);
@@ -440,13 +450,13 @@ ActivationForm activation_form(const Kernels& k, const PackedWeight& w) {
 }
 
 void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows) {
-  size_rows(form, x, rows);
+  size_quantized_rows(form, x, rows);
   quantize_row_range(form, k, x, rows, 0, x.rows);
 }
 
 void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x) {
   if (form == ActivationForm::kFloat) return;
-  size_rows(form, x, rows);
+  size_quantized_rows(form, x, rows);
   pool.parallel_for(x.rows, [&](int, int64_t begin, int64_t end) { quantize_row_range(form, k, x, rows, begin, end); });
 }
 

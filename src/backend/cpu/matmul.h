@@ -24,6 +24,11 @@ struct QuantizedRows {
 // Fills rows.q8 or rows.q8x3 with x's rows in `form` (nothing for kFloat), on the calling
 // thread.
 void quantize_rows(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows);
+// Sizes rows.q8 or rows.q8x3 for x's rows in `form`.
+void size_quantized_rows(ActivationForm form, Tensor x, QuantizedRows& rows);
+// Columns [c0, c1) (multiples of 32) of x's rows into `rows`, sized by size_quantized_rows:
+// every block's digits come from its own 32 values, so these are quantize_rows' blocks.
+void quantize_columns(ActivationForm form, const Kernels& k, Tensor x, int64_t c0, int64_t c1, QuantizedRows& rows);
 // The same over the pool's threads.
 void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& pool, QuantizedRows& rows, Tensor x);
 
