@@ -100,11 +100,18 @@ class CpuBackend final : public Backend {
   void hc_post(const HcPostArgs& args) override { cpu::hc_post(ctx_, args); }
   void compress_pool(const CompressPoolArgs& args) override {
     const std::span<const float> ape = cpu::float_values(*args.ape);  // widened once per weight
-    pool_.parallel_for(args.out.rows, [&](int, int64_t b, int64_t e) {
-      CompressPoolArgs part = args;
-      part.out = args.out.row_slice(b, e - b);
-      part.first_block = args.first_block + b;
-      reference::compress_pool(part, ape);
+    // Work item i: row i / parts, columns part i % parts; decode's one row (a block just
+    // completed) split by columns, where it was one thread's work: 128 x 512 exponentials
+    // for a ratio-128 block.
+    const int64_t parts = args.out.rows < pool_.size() ? pool_.size() : 1;
+    pool_.parallel_for(args.out.rows * parts, [&](int, int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t row = i / parts, part = i % parts;
+        CompressPoolArgs one = args;
+        one.out = args.out.row_slice(row, 1);
+        one.first_block = args.first_block + row;
+        reference::compress_pool(one, ape, args.dim * part / parts, args.dim * (part + 1) / parts);
+      }
     });
   }
 

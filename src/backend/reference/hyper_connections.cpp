@@ -98,38 +98,45 @@ void hc_post(const HcPostArgs& a) {
     for (int64_t k = 0; k < a.hc; ++k) hc_post_stream(a, t, k);
 }
 
-void compress_pool(const CompressPoolArgs& a) { compress_pool(a, dequantize(a.ape->view())); }
+void compress_pool(const CompressPoolArgs& a) { compress_pool(a, dequantize(a.ape->view()), 0, a.dim); }
 
-void compress_pool(const CompressPoolArgs& a, std::span<const float> ape) {
+void compress_pool(const CompressPoolArgs& a, std::span<const float> ape, int64_t c0, int64_t c1) {
   const int64_t r = a.ratio;
   const int64_t d = a.dim;
   const int64_t w = a.overlap ? 2 * d : d;  // projection width per position
   auto projections = [&](int64_t p) {
     return p >= a.chunk_start ? a.chunk.f32_row(p - a.chunk_start) : a.state.f32_row(p % a.state.rows);
   };
-  // (position, column offset) of each pooled entry of a block.
-  std::vector<std::pair<int64_t, int64_t>> members;
+  // Each pooled entry of a block: its kv values, its gate scores and its position's ape
+  // row, all from column 0 of its part (found once per block, not once per column).
+  struct Member {
+    const float *kv, *score, *ape;
+  };
+  std::vector<Member> members;
   std::vector<float> scores;
   for (int64_t i = 0; i < a.out.rows; ++i) {
     const int64_t b = a.first_block + i;
     members.clear();
+    auto add = [&](int64_t p, int64_t offset) {
+      const float* row = projections(p) + offset;
+      members.push_back({row, row + w, ape.data() + (p % r) * w + offset});
+    };
     if (a.overlap && b > 0)
-      for (int64_t p = (b - 1) * r; p < b * r; ++p) members.push_back({p, 0});
-    for (int64_t p = b * r; p < (b + 1) * r; ++p) members.push_back({p, a.overlap ? d : 0});
+      for (int64_t p = (b - 1) * r; p < b * r; ++p) add(p, 0);
+    for (int64_t p = b * r; p < (b + 1) * r; ++p) add(p, a.overlap ? d : 0);
     scores.resize(members.size());
     float* out = a.out.f32_row(i);
-    for (int64_t c = 0; c < d; ++c) {
+    for (int64_t c = c0; c < c1; ++c) {
       float max = -INFINITY;
       for (size_t m = 0; m < members.size(); ++m) {
-        const auto [p, offset] = members[m];
-        scores[m] = projections(p)[w + offset + c] + ape[(p % r) * w + offset + c];
+        scores[m] = members[m].score[c] + members[m].ape[c];
         max = std::max(max, scores[m]);
       }
       float sum = 0.0f, pooled = 0.0f;
       for (size_t m = 0; m < members.size(); ++m) {
         const float e = std::exp(scores[m] - max);
         sum += e;
-        pooled += e * projections(members[m].first)[members[m].second + c];
+        pooled += e * members[m].kv[c];
       }
       out[c] = pooled / sum;
     }

@@ -40,7 +40,8 @@ void hc_pre_after_norm(const HcPreArgs& args, int64_t t, float r, const float* s
 void hc_post_stream(const HcPostArgs& args, int64_t t, int64_t k);
 void compress_pool(const CompressPoolArgs& args);
 // compress_pool with args.ape's values already widened to float32 (a backend that keeps
-// them between calls: the reference widens ratio x width values on every call).
-void compress_pool(const CompressPoolArgs& args, std::span<const float> ape);
+// them between calls: the reference widens ratio x width values on every call), for
+// output columns [c0, c1) only (a backend's threads can split a decode step's one row).
+void compress_pool(const CompressPoolArgs& args, std::span<const float> ape, int64_t c0, int64_t c1);
 
 }  // namespace dsinfer::reference
