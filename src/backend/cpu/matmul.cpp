@@ -84,7 +84,6 @@ class StoredRows {
   size_t row_bytes_;
 };
 
-// Sizes `rows` for x's rows in `form`.
 // x's rows [begin, end), columns [c0, c1), into `rows`, already sized.
 void quantize_block(ActivationForm form, const Kernels& k, Tensor x, QuantizedRows& rows, int64_t begin, int64_t end,
                     int64_t c0, int64_t c1) {
