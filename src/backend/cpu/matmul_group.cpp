@@ -61,13 +61,9 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
   }
   if (products.empty()) return;
   if (ctx.task_rows.size() < products.size()) ctx.task_rows.resize(products.size());
-  // Chunks of equal bytes, none spanning two products; first[i] is product i's first
-  // chunk. Twice matmul's count per thread: its chunks shrink towards the end of a
-  // thread's run and these do not, so the thread done first waits for the other's last
-  // one (bench-v4 token times 0.973-1.000, median 0.985, against matmul's count;
-  // docs/benchmarks.md, DeepSeek-V4, session 25).
-  constexpr int64_t kEqualChunksPerThread = 2 * kChunksPerThread;
-  const int64_t chunk_bytes = std::max<int64_t>(1, bytes / (kEqualChunksPerThread * threads));
+  // Chunks of about the bytes matmul's loop gives one chunk of a matrix this size, none
+  // spanning two products; first[i] is product i's first chunk.
+  const int64_t chunk_bytes = std::max<int64_t>(1, bytes / (kChunksPerThread * threads));
   std::vector<int64_t> first(products.size() + 1, 0);
   for (size_t i = 0; i < products.size(); ++i) {
     Product& p = products[i];
