@@ -976,19 +976,14 @@ DSINFER_AVX512_VNNI void dot_rows_f8e4m3(const Codes& codes, const float* x, int
   for (int t = 0; t < NT; ++t) out[t] = hsum(total[t]) * (1.0f / 256.0f) + tail[t];
 }
 
-template <typename Codes>
-constexpr bool kWithoutSmallCodes = false;
-template <>
-constexpr bool kWithoutSmallCodes<RecodedE4M3<false>> = true;
-
-// add_f8e4m3_blocks<1, NB> for two rows without small codes whose blocks are whole 64-code
-// runs, the two rows' runs taken in turn: each row's accumulators get the same operations
-// in the same order (so the same bits), but one loop carries eight dependency chains
-// instead of two loops four each, and the rows share each load of x and the windows
-// (the same for every row). On an Ice Lake Xeon VM this took bench-v4 decode from 66-71%
-// of the bound to 75-81% (docs/benchmarks.md, DeepSeek-V4, session 26).
-template <int NB>
-DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<false>& a, const RecodedE4M3<false>& b,
+// add_f8e4m3_blocks<1, NB> for two recoded rows whose blocks are whole 64-code runs, the
+// two rows' runs taken in turn: each row's accumulators get the same operations in the
+// same order (so the same bits), but one loop carries eight dependency chains instead of
+// two loops four each, and the rows share each load of x and the windows (the same for
+// every row). On an Ice Lake Xeon VM this took bench-v4 decode from 66-71% of the bound
+// to 75-81% (docs/benchmarks.md, DeepSeek-V4, session 26).
+template <int NB, bool kSmallA, bool kSmallB>
+DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<kSmallA>& a, const RecodedE4M3<kSmallB>& b,
                                                            const float* x, int64_t c0, int64_t block,
                                                            const float* scales_a, const float* scales_b,
                                                            int64_t first_block, __m256& total_a, __m256& total_b) {
@@ -1002,11 +997,12 @@ DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<fal
       _mm_prefetch(reinterpret_cast<const char*>(a.w + i) + kPrefetchBytes, _MM_HINT_T0);
       _mm_prefetch(reinterpret_cast<const char*>(b.w + i) + kPrefetchBytes, _MM_HINT_T0);
       const __m512i run_a = _mm512_loadu_si512(a.w + i), run_b = _mm512_loadu_si512(b.w + i);
+      const bool small_a = a.has_small_codes(i, 64), small_b = b.has_small_codes(i, 64);
 #pragma GCC unroll 4
       for (int q = 0; q < 4; ++q) {
         const __m512 xq = _mm512_loadu_ps(x + i + 16 * q);
-        acc_a[k] = _mm512_fmadd_ps(placed_times_256(multishift(a.run_windows[q], run_a), false), xq, acc_a[k]);
-        acc_b[k] = _mm512_fmadd_ps(placed_times_256(multishift(a.run_windows[q], run_b), false), xq, acc_b[k]);
+        acc_a[k] = _mm512_fmadd_ps(placed_times_256(multishift(a.run_windows[q], run_a), small_a), xq, acc_a[k]);
+        acc_b[k] = _mm512_fmadd_ps(placed_times_256(multishift(a.run_windows[q], run_b), small_b), xq, acc_b[k]);
       }
     }
 #pragma GCC unroll 8
@@ -1031,11 +1027,10 @@ DSINFER_AVX512_VNNI void dot_two_rows_f8e4m3(const CodesA& a, const CodesB& b, c
   __m256 total_a[1] = {_mm256_setzero_ps()}, total_b[1] = {_mm256_setzero_ps()};
   float tail_a[1] = {0.0f}, tail_b[1] = {0.0f};
   int64_t c0 = 0, first_block = 0;
-  if constexpr (kWithoutSmallCodes<CodesA> && kWithoutSmallCodes<CodesB>)
-    if (scales_a && block % 64 == 0)
-      for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block, first_block += kBlocksInFlight)
-        add_two_rows_f8e4m3_blocks<kBlocksInFlight>(a, b, x, c0, block, scales_a, scales_b, first_block, total_a[0],
-                                                    total_b[0]);
+  if (scales_a && block % 64 == 0)
+    for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block, first_block += kBlocksInFlight)
+      add_two_rows_f8e4m3_blocks<kBlocksInFlight>(a, b, x, c0, block, scales_a, scales_b, first_block, total_a[0],
+                                                  total_b[0]);
   for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block, first_block += kBlocksInFlight) {
     add_f8e4m3_blocks<1, kBlocksInFlight>(a, x, 0, c0, block, n, scales_a, first_block, total_a, tail_a);
     add_f8e4m3_blocks<1, kBlocksInFlight>(b, x, 0, c0, block, n, scales_b, first_block, total_b, tail_b);
