@@ -127,11 +127,17 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     if (count == 0) return Status::ok();
     const auto tokens = bench_tokens(count, c.vocab_size);
     DSINFER_RETURN_IF_ERROR(timer(*model, depth, tokens).status());  // warm-up
-    std::vector<double> rates, bandwidths{probe.measure()};
+    // The probe's pool and the model's take turns on the same cores; each turn starts
+    // once the other pool's workers have stopped spinning.
+    auto after_other_pool = [](auto run) {
+      std::this_thread::sleep_for(2 * ThreadPool::kSpinBeforeSleep);
+      return run();
+    };
+    std::vector<double> rates, bandwidths{after_other_pool([&] { return probe.measure(); })};
     for (int r = 0; r < o.repeats; ++r) {
-      DSINFER_ASSIGN_OR_RETURN(double rate, timer(*model, depth, tokens));
+      DSINFER_ASSIGN_OR_RETURN(double rate, after_other_pool([&] { return timer(*model, depth, tokens); }));
       rates.push_back(rate);
-      bandwidths.push_back(probe.measure());
+      bandwidths.push_back(after_other_pool([&] { return probe.measure(); }));
     }
     results.push_back(summarize(test, rates, bandwidths, bytes_per_token));
     return Status::ok();

@@ -40,7 +40,7 @@ void ThreadPool::worker_loop(int index) {
     // serial stretches between a decode step's parallel loops: with 200 us the worker fell
     // asleep about ten times per B token (2,561 futex calls in a 64-token bench against
     // 49), and the caller then waited for it to wake (docs/benchmarks.md, session 8).
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(5);
+    const auto spin_until = std::chrono::steady_clock::now() + kSpinBeforeSleep;
     for (int spins = 0;
          generation_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < spin_until; ++spins)
       spin_once(spins);

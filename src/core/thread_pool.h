@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -59,6 +60,11 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // How long an idle worker spins for the next job before it sleeps. Two pools that take
+  // turns on the same cores (a benchmark's bandwidth probe and the model's pool) wait this
+  // long between turns, or one pool's spinning workers take a core from the other's loops.
+  static constexpr std::chrono::milliseconds kSpinBeforeSleep{5};
 
   // Calls fn(thread_index, begin, end) on disjoint contiguous ranges covering [0, n),
   // one range per thread, and returns when all are done. Not reentrant.
