@@ -1017,7 +1017,8 @@ DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<kSm
 // dot_rows_f8e4m3 for one token over two rows at once, a run of blocks of one and then the
 // same run of the other: each row's calls, and so its bits, those of a row alone, while
 // memory serves two places side by side (rows far apart read faster that way, as the
-// far-pair tiles do); two rows without small codes take their runs of blocks together.
+// far-pair tiles do). Blocks scaled in whole 64-code runs go four at a time through one
+// loop for both rows (add_two_rows_f8e4m3_blocks), the rest a row at a time.
 template <typename CodesA, typename CodesB>
 DSINFER_AVX512_VNNI void dot_two_rows_f8e4m3(const CodesA& a, const CodesB& b, const float* x, int64_t n,
                                              const float* scales_a, const float* scales_b, int64_t block,
