@@ -62,8 +62,8 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // How long an idle worker spins for the next job before it sleeps. Two pools that take
-  // turns on the same cores (a benchmark's bandwidth probe and the model's pool) wait this
-  // long between turns, or one pool's spinning workers take a core from the other's loops.
+  // turns on the same cores (a benchmark's bandwidth probe and the model's pool) wait at
+  // least this long between turns, or one pool's spinning workers take a core from the other's loops.
   static constexpr std::chrono::milliseconds kSpinBeforeSleep{5};
 
   // Calls fn(thread_index, begin, end) on disjoint contiguous ranges covering [0, n),

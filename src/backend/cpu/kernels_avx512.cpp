@@ -979,8 +979,9 @@ DSINFER_AVX512_VNNI void dot_rows_f8e4m3(const Codes& codes, const float* x, int
 // add_f8e4m3_blocks<1, NB> for two recoded rows whose blocks are whole 64-code runs, the
 // two rows' runs taken in turn: each row's accumulators get the same operations in the
 // same order (so the same bits), but one loop carries eight dependency chains instead of
-// two loops four each, and the rows share each load of x and the windows (the same for
-// every row). On an Ice Lake Xeon VM this took bench-v4 decode from 66-71% of the bound
+// two loops four each, and both rows use the first row's windows (the same for every
+// row). x is read once per row: the compiler folds the load into each multiply-add, and
+// holding it in a register for both gained nothing end to end (docs/benchmarks.md). On an Ice Lake Xeon VM this took bench-v4 decode from 66-71% of the bound
 // to 75-81% (docs/benchmarks.md, DeepSeek-V4, session 26).
 template <int NB, bool kSmallA, bool kSmallB>
 DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<kSmallA>& a, const RecodedE4M3<kSmallB>& b,
