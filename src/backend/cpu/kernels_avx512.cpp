@@ -153,12 +153,16 @@ template <int NT>
   const __m512 dw = scales_pair(w0.d, w1.d);
   for (int t = 0; t < NT; ++t) {
     const ActBlockQ8& xb = x[t * x_stride];
-    __m512i low_sum = _mm512_setzero_si512(), high_sum = _mm512_setzero_si512();
+    // One chain, started at the codes' offset of 8 times the activations' sum: integer
+    // sums are exact in any order, so the bits of two chains added and the offset taken
+    // after, in two fewer instructions per token; a 48-token product in L2 runs about 9%
+    // faster on the Ice Lake VM, where VPDPBUSD's port is the limit (docs/benchmarks.md,
+    // CPU backend, session 27).
+    __m512i dot = _mm512_set1_epi32(-8 * xb.sum);
     for (int k = 0; k < 4; ++k) {
-      low_sum = _mm512_dpbusd_epi32(low_sum, lo[k], broadcast_group16(xb.qs + 4 * k));
-      high_sum = _mm512_dpbusd_epi32(high_sum, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
+      dot = _mm512_dpbusd_epi32(dot, lo[k], broadcast_group16(xb.qs + 4 * k));
+      dot = _mm512_dpbusd_epi32(dot, hi[k], broadcast_group16(xb.qs + 16 + 4 * k));
     }
-    const __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(low_sum, high_sum), _mm512_set1_epi32(8 * xb.sum));
     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[t]);
   }
 }
@@ -563,8 +567,7 @@ struct EightRows {
   DSINFER_AVX512_VNNI static Ints dot(Ints sum, Ints codes, const int8_t* group) {
     return _mm256_dpbusd_epi32(sum, codes, broadcast_group(group));
   }
-  DSINFER_AVX512_VNNI static Ints add(Ints a, Ints b) { return _mm256_add_epi32(a, b); }
-  DSINFER_AVX512_VNNI static Ints sub(Ints a, int32_t b) { return _mm256_sub_epi32(a, _mm256_set1_epi32(b)); }
+  DSINFER_AVX512_VNNI static Ints splat(int32_t a) { return _mm256_set1_epi32(a); }
   DSINFER_AVX512_VNNI static Floats to_floats(Ints a) { return _mm256_cvtepi32_ps(a); }
   DSINFER_AVX512_VNNI static Floats fmadd(Floats a, Floats b, Floats c) { return _mm256_fmadd_ps(a, b, c); }
   DSINFER_AVX512_VNNI static Floats mul(Floats a, float b) { return _mm256_mul_ps(a, _mm256_set1_ps(b)); }
@@ -578,8 +581,7 @@ struct SixteenRows {
   DSINFER_AVX512_VNNI static Ints dot(Ints sum, Ints codes, const int8_t* group) {
     return _mm512_dpbusd_epi32(sum, codes, broadcast_group16(group));
   }
-  DSINFER_AVX512_VNNI static Ints add(Ints a, Ints b) { return _mm512_add_epi32(a, b); }
-  DSINFER_AVX512_VNNI static Ints sub(Ints a, int32_t b) { return _mm512_sub_epi32(a, _mm512_set1_epi32(b)); }
+  DSINFER_AVX512_VNNI static Ints splat(int32_t a) { return _mm512_set1_epi32(a); }
   DSINFER_AVX512_VNNI static Floats to_floats(Ints a) { return _mm512_cvtepi32_ps(a); }
   DSINFER_AVX512_VNNI static Floats fmadd(Floats a, Floats b, Floats c) { return _mm512_fmadd_ps(a, b, c); }
   DSINFER_AVX512_VNNI static Floats mul(Floats a, float b) { return _mm512_mul_ps(a, _mm512_set1_ps(b)); }
@@ -588,33 +590,33 @@ struct SixteenRows {
 
 // FP4 against three-digit activations (ActBlockQ8x3). Codes become their doubled values
 // plus 12, unsigned bytes in [0, 24], by one byte lookup; VPDPBUSD multiplies them into
-// each digit's sum, and the 12 is taken back with the digit sums the activation block
-// carries. Digits 0 and 1 combine exactly (at most 32 x 12 x (254 x 127 + 127) < 2^24
+// each digit's sum, and the 12 is taken back by starting digits 1 and 2's sums at -12
+// times the digit sums the activation block carries (digit 0's share goes with digit 1's,
+// in sum01). Digits 0 and 1 combine exactly (at most 32 x 12 x (254 x 127 + 127) < 2^24
 // after the correction): digit 0's sum times 254 plus the corrected digit 1 in one fused
 // multiply-add, whose operands and exact result are all integers below 2^24, so the same
 // value as the 32-bit integer sum without its two-uop multiply; digit 2 joins with one
 // rounding, then the block adds its scale 2^(e-127) x d / (2 x 254) times that into the
 // row's total.
-// Two sums per digit keep six multiply-add chains in flight for a lone token.
+// One chain per digit: integer sums are exact in any order, so these are the bits of two
+// chains per digit added and corrected after, in five fewer instructions per block and
+// token, where the far tile (two pairs, each block's chains independent of the last's)
+// still keeps enough in flight: in L2 one core reads 4-6% faster (docs/benchmarks.md,
+// DeepSeek-V4, session 27).
 template <typename Rows>
 DSINFER_AVX512_VNNI inline typename Rows::Floats add_fp4_block(const typename Rows::Ints lo[4],
                                                                const typename Rows::Ints hi[4],
                                                                typename Rows::Floats row_scales,
                                                                const ActBlockQ8x3& xb, typename Rows::Floats acc) {
-  typename Rows::Ints sums[3][2];
-  for (auto& digit : sums) digit[0] = digit[1] = Rows::zero();
+  typename Rows::Ints sums[3] = {Rows::zero(), Rows::splat(-12 * xb.sum01), Rows::splat(-12 * xb.sum2)};
   for (int k = 0; k < 4; ++k)
     for (int j = 0; j < 3; ++j) {
-      auto& s = sums[j][k % 2];
-      s = Rows::dot(s, lo[k], xb.q[j] + 4 * k);
-      s = Rows::dot(s, hi[k], xb.q[j] + 16 + 4 * k);
+      sums[j] = Rows::dot(sums[j], lo[k], xb.q[j] + 4 * k);
+      sums[j] = Rows::dot(sums[j], hi[k], xb.q[j] + 16 + 4 * k);
     }
-  const auto d0 = Rows::add(sums[0][0], sums[0][1]), d1 = Rows::add(sums[1][0], sums[1][1]);
-  const auto d2 = Rows::add(sums[2][0], sums[2][1]);
-  const auto high = Rows::fmadd(Rows::to_floats(d0), Rows::set(static_cast<float>(kQ8x3Base)),
-                                 Rows::to_floats(Rows::sub(d1, 12 * xb.sum01)));
-  const auto low = Rows::sub(d2, 12 * xb.sum2);
-  const auto dot = Rows::fmadd(Rows::to_floats(low), Rows::set(1.0f / kQ8x3Base), high);
+  const auto high = Rows::fmadd(Rows::to_floats(sums[0]), Rows::set(static_cast<float>(kQ8x3Base)),
+                                 Rows::to_floats(sums[1]));
+  const auto dot = Rows::fmadd(Rows::to_floats(sums[2]), Rows::set(1.0f / kQ8x3Base), high);
   return Rows::fmadd(dot, Rows::mul(row_scales, xb.d / (2.0f * kQ8x3Base)), acc);
 }
 
