@@ -156,8 +156,8 @@ template <int NT>
     // One chain, started at the codes' offset of 8 times the activations' sum: integer
     // sums are exact in any order, so the bits of two chains added and the offset taken
     // after, in two fewer instructions per token; a 48-token product in L2 runs about 9%
-    // faster on the Ice Lake VM, where VPDPBUSD's port is the limit (docs/benchmarks.md,
-    // CPU backend, session 27).
+    // faster on the Ice Lake VM, where the instructions around VPDPBUSD, not its rate,
+    // set the pace (docs/benchmarks.md, CPU backend, session 27).
     __m512i dot = _mm512_set1_epi32(-8 * xb.sum);
     for (int k = 0; k < 4; ++k) {
       dot = _mm512_dpbusd_epi32(dot, lo[k], broadcast_group16(xb.qs + 4 * k));
