@@ -860,6 +860,43 @@ TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
     }
 }
 
+// A two-pair kernel (gemm_q8_0x32, gemm_q4_0x32) against its sixteen-row kernel on each
+// pair, for token counts across its four-token tiles and a call's limit, over an odd and
+// an even number of blocks.
+template <typename Block, typename TwoPairs, typename Sixteen, typename Code>
+void expect_two_pairs_are_each_alone(const cpu::Kernels& k, TwoPairs two_pairs, Sixteen sixteen, Code code) {
+  ASSERT_NE(two_pairs, nullptr);
+  std::mt19937 rng(29);
+  for (int64_t n_blocks : {9, 64}) {
+    std::vector<Block> w(static_cast<size_t>(4 * n_blocks));
+    for (auto& b : w) {
+      for (auto& d : b.d) d = f32_to_f16(std::uniform_real_distribution<float>(0.001f, 0.1f)(rng));
+      for (auto& q : b.qs) q = code(rng);
+    }
+    const auto floats = random_floats(static_cast<size_t>(cpu::kMaxSixteenRowTokens * n_blocks * 32), 30);
+    std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(cpu::kMaxSixteenRowTokens * n_blocks));
+    k.quantize_act_q8(floats.data(), x.data(), static_cast<int64_t>(floats.size()));
+    for (int n : {1, 2, 3, 4, 5, 7, 8, 16, 17, 63, cpu::kMaxSixteenRowTokens}) {
+      std::vector<float> both(static_cast<size_t>(32 * n)), alone(both.size());
+      two_pairs(w.data(), n_blocks, x.data(), n_blocks, n, both.data(), 32);
+      sixteen(w.data(), n_blocks, x.data(), n_blocks, n, alone.data(), 32);
+      sixteen(w.data() + 2 * n_blocks, n_blocks, x.data(), n_blocks, n, alone.data() + 16, 32);
+      EXPECT_TRUE(same_bits(both.data(), alone.data(), 32 * n)) << "tokens " << n << " blocks " << n_blocks;
+    }
+  }
+}
+
+TEST(CpuKernels, TwoPairTilesAreEachPairAlone) {
+  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
+  if (!k) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  SCOPED_TRACE("q8_0");
+  expect_two_pairs_are_each_alone<cpu::BlockQ8_0x8>(*k, k->gemm_q8_0x32, k->gemm_q8_0x16,
+                                                    [](std::mt19937& r) { return static_cast<int8_t>(r()); });
+  SCOPED_TRACE("q4_0");
+  expect_two_pairs_are_each_alone<cpu::BlockQ4_0x8>(*k, k->gemm_q4_0x32, k->gemm_q4_0x16,
+                                                    [](std::mt19937& r) { return static_cast<uint8_t>(r()); });
+}
+
 // Interleaved (eight-row) blocks of random codes, scales in [0.001, 0.1) (FP4: scale
 // exponents 100-139).
 template <typename Block>

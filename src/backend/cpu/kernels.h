@@ -298,6 +298,14 @@ struct Kernels {
   // dot2_bf16 over four rows (four places side by side: bench-v4 token times 1.5-3%
   // lower than two, docs/benchmarks.md, DeepSeek-V4, session 24); nullptr where none.
   void (*dot_four_rows_bf16)(const uint16_t* const w[4], const float* x, int64_t n, float out[4]);
+  // gemm_q8_0x16 / gemm_q4_0x16 over two adjacent pairs of groups (w and w + 2 n_blocks,
+  // into out's rows 0-15 and 16-31), each row's bits those of the sixteen-row kernel: each
+  // activation group is broadcast once for both pairs, where feeding VPDPBUSD costs more
+  // than the instruction (docs/benchmarks.md, CPU backend, session 27). nullptr where none.
+  void (*gemm_q8_0x32)(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                       float* out, int64_t out_stride) = nullptr;
+  void (*gemm_q4_0x32)(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                       float* out, int64_t out_stride) = nullptr;
   // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
   // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
   // scales. nullptr where a table has none: FP8 rows then stay as stored.

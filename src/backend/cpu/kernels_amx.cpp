@@ -216,6 +216,8 @@ const Kernels& avx512_amx_kernels() {
     k.isa = "avx512-amx";
     k.gemm_q4_0x16 = gemm_q4_0x16;
     k.gemm_q8_0x16 = gemm_q8_0x16;
+    k.gemm_q4_0x32 = nullptr;  // the AMX tiles take every pair
+    k.gemm_q8_0x32 = nullptr;
     return k;
   }();
   return table;

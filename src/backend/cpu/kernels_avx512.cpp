@@ -195,6 +195,70 @@ template <int NT>
 // in a call's later token tiles, which find the pairs in cache (in L2 the Q8_0 tile took
 // 2.35 TSC cycles per block and token with the 16 KiB fetches, 2.12 without; CPU backend
 // session 20).
+// add_block_x16 (Q8_0) for two pairs of groups at once, each activation group broadcast
+// once for both: each pair's operations those of add_block_x16, so its bits. Two pairs
+// against four tokens ran 0.83x the time of one pair against eight (docs/benchmarks.md,
+// CPU backend, session 27).
+template <int NT>
+[[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_two_pairs_x16(const BlockQ8_0x8& a0, const BlockQ8_0x8& a1,
+                                                                       const BlockQ8_0x8& b0, const BlockQ8_0x8& b1,
+                                                                       const ActBlockQ8* x, int64_t x_stride,
+                                                                       __m512 acc_a[NT], __m512 acc_b[NT]) {
+  const __m512i top_bit = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512i sa[NT], sb[NT];
+  for (int t = 0; t < NT; ++t) sa[t] = sb[t] = _mm512_set1_epi32(-128 * x[t * x_stride].sum);
+  for (int k = 0; k < 8; ++k) {
+    const __m512i ba = _mm512_xor_si512(
+        load_pair(reinterpret_cast<const uint8_t*>(a0.qs + 32 * k), reinterpret_cast<const uint8_t*>(a1.qs + 32 * k)),
+        top_bit);
+    const __m512i bb = _mm512_xor_si512(
+        load_pair(reinterpret_cast<const uint8_t*>(b0.qs + 32 * k), reinterpret_cast<const uint8_t*>(b1.qs + 32 * k)),
+        top_bit);
+    for (int t = 0; t < NT; ++t) {
+      const __m512i g = broadcast_group16(x[t * x_stride].qs + 4 * k);
+      sa[t] = _mm512_dpbusd_epi32(sa[t], ba, g);
+      sb[t] = _mm512_dpbusd_epi32(sb[t], bb, g);
+    }
+  }
+  const __m512 da = scales_pair(a0.d, a1.d), db = scales_pair(b0.d, b1.d);
+  for (int t = 0; t < NT; ++t) {
+    const __m512 xd = _mm512_set1_ps(x[t * x_stride].d);
+    acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa[t]), _mm512_mul_ps(da, xd), acc_a[t]);
+    acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sb[t]), _mm512_mul_ps(db, xd), acc_b[t]);
+  }
+}
+
+// add_block_x16 (Q4_0) for two pairs of groups at once, likewise: each group's codes
+// unpacked as its multiply-adds come, so that two pairs' sums and accumulators fit the
+// registers beside them.
+template <int NT>
+[[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_two_pairs_x16(const BlockQ4_0x8& a0, const BlockQ4_0x8& a1,
+                                                                       const BlockQ4_0x8& b0, const BlockQ4_0x8& b1,
+                                                                       const ActBlockQ8* x, int64_t x_stride,
+                                                                       __m512 acc_a[NT], __m512 acc_b[NT]) {
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  __m512i sa[NT], sb[NT];
+  for (int t = 0; t < NT; ++t) sa[t] = sb[t] = _mm512_set1_epi32(-8 * x[t * x_stride].sum);
+  for (int k = 0; k < 4; ++k) {
+    const __m512i pa = load_pair(a0.qs + 32 * k, a1.qs + 32 * k), pb = load_pair(b0.qs + 32 * k, b1.qs + 32 * k);
+    const __m512i lo_a = _mm512_and_si512(pa, low_nibbles), lo_b = _mm512_and_si512(pb, low_nibbles);
+    const __m512i hi_a = _mm512_and_si512(_mm512_srli_epi16(pa, 4), low_nibbles);
+    const __m512i hi_b = _mm512_and_si512(_mm512_srli_epi16(pb, 4), low_nibbles);
+    for (int t = 0; t < NT; ++t) {
+      const __m512i low = broadcast_group16(x[t * x_stride].qs + 4 * k);
+      const __m512i high = broadcast_group16(x[t * x_stride].qs + 16 + 4 * k);
+      sa[t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sa[t], lo_a, low), hi_a, high);
+      sb[t] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(sb[t], lo_b, low), hi_b, high);
+    }
+  }
+  const __m512 da = scales_pair(a0.d, a1.d), db = scales_pair(b0.d, b1.d);
+  for (int t = 0; t < NT; ++t) {
+    const __m512 xd = _mm512_set1_ps(x[t * x_stride].d);
+    acc_a[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sa[t]), _mm512_mul_ps(da, xd), acc_a[t]);
+    acc_b[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sb[t]), _mm512_mul_ps(db, xd), acc_b[t]);
+  }
+}
+
 template <int NT, int kPairs, bool kPrefetch = true, typename Block>
 DSINFER_AVX512_VNNI void gemm_x16_tile(const Block* const (&w)[kPairs], int64_t n_blocks, const ActBlockQ8* x,
                                        int64_t x_stride, float* const (&out)[kPairs], int64_t out_stride) {
@@ -203,7 +267,10 @@ DSINFER_AVX512_VNNI void gemm_x16_tile(const Block* const (&w)[kPairs], int64_t 
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if constexpr (kPrefetch) fetch_ahead<NT>(w, n_blocks, b);
-    for (int p = 0; p < kPairs; ++p) add_block_x16<NT>(w[p][b], w[p][n_blocks + b], x + b, x_stride, acc[p]);
+    if constexpr (kPairs == 2)
+      add_two_pairs_x16<NT>(w[0][b], w[0][n_blocks + b], w[1][b], w[1][n_blocks + b], x + b, x_stride, acc[0], acc[1]);
+    else
+      for (int p = 0; p < kPairs; ++p) add_block_x16<NT>(w[p][b], w[p][n_blocks + b], x + b, x_stride, acc[p]);
   }
   for (int p = 0; p < kPairs; ++p)
     for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out[p] + t * out_stride, acc[p][t]);
@@ -523,6 +590,32 @@ void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
     gemm_x16_tile<decltype(nt)::value, 1, decltype(prefetch)::value, BlockQ8_0x8>({w}, n_blocks, x + t * x_stride,
                                                                                 x_stride, {out + t * out_stride},
                                                                                 out_stride);
+  });
+}
+
+// Four-token tiles: two pairs' sums and accumulators for more tokens would not fit the
+// registers.
+void gemm_q8_0x32(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    const BlockQ8_0x8* const pairs[2] = {w, w + 2 * n_blocks};
+    float* const outs[2] = {out + t * out_stride, out + t * out_stride + 16};
+    if (t % 16 == 0)
+      gemm_x16_tile<decltype(nt)::value, 2, true>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
+    else
+      gemm_x16_tile<decltype(nt)::value, 2, false>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
+  });
+}
+
+void gemm_q4_0x32(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                  float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    const BlockQ4_0x8* const pairs[2] = {w, w + 2 * n_blocks};
+    float* const outs[2] = {out + t * out_stride, out + t * out_stride + 16};
+    if (t % 16 == 0)
+      gemm_x16_tile<decltype(nt)::value, 2, true>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
+    else
+      gemm_x16_tile<decltype(nt)::value, 2, false>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
   });
 }
 
@@ -1385,6 +1478,8 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q4_0x16_far = gemm_q4_0x16_far;
     k.gemm_q8_0x16 = gemm_q8_0x16;
     k.gemm_q8_0x16_far = gemm_q8_0x16_far;
+    k.gemm_q8_0x32 = gemm_q8_0x32;
+    k.gemm_q4_0x32 = gemm_q4_0x32;
     k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4;
     k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4;
     k.gemm_q4_kx16 = gemm_q4_kx16;

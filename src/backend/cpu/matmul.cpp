@@ -319,6 +319,7 @@ struct GroupKernels {
                            int n_tokens, float* out, float* out_far, int64_t out_stride);
   Gemm eight = nullptr, sixteen = nullptr;
   FarGemm far = nullptr;
+  Gemm two_pairs = nullptr;  // the sixteen-row kernel over two adjacent pairs
 };
 
 // fn(kernels, group 0, x, x_stride) for w's format in table k, x being q8 or q8x3 in w's
@@ -330,10 +331,10 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
   const int64_t x_stride = w.act_blocks_per_row();
   switch (w.source_dtype()) {
     case DType::kQ4_0:
-      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16, k.gemm_q4_0x16_far},
+      return fn(GroupKernels<BlockQ4_0x8, ActBlockQ8>{k.gemm_q4_0x8, k.gemm_q4_0x16, k.gemm_q4_0x16_far, k.gemm_q4_0x32},
                 w.q4_0_group(0), q8, x_stride);
     case DType::kQ8_0:
-      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16, k.gemm_q8_0x16_far},
+      return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16, k.gemm_q8_0x16_far, k.gemm_q8_0x32},
                 w.q8_0_group(0), q8, x_stride);
     case DType::kQ4_K:
       return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16}, w.q4_k_group(0), q8, x_stride);
@@ -368,6 +369,14 @@ void group_products(const Kernels_& kernels, const Block* groups, int64_t blocks
     out += 8 * 2 * half;
   }
   for (int64_t g = g_begin; g < g_end; ++g) {
+    if (g + 3 < g_end && kernels.two_pairs) {
+      for (int64_t t = 0; t < n_tokens; t += kMaxSixteenRowTokens)
+        kernels.two_pairs(groups + g * blocks, blocks, x + t * x_stride, x_stride,
+                          static_cast<int>(std::min<int64_t>(kMaxSixteenRowTokens, n_tokens - t)),
+                          out + t * out_stride + 8 * (g - g_begin), out_stride);
+      g += 3;
+      continue;
+    }
     const bool pair = g + 1 < g_end && kernels.sixteen;
     const int64_t step = pair ? kMaxSixteenRowTokens : kMaxGemmTokens;
     for (int64_t t = 0; t < n_tokens; t += step)
