@@ -593,24 +593,14 @@ void gemm_q8_0x16(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
   });
 }
 
-// Four-token tiles: two pairs' sums and accumulators for more tokens would not fit the
-// registers.
-void gemm_q8_0x32(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                  float* out, int64_t out_stride) {
+// gemm_q4_0x32 / gemm_q8_0x32 in four-token tiles: two pairs' sums and accumulators for
+// more tokens would not fit the registers. As sixteen_row_token_tiles, the first tile of
+// every sixteen tokens fetches the next pairs ahead.
+template <typename Block>
+void gemm_two_pairs(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out,
+                    int64_t out_stride) {
   for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    const BlockQ8_0x8* const pairs[2] = {w, w + 2 * n_blocks};
-    float* const outs[2] = {out + t * out_stride, out + t * out_stride + 16};
-    if (t % 16 == 0)
-      gemm_x16_tile<decltype(nt)::value, 2, true>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
-    else
-      gemm_x16_tile<decltype(nt)::value, 2, false>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
-  });
-}
-
-void gemm_q4_0x32(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                  float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    const BlockQ4_0x8* const pairs[2] = {w, w + 2 * n_blocks};
+    const Block* const pairs[2] = {w, w + 2 * n_blocks};
     float* const outs[2] = {out + t * out_stride, out + t * out_stride + 16};
     if (t % 16 == 0)
       gemm_x16_tile<decltype(nt)::value, 2, true>(pairs, n_blocks, x + t * x_stride, x_stride, outs, out_stride);
@@ -1478,8 +1468,8 @@ const Kernels& avx512_vnni_kernels() {
     k.gemm_q4_0x16_far = gemm_q4_0x16_far;
     k.gemm_q8_0x16 = gemm_q8_0x16;
     k.gemm_q8_0x16_far = gemm_q8_0x16_far;
-    k.gemm_q8_0x32 = gemm_q8_0x32;
-    k.gemm_q4_0x32 = gemm_q4_0x32;
+    k.gemm_q8_0x32 = gemm_two_pairs<BlockQ8_0x8>;
+    k.gemm_q4_0x32 = gemm_two_pairs<BlockQ4_0x8>;
     k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4;
     k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4;
     k.gemm_q4_kx16 = gemm_q4_kx16;
