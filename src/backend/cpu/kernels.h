@@ -303,9 +303,9 @@ struct Kernels {
   // activation group is broadcast once for both pairs, where feeding VPDPBUSD costs more
   // than the instruction (docs/benchmarks.md, CPU backend, session 27). nullptr where none.
   void (*gemm_q8_0x32)(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                       float* out, int64_t out_stride) = nullptr;
+                       float* out, int64_t out_stride);
   void (*gemm_q4_0x32)(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                       float* out, int64_t out_stride) = nullptr;
+                       float* out, int64_t out_stride);
   // dot_f8e4m3 and dot4_f8e4m3 over a recoded row (see kRecodedOrder) whose small-code
   // bits are `small_runs`, with the same bits; `block` a multiple of 64 where there are
   // scales. nullptr where a table has none: FP8 rows then stay as stored.

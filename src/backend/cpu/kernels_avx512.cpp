@@ -186,15 +186,6 @@ template <int NT>
     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride].d)), acc[t]);
 }
 
-// kPairs pairs of groups (Q4_0x8 or Q8_0x8) side by side, block by block (add_block_x16),
-// each pair's rows with the operations of one pair alone. Two pairs far apart (different
-// matrices, or the halves of a range) are four streams from two places: on a 2-core Xeon
-// VM two threads read 26.6-29.9 GB/s that way against 23.6-25.7 for one pair at a time,
-// with the pairs 72 KiB or more apart (36 KiB: 25.5), the probe 28.8-30.4
-// (docs/benchmarks.md, CPU backend session 16). kPrefetch: fetch ahead (fetch_ahead); not
-// in a call's later token tiles, which find the pairs in cache (in L2 the Q8_0 tile took
-// 2.35 TSC cycles per block and token with the 16 KiB fetches, 2.12 without; CPU backend
-// session 20).
 // add_block_x16 (Q8_0) for two pairs of groups at once, each activation group broadcast
 // once for both: each pair's operations those of add_block_x16, so its bits. Two pairs
 // against four tokens ran 0.83x the time of one pair against eight (docs/benchmarks.md,
@@ -259,6 +250,16 @@ template <int NT>
   }
 }
 
+// kPairs pairs of groups (Q4_0x8 or Q8_0x8) side by side, block by block (add_block_x16;
+// add_two_pairs_x16 for two), each pair's rows with the operations of one pair alone. Two
+// pairs far apart (different matrices, or the halves of a range) are four streams from two
+// places: on a 2-core Xeon
+// VM two threads read 26.6-29.9 GB/s that way against 23.6-25.7 for one pair at a time,
+// with the pairs 72 KiB or more apart (36 KiB: 25.5), the probe 28.8-30.4
+// (docs/benchmarks.md, CPU backend session 16). kPrefetch: fetch ahead (fetch_ahead); not
+// in a call's later token tiles, which find the pairs in cache (in L2 the Q8_0 tile took
+// 2.35 TSC cycles per block and token with the 16 KiB fetches, 2.12 without; CPU backend
+// session 20).
 template <int NT, int kPairs, bool kPrefetch = true, typename Block>
 DSINFER_AVX512_VNNI void gemm_x16_tile(const Block* const (&w)[kPairs], int64_t n_blocks, const ActBlockQ8* x,
                                        int64_t x_stride, float* const (&out)[kPairs], int64_t out_stride) {
