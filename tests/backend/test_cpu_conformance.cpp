@@ -744,6 +744,9 @@ TEST(CpuKernels, SelectsSimdWhereAvailable) {
                       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
     const bool amx = cpu::select_kernels("avx512-amx") != nullptr;
     EXPECT_EQ(cpu::select_kernels()->isa, amx ? "avx512-amx" : vnni ? "avx512-vnni" : "avx2");
+    if (vnni)  // AMD's cores get the table whose far tiles fetch nearer ahead
+      EXPECT_EQ(cpu::select_kernels("avx512-vnni"),
+                __builtin_cpu_is("amd") ? &cpu::avx512_vnni_amd_kernels() : &cpu::avx512_vnni_kernels());
     if (!__builtin_cpu_supports("amx-int8")) EXPECT_FALSE(amx) << "AMX offered on a CPU without it";
   }
 #endif
@@ -945,15 +948,27 @@ void expect_far_pairs_are_their_own(auto far_kernel, auto sixteen_kernel, auto q
   }
 }
 
+// The AVX-512 VNNI tables for Intel's cores and for AMD's, whose far tiles differ only in
+// how far ahead they fetch, where this CPU runs them.
+std::vector<const cpu::Kernels*> avx512_vnni_tables() {
+#if defined(__x86_64__)
+  if (cpu::select_kernels("avx512-vnni")) return {&cpu::avx512_vnni_kernels(), &cpu::avx512_vnni_amd_kernels()};
+#endif
+  return {};
+}
+
 TEST(CpuKernels, FarPairsAreTheirOwnSixteenRows) {
-  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
-  if (!k || !k->gemm_q4_0x16_far) GTEST_SKIP() << "no table here has far-pair kernels";
-  expect_far_pairs_are_their_own<cpu::BlockQ4_0x8, cpu::ActBlockQ8>(k->gemm_q4_0x16_far, k->gemm_q4_0x16,
-                                                                      k->quantize_act_q8);
-  expect_far_pairs_are_their_own<cpu::BlockQ8_0x8, cpu::ActBlockQ8>(k->gemm_q8_0x16_far, k->gemm_q8_0x16,
-                                                                      k->quantize_act_q8);
-  expect_far_pairs_are_their_own<cpu::BlockFp4x8, cpu::ActBlockQ8x3>(k->gemm_fp4x16_q8x3_far, k->gemm_fp4x16_q8x3,
-                                                                       k->quantize_act_q8x3);
+  const auto tables = avx512_vnni_tables();
+  if (tables.empty()) GTEST_SKIP() << "no table here has far-pair kernels";
+  for (const cpu::Kernels* k : tables) {
+    SCOPED_TRACE(k == tables.back() ? "AMD's table" : "Intel's table");
+    expect_far_pairs_are_their_own<cpu::BlockQ4_0x8, cpu::ActBlockQ8>(k->gemm_q4_0x16_far, k->gemm_q4_0x16,
+                                                                        k->quantize_act_q8);
+    expect_far_pairs_are_their_own<cpu::BlockQ8_0x8, cpu::ActBlockQ8>(k->gemm_q8_0x16_far, k->gemm_q8_0x16,
+                                                                        k->quantize_act_q8);
+    expect_far_pairs_are_their_own<cpu::BlockFp4x8, cpu::ActBlockQ8x3>(k->gemm_fp4x16_q8x3_far, k->gemm_fp4x16_q8x3,
+                                                                         k->quantize_act_q8x3);
+  }
 }
 
 // The four-pair kernels of one token give each of their four pairs (in four places) the
@@ -981,12 +996,15 @@ void expect_four_pairs_are_their_own(auto far4_kernel, auto sixteen_kernel, auto
 }
 
 TEST(CpuKernels, FourPairsAreTheirOwnSixteenRows) {
-  const cpu::Kernels* k = cpu::select_kernels("avx512-vnni");
-  if (!k || !k->gemm_q4_0x16_far4) GTEST_SKIP() << "no table here has four-pair kernels";
-  expect_four_pairs_are_their_own<cpu::BlockQ4_0x8>(k->gemm_q4_0x16_far4, k->gemm_q4_0x16, k->quantize_act_q8);
-  expect_four_pairs_are_their_own<cpu::BlockQ8_0x8>(k->gemm_q8_0x16_far4, k->gemm_q8_0x16, k->quantize_act_q8);
-  expect_four_pairs_are_their_own<cpu::BlockFp4x8, cpu::ActBlockQ8x3>(k->gemm_fp4x16_q8x3_far4, k->gemm_fp4x16_q8x3,
-                                                                      k->quantize_act_q8x3);
+  const auto tables = avx512_vnni_tables();
+  if (tables.empty()) GTEST_SKIP() << "no table here has four-pair kernels";
+  for (const cpu::Kernels* k : tables) {
+    SCOPED_TRACE(k == tables.back() ? "AMD's table" : "Intel's table");
+    expect_four_pairs_are_their_own<cpu::BlockQ4_0x8>(k->gemm_q4_0x16_far4, k->gemm_q4_0x16, k->quantize_act_q8);
+    expect_four_pairs_are_their_own<cpu::BlockQ8_0x8>(k->gemm_q8_0x16_far4, k->gemm_q8_0x16, k->quantize_act_q8);
+    expect_four_pairs_are_their_own<cpu::BlockFp4x8, cpu::ActBlockQ8x3>(k->gemm_fp4x16_q8x3_far4, k->gemm_fp4x16_q8x3,
+                                                                        k->quantize_act_q8x3);
+  }
 }
 
 // Three base-254 digits rebuild every activation to within d / (2 * 254^2), and the sums

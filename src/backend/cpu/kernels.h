@@ -340,6 +340,7 @@ const Kernels& generic_kernels();
 #if defined(__x86_64__)
 const Kernels& avx2_kernels();
 const Kernels& avx512_vnni_kernels();  // avx2's, with VPDPBUSD integer tiles
+const Kernels& avx512_vnni_amd_kernels();  // the same, its far tiles fetching nearer ahead for AMD's cores
 const Kernels& avx512_amx_kernels();   // avx512-vnni's, with AMX sixteen-row Q4_0 / Q8_0 tiles
 #endif
 #if defined(__aarch64__)

@@ -483,8 +483,9 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
 // (add_block_x16, so the bits are the sixteen-row tile's). Halves holding blocks b and
 // b + 1 of one place instead cost each token eight permutes per block pair to lay out its
 // activations: one core in L2 read 9-17 GB/s at two tokens against 17-20 now
-// (docs/benchmarks.md, CPU backend, session 24).
-template <int NT, typename Block, int kPlaces = 2>
+// (docs/benchmarks.md, CPU backend, session 24). kAhead: how far ahead each stream is
+// fetched (x86::prefetch_stream).
+template <int NT, typename Block, int64_t kAhead, int kPlaces = 2>
 DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, float* const (&out)[kPlaces], int64_t out_stride) {
   static_assert(kPlaces % 2 == 0);
@@ -494,7 +495,7 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if (b % 2 == 0)
-      for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block)>(group + b);
+      for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block), kAhead>(group + b);
     for (int q = 0; q < kPairs; ++q) add_block_x16<NT>(w[2 * q][b], w[2 * q + 1][b], x + b, x_stride, acc[q]);
   }
   for (int q = 0; q < kPairs; ++q)
@@ -507,13 +508,13 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64
 // The Q4_0 / Q8_0 far-pair kernels for an even number of blocks: each pair's first groups,
 // then their second ones, so each range is read front to back. False for an odd number,
 // which the sixteen-row tiles take.
-template <typename Block>
+template <int64_t kAhead, typename Block>
 DSINFER_AVX512_VNNI bool far_tokens(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x,
                                     int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
   if (n_blocks % 2 != 0) return false;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     for (int64_t half = 0; half < 2; ++half)
-      far_tokens_tile<decltype(nt)::value, Block>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks,
+      far_tokens_tile<decltype(nt)::value, Block, kAhead>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks,
                                                   x + t * x_stride, x_stride,
                                                   {out + t * out_stride + 8 * half, out_far + t * out_stride + 8 * half},
                                                   out_stride);
@@ -523,22 +524,24 @@ DSINFER_AVX512_VNNI bool far_tokens(const Block* w, const Block* w_far, int64_t 
 
 // One token against four pairs far apart: the first groups of all four, then their second
 // ones, so each range is still read front to back, four streams at a time.
-template <typename Block>
+template <int64_t kAhead, typename Block>
 DSINFER_AVX512_VNNI void far_pairs_of_four(const Block* const w[4], int64_t n_blocks, const ActBlockQ8* x,
                                            float* const out[4]) {
   for (int64_t half = 0; half < 2; ++half) {
     const int64_t at = half * n_blocks;
-    far_tokens_tile<1, Block, 4>({w[0] + at, w[1] + at, w[2] + at, w[3] + at}, n_blocks, x, 0,
+    far_tokens_tile<1, Block, kAhead, 4>({w[0] + at, w[1] + at, w[2] + at, w[3] + at}, n_blocks, x, 0,
                                  {out[0] + 8 * half, out[1] + 8 * half, out[2] + 8 * half, out[3] + 8 * half}, 0);
   }
 }
 
+template <int64_t kAhead>
 void gemm_q4_0x16_far4(const BlockQ4_0x8* const w[4], int64_t n_blocks, const ActBlockQ8* x, float* const out[4]) {
-  far_pairs_of_four(w, n_blocks, x, out);
+  far_pairs_of_four<kAhead>(w, n_blocks, x, out);
 }
 
+template <int64_t kAhead>
 void gemm_q8_0x16_far4(const BlockQ8_0x8* const w[4], int64_t n_blocks, const ActBlockQ8* x, float* const out[4]) {
-  far_pairs_of_four(w, n_blocks, x, out);
+  far_pairs_of_four<kAhead>(w, n_blocks, x, out);
 }
 
 void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -575,9 +578,10 @@ void gemm_q4_0x16(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, i
   });
 }
 
+template <int64_t kAhead>
 void gemm_q4_0x16_far(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_tokens(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
+  if (far_tokens<kAhead>(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_x16_tile<decltype(nt)::value, 2, true, BlockQ4_0x8>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                                          {out + t * out_stride, out_far + t * out_stride},
@@ -610,9 +614,10 @@ void gemm_two_pairs(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64
   });
 }
 
+template <int64_t kAhead>
 void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
                       int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (far_tokens(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
+  if (far_tokens<kAhead>(w, w_far, n_blocks, x, x_stride, n_tokens, out, out_far, out_stride)) return;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
     gemm_x16_tile<decltype(nt)::value, 2, true, BlockQ8_0x8>({w, w_far}, n_blocks, x + t * x_stride, x_stride,
                                                          {out + t * out_stride, out_far + t * out_stride},
@@ -1454,53 +1459,62 @@ DSINFER_AVX512_VNNI void dot_four_rows_bf16(const uint16_t* const w[4], const fl
   dot_rows_bf16<4>(w, x, n, out);
 }
 
+// The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream).
+template <int64_t kAhead>
+Kernels avx512_vnni_table() {
+  Kernels k = avx2_kernels();
+  k.isa = "avx512-vnni";
+  k.gemm_q4_0x8 = gemm_q4_0x8;
+  k.gemm_q8_0x8 = gemm_q8_0x8;
+  k.gemm_q4_kx8 = gemm_q4_kx8;
+  k.gemm_q5_kx8 = gemm_q5_kx8;
+  k.gemm_q6_kx8 = gemm_q6_kx8;
+  k.gemm_q4_0x16 = gemm_q4_0x16;
+  k.gemm_q4_0x16_far = gemm_q4_0x16_far<kAhead>;
+  k.gemm_q8_0x16 = gemm_q8_0x16;
+  k.gemm_q8_0x16_far = gemm_q8_0x16_far<kAhead>;
+  k.gemm_q8_0x32 = gemm_two_pairs<BlockQ8_0x8>;
+  k.gemm_q4_0x32 = gemm_two_pairs<BlockQ4_0x8>;
+  k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4<kAhead>;
+  k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4<kAhead>;
+  k.gemm_q4_kx16 = gemm_q4_kx16;
+  k.gemm_q5_kx16 = gemm_q5_kx16;
+  k.gemm_q6_kx16 = gemm_q6_kx16;
+  k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
+  k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
+  k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
+  k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false>;
+  k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<false>;
+  k.dot_f8e4m3 = dot_f8e4m3;
+  k.dot4_f8e4m3 = dot4_f8e4m3;
+  k.dot2_bf16 = dot2_bf16;
+  k.dot_four_rows_bf16 = dot_four_rows_bf16;
+  if (__builtin_cpu_supports("avx512vbmi")) {
+    k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
+    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;
+    k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<true>;
+    k.dot_f8e4m3_recoded = dot_f8e4m3_recoded;
+    k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
+    k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;
+  }
+  k.key_block_scores = key_block_scores;
+  k.value_row_sums = value_row_sums;
+  k.weighted_rows_q4_0 = weighted_rows_q4_0;
+  k.weighted_rows_q8_0 = weighted_rows_q8_0;
+  k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
+  k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
+  return k;
+}
+
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
-  static const Kernels table = [] {
-    Kernels k = avx2_kernels();
-    k.isa = "avx512-vnni";
-    k.gemm_q4_0x8 = gemm_q4_0x8;
-    k.gemm_q8_0x8 = gemm_q8_0x8;
-    k.gemm_q4_kx8 = gemm_q4_kx8;
-    k.gemm_q5_kx8 = gemm_q5_kx8;
-    k.gemm_q6_kx8 = gemm_q6_kx8;
-    k.gemm_q4_0x16 = gemm_q4_0x16;
-    k.gemm_q4_0x16_far = gemm_q4_0x16_far;
-    k.gemm_q8_0x16 = gemm_q8_0x16;
-    k.gemm_q8_0x16_far = gemm_q8_0x16_far;
-    k.gemm_q8_0x32 = gemm_two_pairs<BlockQ8_0x8>;
-    k.gemm_q4_0x32 = gemm_two_pairs<BlockQ4_0x8>;
-    k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4;
-    k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4;
-    k.gemm_q4_kx16 = gemm_q4_kx16;
-    k.gemm_q5_kx16 = gemm_q5_kx16;
-    k.gemm_q6_kx16 = gemm_q6_kx16;
-    k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
-    k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
-    k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
-    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false>;
-    k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<false>;
-    k.dot_f8e4m3 = dot_f8e4m3;
-    k.dot4_f8e4m3 = dot4_f8e4m3;
-    k.dot2_bf16 = dot2_bf16;
-    k.dot_four_rows_bf16 = dot_four_rows_bf16;
-    if (__builtin_cpu_supports("avx512vbmi")) {
-      k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
-      k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;
-      k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<true>;
-      k.dot_f8e4m3_recoded = dot_f8e4m3_recoded;
-      k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
-      k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;
-    }
-    k.key_block_scores = key_block_scores;
-    k.value_row_sums = value_row_sums;
-    k.weighted_rows_q4_0 = weighted_rows_q4_0;
-    k.weighted_rows_q8_0 = weighted_rows_q8_0;
-    k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
-    k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
-    return k;
-  }();
+  static const Kernels table = avx512_vnni_table<x86::kStreamPrefetchBytes>();
+  return table;
+}
+
+const Kernels& avx512_vnni_amd_kernels() {
+  static const Kernels table = avx512_vnni_table<x86::kAmdStreamPrefetchBytes>();
   return table;
 }
 

@@ -103,14 +103,18 @@ DSINFER_AVX2 inline void prefetch_pair(const Block* w, const Block* w1) {
 }
 
 // The far tiles for a few tokens read each range as one stream (a group at a time, front
-// to back), 4 KiB ahead, so that fewer bytes are fetched past a range's end for nothing.
-// On a 2-core AMD EPYC (Zen 5) VM two threads of the Q8_0 tile read 53.5 GB/s that way
-// against 41.0 with two adjacent groups per range 16 KiB ahead (the probe 62.3); 2 and
-// 8 KiB ahead made no difference in decode (docs/benchmarks.md, CPU backend session 20).
+// to back), kAhead bytes ahead, so that fewer bytes are fetched past a range's end for
+// nothing. On a 2-core AMD EPYC (Zen 5) VM two threads of the Q8_0 tile read 53.5 GB/s that
+// way against 41.0 with two adjacent groups per range 16 KiB ahead (the probe 62.3)
+// (docs/benchmarks.md, CPU backend session 20). How far ahead depends on the cores'
+// own prefetchers: on Intel Xeon VMs 4 KiB read the most (1 KiB lost a quarter, session
+// 10); on the Zen 5 VM 1 KiB took 4-7% off A and B decode tokens against 4 KiB, 2 KiB
+// 3-4%, 512 bytes added 6% (session 28).
 constexpr int64_t kStreamPrefetchBytes = 4096;
-template <int64_t kBytes>
+constexpr int64_t kAmdStreamPrefetchBytes = 1024;
+template <int64_t kBytes, int64_t kAhead = kStreamPrefetchBytes>
 DSINFER_AVX2 inline void prefetch_stream(const void* at) {
-  const char* p = static_cast<const char*>(at) + kStreamPrefetchBytes;
+  const char* p = static_cast<const char*>(at) + kAhead;
   for (int64_t offset = 0; offset < kBytes; offset += 64) _mm_prefetch(p + offset, _MM_HINT_T0);
 }
 
