@@ -507,14 +507,18 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64
 
 // The Q4_0 / Q8_0 far-pair kernels for an even number of blocks: each pair's first groups,
 // then their second ones, so each range is read front to back. False for an odd number,
-// which the sixteen-row tiles take.
+// which the sixteen-row tiles take. kAhead is for one token: tiles of two to four fetch 4 KiB
+// ahead everywhere (at 1 KiB a sixteen-stream A Q4_0 decode step on the Zen 5 VM took 5-12%
+// longer; docs/benchmarks.md, CPU backend, session 28).
 template <int64_t kAhead, typename Block>
 DSINFER_AVX512_VNNI bool far_tokens(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x,
                                     int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
   if (n_blocks % 2 != 0) return false;
   for_token_tiles<kMaxFarPairTokens>(n_tokens, [&](auto nt, int t) {
+    constexpr int kTokens = decltype(nt)::value;
+    constexpr int64_t kTileAhead = kTokens == 1 ? kAhead : x86::kStreamPrefetchBytes;
     for (int64_t half = 0; half < 2; ++half)
-      far_tokens_tile<decltype(nt)::value, Block, kAhead>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks,
+      far_tokens_tile<kTokens, Block, kTileAhead>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks,
                                                   x + t * x_stride, x_stride,
                                                   {out + t * out_stride + 8 * half, out_far + t * out_stride + 8 * half},
                                                   out_stride);
