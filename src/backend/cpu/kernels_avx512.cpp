@@ -508,7 +508,7 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64
 // The Q4_0 / Q8_0 far-pair kernels for an even number of blocks: each pair's first groups,
 // then their second ones, so each range is read front to back. False for an odd number,
 // which the sixteen-row tiles take. kAhead is for one token: tiles of two to four fetch 4 KiB
-// ahead everywhere (at 1 KiB a sixteen-stream A Q4_0 decode step on the Zen 5 VM took 5-12%
+// ahead everywhere (at 1 KiB a sixteen-stream A Q4_0 decode step on the Zen 5 VM took 5-14%
 // longer; docs/benchmarks.md, CPU backend, session 28).
 template <int64_t kAhead, typename Block>
 DSINFER_AVX512_VNNI bool far_tokens(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x,
