@@ -540,22 +540,24 @@ TEST_P(CpuConformance, FourTokenKernelsMatchSingleRowKernels) {
 }
 
 // The attention tiles against their definition (kernels.h), written out with std::fma:
-// bitwise, for every tile height, with d and key counts that leave partial vectors and
+// bitwise, for every tile height (one to eight queries for the scores, to four for the
+// value sums), with d and key counts that leave partial vectors and
 // blocks, and full-mantissa values (so a different order or a separate rounding shows).
 // Seven key blocks and 59 columns pass through every tile width of the 8- and 16-lane
 // tables (four, two and one blocks; 32, 16 and 8 columns and single ones).
 TEST_P(CpuConformance, AttentionTilesAreFmaChainsInOrder) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
   constexpr int64_t d = 37, n_keys = 21, n_blocks = 7, v_cols = 59, v_stride = 61;
-  const auto q = random_floats(4 * d, 61);
+  const auto q = random_floats(cpu::kMaxScoreQueries * d, 61);
   const auto keys_t = random_floats(n_blocks * d * 8, 62);
   const auto p = random_floats(4 * n_keys, 63);
   const auto v = random_floats(n_keys * v_stride, 64);
-  for (int nq = 1; nq <= 4; ++nq) {
-    const float* rows[4] = {q.data(), q.data() + d, q.data() + 2 * d, q.data() + 3 * d};
-    std::vector<float> scores(4 * 8 * n_blocks, -1.0f), sums(4 * v_cols, -1.0f);
+  for (int nq = 1; nq <= cpu::kMaxScoreQueries; ++nq) {
+    const float* rows[cpu::kMaxScoreQueries];
+    for (int j = 0; j < cpu::kMaxScoreQueries; ++j) rows[j] = q.data() + j * d;
+    std::vector<float> scores(cpu::kMaxScoreQueries * 8 * n_blocks, -1.0f), sums(4 * v_cols, -1.0f);
     k.key_block_scores(rows, nq, keys_t.data(), d, n_blocks, 0.3f, scores.data(), 8 * n_blocks);
-    k.value_row_sums(p.data(), n_keys, nq, v.data(), v_stride, n_keys, v_cols, sums.data(), v_cols);
+    if (nq <= 4) k.value_row_sums(p.data(), n_keys, nq, v.data(), v_stride, n_keys, v_cols, sums.data(), v_cols);
     for (int j = 0; j < nq; ++j) {
       for (int64_t key = 0; key < 8 * n_blocks; ++key) {
         float s = 0.0f;
@@ -563,13 +565,44 @@ TEST_P(CpuConformance, AttentionTilesAreFmaChainsInOrder) {
         s *= 0.3f;
         EXPECT_TRUE(same_bits(&scores[j * 8 * n_blocks + key], &s, 1)) << "nq " << nq << " query " << j << " key " << key;
       }
-      for (int64_t c = 0; c < v_cols; ++c) {
+      for (int64_t c = 0; c < (nq <= 4 ? v_cols : 0); ++c) {
         float s = 0.0f;
         for (int64_t i = 0; i < n_keys; ++i) s = std::fma(p[j * n_keys + i], v[i * v_stride + c], s);
         EXPECT_TRUE(same_bits(&sums[j * v_cols + c], &s, 1)) << "nq " << nq << " query " << j << " column " << c;
       }
     }
   }
+}
+
+// Several heads' weighted sums of the same rows against their definition: per head and
+// column, a multiply then an add onto the sum so far, rows in order from zero (the
+// product kept apart through a volatile, so no fused multiply-add stands in). Bitwise,
+// for one to eleven heads (groups of eight and a rest), 70 rows (passes of 32 and a
+// partial one), 51 columns (a 32-column block, a 16-column one and single ones), rows
+// scattered in memory, and no rows at all.
+TEST_P(CpuConformance, WeightedSumsOfHeadsAreEachHeadsChain) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  if (!k.weighted_sums) GTEST_SKIP() << "table " << k.isa << " sums one head at a time";
+  constexpr int64_t n_rows = 70, d = 51, row_stride = 67, p_stride = 73, o_stride = 59;
+  const auto values = random_floats(n_rows * row_stride, 65);
+  const auto p = random_floats(11 * p_stride, 66);
+  std::vector<const float*> rows;
+  for (int64_t i = 0; i < n_rows; ++i) rows.push_back(values.data() + (i * 29 % n_rows) * row_stride);
+  for (int n_heads = 1; n_heads <= 11; ++n_heads)
+    for (int64_t used_rows : {n_rows, int64_t{0}}) {
+      std::vector<float> o(static_cast<size_t>(n_heads * o_stride), -1.0f);
+      k.weighted_sums(o.data(), o_stride, p.data(), p_stride, n_heads, rows.data(), used_rows, d);
+      for (int h = 0; h < n_heads; ++h)
+        for (int64_t c = 0; c < d; ++c) {
+          float sum = 0.0f;
+          for (int64_t i = 0; i < used_rows; ++i) {
+            volatile float product = p[h * p_stride + i] * rows[i][c];
+            sum += product;
+          }
+          EXPECT_TRUE(same_bits(&o[h * o_stride + c], &sum, 1))
+              << n_heads << " heads, " << used_rows << " rows: head " << h << " column " << c;
+        }
+    }
 }
 
 // The softmax exponentials against exp in double precision, over the range softmax

@@ -150,6 +150,9 @@ constexpr int kMaxGemmTokens = 8;
 constexpr int kMaxSixteenRowTokens = 64;
 // The two-pair (far) kernels take up to this many: decode and a server step's experts.
 constexpr int kMaxFarPairTokens = 4;
+// Kernels::key_block_scores takes up to this many queries per call: in decode they are latent
+// rows against all heads, and eight give the sixteen-lane tile eight independent chains.
+constexpr int kMaxScoreQueries = 8;
 // Kernels::sequential_dots_heads8 takes up to this many rows per call.
 constexpr int kMaxHeadDotRows = 8;
 // The weighted_rows_tokens kernels take up to this many weightings per call.
@@ -204,7 +207,7 @@ struct Kernels {
   void (*weighted_sum)(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 
   // Attention tiles, in every table (prefill queries against keys; in decode, latent rows
-  // against every head's query). Scores of nq (1..4) queries q[j] against
+  // against every head's query). Scores of nq (1..kMaxScoreQueries) queries q[j] against
   // n_blocks blocks of eight keys stored transposed, key l of block b at
   // keys_t[(b * d + c) * 8 + l]:
   // scores[j * stride + 8 * b + l] = scale * (std::fma chain over c in order from zero).
@@ -324,6 +327,12 @@ struct Kernels {
   // every eight columns. nullptr where a table has none: callers take sequential_dots8.
   void (*sequential_dots_heads8)(const float* q_columns, const float* const* rows, int n_rows, int64_t n,
                                  float* out);
+  // weighted_sum for n_heads weightings of the same rows: head h's sums go to
+  // o + h * o_stride from weights p + h * p_stride, each with weighted_sum's bits, every
+  // row read once for several heads (one per head, a long context streamed from memory
+  // once per head). nullptr: callers loop over the heads.
+  void (*weighted_sums)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                        const float* const* rows, int64_t n_rows, int64_t d);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the
@@ -334,6 +343,13 @@ inline void weighted_sum(const Kernels& k, float* o, const float* p, const float
   for (int64_t c = 0; c < d; ++c) o[c] = 0.0f;
   for (int64_t i = 0; i < n_rows; ++i)
     for (int64_t c = 0; c < d; ++c) o[c] += p[i] * rows[i][c];
+}
+
+// Kernels::weighted_sums where the table has it, else weighted_sum head by head.
+inline void weighted_sums(const Kernels& k, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                          const float* const* rows, int64_t n_rows, int64_t d) {
+  if (k.weighted_sums) return k.weighted_sums(o, o_stride, p, p_stride, n_heads, rows, n_rows, d);
+  for (int h = 0; h < n_heads; ++h) weighted_sum(k, o + h * o_stride, p + h * p_stride, rows, n_rows, d);
 }
 
 const Kernels& generic_kernels();

@@ -29,6 +29,11 @@
 #define DSINFER_AVX512_VNNI __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 
 namespace dsinfer::cpu {
+
+// weighted_sums_avx512.cpp
+void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                          const float* const* rows, int64_t n_rows, int64_t d);
+
 namespace {
 
 using x86::add_subblock;
@@ -1402,7 +1407,7 @@ DSINFER_AVX512_VNNI void value_sums(const float* p, int64_t p_stride, const floa
 
 DSINFER_AVX512_VNNI void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d,
                                           int64_t n_blocks, float scale, float* scores, int64_t stride) {
-  x86::for_token_tiles<4>(nq, [&](auto nt, int first) {
+  x86::for_token_tiles<kMaxScoreQueries>(nq, [&](auto nt, int first) {
     key_scores<decltype(nt)::value>(q + first, keys_t, d, n_blocks, scale, scores + first * stride, stride);
   });
 }
@@ -1507,6 +1512,7 @@ Kernels avx512_vnni_table() {
   k.weighted_rows_q8_0 = weighted_rows_q8_0;
   k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
   k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
+  k.weighted_sums = weighted_sums_avx512;
   return k;
 }
 

@@ -668,6 +668,10 @@ float exp_and_sum(float* v, int64_t n, float shift) {
 // in index order, as the generic loops; a block of eight keys is two vectors.
 void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks, float scale,
                       float* scores, int64_t stride) {
+  if (nq > 4) {  // four queries to a tile: the table takes kMaxScoreQueries
+    key_block_scores(q, 4, keys_t, d, n_blocks, scale, scores, stride);
+    return key_block_scores(q + 4, nq - 4, keys_t, d, n_blocks, scale, scores + 4 * stride, stride);
+  }
   for (int64_t b = 0; b < n_blocks; ++b) {
     const float* block = keys_t + b * d * 8;
     float32x4_t acc[4][2];

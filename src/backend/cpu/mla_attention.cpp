@@ -107,7 +107,7 @@ struct AbsorbedSequence {
   float* key_scores(int64_t t, int64_t query_floats) const { return tokens + t * per_token + query_floats; }
 };
 
-// A query row's share of the score loop: keys in groups of four, numbered across the batch.
+// A query row's share of the score loop: keys in groups of kMaxScoreQueries, numbered across the batch.
 struct ScoreRow {
   int64_t sequence, t, first_group;
   Visible seen;
@@ -129,7 +129,8 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
 
   // A latent row [c_kv | k_pe] is one key for every head, and a head's query is
   // [q_latent | q_pe]: with the heads' queries transposed in blocks of eight, the score
-  // tile takes four latent rows against all heads at once, each row read once.
+  // tile takes up to eight latent rows (kMaxScoreQueries) against all heads at once, each
+  // row read once.
   const int64_t d = r + shape.rope_dim, head_blocks = (H + 7) / 8, heads_padded = 8 * head_blocks;
   const int64_t query_floats = heads_padded * d;
   std::vector<AbsorbedSequence> seqs;
@@ -221,7 +222,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     for (int64_t t = 0; t < seqs[i].args->q.rows; ++t) {
       const Visible seen = visible_positions(*seqs[i].args, t);
       score_rows.push_back({static_cast<int64_t>(i), t, groups, seen});
-      groups += (seen.count + 3) / 4;
+      groups += (seen.count + kMaxScoreQueries - 1) / kMaxScoreQueries;
     }
   ctx.pool.parallel_for_dynamic(groups, /*chunks_per_thread=*/8, [&](int, int64_t g0, int64_t g1) {
     auto row = std::upper_bound(score_rows.begin(), score_rows.end(), g0,
@@ -230,41 +231,55 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       while (row + 1 != score_rows.end() && (row + 1)->first_group <= g) ++row;
       const AbsorbedSequence& s = seqs[static_cast<size_t>(row->sequence)];
       const int64_t local = g - row->first_group;
-      const int nq = static_cast<int>(std::min<int64_t>(4, row->seen.count - 4 * local));
-      const float* rows[4];
-      for (int j = 0; j < nq; ++j) rows[j] = s.args->latent.row(row->seen[4 * local + j]);
+      const int64_t first = kMaxScoreQueries * local;
+      const int nq = static_cast<int>(std::min<int64_t>(kMaxScoreQueries, row->seen.count - first));
+      const float* rows[kMaxScoreQueries];
+      for (int j = 0; j < nq; ++j) rows[j] = s.args->latent.row(row->seen[first + j]);
       k.key_block_scores(rows, nq, s.queries(row->t), d, head_blocks, shape.softmax_scale,
-                         s.key_scores(row->t, query_floats) + 4 * local * heads_padded, heads_padded);
+                         s.key_scores(row->t, query_floats) + first * heads_padded, heads_padded);
     }
   });
 
-  ctx.pool.parallel_for_dynamic(S * H, /*chunks_per_thread=*/8, [&](int thread, int64_t i0, int64_t i1) {
+  // A work item is a group of a sequence's heads, whose weighted sums go over its latent
+  // rows together (weighted_sums), so that each row is read once per group rather than
+  // once per head: at 4,096 positions one head's pass streams 9 MiB per layer from memory.
+  // Up to eight heads to a group, fewer where the threads would otherwise go short of items.
+  const int64_t group_heads = std::clamp<int64_t>(S * H / ctx.pool.size(), 1, 8);
+  const int64_t groups_per_sequence = (H + group_heads - 1) / group_heads;
+  ctx.pool.parallel_for_dynamic(S * groups_per_sequence, /*chunks_per_thread=*/8, [&](int thread, int64_t i0,
+                                                                                      int64_t i1) {
     float* widened = thread_area + thread * per_thread;
     auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
     std::vector<const float*> latent_rows;
     for (int64_t i = i0; i < i1; ++i) {
-      const AbsorbedSequence& s = seqs[static_cast<size_t>(i / H)];
+      const AbsorbedSequence& s = seqs[static_cast<size_t>(i / groups_per_sequence)];
       const MlaAttentionArgs& a = *s.args;
-      const int64_t h = i % H;
+      const int64_t h0 = i % groups_per_sequence * group_heads, h1 = std::min(h0 + group_heads, H);
       for (int64_t t = 0; t < a.q.rows; ++t) {
-        float* scores = s.q_latent(t, h, H) + r;
-        float* o_latent = scores + s.ctx_len;
         const Visible seen = visible_positions(a, t);
-        for (int64_t j = 0; j < seen.count; ++j) scores[j] = s.key_scores(t, query_floats)[j * heads_padded + h];
-        softmax_in_place(k, scores, seen.count);
+        for (int64_t h = h0; h < h1; ++h) {
+          float* scores = s.q_latent(t, h, H) + r;
+          for (int64_t j = 0; j < seen.count; ++j) scores[j] = s.key_scores(t, query_floats)[j * heads_padded + h];
+          softmax_in_place(k, scores, seen.count);
+        }
         latent_rows.resize(static_cast<size_t>(seen.count));
         for (int64_t j = 0; j < seen.count; ++j) latent_rows[static_cast<size_t>(j)] = a.latent.row(seen[j]);
-        weighted_sum(k, o_latent, scores, latent_rows.data(), seen.count, r);
-        if (packed_v) {
-          k.quantize_act_q8(o_latent, o_quantized_v + (h * n_tokens + s.first_token + t) * o_blocks, r);
-          continue;
+        float* first_scores = s.q_latent(t, h0, H) + r;
+        weighted_sums(k, first_scores + s.ctx_len, s.per_pair, first_scores, s.per_pair, static_cast<int>(h1 - h0),
+                      latent_rows.data(), seen.count, r);
+        for (int64_t h = h0; h < h1; ++h) {
+          const float* o_latent = s.q_latent(t, h, H) + r + s.ctx_len;
+          if (packed_v) {
+            k.quantize_act_q8(o_latent, o_quantized_v + (h * n_tokens + s.first_token + t) * o_blocks, r);
+            continue;
+          }
+          // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half in their stored format.
+          if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
+          float* o = a.out.f32_row(t) + h * a.v_head_dim;
+          const int64_t first_v_row = h * kv_head + a.nope_dim;
+          for (int64_t e = 0; e < a.v_head_dim; ++e)
+            o[e] = dot_stored_row(k, kv_b, first_v_row + e, o_latent, o_quantized, widened);
         }
-        // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half in their stored format.
-        if (int8_rows) k.quantize_act_q8(o_latent, o_quantized, r);
-        float* o = a.out.f32_row(t) + h * a.v_head_dim;
-        const int64_t first_v_row = h * kv_head + a.nope_dim;
-        for (int64_t e = 0; e < a.v_head_dim; ++e)
-          o[e] = dot_stored_row(k, kv_b, first_v_row + e, o_latent, o_quantized, widened);
       }
     }
   });
