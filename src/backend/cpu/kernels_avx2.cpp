@@ -643,6 +643,9 @@ void gemm_fp4x8(const BlockFp4x8* w, int64_t n_blocks, const float* x, int64_t x
 void sequential_dots8_avx2(const float* q, const float* const* rows, int64_t n, float out[8]);
 void sequential_dots_heads8_avx2(const float* q_columns, const float* const* rows, int n_rows, int64_t n, float* out);
 void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
+// weighted_sums_x86.cpp
+void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                        const float* const* rows, int64_t n_rows, int64_t d);
 // attention_tiles_avx2.cpp
 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks,
                            float scale, float* scores, int64_t stride);
@@ -662,6 +665,7 @@ const Kernels& avx2_kernels() {
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
     k.swiglu = swiglu_avx2;
     k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
+    k.weighted_sums = weighted_sums_avx2;
     k.dot2_bf16 = dot2_bf16;
     k.dot2_f32 = dot2_f32;
     return k;

@@ -30,7 +30,7 @@
 
 namespace dsinfer::cpu {
 
-// weighted_sums_avx512.cpp
+// weighted_sums_x86.cpp
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                           const float* const* rows, int64_t n_rows, int64_t d);
 

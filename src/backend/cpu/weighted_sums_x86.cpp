@@ -1,7 +1,9 @@
-// Kernels::weighted_sums in sixteen lanes: the weighted sums of several heads over the
-// same rows (MLA decode: every head's softmax weights over one sequence's latent rows),
-// each row read once for up to eight heads. Each head's column is weighted_sum's chain:
-// a multiply, then an add onto the sum so far, rows in order from zero.
+// Kernels::weighted_sums in sixteen lanes (AVX-512) and in eight (AVX2): the weighted sums
+// of several heads over the same rows (MLA decode: every head's softmax weights over one
+// sequence's latent rows), each row read once for a group of heads (eight with 32 vector
+// registers, four with 16). Each head's column is weighted_sum's chain: a multiply, then
+// an add onto the sum so far, rows in order from zero. The two ISAs keep separate copies
+// of the loops: a template carries one target attribute.
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__x86_64__)
 
@@ -11,6 +13,7 @@
 
 #include "backend/cpu/kernels.h"
 
+#define DSINFER_AVX2_SEQ __attribute__((target("avx2,fma,f16c")))
 #define DSINFER_AVX512_SEQ __attribute__((target("avx2,fma,f16c,avx512f")))
 
 namespace dsinfer::cpu {
@@ -64,6 +67,42 @@ DSINFER_AVX512_SEQ void sum_pass(float* o, int64_t o_stride, const float* p, int
     }
 }
 
+// sum_block and sum_pass in eight lanes, four heads at a time.
+template <int NH, int NV>
+DSINFER_AVX2_SEQ inline void sum_block8(float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                                        const float* const* rows, int64_t i0, int64_t i1, int64_t n_rows, int64_t c) {
+  __m256 acc[NH][NV];
+  for (int h = 0; h < NH; ++h)
+    for (int v = 0; v < NV; ++v)
+      acc[h][v] = i0 == 0 ? _mm256_setzero_ps() : _mm256_loadu_ps(o + h * o_stride + c + 8 * v);
+  for (int64_t i = i0; i < i1; ++i) {
+    if (i + kRowsPerPass < n_rows)  // at most sixteen columns: one line
+      _mm_prefetch(reinterpret_cast<const char*>(rows[i + kRowsPerPass] + c), _MM_HINT_T0);
+    __m256 values[NV];
+    for (int v = 0; v < NV; ++v) values[v] = _mm256_loadu_ps(rows[i] + c + 8 * v);
+    for (int h = 0; h < NH; ++h) {
+      const __m256 weight = _mm256_set1_ps(p[h * p_stride + i]);
+      for (int v = 0; v < NV; ++v) acc[h][v] = _mm256_add_ps(acc[h][v], _mm256_mul_ps(weight, values[v]));
+    }
+  }
+  for (int h = 0; h < NH; ++h)
+    for (int v = 0; v < NV; ++v) _mm256_storeu_ps(o + h * o_stride + c + 8 * v, acc[h][v]);
+}
+
+template <int NH>
+DSINFER_AVX2_SEQ void sum_pass8(float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                                const float* const* rows, int64_t i0, int64_t i1, int64_t n_rows, int64_t d) {
+  int64_t c = 0;
+  for (; c + 16 <= d; c += 16) sum_block8<NH, 2>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, c);
+  for (; c + 8 <= d; c += 8) sum_block8<NH, 1>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, c);
+  for (; c < d; ++c)
+    for (int h = 0; h < NH; ++h) {
+      float sum = i0 == 0 ? 0.0f : o[h * o_stride + c];
+      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * rows[i][c];
+      o[h * o_stride + c] = sum;
+    }
+}
+
 }  // namespace
 
 DSINFER_AVX512_SEQ void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride,
@@ -86,6 +125,27 @@ DSINFER_AVX512_SEQ void weighted_sums_avx512(float* o, int64_t o_stride, const f
         case 6: sum_pass<6>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
         case 7: sum_pass<7>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
         default: sum_pass<8>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
+      }
+    }
+  }
+}
+
+DSINFER_AVX2_SEQ void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                                         const float* const* rows, int64_t n_rows, int64_t d) {
+  if (n_rows == 0) {
+    for (int h = 0; h < n_heads; ++h) std::fill_n(o + h * o_stride, d, 0.0f);
+    return;
+  }
+  for (int64_t i0 = 0; i0 < n_rows; i0 += kRowsPerPass) {
+    const int64_t i1 = std::min(i0 + kRowsPerPass, n_rows);
+    for (int h = 0; h < n_heads; h += 4) {
+      float* oh = o + h * o_stride;
+      const float* ph = p + h * p_stride;
+      switch (std::min(4, n_heads - h)) {
+        case 1: sum_pass8<1>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
+        case 2: sum_pass8<2>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
+        case 3: sum_pass8<3>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
+        default: sum_pass8<4>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
       }
     }
   }
