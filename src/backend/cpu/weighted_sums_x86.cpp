@@ -24,6 +24,17 @@ namespace {
 // context is read from memory once per step instead of once per head.
 constexpr int64_t kRowsPerPass = 32;
 
+// Columns [c0, d) that fill no vector, the same chains one value at a time.
+void sum_columns_one_by_one(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                            const float* const* rows, int64_t i0, int64_t i1, int64_t c0, int64_t d) {
+  for (int64_t c = c0; c < d; ++c)
+    for (int h = 0; h < n_heads; ++h) {
+      float sum = i0 == 0 ? 0.0f : o[h * o_stride + c];
+      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * rows[i][c];
+      o[h * o_stride + c] = sum;
+    }
+}
+
 // Columns [c, c + 16 NV) of NH heads' sums over rows [i0, i1) of n_rows: from zero when
 // i0 is the first row, else onward from what the previous pass stored (a float stored and
 // loaded back is the same float, so the chains keep their bits).
@@ -59,12 +70,7 @@ DSINFER_AVX512_SEQ void sum_pass(float* o, int64_t o_stride, const float* p, int
   int64_t c = 0;
   for (; c + 32 <= d; c += 32) sum_block<NH, 2>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, c);
   for (; c + 16 <= d; c += 16) sum_block<NH, 1>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, c);
-  for (; c < d; ++c)
-    for (int h = 0; h < NH; ++h) {
-      float sum = i0 == 0 ? 0.0f : o[h * o_stride + c];
-      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * rows[i][c];
-      o[h * o_stride + c] = sum;
-    }
+  sum_columns_one_by_one(o, o_stride, p, p_stride, NH, rows, i0, i1, c, d);
 }
 
 // sum_block and sum_pass in eight lanes, four heads at a time.
@@ -95,12 +101,7 @@ DSINFER_AVX2_SEQ void sum_pass8(float* o, int64_t o_stride, const float* p, int6
   int64_t c = 0;
   for (; c + 16 <= d; c += 16) sum_block8<NH, 2>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, c);
   for (; c + 8 <= d; c += 8) sum_block8<NH, 1>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, c);
-  for (; c < d; ++c)
-    for (int h = 0; h < NH; ++h) {
-      float sum = i0 == 0 ? 0.0f : o[h * o_stride + c];
-      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * rows[i][c];
-      o[h * o_stride + c] = sum;
-    }
+  sum_columns_one_by_one(o, o_stride, p, p_stride, NH, rows, i0, i1, c, d);
 }
 
 }  // namespace
