@@ -104,52 +104,38 @@ DSINFER_AVX2_SEQ void sum_pass8(float* o, int64_t o_stride, const float* p, int6
   sum_columns_one_by_one(o, o_stride, p, p_stride, NH, rows, i0, i1, c, d);
 }
 
-}  // namespace
+// One pass's sums for a group of heads: sum_pass<n> or sum_pass8<n>.
+using PassFn = void (*)(float* o, int64_t o_stride, const float* p, int64_t p_stride, const float* const* rows,
+                        int64_t i0, int64_t i1, int64_t n_rows, int64_t d);
 
-DSINFER_AVX512_SEQ void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                                             int n_heads, const float* const* rows, int64_t n_rows, int64_t d) {
+// weighted_sums pass by pass, heads in groups of up to N: passes[n - 1] sums n heads.
+template <size_t N>
+void sum_in_passes(const PassFn (&passes)[N], float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                   int n_heads, const float* const* rows, int64_t n_rows, int64_t d) {
   if (n_rows == 0) {
     for (int h = 0; h < n_heads; ++h) std::fill_n(o + h * o_stride, d, 0.0f);
     return;
   }
-  for (int64_t i0 = 0; i0 < n_rows; i0 += kRowsPerPass) {
-    const int64_t i1 = std::min(i0 + kRowsPerPass, n_rows);
-    for (int h = 0; h < n_heads; h += 8) {
-      float* oh = o + h * o_stride;
-      const float* ph = p + h * p_stride;
-      switch (std::min(8, n_heads - h)) {
-        case 1: sum_pass<1>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 2: sum_pass<2>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 3: sum_pass<3>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 4: sum_pass<4>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 5: sum_pass<5>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 6: sum_pass<6>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 7: sum_pass<7>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        default: sum_pass<8>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-      }
-    }
-  }
+  const int group = static_cast<int>(N);
+  for (int64_t i0 = 0; i0 < n_rows; i0 += kRowsPerPass)
+    for (int h = 0; h < n_heads; h += group)
+      passes[std::min(group, n_heads - h) - 1](o + h * o_stride, o_stride, p + h * p_stride, p_stride, rows, i0,
+                                               std::min(i0 + kRowsPerPass, n_rows), n_rows, d);
 }
 
-DSINFER_AVX2_SEQ void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                                         const float* const* rows, int64_t n_rows, int64_t d) {
-  if (n_rows == 0) {
-    for (int h = 0; h < n_heads; ++h) std::fill_n(o + h * o_stride, d, 0.0f);
-    return;
-  }
-  for (int64_t i0 = 0; i0 < n_rows; i0 += kRowsPerPass) {
-    const int64_t i1 = std::min(i0 + kRowsPerPass, n_rows);
-    for (int h = 0; h < n_heads; h += 4) {
-      float* oh = o + h * o_stride;
-      const float* ph = p + h * p_stride;
-      switch (std::min(4, n_heads - h)) {
-        case 1: sum_pass8<1>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 2: sum_pass8<2>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        case 3: sum_pass8<3>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-        default: sum_pass8<4>(oh, o_stride, ph, p_stride, rows, i0, i1, n_rows, d); break;
-      }
-    }
-  }
+}  // namespace
+
+void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                          const float* const* rows, int64_t n_rows, int64_t d) {
+  static constexpr PassFn kPasses[] = {sum_pass<1>, sum_pass<2>, sum_pass<3>, sum_pass<4>,
+                                       sum_pass<5>, sum_pass<6>, sum_pass<7>, sum_pass<8>};
+  sum_in_passes(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d);
+}
+
+void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                        const float* const* rows, int64_t n_rows, int64_t d) {
+  static constexpr PassFn kPasses[] = {sum_pass8<1>, sum_pass8<2>, sum_pass8<3>, sum_pass8<4>};
+  sum_in_passes(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d);
 }
 
 }  // namespace dsinfer::cpu
