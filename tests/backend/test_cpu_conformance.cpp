@@ -188,12 +188,17 @@ TEST_P(CpuConformance, FineOps) {
   EXPECT_LE(rel_error(run(*b.cpu, **cpu_norm), run(*b.reference, **ref_norm)), 1e-6);
 }
 
-// v = 16 puts every head's V rows on groups of eight, where the CPU backend runs W_v
-// through the packed tiles for Q8_0 / Q4_0; v = 12 keeps them on the stored rows.
+// v = 16 and 40 put every head's V rows on groups of eight, where the CPU backend runs W_v
+// through the packed tiles for Q8_0 / Q4_0; v = 12 keeps them on the stored rows. The
+// 70-token prefill after 37 positions spans several blocks of queries, chunks of keys and
+// chunks of value columns of the expanded form.
 TEST_P(CpuConformance, MlaAttentionBothForms) {
   Backends b(GetParam());
-  const int64_t H = 3, nope = 16, rope = 8, r = 40, start = 5, T = 4;
-  for (int64_t v : {12, 16})
+  const int64_t H = 3, nope = 16, rope = 8, r = 40;
+  struct Shape {
+    int64_t v, start, T;
+  };
+  for (const auto [v, start, T] : {Shape{12, 5, 4}, Shape{16, 5, 4}, Shape{40, 37, 70}})
   for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0}) {
     const int64_t lora = dtype_is_block_quantized(dtype) ? 64 : r;
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 21);
@@ -685,10 +690,15 @@ TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   for (const int64_t T : {10, 33}) expect_moe_rows_do_not_depend_on_batch(b, T);
 }
 
-// Tokens of one sequence, attended as one chunk or one by one at their positions.
+// Tokens of one sequence, attended as one chunk or one by one at their positions; 70
+// tokens span several blocks of queries and chunks of keys and value columns.
 TEST_P(CpuConformance, MlaAttentionRowsDoNotDependOnBatch) {
   Backends b(GetParam());
-  const int64_t H = 3, nope = 16, rope = 8, v = 12, start = 5, T = 6, lora = 64;
+  const int64_t H = 3, nope = 16, rope = 8, start = 5, lora = 64;
+  struct Shape {
+    int64_t v, T;
+  };
+  for (const auto [v, T] : {Shape{12, 6}, Shape{40, 70}})
   for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 24);
     auto w = std::move(b.cpu->prepare_weight(kv_b.view)).value();

@@ -4,9 +4,9 @@
 // by q_nope as stored for Q4_0 / Q8_0, else from a float32 transposed copy made on first
 // use); scores against the cached c_kv and k_pe; the attention-weighted latent goes
 // through W_v (the packed tiles where kv_b is packed, else the stored rows). Expanded form
-// (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then up to four
-// queries of a head at a time attend through the score and value tiles (kernels.h), with
-// at most four rows of scores per thread; the full score matrix is never built. With a
+// (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then blocks of
+// a head's queries attend through the score and value tiles (kernels.h), with one block's
+// rows of scores per thread; the full score matrix is never built. With a
 // selection (V3.2) each query attends to its listed positions only, in the listed
 // (ascending) order.
 #include <algorithm>
@@ -302,9 +302,17 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   });
 }
 
+// Prefill holds the scores of kBlockQueries queries of a head at once, so that each chunk of
+// kChunkKeyBlocks blocks of keys and of kValueColumns value columns is read into cache once
+// for all of them, where four queries at a time read every key and value from memory.
+constexpr int64_t kBlockQueries = 32;
+constexpr int64_t kChunkKeyBlocks = 8;
+constexpr int64_t kValueColumns = 32;
+
 // Attention of every query with the tile kernels. Causal: per head, the keys ([nope | rope]
-// values) are transposed once into blocks of eight; queries go four at a time through the
-// score and value tiles. Scores a query computes past its own position are dropped and its
+// values) are transposed once into blocks of eight, its values gathered into column chunks;
+// queries go a block at a time through the score and value tiles. Scores a query computes
+// past its own position (up to the block's last) are dropped and its
 // probabilities there are zero, which leaves every sum it owns unchanged, bit for bit: a
 // query's output does not depend on the batch around it. With lists (V3.2), each query's
 // keys and values are gathered and go through the same tiles alone, so a list of every
@@ -330,7 +338,7 @@ void attend(CpuContext& ctx, const MlaAttentionArgs& a, Tensor kv, float* thread
     ctx.pool.parallel_for_dynamic(T * H, /*chunks_per_thread=*/8, [&](int thread, int64_t begin, int64_t end) {
       float* keys_t = thread_area + thread * per_thread;
       float* probs = keys_t + padded * q_head;
-      float* values = probs + 4 * padded;
+      float* values = probs + kBlockQueries * padded;
       for (int64_t pair = begin; pair < end; ++pair) {
         const int64_t t = pair / H, h = pair % H;
         const Visible seen = visible_positions(a, t);
@@ -349,22 +357,41 @@ void attend(CpuContext& ctx, const MlaAttentionArgs& a, Tensor kv, float* thread
   ctx.pool.parallel_for_dynamic(H, /*chunks_per_thread=*/8, [&](int thread, int64_t h0, int64_t h1) {
     float* keys_t = thread_area + thread * per_thread;
     float* probs = keys_t + padded * q_head;
+    float* values = probs + kBlockQueries * padded;
     for (int64_t h = h0; h < h1; ++h) {
       transpose_keys(keys_t, h, Visible{nullptr, ctx_len});
-      for (int64_t t0 = 0; t0 < T; t0 += 4) {
-        const int nq = static_cast<int>(std::min<int64_t>(4, T - t0));
-        const float* q[4];
-        for (int j = 0; j < nq; ++j) q[j] = a.q.f32_row(t0 + j) + h * q_head;
-        const int64_t keys = a.start_pos + t0 + nq;  // those the last query sees
-        k.key_block_scores(q, nq, keys_t, q_head, (keys + 7) / 8, a.softmax_scale, probs, padded);
-        for (int j = 0; j < nq; ++j) {
+      // The head's values in column chunks, each chunk's rows consecutive: a chunk stays in
+      // cache for every query of a block, where the rows in kv lie a row of all heads apart.
+      const float* v_rows = kv.f32_row(0) + h * kv_head + a.nope_dim;
+      for (int64_t c = 0; c < a.v_head_dim; c += kValueColumns) {
+        const int64_t width = std::min(kValueColumns, a.v_head_dim - c);
+        float* chunk = values + c * padded;
+        for (int64_t i = 0; i < ctx_len; ++i) std::copy_n(v_rows + i * kv.row_stride + c, width, chunk + i * width);
+      }
+      for (int64_t t0 = 0; t0 < T; t0 += kBlockQueries) {
+        const int64_t nq = std::min(kBlockQueries, T - t0);
+        const float* q[kBlockQueries];
+        for (int64_t j = 0; j < nq; ++j) q[j] = a.q.f32_row(t0 + j) + h * q_head;
+        const int64_t keys = a.start_pos + t0 + nq;  // those the block's last query sees
+        const int64_t key_blocks = (keys + 7) / 8;
+        for (int64_t b = 0; b < key_blocks; b += kChunkKeyBlocks)
+          for (int64_t j = 0; j < nq; j += kMaxScoreQueries)
+            k.key_block_scores(q + j, static_cast<int>(std::min<int64_t>(kMaxScoreQueries, nq - j)),
+                               keys_t + b * q_head * 8, q_head, std::min(kChunkKeyBlocks, key_blocks - b),
+                               a.softmax_scale, probs + j * padded + 8 * b, padded);
+        for (int64_t j = 0; j < nq; ++j) {
           float* row = probs + j * padded;
           const int64_t seen = a.start_pos + t0 + j + 1;
           softmax_in_place(k, row, seen);
           std::fill(row + seen, row + keys, 0.0f);
         }
-        k.value_row_sums(probs, padded, nq, kv.f32_row(0) + h * kv_head + a.nope_dim, kv.row_stride, keys,
-                         a.v_head_dim, a.out.f32_row(t0) + h * a.v_head_dim, a.out.row_stride);
+        for (int64_t c = 0; c < a.v_head_dim; c += kValueColumns) {
+          const int64_t width = std::min(kValueColumns, a.v_head_dim - c);
+          for (int64_t j = 0; j < nq; j += 4)  // value_row_sums takes up to four rows
+            k.value_row_sums(probs + j * padded, padded, static_cast<int>(std::min<int64_t>(4, nq - j)),
+                             values + c * padded, width, keys, width,
+                             a.out.f32_row(t0 + j) + h * a.v_head_dim + c, a.out.row_stride);
+        }
       }
     }
   });
@@ -376,9 +403,9 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
   const int64_t kv_head = a.nope_dim + a.v_head_dim;
   const int64_t q_head = a.nope_dim + a.rope_dim;
 
-  // Per thread: transposed keys, four rows of scores and gathered value rows.
+  // Per thread: transposed keys, kBlockQueries rows of scores and gathered value rows.
   const int64_t padded = (ctx_len + 7) / 8 * 8;
-  const int64_t per_thread = padded * (q_head + 4 + a.v_head_dim);
+  const int64_t per_thread = padded * (q_head + kBlockQueries + a.v_head_dim);
   const size_t kv_size = static_cast<size_t>(ctx_len * H * kv_head);
   ctx.attention_buffer.resize(kv_size + static_cast<size_t>(ctx.pool.size() * per_thread));
   Tensor kv = Tensor::contiguous(DType::kF32, ctx_len, H * kv_head, ctx.attention_buffer.data());
