@@ -304,7 +304,8 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
 
 // Prefill holds the scores of kBlockQueries queries of a head at once, so that each chunk of
 // kChunkKeyBlocks blocks of keys and of kValueColumns value columns is read into cache once
-// for all of them, where four queries at a time read every key and value from memory.
+// for all of them rather than from memory for every few queries (pp2048 on A Q4_0 1.3-1.45x,
+// docs/benchmarks.md, CPU backend, session 30).
 constexpr int64_t kBlockQueries = 32;
 constexpr int64_t kChunkKeyBlocks = 8;
 constexpr int64_t kValueColumns = 32;
