@@ -34,8 +34,8 @@ struct BenchOptions {
 
 struct Measurement {
   std::string test;
-  double tokens_per_s = 0;
-  double stddev = 0;
+  double tokens_per_s = 0;  // median over the timed runs: one run held up by the machine moves it little
+  double stddev = 0;        // spread of the runs about their mean
   double bandwidth_gbs = 0;  // median of the probes taken around the timed runs
   double pct_of_bound = 0;   // median over the runs, each against the probes beside it
   std::vector<double> rates;       // tokens/s of each timed run
@@ -60,7 +60,7 @@ Measurement summarize(const std::string& test, const std::vector<double>& rates,
     const double bound = 0.5 * (bandwidths[r] + bandwidths[r + 1]) * 1e9 / static_cast<double>(bytes_per_token);
     pcts.push_back(100.0 * rates[r] / bound);
   }
-  return {test, mean, rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0,
+  return {test, median(rates), rates.size() > 1 ? std::sqrt(var / static_cast<double>(rates.size() - 1)) : 0.0,
           median(bandwidths), median(pcts), rates, bandwidths};
 }
 

@@ -3,11 +3,12 @@
 DeepSeek-V4 model, as a user runs them with --json.
 
 bench: one object per test named pp<P> / tg<N> (with " @ d<D>" under -d), one rate per timed run and one bandwidth
-probe before the first run and after each, its percentage of the bound the median over the runs of tokens/s x
-bytes per token / the mean of the two probes beside the run, and bytes per token what a decode step reads as
-counted here from the safetensors headers, independently of dsinfer's own tensor table: every tensor outside the
-MTP layers in full (block scales included), but one row of the embedding and of V4's hash-routing tables, and
-num_experts_per_tok / n_routed_experts of the routed experts' tensors.
+probe before the first run and after each, tokens/s and bandwidth the medians of those, stddev the runs' spread, its
+percentage of the bound the median over the runs of tokens/s x bytes per token / the mean of the two probes beside
+the run, and bytes per token what a decode step reads as counted here from the safetensors headers, independently
+of dsinfer's own tensor table: every tensor outside the MTP layers in full (block scales included), but one row of
+the embedding and of V4's hash-routing tables, and num_experts_per_tok / n_routed_experts of the routed experts'
+tensors.
 bench-serve: one object per concurrency level asked for, every stream's tokens generated.
 Bad arguments are refused with a message.
 """
@@ -43,7 +44,7 @@ def tensor_bytes(folder):
 
 
 def check_bench(dsinfer, model, failures):
-    out = run([dsinfer, "bench", "-m", model, "-p", "8", "-n", "4", "-r", "2", "-t", "2", "--json"]).stdout
+    out = run([dsinfer, "bench", "-m", model, "-p", "8", "-n", "4", "-r", "3", "-t", "2", "--json"]).stdout
     rows = json.loads(out)
     names = [r["test"] for r in rows]
     if names != ["pp8", "tg4"]:
@@ -71,12 +72,14 @@ def check_bench(dsinfer, model, failures):
         if r["tokens_per_s"] <= 0 or r["threads"] != 2:
             failures.append(f"{model.name} {r['test']}: {r}")
         rates, probes = r.get("samples_tokens_per_s", []), r.get("samples_bandwidth_gbs", [])
-        if len(rates) != 2 or len(probes) != 3 or min(probes, default=0) <= 0:
-            failures.append(f"{model.name} {r['test']}: -r 2 gave runs {rates} and probes {probes}")
-        elif abs(r["tokens_per_s"] - statistics.mean(rates)) > 1e-6 * r["tokens_per_s"] or \
+        if len(rates) != 3 or len(probes) != 4 or min(probes, default=0) <= 0:
+            failures.append(f"{model.name} {r['test']}: -r 3 gave runs {rates} and probes {probes}")
+        elif abs(r["tokens_per_s"] - statistics.median(rates)) > 1e-6 * r["tokens_per_s"] or \
                 r["bandwidth_gbs"] != statistics.median(probes):
             failures.append(f"{model.name} {r['test']}: {r['tokens_per_s']} t/s and {r['bandwidth_gbs']} GB/s are not "
-                            f"the mean of {rates} and the median of {probes}")
+                            f"the medians of {rates} and {probes}")
+        elif abs(r["stddev"] - statistics.stdev(rates)) > 1e-6 * max(r["stddev"], 1e-9):
+            failures.append(f"{model.name} {r['test']}: stddev {r['stddev']} is not that of {rates}")
     tg = rows[-1]
     rates, probes = tg["samples_tokens_per_s"], tg["samples_bandwidth_gbs"]
     expected_pct = statistics.median(100 * rate * tg["bytes_per_token"] / ((probes[i] + probes[i + 1]) / 2 * 1e9)
