@@ -34,7 +34,7 @@ struct BenchOptions {
 
 struct Measurement {
   std::string test;
-  double tokens_per_s = 0;  // median over the timed runs: one run held up by the machine moves it little
+  double tokens_per_s = 0;  // median of the timed runs: a run held up by the machine moves it little
   double stddev = 0;        // spread of the runs about their mean
   double bandwidth_gbs = 0;  // median of the probes taken around the timed runs
   double pct_of_bound = 0;   // median over the runs, each against the probes beside it
@@ -199,7 +199,8 @@ void add_bench_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-d,--depth", o->depth,
                   "Tokens already in the context when each test starts (filled untimed; the bound counts weights only)")
       ->default_val(0);
-  cmd->add_option("-r,--repeats", o->repeats, "Timed runs per test")->default_val(5);
+  cmd->add_option("-r,--repeats", o->repeats, "Timed runs per test (t/s is their median, ± their standard deviation)")
+      ->default_val(5);
   cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {
