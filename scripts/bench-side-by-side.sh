@@ -34,14 +34,16 @@ while [ $# -gt 0 ]; do
   esac
   shift 2
 done
-[ -n "$peer" ] && [ -n "$model" ] || usage
+if [ -z "$peer" ] || [ -z "$model" ]; then usage; fi
 [ -x "$peer" ] || die "peer llama-bench '$peer' is not an executable file"
 [ -x "$dsinfer" ] || die "'$dsinfer' is not an executable file (build with scripts/build.sh, or pass --dsinfer)"
 [ -f "$model" ] || die "model '$model' is not a file"
 for n in "$rounds" "$prompt" "$gen" "$threads" "$repeats"; do
   [[ "$n" =~ ^[0-9]+$ ]] || die "'$n' is not a whole number"
 done
-[ "$prompt" -gt 0 ] && [ "$gen" -gt 0 ] && [ "$repeats" -gt 0 ] || die "-p, -n and -r must be at least 1"
+for n in "$prompt" "$gen" "$threads" "$repeats"; do
+  [ "$n" -gt 0 ] || die "-p, -n, -t and -r must be at least 1"
+done
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
