@@ -74,6 +74,7 @@ pp, tg = ours["pp"]["tokens_per_s"], ours["tg"]["tokens_per_s"]
 bound = ours["tg"]["bandwidth_gbs"] * 1e9 / ours["tg"]["bytes_per_token"]
 print(f"| {round_} | {pp:.2f} / {peer_median['pp']:.2f} ({pp / peer_median['pp']:.2f}x) "
       f"| {tg:.2f} / {peer_median['tg']:.2f} ({tg / peer_median['tg']:.2f}x) "
-      f"| {ours['tg']['bandwidth_gbs']:.1f} | {ours['tg']['pct_of_bound']:.1f} | {100 * peer_median['tg'] / bound:.1f} |")
+      f"| {ours['tg']['bandwidth_gbs']:.1f} | {ours['tg']['pct_of_bound']:.1f} "
+      f"| {100 * peer_median['tg'] / bound:.1f} |")
 EOF
 done
