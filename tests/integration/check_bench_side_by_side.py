@@ -86,10 +86,14 @@ def main():
                 failures.append(f"row {i + 1}: round {rnd}, peer medians {peer_pp} / {peer_tg} (want 140 / 58000)")
             if abs(float(pp_x) - float(pp) / 140.0) > 0.006 or abs(float(tg_x) - float(tg) / 58000.0) > 0.006:
                 failures.append(f"row {i + 1}: ratios {pp_x} / {tg_x} for {pp} / {tg} against 140 / 58000")
-            expected_peer_pct = 100 * 58000.0 * bytes_per_token / (float(probe) * 1e9)
-            if abs(float(peer_pct) - expected_peer_pct) > 0.002 * expected_peer_pct + 0.051:
-                failures.append(f"row {i + 1}: peer share {peer_pct}%, expected {expected_peer_pct:.2f}% "
-                                f"({bytes_per_token} bytes per token at {probe} GB/s)")
+            # The row shows the probe to 0.1 GB/s and the share to 0.1%; the script divides by the
+            # unrounded probe, so the share may lie anywhere the rounded probe allows (at the
+            # 16 GB/s of a sanitizer build that is about 0.3% either way).
+            peer_bytes_per_s = 100 * 58000.0 * bytes_per_token / 1e9
+            low, high = peer_bytes_per_s / (float(probe) + 0.05), peer_bytes_per_s / (float(probe) - 0.05)
+            if not low - 0.051 <= float(peer_pct) <= high + 0.051:
+                failures.append(f"row {i + 1}: peer share {peer_pct}%, expected {low:.2f}-{high:.2f}% "
+                                f"({bytes_per_token} bytes per token at {probe} GB/s, rounded)")
             if not 0 < float(ds_pct) or float(pp) <= 0 or float(tg) <= 0:
                 failures.append(f"row {i + 1}: dsinfer figures {pp} / {tg} / {ds_pct}%")
         calls = [json.loads(line) for line in log.read_text().splitlines()]
