@@ -1,6 +1,8 @@
 // Fuzzes the chat-template parser and renderer: the bytes before the first NUL
 // are the template, the bytes after it (when they parse as JSON) the messages.
 // Must never crash, hang or exhaust memory; errors are fine.
+//
+// Run: scripts/fuzz.sh fuzz_chat_template [SECONDS] (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>

@@ -3,11 +3,7 @@
 // buffer, is aligned and has the size its type and dimensions need; never a crash, an
 // out-of-bounds read (AddressSanitizer), a huge allocation or a hang.
 //
-// Build and run (from the repository root; clang 14+):
-//   CXX=clang++ cmake -B build-fuzz -G Ninja -DDSINFER_FUZZ=ON -DDSINFER_TESTS=OFF
-//   cmake --build build-fuzz --target fuzz_gguf_header -j2
-//   mkdir -p build-fuzz/corpus-gguf && build-fuzz/fuzz/fuzz_gguf_header build-fuzz/corpus-gguf \
-//     fuzz/corpus/gguf_header -dict=fuzz/gguf.dict -max_total_time=60 -rss_limit_mb=2048
+// Run: scripts/fuzz.sh fuzz_gguf_header [SECONDS] (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 

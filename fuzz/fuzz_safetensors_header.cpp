@@ -3,11 +3,7 @@
 // every tensor lies inside the buffer and matches its shape; never a crash, an
 // out-of-bounds read (AddressSanitizer) or a hang.
 //
-// Build and run (from the repository root; clang 14+):
-//   CXX=clang++ cmake -B build-fuzz -G Ninja -DDSINFER_FUZZ=ON -DDSINFER_TESTS=OFF
-//   cmake --build build-fuzz --target fuzz_safetensors_header -j2
-//   mkdir -p build-fuzz/corpus && build-fuzz/fuzz/fuzz_safetensors_header build-fuzz/corpus \
-//     fuzz/corpus/safetensors_header -dict=fuzz/safetensors.dict -max_total_time=60
+// Run: scripts/fuzz.sh fuzz_safetensors_header [SECONDS] (docs/fuzzing.md).
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -4,6 +4,8 @@
 // text exactly as the regex path does.
 //
 //   first byte even: the rest is a tokenizer.json; odd: the rest is text
+//
+// Run: scripts/fuzz.sh fuzz_tokenizer [SECONDS] (docs/fuzzing.md).
 #include <cstdint>
 #include <cstdlib>
 #include <string>
