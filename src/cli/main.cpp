@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <new>
 
 #include "cli/commands.h"
 
@@ -28,6 +29,13 @@ int main(int argc, char** argv) {
   add_tokenize_command(app, exit_code);
   add_detokenize_command(app, exit_code);
   add_chat_template_command(app, exit_code);
-  CLI11_PARSE(app, argc, argv);
+  // The commands report their errors as values; memory that cannot be had is the one
+  // failure that arrives as an exception (a buffer sized by the model and the request).
+  try {
+    CLI11_PARSE(app, argc, argv);
+  } catch (const std::bad_alloc&) {
+    return report_error(dsinfer::error("out of memory: the model, the context size (-c) or the batch asks for more "
+                                       "memory than this machine can give"));
+  }
   return exit_code;
 }

@@ -117,6 +117,46 @@ Status require_positive(const std::string& origin, const char* field, int64_t va
   return Status::ok();
 }
 
+// Upper limits on the counts that size the tensor table (an entry per layer and per routed
+// expert) before any tensor is read. They lie far above any released model (V3, R1 and
+// Kimi K2: 61 layers, 256 or 384 experts, one MTP layer) and keep a corrupt or hostile
+// config.json from spending minutes and gigabytes on a table the checkpoint cannot match.
+constexpr int64_t kMaxLayers = 512;
+constexpr int64_t kMaxNextnLayers = 16;
+constexpr int64_t kMaxRoutedExperts = 4096;
+// Sinkhorn iterations of V4's mHC mixing, run per token and layer (the release uses 20).
+constexpr int64_t kMaxSinkhornIters = 1000;
+
+Status check_counts(const ModelConfig& c, const std::string& origin) {
+  const std::pair<const char*, std::pair<int64_t, int64_t>> counts[] = {
+      {"num_hidden_layers", {c.num_hidden_layers, kMaxLayers}},
+      {"num_nextn_predict_layers", {c.num_nextn_predict_layers, kMaxNextnLayers}},
+      {"n_routed_experts", {c.n_routed_experts, kMaxRoutedExperts}},
+  };
+  for (const auto& [field, value_and_limit] : counts) {
+    const auto [value, limit] = value_and_limit;
+    if (value < 0) return error("{}: field '{}' must not be negative, found {}", origin, field, value);
+    if (value > limit)
+      return error("{}: field '{}' is {}; dsinfer supports at most {} (is this the config of the checkpoint?)", origin,
+                   field, value, limit);
+  }
+  return Status::ok();
+}
+
+// RoPE bases and the norm epsilon: a base of 0 or below, or a negative epsilon, would give
+// NaN logits without a word.
+Status check_numbers(const ModelConfig& c, const std::string& origin) {
+  std::vector<std::pair<const char*, double>> bases = {{"rope_theta", c.rope_theta}};
+  if (c.v4) bases.emplace_back("compress_rope_theta", c.v4->compress_rope_theta);
+  for (const auto& [field, base] : bases) {
+    if (!(base > 0) || !std::isfinite(base))
+      return error("{}: field '{}' must be a positive number (a RoPE base), found {}", origin, field, base);
+  }
+  if (!(c.rms_norm_eps >= 0) || !std::isfinite(c.rms_norm_eps))
+    return error("{}: field 'rms_norm_eps' must not be negative, found {}", origin, c.rms_norm_eps);
+  return Status::ok();
+}
+
 // deepseek_v32 configs name the indexer's sizes at the top level; all three are required.
 Result<IndexerConfig> parse_indexer(const FieldReader& r) {
   IndexerConfig ix;
@@ -153,6 +193,8 @@ Status validate(const ModelConfig& c, const std::string& origin) {
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "qk_rope_head_dim", c.qk_rope_head_dim));
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "v_head_dim", c.v_head_dim));
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "max_position_embeddings", c.max_position_embeddings));
+  DSINFER_RETURN_IF_ERROR(check_counts(c, origin));
+  DSINFER_RETURN_IF_ERROR(check_numbers(c, origin));
   if (c.qk_rope_head_dim % 2 != 0)
     return error("{}: field 'qk_rope_head_dim' must be even (RoPE rotates pairs), found {}", origin, c.qk_rope_head_dim);
   if (c.q_lora_rank) DSINFER_RETURN_IF_ERROR(require_positive(origin, "q_lora_rank", *c.q_lora_rank));
@@ -163,7 +205,6 @@ Status validate(const ModelConfig& c, const std::string& origin) {
   if (c.first_k_dense_replace > 0 || c.n_routed_experts == 0)
     DSINFER_RETURN_IF_ERROR(require_positive(origin, "intermediate_size", c.intermediate_size));
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "moe_layer_freq", c.moe_layer_freq));
-  if (c.n_routed_experts < 0) return error("{}: field 'n_routed_experts' must not be negative", origin);
   if (c.n_shared_experts < 0) return error("{}: field 'n_shared_experts' must not be negative", origin);
   if (c.n_routed_experts > 0) {
     DSINFER_RETURN_IF_ERROR(require_positive(origin, "moe_intermediate_size", c.moe_intermediate_size));
@@ -221,12 +262,16 @@ Status parse_v4(const FieldReader& r, ModelConfig& c) {
     DSINFER_RETURN_IF_ERROR(r.int_field(key, *slot, /*required=*/true));
     if (*slot <= 0) return error("{}: field '{}' must be positive, found {}", origin, key, *slot);
   }
+  if (v.hc_sinkhorn_iters > kMaxSinkhornIters)
+    return error("{}: field 'hc_sinkhorn_iters' is {}; dsinfer supports at most {} (the release uses 20)", origin,
+                 v.hc_sinkhorn_iters, kMaxSinkhornIters);
   int64_t q_lora = 0;
   DSINFER_RETURN_IF_ERROR(r.int_field("q_lora_rank", q_lora, true));
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "q_lora_rank", q_lora));
   c.q_lora_rank = q_lora;
   DSINFER_RETURN_IF_ERROR(r.int_field("num_hash_layers", v.num_hash_layers, false));
   DSINFER_RETURN_IF_ERROR(r.int_field("num_nextn_predict_layers", c.num_nextn_predict_layers, false));
+  DSINFER_RETURN_IF_ERROR(check_counts(c, origin));
   DSINFER_RETURN_IF_ERROR(r.int_field("n_shared_experts", c.n_shared_experts, false));
   DSINFER_RETURN_IF_ERROR(r.number_field("routed_scaling_factor", c.routed_scaling_factor));
   DSINFER_RETURN_IF_ERROR(r.number_field("swiglu_limit", v.swiglu_limit));
@@ -284,6 +329,7 @@ Status parse_v4(const FieldReader& r, ModelConfig& c) {
   if (c.n_shared_experts < 0) return error("{}: field 'n_shared_experts' must not be negative", origin);
   if (v.swiglu_limit < 0) return error("{}: field 'swiglu_limit' must not be negative", origin);
   if (!(v.hc_eps >= 0)) return error("{}: field 'hc_eps' must not be negative", origin);
+  DSINFER_RETURN_IF_ERROR(check_numbers(c, origin));
   if (!c.fp8 || !c.fp8->ue8m0_scales)
     return error("{}: deepseek_v4 needs quantization_config with scale_fmt 'ue8m0' (the released FP8/FP4 layout)", origin);
   if (const json* act = r.find("hidden_act"); act && (!act->is_string() || act->get<std::string>() != "silu"))

@@ -109,7 +109,6 @@ Result<FfnWeights> load_ffn(const WeightLoader& load, const std::string& prefix,
 Status DeepSeekModel::load_weights() {
   const ModelConfig& c = config();
   const WeightLoader load(*weights_, backend_);
-  rope_ = make_rope_table(c);
   softmax_scale_ = static_cast<float>(c.softmax_scale());
   router_spec_ = router_spec(c);
   if (c.indexer && c.indexer->rope_interleave) index_rope_pairs_ = RopePairs::kInterleaved;
@@ -163,7 +162,17 @@ Status DeepSeekModel::load_weights() {
       DSINFER_ASSIGN_OR_RETURN(moe.shared, load_ffn(load, p + "mlp.shared_experts.", moe.expert_tensors));
     }
   }
+  // After the weights: their shapes have checked qk_rope_head_dim against the checkpoint,
+  // so a config that overstates it fails there rather than allocating its table.
+  rope_ = make_rope_table(c);
   return Status::ok();
+}
+
+// The indexer's selection per query: index_topk tokens, but never more than the context
+// can hold (tests set a huge index_topk to make attention dense, and a config may too).
+int64_t DeepSeekModel::selection_width() const {
+  const ModelConfig& c = config();
+  return c.indexer ? std::min(c.indexer->topk, c.max_position_embeddings) : 0;
 }
 
 void DeepSeekModel::ensure_activations(int64_t tokens) {
@@ -175,7 +184,7 @@ void DeepSeekModel::ensure_activations(int64_t tokens) {
   const int64_t inter = c.intermediate_size;
   const IndexerConfig ix = c.indexer.value_or(IndexerConfig{});  // all zero without an indexer
   const int64_t widths[] = {H,     H,     q_low, heads * c.qk_head_dim(), c.latent_dim(), heads * c.v_head_dim,
-                            H,     inter, inter, H, ix.n_heads * ix.head_dim, ix.head_dim, ix.n_heads, ix.topk};
+                            H,     inter, inter, H, ix.n_heads * ix.head_dim, ix.head_dim, ix.n_heads, selection_width()};
   const int64_t per_token = std::accumulate(std::begin(widths), std::end(widths), int64_t{0});
   static_assert(sizeof(float) == sizeof(int32_t));  // the selection shares the float buffer
   act_.buffer = backend_.allocate(static_cast<size_t>(per_token * tokens) * sizeof(float));
@@ -252,7 +261,7 @@ void DeepSeekModel::indexer_block(int64_t layer, std::span<const SequenceChunk> 
     backend_.indexer_topk({.selected = act_.selected.row_slice(offset, n), .q = q.row_slice(offset, n),
                            .weights = weights.row_slice(offset, n),
                            .keys = {pages_.data(), chunk.cache.block_rows, length}, .n_heads = ix.n_heads,
-                           .head_dim = ix.head_dim, .top_k = ix.topk, .start_pos = chunk.start_pos,
+                           .head_dim = ix.head_dim, .top_k = selection_width(), .start_pos = chunk.start_pos,
                            .weight_scale = weight_scale});
     offset += n;
   }

@@ -107,6 +107,7 @@ class DeepSeekModel {
     Tensor selected;                         // V3.2: int32 [T, index_topk]
   };
   void ensure_activations(int64_t tokens);
+  int64_t selection_width() const;
   Status check_chunk(const SequenceChunk& chunk) const;
   void attention_block(int64_t layer, std::span<const SequenceChunk> chunks, std::span<const int32_t> positions);
   // V3.2: the indexer keys of the step's tokens into the cache, then each chunk's

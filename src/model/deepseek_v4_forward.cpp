@@ -381,7 +381,8 @@ void DeepSeekV4Model::attend(const V4AttentionWeights& a, int64_t layer, int64_t
   // Which rows each query sees: its window, then compressed rows (all ready ones for HCA,
   // the indexer's choice for CSA), -1 padded.
   const int64_t n_raw = raw.rows;
-  const int64_t width = W + (a.indexer ? topk : n_compressed);
+  // No query of the chunk sees more raw rows than there are positions up to its end.
+  const int64_t width = std::min(W, start + T) + (a.indexer ? topk : n_compressed);
   ws.visible.assign(static_cast<size_t>(T * width), -1);
   for (int64_t t = 0; t < T; ++t) {
     const int64_t s = start + t;

@@ -392,5 +392,34 @@ TEST(ModelConfig, DeepSeekV4ErrorsNameTheField) {
   expect_error(j, {"scale_fmt 'ue8m0'"});
 }
 
+// Counts that size the tensor table before any tensor is read, and the numbers that would
+// give NaN logits: refused with the field named (tests/integration/check_config_sweep.py
+// found each one hanging, crashing or giving NaN before).
+TEST(ModelConfig, RefusesCountsAndNumbersNoModelHas) {
+  const std::pair<const char*, json> v3_cases[] = {
+      {"n_routed_experts", 4097}, {"num_hidden_layers", 513}, {"num_nextn_predict_layers", 17},
+      {"num_nextn_predict_layers", -1}, {"rope_theta", 0}, {"rope_theta", -1.0}, {"rms_norm_eps", -1e-6},
+  };
+  for (const auto& [field, value] : v3_cases) {
+    json j = v3_config_json();
+    j[field] = value;
+    if (std::string(field) == "n_routed_experts") j["n_group"] = 1;
+    expect_error(j, {std::string("'") + field + "'"});
+  }
+  json limits = v3_config_json();
+  limits["n_routed_experts"] = 4096;
+  limits["num_hidden_layers"] = 512;
+  limits["num_nextn_predict_layers"] = 16;
+  limits["rms_norm_eps"] = 0.0;
+  EXPECT_EQ(parse_ok(limits).n_routed_experts, 4096);
+
+  for (const auto& [field, value] : {std::pair<const char*, json>{"hc_sinkhorn_iters", 1001},
+                                     {"compress_rope_theta", 0}, {"num_nextn_predict_layers", -1}}) {
+    json j = v4_config();
+    j[field] = value;
+    expect_error(j, {std::string("'") + field + "'"});
+  }
+}
+
 }  // namespace
 }  // namespace dsinfer

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <new>
 #include <thread>
 
 #include "backend/cpu/cpu_context.h"
@@ -14,7 +15,9 @@ namespace {
 class AlignedBuffer final : public DeviceBuffer {
  public:
   explicit AlignedBuffer(size_t bytes)
-      : bytes_(bytes), data_(std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64))) {}
+      : bytes_(bytes), data_(std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64))) {
+    if (!data_) throw std::bad_alloc();  // as the reference backend's vector does
+  }
   ~AlignedBuffer() override { std::free(data_); }
   void* data() override { return data_; }
   size_t size() const override { return bytes_; }
