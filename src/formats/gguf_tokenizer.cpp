@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_member.h"
+
 namespace dsinfer {
 namespace {
 
@@ -99,7 +101,7 @@ Result<bool> add_hf_tokenizer_metadata(const std::string& model_dir, int64_t voc
       if (!added.is_object() || !added.contains("id") || !added["id"].is_number_integer() ||
           !added.contains("content") || !added["content"].is_string())
         return error("{}: an added_tokens entry lacks an integer 'id' or a string 'content'", origin);
-      const bool special = added.value("special", false);
+      const bool special = json_member_or(added, "special", false);
       DSINFER_RETURN_IF_ERROR(
           place(added["id"].get<int64_t>(), added["content"].get<std::string>(), special ? kControl : kUserDefined));
     }

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_member.h"
 #include "tokenizer/pretokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -20,8 +21,9 @@ constexpr std::string_view kWords =
     "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+";
 
 bool is_isolated_regex(const json& stage, std::string_view pattern) {
-  if (!stage.is_object() || stage.value("type", "") != "Split" || stage.value("behavior", "") != "Isolated") return false;
-  if (stage.value("invert", true)) return false;
+  if (!stage.is_object() || json_member_or<std::string>(stage, "type", "") != "Split" ||
+      json_member_or<std::string>(stage, "behavior", "") != "Isolated") return false;
+  if (json_member_or(stage, "invert", true)) return false;
   auto p = stage.find("pattern");
   if (p == stage.end() || !p->is_object() || p->size() != 1) return false;
   auto re = p->find("Regex");
@@ -41,14 +43,14 @@ bool is_ascii_letter(unsigned char c) { return (c | 0x20) >= 'a' && (c | 0x20) <
 }  // namespace
 
 bool DeepSeekPreTokenizer::matches(const json& spec) {
-  if (!spec.is_object() || spec.value("type", "") != "Sequence") return false;
+  if (!spec.is_object() || json_member_or<std::string>(spec, "type", "") != "Sequence") return false;
   auto list = spec.find("pretokenizers");
   if (list == spec.end() || !list->is_array() || list->size() != 4) return false;
   const json& byte_level = (*list)[3];
   return is_isolated_regex((*list)[0], kDigits) && is_isolated_regex((*list)[1], kCjk) &&
          is_isolated_regex((*list)[2], kWords) && byte_level.is_object() &&
-         byte_level.value("type", "") == "ByteLevel" && !byte_level.value("add_prefix_space", true) &&
-         !byte_level.value("use_regex", true);
+         json_member_or<std::string>(byte_level, "type", "") == "ByteLevel" &&
+         !json_member_or(byte_level, "add_prefix_space", true) && !json_member_or(byte_level, "use_regex", true);
 }
 
 // Stage 1, \p{N}{1,3}: runs of numbers in threes from the left; the text between them

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/json_member.h"
+
 namespace dsinfer {
 namespace {
 
@@ -36,7 +38,7 @@ Result<std::optional<std::string>> chat_template_field(const json& config, const
   if (it->is_string()) return std::optional<std::string>{it->get<std::string>()};
   if (it->is_array()) {
     for (const json& entry : *it) {
-      if (entry.is_object() && entry.value("name", "") == "default" && entry.contains("template") &&
+      if (json_member_or<std::string>(entry, "name", "") == "default" && entry.contains("template") &&
           entry["template"].is_string())
         return std::optional<std::string>{entry["template"].get<std::string>()};
     }

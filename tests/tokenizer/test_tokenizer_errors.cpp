@@ -4,6 +4,7 @@
 
 #include "test_support.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_config.h"
 
 namespace dsinfer {
 namespace {
@@ -156,6 +157,25 @@ TEST(TokenizerLoad, AddedTokenFlags) {
   // single_word: "ab" only where no word character touches it.
   EXPECT_EQ(tokenizer->encode("ab")->front(), ab);
   EXPECT_NE(tokenizer->encode("cab")->back(), ab);
+}
+
+// Members of the wrong type where a string or a boolean is looked for: an error or the
+// member ignored, never nlohmann's type_error ending the process (fuzz_tokenizer_config
+// found the chat template list's case).
+TEST(TokenizerLoad, MembersOfTheWrongTypeAreNotFatal) {
+  for (const json& pre : {json{{"type", 5}}, json{{"type", "Sequence"}, {"pretokenizers", json::array({
+                                                 json{{"type", "Split"}, {"behavior", 1}, {"invert", "no"}},
+                                                 json{{"type", nullptr}}, json::object(),
+                                                 json{{"type", "ByteLevel"}, {"add_prefix_space", "no"}}})}}}) {
+    json spec = tiny_tokenizer_json();
+    spec["pre_tokenizer"] = pre;
+    EXPECT_FALSE(load(spec).is_ok()) << pre.dump();
+  }
+  const auto config = parse_tokenizer_config(
+      R"({"chat_template": [{"name": null, "template": "a"}, {"name": 7}, {"name": "default", "template": "b"}]})",
+      "tokenizer_config.json");
+  ASSERT_TRUE(config.is_ok()) << config.status().message();
+  EXPECT_EQ(config->chat_template, "b");
 }
 
 }  // namespace
