@@ -15,7 +15,7 @@ case $target in
   fuzz_safetensors_header) corpus=safetensors_header dict=safetensors.dict ;;
   fuzz_chat_template) corpus=chat_template dict=chat_template.dict ;;
   fuzz_dsml_chat) corpus=dsml_chat dict=dsml_chat.dict ;;
-  fuzz_tokenizer) corpus="" dict="" ;;
+  fuzz_tokenizer) corpus=tokenizer dict="" ;;
   fuzz_tokenizer_config) corpus=tokenizer_config dict=tokenizer_config.dict ;;
   fuzz_model_config) corpus=model_config dict=model_config.dict ;;
   fuzz_openai_request) corpus=openai_request dict=openai_request.dict ;;

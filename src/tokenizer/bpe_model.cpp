@@ -97,6 +97,11 @@ Result<BpeModel> BpeModel::Builder::build(const BpeOptions& options) && {
   uint32_t max_id = 0;
   for (const Token& t : tokens_) max_id = std::max(max_id, t.id);
   if (max_id >= uint32_t(std::numeric_limits<TokenId>::max())) return error("model.vocab: id {} is too large", max_id);
+  // The id -> text table is dense. Real vocabularies number their tokens 0..n-1; a few
+  // far-off ids would make it gigabytes (one pointer per unused id).
+  if (max_id >= 2 * tokens_.size() + 65536)
+    return error("model.vocab: id {} is far beyond the {} tokens; ids must number the vocabulary from 0", max_id,
+                 tokens_.size());
   std::vector<const Token*> chosen(tokens_.empty() ? 0 : size_t(max_id) + 1, nullptr);
   for (const Token& t : tokens_) {
     // Only the entry the map kept for its string counts (JSON duplicates: last wins).

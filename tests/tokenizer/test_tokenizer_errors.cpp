@@ -159,6 +159,14 @@ TEST(TokenizerLoad, AddedTokenFlags) {
   EXPECT_NE(tokenizer->encode("cab")->back(), ab);
 }
 
+// The id -> text table is dense: one far-off id would cost gigabytes (fuzz_tokenizer ran
+// out of memory on a vocabulary of 261 tokens with the id 257,777,774).
+TEST(TokenizerLoad, FarOffVocabularyIdsAreRefused) {
+  json spec = tiny_tokenizer_json();
+  spec["model"]["vocab"]["hello"] = 257777774;
+  expect_load_error(spec, "model.vocab: id 257777774 is far beyond the 260 tokens");
+}
+
 // Members of the wrong type where a string or a boolean is looked for: an error or the
 // member ignored, never nlohmann's type_error ending the process (fuzz_tokenizer_config
 // found the chat template list's case).
