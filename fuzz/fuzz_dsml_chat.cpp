@@ -14,14 +14,9 @@
 #include <nlohmann/json.hpp>
 
 #include "tokenizer/dsml_chat_encoding.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using dsinfer::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -8,14 +8,9 @@
 #include <cstdint>
 
 #include "formats/gguf.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using dsinfer::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto result = dsinfer::parse_gguf_header(data, size, "fuzz.gguf");

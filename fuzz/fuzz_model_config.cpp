@@ -10,14 +10,9 @@
 #include <string>
 
 #include "formats/model_config.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using dsinfer::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

@@ -12,16 +12,14 @@
 #include <variant>
 
 #include "server/openai_request.h"
+#include "fuzz_check.h"
 
 namespace {
 
+using dsinfer::fuzz::require;
 using dsinfer::server::ApiError;
 using dsinfer::server::GenerationParams;
 using dsinfer::server::RequestLimits;
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
 
 void check_params(const GenerationParams& p, const RequestLimits& limits) {
   require(p.n >= 1 && p.n <= limits.max_n);

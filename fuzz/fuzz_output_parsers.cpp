@@ -19,14 +19,12 @@
 #include "server/reasoning_parser.h"
 #include "server/stop_matcher.h"
 #include "server/tool_call_parser.h"
+#include "fuzz_check.h"
 
 namespace {
 
+using dsinfer::fuzz::require;
 using namespace dsinfer::server;
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
 
 // The text cut into pieces of 1-16 bytes, sizes drawn from `seed`; seed 0 keeps it whole.
 std::vector<std::string_view> pieces(std::string_view text, uint8_t seed) {

@@ -9,14 +9,9 @@
 #include <cstdlib>
 
 #include "formats/safetensors.h"
+#include "fuzz_check.h"
 
-namespace {
-
-void require(bool condition) {
-  if (!condition) __builtin_trap();
-}
-
-}  // namespace
+using dsinfer::fuzz::require;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto result = dsinfer::parse_safetensors_header(data, size, "fuzz.safetensors");
