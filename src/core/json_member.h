@@ -2,6 +2,8 @@
 // outside): the member when it exists with the expected type, else the fallback.
 // nlohmann's value() throws type_error when the member exists with another type, which
 // would end the process; a caller that must reject the wrong type checks it itself.
+// Header-only: dsinfer_core does not link nlohmann (the kernels-only aarch64 build has
+// none); the libraries that read JSON do.
 #pragma once
 
 #include <string>
