@@ -104,7 +104,7 @@ class DeepSeekModel {
     int64_t tokens = 0;
     Tensor hidden, normed, q_low, q, latent, attention, projected, ffn_gate, ffn_up, ffn_out;
     Tensor index_q, index_k, index_weights;  // V3.2 indexer: [T, heads * dim], [T, dim], [T, heads]
-    Tensor selected;                         // V3.2: int32 [T, index_topk]
+    Tensor selected;                         // V3.2: int32 [T, selection_width()]
   };
   void ensure_activations(int64_t tokens);
   int64_t selection_width() const;
