@@ -3,8 +3,7 @@
 // bit 1: thinking, bit 2: drop_thinking, bit 3: BOS, bits 4-5: reasoning effort); the rest
 // is a JSON object with "messages" and, optionally, "context" and "tools". Any input must
 // give either an error with a message or a prompt (starting with BOS when asked for and
-// there is no context);
-// never a crash, an uncaught exception or a hang.
+// there is no context); never a crash, an uncaught exception or a hang.
 //
 // Run: scripts/fuzz.sh fuzz_dsml_chat [SECONDS] (docs/fuzzing.md).
 #include <cstddef>

@@ -1,8 +1,8 @@
 // libFuzzer target for parse_model_config: a checkpoint's config.json is untrusted text
 // (V2/V3 fields, deepseek_v32's indexer, deepseek_v4's compress_ratios, hc_* and
 // quantization_config). Any input must give either an error with a message or a config
-// (V2/V3: one that passes validate_model_config); never a crash, an uncaught exception (a JSON value of
-// the wrong type) or a hang.
+// (V2/V3: one that passes validate_model_config); never a crash, an uncaught exception
+// (a JSON value of the wrong type) or a hang.
 //
 // Run: scripts/fuzz.sh fuzz_model_config [SECONDS] (docs/fuzzing.md).
 #include <cstddef>

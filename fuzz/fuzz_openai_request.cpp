@@ -26,7 +26,7 @@ void check_params(const GenerationParams& p, const RequestLimits& limits) {
   require(p.stop.size() <= limits.max_stop);
   for (const auto& s : p.stop) require(!s.empty());
   require(p.top_logprobs <= limits.max_top_logprobs);
-  require(!p.max_tokens || *p.max_tokens >= 0);
+  require(!p.max_tokens || *p.max_tokens >= 1);
   require(std::isfinite(p.sampling.temperature) && p.sampling.temperature >= 0);
   require(std::isfinite(p.sampling.top_p) && p.sampling.top_p > 0 && p.sampling.top_p <= 1);
   require(!p.include_usage || p.stream);

@@ -10,6 +10,7 @@
 // for stop strings the next lines (up to three) are the stops. The rest is the text.
 //
 // Run: scripts/fuzz.sh fuzz_output_parsers [SECONDS] (docs/fuzzing.md).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -109,9 +110,9 @@ void check_stops(const std::vector<std::string>& stops, const std::vector<std::s
     }
     require(seen.starts_with(shown));
     const std::string_view held = std::string_view(seen).substr(shown.size());
-    bool prefix_of_a_stop = held.empty();
-    for (const auto& stop : stops) prefix_of_a_stop = prefix_of_a_stop || (held.size() < stop.size() && stop.starts_with(held));
-    require(prefix_of_a_stop);
+    require(held.empty() || std::any_of(stops.begin(), stops.end(), [&](const std::string& stop) {
+              return held.size() < stop.size() && stop.starts_with(held);
+            }));
   }
   require(shown + matcher.finish() == seen);
 }
