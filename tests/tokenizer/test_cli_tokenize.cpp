@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <system_error>
 
 #include <gtest/gtest.h>
 
@@ -12,17 +13,28 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A folder with just the two tokenizer files.
-std::string tokenizer_only_dir() {
-  static const std::string dir = [] {
-    const fs::path d = fs::temp_directory_path() / ("dsinfer-tok-cli-" + std::to_string(::getpid()));
-    fs::create_directories(d);
+// A folder with just the two tokenizer files, removed when the test program exits.
+class TokenizerOnlyDir {
+ public:
+  TokenizerOnlyDir() : path_(fs::temp_directory_path() / ("dsinfer-tok-cli-" + std::to_string(::getpid()))) {
+    fs::create_directories(path_);
     for (const char* name : {"tokenizer.json", "tokenizer_config.json"})
-      fs::copy_file(fs::path(DSINFER_SOURCE_DIR) / "data/tokenizers/deepseek_v3" / name, d / name,
+      fs::copy_file(fs::path(DSINFER_SOURCE_DIR) / "data/tokenizers/deepseek_v3" / name, path_ / name,
                     fs::copy_options::overwrite_existing);
-    return d.string();
-  }();
-  return dir;
+  }
+  ~TokenizerOnlyDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  std::string path() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+std::string tokenizer_only_dir() {
+  static const TokenizerOnlyDir dir;
+  return dir.path();
 }
 
 struct CliResult {
