@@ -16,6 +16,7 @@
 #include "cli/text_generation.h"
 #include "runtime/session.h"
 #include "tokenizer/chat_prompt_format.h"
+#include "tokenizer/gguf_vocabulary.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -74,11 +75,11 @@ Status converse(const ChatOptions& o, const Tokenizer& tokenizer, const ChatProm
 }
 
 Status run_chat(const ChatOptions& o) {
-  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, load_model_tokenizer(o.model_dir));
   DSINFER_ASSIGN_OR_RETURN(ChatPromptFormat format, ChatPromptFormat::load(o.model_dir, tokenizer.config()));
   if (format.kind() == ChatPromptFormat::Kind::kNone)
-    return error("{}: tokenizer_config.json has no chat_template and config.json's model_type has no built-in prompt "
-                 "format",
+    return error("{}: the model has no chat template (tokenizer_config.json's chat_template, or a GGUF file's "
+                 "tokenizer.chat_template) and config.json's model_type has no built-in prompt format",
                  o.model_dir);
   auto extra = nlohmann::ordered_json::parse(o.kwargs, nullptr, false);
   if (extra.is_discarded() || !extra.is_object()) return error("--kwargs must be a JSON object, e.g. '{{\"thinking\":true}}'");
@@ -93,7 +94,7 @@ Status run_chat(const ChatOptions& o) {
 void add_chat_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<ChatOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "Interactive chat in the model's prompt format, streamed");
-  cmd->add_option("--model", o->model_dir, "Hugging Face model folder (with tokenizer files)")->required();
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder (with tokenizer files) or .gguf file")->required();
   cmd->add_option("--system", o->system_prompt, "System prompt");
   cmd->add_option("--kwargs", o->kwargs, "Chat-template kwargs as JSON, e.g. '{\"thinking\":true}'");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Most tokens per reply")->default_val(512);

@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "tokenizer/chat_prompt_format.h"
+#include "tokenizer/gguf_vocabulary.h"
 #include "tokenizer/tokenizer_config.h"
 
 namespace dsinfer::cli {
@@ -48,13 +49,14 @@ Status read_request(const std::string& text, ChatPromptInputs& inputs) {
 }
 
 int run_chat_template(const ChatTemplateOptions& options) {
-  auto config = load_tokenizer_config(options.model_dir);
+  auto config = load_model_tokenizer_config(options.model_dir);
   if (!config.is_ok()) return report_error(config.status());
   auto format = ChatPromptFormat::load(options.model_dir, *config);
   if (!format.is_ok()) return report_error(format.status());
   if (format->kind() == ChatPromptFormat::Kind::kNone) {
-    return report_error(error("{}: tokenizer_config.json has no chat_template and config.json's model_type has no "
-                              "built-in prompt format",
+    return report_error(error("{}: the model has no chat template (tokenizer_config.json's chat_template, or a "
+                              "GGUF file's tokenizer.chat_template) and config.json's model_type has no built-in "
+                              "prompt format",
                               options.model_dir));
   }
 
@@ -85,7 +87,7 @@ void add_chat_template_command(CLI::App& app, int& exit_code) {
       "{\"messages\": [...], \"tools\": [...]}) and print the prompt exactly as transformers' "
       "apply_chat_template would (reads only tokenizer_config.json, and config.json for the built-in "
       "DeepSeek-V3.2 / V4 encoders)");
-  cmd->add_option("--model", options->model_dir, "Folder with tokenizer_config.json")->required();
+  cmd->add_option("--model", options->model_dir, "Folder with tokenizer_config.json, or a .gguf file")->required();
   cmd->add_flag("--add-generation-prompt", options->add_generation_prompt,
                 "End the prompt with the assistant turn's opening, as for generation");
   cmd->add_option("--kwargs", options->kwargs_json,

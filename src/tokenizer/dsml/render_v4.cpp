@@ -142,7 +142,7 @@ Result<std::string> tool_result_text(const Json* content) {
   return "<tool_result>" + text + "</tool_result>";
 }
 
-Result<std::string> tools_block(const Json& tools) {
+Result<std::string> v4_tools_block(const Json& tools) {
   DSINFER_ASSIGN_OR_RETURN(std::string schemas, tool_schemas(tools));
   return fmt::format(
       "## Tools\n\n"
@@ -184,12 +184,12 @@ class V4Renderer {
     if (index == 0 && thinking && inputs_.reasoning_effort == ReasoningEffort::kMax) out = kReasoningEffortMax;
     switch (m.role) {
       case Role::kSystem: {
-        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, tools_block));
+        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, v4_tools_block));
         out += fmt::format("{}{}", string_or_empty(j, "content"), extra);
         break;
       }
       case Role::kDeveloper: {
-        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, tools_block));
+        DSINFER_ASSIGN_OR_RETURN(std::string extra, instructions(j, v4_tools_block));
         out += fmt::format("{}{}{}", kUser, string_or_empty(j, "content"), extra);
         break;
       }

@@ -20,8 +20,6 @@
 namespace dsinfer::jinja {
 namespace {
 
-Value str_value(std::string s) { return Value::string(std::move(s)); }
-
 // str(x) that leaves Markup as Markup (jinja2's soft_str).
 std::string soft_str(const Value& v) { return py_str(v); }
 
@@ -37,7 +35,7 @@ Result<Value> get_attribute_path(const Value& item, const Value& attribute, cons
       std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
       const bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
       if (numeric && part.size() < 18) parts.push_back(Value::integer(std::stoll(part)));
-      else parts.push_back(str_value(std::move(part)));
+      else parts.push_back(Value::string(std::move(part)));
       if (dot == std::string::npos) break;
       start = dot + 1;
     }
@@ -54,7 +52,7 @@ Result<Value> get_attribute_path(const Value& item, const Value& attribute, cons
 
 // Sort key with case_sensitive=False lower-casing strings, as jinja2's ignore_case.
 Value sort_key(const Value& v, bool case_sensitive) {
-  if (!case_sensitive && v.is_string()) return str_value(str_lower(v.as_string()));
+  if (!case_sensitive && v.is_string()) return Value::string(str_lower(v.as_string()));
   return v;
 }
 
@@ -75,7 +73,7 @@ Status stable_sort_by(std::vector<std::pair<Value, Value>>& keyed, bool reverse)
 
 Result<Value> f_default(const Value& v, const CallArgs& args, Renderer&) {
   DSINFER_ASSIGN_OR_RETURN(BoundArgs a, bind_args(args, "default", {"default_value", "boolean"}));
-  const Value fallback = a[0] ? *a[0] : str_value("");
+  const Value fallback = a[0] ? *a[0] : Value::string("");
   if (v.is_undefined() || (bool_arg(a[1], false) && !truthy(v))) return fallback;
   return v;
 }
@@ -89,14 +87,14 @@ Result<Value> f_length(const Value& v, const CallArgs& args, Renderer&) {
 Result<Value> f_string(const Value& v, const CallArgs& args, Renderer&) {
   DSINFER_RETURN_IF_ERROR(bind_args(args, "string", {}).status());
   if (v.is_string()) return v;
-  return str_value(soft_str(v));
+  return Value::string(soft_str(v));
 }
 
 Result<Value> f_trim(const Value& v, const CallArgs& args, Renderer& renderer) {
   DSINFER_ASSIGN_OR_RETURN(BoundArgs a, bind_args(args, "trim", {"chars"}));
   CallArgs strip_args;
   if (a[0]) strip_args.positional.push_back(*a[0]);
-  auto strip = find_method(str_value(soft_str(v)), "strip");
+  auto strip = find_method(Value::string(soft_str(v)), "strip");
   return renderer.call(*strip, strip_args);
 }
 
@@ -114,7 +112,7 @@ Result<Value> f_join(const Value& v, const CallArgs& args, Renderer& renderer) {
     out += soft_str(item);
     DSINFER_RETURN_IF_ERROR(renderer.check_string_size(out.size()));
   }
-  return str_value(std::move(out));
+  return Value::string(std::move(out));
 }
 
 Result<Value> f_first(const Value& v, const CallArgs& args, Renderer&) {
@@ -149,17 +147,17 @@ Result<Value> f_items_eager(const Value& v, const CallArgs& args, Renderer&) {
 
 Result<Value> f_lower(const Value& v, const CallArgs& args, Renderer&) {
   DSINFER_RETURN_IF_ERROR(bind_args(args, "lower", {}).status());
-  return str_value(str_lower(soft_str(v)));
+  return Value::string(str_lower(soft_str(v)));
 }
 
 Result<Value> f_upper(const Value& v, const CallArgs& args, Renderer&) {
   DSINFER_RETURN_IF_ERROR(bind_args(args, "upper", {}).status());
-  return str_value(str_upper(soft_str(v)));
+  return Value::string(str_upper(soft_str(v)));
 }
 
 Result<Value> f_capitalize(const Value& v, const CallArgs& args, Renderer&) {
   DSINFER_RETURN_IF_ERROR(bind_args(args, "capitalize", {}).status());
-  return str_value(py_capitalize(soft_str(v)));
+  return Value::string(py_capitalize(soft_str(v)));
 }
 
 // jinja2's do_title: capitalises after runs of [-\s({[<], not Python's str.title().
@@ -181,16 +179,16 @@ Result<Value> f_title(const Value& v, const CallArgs& args, Renderer&) {
       append_utf8(out, to_lower(cp));
     }
   }
-  return str_value(std::move(out));
+  return Value::string(std::move(out));
 }
 
 Result<Value> f_replace(const Value& v, const CallArgs& args, Renderer& renderer) {
   DSINFER_ASSIGN_OR_RETURN(BoundArgs a, bind_args(args, "replace", {"old", "new", "count"}));
   if (!a[0] || !a[1]) return error("replace() missing required arguments 'old' and 'new'");
   CallArgs call;
-  call.positional = {str_value(soft_str(*a[0])), str_value(soft_str(*a[1]))};
+  call.positional = {Value::string(soft_str(*a[0])), Value::string(soft_str(*a[1]))};
   if (a[2] && !a[2]->is_none()) call.positional.push_back(*a[2]);
-  auto method = find_method(str_value(soft_str(v)), "replace");
+  auto method = find_method(Value::string(soft_str(v)), "replace");
   return renderer.call(*method, call);
 }
 
@@ -241,7 +239,7 @@ Result<Value> f_tojson(const Value& v, const CallArgs& args, Renderer& renderer)
   options.sort_keys = bool_arg(a[3], false);
   DSINFER_ASSIGN_OR_RETURN(std::string text, json_dumps(v, options));
   DSINFER_RETURN_IF_ERROR(renderer.check_string_size(text.size()));
-  return str_value(std::move(text));
+  return Value::string(std::move(text));
 }
 
 Result<Value> f_abs(const Value& v, const CallArgs& args, Renderer&) {
@@ -369,7 +367,7 @@ Result<Value> f_reverse(const Value& v, const CallArgs& args, Renderer&) {
   if (v.is_string()) {
     std::u32string cps = decode_utf8(v.as_string());
     std::reverse(cps.begin(), cps.end());
-    return str_value(encode_utf8(cps));
+    return Value::string(encode_utf8(cps));
   }
   if (v.is_iterator()) return error("'generator' object is not reversible");
   DSINFER_ASSIGN_OR_RETURN(std::vector<Value> items, iterate(v));
@@ -588,14 +586,14 @@ Result<Value> f_indent(const Value& v, const CallArgs& args, Renderer& renderer)
   }
   if (first) out.insert(0, indentation);
   DSINFER_RETURN_IF_ERROR(renderer.check_string_size(out.size()));
-  return str_value(std::move(out));
+  return Value::string(std::move(out));
 }
 
 Result<Value> f_center(const Value& v, const CallArgs& args, Renderer& renderer) {
   DSINFER_ASSIGN_OR_RETURN(BoundArgs a, bind_args(args, "center", {"width"}));
   CallArgs call;
   call.positional.push_back(a[0] ? *a[0] : Value::integer(80));
-  return renderer.call(*find_method(str_value(soft_str(v)), "center"), call);
+  return renderer.call(*find_method(Value::string(soft_str(v)), "center"), call);
 }
 
 Result<Value> f_wordcount(const Value& v, const CallArgs& args, Renderer&) {
@@ -629,14 +627,14 @@ Result<Value> f_format(const Value& v, const CallArgs& args, Renderer& renderer)
   Value operand;
   if (!args.keyword.empty()) {
     DictData data;
-    for (const auto& [key, value] : args.keyword) data.set(str_value(key), value);
+    for (const auto& [key, value] : args.keyword) data.set(Value::string(key), value);
     operand = Value::dict(std::move(data));
   } else {
     operand = Value::tuple(args.positional);
   }
   DSINFER_ASSIGN_OR_RETURN(std::string text, percent_format(soft_str(v), operand));
   DSINFER_RETURN_IF_ERROR(renderer.check_string_size(text.size()));
-  return str_value(std::move(text));
+  return Value::string(std::move(text));
 }
 
 struct FilterEntry {

@@ -14,14 +14,12 @@ namespace {
 
 using Method = Result<Value> (*)(const Value& self, const CallArgs& args, Renderer& renderer);
 
-Value str_value(std::string s) { return Value::string(std::move(s)); }
-
 // --- str ---------------------------------------------------------------------
 
 std::vector<Value> to_values(std::vector<std::string> parts) {
   std::vector<Value> out;
   out.reserve(parts.size());
-  for (auto& p : parts) out.push_back(str_value(std::move(p)));
+  for (auto& p : parts) out.push_back(Value::string(std::move(p)));
   return out;
 }
 
@@ -111,7 +109,7 @@ Result<Value> strip_impl(const Value& self, const CallArgs& args, const char* na
   if (right) {
     while (end > begin && strip_this(cps[end - 1])) --end;
   }
-  return str_value(encode_utf8(std::u32string_view(cps).substr(begin, end - begin)));
+  return Value::string(encode_utf8(std::u32string_view(cps).substr(begin, end - begin)));
 }
 
 Result<Value> m_strip(const Value& s, const CallArgs& a, Renderer&) { return strip_impl(s, a, "str.strip", true, true); }
@@ -180,7 +178,7 @@ Result<Value> m_replace(const Value& self, const CallArgs& args, Renderer& rende
       if (i < cps.size()) append_utf8(out, cps[i]);
       DSINFER_RETURN_IF_ERROR(renderer.check_string_size(out.size()));
     }
-    return str_value(std::move(out));
+    return Value::string(std::move(out));
   }
   size_t start = 0;
   while (count < 0 || done < count) {
@@ -194,7 +192,7 @@ Result<Value> m_replace(const Value& self, const CallArgs& args, Renderer& rende
   }
   out.append(text, start, std::string::npos);
   DSINFER_RETURN_IF_ERROR(renderer.check_string_size(out.size()));
-  return str_value(std::move(out));
+  return Value::string(std::move(out));
 }
 
 Result<Value> no_args(const CallArgs& args, const char* name) {
@@ -204,12 +202,12 @@ Result<Value> no_args(const CallArgs& args, const char* name) {
 
 Result<Value> m_upper(const Value& s, const CallArgs& a, Renderer&) {
   DSINFER_RETURN_IF_ERROR(no_args(a, "str.upper").status());
-  return str_value(str_upper(s.as_string()));
+  return Value::string(str_upper(s.as_string()));
 }
 
 Result<Value> m_lower(const Value& s, const CallArgs& a, Renderer&) {
   DSINFER_RETURN_IF_ERROR(no_args(a, "str.lower").status());
-  return str_value(str_lower(s.as_string()));
+  return Value::string(str_lower(s.as_string()));
 }
 
 }  // namespace
@@ -254,12 +252,12 @@ namespace {
 
 Result<Value> m_title(const Value& s, const CallArgs& a, Renderer&) {
   DSINFER_RETURN_IF_ERROR(no_args(a, "str.title").status());
-  return str_value(py_title(s.as_string()));
+  return Value::string(py_title(s.as_string()));
 }
 
 Result<Value> m_capitalize(const Value& s, const CallArgs& a, Renderer&) {
   DSINFER_RETURN_IF_ERROR(no_args(a, "str.capitalize").status());
-  return str_value(py_capitalize(s.as_string()));
+  return Value::string(py_capitalize(s.as_string()));
 }
 
 Result<Value> find_impl(const Value& self, const CallArgs& args, const char* name, bool from_right, bool raise) {
@@ -304,7 +302,7 @@ Result<Value> m_join(const Value& self, const CallArgs& args, Renderer& renderer
     out += items[i].as_string();
     DSINFER_RETURN_IF_ERROR(renderer.check_string_size(out.size()));
   }
-  return str_value(std::move(out));
+  return Value::string(std::move(out));
 }
 
 template <bool (*Pred)(char32_t)>
@@ -345,11 +343,11 @@ Result<Value> affix_remove(const Value& self, const CallArgs& args, const char* 
   DSINFER_ASSIGN_OR_RETURN(std::string affix, string_arg(a[0], name, "affix", ""));
   const std::string& text = self.as_string();
   if (affix.size() <= text.size()) {
-    if (prefix && text.compare(0, affix.size(), affix) == 0) return str_value(text.substr(affix.size()));
+    if (prefix && text.compare(0, affix.size(), affix) == 0) return Value::string(text.substr(affix.size()));
     if (!prefix && text.compare(text.size() - affix.size(), affix.size(), affix) == 0)
-      return str_value(text.substr(0, text.size() - affix.size()));
+      return Value::string(text.substr(0, text.size() - affix.size()));
   }
-  return str_value(text);
+  return Value::string(text);
 }
 
 Result<Value> m_removeprefix(const Value& s, const CallArgs& a, Renderer&) { return affix_remove(s, a, "str.removeprefix", true); }
@@ -362,10 +360,10 @@ Result<Value> partition_impl(const Value& self, const CallArgs& args, const char
   const std::string& text = self.as_string();
   const size_t found = from_right ? text.rfind(sep) : text.find(sep);
   if (found == std::string::npos) {
-    if (from_right) return Value::tuple({str_value(""), str_value(""), str_value(text)});
-    return Value::tuple({str_value(text), str_value(""), str_value("")});
+    if (from_right) return Value::tuple({Value::string(""), Value::string(""), Value::string(text)});
+    return Value::tuple({Value::string(text), Value::string(""), Value::string("")});
   }
-  return Value::tuple({str_value(text.substr(0, found)), str_value(sep), str_value(text.substr(found + sep.size()))});
+  return Value::tuple({Value::string(text.substr(0, found)), Value::string(sep), Value::string(text.substr(found + sep.size()))});
 }
 
 Result<Value> m_partition(const Value& s, const CallArgs& a, Renderer&) { return partition_impl(s, a, "str.partition", false); }
@@ -377,7 +375,7 @@ Result<Value> pad_impl(const Value& self, const CallArgs& args, const char* name
   DSINFER_ASSIGN_OR_RETURN(std::string fill, string_arg(a[1], name, "fillchar", " "));
   if (count_code_points(fill) != 1) return error("The fill character must be exactly one character long");
   const int64_t len = static_cast<int64_t>(count_code_points(self.as_string()));
-  if (width <= len) return str_value(self.as_string());
+  if (width <= len) return Value::string(self.as_string());
   if (static_cast<uint64_t>(width) > renderer.limits().max_output_bytes)
     return renderer.check_string_size(renderer.limits().max_output_bytes + 1);
   DSINFER_RETURN_IF_ERROR(renderer.check_string_size(static_cast<size_t>(width) * fill.size()));
@@ -389,7 +387,7 @@ Result<Value> pad_impl(const Value& self, const CallArgs& args, const char* name
   for (int64_t i = 0; i < left; ++i) out += fill;
   out += self.as_string();
   for (int64_t i = 0; i < total - left; ++i) out += fill;
-  return str_value(std::move(out));
+  return Value::string(std::move(out));
 }
 
 Result<Value> m_center(const Value& s, const CallArgs& a, Renderer& r) { return pad_impl(s, a, "str.center", 0, r); }
