@@ -1,7 +1,9 @@
 // libFuzzer target for parse_gguf_header: a GGUF file is untrusted bytes. Any input must
 // give either an error with a message or a header whose every tensor lies inside the
 // buffer, is aligned and has the size its type and dimensions need; never a crash, an
-// out-of-bounds read (AddressSanitizer), a huge allocation or a hang.
+// out-of-bounds read (AddressSanitizer), a huge allocation or a hang. A header's
+// vocabulary (tokenizer.ggml.*) must give an error with a message or a tokenizer that
+// encodes and decodes text.
 //
 // Run: scripts/fuzz.sh fuzz_gguf_header [SECONDS] (docs/fuzzing.md).
 #include <cstddef>
@@ -9,6 +11,7 @@
 
 #include "formats/gguf.h"
 #include "fuzz_check.h"
+#include "tokenizer/gguf_vocabulary.h"
 
 using dsinfer::fuzz::require;
 
@@ -46,5 +49,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (value.is_array()) require(value.array_size() <= dsinfer::kGgufMaxArrayElements);
     if (const std::string* s = value.as_string()) require(s->size() <= size);
   }
+  auto tokenizer = dsinfer::tokenizer_from_gguf(header, "fuzz.gguf");
+  if (!tokenizer.is_ok()) {
+    require(!tokenizer.status().message().empty());
+    return 0;
+  }
+  auto ids = tokenizer->encode("Hi 12\n");
+  if (!ids.is_ok()) {
+    require(!ids.status().message().empty());
+    return 0;
+  }
+  require(tokenizer->decode(*ids).is_ok());
   return 0;
 }
