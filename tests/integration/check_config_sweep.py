@@ -12,7 +12,6 @@ buffer was sized: n_routed_experts, num_hidden_layers and num_nextn_predict_laye
 hung in the first token. num_nextn_predict_layers = -1 crashed a V4 load, and a RoPE
 base of 0 or below or a negative rms_norm_eps gave NaN logits.
 """
-import argparse
 import json
 import pathlib
 import shutil
@@ -20,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-import numpy as np
+from sweep_run import dsinfer_from_arguments, failure_of
 
 
 def edge_values(value):
@@ -40,9 +39,7 @@ def edge_values(value):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dsinfer", required=True)
-    dsinfer = parser.parse_args().dsinfer
+    dsinfer = dsinfer_from_arguments()
     failures, runs = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -56,21 +53,12 @@ def main():
             for key, value in config.items():
                 for new in edge_values(value):
                     (edited / "config.json").write_text(json.dumps({**config, key: new}))
-                    out = tmp / "logits.npy"
-                    out.unlink(missing_ok=True)
-                    case = f"{preset}: {key} = {json.dumps(new)}"
-                    try:
-                        result = subprocess.run([dsinfer, "logits", "--model", edited, "--tokens", "3,17,42",
-                                                 "--out", out], capture_output=True, text=True, timeout=60)
-                    except subprocess.TimeoutExpired:
-                        failures.append(f"{case}: no answer within 60 s")
-                        continue
                     runs += 1
-                    if result.returncode == 0:
-                        if not np.isfinite(np.load(out)).all():
-                            failures.append(f"{case}: exit 0 with non-finite logits")
-                    elif result.returncode != 1 or "error:" not in result.stderr:
-                        failures.append(f"{case}: exit {result.returncode}, stderr {result.stderr[-400:]!r}")
+                    failure = failure_of([dsinfer, "logits", "--model", edited, "--tokens", "3,17,42", "--out",
+                                          tmp / "logits.npy"], f"{preset}: {key} = {json.dumps(new)}",
+                                         tmp / "logits.npy")
+                    if failure:
+                        failures.append(failure)
     print(f"-- {runs} edited configs run")
     for f in failures:
         print("FAIL:", f)

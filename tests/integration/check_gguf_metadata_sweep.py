@@ -8,16 +8,15 @@ through `dsinfer run -p`, which reads the vocabulary. The run must end with exit
 finite logits), or with exit 1 and an error line. Never a signal, a hang (60 s), an
 out-of-bounds read (the sanitizer build runs this too) or NaN logits.
 """
-import argparse
 import math
 import pathlib
 import subprocess
 import sys
 import tempfile
 
-import numpy as np
 
-from gguf_edit import (ARRAY, BOOL, FLOAT32, INT32, STRING, UINT32, UINT64, GgufFile)
+from gguf_edit import ARRAY, BOOL, FLOAT32, INT32, STRING, UINT32, UINT64, GgufFile
+from sweep_run import dsinfer_from_arguments, failure_of
 
 INTEGER_TYPES = {0: 2**8 - 1, 1: 2**7 - 1, 2: 2**16 - 1, 3: 2**15 - 1, 4: 2**32 - 1, 5: 2**31 - 1,
                  10: 2**64 - 1, 11: 2**63 - 1}
@@ -45,9 +44,7 @@ def edge_values(kind, value):
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--dsinfer", required=True)
-    dsinfer = parser.parse_args().dsinfer
+    dsinfer = dsinfer_from_arguments()
     failures, runs = [], 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = pathlib.Path(tmp)
@@ -64,26 +61,15 @@ def main():
                 else:
                     edited.metadata[index] = (key, *edit)
                 edited_path.write_bytes(edited.to_bytes())
-                out.unlink(missing_ok=True)
                 if key.startswith("tokenizer."):
-                    command = [dsinfer, "run", "--model", edited_path, "-p", "Hello", "-n", "2"]
+                    command, logits = [dsinfer, "run", "--model", edited_path, "-p", "Hello", "-n", "2"], None
                 else:
-                    command = [dsinfer, "logits", "--model", edited_path, "--tokens", "1,2,3", "--decode", "1",
-                               "--out", out]
+                    command, logits = [dsinfer, "logits", "--model", edited_path, "--tokens", "1,2,3", "--decode",
+                                       "1", "--out", out], out
                 runs += 1
-                what = f"{key} = {'removed' if edit is None else edit}"
-                try:
-                    result = subprocess.run(command, capture_output=True, timeout=60)
-                except subprocess.TimeoutExpired:
-                    failures.append(f"{what}: no answer in 60 s")
-                    continue
-                stderr = result.stderr.decode(errors="replace")
-                if result.returncode == 0:
-                    if out.exists() and not np.isfinite(np.load(out)).all():
-                        failures.append(f"{what}: exit 0 with non-finite logits")
-                elif result.returncode != 1 or "error" not in stderr or "AddressSanitizer" in stderr \
-                        or "runtime error" in stderr:
-                    failures.append(f"{what}: exit {result.returncode}: {stderr.strip()[-300:]}")
+                failure = failure_of(command, f"{key} = {'removed' if edit is None else edit}", logits)
+                if failure:
+                    failures.append(failure)
     print(f"{runs} runs, {len(failures)} failures")
     for failure in failures:
         print("  " + failure)
