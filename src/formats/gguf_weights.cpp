@@ -329,12 +329,13 @@ Status write_deepseek2_metadata(const ModelConfig& c, const std::string& model_n
 
 Result<std::unique_ptr<GgufWeights>> GgufWeights::open(const std::string& path) {
   auto weights = std::unique_ptr<GgufWeights>(new GgufWeights());
-  DSINFER_ASSIGN_OR_RETURN(weights->file_, GgufFile::open(path));
-  const GgufHeader& header = weights->file_.header();
+  DSINFER_ASSIGN_OR_RETURN(weights->files_, GgufModelFiles::open(path));
+  const GgufHeader& header = weights->files_.metadata();
   Deepseek2TensorFacts facts;
   facts.has_output = false;
-  for (const GgufTensorInfo& t : header.tensors) {
-    weights->tensors_.emplace(t.name, &t);
+  for (const GgufModelFiles::Tensor& tensor : weights->files_.tensors()) {
+    const GgufTensorInfo& t = *tensor.info;
+    weights->tensors_.emplace(t.name, tensor);
     if (t.name.ends_with(".exp_probs_b.bias")) facts.has_selection_bias = true;
     if (t.name == "output.weight") facts.has_output = true;
     if (t.name == "token_embd.weight" && t.ne.size() == 2) facts.embedding_rows = t.ne[1];
@@ -352,8 +353,8 @@ Status GgufWeights::build_kv_b_from_split(int64_t layer) {
   auto k_it = tensors_.find(blk + "attn_k_b.weight");
   auto v_it = tensors_.find(blk + "attn_v_b.weight");
   if (k_it == tensors_.end() || v_it == tensors_.end()) return Status::ok();  // reported as missing kv_b on load
-  const GgufTensorInfo& k = *k_it->second;
-  const GgufTensorInfo& v = *v_it->second;
+  const GgufTensorInfo& k = *k_it->second.info;
+  const GgufTensorInfo& v = *v_it->second.info;
   const ModelConfig& c = config_;
   const int64_t heads = c.num_attention_heads, nope = c.qk_nope_head_dim, vdim = c.v_head_dim, rank = c.kv_lora_rank;
   // Rows of ne[0] values: k_b has heads * kv_lora rows of nope (row h*rank + c holds
@@ -370,11 +371,11 @@ Status GgufWeights::build_kv_b_from_split(int64_t layer) {
   for (int64_t h = 0; h < heads; ++h) {
     const int64_t base = h * (nope + vdim);
     for (int64_t col = 0; col < rank; ++col) {
-      convert_to_f32(k.dtype, file_.tensor_data(k) + (h * rank + col) * k_row_bytes, row.data(), nope);
+      convert_to_f32(k.dtype, k_it->second.data + (h * rank + col) * k_row_bytes, row.data(), nope);
       for (int64_t i = 0; i < nope; ++i) kv_b[(base + i) * rank + col] = row[i];
     }
     for (int64_t j = 0; j < vdim; ++j)
-      convert_to_f32(v.dtype, file_.tensor_data(v) + (h * vdim + j) * v_row_bytes, &kv_b[(base + nope + j) * rank],
+      convert_to_f32(v.dtype, v_it->second.data + (h * vdim + j) * v_row_bytes, &kv_b[(base + nope + j) * rank],
                      rank);
   }
   owned_kv_b_.emplace("model.layers." + std::to_string(layer) + ".self_attn.kv_b_proj.weight", std::move(kv_b));
@@ -391,27 +392,28 @@ std::optional<WeightView> GgufWeights::find(const std::string& name) const {
   if (!location) return std::nullopt;
   auto it = tensors_.find(location->gguf_name);
   if (it == tensors_.end()) return std::nullopt;
-  const GgufTensorInfo& t = *it->second;
+  const GgufTensorInfo& t = *it->second.info;
   WeightView view;
   view.name = name;
   view.dtype = t.dtype;
   view.file_backed = true;
   if (location->expert < 0) {
     view.shape = t.shape();
-    view.data = file_.tensor_data(t);
+    view.data = it->second.data;
     return view;
   }
   // Expert E of a stacked [n_expert, out, in] tensor.
   if (t.ne.size() != 3 || location->expert >= t.ne[2]) return std::nullopt;
   const uint64_t slab = t.size / static_cast<uint64_t>(t.ne[2]);
   view.shape = {t.ne[1], t.ne[0]};
-  view.data = file_.tensor_data(t) + static_cast<uint64_t>(location->expert) * slab;
+  view.data = it->second.data + static_cast<uint64_t>(location->expert) * slab;
   return view;
 }
 
 std::map<std::string, int64_t> GgufWeights::bytes_by_dtype() const {
   std::map<std::string, int64_t> bytes;
-  for (const GgufTensorInfo& t : file_.header().tensors) bytes[std::string(dtype_name(t.dtype))] += static_cast<int64_t>(t.size);
+  for (const GgufModelFiles::Tensor& t : files_.tensors())
+    bytes[std::string(dtype_name(t.info->dtype))] += static_cast<int64_t>(t.info->size);
   for (const auto& [name, values] : owned_kv_b_) bytes["f32"] += static_cast<int64_t>(values.size() * sizeof(float));
   return bytes;
 }
@@ -420,7 +422,8 @@ std::string GgufWeights::file_of(const std::string& name) const {
   const auto location = deepseek2_tensor_name(name);
   if (!location) return path();
   if (owned_kv_b_.count(name)) return fmt::format("{} (built from attn_k_b / attn_v_b)", path());
-  return fmt::format("{} (GGUF tensor '{}'{})", path(), location->gguf_name,
+  const auto it = tensors_.find(location->gguf_name);
+  return fmt::format("{} (GGUF tensor '{}'{})", it == tensors_.end() ? path() : *it->second.file, location->gguf_name,
                      location->expert >= 0 ? fmt::format(", expert {}", location->expert) : "");
 }
 

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "formats/gguf.h"
+#include "formats/gguf_split.h"
 #include "formats/weight_source.h"
 
 namespace dsinfer {
@@ -81,14 +82,13 @@ Status write_deepseek2_metadata(const ModelConfig& config, const std::string& mo
 
 class GgufWeights final : public WeightSource {
  public:
+  // A .gguf file, or the first shard of a split model (gguf_split.h).
   static Result<std::unique_ptr<GgufWeights>> open(const std::string& path);
 
   const ModelConfig& config() const override { return config_; }
-  const std::string& path() const override { return file_.path(); }
+  const std::string& path() const override { return files_.path(); }
   std::optional<WeightView> find(const std::string& name) const override;
   std::map<std::string, int64_t> bytes_by_dtype() const override;
-
-  const GgufFile& file() const { return file_; }
 
  protected:
   std::string file_of(const std::string& name) const override;
@@ -97,9 +97,9 @@ class GgufWeights final : public WeightSource {
   GgufWeights() = default;
   Status build_kv_b_from_split(int64_t layer);
 
-  GgufFile file_;
+  GgufModelFiles files_;
   ModelConfig config_;
-  std::unordered_map<std::string, const GgufTensorInfo*> tensors_;
+  std::unordered_map<std::string, GgufModelFiles::Tensor> tensors_;
   // kv_b of files that store attn_k_b / attn_v_b instead: rebuilt once at open as F32
   // [heads * (nope + v), kv_lora], keyed by HF name. F32 keeps the stored values exact;
   // it is a small part of a model (V3: 1.0 B of 671 B parameters, 4 GB as F32 next to a

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "formats/gguf_split.h"
+
 namespace dsinfer {
 namespace {
 
@@ -185,14 +187,14 @@ Result<Tokenizer> tokenizer_from_gguf(const GgufHeader& header, const std::strin
 
 Result<Tokenizer> load_model_tokenizer(const std::string& model_path) {
   if (!model_path.ends_with(".gguf")) return Tokenizer::load(model_path);
-  DSINFER_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(model_path));
-  return tokenizer_from_gguf(file.header(), model_path);
+  DSINFER_ASSIGN_OR_RETURN(GgufModelFiles files, GgufModelFiles::open(model_path));
+  return tokenizer_from_gguf(files.metadata(), model_path);
 }
 
 Result<TokenizerConfig> load_model_tokenizer_config(const std::string& model_path) {
   if (model_path.ends_with(".gguf")) {
-    DSINFER_ASSIGN_OR_RETURN(GgufFile file, GgufFile::open(model_path));
-    return tokenizer_config_from_gguf(file.header(), model_path);
+    DSINFER_ASSIGN_OR_RETURN(GgufModelFiles files, GgufModelFiles::open(model_path));
+    return tokenizer_config_from_gguf(files.metadata(), model_path);
   }
   return load_tokenizer_config(model_path);
 }

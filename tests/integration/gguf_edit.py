@@ -57,17 +57,16 @@ class GgufFile:
         if data[:4] != b"GGUF":
             raise ValueError("not a GGUF file")
         r.at = 4
-        self.version, self.n_tensors, n_kv = r.take("<I"), r.take("<Q"), r.take("<Q")
+        self.version, n_tensors, n_kv = r.take("<I"), r.take("<Q"), r.take("<Q")
         self.metadata = []
         for _ in range(n_kv):
             key, kind = r.string(), r.take("<I")
             self.metadata.append((key, kind, r.value(kind)))
-        infos_start = r.at
-        for _ in range(self.n_tensors):
-            r.string()
-            n_dims = r.take("<I")
-            r.at += 8 * n_dims + 4 + 8
-        self.tensor_infos = data[infos_start:r.at]
+        self.tensors = []  # (name, ne, ggml type, offset into the data section)
+        for _ in range(n_tensors):
+            name, n_dims = r.string(), r.take("<I")
+            ne = [r.take("<Q") for _ in range(n_dims)]
+            self.tensors.append((name, ne, r.take("<I"), r.take("<Q")))
         alignment = self.get("general.alignment", 32)
         self.data = data[(r.at + alignment - 1) // alignment * alignment:]
 
@@ -78,8 +77,37 @@ class GgufFile:
         alignment = alignment or self.get("general.alignment", 32)
         if not isinstance(alignment, int) or not 0 < alignment <= 1 << 16:
             alignment = 32  # the tensor data stays where a usable alignment puts it
-        head = b"GGUF" + struct.pack("<IQQ", self.version, self.n_tensors, len(self.metadata))
+        head = b"GGUF" + struct.pack("<IQQ", self.version, len(self.tensors), len(self.metadata))
         head += b"".join(_string(key) + struct.pack("<I", kind) + _value(kind, value)
                          for key, kind, value in self.metadata)
-        head += self.tensor_infos
+        head += b"".join(_string(name) + struct.pack(f"<I{len(ne)}QIQ", len(ne), *ne, kind, offset)
+                         for name, ne, kind, offset in self.tensors)
         return head + b"\0" * (-len(head) % alignment) + self.data
+
+    def split(self, count, first_without_tensors=False):
+        """The shards gguf-split writes: the tensors dealt out in file order (none in the
+        first shard if asked), all metadata in the first shard, split.no / split.count /
+        split.tensors.count in every one. A tensor's bytes run to the next tensor's offset
+        (padding included), so offsets stay multiples of the alignment."""
+        ordered = sorted(self.tensors, key=lambda t: t[3])
+        ends = [t[3] for t in ordered[1:]] + [len(self.data)]
+        holders = count - 1 if first_without_tensors else count
+        per_shard = -(-len(ordered) // holders)
+        shards = []
+        for i in range(count):
+            shard = GgufFile.__new__(GgufFile)
+            shard.version = self.version
+            split_keys = [("split.no", UINT16, i), ("split.count", UINT16, count),
+                          ("split.tensors.count", INT32, len(self.tensors))]
+            shard.metadata = self.metadata + split_keys if i == 0 else split_keys
+            held = i - 1 if first_without_tensors else i
+            picks = range(held * per_shard, min((held + 1) * per_shard, len(ordered))) if held >= 0 else []
+            shard.tensors, chunks, at = [], [], 0
+            for k in picks:
+                name, ne, kind, offset = ordered[k]
+                shard.tensors.append((name, ne, kind, at))
+                chunks.append(self.data[offset:ends[k]])
+                at += ends[k] - offset
+            shard.data = b"".join(chunks)
+            shards.append(shard)
+        return shards
