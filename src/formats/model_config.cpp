@@ -126,6 +126,10 @@ constexpr int64_t kMaxNextnLayers = 16;
 constexpr int64_t kMaxRoutedExperts = 4096;
 // Sinkhorn iterations of V4's mHC mixing, run per token and layer (the release uses 20).
 constexpr int64_t kMaxSinkhornIters = 1000;
+// V4's residual streams (the release has 4). The mHC maps are [(2 + hc) * hc, hc * hidden]:
+// at 2^40 their element counts overflowed int64 before any tensor was read (UBSan, in
+// the config sweep).
+constexpr int64_t kMaxHcMult = 64;
 
 Status check_counts(const ModelConfig& c, const std::string& origin) {
   const std::pair<const char*, std::pair<int64_t, int64_t>> counts[] = {
@@ -265,6 +269,9 @@ Status parse_v4(const FieldReader& r, ModelConfig& c) {
   if (v.hc_sinkhorn_iters > kMaxSinkhornIters)
     return error("{}: field 'hc_sinkhorn_iters' is {}; dsinfer supports at most {} (the release uses 20)", origin,
                  v.hc_sinkhorn_iters, kMaxSinkhornIters);
+  if (v.hc_mult > kMaxHcMult)
+    return error("{}: field 'hc_mult' is {}; dsinfer supports at most {} residual streams (the release uses 4)",
+                 origin, v.hc_mult, kMaxHcMult);
   int64_t q_lora = 0;
   DSINFER_RETURN_IF_ERROR(r.int_field("q_lora_rank", q_lora, true));
   DSINFER_RETURN_IF_ERROR(require_positive(origin, "q_lora_rank", q_lora));

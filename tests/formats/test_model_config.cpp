@@ -413,7 +413,7 @@ TEST(ModelConfig, RefusesCountsAndNumbersNoModelHas) {
   limits["rms_norm_eps"] = 0.0;
   EXPECT_EQ(parse_ok(limits).n_routed_experts, 4096);
 
-  for (const auto& [field, value] : {std::pair<const char*, json>{"hc_sinkhorn_iters", 1001},
+  for (const auto& [field, value] : {std::pair<const char*, json>{"hc_sinkhorn_iters", 1001}, {"hc_mult", 65},
                                      {"compress_rope_theta", 0}, {"num_nextn_predict_layers", -1}}) {
     json j = v4_config();
     j[field] = value;
