@@ -129,7 +129,8 @@ Result<Tokenizer> tokenizer_from_gguf(const GgufHeader& header, const std::strin
   std::optional<json> pre_tokenizer = pre_tokenizer_for(pre);
   if (!pre_tokenizer)
     return error("{}: tokenizer.ggml.pre is '{}'; dsinfer knows DeepSeek's 'deepseek-v3' and 'deepseek-llm' (V2) "
-                 "splits. Put the model's tokenizer.json beside the weights and convert them again, or give token ids",
+                 "splits and does not guess another: give token ids instead of text (run --prompt-tokens, "
+                 "logits --tokens)",
                  origin, pre);
 
   std::vector<int64_t> types(tokens->size(), kNormal);
