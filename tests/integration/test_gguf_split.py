@@ -4,20 +4,14 @@ does. The oracle: the same file unsplit (`logits` bitwise equal, the same token 
 the shards written by tests/integration/gguf_edit.py (its own reading of gguf-split's
 layout). Broken sets of shards are errors that say what to do.
 """
-import os
 import pathlib
 import shutil
 import subprocess
 import tempfile
 import unittest
 
+from dsinfer_cli import DSINFER, run
 from gguf_edit import INT32, GgufFile
-
-DSINFER = os.environ["DSINFER"]
-
-
-def run(*args, stdin=""):
-    return subprocess.run([DSINFER, *map(str, args)], input=stdin.encode(), capture_output=True, timeout=120)
 
 
 class GgufSplit(unittest.TestCase):

@@ -5,20 +5,14 @@ render the same prompt, `tokenize` give the same ids), and for make-test-model's
 vocabulary, which has no merges, the bytes of the text (token 2 + b stands for byte b).
 """
 import json
-import os
 import pathlib
 import shutil
 import subprocess
 import tempfile
 import unittest
 
+from dsinfer_cli import DSINFER, run
 from gguf_edit import INT32, STRING, GgufFile
-
-DSINFER = os.environ["DSINFER"]
-
-
-def run(*args, stdin=""):
-    return subprocess.run([DSINFER, *map(str, args)], input=stdin.encode(), capture_output=True, timeout=120)
 
 
 class GgufTokenizerCli(unittest.TestCase):
