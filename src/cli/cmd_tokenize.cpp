@@ -1,7 +1,7 @@
 // `dsinfer tokenize` and `dsinfer detokenize`: JSON Lines filters over the tokenizer of a
 // model folder or a .gguf file. In a folder they read only tokenizer.json and
-// tokenizer_config.json, so they work on a folder that holds nothing else. One output line per input line; a bad line gets an
-// {"error": "..."} line and the stream goes on.
+// tokenizer_config.json, so they work on a folder that holds nothing else. One output
+// line per input line; a bad line gets an {"error": "..."} line and the stream goes on.
 #include <cstdio>
 #include <iostream>
 #include <memory>
