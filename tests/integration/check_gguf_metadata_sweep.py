@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 
-from gguf_edit import ARRAY, BOOL, FLOAT32, INT32, STRING, UINT32, UINT64, GgufFile
+from gguf_edit import ARRAY, BOOL, FLOAT32, FLOAT64, INT32, STRING, UINT32, UINT64, GgufFile
 from sweep_run import dsinfer_from_arguments, failure_of
 
 INTEGER_TYPES = {0: 2**8 - 1, 1: 2**7 - 1, 2: 2**16 - 1, 3: 2**15 - 1, 4: 2**32 - 1, 5: 2**31 - 1,
@@ -29,7 +29,7 @@ def edge_values(kind, value):
         largest = INTEGER_TYPES[kind]
         edits += [(kind, 0), (kind, min(value + 1, largest)), (kind, largest), (INT32, -1), (UINT64, 2**40),
                   (FLOAT32, float(value)), (STRING, "7")]
-    elif kind == FLOAT32 or kind == 12:
+    elif kind in (FLOAT32, FLOAT64):
         edits += [(kind, 0.0), (kind, -1.0), (kind, 1e30), (kind, math.nan), (kind, math.inf), (UINT32, 1),
                   (STRING, "x")]
     elif kind == BOOL:
