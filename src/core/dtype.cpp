@@ -12,7 +12,9 @@ int64_t dtype_block_elements(DType dtype) {
   switch (dtype) {
     case DType::kFP4E2M1: return 2;
     case DType::kQ8_0:
-    case DType::kQ4_0: return 32;
+    case DType::kQ4_0:
+    case DType::kQ5_0:
+    case DType::kQ5_1: return 32;
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return 256;
@@ -37,6 +39,8 @@ size_t dtype_block_bytes(DType dtype) {
     case DType::kQ4_K: return 2 + 2 + 12 + 128;
     case DType::kQ5_K: return 2 + 2 + 12 + 32 + 128;
     case DType::kQ6_K: return 128 + 64 + 16 + 2;
+    case DType::kQ5_0: return 2 + 4 + 16;
+    case DType::kQ5_1: return 2 + 2 + 4 + 16;
   }
   return 0;
 }
@@ -64,6 +68,8 @@ std::string_view dtype_name(DType dtype) {
     case DType::kQ4_K: return "q4_k";
     case DType::kQ5_K: return "q5_k";
     case DType::kQ6_K: return "q6_k";
+    case DType::kQ5_0: return "q5_0";
+    case DType::kQ5_1: return "q5_1";
   }
   return "?";
 }
@@ -236,6 +242,8 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
       dequantize_blocks(dtype, src, dst, count);
       return;
   }
@@ -273,6 +281,8 @@ void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
       quantize_blocks(dtype, src, dst, count);
       return;
   }

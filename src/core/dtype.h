@@ -34,6 +34,8 @@ enum class DType : uint8_t {
   kQ4_K,  // 256 values in 8 sub-blocks with 6-bit scales and mins
   kQ5_K,  // 256 values, 5 bits each
   kQ6_K,  // 256 values, 6 bits each
+  kQ5_0,  // 32 values: f16 scale + 32 fifth bits + 16 bytes of 4-bit values (q - 16)
+  kQ5_1,  // 32 values: f16 scale and f16 offset + 32 fifth bits + 16 bytes (d q + m)
 };
 
 // Values per block: 1 for scalar types.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 namespace dsinfer {
 
@@ -40,6 +41,20 @@ void dequantize_q4_0(const BlockQ4_0* blocks, float* dst, size_t n_blocks) {
     for (int j = 0; j < 16; ++j) {
       dst[b * 32 + j] = d * static_cast<float>((blocks[b].qs[j] & 0x0F) - 8);
       dst[b * 32 + j + 16] = d * static_cast<float>((blocks[b].qs[j] >> 4) - 8);
+    }
+  }
+}
+
+template <typename Block>
+void dequantize_q5(const Block* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const float d = f16_to_f32(blocks[b].d);
+    for (int i = 0; i < 32; ++i) {
+      const int q = q5_code(blocks[b], i);
+      if constexpr (std::is_same_v<Block, BlockQ5_0>)
+        dst[b * 32 + i] = d * static_cast<float>(q - 16);
+      else
+        dst[b * 32 + i] = d * static_cast<float>(q) + f16_to_f32(blocks[b].m);
     }
   }
 }
@@ -258,6 +273,42 @@ void quantize_q4_0(const float* x, BlockQ4_0* blocks, size_t n_blocks) {
   }
 }
 
+// Codes q[0..31] in [0, 31] into a Q5_0 / Q5_1 block's nibbles and fifth bits.
+template <typename Block>
+void store_q5_codes(const int q[32], Block& block) {
+  uint32_t high = 0;
+  for (int i = 0; i < 32; ++i) high |= static_cast<uint32_t>(q[i] >> 4) << i;
+  for (int j = 0; j < 4; ++j) block.qh[j] = static_cast<uint8_t>(high >> (8 * j));
+  for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+}
+
+void quantize_q5_0(const float* x, BlockQ5_0* blocks, size_t n_blocks) {
+  int q[32];
+  for (size_t b = 0; b < n_blocks; ++b, x += 32) {
+    blocks[b].d = f32_to_f16(fit_symmetric<32>(x, -16, 15));
+    const float d = f16_to_f32(blocks[b].d);
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int i = 0; i < 32; ++i) q[i] = round_clamp(x[i] * inverse, -16, 15) + 16;
+    store_q5_codes(q, blocks[b]);
+  }
+}
+
+// Fitted as Q4_K's sub-blocks are (x ~ scale q - min with min >= 0), so the offset m is
+// never positive: a valid block, a little less exact than a free offset for a block of
+// all-positive values.
+void quantize_q5_1(const float* x, BlockQ5_1* blocks, size_t n_blocks) {
+  int q[32];
+  for (size_t b = 0; b < n_blocks; ++b, x += 32) {
+    float scale = 0.0f, min = 0.0f;
+    fit_asymmetric<32>(x, 31, scale, min);
+    blocks[b].d = f32_to_f16(scale);
+    blocks[b].m = f32_to_f16(-min);
+    const float d = f16_to_f32(blocks[b].d), m = f16_to_f32(blocks[b].m);
+    for (int i = 0; i < 32; ++i) q[i] = d > 0.0f ? round_clamp((x[i] - m) / d, 0, 31) : 0;
+    store_q5_codes(q, blocks[b]);
+  }
+}
+
 // Q4_K and Q5_K share everything but the code width: fits each 32-value sub-block,
 // quantizes the eight scales and mins to 6 bits against f16 super-scales, then codes
 // the values with the scales as stored. Writes codes[256] in [0, nmax].
@@ -355,6 +406,8 @@ void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ4_K: dequantize_q4_k(static_cast<const BlockQ4_K*>(src), dst, n_blocks); return;
     case DType::kQ5_K: dequantize_q5_k(static_cast<const BlockQ5_K*>(src), dst, n_blocks); return;
     case DType::kQ6_K: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n_blocks); return;
+    case DType::kQ5_0: dequantize_q5(static_cast<const BlockQ5_0*>(src), dst, n_blocks); return;
+    case DType::kQ5_1: dequantize_q5(static_cast<const BlockQ5_1*>(src), dst, n_blocks); return;
     default: return;  // not a block format: nothing to decode
   }
 }
@@ -367,6 +420,8 @@ void quantize_blocks(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ4_K: quantize_q4_k(src, static_cast<BlockQ4_K*>(dst), n_blocks); return;
     case DType::kQ5_K: quantize_q5_k(src, static_cast<BlockQ5_K*>(dst), n_blocks); return;
     case DType::kQ6_K: quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), n_blocks); return;
+    case DType::kQ5_0: quantize_q5_0(src, static_cast<BlockQ5_0*>(dst), n_blocks); return;
+    case DType::kQ5_1: quantize_q5_1(src, static_cast<BlockQ5_1*>(dst), n_blocks); return;
     default: return;  // not a block format
   }
 }

@@ -1,5 +1,5 @@
-// The block-quantised weight formats of GGUF files (ggml's Q8_0, Q4_0, Q4_K, Q5_K,
-// Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
+// The block-quantised weight formats of GGUF files (ggml's Q8_0, Q4_0, Q5_0, Q5_1,
+// Q4_K, Q5_K, Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
 // the definition every SIMD kernel is tested against. The layouts are ggml's bit for bit,
 // so a block written here decodes the same in llama.cpp and a block from a published GGUF
 // decodes the same here.
@@ -31,6 +31,36 @@ struct BlockQ4_0 {
   uint8_t qs[16];
 };
 static_assert(sizeof(BlockQ4_0) == 18);
+
+// Q5_0: value[i] = d * (q[i] - 16), q in [0, 31]: the low four bits of q as in Q4_0
+// (byte j holds values j and j + 16), the fifth bit of value i bit i of qh read as a
+// little-endian 32-bit word. llama.cpp writes it where Q4_K does not fit: rows whose
+// length is no multiple of 256 (V2-Lite's 1408-value expert down rows, V3's 128-value
+// k_b rows) in Q4_K_M files.
+struct BlockQ5_0 {
+  uint16_t d;  // f16 scale
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+static_assert(sizeof(BlockQ5_0) == 22);
+
+// Q5_1: value[i] = d * q[i] + m, q as in Q5_0 (Q5_K_M's fallback where Q5_K does not fit).
+struct BlockQ5_1 {
+  uint16_t d;  // f16 scale
+  uint16_t m;  // f16 offset
+  uint8_t qh[4];
+  uint8_t qs[16];
+};
+static_assert(sizeof(BlockQ5_1) == 24);
+
+// Code i (0..31) of a Q5_0 / Q5_1 block: its low nibble and its fifth bit.
+template <typename Block>
+int q5_code(const Block& block, int i) {
+  const uint32_t high = block.qh[0] | uint32_t{block.qh[1]} << 8 | uint32_t{block.qh[2]} << 16 |
+                        uint32_t{block.qh[3]} << 24;
+  const int low = i < 16 ? block.qs[i] & 0x0F : block.qs[i - 16] >> 4;
+  return low | static_cast<int>((high >> i) & 1) << 4;
+}
 
 // The K formats split 256 values into sub-blocks, each with its own small integer scale
 // (and, for Q4_K/Q5_K, min) that multiplies one f16 super-block scale.

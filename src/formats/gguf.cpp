@@ -154,7 +154,7 @@ struct GgmlType {
 
 constexpr std::array<GgmlType, 36> kGgmlTypes{{
     {0, "f32", DType::kF32},       {1, "f16", DType::kF16},         {2, "q4_0", DType::kQ4_0},
-    {3, "q4_1", std::nullopt},     {6, "q5_0", std::nullopt},       {7, "q5_1", std::nullopt},
+    {3, "q4_1", std::nullopt},     {6, "q5_0", DType::kQ5_0},       {7, "q5_1", DType::kQ5_1},
     {8, "q8_0", DType::kQ8_0},     {9, "q8_1", std::nullopt},       {10, "q2_K", std::nullopt},
     {11, "q3_K", std::nullopt},    {12, "q4_K", DType::kQ4_K},      {13, "q5_K", DType::kQ5_K},
     {14, "q6_K", DType::kQ6_K},    {15, "q8_K", std::nullopt},      {16, "iq2_xxs", std::nullopt},

@@ -17,12 +17,14 @@ struct ExportType {
   DType dtype;
   uint32_t llama_ftype;  // general.file_type: llama.cpp's LLAMA_FTYPE_* of the mix
 };
-constexpr std::array<ExportType, 8> kExportTypes{{
+constexpr std::array<ExportType, 10> kExportTypes{{
     {"f32", DType::kF32, 0},
     {"f16", DType::kF16, 1},
     {"bf16", DType::kBF16, 32},
     {"q8_0", DType::kQ8_0, 7},
     {"q4_0", DType::kQ4_0, 2},
+    {"q5_0", DType::kQ5_0, 8},
+    {"q5_1", DType::kQ5_1, 9},
     {"q4_k", DType::kQ4_K, 14},  // Q4_K_S: one type for every quantized tensor
     {"q5_k", DType::kQ5_K, 16},  // Q5_K_S
     {"q6_k", DType::kQ6_K, 18},
@@ -59,8 +61,16 @@ DType gguf_tensor_type(TensorKind kind, int64_t row_length, DType requested) {
     case TensorKind::kHead: break;
   }
   if (row_length % dtype_block_elements(requested) == 0) return requested;
-  if (row_length % dtype_block_elements(DType::kQ8_0) == 0) return DType::kQ8_0;
-  return DType::kF16;
+  // llama.cpp's fallbacks for rows that do not split into 256-value super-blocks, so that
+  // a file written here holds the types a llama.cpp quantization of the model would.
+  DType fallback = DType::kF16;
+  switch (requested) {
+    case DType::kQ4_K: fallback = DType::kQ5_0; break;
+    case DType::kQ5_K: fallback = DType::kQ5_1; break;
+    case DType::kQ6_K: fallback = DType::kQ8_0; break;
+    default: break;
+  }
+  return row_length % dtype_block_elements(fallback) == 0 ? fallback : DType::kF16;
 }
 
 std::vector<GgufExportTensor> gguf_export_plan(const ModelConfig& config, DType requested) {

@@ -60,6 +60,37 @@ TEST(QuantBlocks, Q8_0AndQ4_0HandMade) {
   }
 }
 
+// Q5_0 / Q5_1: value i has its low four bits in byte i (low nibble) or byte i - 16 (high
+// nibble) and its fifth bit in bit i % 8 of qh[i / 8].
+int q5_code_by_hand(const std::vector<uint8_t>& qs, const std::vector<uint8_t>& qh, int i) {
+  const int low = i < 16 ? (qs[i] & 15) : (qs[i - 16] >> 4);
+  return low | (((qh[i / 8] >> (i % 8)) & 1) << 4);
+}
+
+TEST(QuantBlocks, Q5_0AndQ5_1HandMade) {
+  const auto qs = pattern(16, 6);
+  const auto qh = pattern(4, 7);
+  float out[32];
+  BlockQ5_0 q5_0{};
+  q5_0.d = kF16Quarter;
+  std::memcpy(q5_0.qs, qs.data(), 16);
+  std::memcpy(q5_0.qh, qh.data(), 4);
+  dequantize_blocks(DType::kQ5_0, &q5_0, out, 32);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(out[i], 0.25f * static_cast<float>(q5_code_by_hand(qs, qh, i) - 16)) << i;
+
+  BlockQ5_1 q5_1{};
+  q5_1.d = kF16Half;
+  q5_1.m = 0xBC00;  // -1.0
+  std::memcpy(q5_1.qs, qs.data(), 16);
+  std::memcpy(q5_1.qh, qh.data(), 4);
+  dequantize_blocks(DType::kQ5_1, &q5_1, out, 32);
+  for (int i = 0; i < 32; ++i) ASSERT_EQ(out[i], 0.5f * static_cast<float>(q5_code_by_hand(qs, qh, i)) - 1.0f) << i;
+  // Both fifth bits occur in this pattern, so a decoder that lost them would fail above.
+  int seen = 0;
+  for (int i = 0; i < 32; ++i) seen |= 1 << q5_code_by_hand(qs, qh, i) / 16;
+  EXPECT_EQ(seen, 3);
+}
+
 TEST(QuantBlocks, Q4_KHandMade) {
   BlockQ4_K block{};
   block.d = kF16One;
@@ -144,12 +175,14 @@ struct ErrorBound {
   double max_relative_rms;  // measured on this data, with margin (see the test)
 };
 
-// Measured (seed 11, 64k Gaussian values): q8_0 0.0054, q6_k 0.0173, q5_k 0.0359,
-// q4_k 0.0718, q4_0 0.0812; the bounds leave ~25% margin. (ggml's reference quantizers
+// Measured (seed 11, 64k Gaussian values): q8_0 0.0054, q6_k 0.0173, q5_1 0.0339,
+// q5_k 0.0359, q5_0 0.0404, q4_k 0.0718, q4_0 0.0812 (in order of bits per value); the
+// bounds leave ~25% margin. (ggml's reference quantizers
 // score 0.0078 / 0.0235 / 0.0404 / 0.0813 / 0.1126 on similar data with outliers, where
 // these score 0.0078 / 0.0232 / 0.0404 / 0.0817 / 0.1092.)
 constexpr ErrorBound kBounds[] = {
-    {DType::kQ8_0, 0.0068}, {DType::kQ6_K, 0.022}, {DType::kQ5_K, 0.045}, {DType::kQ4_K, 0.09}, {DType::kQ4_0, 0.10},
+    {DType::kQ8_0, 0.0068}, {DType::kQ6_K, 0.022}, {DType::kQ5_1, 0.042}, {DType::kQ5_K, 0.045},
+    {DType::kQ5_0, 0.050},  {DType::kQ4_K, 0.09},  {DType::kQ4_0, 0.10},
 };
 
 TEST(QuantBlocks, QuantizeDecodeErrorPerType) {
@@ -165,7 +198,7 @@ TEST(QuantBlocks, QuantizeDecodeErrorPerType) {
 }
 
 TEST(QuantBlocks, ZeroConstantAndOutlierBlocks) {
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
     SCOPED_TRACE(std::string(dtype_name(dtype)));
     std::vector<float> zeros(256, 0.0f), back(256);
     std::vector<uint8_t> packed(dtype_bytes(dtype, 256));

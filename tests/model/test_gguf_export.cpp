@@ -54,7 +54,12 @@ TEST(GgufExportPlan, NamesShapesTypesAndStackedExperts) {
 
 TEST(GgufExportPlan, TypeChoicePerTensor) {
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 512, DType::kQ4_K), DType::kQ4_K);
+  // llama.cpp's fallbacks where 256-value super-blocks do not fit (V2-Lite's 1408).
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ6_K), DType::kQ8_0);
+  EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ4_K), DType::kQ5_0);
+  EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 128, DType::kQ5_K), DType::kQ5_1);
+  EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 144, DType::kQ4_K), DType::kF16);
+  EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ5_0), DType::kQ5_0);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ4_0), DType::kQ4_0);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 144, DType::kQ4_0), DType::kF16);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kHead, 100, DType::kBF16), DType::kBF16);

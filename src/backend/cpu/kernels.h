@@ -43,6 +43,24 @@ struct BlockQ8_0x8 {
 };
 static_assert(sizeof(BlockQ8_0x8) == 8 * sizeof(BlockQ8_0));
 
+// Q5_0 / Q5_1, eight rows per 32-value block: the low four bits of the codes as in
+// Q4_0x8, and the fifth bits beside them, byte 4r + i of qh holding in bit k (k < 4) the
+// fifth bit of value 4k + i of row r and in bit 4 + k that of value 16 + 4k + i, so that a
+// shift and a mask put them over the matching nibbles. As many bytes as the stored rows.
+struct BlockQ5_0x8 {
+  uint16_t d[8];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_0x8) == 8 * sizeof(BlockQ5_0));
+
+struct BlockQ5_1x8 {
+  uint16_t d[8], m[8];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockQ5_1x8) == 8 * sizeof(BlockQ5_1));
+
 // Q4_K, eight rows interleaved per 256-value super-block: the super-block scales of each
 // row, the 6-bit sub-block scales and mins unpacked to bytes ([sub-block][row]), and the
 // codes as in Q4_0x8, per 64-value chunk c (256 bytes): group k of row r at
@@ -333,6 +351,12 @@ struct Kernels {
   // once per head). nullptr: callers loop over the heads.
   void (*weighted_sums)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d);
+  // The eight-row kernels for Q5_0 and Q5_1 (llama.cpp's fallbacks in K-quant files),
+  // as gemm_q4_0x8. nullptr where a table has none: those weights keep the stored layout.
+  void (*gemm_q5_0x8)(const BlockQ5_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  void (*gemm_q5_1x8)(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

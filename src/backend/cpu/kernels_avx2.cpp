@@ -414,6 +414,32 @@ DSINFER_AVX2 void gemm_q4_0x8_tile(const BlockQ4_0x8* w, int64_t n_blocks, const
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Q5_0 / Q5_1 as gemm_q4_0x8_tile, but 5-bit codes make a pair's 16-bit sum up to
+// 2 x 31 x 127, so each group's low and high pairs are widened to 32 bits together.
+template <int NT, typename Block>
+DSINFER_AVX2 void gemm_q5x8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, float* out,
+                                 int64_t out_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + kPrefetchPackedBlocks);
+    __m256i lo[4], hi[4];
+    x86::q5_codes(w[b], lo, hi);
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      __m256i dot = _mm256_setzero_si256();
+      for (int k = 0; k < 4; ++k) {
+        const __m256i pairs = _mm256_add_epi16(_mm256_maddubs_epi16(lo[k], broadcast_group(xb.qs + 4 * k)),
+                                               _mm256_maddubs_epi16(hi[k], broadcast_group(xb.qs + 16 + 4 * k)));
+        dot = _mm256_add_epi32(dot, _mm256_madd_epi16(pairs, ones));
+      }
+      acc[t] = x86::add_q5_block(acc[t], dot, w[b], xb);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 // Signed weights: maddubs takes |w| and x with w's sign; pairs reach 2 x 127 x 127, so
 // each group is widened to 32 bits before the next is added.
 template <int NT>
@@ -619,6 +645,14 @@ void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
   });
 }
 
+template <typename Block>
+void gemm_q5x8(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out,
+               int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q5x8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
@@ -668,6 +702,8 @@ const Kernels& avx2_kernels() {
     k.weighted_sums = weighted_sums_avx2;
     k.dot2_bf16 = dot2_bf16;
     k.dot2_f32 = dot2_f32;
+    k.gemm_q5_0x8 = gemm_q5x8<BlockQ5_0x8>;
+    k.gemm_q5_1x8 = gemm_q5x8<BlockQ5_1x8>;
     return k;
   }();
   return table;

@@ -80,6 +80,37 @@ DSINFER_AVX512_VNNI void gemm_q4_0x8_tile(const BlockQ4_0x8* w, int64_t n_blocks
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// Q5_0 / Q5_1 as gemm_q4_0x8_tile, with the AVX2 tile's float steps (x86::add_q5_block).
+template <int NT, typename Block>
+DSINFER_AVX512_VNNI void gemm_q5x8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                        float* out, int64_t out_stride) {
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + kPrefetchPackedBlocks);
+    __m256i lo[4], hi[4];
+    x86::q5_codes(w[b], lo, hi);
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      __m256i low_sum = _mm256_setzero_si256(), high_sum = _mm256_setzero_si256();
+      for (int k = 0; k < 4; ++k) {
+        low_sum = _mm256_dpbusd_epi32(low_sum, lo[k], broadcast_group(xb.qs + 4 * k));
+        high_sum = _mm256_dpbusd_epi32(high_sum, hi[k], broadcast_group(xb.qs + 16 + 4 * k));
+      }
+      acc[t] = x86::add_q5_block(acc[t], _mm256_add_epi32(low_sum, high_sum), w[b], xb);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+template <typename Block>
+void gemm_q5x8(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out,
+               int64_t out_stride) {
+  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
+    gemm_q5x8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 // Signed weights made unsigned by adding 128 (flipping the top bit), once per group for
 // every token: sum((w + 128) x) = sum(w x) + 128 sum(x), and the activation block's sum
 // is already known. |sum(w x)| stays below 2^20, far from overflow.
@@ -1478,6 +1509,8 @@ Kernels avx512_vnni_table() {
   k.gemm_q4_kx8 = gemm_q4_kx8;
   k.gemm_q5_kx8 = gemm_q5_kx8;
   k.gemm_q6_kx8 = gemm_q6_kx8;
+  k.gemm_q5_0x8 = gemm_q5x8<BlockQ5_0x8>;
+  k.gemm_q5_1x8 = gemm_q5x8<BlockQ5_1x8>;
   k.gemm_q4_0x16 = gemm_q4_0x16;
   k.gemm_q4_0x16_far = gemm_q4_0x16_far<kAhead>;
   k.gemm_q8_0x16 = gemm_q8_0x16;

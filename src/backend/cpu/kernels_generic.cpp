@@ -130,6 +130,36 @@ void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x, in
           });
 }
 
+// Code j (0..31) of row r in a Q5_0x8 / Q5_1x8 block: its nibble and its fifth bit.
+template <typename Block>
+int q5_code(const Block& wb, int r, int j) {
+  const int k = (j % 16) / 4, i = j % 4;
+  const uint8_t byte = wb.qs[interleaved(k, r, i)];
+  const int low = j < 16 ? byte & 0x0F : byte >> 4;
+  return low | ((wb.qh[4 * r + i] >> (j < 16 ? k : 4 + k)) & 1) << 4;
+}
+
+void gemm_q5_0x8(const BlockQ5_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ5_0x8& wb, int r, const ActBlockQ8* xb, float sum) {
+            int32_t acc = 0;
+            for (int j = 0; j < 32; ++j) acc += q5_code(wb, r, j) * xb->qs[j];
+            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(acc - 16 * xb->sum);
+          });
+}
+
+void gemm_q5_1x8(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ5_1x8& wb, int r, const ActBlockQ8* xb, float sum) {
+            int32_t acc = 0;
+            for (int j = 0; j < 32; ++j) acc += q5_code(wb, r, j) * xb->qs[j];
+            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(acc) +
+                   f16_to_f32(wb.m[r]) * xb->d * static_cast<float>(xb->sum);
+          });
+}
+
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
@@ -253,11 +283,16 @@ void quantize_act_q8x3(const float* x, ActBlockQ8x3* out, int64_t n) {
 }
 
 const Kernels& generic_kernels() {
-  static const Kernels table{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
-                             dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
-                             gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
-                             gemm_fp4x8, nullptr, nullptr, key_block_scores, value_row_sums,
-                             exp_and_sum};
+  static const Kernels table = [] {
+    Kernels k{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
+              dot_q4_0,  quantize_act_q8, dot4_bf16, dot4_q8_0, dot4_q4_0,
+              gemm_q4_0x8, gemm_q8_0x8, gemm_q4_kx8, gemm_q5_kx8, gemm_q6_kx8,
+              gemm_fp4x8, nullptr, nullptr, key_block_scores, value_row_sums,
+              exp_and_sum};
+    k.gemm_q5_0x8 = gemm_q5_0x8;
+    k.gemm_q5_1x8 = gemm_q5_1x8;
+    return k;
+  }();
   return table;
 }
 

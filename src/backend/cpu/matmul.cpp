@@ -336,6 +336,10 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
     case DType::kQ8_0:
       return fn(GroupKernels<BlockQ8_0x8, ActBlockQ8>{k.gemm_q8_0x8, k.gemm_q8_0x16, k.gemm_q8_0x16_far, k.gemm_q8_0x32},
                 w.q8_0_group(0), q8, x_stride);
+    case DType::kQ5_0:
+      return fn(GroupKernels<BlockQ5_0x8, ActBlockQ8>{k.gemm_q5_0x8}, w.q5_0_group(0), q8, x_stride);
+    case DType::kQ5_1:
+      return fn(GroupKernels<BlockQ5_1x8, ActBlockQ8>{k.gemm_q5_1x8}, w.q5_1_group(0), q8, x_stride);
     case DType::kQ4_K:
       return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16}, w.q4_k_group(0), q8, x_stride);
     case DType::kQ5_K:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -20,6 +21,25 @@ void pack_group(const Source* rows, int64_t blocks, Packed* out) {
       const Source& src = rows[r * blocks + b];
       out[b].d[r] = src.d;
       for (int k = 0; k < kGroups; ++k) std::memcpy(out[b].qs + 32 * k + 4 * r, src.qs + 4 * k, 4);
+    }
+}
+
+// Rows [8g, 8g + 8) of a Q5_0 / Q5_1 matrix: scales (and offsets) per row, the nibbles
+// as pack_group lays out Q4_0's, the fifth bits regrouped (layout: kernels.h).
+template <typename Source, typename Packed>
+void pack_q5_group(const Source* rows, int64_t blocks, Packed* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) {
+      const Source& src = rows[r * blocks + b];
+      out[b].d[r] = src.d;
+      if constexpr (std::is_same_v<Source, BlockQ5_1>) out[b].m[r] = src.m;
+      for (int k = 0; k < 4; ++k) std::memcpy(out[b].qs + 32 * k + 4 * r, src.qs + 4 * k, 4);
+      for (int i = 0; i < 4; ++i) {
+        uint8_t bits = 0;
+        for (int k = 0; k < 4; ++k)
+          bits |= static_cast<uint8_t>(((q5_code(src, 4 * k + i) >> 4) << k) | ((q5_code(src, 16 + 4 * k + i) >> 4) << (4 + k)));
+        out[b].qh[4 * r + i] = bits;
+      }
     }
 }
 
@@ -203,6 +223,8 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ4_K && kernels.gemm_q4_kx8) block_bytes = sizeof(BlockQ4_Kx8);
   if (w.dtype == DType::kQ5_K && kernels.gemm_q5_kx8) block_bytes = sizeof(BlockQ5_Kx8);
   if (w.dtype == DType::kQ6_K && kernels.gemm_q6_kx8) block_bytes = sizeof(BlockQ6_Kx8);
+  if (w.dtype == DType::kQ5_0 && kernels.gemm_q5_0x8) block_bytes = sizeof(BlockQ5_0x8);
+  if (w.dtype == DType::kQ5_1 && kernels.gemm_q5_1x8) block_bytes = sizeof(BlockQ5_1x8);
   const bool fp4 = w.dtype == DType::kFP4E2M1;
   if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
       w.cols() % 32 == 0)
@@ -254,6 +276,14 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
         case DType::kQ4_K:
           pack_q4_k_group(static_cast<const BlockQ4_K*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ4_Kx8*>(out));
+          break;
+        case DType::kQ5_0:
+          pack_q5_group(static_cast<const BlockQ5_0*>(w.data) + g * 8 * blocks, blocks,
+                        reinterpret_cast<BlockQ5_0x8*>(out));
+          break;
+        case DType::kQ5_1:
+          pack_q5_group(static_cast<const BlockQ5_1*>(w.data) + g * 8 * blocks, blocks,
+                        reinterpret_cast<BlockQ5_1x8*>(out));
           break;
         case DType::kQ5_K:
           pack_q5_k_group(static_cast<const BlockQ5_K*>(w.data) + g * 8 * blocks, blocks,

@@ -161,6 +161,36 @@ DSINFER_AVX2 inline __m256i fifth_bit(__m256i bits, int k) {
   return _mm256_and_si256(moved, _mm256_set1_epi8(0x10));
 }
 
+// A Q5_0x8 / Q5_1x8 block's codes, eight rows, as q4_0_codes gives Q4_0's: each nibble
+// with its fifth bit from qh (bit k of a qh byte for group k's low nibble, bit 4 + k for
+// its high one; layout in kernels.h).
+template <typename Block>
+DSINFER_AVX2 inline void q5_codes(const Block& w, __m256i lo[4], __m256i hi[4]) {
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i high_bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh));
+  for (int k = 0; k < 4; ++k) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qs + 32 * k));
+    lo[k] = _mm256_or_si256(_mm256_and_si256(packed, low_nibbles), fifth_bit(high_bits, k));
+    hi[k] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibbles), fifth_bit(high_bits, 4 + k));
+  }
+}
+
+// One Q5_0 / Q5_1 block of a token onto acc, from dot = sum(code * x.qs) over the block
+// (exact): Q5_0 takes the codes' offset of 16 off in integers, Q5_1 adds its rows'
+// offsets m times the block's sum. The same float steps on every table.
+template <typename Block>
+DSINFER_AVX2 inline __m256 add_q5_block(__m256 acc, __m256i dot, const Block& w, const ActBlockQ8& xb) {
+  const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.d)));
+  if constexpr (std::is_same_v<Block, BlockQ5_0x8>) {
+    dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(16 * xb.sum));
+    return _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_set1_ps(xb.d)), acc);
+  } else {
+    const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w.m)));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_set1_ps(xb.d)), acc);
+    return _mm256_fmadd_ps(m, _mm256_set1_ps(xb.d * static_cast<float>(xb.sum)), acc);
+  }
+}
+
 // Group k of 64-value chunk c of a Q4_K / Q5_K super-block, eight rows: the codes of
 // sub-block 2c (lo) and 2c + 1 (hi), with the fifth bits for Q5_K.
 template <typename Block>
