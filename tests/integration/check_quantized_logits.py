@@ -26,9 +26,11 @@ import numpy as np
 TOKENS = ",".join(str(t) for t in np.random.default_rng(5).integers(0, 512, 64))
 PREFILL = 40
 SEED = "7"
-TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_k", "q4_k", "q4_0"]
+TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0"]
 # Presets whose every projection row splits into 256-value blocks get the K-quants; on the
-# others (hidden 64, ...) K types fall back to q8_0 per tensor and are not asserted.
+# others (hidden 64, ...) K types fall back per tensor as llama.cpp's do (q4_k to q5_0,
+# q5_k to q5_1, q6_k to q8_0) and are not asserted.
+FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0"}
 K_PRESETS = {"v3-q-tiny"}
 # Measured (median per-position relative error, top-1 agreement) per preset and type, on
 # these tokens and seed with the reference backend (docs/benchmarks.md has the table).
@@ -41,21 +43,29 @@ MEASURED = {
     ("v2-lite-tiny", "f16"): (3.48e-07, 1.000),
     ("v2-lite-tiny", "bf16"): (0, 1.000),
     ("v2-lite-tiny", "q8_0"): (0.0219, 0.953),
+    ("v2-lite-tiny", "q5_1"): (0.138, 0.781),
+    ("v2-lite-tiny", "q5_0"): (0.136, 0.734),
     ("v2-lite-tiny", "q4_0"): (0.276, 0.547),
     ("v2-tiny", "f16"): (4.62e-07, 1.000),
     ("v2-tiny", "bf16"): (0, 1.000),
     ("v2-tiny", "q8_0"): (0.0327, 0.969),
+    ("v2-tiny", "q5_1"): (0.260, 0.578),
+    ("v2-tiny", "q5_0"): (0.312, 0.453),
     ("v2-tiny", "q4_0"): (0.655, 0.234),
     ("v3-q-tiny", "f16"): (1.24e-06, 1.000),
     ("v3-q-tiny", "bf16"): (0, 1.000),
     ("v3-q-tiny", "q8_0"): (0.0218, 0.922),
     ("v3-q-tiny", "q6_k"): (0.0713, 0.875),
+    ("v3-q-tiny", "q5_1"): (0.147, 0.703),
     ("v3-q-tiny", "q5_k"): (0.145, 0.719),
+    ("v3-q-tiny", "q5_0"): (0.160, 0.688),
     ("v3-q-tiny", "q4_k"): (0.329, 0.297),
     ("v3-q-tiny", "q4_0"): (0.322, 0.344),
     ("v3-fp8-tiny", "f16"): (0.000836, 1.000),
     ("v3-fp8-tiny", "bf16"): (0.00587, 0.984),
     ("v3-fp8-tiny", "q8_0"): (0.0184, 0.969),
+    ("v3-fp8-tiny", "q5_1"): (0.130, 0.750),
+    ("v3-fp8-tiny", "q5_0"): (0.143, 0.703),
     ("v3-fp8-tiny", "q4_0"): (0.308, 0.469),
 }
 PRESETS = ["v2-lite-tiny", "v2-tiny", "v3-q-tiny", "v3-fp8-tiny"]
@@ -109,18 +119,22 @@ def main():
             folder = tmp / preset
             run([args.dsinfer, "make-test-model", "--preset", preset, "--seed", SEED, "--out", folder])
             reference = logits(args.dsinfer, folder, tmp / f"{preset}.npy", extra)
+            by_type = {}
             for qtype in TYPES:
                 gguf = tmp / f"{preset}-{qtype}.gguf"
                 run([args.dsinfer, "quantize", "--model", folder, "--type", qtype, "--out", gguf, "--threads", "2"])
-                rel, median, top1 = compare(logits(args.dsinfer, gguf, tmp / f"{preset}-{qtype}.npy", extra),
-                                            reference)
+                by_type[qtype] = logits(args.dsinfer, gguf, tmp / f"{preset}-{qtype}.npy", extra)
+                rel, median, top1 = compare(by_type[qtype], reference)
                 asserted = (preset, qtype) in MEASURED  # K types on K_PRESETS only: elsewhere they fall back
                 if asserted:
                     measured_median, measured_top1 = MEASURED[(preset, qtype)]
                     good = median <= 1.5 * measured_median + 1e-6 and top1 >= measured_top1 - 0.1
+                    status = "ok" if good else "FAIL"
                 else:
-                    good = True
-                status = ("ok" if good else "FAIL") if asserted else "q8_0 fallback, not asserted"
+                    # Every row falls back, so the file must give its fallback type's very logits
+                    # (TYPES lists each fallback before the K type that takes it).
+                    good = np.array_equal(by_type[qtype], by_type[FALLBACK[qtype]])
+                    status = f"all {FALLBACK[qtype]} (fallback): {'ok' if good else 'FAIL, logits differ'}"
                 print(f"{preset:13s} {qtype:5s} rel_err {rel:.2e}  median {median:.2e}  top1 {top1:.3f}  {status}")
                 rows.append((preset, qtype, rel, median, top1))
                 ok &= good
@@ -145,7 +159,7 @@ def main():
         print("\n| preset | type | relative error | median per position | top-1 agreement |\n|---|---|---|---|---|")
         for preset, qtype, rel, median, top1 in rows:
             fallback = qtype.endswith("_k") and preset not in K_PRESETS
-            note = " (rows do not split into 256: q8_0)" if fallback else ""
+            note = f" (rows do not split into 256: {FALLBACK[qtype]})" if fallback else ""
             print(f"| {preset} | {qtype}{note} | {rel:.2e} | {median:.2e} | {top1:.3f} |")
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

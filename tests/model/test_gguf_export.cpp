@@ -36,7 +36,7 @@ TEST(GgufExportPlan, NamesShapesTypesAndStackedExperts) {
   for (const auto& t : plan) by_name[t.gguf_name] = &t;
   ASSERT_TRUE(by_name.count("token_embd.weight"));
   EXPECT_EQ(by_name["token_embd.weight"]->ne, (std::vector<int64_t>{64, 512}));
-  EXPECT_EQ(by_name["token_embd.weight"]->dtype, DType::kQ8_0);  // the K-quant fallback
+  EXPECT_EQ(by_name["token_embd.weight"]->dtype, DType::kQ5_0);  // llama.cpp's fallback for q4_k
   EXPECT_EQ(by_name["blk.0.attn_norm.weight"]->dtype, DType::kF32);
   EXPECT_EQ(by_name["blk.1.ffn_gate_inp.weight"]->dtype, DType::kF32);
   EXPECT_EQ(by_name["blk.0.attn_q.weight"]->ne, (std::vector<int64_t>{64, 4 * 48}));

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
@@ -170,8 +171,8 @@ struct WideningInt8 {
 
   // Rows8 for small weights, whose products an instance sums in 16 bits and widens once:
   // each int16 lane takes one product per 4-value group, so 32 values of nibbles (0..15:
-  // Q4_0, Q4_K) reach at most 8 x 15 x 128 = 15360, and 16 values of Q6_K's codes (-32..31)
-  // 4 x 32 x 128 = 16384.
+  // Q4_0, Q4_K) reach at most 8 x 15 x 128 = 15360, of five-bit codes (0..31: Q5_0, Q5_1,
+  // Q5_K) 8 x 31 x 128 = 31744, and 16 values of Q6_K's codes (-32..31) 4 x 32 x 128 = 16384.
   class SmallRows8 {
    public:
     void add(const int8x16_t w[4][2], int8x16_t x) {
@@ -455,6 +456,25 @@ struct Q4KUnit {
   }
 };
 
+// A half block of five-bit codes: the low four bits with bit `bit` of each qh byte moved
+// over them as the fifth (layouts of Q5_0x8, Q5_1x8 and Q5_Kx8 in kernels.h).
+[[gnu::always_inline]] inline int8x16_t with_fifth_bit(uint8x16_t low, uint8x16_t qh, int bit) {
+  const uint8x16_t fifth = vandq_u8(vshlq_u8(qh, vdupq_n_s8(static_cast<int8_t>(4 - bit))), vdupq_n_u8(0x10));
+  return vreinterpretq_s8_u8(vorrq_u8(low, fifth));
+}
+
+// Q5_K's unit is Q4_K's with the fifth bits: bit k of byte 4r + i of qh[u / 2][u % 2] for
+// group k (values 4k..4k+3 of the sub-block).
+struct Q5KUnit : Q4KUnit {
+  using Block = BlockQ5_Kx8;
+  [[gnu::always_inline]] Q5KUnit(const Block& b, int u) : Q4KUnit(b.low, u) {
+    for (int i = 0; i < 2; ++i) {
+      const uint8x16_t qh = vld1q_u8(b.qh[u / 2][u % 2] + 16 * i);
+      for (int k = 0; k < 8; ++k) w[k / 4][k % 4][i] = with_fifth_bit(vreinterpretq_u8_s8(w[k / 4][k % 4][i]), qh, k);
+    }
+  }
+};
+
 // Q6_K's unit is a 16-value half of a 32-value sub-block: one half block of the Q8_0x8
 // layout (bytes 128 * u .. + 127 of the codes) with its own int8 scale, nothing further.
 struct Q6KUnit {
@@ -492,6 +512,50 @@ template <class Int8, class Unit, int NT>
         unit.finish(acc[t], xb);
       }
     }
+  store_tile<NT>(acc, out, out_stride);
+}
+
+// Q5_0 / Q5_1 as gemm_q4_0x8_tile with five-bit codes: Q5_0's offset of 16 comes off the
+// row sums in integers, Q5_1's offsets m join in float as m * (x.d * x.sum).
+template <class Int8, int NT, typename Block>
+[[gnu::always_inline]] inline void gemm_q5x8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                  int64_t x_stride, float* out, int64_t out_stride) {
+  constexpr bool kOffsets = std::is_same_v<Block, BlockQ5_1x8>;
+  const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int8x16_t lo[4][2], hi[4][2];
+    for (int i = 0; i < 2; ++i) {
+      const uint8x16_t qh = vld1q_u8(w[b].qh + 16 * i);
+      for (int k = 0; k < 4; ++k) {
+        const uint8x16_t packed = vld1q_u8(w[b].qs + 32 * k + 16 * i);
+        lo[k][i] = with_fifth_bit(vandq_u8(packed, low_nibbles), qh, k);
+        hi[k][i] = with_fifth_bit(vshrq_n_u8(packed, 4), qh, 4 + k);
+      }
+    }
+    const float32x4x2_t d = widen_f16x8(w[b].d);
+    float32x4x2_t m{};
+    if constexpr (kOffsets) m = widen_f16x8(w[b].m);
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      typename Int8::SmallRows8 sums;
+      sums.add(lo, vld1q_s8(xb.qs));
+      sums.add(hi, vld1q_s8(xb.qs + 16));
+      int32x4x2_t rows = sums.rows();
+      if constexpr (!kOffsets) {
+        const int32x4_t offset = vdupq_n_s32(16 * xb.sum);
+        rows.val[0] = vsubq_s32(rows.val[0], offset);
+        rows.val[1] = vsubq_s32(rows.val[1], offset);
+      }
+      add_block(acc[t], rows, d, xb.d);
+      if constexpr (kOffsets) {
+        const float32x4_t xsum = vdupq_n_f32(xb.d * static_cast<float>(xb.sum));
+        acc[t][0] = vfmaq_f32(acc[t][0], m.val[0], xsum);
+        acc[t][1] = vfmaq_f32(acc[t][1], m.val[1], xsum);
+      }
+    }
+  }
   store_tile<NT>(acc, out, out_stride);
 }
 
@@ -544,7 +608,22 @@ struct IntKernels {
       }
     }
   }
-  // gemm_q4_kx8 (Unit = Q4KUnit) and gemm_q6_kx8 (Q6KUnit).
+  template <typename Block>
+  [[gnu::always_inline]] static void gemm_q5x8(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                               int n_tokens, float* out, int64_t out_stride) {
+    // Four tokens per tile: the accumulators of more would not fit in registers.
+    for (int t = 0; t < n_tokens; t += 4) {
+      const ActBlockQ8* xt = x + t * x_stride;
+      float* ot = out + t * out_stride;
+      switch (std::min(4, n_tokens - t)) {
+        case 1: gemm_q5x8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 2: gemm_q5x8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 3: gemm_q5x8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        default: gemm_q5x8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+      }
+    }
+  }
+  // gemm_q4_kx8 (Unit = Q4KUnit), gemm_q5_kx8 (Q5KUnit) and gemm_q6_kx8 (Q6KUnit).
   template <class Unit>
   [[gnu::always_inline]] static void gemm_kx8(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
                                               int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
@@ -590,6 +669,18 @@ DSINFER_DOTPROD void dotprod_gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks,
 DSINFER_DOTPROD void dotprod_gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
   Dotprod::gemm_kx8<Q4KUnit>(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_kx8<Q5KUnit>(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q5_0x8(const BlockQ5_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_q5x8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q5_1x8(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_q5x8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
 }
 DSINFER_DOTPROD void dotprod_gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
@@ -712,7 +803,8 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
 }  // namespace
 
 const Kernels& neon_kernels() {
-  static const Kernels table{"neon",
+  static const Kernels table = [] {
+    Kernels k{"neon",
                              dot_f32,
                              dot_bf16,
                              dot_f16,
@@ -726,7 +818,7 @@ const Kernels& neon_kernels() {
                              Widening::gemm_q4_0x8,
                              Widening::gemm_q8_0x8,
                              Widening::gemm_kx8<Q4KUnit>,
-                             nullptr,  // Q5_K keeps the stored layout on ARM so far
+                             Widening::gemm_kx8<Q5KUnit>,
                              Widening::gemm_kx8<Q6KUnit>,
                              gemm_fp4x8,
                              nullptr,
@@ -734,15 +826,24 @@ const Kernels& neon_kernels() {
                              key_block_scores,
                              value_row_sums,
                              exp_and_sum};
+    k.gemm_q5_0x8 = Widening::gemm_q5x8<BlockQ5_0x8>;
+    k.gemm_q5_1x8 = Widening::gemm_q5x8<BlockQ5_1x8>;
+    return k;
+  }();
   return table;
 }
 
 const Kernels& neon_dotprod_kernels() {
-  static const Kernels table{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
-                             dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
-                             dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
-                             nullptr,        dotprod_gemm_q6_kx8, gemm_fp4x8, nullptr, nullptr,
-                             key_block_scores, value_row_sums, exp_and_sum};
+  static const Kernels table = [] {
+    Kernels k{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
+              dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
+              dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
+              dotprod_gemm_q5_kx8, dotprod_gemm_q6_kx8, gemm_fp4x8, nullptr, nullptr,
+              key_block_scores, value_row_sums, exp_and_sum};
+    k.gemm_q5_0x8 = dotprod_gemm_q5_0x8;
+    k.gemm_q5_1x8 = dotprod_gemm_q5_1x8;
+    return k;
+  }();
   return table;
 }
 
