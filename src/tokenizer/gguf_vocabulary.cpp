@@ -26,6 +26,16 @@ json split(const char* regex) {
   return {{"type", "Split"}, {"pattern", {{"Regex", regex}}}, {"behavior", "Isolated"}, {"invert", false}};
 }
 
+// Kimi K2 (a DeepSeek-V3 model with Moonshot's own tiktoken vocabulary): the pat_str of
+// Moonshot's tokenization_kimi.py, in Oniguruma syntax as it stands there. Its classes
+// intersect letters with [^\p{Han}] so that Han runs split on their own; camelCase words
+// split at each capital. (llama.cpp approximates this split in code; the model was trained
+// on Moonshot's.)
+constexpr const char* kKimiK2Pattern =
+    R"re([\p{Han}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)re"
+    R"re([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)re"
+    R"re(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)re";
+
 std::optional<json> pre_tokenizer_for(const std::string& pre) {
   std::vector<json> steps;
   if (pre == "deepseek-v3") {
@@ -38,6 +48,8 @@ std::optional<json> pre_tokenizer_for(const std::string& pre) {
                    "\u1F7Dᾀ-ᾴᾶ-ᾼιῂ-ῄῆ-ῌῐ-\u1FD3ῖ-\u1FDBῠ-Ῥῲ-ῴῶ-ῼℂℇℊ-ℓℕℙ-ℝℤΩℨK-ℭℯ-ℴℹℼ-ℿⅅ-ⅉⅎↃↄⰀ-ⱻⱾ-ⳤⳫ-ⳮⳲⳳꙀ-ꙭꚀ-ꚛꜢ-ꝯꝱ-ꞇꞋ-ꞎꭰ-ꮿﬀ-ﬆ"
                    "ﬓ-ﬗＡ-Ｚａ-ｚ𐐀-𐑏𐒰-𐓓𐓘-𐓻𐲀-𐲲𐳀-𐳲𑢠-𑣟𞤀-𞥃]+"),
              split("\\s?[!-/:-~！-／：-～‘-‟　-。]+"), split("\\s+$"), split("[一-龥ࠀ-一가-퟿]+"), split("\\p{N}+")};
+  } else if (pre == "kimi-k2") {
+    steps = {split(kKimiK2Pattern)};
   } else {
     return std::nullopt;
   }
@@ -129,8 +141,8 @@ Result<Tokenizer> tokenizer_from_gguf(const GgufHeader& header, const std::strin
   std::optional<json> pre_tokenizer = pre_tokenizer_for(pre);
   if (!pre_tokenizer)
     return error("{}: tokenizer.ggml.pre is '{}'; dsinfer knows DeepSeek's 'deepseek-v3' and 'deepseek-llm' (V2) "
-                 "splits and does not guess another: give token ids instead of text (run --prompt-tokens, "
-                 "logits --tokens)",
+                 "and Kimi K2's 'kimi-k2' splits and does not guess another: give token ids instead of text "
+                 "(run --prompt-tokens, logits --tokens)",
                  origin, pre);
 
   std::vector<int64_t> types(tokens->size(), kNormal);

@@ -190,10 +190,16 @@ class OnigTranslator {
     }
   }
 
+  // A class, as PCRE2 text that matches one character. Oniguruma's nested classes are
+  // unions (`[a[bc]]`) and `&&` intersects everything before it with everything after
+  // (`[\\p{L}&&[^\\p{Han}]]`, as Kimi K2's pre-tokenizer writes letters other than Han);
+  // PCRE2 10.42 has neither, so a nested class joins the alternatives and an intersection
+  // becomes lookaheads for all operands but the last, which consumes the character.
   Result<std::string> character_class() {
     ++i_;  // '['
     bool negated = false;
     ClassSet set;
+    std::vector<std::string> operands;  // of &&, each matching one character
     if (i_ < p_.size() && p_[i_] == '^') {
       negated = true;
       ++i_;
@@ -220,16 +226,27 @@ class OnigTranslator {
           set.items.append(p_.substr(i_, close + 2 - i_));
           i_ = close + 2;
         } else {
-          return unsupported("a nested character class (Oniguruma set union)");
+          if (++depth_ > kMaxClassDepth) return unsupported("character classes nested this deep");
+          DSINFER_ASSIGN_OR_RETURN(std::string nested, character_class());
+          --depth_;
+          set.complements.push_back(std::move(nested));
         }
       } else if (c == '&' && i_ + 1 < p_.size() && p_[i_ + 1] == '&') {
-        return unsupported("character class intersection (&&)");
+        if (set.items.empty() && set.complements.empty()) return unsupported("an empty operand of && in a class");
+        operands.push_back(emit_class(false, set));
+        set = ClassSet{};
+        i_ += 2;
       } else {
         set.items += c;
         ++i_;
       }
     }
-    return emit_class(negated, set);
+    if (operands.empty()) return emit_class(negated, set);
+    if (set.items.empty() && set.complements.empty()) return unsupported("an empty operand of && in a class");
+    std::string both = "(?:";
+    for (const std::string& operand : operands) both += "(?=" + operand + ")";
+    both += emit_class(false, set) + ")";
+    return negated ? "(?:(?!" + both + ")(?s:.))" : both;
   }
 
   // Inline options (?imx-imx) or (?imx-imx:...). Oniguruma's 'm' is PCRE2's 's'.
@@ -255,8 +272,11 @@ class OnigTranslator {
     return true;
   }
 
+  // Nested classes recurse; a hostile pattern must not exhaust the stack.
+  static constexpr int kMaxClassDepth = 16;
   std::string_view p_;
   size_t i_ = 0;
+  int depth_ = 0;
   char bad_option_ = 0;
 
  public:

@@ -79,10 +79,39 @@ TEST(OnigTranslation, LineAnchorsAreMultiline) {
 }
 
 TEST(OnigTranslation, UnsupportedConstructsAreNamed) {
-  for (const char* pattern : {"[a-z&&[^b]]", "[a[bc]]", "(?W)a", "[a", "\\u12"}) {
+  const std::string deep = std::string(20, '[') + "a" + std::string(20, ']');
+  for (const std::string pattern : {"[&&a]", "[a&&]", "[a&&&&b]", "(?W)a", "[a", "\\u12", "[a[b", deep.c_str()}) {
     auto re = Regex::compile_onig(pattern);
     EXPECT_FALSE(re.is_ok()) << pattern;
   }
+}
+
+// Oniguruma's class set operations (Kimi K2's pre-tokenizer intersects letters with
+// [^\p{Han}]): a nested class is a union, && an intersection of everything on its sides,
+// and a leading ^ negates the whole. Expected values from Oniguruma's documented
+// semantics (doc/RE: "[a-w&&[^c-g]z]" is ([a-w] AND ([^c-g] OR z))).
+TEST(OnigTranslation, ClassUnionAndIntersection) {
+  EXPECT_TRUE(matches_whole("[a[0-9]]", "5"));
+  EXPECT_TRUE(matches_whole("[a[0-9]]", "a"));
+  EXPECT_FALSE(matches_whole("[a[0-9]]", "b"));
+  EXPECT_TRUE(matches_whole("[^a[0-9]]", "b"));
+  EXPECT_FALSE(matches_whole("[^a[0-9]]", "7"));
+  EXPECT_TRUE(matches_whole("[a-z&&[^aeiou]]+", "bcd"));
+  EXPECT_FALSE(matches_whole("[a-z&&[^aeiou]]", "e"));
+  EXPECT_FALSE(matches_whole("[a-z&&[^aeiou]]", "B"));
+  EXPECT_TRUE(matches_whole("[^a-z&&[^aeiou]]", "e"));
+  EXPECT_TRUE(matches_whole("[^a-z&&[^aeiou]]", "\u00e9"));
+  EXPECT_FALSE(matches_whole("[^a-z&&[^aeiou]]", "b"));
+  EXPECT_TRUE(matches_whole("[a-w&&[^c-g]z]", "b"));
+  EXPECT_FALSE(matches_whole("[a-w&&[^c-g]z]", "d"));
+  EXPECT_FALSE(matches_whole("[a-w&&[^c-g]z]", "z"));  // z is in the second operand only
+  EXPECT_TRUE(matches_whole("[a-z&&b-y&&[^c]]", "b"));
+  EXPECT_FALSE(matches_whole("[a-z&&b-y&&[^c]]", "c"));
+  EXPECT_FALSE(matches_whole("[a-z&&b-y&&[^c]]", "a"));
+  // Kimi K2's letter classes: letters other than Han, marks included.
+  EXPECT_TRUE(matches_whole("[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]+", "A\u00c9\u0301\u3042"));
+  EXPECT_FALSE(matches_whole("[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]", "\u4e2d"));
+  EXPECT_FALSE(matches_whole("[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}&&[^\\p{Han}]]", "a"));
 }
 
 TEST(SplitBehavior, AllBehaviorsMatchHuggingFace) {

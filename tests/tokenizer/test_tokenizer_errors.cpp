@@ -71,7 +71,7 @@ TEST(TokenizerLoad, UnsupportedComponentsAreNamed) {
   expect_load_error(spec, "truncation is not supported");
 
   spec = tiny_tokenizer_json();
-  spec["pre_tokenizer"] = json{{"type", "Split"}, {"pattern", {{"Regex", "[a-z&&[^aeiou]]"}}}, {"behavior", "Isolated"},
+  spec["pre_tokenizer"] = json{{"type", "Split"}, {"pattern", {{"Regex", "[a-z&&]"}}}, {"behavior", "Isolated"},
                                {"invert", false}};
   expect_load_error(spec, "is not supported");
 

@@ -1,0 +1,208 @@
+"""Kimi K2's vocabulary in a GGUF file ("kimi-k2" pre-tokenizer) encodes text as tiktoken would.
+
+Kimi K2 ships a tiktoken vocabulary (byte strings with ranks) and splits text with
+Moonshot's own pattern; llama.cpp's converter writes it into GGUF as byte-level tokens
+plus merges derived from the ranks. The oracle here is that pipeline run in Python:
+python3-regex splits with Moonshot's pattern (its && class intersections included), each
+piece is merged by rank as tiktoken's byte_pair_merge does, and the GGUF gets the merges
+the way convert_hf_to_gguf.py derives them. The vocabulary is trained on the texts below
+(ranks, not a real Kimi file: those cannot be fetched here), then dsinfer must give the
+oracle's ids for every text, take special tokens as tiktoken's allowed_special does (or as
+plain text with --split-special), and decode the ids back to the text.
+"""
+import json
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import regex
+
+from dsinfer_cli import DSINFER, run
+from gguf_edit import ARRAY, INT32, STRING, UINT32, GgufFile
+
+# Moonshot's pat_str (tokenization_kimi.py), verbatim.
+KIMI_PATTERN = "|".join([
+    r"""[\p{Han}]+""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]+[\p{Ll}\p{Lm}\p{Lo}\p{M}&&[^\p{Han}]]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+    r"""\p{N}{1,3}""",
+    r""" ?[^\s\p{L}\p{N}]+[\r\n]*""",
+    r"""\s*[\r\n]+""",
+    r"""\s+(?!\S)""",
+    r"""\s+""",
+])
+SPLIT = regex.compile(KIMI_PATTERN, regex.V1)
+
+TRAINING = [
+    "The quick brown fox jumps over the lazy dog. getUserName() returns the user's name.",
+    "I'm sure they'll say we've done it; you'd think it's HTML's fault, isn't it?",
+    "人工智能正在改变世界。我们今天学习了很多新的知识，你好世界！",
+    "def parse_config(path):\n    with open(path) as f:\n        return json.load(f)\n\n",
+    "Prices: 12345 dollars, 3.14159 and 2026-12-04; iPhone iPad MacBookPro XMLHttpRequest",
+    "Ünïcödé façade naïve café — résumé coöperate, Zürich straße",
+    "日本語のテキストと한국어 텍스트 mixed with English words and 数字123",
+]
+TESTS = TRAINING + [
+    "getUserName iPhone HELLO'S don't WE'LL",  # camelCase, uppercase contractions
+    "   leading spaces\n\n\n  trailing   \r\n",
+    "中文English混合text测试Test",
+    "emoji 😀🎉 and symbols ∑∫√ «quotes» ...!!!",
+    "a\u0301 e\u0308 combining marks; ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
+    "1234567890 12 1 x1y22z333",
+]
+SPECIALS = ["[BOS]", "[EOS]", "<|im_user|>", "<|im_end|>"]
+VOCAB_SIZE = 512  # the model's vocabulary (v3-tiny); ids past the trained ones are unused
+
+
+def byte_strings():
+    """GPT-2's printable stand-in for each byte, as byte-level BPE files store tokens."""
+    kept = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in kept:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return chars
+
+
+BYTE_CHARS = byte_strings()
+
+
+def as_token(raw):
+    return "".join(BYTE_CHARS[b] for b in raw)
+
+
+def merge_by_rank(ranks, piece, max_rank=None):
+    """tiktoken's byte_pair_merge: merge the adjacent pair of lowest rank until none is
+    left (only ranks below max_rank when given, as convert_hf_to_gguf.py's bpe())."""
+    parts = [bytes([b]) for b in piece]
+    while True:
+        best = None
+        for i in range(len(parts) - 1):
+            rank = ranks.get(parts[i] + parts[i + 1])
+            if rank is not None and (max_rank is None or rank < max_rank) and (best is None or rank < best[0]):
+                best = (rank, i)
+        if best is None:
+            return parts
+        i = best[1]
+        parts[i:i + 2] = [parts[i] + parts[i + 1]]
+
+
+def train_ranks(texts, merges=240):
+    ranks = {bytes([b]): b for b in range(256)}
+    words = [[bytes([b]) for b in piece.encode()] for text in texts for piece in SPLIT.findall(text)]
+    while len(ranks) < 256 + merges:
+        counts = {}
+        for word in words:
+            for pair in zip(word, word[1:]):
+                counts[pair] = counts.get(pair, 0) + 1
+        if not counts:
+            break
+        pair = max(sorted(counts), key=lambda p: counts[p])  # most frequent, ties by bytes
+        if counts[pair] < 2:
+            break
+        ranks[pair[0] + pair[1]] = len(ranks)
+        for word in words:
+            i = 0
+            while i < len(word) - 1:
+                if (word[i], word[i + 1]) == pair:
+                    word[i:i + 2] = [pair[0] + pair[1]]
+                i += 1
+    return ranks
+
+
+def encode(ranks, special_ids, text, allowed_special=True):
+    """tiktoken's encode, with every special token allowed or none (then plain text)."""
+    ids = []
+    specials = regex.compile("|".join(regex.escape(s) for s in SPECIALS) if allowed_special else "(?!)")
+    at = 0
+    for chunk in list(specials.finditer(text)) + [None]:
+        plain = text[at:chunk.start()] if chunk else text[at:]
+        for piece in SPLIT.findall(plain):
+            ids += [ranks[part] for part in merge_by_rank(ranks, piece.encode())]
+        if chunk:
+            ids.append(special_ids[chunk.group()])
+            at = chunk.end()
+    return ids
+
+
+class KimiTokenizer(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = pathlib.Path(tempfile.mkdtemp(prefix="dsinfer-kimi-tok-"))
+        tiny = cls.tmp / "tiny.gguf"
+        subprocess.run([DSINFER, "make-test-model", "--preset", "v3-tiny", "--out", str(tiny)], check=True,
+                       capture_output=True)
+        cls.ranks = train_ranks(TRAINING)
+        by_id = {rank: token for token, rank in cls.ranks.items()}
+        cls.special_ids = {s: len(cls.ranks) + k for k, s in enumerate(SPECIALS)}
+        tokens, types = [], []
+        for i in range(VOCAB_SIZE):
+            if i in by_id:
+                tokens.append(as_token(by_id[i]))
+                types.append(1)
+            elif i - len(cls.ranks) < len(SPECIALS):
+                tokens.append(SPECIALS[i - len(cls.ranks)])
+                types.append(3)
+            else:
+                tokens.append(f"[PAD{i}]")
+                types.append(5)
+        merges = []
+        for token, rank in cls.ranks.items():  # in rank order
+            if len(token) > 1:
+                parts = merge_by_rank(cls.ranks, token, max_rank=rank)
+                if len(parts) == 2:
+                    merges.append(" ".join(map(as_token, parts)))
+        gguf = GgufFile(tiny.read_bytes())
+        gguf.metadata = [e for e in gguf.metadata if not e[0].startswith("tokenizer.")] + [
+            ("tokenizer.ggml.model", STRING, "gpt2"),
+            ("tokenizer.ggml.pre", STRING, "kimi-k2"),
+            ("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)),
+            ("tokenizer.ggml.token_type", ARRAY, (INT32, types)),
+            ("tokenizer.ggml.merges", ARRAY, (STRING, merges)),
+            ("tokenizer.ggml.bos_token_id", UINT32, cls.special_ids["[BOS]"]),
+            ("tokenizer.ggml.eos_token_id", UINT32, cls.special_ids["[EOS]"]),
+        ]
+        cls.model = cls.tmp / "kimi.gguf"
+        cls.model.write_bytes(gguf.to_bytes())
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def tokenize(self, texts, *flags):
+        result = run("tokenize", *flags, "--model", self.model, stdin="".join(json.dumps(t) + "\n" for t in texts))
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        return [json.loads(line)["ids"] for line in result.stdout.decode().splitlines()]
+
+    def test_the_oracle_splits_as_moonshot_documents(self):
+        # camelCase splits at each capital, Han runs stand alone: the pattern's own cases.
+        self.assertEqual(SPLIT.findall("getUserName 你好world"), ["get", "User", "Name", " ", "你好", "world"])
+
+    def test_text_encodes_as_tiktoken(self):
+        got = self.tokenize(TESTS)
+        for text, ids in zip(TESTS, got):
+            self.assertEqual(ids, encode(self.ranks, self.special_ids, text), text)
+
+    def test_special_tokens_as_tiktoken_allows_them(self):
+        text = "<|im_user|>user<|im_end|>hello there<|im_end|>[EOS]"
+        (ids,) = self.tokenize([text])
+        self.assertEqual(ids, encode(self.ranks, self.special_ids, text))
+        self.assertIn(self.special_ids["<|im_end|>"], ids)
+        (plain,) = self.tokenize([text], "--split-special")  # special strings as plain text
+        self.assertEqual(plain, encode(self.ranks, self.special_ids, text, allowed_special=False))
+        self.assertNotIn(self.special_ids["<|im_end|>"], plain)
+
+    def test_ids_decode_to_the_text(self):
+        ids = self.tokenize(TESTS)
+        result = run("detokenize", "--model", self.model, stdin="".join(json.dumps(i) + "\n" for i in ids))
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        self.assertEqual([json.loads(line) for line in result.stdout.decode().splitlines()], TESTS)
+
+
+if __name__ == "__main__":
+    unittest.main()
