@@ -2,8 +2,9 @@
 // .gguf file alone runs `run -p`, `chat`, `serve` and `tokenize`, as it does in llama.cpp.
 //
 // Read: tokenizer.ggml.model "gpt2" (byte-level BPE; other models are refused),
-// tokenizer.ggml.pre "deepseek-v3" or "deepseek-llm" (the split patterns of DeepSeek's V3
-// and V2 tokenizers; other names are refused rather than tokenized by a guess), tokens by
+// tokenizer.ggml.pre "deepseek-v3", "deepseek-llm" or "kimi-k2" (the split patterns of
+// DeepSeek's V3 and V2 tokenizers and of Kimi K2's; other names are refused rather than
+// tokenized by a guess), tokens by
 // id, token_type (1 normal, 3 control = special added token, 4 user-defined = added
 // token that is not special, 5 unused: no token has that id), merges "a b",
 // bos/eos/padding ids, add_bos_token / add_eos_token, and tokenizer.chat_template.
@@ -24,8 +25,8 @@ Result<TokenizerConfig> tokenizer_config_from_gguf(const GgufHeader& header, con
 
 Result<Tokenizer> tokenizer_from_gguf(const GgufHeader& header, const std::string& origin);
 
-// A model's tokenizer from a Hugging Face folder (tokenizer.json, tokenizer_config.json)
-// or a .gguf file (its metadata).
+// A model's tokenizer from a Hugging Face folder (tokenizer.json and tokenizer_config.json,
+// or Kimi K2's tiktoken.model: tiktoken_vocabulary.h) or a .gguf file (its metadata).
 Result<Tokenizer> load_model_tokenizer(const std::string& model_path);
 // Only the tokenizer_config.json settings: from the folder's file, or from a .gguf
 // file's metadata.

@@ -1,15 +1,18 @@
-"""Kimi K2's vocabulary in a GGUF file ("kimi-k2" pre-tokenizer) encodes text as tiktoken would.
+"""Kimi K2's vocabulary encodes text as tiktoken would, from its folder or a GGUF file.
 
-Kimi K2 ships a tiktoken vocabulary (byte strings with ranks) and splits text with
-Moonshot's own pattern; llama.cpp's converter writes it into GGUF as byte-level tokens
-plus merges derived from the ranks. The oracle here is that pipeline run in Python:
-python3-regex splits with Moonshot's pattern (its && class intersections included), each
-piece is merged by rank as tiktoken's byte_pair_merge does, and the GGUF gets the merges
-the way convert_hf_to_gguf.py derives them. The vocabulary is trained on the texts below
-(ranks, not a real Kimi file: those cannot be fetched here), then dsinfer must give the
-oracle's ids for every text, take special tokens as tiktoken's allowed_special does (or as
-plain text with --split-special), and decode the ids back to the text.
+Kimi K2 ships a tiktoken vocabulary (tiktoken.model: base64 byte strings with ranks) and
+splits text with Moonshot's own pattern; llama.cpp's converter writes it into GGUF
+("kimi-k2" pre-tokenizer) as byte-level tokens plus merges derived from the ranks. The
+oracle here is tiktoken's algorithm in Python: python3-regex splits with Moonshot's
+pattern (its && class intersections included), a piece that is a token is that token, any
+other is merged by rank as tiktoken's byte_pair_merge does; the GGUF gets the merges the
+way convert_hf_to_gguf.py derives them. The vocabulary is trained on the texts below
+(ranks, not a real Kimi file: those cannot be fetched here), plus one token no merge
+reaches. dsinfer must give the oracle's ids for every text from both the folder and the
+GGUF file, take special tokens as tiktoken's allowed_special does (or as plain text with
+--split-special), decode the ids back to the text, and refuse broken tiktoken files.
 """
+import base64
 import json
 import pathlib
 import shutil
@@ -51,7 +54,9 @@ TESTS = TRAINING + [
     "emoji 😀🎉 and symbols ∑∫√ «quotes» ...!!!",
     "a\u0301 e\u0308 combining marks; ｆｕｌｌｗｉｄｔｈ ＡＢＣ",
     "1234567890 12 1 x1y22z333",
+    "qjx aqjxb qjx",  # a token no merge reaches: whole pieces only
 ]
+UNMERGEABLE = b"qjx"
 SPECIALS = ["[BOS]", "[EOS]", "<|im_user|>", "<|im_end|>"]
 VOCAB_SIZE = 512  # the model's vocabulary (v3-tiny); ids past the trained ones are unused
 
@@ -112,6 +117,7 @@ def train_ranks(texts, merges=240):
                 if (word[i], word[i + 1]) == pair:
                     word[i:i + 2] = [pair[0] + pair[1]]
                 i += 1
+    ranks[UNMERGEABLE] = len(ranks)  # no lower-rank pair builds it
     return ranks
 
 
@@ -123,7 +129,8 @@ def encode(ranks, special_ids, text, allowed_special=True):
     for chunk in list(specials.finditer(text)) + [None]:
         plain = text[at:chunk.start()] if chunk else text[at:]
         for piece in SPLIT.findall(plain):
-            ids += [ranks[part] for part in merge_by_rank(ranks, piece.encode())]
+            raw = piece.encode()
+            ids += [ranks[raw]] if raw in ranks else [ranks[part] for part in merge_by_rank(ranks, raw)]
         if chunk:
             ids.append(special_ids[chunk.group()])
             at = chunk.end()
@@ -167,17 +174,41 @@ class KimiTokenizer(unittest.TestCase):
             ("tokenizer.ggml.bos_token_id", UINT32, cls.special_ids["[BOS]"]),
             ("tokenizer.ggml.eos_token_id", UINT32, cls.special_ids["[EOS]"]),
         ]
-        cls.model = cls.tmp / "kimi.gguf"
-        cls.model.write_bytes(gguf.to_bytes())
+        cls.gguf = cls.tmp / "kimi.gguf"
+        cls.gguf.write_bytes(gguf.to_bytes())
+        # The Hugging Face folder: tiktoken.model, special tokens in tokenizer_config.json.
+        cls.folder = cls.tmp / "kimi"
+        cls.write_folder(cls.folder, cls.tiktoken_lines(), cls.special_ids)
+
+    @staticmethod
+    def tiktoken_lines():
+        return [base64.b64encode(token).decode() + f" {rank}" for token, rank in KimiTokenizer.ranks.items()]
+
+    @staticmethod
+    def write_folder(folder, lines, special_ids, model_type="kimi_k2"):
+        folder.mkdir()
+        (folder / "tiktoken.model").write_text("\n".join(lines) + "\n")
+        decoder = {str(i): {"content": s, "lstrip": False, "normalized": False, "rstrip": False,
+                            "single_word": False, "special": True} for s, i in special_ids.items()}
+        (folder / "tokenizer_config.json").write_text(json.dumps(
+            {"added_tokens_decoder": decoder, "bos_token": "[BOS]", "eos_token": "[EOS]",
+             "tokenizer_class": "TikTokenTokenizer", "model_max_length": 10 ** 30}))
+        (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp)
 
-    def tokenize(self, texts, *flags):
-        result = run("tokenize", *flags, "--model", self.model, stdin="".join(json.dumps(t) + "\n" for t in texts))
-        self.assertEqual(result.returncode, 0, result.stderr.decode())
-        return [json.loads(line)["ids"] for line in result.stdout.decode().splitlines()]
+    def tokenize(self, texts, *flags, model=None):
+        models = [model] if model else [self.gguf, self.folder]
+        outputs = []
+        for path in models:
+            result = run("tokenize", *flags, "--model", path, stdin="".join(json.dumps(t) + "\n" for t in texts))
+            self.assertEqual(result.returncode, 0, result.stderr.decode())
+            outputs.append([json.loads(line)["ids"] for line in result.stdout.decode().splitlines()])
+        for other in outputs[1:]:
+            self.assertEqual(other, outputs[0], "the folder and the GGUF file differ")
+        return outputs[0]
 
     def test_the_oracle_splits_as_moonshot_documents(self):
         # camelCase splits at each capital, Han runs stand alone: the pattern's own cases.
@@ -199,9 +230,36 @@ class KimiTokenizer(unittest.TestCase):
 
     def test_ids_decode_to_the_text(self):
         ids = self.tokenize(TESTS)
-        result = run("detokenize", "--model", self.model, stdin="".join(json.dumps(i) + "\n" for i in ids))
-        self.assertEqual(result.returncode, 0, result.stderr.decode())
-        self.assertEqual([json.loads(line) for line in result.stdout.decode().splitlines()], TESTS)
+        for model in (self.gguf, self.folder):
+            result = run("detokenize", "--model", model, stdin="".join(json.dumps(i) + "\n" for i in ids))
+            self.assertEqual(result.returncode, 0, result.stderr.decode())
+            self.assertEqual([json.loads(line) for line in result.stdout.decode().splitlines()], TESTS)
+
+    def test_a_token_no_merge_reaches_is_taken_whole(self):
+        (ids,) = self.tokenize(["qjx"])
+        self.assertEqual(ids, [self.ranks[UNMERGEABLE]])
+
+    def test_broken_tiktoken_folders_are_errors(self):
+        lines = self.tiktoken_lines()
+        cases = {
+            "not base64": (["!!!! 0"] + lines[1:], "line 1 is not"),
+            "no rank": ([lines[0].split()[0]] + lines[1:], "line 1 is not"),
+            "rank twice": (lines + [base64.b64encode(b"zzzz").decode() + " 3"], "rank 3 appears twice"),
+            "rank gap": (lines[:-1] + [lines[-1].split()[0] + f" {len(lines) + 5}"], "ranks must be 0.."),
+            "missing byte": ([base64.b64encode(b"zzzzz").decode() + " 65" if line.endswith(" 65") else line
+                              for line in lines], "0x41"),
+        }
+        for name, (broken, needle) in cases.items():
+            folder = self.tmp / name.replace(" ", "-")
+            self.write_folder(folder, broken, self.special_ids)
+            result = run("tokenize", "--model", folder, stdin='"hi"\n')
+            self.assertEqual(result.returncode, 1, (name, result.stdout, result.stderr))
+            self.assertIn(needle, result.stderr.decode(), name)
+        other = self.tmp / "other-model"
+        self.write_folder(other, lines, self.special_ids, model_type="deepseek_v3")
+        result = run("tokenize", "--model", other, stdin='"hi"\n')
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("model_type kimi_k2", result.stderr.decode())
 
 
 if __name__ == "__main__":
