@@ -16,6 +16,7 @@ case $target in
   fuzz_chat_template) corpus=chat_template dict=chat_template.dict ;;
   fuzz_dsml_chat) corpus=dsml_chat dict=dsml_chat.dict ;;
   fuzz_tokenizer) corpus=tokenizer dict="" ;;
+  fuzz_tiktoken) corpus=tiktoken dict="" ;;
   fuzz_tokenizer_config) corpus=tokenizer_config dict=tokenizer_config.dict ;;
   fuzz_model_config) corpus=model_config dict=model_config.dict ;;
   fuzz_openai_request) corpus=openai_request dict=openai_request.dict ;;

@@ -59,8 +59,7 @@ std::optional<std::string> decode_base64(std::string_view text) {
 }
 
 // The tokens by rank, each its raw bytes.
-Result<std::vector<std::string>> read_ranks(const std::string& path) {
-  DSINFER_ASSIGN_OR_RETURN(const std::string text, read_text(path));
+Result<std::vector<std::string>> read_ranks(std::string_view text, const std::string& path) {
   std::vector<std::pair<int64_t, std::string>> entries;
   size_t line_no = 0;
   for (size_t at = 0; at < text.size();) {
@@ -146,10 +145,10 @@ Status require_kimi_k2(const std::string& model_dir) {
 }
 
 // added_tokens_decoder: id -> (content, special).
-Result<std::unordered_map<int64_t, std::pair<std::string, bool>>> added_tokens(const std::string& path,
-                                                                               int64_t first, int64_t end) {
+Result<std::unordered_map<int64_t, std::pair<std::string, bool>>> added_tokens(std::string_view text,
+                                                                               const std::string& path, int64_t first,
+                                                                               int64_t end) {
   std::unordered_map<int64_t, std::pair<std::string, bool>> out;
-  DSINFER_ASSIGN_OR_RETURN(const std::string text, read_text(path));
   const json config = json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (!config.is_object() || !config.contains("added_tokens_decoder")) return out;
   const json& decoder = config["added_tokens_decoder"];
@@ -178,11 +177,18 @@ bool has_tiktoken_vocabulary(const std::string& model_dir) {
 
 Result<Tokenizer> tokenizer_from_tiktoken(const std::string& model_dir) {
   DSINFER_RETURN_IF_ERROR(require_kimi_k2(model_dir));
-  const std::string vocab_path = model_dir + "/tiktoken.model";
-  DSINFER_ASSIGN_OR_RETURN(const std::vector<std::string> by_rank, read_ranks(vocab_path));
-  DSINFER_ASSIGN_OR_RETURN(TokenizerConfig config, load_tokenizer_config(model_dir));
+  const std::string vocab_path = model_dir + "/tiktoken.model", config_path = model_dir + "/tokenizer_config.json";
+  DSINFER_ASSIGN_OR_RETURN(const std::string vocabulary, read_text(vocab_path));
+  DSINFER_ASSIGN_OR_RETURN(const std::string tokenizer_config, read_text(config_path));
+  return tokenizer_from_tiktoken_text(vocabulary, vocab_path, tokenizer_config, config_path);
+}
+
+Result<Tokenizer> tokenizer_from_tiktoken_text(std::string_view vocabulary, const std::string& vocabulary_origin,
+                                               std::string_view tokenizer_config, const std::string& config_origin) {
+  DSINFER_ASSIGN_OR_RETURN(const std::vector<std::string> by_rank, read_ranks(vocabulary, vocabulary_origin));
+  DSINFER_ASSIGN_OR_RETURN(TokenizerConfig config, parse_tokenizer_config(std::string(tokenizer_config), config_origin));
   const auto n = static_cast<int64_t>(by_rank.size());
-  DSINFER_ASSIGN_OR_RETURN(const auto specials, added_tokens(model_dir + "/tokenizer_config.json", n, n + kSpecialIds));
+  DSINFER_ASSIGN_OR_RETURN(const auto specials, added_tokens(tokenizer_config, config_origin, n, n + kSpecialIds));
 
   std::unordered_map<std::string_view, int64_t> ranks;
   ranks.reserve(by_rank.size());
@@ -211,7 +217,7 @@ Result<Tokenizer> tokenizer_from_tiktoken(const std::string& model_dir) {
       document.add_added_token(fmt::format("<|reserved_token_{}|>", id), id, /*special=*/true);
   }
   return Tokenizer::from_json(document.finish(*named_pre_tokenizer("kimi-k2"), /*ignore_merges=*/true),
-                              std::move(config), vocab_path);
+                              std::move(config), vocabulary_origin);
 }
 
 }  // namespace dsinfer

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "tokenizer/tokenizer.h"
@@ -27,5 +28,9 @@ bool has_tiktoken_vocabulary(const std::string& model_dir);
 // say model_type kimi_k2: the split pattern lives in Python code, and Kimi K2's is the
 // one dsinfer knows.
 Result<Tokenizer> tokenizer_from_tiktoken(const std::string& model_dir);
+
+// The same from the two files' contents, each named in errors by its origin.
+Result<Tokenizer> tokenizer_from_tiktoken_text(std::string_view vocabulary, const std::string& vocabulary_origin,
+                                               std::string_view tokenizer_config, const std::string& config_origin);
 
 }  // namespace dsinfer

@@ -69,7 +69,17 @@ Result<TokenizerConfig> load_tokenizer_config(const std::string& model_dir) {
   if (!in) return error("cannot open {}", path);
   std::stringstream text;
   text << in.rdbuf();
-  return parse_tokenizer_config(text.str(), path);
+  DSINFER_ASSIGN_OR_RETURN(TokenizerConfig config, parse_tokenizer_config(text.str(), path));
+  // transformers (4.47 and later) saves the template beside the config and prefers that
+  // file to the config's field when both are there.
+  const std::string template_path = model_dir + "/chat_template.jinja";
+  if (std::ifstream sidecar{template_path, std::ios::binary}) {
+    std::stringstream jinja;
+    jinja << sidecar.rdbuf();
+    if (sidecar.bad()) return error("cannot read {}", template_path);
+    config.chat_template = jinja.str();
+  }
+  return config;
 }
 
 }  // namespace dsinfer

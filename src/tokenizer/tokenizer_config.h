@@ -23,7 +23,8 @@ struct TokenizerConfig {
 // named templates uses the one named "default".
 Result<TokenizerConfig> parse_tokenizer_config(const std::string& json_text, const std::string& origin);
 
-// Reads DIR/tokenizer_config.json.
+// Reads DIR/tokenizer_config.json, and DIR/chat_template.jinja where there is one: as in
+// transformers, that file's template replaces the config's.
 Result<TokenizerConfig> load_tokenizer_config(const std::string& model_dir);
 
 }  // namespace dsinfer

@@ -7,6 +7,7 @@
 #include "../formats/temp_dir.h"
 #include "tokenizer/chat_prompt_format.h"
 #include "tokenizer/dsml_chat_encoding.h"
+#include "tokenizer/tokenizer_config.h"
 
 namespace dsinfer {
 namespace {
@@ -72,6 +73,24 @@ TEST_F(ChatPromptFormatLoad, ReadsModelTypeFromConfigJson) {
   EXPECT_EQ(f->kind(), Kind::kDsmlV4);
   write_text("config.json", "{not json");
   EXPECT_FALSE(ChatPromptFormat::load(dir_.string(), {}).is_ok());
+}
+
+class TokenizerConfigLoad : public test::TempDirTest {};
+
+TEST_F(TokenizerConfigLoad, ChatTemplateFileReplacesTheConfigsTemplate) {
+  write_text("tokenizer_config.json", R"({"bos_token": "<s>", "chat_template": "inline {{ bos_token }}"})");
+  auto inline_only = load_tokenizer_config(dir_.string());
+  ASSERT_TRUE(inline_only.is_ok()) << inline_only.status().message();
+  EXPECT_EQ(inline_only->chat_template, "inline {{ bos_token }}");
+  write_text("chat_template.jinja", "{% for m in messages %}{{ m.content }}{% endfor %}\n");
+  auto both = load_tokenizer_config(dir_.string());
+  ASSERT_TRUE(both.is_ok()) << both.status().message();
+  EXPECT_EQ(both->chat_template, "{% for m in messages %}{{ m.content }}{% endfor %}\n");
+  EXPECT_EQ(both->bos_token, "<s>");
+  write_text("tokenizer_config.json", R"({"bos_token": "<s>"})");  // a template only in the file
+  auto file_only = load_tokenizer_config(dir_.string());
+  ASSERT_TRUE(file_only.is_ok()) << file_only.status().message();
+  EXPECT_EQ(file_only->chat_template, "{% for m in messages %}{{ m.content }}{% endfor %}\n");
 }
 
 }  // namespace
