@@ -21,7 +21,7 @@ Result<TextGenerationResult> generate_with(Model& model, const Tokenizer& tokeni
   TextGenerationResult result;
   Status stream_status;
   DSINFER_RETURN_IF_ERROR(session.generate(prompt, budget, sampling, [&](int32_t id) {
-    if (tokenizer.eos_id() && id == static_cast<int32_t>(*tokenizer.eos_id())) {
+    if (tokenizer.ends_generation(id)) {
       result.stopped_at_eos = true;
       return false;
     }

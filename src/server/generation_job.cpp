@@ -27,8 +27,7 @@ void GenerationJob::cancel() {
 
 std::optional<SubmitError> GenerationJob::submit() {
   std::random_device entropy;
-  const std::vector<int32_t> stop_tokens =
-      tokenizer_.eos_id() ? std::vector<int32_t>{*tokenizer_.eos_id()} : std::vector<int32_t>{};
+  const std::vector<int32_t> stop_tokens = tokenizer_.end_of_generation();
   for (size_t i = 0; i < choices_.size(); ++i) {
     GenerationRequest request{.prompt = spec_.prompts[i],
                               .max_tokens = spec_.max_tokens[i],

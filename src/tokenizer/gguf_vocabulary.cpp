@@ -1,6 +1,12 @@
 #include "tokenizer/gguf_vocabulary.h"
 
+#include <climits>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "formats/gguf_split.h"
 #include "tokenizer/bpe_document.h"
@@ -49,6 +55,28 @@ Result<const std::vector<std::string>*> vocabulary_tokens(const GgufHeader& head
   const std::vector<std::string>* tokens = string_array(header, "tokenizer.ggml.tokens");
   if (!tokens || tokens->empty()) return error("{}: tokenizer.ggml.tokens must be a non-empty array of strings", origin);
   return tokens;
+}
+
+// Hugging Face's generate stops at every id of generation_config.json's eos_token_id (a
+// number or a list), or config.json's where there is no generation_config.json.
+Status add_generation_end_ids(const std::string& model_dir, Tokenizer& tokenizer) {
+  std::string path = model_dir + "/generation_config.json";
+  if (!std::filesystem::exists(path)) path = model_dir + "/config.json";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::ok();  // tokenizer-only folders have neither
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json config = nlohmann::json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (!config.is_object()) return error("{}: not a JSON object", path);
+  const auto it = config.find("eos_token_id");
+  if (it == config.end() || it->is_null()) return Status::ok();
+  const nlohmann::json ids = it->is_array() ? *it : nlohmann::json::array({*it});
+  for (const auto& id : ids) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > INT32_MAX)
+      return error("{}: eos_token_id must be a token id or a list of them, found {}", path, it->dump());
+    tokenizer.add_end_of_generation(id.get<TokenId>());
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -122,10 +150,24 @@ Result<Tokenizer> tokenizer_from_gguf(const GgufHeader& header, const std::strin
 }
 
 Result<Tokenizer> load_model_tokenizer(const std::string& model_path) {
-  if (!model_path.ends_with(".gguf"))
-    return has_tiktoken_vocabulary(model_path) ? tokenizer_from_tiktoken(model_path) : Tokenizer::load(model_path);
+  if (!model_path.ends_with(".gguf")) {
+    DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, has_tiktoken_vocabulary(model_path)
+                                                      ? tokenizer_from_tiktoken(model_path)
+                                                      : Tokenizer::load(model_path));
+    DSINFER_RETURN_IF_ERROR(add_generation_end_ids(model_path, tokenizer));
+    return tokenizer;
+  }
   DSINFER_ASSIGN_OR_RETURN(GgufModelFiles files, GgufModelFiles::open(model_path));
-  return tokenizer_from_gguf(files.metadata(), model_path);
+  DSINFER_ASSIGN_OR_RETURN(Tokenizer tokenizer, tokenizer_from_gguf(files.metadata(), model_path));
+  // llama.cpp's end-of-turn and end-of-message tokens end a reply as EOS does.
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    const GgufValue* v = files.metadata().find(key);
+    if (!v) continue;
+    const std::optional<int64_t> id = v->type() == GgufValueType::kBool ? std::nullopt : v->as_int();
+    if (!id || *id < 0 || *id > INT32_MAX) return error("{}: {} must be a token id", model_path, key);
+    tokenizer.add_end_of_generation(static_cast<TokenId>(*id));
+  }
+  return tokenizer;
 }
 
 Result<TokenizerConfig> load_model_tokenizer_config(const std::string& model_path) {

@@ -1,5 +1,6 @@
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -194,6 +195,22 @@ Result<Tokenizer> Tokenizer::from_json(std::string_view tokenizer_json, Tokenize
   if (!eos.is_ok()) return fail(eos.status());
   tok.eos_id_ = *eos;
   return tok;
+}
+
+std::vector<TokenId> Tokenizer::end_of_generation() const {
+  std::vector<TokenId> ids;
+  if (eos_id_) ids.push_back(*eos_id_);
+  ids.insert(ids.end(), more_end_of_generation_.begin(), more_end_of_generation_.end());
+  return ids;
+}
+
+bool Tokenizer::ends_generation(TokenId id) const {
+  return (eos_id_ && id == *eos_id_) ||
+         std::find(more_end_of_generation_.begin(), more_end_of_generation_.end(), id) != more_end_of_generation_.end();
+}
+
+void Tokenizer::add_end_of_generation(TokenId id) {
+  if (!ends_generation(id)) more_end_of_generation_.push_back(id);
 }
 
 Status Tokenizer::build_decoder_table(bool byte_level_decoder) {

@@ -82,6 +82,13 @@ class Tokenizer {
 
   std::optional<TokenId> bos_id() const { return bos_id_; }
   std::optional<TokenId> eos_id() const { return eos_id_; }
+  // The ids that end a reply: EOS and the ids the model's generation settings add
+  // (generation_config.json's eos_token_id; Kimi K2 ends a turn with <|im_end|>, not with
+  // its EOS). load_model_tokenizer adds those; a bare tokenizer has EOS alone.
+  std::vector<TokenId> end_of_generation() const;
+  bool ends_generation(TokenId id) const;
+  // For loaders: one more id that ends a reply (any id the model may sample).
+  void add_end_of_generation(TokenId id);
   const TokenizerConfig& config() const { return config_; }
   // Things HF would log while loading (e.g. added-token ids that differ from the file).
   const std::vector<std::string>& warnings() const { return warnings_; }
@@ -97,6 +104,7 @@ class Tokenizer {
   PreTokenizer pretokenizer_;
   std::optional<TokenId> bos_id_;
   std::optional<TokenId> eos_id_;
+  std::vector<TokenId> more_end_of_generation_;  // besides EOS
   bool join_with_spaces_ = false;        // no decoder: HF joins token strings with ' '
   std::vector<uint32_t> decoded_offsets_;  // id -> bytes [offsets[id], offsets[id+1]) of decoded_
   std::string decoded_;

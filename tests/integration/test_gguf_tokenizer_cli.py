@@ -12,7 +12,7 @@ import tempfile
 import unittest
 
 from dsinfer_cli import DSINFER, run
-from gguf_edit import INT32, STRING, GgufFile
+from gguf_edit import INT32, STRING, UINT32, GgufFile
 
 
 class GgufTokenizerCli(unittest.TestCase):
@@ -73,6 +73,45 @@ class GgufTokenizerCli(unittest.TestCase):
         text = "Hello é\n"
         out = self.expect_ok(run("tokenize", "--add-special", "--model", self.tiny_gguf, stdin=json.dumps(text) + "\n"))
         self.assertEqual(json.loads(out)["ids"], [0] + [2 + b for b in text.encode()])
+
+    def greedy(self, model, *args):
+        return self.expect_ok(run("run", "--model", model, *args, "-n", "6", "--temperature", "0")).strip()
+
+    def end_case(self, model):
+        """The greedy ids `model` gives after "Hello there", the third of them (to be made an
+        end id), and the text of the two before it."""
+        prompt = json.loads(self.expect_ok(run("tokenize", "--add-special", "--model", model,
+                                               stdin='"Hello there"\n')))["ids"]
+        ids = self.greedy(model, "--prompt-tokens", ",".join(map(str, prompt))).split(",")
+        self.assertNotIn(ids[2], ids[:2])
+        two = json.loads(self.expect_ok(run("detokenize", "--model", model, stdin="[" + ",".join(ids[:2]) + "]\n")))
+        self.assertNotEqual(self.greedy(model, "-p", "Hello there"), two.strip())  # six tokens: more than two
+        return int(ids[2]), two.strip()  # greedy() strips the printed text
+
+    def test_generation_ends_at_the_models_end_ids(self):
+        # `run -p` must stop before a token the model names an end id: from the folder
+        # (generation_config.json's eos_token_id, a number or a list) and from the GGUF file
+        # (tokenizer.ggml.eot_token_id).
+        end, two = self.end_case(self.demo)
+        folder = self.tmp / "demo-end"
+        shutil.copytree(self.demo, folder)
+        config = json.loads((folder / "generation_config.json").read_text())
+        for eos in (end, [1, end]):
+            config["eos_token_id"] = eos
+            (folder / "generation_config.json").write_text(json.dumps(config))
+            self.assertEqual(self.greedy(folder, "-p", "Hello there"), two, eos)
+        config["eos_token_id"] = "one"
+        (folder / "generation_config.json").write_text(json.dumps(config))
+        result = run("run", "--model", folder, "-p", "hi", "-n", "1")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("eos_token_id must be a token id", result.stderr.decode())
+
+        end, two = self.end_case(self.demo_gguf)
+        gguf = GgufFile(self.demo_gguf.read_bytes())
+        gguf.metadata.append(("tokenizer.ggml.eot_token_id", UINT32, end))
+        path = self.tmp / "demo-eot.gguf"
+        path.write_bytes(gguf.to_bytes())
+        self.assertEqual(self.greedy(path, "-p", "Hello there"), two)
 
     def edited(self, name, edit):
         gguf = GgufFile(self.tiny_gguf.read_bytes())
