@@ -1,12 +1,13 @@
 // libFuzzer target for the parsers of a model's streamed output: tool calls in each
-// syntax (V3, V3.1, DSML of V3.2 and V4), reasoning blocks and stop strings. The model's
+// syntax (V3, V3.1, DSML of V3.2 and V4, Kimi K2), reasoning blocks and stop strings. The model's
 // text is not under the server's control, and it arrives in pieces wherever the tokens
 // fall. Oracle: the tool-call and reasoning parsers are fed the same text whole and in
 // pieces of 1-16 bytes; both must give the same content, the same calls (names and joined
 // arguments) and the same reasoning, however the pieces fall. Stop strings are checked
 // against a plain search after each piece (check_stops). Never a crash or a hang.
 //
-// Input: byte 0 picks the parser (and the tool-call syntax), byte 1 seeds the piece sizes;
+// Input: byte 0 picks the parser (and the tool-call syntax; 8 is Kimi K2's, added after the
+// seeds were written), byte 1 seeds the piece sizes;
 // for stop strings the next lines (up to three) are the stops. The rest is the text.
 //
 // Run: scripts/fuzz.sh fuzz_output_parsers [SECONDS] (docs/fuzzing.md).
@@ -42,6 +43,7 @@ std::vector<std::string_view> pieces(std::string_view text, uint8_t seed) {
 }
 
 struct Call {
+  std::string id;
   std::string name;
   std::string arguments;
   bool operator==(const Call&) const = default;
@@ -60,6 +62,7 @@ struct ToolCallResult {
         require(delta.index == calls.size());
         calls.emplace_back();
       }
+      calls[delta.index].id += delta.id;
       calls[delta.index].name += delta.name;
       calls[delta.index].arguments += delta.arguments;
     }
@@ -121,10 +124,10 @@ void check_stops(const std::vector<std::string>& stops, const std::vector<std::s
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 2) return 0;
-  const uint8_t mode = data[0] % 8, seed = data[1] == 0 ? 1 : data[1];
+  const uint8_t mode = data[0] % 9, seed = data[1] == 0 ? 1 : data[1];
   std::string_view text(reinterpret_cast<const char*>(data) + 2, size - 2);
-  if (mode < 5) {
-    const auto syntax = static_cast<ToolCallSyntax>(mode);
+  if (mode < 5 || mode == 8) {
+    const auto syntax = mode == 8 ? ToolCallSyntax::kKimiK2 : static_cast<ToolCallSyntax>(mode);
     const ToolCallResult whole = parse_tool_calls(syntax, pieces(text, 0));
     require(parse_tool_calls(syntax, pieces(text, seed)) == whole);
     if (syntax == ToolCallSyntax::kNone) require(whole.content == text && whole.calls.empty());

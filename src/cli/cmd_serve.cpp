@@ -110,7 +110,7 @@ Status run_serve(ServeOptions o) {
   std::optional<server::ToolCallSyntax> syntax;
   if (o.tool_call_syntax != "auto") {
     syntax = server::parse_tool_call_syntax(o.tool_call_syntax);
-    if (!syntax) return error("--tool-call-syntax: expected auto, none, v3, v3.1, v3.2 or v4, got '{}'", o.tool_call_syntax);
+    if (!syntax) return error("--tool-call-syntax: expected auto, none, v3, v3.1, v3.2, v4 or kimi-k2, got '{}'", o.tool_call_syntax);
   }
   DSINFER_ASSIGN_OR_RETURN(ChatPromptFormat prompt_format, ChatPromptFormat::load(o.model_dir, tokenizer.config()));
   server::PromptBuilder prompts = server::PromptBuilder::create(tokenizer, std::move(prompt_format), syntax);
@@ -162,7 +162,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--http-threads", o->http.http_threads, "Connections served at once (each stream holds one)")
       ->default_val(64)
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--tool-call-syntax", o->tool_call_syntax, "auto (from the chat template), none, v3, v3.1, v3.2 or v4")
+  cmd->add_option("--tool-call-syntax", o->tool_call_syntax, "auto (from the chat template), none, v3, v3.1, v3.2, v4 or kimi-k2")
       ->default_val("auto");
   cmd->add_flag("--drain", o->drain, "On SIGINT/SIGTERM finish running requests instead of cancelling them");
   add_backend_options(*cmd, o->backend);

@@ -114,7 +114,10 @@ void GenerationJob::handle(const GenerationEvent& event, std::string* sse) {
     c.out.content += d.content;
     for (const ToolCallDelta& t : d.tool_calls) {
       if (t.index == c.out.calls.size()) {
-        c.call_ids.push_back(spec_.meta.id + "-call-" + std::to_string(event.choice) + "-" + std::to_string(t.index));
+        // The model's own id where its syntax has one (Kimi K2's templates render it back).
+        c.call_ids.push_back(!t.id.empty() ? t.id
+                                           : spec_.meta.id + "-call-" + std::to_string(event.choice) + "-" +
+                                                 std::to_string(t.index));
         c.out.calls.push_back({.id = c.call_ids.back(), .name = t.name});
       }
       c.out.calls[t.index].arguments += t.arguments;

@@ -17,6 +17,14 @@ constexpr std::string_view kSep = "<｜tool▁sep｜>";
 constexpr std::string_view kFence = "```json";
 constexpr std::string_view kFenceClose = "```";
 
+// Kimi K2 (single tokens of its vocabulary).
+constexpr std::string_view kKimiBlock = "<|tool_calls_section_begin|>";
+constexpr std::string_view kKimiBlockEnd = "<|tool_calls_section_end|>";
+constexpr std::string_view kKimiCallBegin = "<|tool_call_begin|>";
+constexpr std::string_view kKimiCallEnd = "<|tool_call_end|>";
+constexpr std::string_view kKimiArgs = "<|tool_call_argument_begin|>";
+constexpr std::string_view kKimiFunctionPrefix = "functions.";
+
 // DSML (V3.2 / V4).
 constexpr std::string_view kDsmlBlockV32 = "<｜DSML｜function_calls>";
 constexpr std::string_view kDsmlBlockEndV32 = "</｜DSML｜function_calls>";
@@ -74,6 +82,9 @@ std::string forced_call_opening(ToolCallSyntax syntax, std::string_view function
       const std::string_view block = syntax == ToolCallSyntax::kDsmlV32 ? kDsmlBlockV32 : kDsmlBlockV4;
       return std::string(block) + "\n" + (name.empty() ? "" : std::string(kInvokeBegin) + name + "\">\n");
     }
+    case ToolCallSyntax::kKimiK2:
+      return std::string(kKimiBlock) + std::string(kKimiCallBegin) +
+             (name.empty() ? "" : std::string(kKimiFunctionPrefix) + name + ":0" + std::string(kKimiArgs));
   }
   return "";
 }
@@ -145,17 +156,28 @@ void ToolCallParser::emit_args(ToolCallOutput& out, std::string_view piece) {
 }
 
 void ToolCallParser::start_call(ToolCallOutput& out) {
-  out.calls.push_back({.index = calls_, .name = std::string(trim(field_))});
+  std::string_view name = trim(field_);
+  std::string id;
+  if (syntax_ == ToolCallSyntax::kKimiK2) {
+    // "functions.NAME:INDEX" is the call's id; NAME is the function.
+    id = std::string(name);
+    if (name.starts_with(kKimiFunctionPrefix)) name.remove_prefix(kKimiFunctionPrefix.size());
+    const size_t colon = name.rfind(':');
+    if (colon != std::string_view::npos && colon + 1 < name.size() &&
+        name.find_first_not_of("0123456789", colon + 1) == std::string_view::npos)
+      name = name.substr(0, colon);
+  }
+  out.calls.push_back({.index = calls_, .id = std::move(id), .name = std::string(name)});
   ++calls_;
   field_.clear();
 }
 
 bool ToolCallParser::step(ToolCallOutput& out, bool at_end) {
-  const bool v4 = syntax_ == ToolCallSyntax::kDsmlV4;
-  const std::string_view block_begin = !dsml() ? kCallsBegin : v4 ? kDsmlBlockV4 : kDsmlBlockV32;
-  const std::string_view block_end = !dsml() ? kCallsEnd : v4 ? kDsmlBlockEndV4 : kDsmlBlockEndV32;
-  const std::string_view call_begin = dsml() ? kInvokeBegin : kCallBegin;
-  const std::string_view call_end = dsml() ? kInvokeEnd : kCallEnd;
+  const bool v4 = syntax_ == ToolCallSyntax::kDsmlV4, kimi = syntax_ == ToolCallSyntax::kKimiK2;
+  const std::string_view block_begin = kimi ? kKimiBlock : !dsml() ? kCallsBegin : v4 ? kDsmlBlockV4 : kDsmlBlockV32;
+  const std::string_view block_end = kimi ? kKimiBlockEnd : !dsml() ? kCallsEnd : v4 ? kDsmlBlockEndV4 : kDsmlBlockEndV32;
+  const std::string_view call_begin = kimi ? kKimiCallBegin : dsml() ? kInvokeBegin : kCallBegin;
+  const std::string_view call_end = kimi ? kKimiCallEnd : dsml() ? kInvokeEnd : kCallEnd;
 
   const auto starts = [&](std::string_view tag) { return std::string_view(held_).starts_with(tag); };
   // Held text that may still grow into one of `tags`: wait for more.
@@ -222,7 +244,8 @@ bool ToolCallParser::step(ToolCallOutput& out, bool at_end) {
       state_ = State::kCallName;
       return true;
     case State::kCallName: {
-      const std::string_view terminator = syntax_ == ToolCallSyntax::kV3 ? "\n" : dsml() ? kAttrEnd : kSep;
+      const std::string_view terminator =
+          syntax_ == ToolCallSyntax::kV3 ? "\n" : dsml() ? kAttrEnd : kimi ? kKimiArgs : kSep;
       if (!take_until(terminator, field_, at_end)) return false;
       start_call(out);
       params_open_ = false;
@@ -254,7 +277,7 @@ bool ToolCallParser::step(ToolCallOutput& out, bool at_end) {
     }
     case State::kArgsRaw: {
       std::string piece;
-      const bool found = take_until(syntax_ == ToolCallSyntax::kV3 ? kFenceClose : kCallEnd, piece, at_end);
+      const bool found = take_until(syntax_ == ToolCallSyntax::kV3 ? kFenceClose : call_end, piece, at_end);
       emit_args(out, piece);
       if (found) state_ = syntax_ == ToolCallSyntax::kV3 ? State::kCallEnd : State::kBlock;
       return found;

@@ -5,7 +5,7 @@
 // chat templates and the official V3.2 / V4 encoders (tests/reference/chat_encoding).
 //
 // Where a call's end is found:
-//   - V3 / V3.1 arguments are a JSON object: its end is found by following JSON strings
+//   - V3 / V3.1 / Kimi K2 arguments are a JSON object: its end is found by following JSON strings
 //     and brackets, so arguments that contain "<｜tool▁call▁end｜>" or backticks inside
 //     a string are kept whole. Arguments that do not start with '{' run to the end tag.
 //   - DSML string="true" values are verbatim text up to </｜DSML｜parameter> (the format
@@ -27,6 +27,7 @@ namespace dsinfer::server {
 
 struct ToolCallDelta {
   size_t index = 0;
+  std::string id;         // on the first delta, where the model names its calls (Kimi K2)
   std::string name;       // on the call's first delta only
   std::string arguments;  // the next piece of the JSON arguments text
 };

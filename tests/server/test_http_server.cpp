@@ -61,7 +61,8 @@ std::vector<std::string> sse_payloads(const std::string& body) {
 
 class HttpServerTest : public ::testing::Test {
  protected:
-  void start(const std::string& reply, ServerOptions options = {}, int64_t context = 4096) {
+  void start(const std::string& reply, ServerOptions options = {}, int64_t context = 4096,
+             std::optional<ToolCallSyntax> syntax = std::nullopt) {
     engine_ = std::make_unique<testing::FakeEngine>(encode(reply), EngineOptions{.context_size = context});
     auto format = ChatPromptFormat::create(v3_tokenizer().config(), "deepseek_v3");
     ASSERT_TRUE(format.is_ok()) << format.status().message();
@@ -69,7 +70,8 @@ class HttpServerTest : public ::testing::Test {
     options.model_name = "demo";
     if (options.max_body_bytes == ServerOptions{}.max_body_bytes) options.max_body_bytes = 4096;
     server_ = std::make_unique<HttpServer>(*engine_, v3_tokenizer(),
-                                           PromptBuilder::create(v3_tokenizer(), std::move(format).value()), options);
+                                           PromptBuilder::create(v3_tokenizer(), std::move(format).value(), syntax),
+                                           options);
     auto port = server_->bind();
     ASSERT_TRUE(port.is_ok()) << port.status().message();
     port_ = *port;
@@ -262,6 +264,33 @@ TEST_F(HttpServerTest, ToolCallsInV3Syntax) {
   EXPECT_EQ(name, "get_weather");
   EXPECT_EQ(arguments, "{\"city\": \"Paris\"}");
   EXPECT_EQ(finish, "tool_calls");
+}
+
+// Kimi K2 names its calls "functions.NAME:INDEX" and its templates render that id back in
+// the history, so the response carries the model's id, not one the server makes up.
+TEST_F(HttpServerTest, ToolCallsInKimiK2SyntaxKeepTheModelsIds) {
+  const std::string reply =
+      "<|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0<|tool_call_argument_begin|>"
+      "{\"city\": \"Paris\"}<|tool_call_end|><|tool_calls_section_end|>";
+  start(reply, {}, 4096, ToolCallSyntax::kKimiK2);
+  const json tools = json::parse(R"([{"type": "function", "function": {"name": "get_weather", "parameters": {}}}])");
+  auto res = post("/v1/chat/completions", chat({{"tools", tools}}));
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  const json call = json::parse(res->body)["choices"][0]["message"]["tool_calls"][0];
+  EXPECT_EQ(call["id"], "functions.get_weather:0");
+  EXPECT_EQ(call["function"]["name"], "get_weather");
+  EXPECT_EQ(call["function"]["arguments"], "{\"city\": \"Paris\"}");
+  auto streamed = post("/v1/chat/completions", chat({{"tools", tools}, {"stream", true}}));
+  ASSERT_TRUE(streamed);
+  std::string id;
+  for (const std::string& p : sse_payloads(streamed->body)) {
+    if (p == "[DONE]") continue;
+    const json chunk = json::parse(p);
+    const json& delta = chunk["choices"][0]["delta"];
+    if (delta.contains("tool_calls") && delta["tool_calls"][0].contains("id")) id = delta["tool_calls"][0]["id"];
+  }
+  EXPECT_EQ(id, "functions.get_weather:0");
 }
 
 TEST_F(HttpServerTest, ErrorsAreOpenAIObjects) {

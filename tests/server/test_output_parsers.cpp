@@ -83,6 +83,8 @@ const ChatFormat kR1{ToolCallSyntax::kV3, true};
 const ChatFormat kV31{ToolCallSyntax::kV31, true};
 const ChatFormat kV32{ToolCallSyntax::kDsmlV32, true};
 const ChatFormat kV4{ToolCallSyntax::kDsmlV4, true};
+const ChatFormat kKimi{ToolCallSyntax::kKimiK2, false};
+const ChatFormat kKimiThinking{ToolCallSyntax::kKimiK2, true};
 
 std::string source_text(const std::string& relative) {
   std::ifstream in(std::string(DSINFER_SOURCE_DIR) + "/" + relative, std::ios::binary);
@@ -105,7 +107,10 @@ TEST(ChatFormat, DetectedFromTheRealTemplates) {
   EXPECT_EQ(detect("deepseek-v3.1-llamacpp").tool_calls, ToolCallSyntax::kV31);
   EXPECT_EQ(detect("deepseek-v2.5").tool_calls, ToolCallSyntax::kV3);
   EXPECT_EQ(detect("deepseek-v2-lite-chat").tool_calls, ToolCallSyntax::kNone);
-  EXPECT_EQ(detect("kimi-k2-llamacpp").tool_calls, ToolCallSyntax::kNone);
+  EXPECT_EQ(detect("kimi-k2-llamacpp").tool_calls, ToolCallSyntax::kNone);  // renders no calls
+  EXPECT_EQ(detect("kimi-k2-thinking-llamacpp").tool_calls, ToolCallSyntax::kKimiK2);
+  EXPECT_TRUE(detect("kimi-k2-thinking-llamacpp").reasoning);
+  EXPECT_EQ(parse_tool_call_syntax("kimi-k2"), ToolCallSyntax::kKimiK2);
 }
 
 TEST(ChatFormat, TagsMatchTheV3Vocabulary) {
@@ -194,6 +199,8 @@ TEST(ToolCallsForced, OpeningPlusReplyIsOneCall) {
        "</｜DSML｜function_calls>"},
       {kV4, "", "<｜DSML｜invoke name=\"get_weather\">\n<｜DSML｜parameter name=\"city\" string=\"true\">Paris"
                 "</｜DSML｜parameter>\n</｜DSML｜invoke>\n</｜DSML｜tool_calls>"},
+      {kKimi, "get_weather", "{\"city\": \"Paris\"}<|tool_call_end|><|tool_calls_section_end|>"},
+      {kKimi, "", "functions.get_weather:0<|tool_call_argument_begin|>{\"city\": \"Paris\"}<|tool_call_end|>"},
   };
   const Message want{"", "", {{"get_weather", "{\"city\": \"Paris\"}"}}};
   for (const Case& c : cases) {
@@ -229,6 +236,44 @@ TEST(ToolCallsV31, ThinkingThenCall) {
 TEST(ToolCallsV31, UnfinishedCallKeepsWhatArrived) {
   const std::string text = "<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{\"a\": \"x";
   expect_streams({kV31}, text, {"", "", {{"f", "{\"a\": \"x"}}});
+}
+
+// Kimi K2 writes each call's id, "functions.NAME:INDEX", where its templates render
+// tool_call['id'] (tests/fixtures/chat_templates/kimi-k2-thinking-llamacpp.jinja).
+TEST(ToolCallsKimiK2, CallsAfterContentAndReasoning) {
+  const std::string text =
+      "plan</think>Checking. <|tool_calls_section_begin|><|tool_call_begin|>functions.get_weather:0"
+      "<|tool_call_argument_begin|>{\"city\": \"a<|tool_call_end|>b\"}<|tool_call_end|>"
+      "<|tool_call_begin|>functions.lookup:1<|tool_call_argument_begin|>{}<|tool_call_end|>"
+      "<|tool_calls_section_end|>";
+  expect_streams({kKimiThinking, true, true}, text,
+                 {"plan", "Checking.", {{"get_weather", "{\"city\": \"a<|tool_call_end|>b\"}"}, {"lookup", "{}"}}});
+}
+
+TEST(ToolCallsKimiK2, TheModelsIdsAreKept) {
+  ChatOutputParser parser(kKimi, /*parse_tools=*/true, /*starts_in_reasoning=*/false);
+  std::vector<ToolCallDelta> deltas = parser
+                                          .push("<|tool_calls_section_begin|><|tool_call_begin|> functions.get_weather:12 "
+                                                "<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_call_begin|>"
+                                                "search<|tool_call_argument_begin|>{}<|tool_call_end|><|tool_call_begin|>"
+                                                "functions.ns.f:x<|tool_call_argument_begin|>{}<|tool_call_end|>")
+                                          .tool_calls;
+  ASSERT_EQ(deltas.size(), 3u);
+  EXPECT_EQ(deltas[0].id, "functions.get_weather:12");
+  EXPECT_EQ(deltas[0].name, "get_weather");
+  EXPECT_EQ(deltas[1].id, "search");  // no prefix or index: the name as written
+  EXPECT_EQ(deltas[1].name, "search");
+  EXPECT_EQ(deltas[2].id, "functions.ns.f:x");  // ":x" is no index
+  EXPECT_EQ(deltas[2].name, "ns.f:x");
+  ChatOutputParser v31(kV31, true, false);
+  const auto plain = v31.push("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>f<｜tool▁sep｜>{}<｜tool▁call▁end｜>").tool_calls;
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_TRUE(plain[0].id.empty());  // the server names V3 calls itself
+}
+
+TEST(ToolCallsKimiK2, UnfinishedCallKeepsWhatArrived) {
+  const std::string text = "<|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{\"a\": 1";
+  expect_streams({kKimi}, text, {"", "", {{"f", "{\"a\": 1"}}});
 }
 
 TEST(ToolCallsDsml, V32StringAndTypedParameters) {
