@@ -10,7 +10,9 @@ way convert_hf_to_gguf.py derives them. The vocabulary is trained on the texts b
 (ranks, not a real Kimi file: those cannot be fetched here), plus one token no merge
 reaches. dsinfer must give the oracle's ids for every text from both the folder and the
 GGUF file, take special tokens as tiktoken's allowed_special does (or as plain text with
---split-special), decode the ids back to the text, and refuse broken tiktoken files.
+--split-special), decode the ids back to the text, and refuse broken tiktoken files. A
+Kimi K2 folder (v3-tiny's weights with these files and Moonshot's chat template) must
+render prompts as Jinja2 does and run `run -p` and `chat`.
 """
 import base64
 import json
@@ -20,6 +22,8 @@ import subprocess
 import tempfile
 import unittest
 
+import jinja2
+import jinja2.sandbox
 import regex
 
 from dsinfer_cli import DSINFER, run
@@ -57,7 +61,7 @@ TESTS = TRAINING + [
     "qjx aqjxb qjx",  # a token no merge reaches: whole pieces only
 ]
 UNMERGEABLE = b"qjx"
-SPECIALS = ["[BOS]", "[EOS]", "<|im_user|>", "<|im_end|>"]
+SPECIALS = ["[BOS]", "[EOS]", "<|im_user|>", "<|im_end|>", "<|im_assistant|>", "<|im_system|>", "<|im_middle|>"]
 VOCAB_SIZE = 512  # the model's vocabulary (v3-tiny); ids past the trained ones are unused
 
 
@@ -185,15 +189,19 @@ class KimiTokenizer(unittest.TestCase):
         return [base64.b64encode(token).decode() + f" {rank}" for token, rank in KimiTokenizer.ranks.items()]
 
     @staticmethod
-    def write_folder(folder, lines, special_ids, model_type="kimi_k2"):
-        folder.mkdir()
+    def write_folder(folder, lines, special_ids, model_type="kimi_k2", chat_template=None):
+        folder.mkdir(exist_ok=True)
         (folder / "tiktoken.model").write_text("\n".join(lines) + "\n")
         decoder = {str(i): {"content": s, "lstrip": False, "normalized": False, "rstrip": False,
                             "single_word": False, "special": True} for s, i in special_ids.items()}
-        (folder / "tokenizer_config.json").write_text(json.dumps(
-            {"added_tokens_decoder": decoder, "bos_token": "[BOS]", "eos_token": "[EOS]",
-             "tokenizer_class": "TikTokenTokenizer", "model_max_length": 10 ** 30}))
-        (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+        config = {"added_tokens_decoder": decoder, "bos_token": "[BOS]", "eos_token": "[EOS]",
+                  "tokenizer_class": "TikTokenTokenizer", "model_max_length": 10 ** 30}
+        if chat_template is not None:
+            config["chat_template"] = chat_template
+        (folder / "tokenizer_config.json").write_text(json.dumps(config))
+        model_config = json.loads((folder / "config.json").read_text()) if (folder / "config.json").exists() else {}
+        model_config["model_type"] = model_type
+        (folder / "config.json").write_text(json.dumps(model_config))
 
     @classmethod
     def tearDownClass(cls):
@@ -238,6 +246,31 @@ class KimiTokenizer(unittest.TestCase):
     def test_a_token_no_merge_reaches_is_taken_whole(self):
         (ids,) = self.tokenize(["qjx"])
         self.assertEqual(ids, [self.ranks[UNMERGEABLE]])
+
+    def test_a_kimi_k2_folder_chats(self):
+        # v3-tiny's weights under Kimi K2's files: its tiktoken vocabulary, Moonshot's chat
+        # template (llama.cpp's copy) and generation_config.json ending replies at <|im_end|>.
+        folder = self.tmp / "kimi-model"
+        subprocess.run([DSINFER, "make-test-model", "--preset", "v3-tiny", "--out", str(folder)], check=True,
+                       capture_output=True)
+        template = (pathlib.Path(__file__).parents[1] / "fixtures" / "chat_templates" /
+                    "kimi-k2-llamacpp.jinja").read_text()
+        self.write_folder(folder, self.tiktoken_lines(), self.special_ids, chat_template=template)
+        (folder / "generation_config.json").write_text(json.dumps({"eos_token_id": self.special_ids["<|im_end|>"]}))
+        messages = [{"role": "user", "content": "getUserName 你好"}]
+        result = run("chat-template", "--add-generation-prompt", "--model", folder, stdin=json.dumps(messages))
+        self.assertEqual(result.returncode, 0, result.stderr.decode())
+        # The oracle: Jinja2 as transformers configures it for apply_chat_template.
+        env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
+        expected = env.from_string(template).render(messages=messages, add_generation_prompt=True,
+                                                    bos_token="[BOS]", eos_token="[EOS]")
+        self.assertEqual(result.stdout.decode(), expected)
+        (ids,) = self.tokenize([expected], model=folder)
+        self.assertEqual(ids[0], self.special_ids["<|im_system|>"])
+        self.assertEqual(ids[-1], self.special_ids["<|im_middle|>"])
+        for args, stdin in ((["run", "-p", "getUserName", "-n", "3"], ""), (["chat", "-n", "3"], "hi\n")):
+            result = run(*args, "--model", folder, "--temperature", "0", stdin=stdin)
+            self.assertEqual(result.returncode, 0, (args, result.stderr.decode()))
 
     def test_broken_tiktoken_folders_are_errors(self):
         lines = self.tiktoken_lines()
