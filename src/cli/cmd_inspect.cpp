@@ -1,10 +1,12 @@
-// `dsinfer inspect`: what a model folder holds, read from config.json and the tensor headers.
+// `dsinfer inspect`: what a model folder holds, read from config.json and the tensor
+// headers, and the tokenizer the text commands would use.
 #include <map>
 
 #include "cli/commands.h"
 #include "model/tensor_table.h"
 #include "runtime/latent_cache.h"
 #include "runtime/session.h"
+#include "tokenizer/gguf_vocabulary.h"
 
 namespace dsinfer::cli {
 namespace {
@@ -16,6 +18,27 @@ std::string with_commas(int64_t n) {
 }
 
 std::string billions(int64_t n) { return fmt::format("{:.3f}B", static_cast<double>(n) / 1e9); }
+
+// The tokenizer `run -p`, `chat` and `serve` load: its size, BOS, the ids that end a reply
+// (with their text) and whether it has a chat template; or why there is none (a model
+// without one still runs from token ids).
+void print_tokenizer_summary(const std::string& model_path) {
+  auto tokenizer = load_model_tokenizer(model_path);
+  if (!tokenizer.is_ok()) {
+    fmt::print("tokenizer         none: {}\n", tokenizer.status().message());
+    return;
+  }
+  const auto named = [&](TokenId id) {
+    const std::optional<std::string> text = tokenizer->id_to_token(id);
+    return text ? fmt::format("{} {}", id, *text) : fmt::format("{} (no token)", id);
+  };
+  std::string ends;
+  for (TokenId id : tokenizer->end_of_generation()) ends += (ends.empty() ? "" : ", ") + named(id);
+  fmt::print("tokenizer         {} ids, BOS {}, replies end at {}, chat template {}\n",
+             with_commas(static_cast<int64_t>(tokenizer->vocab_size())),
+             tokenizer->bos_id() ? named(*tokenizer->bos_id()) : "none", ends.empty() ? "none" : ends,
+             tokenizer->config().chat_template ? "yes" : "no");
+}
 
 // deepseek_v4: attention parts per layer, mHC, routing, and what its caches hold.
 void print_v4_summary(const ModelConfig& c) {
@@ -89,6 +112,7 @@ int run_inspect(const std::string& model_path) {
     for (const auto& [dtype, bytes] : weights.bytes_by_dtype())
       fmt::print("bytes {:<11} {}\n", dtype, with_commas(bytes));
     fmt::print("context           {} positions\n", c.max_position_embeddings);
+    print_tokenizer_summary(model_path);
     return 0;
   }
   const int64_t dense_layers = std::min(c.first_k_dense_replace, c.num_hidden_layers);
@@ -122,6 +146,7 @@ int run_inspect(const std::string& model_path) {
              c.num_hidden_layers, c.latent_dim(),
              c.indexer ? fmt::format(" + {} f32 indexer key values", c.indexer->head_dim) : std::string());
   fmt::print("context           {} positions\n", c.max_position_embeddings);
+  print_tokenizer_summary(model_path);
   return 0;
 }
 
@@ -129,7 +154,7 @@ int run_inspect(const std::string& model_path) {
 
 void add_inspect_command(CLI::App& app, int& exit_code) {
   auto model_dir = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Summarise a model folder: architecture, parameters, bytes, KV size");
+  CLI::App* cmd = app.add_subcommand("inspect", "Summarise a model folder: architecture, parameters, bytes, KV size, tokenizer");
   cmd->add_option("--model", *model_dir, "Hugging Face model folder or .gguf file")->required();
   cmd->callback([model_dir, &exit_code] { exit_code = run_inspect(*model_dir); });
 }

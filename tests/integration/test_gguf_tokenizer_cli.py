@@ -74,6 +74,16 @@ class GgufTokenizerCli(unittest.TestCase):
         out = self.expect_ok(run("tokenize", "--add-special", "--model", self.tiny_gguf, stdin=json.dumps(text) + "\n"))
         self.assertEqual(json.loads(out)["ids"], [0] + [2 + b for b in text.encode()])
 
+    def test_inspect_names_the_tokenizer(self):
+        for model in (self.demo, self.demo_gguf):
+            out = self.expect_ok(run("inspect", "--model", model))
+            self.assertIn("BOS 0 <｜begin▁of▁sentence｜>, replies end at 1 <｜end▁of▁sentence｜>, chat template yes", out,
+                          model)
+        tiny = self.tmp / "tiny-folder"
+        subprocess.run([DSINFER, "make-test-model", "--preset", "v3-tiny", "--out", str(tiny)], check=True,
+                       capture_output=True)
+        self.assertIn("tokenizer         none: cannot open", self.expect_ok(run("inspect", "--model", tiny)))
+
     def greedy(self, model, *args):
         return self.expect_ok(run("run", "--model", model, *args, "-n", "6", "--temperature", "0")).strip()
 

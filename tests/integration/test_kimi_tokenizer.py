@@ -268,6 +268,10 @@ class KimiTokenizer(unittest.TestCase):
         (ids,) = self.tokenize([expected], model=folder)
         self.assertEqual(ids[0], self.special_ids["<|im_system|>"])
         self.assertEqual(ids[-1], self.special_ids["<|im_middle|>"])
+        inspect = run("inspect", "--model", folder)
+        self.assertEqual(inspect.returncode, 0, inspect.stderr.decode())
+        self.assertIn(f"replies end at {self.special_ids['[EOS]']} [EOS], {self.special_ids['<|im_end|>']} <|im_end|>",
+                      inspect.stdout.decode())
         for args, stdin in ((["run", "-p", "getUserName", "-n", "3"], ""), (["chat", "-n", "3"], "hi\n")):
             result = run(*args, "--model", folder, "--temperature", "0", stdin=stdin)
             self.assertEqual(result.returncode, 0, (args, result.stderr.decode()))
