@@ -192,7 +192,7 @@ class OnigTranslator {
 
   // A class, as PCRE2 text that matches one character. Oniguruma's nested classes are
   // unions (`[a[bc]]`) and `&&` intersects everything before it with everything after
-  // (`[\\p{L}&&[^\\p{Han}]]`, as Kimi K2's pre-tokenizer writes letters other than Han);
+  // (`[\p{L}&&[^\p{Han}]]`, as Kimi K2's pre-tokenizer writes letters other than Han);
   // PCRE2 10.42 has neither, so a nested class joins the alternatives and an intersection
   // becomes lookaheads for all operands but the last, which consumes the character.
   Result<std::string> character_class() {
