@@ -14,7 +14,10 @@ int64_t dtype_block_elements(DType dtype) {
     case DType::kQ8_0:
     case DType::kQ4_0:
     case DType::kQ5_0:
-    case DType::kQ5_1: return 32;
+    case DType::kQ5_1:
+    case DType::kIQ4_NL: return 32;
+    case DType::kQ2_K:
+    case DType::kQ3_K:
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return 256;
@@ -41,6 +44,9 @@ size_t dtype_block_bytes(DType dtype) {
     case DType::kQ6_K: return 128 + 64 + 16 + 2;
     case DType::kQ5_0: return 2 + 4 + 16;
     case DType::kQ5_1: return 2 + 2 + 4 + 16;
+    case DType::kQ2_K: return 16 + 64 + 2 + 2;
+    case DType::kQ3_K: return 32 + 64 + 12 + 2;
+    case DType::kIQ4_NL: return 2 + 16;
   }
   return 0;
 }
@@ -70,6 +76,9 @@ std::string_view dtype_name(DType dtype) {
     case DType::kQ6_K: return "q6_k";
     case DType::kQ5_0: return "q5_0";
     case DType::kQ5_1: return "q5_1";
+    case DType::kQ2_K: return "q2_k";
+    case DType::kQ3_K: return "q3_k";
+    case DType::kIQ4_NL: return "iq4_nl";
   }
   return "?";
 }
@@ -244,6 +253,9 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kIQ4_NL:
       dequantize_blocks(dtype, src, dst, count);
       return;
   }
@@ -283,6 +295,9 @@ void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ6_K:
     case DType::kQ5_0:
     case DType::kQ5_1:
+    case DType::kQ2_K:
+    case DType::kQ3_K:
+    case DType::kIQ4_NL:
       quantize_blocks(dtype, src, dst, count);
       return;
   }

@@ -36,6 +36,9 @@ enum class DType : uint8_t {
   kQ6_K,  // 256 values, 6 bits each
   kQ5_0,  // 32 values: f16 scale + 32 fifth bits + 16 bytes of 4-bit values (q - 16)
   kQ5_1,  // 32 values: f16 scale and f16 offset + 32 fifth bits + 16 bytes (d q + m)
+  kQ2_K,    // 256 values in 16 sub-blocks with 4-bit scales and mins, 2 bits each
+  kQ3_K,    // 256 values in 16 sub-blocks with 6-bit signed scales, 3 bits each
+  kIQ4_NL,  // 32 values: f16 scale + 16 bytes of 4-bit indices into a fixed table
 };
 
 // Values per block: 1 for scalar types.

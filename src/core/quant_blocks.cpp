@@ -24,6 +24,19 @@ void pack_scale_min6(const ScaleMin6 pairs[8], uint8_t packed[12]) {
   }
 }
 
+int q3_k_scale(const uint8_t packed[12], int j) {
+  const int low = j < 8 ? packed[j] & 0x0F : packed[j - 8] >> 4;
+  return low | ((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4;
+}
+
+void pack_q3_k_scales(const uint8_t scales[16], uint8_t packed[12]) {
+  std::memset(packed, 0, 12);
+  for (int j = 0; j < 16; ++j) {
+    packed[j % 8] |= static_cast<uint8_t>((scales[j] & 0x0F) << (j < 8 ? 0 : 4));
+    packed[8 + j % 4] |= static_cast<uint8_t>((scales[j] >> 4) << (2 * (j / 4)));
+  }
+}
+
 namespace {
 
 // ---------------------------------------------------------------- decoders
@@ -55,6 +68,44 @@ void dequantize_q5(const Block* blocks, float* dst, size_t n_blocks) {
         dst[b * 32 + i] = d * static_cast<float>(q - 16);
       else
         dst[b * 32 + i] = d * static_cast<float>(q) + f16_to_f32(blocks[b].m);
+    }
+  }
+}
+
+void dequantize_iq4_nl(const BlockIQ4_NL* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const float d = f16_to_f32(blocks[b].d);
+    for (int j = 0; j < 16; ++j) {
+      dst[b * 32 + j] = d * static_cast<float>(kIQ4NLValues[blocks[b].qs[j] & 0x0F]);
+      dst[b * 32 + j + 16] = d * static_cast<float>(kIQ4NLValues[blocks[b].qs[j] >> 4]);
+    }
+  }
+}
+
+// Q2_K and Q3_K place the low two bits of their codes alike: value 128h + 32k + l in
+// bits 2k, 2k+1 of qs[32h + l].
+int low_two_bits(const uint8_t qs[64], int i) { return (qs[32 * (i / 128) + i % 32] >> (2 * (i % 128 / 32))) & 3; }
+
+void dequantize_q2_k(const BlockQ2_K* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockQ2_K& block = blocks[b];
+    const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
+    for (int i = 0; i < kQK_K; ++i) {
+      const uint8_t scale_min = block.scales[i / 16];
+      dst[b * kQK_K + i] = d * static_cast<float>(scale_min & 0x0F) * static_cast<float>(low_two_bits(block.qs, i)) -
+                           dmin * static_cast<float>(scale_min >> 4);
+    }
+  }
+}
+
+void dequantize_q3_k(const BlockQ3_K* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockQ3_K& block = blocks[b];
+    const float d = f16_to_f32(block.d);
+    for (int i = 0; i < kQK_K; ++i) {
+      const int third = (block.hmask[i % 32] >> (i / 32)) & 1;
+      const int q = low_two_bits(block.qs, i) | third << 2;
+      dst[b * kQK_K + i] = d * static_cast<float>(q3_k_scale(block.scales, i / 16) - 32) * static_cast<float>(q - 4);
     }
   }
 }
@@ -309,6 +360,116 @@ void quantize_q5_1(const float* x, BlockQ5_1* blocks, size_t n_blocks) {
   }
 }
 
+// Nearest entry of kIQ4NLValues to v (the lower one on a tie).
+int nearest_iq4_nl(float v) {
+  int best = 0;
+  for (int i = 1; i < 16; ++i)
+    if (std::fabs(v - kIQ4NLValues[i]) < std::fabs(v - kIQ4NLValues[best])) best = i;
+  return best;
+}
+
+// Fit of x ~ d * kIQ4NLValues[index]: candidates map the value of largest magnitude onto
+// either end of the grid, +-10% in kSearchSteps steps, each refitted by least squares for
+// its indices; the one keeping most of x's energy (sum(x v)^2 / sum(v^2)) wins.
+float fit_iq4_nl(const float* x) {
+  float extreme = 0.0f;
+  for (int i = 0; i < 32; ++i)
+    if (std::fabs(x[i]) > std::fabs(extreme)) extreme = x[i];
+  if (extreme == 0.0f) return 0.0f;
+  float best_scale = 0.0f, best_gain = -1.0f;
+  for (const float end : {static_cast<float>(kIQ4NLValues[0]), static_cast<float>(kIQ4NLValues[15])})
+    for (int step = -kSearchSteps; step <= kSearchSteps; ++step) {
+      const float inverse = end * (1.0f + 0.0125f * static_cast<float>(step)) / extreme;
+      float sum_xv = 0.0f, sum_vv = 0.0f;
+      for (int i = 0; i < 32; ++i) {
+        const float v = kIQ4NLValues[nearest_iq4_nl(inverse * x[i])];
+        sum_xv += x[i] * v;
+        sum_vv += v * v;
+      }
+      const float gain = sum_xv * sum_xv / sum_vv;
+      if (gain > best_gain) {
+        best_gain = gain;
+        best_scale = sum_xv / sum_vv;
+      }
+    }
+  return best_scale;
+}
+
+void quantize_iq4_nl(const float* x, BlockIQ4_NL* blocks, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b, x += 32) {
+    blocks[b].d = f32_to_f16(fit_iq4_nl(x));
+    const float d = f16_to_f32(blocks[b].d);
+    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < 16; ++j)
+      blocks[b].qs[j] =
+          static_cast<uint8_t>(nearest_iq4_nl(x[j] * inverse) | nearest_iq4_nl(x[j + 16] * inverse) << 4);
+  }
+}
+
+// Codes q[0..255] in [0, 3] (their low two bits for Q3_K) in the Q2_K / Q3_K byte order.
+void store_low_two_bits(const int q[kQK_K], uint8_t qs[64]) {
+  std::memset(qs, 0, 64);
+  for (int i = 0; i < kQK_K; ++i) qs[32 * (i / 128) + i % 32] |= static_cast<uint8_t>((q[i] & 3) << (2 * (i % 128 / 32)));
+}
+
+void quantize_q2_k(const float* x, BlockQ2_K* blocks, size_t n_blocks) {
+  int codes[kQK_K];
+  for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
+    BlockQ2_K& block = blocks[b];
+    float scales[16], mins[16];
+    float max_scale = 0.0f, max_min = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      fit_asymmetric<16>(x + 16 * j, 3, scales[j], mins[j]);
+      max_scale = std::max(max_scale, scales[j]);
+      max_min = std::max(max_min, mins[j]);
+    }
+    block.d = f32_to_f16(max_scale / 15.0f);
+    block.dmin = f32_to_f16(max_min / 15.0f);
+    const float d = f16_to_f32(block.d), dmin = f16_to_f32(block.dmin);
+    for (int j = 0; j < 16; ++j) {
+      const int scale = d > 0.0f ? round_clamp(scales[j] / d, 0, 15) : 0;
+      const int min = dmin > 0.0f ? round_clamp(mins[j] / dmin, 0, 15) : 0;
+      block.scales[j] = static_cast<uint8_t>(scale | min << 4);
+      const float step = d * static_cast<float>(scale), offset = dmin * static_cast<float>(min);
+      for (int i = 0; i < 16; ++i)
+        codes[16 * j + i] = step > 0.0f ? round_clamp((x[16 * j + i] + offset) / step, 0, 3) : 0;
+    }
+    store_low_two_bits(codes, block.qs);
+  }
+}
+
+// The stored scales run from -32 to 31, so the super-block scale's sign is chosen to give
+// the side with the larger sub-block scales the longer end: the smaller |d| of the two.
+void quantize_q3_k(const float* x, BlockQ3_K* blocks, size_t n_blocks) {
+  int codes[kQK_K];
+  for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
+    BlockQ3_K& block = blocks[b];
+    float scales[16];
+    float largest = 0.0f, most_negative = 0.0f;
+    for (int j = 0; j < 16; ++j) {
+      scales[j] = fit_symmetric<16>(x + 16 * j, -4, 3);
+      largest = std::max(largest, scales[j]);
+      most_negative = std::max(most_negative, -scales[j]);
+    }
+    const float positive_d = std::max(largest / 31.0f, most_negative / 32.0f);
+    const float negative_d = std::max(largest / 32.0f, most_negative / 31.0f);
+    block.d = f32_to_f16(positive_d <= negative_d ? positive_d : -negative_d);
+    const float d = f16_to_f32(block.d);
+    uint8_t stored[16];
+    for (int j = 0; j < 16; ++j) {
+      const int scale = d != 0.0f ? round_clamp(scales[j] / d, -32, 31) : 0;
+      stored[j] = static_cast<uint8_t>(scale + 32);
+      const float step = d * static_cast<float>(scale);
+      for (int i = 0; i < 16; ++i)
+        codes[16 * j + i] = (step != 0.0f ? round_clamp(x[16 * j + i] / step, -4, 3) : 0) + 4;
+    }
+    pack_q3_k_scales(stored, block.scales);
+    store_low_two_bits(codes, block.qs);
+    std::memset(block.hmask, 0, sizeof block.hmask);
+    for (int i = 0; i < kQK_K; ++i) block.hmask[i % 32] |= static_cast<uint8_t>((codes[i] >> 2) << (i / 32));
+  }
+}
+
 // Q4_K and Q5_K share everything but the code width: fits each 32-value sub-block,
 // quantizes the eight scales and mins to 6 bits against f16 super-scales, then codes
 // the values with the scales as stored. Writes codes[256] in [0, nmax].
@@ -408,6 +569,9 @@ void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ6_K: dequantize_q6_k(static_cast<const BlockQ6_K*>(src), dst, n_blocks); return;
     case DType::kQ5_0: dequantize_q5(static_cast<const BlockQ5_0*>(src), dst, n_blocks); return;
     case DType::kQ5_1: dequantize_q5(static_cast<const BlockQ5_1*>(src), dst, n_blocks); return;
+    case DType::kQ2_K: dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n_blocks); return;
+    case DType::kQ3_K: dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n_blocks); return;
+    case DType::kIQ4_NL: dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n_blocks); return;
     default: return;  // not a block format: nothing to decode
   }
 }
@@ -422,6 +586,9 @@ void quantize_blocks(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ6_K: quantize_q6_k(src, static_cast<BlockQ6_K*>(dst), n_blocks); return;
     case DType::kQ5_0: quantize_q5_0(src, static_cast<BlockQ5_0*>(dst), n_blocks); return;
     case DType::kQ5_1: quantize_q5_1(src, static_cast<BlockQ5_1*>(dst), n_blocks); return;
+    case DType::kQ2_K: quantize_q2_k(src, static_cast<BlockQ2_K*>(dst), n_blocks); return;
+    case DType::kQ3_K: quantize_q3_k(src, static_cast<BlockQ3_K*>(dst), n_blocks); return;
+    case DType::kIQ4_NL: quantize_iq4_nl(src, static_cast<BlockIQ4_NL*>(dst), n_blocks); return;
     default: return;  // not a block format
   }
 }

@@ -1,5 +1,5 @@
 // The block-quantised weight formats of GGUF files (ggml's Q8_0, Q4_0, Q5_0, Q5_1,
-// Q4_K, Q5_K, Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
+// IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
 // the definition every SIMD kernel is tested against. The layouts are ggml's bit for bit,
 // so a block written here decodes the same in llama.cpp and a block from a published GGUF
 // decodes the same here.
@@ -52,6 +52,18 @@ struct BlockQ5_1 {
   uint8_t qs[16];
 };
 static_assert(sizeof(BlockQ5_1) == 24);
+
+// IQ4_NL: value[i] = d * kIQ4NLValues[nibble i], the nibbles placed as Q4_0's. llama.cpp
+// writes it where Q2_K or Q3_K does not fit (rows of 1408 or 128 values in Q2_K / Q3_K_M
+// files), and as the whole of an IQ4_NL file.
+struct BlockIQ4_NL {
+  uint16_t d;  // f16 scale
+  uint8_t qs[16];
+};
+static_assert(sizeof(BlockIQ4_NL) == 18);
+// ggml's non-linear 4-bit grid (kvalues_iq4nl): denser near zero, where most weights are.
+inline constexpr int8_t kIQ4NLValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                            1,    13,   25,  38,  53,  69,  89,  113};
 
 // Code i (0..31) of a Q5_0 / Q5_1 block: its low nibble and its fifth bit.
 template <typename Block>
@@ -111,6 +123,35 @@ struct BlockQ6_K {
   uint16_t d;  // f16 super-block scale
 };
 static_assert(sizeof(BlockQ6_K) == 210);
+
+// Q2_K: 16 sub-blocks of 16 values; value = d * (scales[j] & 15) * q - dmin * (scales[j]
+// >> 4) for sub-block j = index / 16, q in [0, 3]. Value 128h + 32k + l (l < 32) is bits
+// 2k, 2k+1 of qs[32h + l]. The low-bit files of V3 / R1 (Q2_K, Unsloth's Q2_K_XL) are
+// mostly this and Q3_K.
+struct BlockQ2_K {
+  uint8_t scales[16];  // scale in the low nibble, min in the high one
+  uint8_t qs[64];
+  uint16_t d;     // f16 super-block scale of the sub-block scales
+  uint16_t dmin;  // f16 super-block scale of the sub-block mins
+};
+static_assert(sizeof(BlockQ2_K) == 84);
+
+// Q3_K: 16 sub-blocks of 16 values; value = d * (scale_j - 32) * (q - 4), q in [0, 7]: its
+// low two bits placed as Q2_K's, its third bit for value 128h + 32k + l bit 4h + k of
+// hmask[l]. The sixteen 6-bit scales are packed in 12 bytes (q3_k_scale).
+struct BlockQ3_K {
+  uint8_t hmask[32];
+  uint8_t qs[64];
+  uint8_t scales[12];
+  uint16_t d;  // f16 super-block scale
+};
+static_assert(sizeof(BlockQ3_K) == 110);
+
+// Scale j (0..63, stored with +32) of a Q3_K block: bytes 0-7 hold the low four bits of
+// scales 0-7 (low nibbles) and 8-15 (high nibbles, byte j - 8); bits 2m, 2m+1 of byte
+// 8 + (j % 4) hold the top two bits of scale j, m = j / 4.
+int q3_k_scale(const uint8_t packed[12], int j);
+void pack_q3_k_scales(const uint8_t scales[16], uint8_t packed[12]);
 
 // Decodes `count` values (a multiple of the format's block size) of a block format.
 void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count);

@@ -89,6 +89,36 @@ struct BlockQ6_Kx8 {
   int8_t qs[2048];
 };
 
+// IQ4_NL, eight rows per 32-value block: the indices placed as Q4_0x8's nibbles.
+struct BlockIQ4_NLx8 {
+  uint16_t d[8];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockIQ4_NLx8) == 8 * sizeof(BlockIQ4_NL));
+
+// Q2_K, eight rows per 256-value super-block: each row's f16 scales, its sixteen stored
+// scale-and-min bytes ([sub-block][row]), and the two-bit codes interleaved as Q4_0x8's
+// nibbles: byte 256h + 32k + 4r + i holds in bits 2j, 2j+1 the code of value
+// 128h + 32j + 4k + i of row r. One 32-byte load then serves a whole 32-value block
+// (h, j) with one shift per block; groups k < 4 are its first sub-block, k >= 4 its
+// second. As many bytes as the stored rows.
+struct BlockQ2_Kx8 {
+  uint16_t d[8], dmin[8];
+  uint8_t scales[16][8];
+  uint8_t qs[512];
+};
+static_assert(sizeof(BlockQ2_Kx8) == 8 * sizeof(BlockQ2_K));
+
+// Q3_K: the low two bits of the codes as Q2_Kx8's, the sub-block scales unpacked to int8
+// (scale - 32), and per 32-value block b the third bits: byte 4r + i of hmask[b] holds in
+// bit k the third bit of value 32b + 4k + i of row r (under group k's byte 4r + i).
+struct BlockQ3_Kx8 {
+  uint16_t d[8];
+  int8_t scales[16][8];
+  uint8_t qs[512];
+  uint8_t hmask[8][32];
+};
+
 // FP4 E2M1 (V4's routed experts), eight rows interleaved per 32-value block: each row's
 // UE8M0 scale exponent (scale 2^(e - 127); code 0 is read as scale 0, see PackedWeight)
 // and the 4-bit codes placed as in Q4_0x8 (value 4k+i of row r in the low nibble of
@@ -356,6 +386,17 @@ struct Kernels {
   void (*gemm_q5_0x8)(const BlockQ5_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
   void (*gemm_q5_1x8)(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  // The eight-row kernels for the low-bit files' formats, as gemm_q4_0x8 (n_blocks in
+  // 256-value super-blocks for Q2_K / Q3_K). Per token and 32-value block the two
+  // sub-blocks' integer dot products are scaled by their integer sub-block scales and
+  // summed exactly, then added once in float. nullptr where a table has none: those
+  // weights keep the stored layout.
+  void (*gemm_iq4_nlx8)(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                        int n_tokens, float* out, int64_t out_stride);
+  void (*gemm_q2_kx8)(const BlockQ2_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride);
+  void (*gemm_q3_kx8)(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
 };
 

@@ -160,6 +160,69 @@ void gemm_q5_1x8(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x, in
           });
 }
 
+void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                   float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockIQ4_NLx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            int32_t acc = 0;
+            for (int j = 0; j < 32; ++j) {
+              const uint8_t byte = wb.qs[interleaved((j % 16) / 4, r, j % 4)];
+              acc += kIQ4NLValues[j < 16 ? byte & 0x0F : byte >> 4] * xb->qs[j];
+            }
+            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(acc);
+          });
+}
+
+// The two low bits of value v (0..255) of row r in a Q2_Kx8 / Q3_Kx8 block.
+int low_two_bits(const uint8_t qs[512], int r, int v) {
+  return (qs[256 * (v / 128) + interleaved(v % 32 / 4, r, v % 4)] >> (2 * (v % 128 / 32))) & 3;
+}
+
+// Per 32-value block b: sub-blocks 2b and 2b+1 scaled and summed in integers, then one
+// float step for the scales and one for the mins.
+void gemm_q2_kx8(const BlockQ2_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ2_Kx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            for (int b = 0; b < 8; ++b) {
+              int32_t scaled = 0, mins = 0;
+              for (int half = 0; half < 2; ++half) {
+                const uint8_t scale_min = wb.scales[2 * b + half][r];
+                int32_t dot = 0, x_sum = 0;
+                for (int v = 16 * half; v < 16 * half + 16; ++v) {
+                  dot += low_two_bits(wb.qs, r, 32 * b + v) * xb[b].qs[v];
+                  x_sum += xb[b].qs[v];
+                }
+                scaled += (scale_min & 0x0F) * dot;
+                mins += (scale_min >> 4) * x_sum;
+              }
+              sum += f16_to_f32(wb.d[r]) * xb[b].d * static_cast<float>(scaled);
+              sum -= f16_to_f32(wb.dmin[r]) * xb[b].d * static_cast<float>(mins);
+            }
+            return sum;
+          });
+}
+
+void gemm_q3_kx8(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                 float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockQ3_Kx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            for (int b = 0; b < 8; ++b) {
+              int32_t scaled = 0;
+              for (int half = 0; half < 2; ++half) {
+                int32_t dot = 0;
+                for (int v = 16 * half; v < 16 * half + 16; ++v) {
+                  const int third = (wb.hmask[b][4 * r + v % 4] >> (v / 4)) & 1;
+                  dot += ((low_two_bits(wb.qs, r, 32 * b + v) | third << 2) - 4) * xb[b].qs[v];
+                }
+                scaled += wb.scales[2 * b + half][r] * dot;
+              }
+              sum += f16_to_f32(wb.d[r]) * xb[b].d * static_cast<float>(scaled);
+            }
+            return sum;
+          });
+}
+
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
   gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
@@ -291,6 +354,9 @@ const Kernels& generic_kernels() {
               exp_and_sum};
     k.gemm_q5_0x8 = gemm_q5_0x8;
     k.gemm_q5_1x8 = gemm_q5_1x8;
+    k.gemm_iq4_nlx8 = gemm_iq4_nlx8;
+    k.gemm_q2_kx8 = gemm_q2_kx8;
+    k.gemm_q3_kx8 = gemm_q3_kx8;
     return k;
   }();
   return table;

@@ -828,6 +828,10 @@ const Kernels& neon_kernels() {
                              exp_and_sum};
     k.gemm_q5_0x8 = Widening::gemm_q5x8<BlockQ5_0x8>;
     k.gemm_q5_1x8 = Widening::gemm_q5x8<BlockQ5_1x8>;
+    // The low-bit formats run the portable kernels here, still packed: a row read once.
+    k.gemm_iq4_nlx8 = generic_kernels().gemm_iq4_nlx8;
+    k.gemm_q2_kx8 = generic_kernels().gemm_q2_kx8;
+    k.gemm_q3_kx8 = generic_kernels().gemm_q3_kx8;
     return k;
   }();
   return table;
@@ -842,6 +846,9 @@ const Kernels& neon_dotprod_kernels() {
               key_block_scores, value_row_sums, exp_and_sum};
     k.gemm_q5_0x8 = dotprod_gemm_q5_0x8;
     k.gemm_q5_1x8 = dotprod_gemm_q5_1x8;
+    k.gemm_iq4_nlx8 = neon_kernels().gemm_iq4_nlx8;
+    k.gemm_q2_kx8 = neon_kernels().gemm_q2_kx8;
+    k.gemm_q3_kx8 = neon_kernels().gemm_q3_kx8;
     return k;
   }();
   return table;

@@ -11,7 +11,7 @@
 namespace dsinfer::cpu {
 namespace {
 
-// Rows [8g, 8g + 8) of a Q4_0 / Q8_0 matrix, interleaved per block column in 4-byte
+// Rows [8g, 8g + 8) of a Q4_0 / Q8_0 / IQ4_NL matrix, interleaved per block column in 4-byte
 // groups (layout: kernels.h).
 template <typename Source, typename Packed>
 void pack_group(const Source* rows, int64_t blocks, Packed* out) {
@@ -85,6 +85,42 @@ void pack_q5_k_group(const BlockQ5_K* rows, int64_t blocks, BlockQ5_Kx8* out) {
         uint8_t* bits = out[b].qh[j / 2][j % 2] + 4 * r;
         std::fill_n(bits, 4, uint8_t{0});
         for (int v = 0; v < 32; ++v) bits[v % 4] |= static_cast<uint8_t>(((src.qh[v] >> j) & 1) << (v / 4));
+      }
+    }
+}
+
+// Q2_K's and Q3_K's codes: the byte of value 128h + 32j + 4k + i of row r at
+// 256h + 32k + 4r + i, bits 2j and 2j+1 (kernels.h), from the stored byte order
+// (core/quant_blocks.h), which puts the same value in bits 2j, 2j+1 of qs[32h + 4k + i].
+// Both orders keep the four values of shift j together, so whole bytes move.
+void pack_low_two_bits(const uint8_t qs[64], int r, uint8_t out[512]) {
+  for (int h = 0; h < 2; ++h)
+    for (int k = 0; k < 8; ++k) std::memcpy(out + 256 * h + 32 * k + 4 * r, qs + 32 * h + 4 * k, 4);
+}
+
+void pack_q2_k_group(const BlockQ2_K* rows, int64_t blocks, BlockQ2_Kx8* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) {
+      const BlockQ2_K& src = rows[r * blocks + b];
+      out[b].d[r] = src.d;
+      out[b].dmin[r] = src.dmin;
+      for (int j = 0; j < 16; ++j) out[b].scales[j][r] = src.scales[j];
+      pack_low_two_bits(src.qs, r, out[b].qs);
+    }
+}
+
+void pack_q3_k_group(const BlockQ3_K* rows, int64_t blocks, BlockQ3_Kx8* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) {
+      const BlockQ3_K& src = rows[r * blocks + b];
+      out[b].d[r] = src.d;
+      for (int j = 0; j < 16; ++j) out[b].scales[j][r] = static_cast<int8_t>(q3_k_scale(src.scales, j) - 32);
+      pack_low_two_bits(src.qs, r, out[b].qs);
+      // Value 32 block + l keeps its third bit in bit `block` of hmask[l].
+      for (int block = 0; block < 8; ++block) {
+        uint8_t* bits = out[b].hmask[block] + 4 * r;
+        std::fill_n(bits, 4, uint8_t{0});
+        for (int l = 0; l < 32; ++l) bits[l % 4] |= static_cast<uint8_t>(((src.hmask[l] >> block) & 1) << (l / 4));
       }
     }
 }
@@ -225,6 +261,9 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ6_K && kernels.gemm_q6_kx8) block_bytes = sizeof(BlockQ6_Kx8);
   if (w.dtype == DType::kQ5_0 && kernels.gemm_q5_0x8) block_bytes = sizeof(BlockQ5_0x8);
   if (w.dtype == DType::kQ5_1 && kernels.gemm_q5_1x8) block_bytes = sizeof(BlockQ5_1x8);
+  if (w.dtype == DType::kIQ4_NL && kernels.gemm_iq4_nlx8) block_bytes = sizeof(BlockIQ4_NLx8);
+  if (w.dtype == DType::kQ2_K && kernels.gemm_q2_kx8) block_bytes = sizeof(BlockQ2_Kx8);
+  if (w.dtype == DType::kQ3_K && kernels.gemm_q3_kx8) block_bytes = sizeof(BlockQ3_Kx8);
   const bool fp4 = w.dtype == DType::kFP4E2M1;
   if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
       w.cols() % 32 == 0)
@@ -284,6 +323,18 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
         case DType::kQ5_1:
           pack_q5_group(static_cast<const BlockQ5_1*>(w.data) + g * 8 * blocks, blocks,
                         reinterpret_cast<BlockQ5_1x8*>(out));
+          break;
+        case DType::kIQ4_NL:
+          pack_group(static_cast<const BlockIQ4_NL*>(w.data) + g * 8 * blocks, blocks,
+                     reinterpret_cast<BlockIQ4_NLx8*>(out));
+          break;
+        case DType::kQ2_K:
+          pack_q2_k_group(static_cast<const BlockQ2_K*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ2_Kx8*>(out));
+          break;
+        case DType::kQ3_K:
+          pack_q3_k_group(static_cast<const BlockQ3_K*>(w.data) + g * 8 * blocks, blocks,
+                          reinterpret_cast<BlockQ3_Kx8*>(out));
           break;
         case DType::kQ5_K:
           pack_q5_k_group(static_cast<const BlockQ5_K*>(w.data) + g * 8 * blocks, blocks,
