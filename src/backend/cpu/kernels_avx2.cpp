@@ -580,6 +580,125 @@ DSINFER_AVX2 void gemm_kx8_tile(const Block* w, int64_t n_blocks, const ActBlock
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+// IQ4_NL: one byte shuffle maps the indices to their grid values, then as Q8_0's signed
+// weights (|w| <= 127, so a pair of products stays within 16 bits).
+template <int NT>
+DSINFER_AVX2 void gemm_iq4_nlx8_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                     float* out, int64_t out_stride) {
+  const __m256i ones = _mm256_set1_epi16(1), low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + kPrefetchPackedBlocks);
+    __m256i sums[NT];
+    for (auto& s : sums) s = _mm256_setzero_si256();
+    for (int k = 0; k < 4; ++k) {
+      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
+      for (int half = 0; half < 2; ++half) {
+        const __m256i index = _mm256_and_si256(half == 0 ? packed : _mm256_srli_epi16(packed, 4), low_nibbles);
+        const __m256i wq = _mm256_shuffle_epi8(grid, index);
+        const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i xq = _mm256_sign_epi8(broadcast_group(x[t * x_stride + b].qs + 16 * half + 4 * k), wq);
+          sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, xq), ones));
+        }
+      }
+    }
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[t]), _mm256_mul_ps(dw, _mm256_set1_ps(x[t * x_stride + b].d)),
+                               acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// Q2_K and Q3_K, per 32-value block (h, j) of a super-block: one shift per group gives
+// the eight rows' two-bit codes (with the third bits for Q3_K), the first four groups
+// summing the block's first sub-block in 16 bits and the last four its second (at most
+// 4 x 2 x 7 x 127 = 7112). Each sub-block's pair sums meet their row's scale in one
+// madd_epi16; the mins (Q2_K) or the codes' offset of 4 (Q3_K) meet the two half-block
+// activation sums in another, so the block's integer total is exact before its one or
+// two float steps.
+template <int NT, typename Block>
+DSINFER_AVX2 void gemm_low_bit_kx8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                        float* out, int64_t out_stride) {
+  constexpr bool kThreeBit = std::is_same_v<Block, BlockQ3_Kx8>;
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + 4);
+    const Block& wb = w[b];
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
+    for (int block = 0; block < 8; ++block) {
+      const int h = block / 4, j = block % 4;
+      __m256i high_bits = _mm256_setzero_si256();
+      if constexpr (kThreeBit) high_bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.hmask[block]));
+      __m256i first[NT], second[NT];
+      for (int k = 0; k < 8; ++k) {
+        const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wb.qs + 256 * h + 32 * k));
+        __m256i codes = _mm256_and_si256(_mm256_srli_epi16(packed, 2 * j), two_bits);
+        if constexpr (kThreeBit) codes = _mm256_or_si256(codes, x86::third_bit(high_bits, k));
+        for (int t = 0; t < NT; ++t) {
+          const __m256i p = _mm256_maddubs_epi16(codes, broadcast_group(x[t * x_stride + 8 * b + block].qs + 4 * k));
+          __m256i& sum = k < 4 ? first[t] : second[t];
+          sum = k % 4 == 0 ? p : _mm256_add_epi16(sum, p);
+        }
+      }
+      const auto* scale_bytes = reinterpret_cast<const __m128i*>(wb.scales[2 * block]);
+      const __m128i both = _mm_loadu_si128(scale_bytes);  // sub-blocks 2 block, 2 block + 1
+      __m256i scale_lo, scale_hi, offsets;
+      if constexpr (kThreeBit) {
+        scale_lo = _mm256_cvtepi8_epi32(both);
+        scale_hi = _mm256_cvtepi8_epi32(_mm_srli_si128(both, 8));
+        offsets = x86::sixteen_bit_pairs(scale_lo, scale_hi);
+      } else {
+        const __m256i lo = _mm256_cvtepu8_epi32(both), hi = _mm256_cvtepu8_epi32(_mm_srli_si128(both, 8));
+        const __m256i nibble = _mm256_set1_epi32(0x0F);
+        scale_lo = _mm256_and_si256(lo, nibble);
+        scale_hi = _mm256_and_si256(hi, nibble);
+        offsets = x86::sixteen_bit_pairs(_mm256_srli_epi32(lo, 4), _mm256_srli_epi32(hi, 4));
+      }
+      scale_lo = x86::sixteen_bit_pairs(scale_lo, scale_lo);
+      scale_hi = x86::sixteen_bit_pairs(scale_hi, scale_hi);
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& xb = x[t * x_stride + 8 * b + block];
+        const __m256i scaled = _mm256_add_epi32(_mm256_madd_epi16(first[t], scale_lo), _mm256_madd_epi16(second[t], scale_hi));
+        const int half_sum = x86::first_half_sum(xb);
+        const __m256i halves = _mm256_set1_epi32((half_sum & 0xFFFF) | (xb.sum - half_sum) << 16);
+        const __m256i offset = _mm256_madd_epi16(offsets, halves);
+        const __m256 step = _mm256_mul_ps(d, _mm256_set1_ps(xb.d));
+        if constexpr (kThreeBit) {
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(scaled, _mm256_slli_epi32(offset, 2))), step,
+                                   acc[t]);
+        } else {
+          const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.dmin)));
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), step, acc[t]);
+          acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(offset), _mm256_mul_ps(dmin, _mm256_set1_ps(xb.d)), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+template <typename Block>
+void gemm_low_bit_kx8(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_low_bit_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
+                                               out_stride);
+  });
+}
+
+void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                   float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_iq4_nlx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
 // Signed codes: maddubs takes |w| and x with w's sign. A 16-value sub-block's four
 // multiply-adds stay within 16 bits (4 x 2 x 32 x 127 = 32512; activations never reach
 // -128), then each sub-block adds d * scale * x.d * dot.
@@ -704,6 +823,9 @@ const Kernels& avx2_kernels() {
     k.dot2_f32 = dot2_f32;
     k.gemm_q5_0x8 = gemm_q5x8<BlockQ5_0x8>;
     k.gemm_q5_1x8 = gemm_q5x8<BlockQ5_1x8>;
+    k.gemm_iq4_nlx8 = gemm_iq4_nlx8;
+    k.gemm_q2_kx8 = gemm_low_bit_kx8<BlockQ2_Kx8>;
+    k.gemm_q3_kx8 = gemm_low_bit_kx8<BlockQ3_Kx8>;
     return k;
   }();
   return table;

@@ -205,6 +205,26 @@ DSINFER_AVX2 inline void kquant_codes(const Block& w, int c, int k, __m256i& lo,
   }
 }
 
+// Bit k of every byte of `bits`, moved to bit 2 (the third bit of a Q3_K code).
+DSINFER_AVX2 inline __m256i third_bit(__m256i bits, int k) {
+  const __m256i moved = k <= 2 ? _mm256_slli_epi16(bits, 2 - k) : _mm256_srli_epi16(bits, k - 2);
+  return _mm256_and_si256(moved, _mm256_set1_epi8(0x04));
+}
+
+// Eight rows' 16-bit values a (low half) and b (high half) in each 32-bit lane, from
+// 32-bit lanes: madd_epi16 of the result against (p, q) in every lane gives a p + b q
+// per row, and against a row's 16-bit pair sums (p0, p1) gives a (p0 + p1) when b = a.
+DSINFER_AVX2 inline __m256i sixteen_bit_pairs(__m256i a, __m256i b) {
+  return _mm256_or_si256(_mm256_and_si256(a, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(b, 16));
+}
+
+// The sum of the first sixteen activations of a block (the rest is xb.sum minus it).
+DSINFER_AVX2 inline int first_half_sum(const ActBlockQ8& xb) {
+  const __m128i biased = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xb.qs)), _mm_set1_epi8(-128));
+  const __m128i sums = _mm_sad_epu8(biased, _mm_setzero_si128());
+  return _mm_cvtsi128_si32(sums) + _mm_extract_epi16(sums, 4) - 16 * 128;
+}
+
 // A sub-block's eight 6-bit scales (or mins) times the rows' super-block factors.
 DSINFER_AVX2 inline __m256 subblock_factors(__m256 super, const uint8_t bytes[8]) {
   return _mm256_mul_ps(super,
