@@ -26,11 +26,11 @@ import numpy as np
 TOKENS = ",".join(str(t) for t in np.random.default_rng(5).integers(0, 512, 64))
 PREFILL = 40
 SEED = "7"
-TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0"]
+TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0", "iq4_nl", "q3_k", "q2_k"]
 # Presets whose every projection row splits into 256-value blocks get the K-quants; on the
 # others (hidden 64, ...) K types fall back per tensor as llama.cpp's do (q4_k to q5_0,
-# q5_k to q5_1, q6_k to q8_0) and are not asserted.
-FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0"}
+# q5_k to q5_1, q6_k to q8_0, q3_k and q2_k to iq4_nl) and are not asserted.
+FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "q3_k": "iq4_nl", "q2_k": "iq4_nl"}
 K_PRESETS = {"v3-q-tiny"}
 # Measured (median per-position relative error, top-1 agreement) per preset and type, on
 # these tokens and seed with the reference backend (docs/benchmarks.md has the table).
@@ -46,12 +46,14 @@ MEASURED = {
     ("v2-lite-tiny", "q5_1"): (0.138, 0.781),
     ("v2-lite-tiny", "q5_0"): (0.136, 0.734),
     ("v2-lite-tiny", "q4_0"): (0.276, 0.547),
+    ("v2-lite-tiny", "iq4_nl"): (0.294, 0.562),
     ("v2-tiny", "f16"): (4.62e-07, 1.000),
     ("v2-tiny", "bf16"): (0, 1.000),
     ("v2-tiny", "q8_0"): (0.0327, 0.969),
     ("v2-tiny", "q5_1"): (0.260, 0.578),
     ("v2-tiny", "q5_0"): (0.312, 0.453),
     ("v2-tiny", "q4_0"): (0.655, 0.234),
+    ("v2-tiny", "iq4_nl"): (0.631, 0.203),
     ("v3-q-tiny", "f16"): (1.24e-06, 1.000),
     ("v3-q-tiny", "bf16"): (0, 1.000),
     ("v3-q-tiny", "q8_0"): (0.0218, 0.922),
@@ -61,12 +63,17 @@ MEASURED = {
     ("v3-q-tiny", "q5_0"): (0.160, 0.688),
     ("v3-q-tiny", "q4_k"): (0.329, 0.297),
     ("v3-q-tiny", "q4_0"): (0.322, 0.344),
+    # Two and three bits per weight on uniform random weights: near noise (see above).
+    ("v3-q-tiny", "iq4_nl"): (0.377, 0.500),
+    ("v3-q-tiny", "q3_k"): (0.695, 0.156),
+    ("v3-q-tiny", "q2_k"): (1.04, 0.062),
     ("v3-fp8-tiny", "f16"): (0.000836, 1.000),
     ("v3-fp8-tiny", "bf16"): (0.00587, 0.984),
     ("v3-fp8-tiny", "q8_0"): (0.0184, 0.969),
     ("v3-fp8-tiny", "q5_1"): (0.130, 0.750),
     ("v3-fp8-tiny", "q5_0"): (0.143, 0.703),
     ("v3-fp8-tiny", "q4_0"): (0.308, 0.469),
+    ("v3-fp8-tiny", "iq4_nl"): (0.316, 0.531),
 }
 PRESETS = ["v2-lite-tiny", "v2-tiny", "v3-q-tiny", "v3-fp8-tiny"]
 FP8_PRESETS = {"v3-fp8-tiny"}  # make-test-model --out .gguf stores their bf16 values, not FP8
@@ -130,6 +137,9 @@ def main():
                     measured_median, measured_top1 = MEASURED[(preset, qtype)]
                     good = median <= 1.5 * measured_median + 1e-6 and top1 >= measured_top1 - 0.1
                     status = "ok" if good else "FAIL"
+                elif qtype not in FALLBACK:
+                    good = False
+                    status = "FAIL: no measured row for this preset and type"
                 else:
                     # Every row falls back, so the file must give its fallback type's very logits
                     # (TYPES lists each fallback before the K type that takes it).
