@@ -368,30 +368,44 @@ int nearest_iq4_nl(float v) {
   return best;
 }
 
+// The grid value nearest v, as the lowest value plus each step whose midpoint v passes:
+// compares and adds the compiler vectorizes, where a table lookup per value would not.
+inline float nearest_iq4_nl_value(float v) {
+  float value = kIQ4NLValues[0];
+  for (int i = 1; i < 16; ++i) {
+    const float step = static_cast<float>(kIQ4NLValues[i] - kIQ4NLValues[i - 1]);
+    value += v > static_cast<float>(kIQ4NLValues[i - 1]) + 0.5f * step ? step : 0.0f;
+  }
+  return value;
+}
+
 // Fit of x ~ d * kIQ4NLValues[index]: candidates map the value of largest magnitude onto
-// either end of the grid, +-10% in kSearchSteps steps, each refitted by least squares for
-// its indices; the one keeping most of x's energy (sum(x v)^2 / sum(v^2)) wins.
+// the grid's longer end (-127), +-10% in kSearchSteps steps, each refitted by least
+// squares for its grid values; the one keeping most of x's energy (sum(x v)^2 / sum(v^2))
+// wins. (A quarter of ggml's candidates would do as well on Gaussian weights; a search
+// per value 10x slower made `quantize --type iq4_nl` take minutes on a 0.8B model.)
 float fit_iq4_nl(const float* x) {
   float extreme = 0.0f;
   for (int i = 0; i < 32; ++i)
     if (std::fabs(x[i]) > std::fabs(extreme)) extreme = x[i];
   if (extreme == 0.0f) return 0.0f;
   float best_scale = 0.0f, best_gain = -1.0f;
-  for (const float end : {static_cast<float>(kIQ4NLValues[0]), static_cast<float>(kIQ4NLValues[15])})
-    for (int step = -kSearchSteps; step <= kSearchSteps; ++step) {
-      const float inverse = end * (1.0f + 0.0125f * static_cast<float>(step)) / extreme;
-      float sum_xv = 0.0f, sum_vv = 0.0f;
-      for (int i = 0; i < 32; ++i) {
-        const float v = kIQ4NLValues[nearest_iq4_nl(inverse * x[i])];
-        sum_xv += x[i] * v;
-        sum_vv += v * v;
+  for (int step = -kSearchSteps; step <= kSearchSteps; ++step) {
+    const float inverse = static_cast<float>(kIQ4NLValues[0]) * (1.0f + 0.0125f * static_cast<float>(step)) / extreme;
+    float xv[kLanes] = {}, vv[kLanes] = {};
+    for (int i = 0; i < 32; i += kLanes)
+      for (int j = 0; j < kLanes; ++j) {
+        const float v = nearest_iq4_nl_value(inverse * x[i + j]);
+        xv[j] += x[i + j] * v;
+        vv[j] += v * v;
       }
-      const float gain = sum_xv * sum_xv / sum_vv;
-      if (gain > best_gain) {
-        best_gain = gain;
-        best_scale = sum_xv / sum_vv;
-      }
+    const float sum_xv = lane_sum(xv), sum_vv = lane_sum(vv);
+    const float gain = sum_xv * sum_xv / sum_vv;
+    if (gain > best_gain) {
+      best_gain = gain;
+      best_scale = sum_xv / sum_vv;
     }
+  }
   return best_scale;
 }
 

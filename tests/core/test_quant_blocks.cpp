@@ -239,7 +239,7 @@ struct ErrorBound {
 };
 
 // Measured (seed 11, 64k Gaussian values): q8_0 0.0054, q6_k 0.0173, q5_1 0.0339,
-// q5_k 0.0359, q5_0 0.0404, q4_k 0.0718, iq4_nl 0.0736, q4_0 0.0812, q3_k 0.1439, q2_k
+// q5_k 0.0359, q5_0 0.0404, q4_k 0.0718, iq4_nl 0.0747, q4_0 0.0812, q3_k 0.1439, q2_k
 // 0.2702 (in order of bits per value, IQ4_NL's grid beating Q4_0's at the same size); the
 // bounds leave ~25% margin. (ggml's reference quantizers
 // score 0.0078 / 0.0235 / 0.0404 / 0.0813 / 0.1126 on similar data with outliers, where
