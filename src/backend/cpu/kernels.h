@@ -398,6 +398,13 @@ struct Kernels {
                       float* out, int64_t out_stride);
   void (*gemm_q3_kx8)(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
+  // The same over two consecutive groups, as gemm_q4_kx16; nullptr where none.
+  void (*gemm_iq4_nlx16)(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                         int n_tokens, float* out, int64_t out_stride);
+  void (*gemm_q2_kx16)(const BlockQ2_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                       float* out, int64_t out_stride);
+  void (*gemm_q3_kx16)(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                       float* out, int64_t out_stride);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -686,6 +686,135 @@ void gemm_q6_kx16(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, i
   });
 }
 
+// Two rows' eight bytes (w and w1 at the same place) as sixteen 32-bit lanes.
+DSINFER_AVX512_VNNI inline __m128i bytes_pair(const void* first, const void* second) {
+  return _mm_unpacklo_epi64(_mm_loadl_epi64(static_cast<const __m128i*>(first)),
+                            _mm_loadl_epi64(static_cast<const __m128i*>(second)));
+}
+
+// The AVX2 table's Q2_K / Q3_K tile (kernels_avx2.cpp) over two groups in 512-bit
+// registers: VPDPBUSD sums each sub-block's products in 32 bits, and multiplying those by
+// the scales gives the very integers that the 16-bit sums times the scales (madd_epi16)
+// give there; the float steps per row are the same, so a row's bits are too.
+template <int NT, typename Block>
+DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                int64_t x_stride, float* out, int64_t out_stride) {
+  constexpr bool kThreeBit = std::is_same_v<Block, BlockQ3_Kx8>;
+  const Block* w1 = w + n_blocks;
+  const __m512i two_bits = _mm512_set1_epi8(3);
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    if constexpr (NT > 1) {
+      prefetch_block(w + b + 1);
+      prefetch_block(w1 + b + 1);
+    }
+    const __m512 d = scales_pair(w[b].d, w1[b].d);
+    for (int block = 0; block < 8; ++block) {
+      const int h = block / 4, j = block % 4;
+      __m512i high_bits = _mm512_setzero_si512();
+      if constexpr (kThreeBit) high_bits = load_pair(w[b].hmask[block], w1[b].hmask[block]);
+      __m512i first[NT], second[NT];
+      for (int t = 0; t < NT; ++t) first[t] = second[t] = _mm512_setzero_si512();
+      for (int k = 0; k < 8; ++k) {
+        const __m512i packed = load_pair(w[b].qs + 256 * h + 32 * k, w1[b].qs + 256 * h + 32 * k);
+        __m512i codes = _mm512_and_si512(_mm512_srli_epi16(packed, 2 * j), two_bits);
+        if constexpr (kThreeBit) {
+          const __m512i moved = k <= 2 ? _mm512_slli_epi16(high_bits, 2 - k) : _mm512_srli_epi16(high_bits, k - 2);
+          codes = _mm512_or_si512(codes, _mm512_and_si512(moved, _mm512_set1_epi8(0x04)));
+        }
+        for (int t = 0; t < NT; ++t) {
+          __m512i& sum = k < 4 ? first[t] : second[t];
+          sum = _mm512_dpbusd_epi32(sum, codes, broadcast_group16(x[t * x_stride + 8 * b + block].qs + 4 * k));
+        }
+      }
+      const __m512i lo = _mm512_cvtepu8_epi32(bytes_pair(w[b].scales[2 * block], w1[b].scales[2 * block]));
+      const __m512i hi = _mm512_cvtepu8_epi32(bytes_pair(w[b].scales[2 * block + 1], w1[b].scales[2 * block + 1]));
+      __m512i scale_lo, scale_hi, offsets;
+      if constexpr (kThreeBit) {
+        // Signed scales: the bytes' sign bits extended.
+        scale_lo = _mm512_srai_epi32(_mm512_slli_epi32(lo, 24), 24);
+        scale_hi = _mm512_srai_epi32(_mm512_slli_epi32(hi, 24), 24);
+        offsets = _mm512_or_si512(_mm512_and_si512(scale_lo, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(scale_hi, 16));
+      } else {
+        scale_lo = _mm512_and_si512(lo, _mm512_set1_epi32(0x0F));
+        scale_hi = _mm512_and_si512(hi, _mm512_set1_epi32(0x0F));
+        offsets = _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_srli_epi32(hi, 4), 16));
+      }
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& xb = x[t * x_stride + 8 * b + block];
+        const __m512i scaled = _mm512_add_epi32(_mm512_mullo_epi32(first[t], scale_lo), _mm512_mullo_epi32(second[t], scale_hi));
+        const int half_sum = x86::first_half_sum(xb);
+        const __m512i halves = _mm512_set1_epi32((half_sum & 0xFFFF) | (xb.sum - half_sum) << 16);
+        const __m512i offset = _mm512_madd_epi16(offsets, halves);
+        const __m512 step = _mm512_mul_ps(d, _mm512_set1_ps(xb.d));
+        if constexpr (kThreeBit) {
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(scaled, _mm512_slli_epi32(offset, 2))), step,
+                                   acc[t]);
+        } else {
+          const __m512 dmin = scales_pair(w[b].dmin, w1[b].dmin);
+          acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(scaled), step, acc[t]);
+          acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(offset), _mm512_mul_ps(dmin, _mm512_set1_ps(xb.d)), acc[t]);
+        }
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// The AVX2 table's IQ4_NL tile over two groups: the grid biased by 128 makes the weights
+// unsigned for VPDPBUSD, and 128 times the block's activation sum comes off exactly.
+template <int NT>
+DSINFER_AVX512_VNNI void gemm_iq4_nlx16_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                             int64_t x_stride, float* out, int64_t out_stride) {
+  const BlockIQ4_NLx8* w1 = w + n_blocks;
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  const __m512i grid = _mm512_broadcast_i32x4(
+      _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128)));
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    __m512i sums[NT];
+    for (auto& sum : sums) sum = _mm512_setzero_si512();
+    for (int k = 0; k < 4; ++k) {
+      const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);
+      const __m512i lo = _mm512_shuffle_epi8(grid, _mm512_and_si512(packed, low_nibbles));
+      const __m512i hi = _mm512_shuffle_epi8(grid, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* xq = x[t * x_stride + b].qs;
+        sums[t] = _mm512_dpbusd_epi32(sums[t], lo, broadcast_group16(xq + 4 * k));
+        sums[t] = _mm512_dpbusd_epi32(sums[t], hi, broadcast_group16(xq + 16 + 4 * k));
+      }
+    }
+    const __m512 dw = scales_pair(w[b].d, w1[b].d);
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      const __m512i dot = _mm512_sub_epi32(sums[t], _mm512_set1_epi32(128 * xb.sum));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+template <typename Block>
+void gemm_low_bit_kx16(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                       float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_low_bit_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
+                                                out_stride);
+  });
+}
+
+void gemm_iq4_nlx16(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                    float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_iq4_nlx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
+                                             out_stride);
+  });
+}
+
 // The operations the FP4 tiles apply per token, on eight rows (256-bit registers) or
 // sixteen (512-bit): the same steps lane by lane, so a row's bits do not depend on which
 // tile handled it.
@@ -1522,6 +1651,9 @@ Kernels avx512_vnni_table() {
   k.gemm_q4_kx16 = gemm_q4_kx16;
   k.gemm_q5_kx16 = gemm_q5_kx16;
   k.gemm_q6_kx16 = gemm_q6_kx16;
+  k.gemm_iq4_nlx16 = gemm_iq4_nlx16;
+  k.gemm_q2_kx16 = gemm_low_bit_kx16<BlockQ2_Kx8>;
+  k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;
   k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
   k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
   k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
