@@ -179,15 +179,23 @@ class CliBadInput(unittest.TestCase):
         path.write_bytes(b"PK\x03\x04" + b"\0" * 64)
         self.expect_error(self.logits(path), "not a GGUF file")
 
-    def test_gguf_unsupported_tensor_type(self):
-        path = self.gguf_copy("q3k.gguf")
+    def retyped_embedding(self, ggml_type):
+        path = self.gguf_copy(f"type{ggml_type}.gguf")
         data = bytearray(path.read_bytes())
         name = b"token_embd.weight"
         at = data.index(struct.pack("<Q", len(name)) + name) + 8 + len(name)
         (n_dims,) = struct.unpack_from("<I", data, at)
-        struct.pack_into("<I", data, at + 4 + 8 * n_dims, 11)  # ggml type q3_K
+        struct.pack_into("<I", data, at + 4 + 8 * n_dims, ggml_type)
         path.write_bytes(bytes(data))
-        self.expect_error(self.logits(path), "token_embd.weight", "q3_K", "does not read")
+        return path
+
+    def test_gguf_unsupported_tensor_type(self):
+        self.expect_error(self.logits(self.retyped_embedding(23)), "token_embd.weight", "iq4_xs", "does not read")
+
+    def test_gguf_block_type_that_does_not_fit_the_rows(self):
+        # The test model's 64-value rows cannot hold Q3_K's 256-value super-blocks.
+        self.expect_error(self.logits(self.retyped_embedding(11)), "token_embd.weight", "rows of 64 values",
+                          "256-value q3_k blocks")
 
     def test_gguf_wrong_architecture(self):
         path = self.gguf_copy("llama.gguf")

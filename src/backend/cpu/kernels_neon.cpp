@@ -559,6 +559,104 @@ template <class Int8, int NT, typename Block>
   store_tile<NT>(acc, out, out_stride);
 }
 
+// IQ4_NL as gemm_q4_0x8_tile with each nibble looked up as its grid value (one table
+// lookup per half block): signed values up to 127 in magnitude, so the general Rows8.
+template <class Int8, int NT>
+[[gnu::always_inline]] inline void gemm_iq4_nlx8_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                      int64_t x_stride, float* out, int64_t out_stride) {
+  const int8x16_t grid = vld1q_s8(kIQ4NLValues);
+  const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    int8x16_t lo[4][2], hi[4][2];
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 2; ++i) {
+        const uint8x16_t packed = vld1q_u8(w[b].qs + 32 * k + 16 * i);
+        lo[k][i] = vqtbl1q_s8(grid, vandq_u8(packed, low_nibbles));
+        hi[k][i] = vqtbl1q_s8(grid, vshrq_n_u8(packed, 4));
+      }
+    for (int t = 0; t < NT; ++t) {
+      const ActBlockQ8& xb = x[t * x_stride + b];
+      typename Int8::Rows8 sums;
+      sums.add(lo, vld1q_s8(xb.qs));
+      sums.add(hi, vld1q_s8(xb.qs + 16));
+      add_block(acc[t], sums.rows(), w[b].d, xb.d);
+    }
+  }
+  store_tile<NT>(acc, out, out_stride);
+}
+
+// Eight bytes widened to two vectors of four 32-bit lanes.
+[[gnu::always_inline]] inline int32x4x2_t widen_s16x8(int16x8_t v) {
+  return {vmovl_s16(vget_low_s16(v)), vmovl_high_s16(v)};
+}
+
+// Q2_K and Q3_K per 32-value block (h, j) of a super-block (layouts in kernels.h): one
+// shift per half block gives the rows' two-bit codes (with the third bits for Q3_K), whose
+// small products SmallRows8 sums per sub-block, groups 0-3 the first and 4-7 the second.
+// The sub-block scales multiply those sums in integers, and the mins (Q2_K) or the
+// codes' offset of 4 (Q3_K) the two half-block activation sums, before one or two float
+// steps per token, the same for every NT.
+template <class Int8, int NT, typename Block>
+[[gnu::always_inline]] inline void gemm_low_bit_kx8_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                         int64_t x_stride, float* out, int64_t out_stride) {
+  constexpr bool kThreeBit = std::is_same_v<Block, BlockQ3_Kx8>;
+  const uint8x16_t two_bits = vdupq_n_u8(3);
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const float32x4x2_t d = widen_f16x8(w[b].d);
+    for (int block = 0; block < 8; ++block) {
+      const int h = block / 4, j = block % 4;
+      const int8x16_t shift = vdupq_n_s8(static_cast<int8_t>(-2 * j));
+      int8x16_t codes[2][4][2];
+      for (int i = 0; i < 2; ++i) {
+        uint8x16_t high{};
+        if constexpr (kThreeBit) high = vld1q_u8(w[b].hmask[block] + 16 * i);
+        for (int k = 0; k < 8; ++k) {
+          uint8x16_t c = vandq_u8(vshlq_u8(vld1q_u8(w[b].qs + 256 * h + 32 * k + 16 * i), shift), two_bits);
+          if constexpr (kThreeBit)
+            c = vorrq_u8(c, vandq_u8(vshlq_u8(high, vdupq_n_s8(static_cast<int8_t>(2 - k))), vdupq_n_u8(4)));
+          codes[k / 4][k % 4][i] = vreinterpretq_s8_u8(c);
+        }
+      }
+      int32x4x2_t scale_lo, scale_hi, offset_lo, offset_hi;
+      if constexpr (kThreeBit) {
+        scale_lo = offset_lo = widen_s16x8(vmovl_s8(vld1_s8(w[b].scales[2 * block])));
+        scale_hi = offset_hi = widen_s16x8(vmovl_s8(vld1_s8(w[b].scales[2 * block + 1])));
+      } else {
+        const int16x8_t lo = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(w[b].scales[2 * block])));
+        const int16x8_t hi = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(w[b].scales[2 * block + 1])));
+        scale_lo = widen_s16x8(vandq_s16(lo, vdupq_n_s16(0x0F)));
+        scale_hi = widen_s16x8(vandq_s16(hi, vdupq_n_s16(0x0F)));
+        offset_lo = widen_s16x8(vshrq_n_s16(lo, 4));
+        offset_hi = widen_s16x8(vshrq_n_s16(hi, 4));
+      }
+      float32x4x2_t dmin{};
+      if constexpr (!kThreeBit) dmin = widen_f16x8(w[b].dmin);
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& xb = x[t * x_stride + 8 * b + block];
+        const int8x16_t first_half = vld1q_s8(xb.qs);
+        typename Int8::SmallRows8 first, second;
+        first.add(codes[0], first_half);
+        second.add(codes[1], vld1q_s8(xb.qs + 16));
+        const int32x4x2_t f = first.rows(), s = second.rows();
+        const int32_t half_sum = vaddlvq_s8(first_half), other = xb.sum - half_sum;
+        for (int r = 0; r < 2; ++r) {
+          int32x4_t scaled = vmlaq_s32(vmulq_s32(f.val[r], scale_lo.val[r]), s.val[r], scale_hi.val[r]);
+          const int32x4_t offset = vmlaq_n_s32(vmulq_n_s32(offset_lo.val[r], half_sum), offset_hi.val[r], other);
+          if constexpr (kThreeBit) scaled = vsubq_s32(scaled, vshlq_n_s32(offset, 2));
+          acc[t][r] = vfmaq_f32(acc[t][r], vcvtq_f32_s32(scaled), vmulq_n_f32(d.val[r], xb.d));
+          if constexpr (!kThreeBit)
+            acc[t][r] = vfmsq_f32(acc[t][r], vcvtq_f32_s32(offset), vmulq_n_f32(dmin.val[r], xb.d));
+        }
+      }
+    }
+  }
+  store_tile<NT>(acc, out, out_stride);
+}
+
 // Forced inline so that the dot-product entry points below compile them for the extension.
 template <class Int8>
 struct IntKernels {
@@ -623,6 +721,33 @@ struct IntKernels {
       }
     }
   }
+  [[gnu::always_inline]] static void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                   int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+    // Four tokens per tile: the accumulators of more would not fit in registers.
+    for (int t = 0; t < n_tokens; t += 4) {
+      const ActBlockQ8* xt = x + t * x_stride;
+      float* ot = out + t * out_stride;
+      switch (std::min(4, n_tokens - t)) {
+        case 1: gemm_iq4_nlx8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 2: gemm_iq4_nlx8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 3: gemm_iq4_nlx8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        default: gemm_iq4_nlx8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+      }
+    }
+  }
+  // gemm_q2_kx8 and gemm_q3_kx8: two tokens per tile, the codes of a block taking half
+  // the registers.
+  template <typename Block>
+  [[gnu::always_inline]] static void gemm_low_bit_kx8(const Block* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                      int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+    for (int t = 0; t < n_tokens; t += 2) {
+      if (n_tokens - t >= 2) {
+        gemm_low_bit_kx8_tile<Int8, 2>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+      } else {
+        gemm_low_bit_kx8_tile<Int8, 1>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+      }
+    }
+  }
   // gemm_q4_kx8 (Unit = Q4KUnit), gemm_q5_kx8 (Q5KUnit) and gemm_q6_kx8 (Q6KUnit).
   template <class Unit>
   [[gnu::always_inline]] static void gemm_kx8(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
@@ -681,6 +806,18 @@ DSINFER_DOTPROD void dotprod_gemm_q5_0x8(const BlockQ5_0x8* w, int64_t n_blocks,
 DSINFER_DOTPROD void dotprod_gemm_q5_1x8(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
   Dotprod::gemm_q5x8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                           int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_iq4_nlx8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q2_kx8(const BlockQ2_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_low_bit_kx8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_q3_kx8(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                         int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_low_bit_kx8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
 }
 DSINFER_DOTPROD void dotprod_gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
@@ -828,10 +965,9 @@ const Kernels& neon_kernels() {
                              exp_and_sum};
     k.gemm_q5_0x8 = Widening::gemm_q5x8<BlockQ5_0x8>;
     k.gemm_q5_1x8 = Widening::gemm_q5x8<BlockQ5_1x8>;
-    // The low-bit formats run the portable kernels here, still packed: a row read once.
-    k.gemm_iq4_nlx8 = generic_kernels().gemm_iq4_nlx8;
-    k.gemm_q2_kx8 = generic_kernels().gemm_q2_kx8;
-    k.gemm_q3_kx8 = generic_kernels().gemm_q3_kx8;
+    k.gemm_iq4_nlx8 = Widening::gemm_iq4_nlx8;
+    k.gemm_q2_kx8 = Widening::gemm_low_bit_kx8<BlockQ2_Kx8>;
+    k.gemm_q3_kx8 = Widening::gemm_low_bit_kx8<BlockQ3_Kx8>;
     return k;
   }();
   return table;
@@ -846,9 +982,9 @@ const Kernels& neon_dotprod_kernels() {
               key_block_scores, value_row_sums, exp_and_sum};
     k.gemm_q5_0x8 = dotprod_gemm_q5_0x8;
     k.gemm_q5_1x8 = dotprod_gemm_q5_1x8;
-    k.gemm_iq4_nlx8 = neon_kernels().gemm_iq4_nlx8;
-    k.gemm_q2_kx8 = neon_kernels().gemm_q2_kx8;
-    k.gemm_q3_kx8 = neon_kernels().gemm_q3_kx8;
+    k.gemm_iq4_nlx8 = dotprod_gemm_iq4_nlx8;
+    k.gemm_q2_kx8 = dotprod_gemm_q2_kx8;
+    k.gemm_q3_kx8 = dotprod_gemm_q3_kx8;
     return k;
   }();
   return table;
