@@ -18,6 +18,7 @@ int64_t dtype_block_elements(DType dtype) {
     case DType::kIQ4_NL: return 32;
     case DType::kQ2_K:
     case DType::kQ3_K:
+    case DType::kIQ4_XS:
     case DType::kQ4_K:
     case DType::kQ5_K:
     case DType::kQ6_K: return 256;
@@ -47,6 +48,7 @@ size_t dtype_block_bytes(DType dtype) {
     case DType::kQ2_K: return 16 + 64 + 2 + 2;
     case DType::kQ3_K: return 32 + 64 + 12 + 2;
     case DType::kIQ4_NL: return 2 + 16;
+    case DType::kIQ4_XS: return 2 + 2 + 4 + 128;
   }
   return 0;
 }
@@ -79,6 +81,7 @@ std::string_view dtype_name(DType dtype) {
     case DType::kQ2_K: return "q2_k";
     case DType::kQ3_K: return "q3_k";
     case DType::kIQ4_NL: return "iq4_nl";
+    case DType::kIQ4_XS: return "iq4_xs";
   }
   return "?";
 }
@@ -256,6 +259,7 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ2_K:
     case DType::kQ3_K:
     case DType::kIQ4_NL:
+    case DType::kIQ4_XS:
       dequantize_blocks(dtype, src, dst, count);
       return;
   }
@@ -298,6 +302,7 @@ void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ2_K:
     case DType::kQ3_K:
     case DType::kIQ4_NL:
+    case DType::kIQ4_XS:
       quantize_blocks(dtype, src, dst, count);
       return;
   }

@@ -39,6 +39,7 @@ enum class DType : uint8_t {
   kQ2_K,    // 256 values in 16 sub-blocks with 4-bit scales and mins, 2 bits each
   kQ3_K,    // 256 values in 16 sub-blocks with 6-bit signed scales, 3 bits each
   kIQ4_NL,  // 32 values: f16 scale + 16 bytes of 4-bit indices into a fixed table
+  kIQ4_XS,  // 256 values: IQ4_NL indices in 8 sub-blocks with 6-bit signed scales
 };
 
 // Values per block: 1 for scalar types.

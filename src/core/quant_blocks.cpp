@@ -37,6 +37,10 @@ void pack_q3_k_scales(const uint8_t scales[16], uint8_t packed[12]) {
   }
 }
 
+int iq4_xs_scale(const BlockIQ4_XS& block, int j) {
+  return ((block.scales_l[j / 2] >> (4 * (j % 2))) & 0x0F) | ((block.scales_h >> (2 * j)) & 3) << 4;
+}
+
 namespace {
 
 // ---------------------------------------------------------------- decoders
@@ -78,6 +82,21 @@ void dequantize_iq4_nl(const BlockIQ4_NL* blocks, float* dst, size_t n_blocks) {
     for (int j = 0; j < 16; ++j) {
       dst[b * 32 + j] = d * static_cast<float>(kIQ4NLValues[blocks[b].qs[j] & 0x0F]);
       dst[b * 32 + j + 16] = d * static_cast<float>(kIQ4NLValues[blocks[b].qs[j] >> 4]);
+    }
+  }
+}
+
+void dequantize_iq4_xs(const BlockIQ4_XS* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const BlockIQ4_XS& block = blocks[b];
+    const float d = f16_to_f32(block.d);
+    for (int j = 0; j < 8; ++j) {
+      const float step = d * static_cast<float>(iq4_xs_scale(block, j) - 32);
+      float* out = dst + b * kQK_K + 32 * j;
+      for (int l = 0; l < 16; ++l) {
+        out[l] = step * static_cast<float>(kIQ4NLValues[block.qs[16 * j + l] & 0x0F]);
+        out[l + 16] = step * static_cast<float>(kIQ4NLValues[block.qs[16 * j + l] >> 4]);
+      }
     }
   }
 }
@@ -420,6 +439,44 @@ void quantize_iq4_nl(const float* x, BlockIQ4_NL* blocks, size_t n_blocks) {
   }
 }
 
+// The super-block scale of sixteen or eight sub-block scales stored as 6-bit integers in
+// [-32, 31]: of its two signs, the one that gives the side with the larger scales the
+// long end of the range (-32), the smaller |d| of the two.
+float signed_six_bit_super_scale(const float* scales, int n) {
+  float largest = 0.0f, most_negative = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    largest = std::max(largest, scales[j]);
+    most_negative = std::max(most_negative, -scales[j]);
+  }
+  const float positive_d = std::max(largest / 31.0f, most_negative / 32.0f);
+  const float negative_d = std::max(largest / 32.0f, most_negative / 31.0f);
+  return positive_d <= negative_d ? positive_d : -negative_d;
+}
+
+void quantize_iq4_xs(const float* x, BlockIQ4_XS* blocks, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
+    BlockIQ4_XS& block = blocks[b];
+    float scales[8];
+    for (int j = 0; j < 8; ++j) scales[j] = fit_iq4_nl(x + 32 * j);
+    block.d = f32_to_f16(signed_six_bit_super_scale(scales, 8));
+    const float d = f16_to_f32(block.d);
+    block.scales_h = 0;
+    std::memset(block.scales_l, 0, sizeof block.scales_l);
+    for (int j = 0; j < 8; ++j) {
+      const int scale = d != 0.0f ? round_clamp(scales[j] / d, -32, 31) : 0;
+      const int stored = scale + 32;
+      block.scales_l[j / 2] |= static_cast<uint8_t>((stored & 0x0F) << (4 * (j % 2)));
+      block.scales_h |= static_cast<uint16_t>((stored >> 4) << (2 * j));
+      const float step = d * static_cast<float>(scale);
+      const float inverse = step != 0.0f ? 1.0f / step : 0.0f;
+      const float* xj = x + 32 * j;
+      for (int l = 0; l < 16; ++l)
+        block.qs[16 * j + l] =
+            static_cast<uint8_t>(nearest_iq4_nl(xj[l] * inverse) | nearest_iq4_nl(xj[l + 16] * inverse) << 4);
+    }
+  }
+}
+
 // Codes q[0..255] in [0, 3] (their low two bits for Q3_K) in the Q2_K / Q3_K byte order.
 void store_low_two_bits(const int q[kQK_K], uint8_t qs[64]) {
   std::memset(qs, 0, 64);
@@ -452,22 +509,13 @@ void quantize_q2_k(const float* x, BlockQ2_K* blocks, size_t n_blocks) {
   }
 }
 
-// The stored scales run from -32 to 31, so the super-block scale's sign is chosen to give
-// the side with the larger sub-block scales the longer end: the smaller |d| of the two.
 void quantize_q3_k(const float* x, BlockQ3_K* blocks, size_t n_blocks) {
   int codes[kQK_K];
   for (size_t b = 0; b < n_blocks; ++b, x += kQK_K) {
     BlockQ3_K& block = blocks[b];
     float scales[16];
-    float largest = 0.0f, most_negative = 0.0f;
-    for (int j = 0; j < 16; ++j) {
-      scales[j] = fit_symmetric<16>(x + 16 * j, -4, 3);
-      largest = std::max(largest, scales[j]);
-      most_negative = std::max(most_negative, -scales[j]);
-    }
-    const float positive_d = std::max(largest / 31.0f, most_negative / 32.0f);
-    const float negative_d = std::max(largest / 32.0f, most_negative / 31.0f);
-    block.d = f32_to_f16(positive_d <= negative_d ? positive_d : -negative_d);
+    for (int j = 0; j < 16; ++j) scales[j] = fit_symmetric<16>(x + 16 * j, -4, 3);
+    block.d = f32_to_f16(signed_six_bit_super_scale(scales, 16));
     const float d = f16_to_f32(block.d);
     uint8_t stored[16];
     for (int j = 0; j < 16; ++j) {
@@ -586,6 +634,7 @@ void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ2_K: dequantize_q2_k(static_cast<const BlockQ2_K*>(src), dst, n_blocks); return;
     case DType::kQ3_K: dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n_blocks); return;
     case DType::kIQ4_NL: dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n_blocks); return;
+    case DType::kIQ4_XS: dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(src), dst, n_blocks); return;
     default: return;  // not a block format: nothing to decode
   }
 }
@@ -603,6 +652,7 @@ void quantize_blocks(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ2_K: quantize_q2_k(src, static_cast<BlockQ2_K*>(dst), n_blocks); return;
     case DType::kQ3_K: quantize_q3_k(src, static_cast<BlockQ3_K*>(dst), n_blocks); return;
     case DType::kIQ4_NL: quantize_iq4_nl(src, static_cast<BlockIQ4_NL*>(dst), n_blocks); return;
+    case DType::kIQ4_XS: quantize_iq4_xs(src, static_cast<BlockIQ4_XS*>(dst), n_blocks); return;
     default: return;  // not a block format
   }
 }

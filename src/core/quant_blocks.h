@@ -1,5 +1,5 @@
 // The block-quantised weight formats of GGUF files (ggml's Q8_0, Q4_0, Q5_0, Q5_1,
-// IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
+// IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
 // the definition every SIMD kernel is tested against. The layouts are ggml's bit for bit,
 // so a block written here decodes the same in llama.cpp and a block from a published GGUF
 // decodes the same here.
@@ -123,6 +123,19 @@ struct BlockQ6_K {
   uint16_t d;  // f16 super-block scale
 };
 static_assert(sizeof(BlockQ6_K) == 210);
+
+// IQ4_XS: eight 32-value sub-blocks of IQ4_NL indices, sub-block j's 16 bytes at qs[16j]
+// placed as an IQ4_NL block's; value = d * (scale_j - 32) * kIQ4NLValues[index], the
+// 6-bit scale_j's low four bits in nibble j % 2 of scales_l[j / 2] and its top two in bits
+// 2j, 2j+1 of scales_h (iq4_xs_scale).
+struct BlockIQ4_XS {
+  uint16_t d;  // f16 super-block scale
+  uint16_t scales_h;
+  uint8_t scales_l[4];
+  uint8_t qs[128];
+};
+static_assert(sizeof(BlockIQ4_XS) == 136);
+int iq4_xs_scale(const BlockIQ4_XS& block, int j);  // 0..63, stored with +32
 
 // Q2_K: 16 sub-blocks of 16 values; value = d * (scales[j] & 15) * q - dmin * (scales[j]
 // >> 4) for sub-block j = index / 16, q in [0, 3]. Value 128h + 32k + l (l < 32) is bits

@@ -160,7 +160,7 @@ constexpr std::array<GgmlType, 36> kGgmlTypes{{
     {14, "q6_K", DType::kQ6_K},    {15, "q8_K", std::nullopt},      {16, "iq2_xxs", std::nullopt},
     {17, "iq2_xs", std::nullopt},  {18, "iq3_xxs", std::nullopt},   {19, "iq1_s", std::nullopt},
     {20, "iq4_nl", DType::kIQ4_NL}, {21, "iq3_s", std::nullopt},     {22, "iq2_s", std::nullopt},
-    {23, "iq4_xs", std::nullopt},  {24, "i8", std::nullopt},        {25, "i16", std::nullopt},
+    {23, "iq4_xs", DType::kIQ4_XS}, {24, "i8", std::nullopt},        {25, "i16", std::nullopt},
     {26, "i32", DType::kI32},      {27, "i64", DType::kI64},        {28, "f64", std::nullopt},
     {29, "iq1_m", std::nullopt},   {30, "bf16", DType::kBF16},      {31, "q4_0_4_4 (removed)", std::nullopt},
     {34, "tq1_0", std::nullopt},   {35, "tq2_0", std::nullopt},     {39, "mxfp4", std::nullopt},

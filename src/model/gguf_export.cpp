@@ -17,7 +17,7 @@ struct ExportType {
   DType dtype;
   uint32_t llama_ftype;  // general.file_type: llama.cpp's LLAMA_FTYPE_* of the mix
 };
-constexpr std::array<ExportType, 13> kExportTypes{{
+constexpr std::array<ExportType, 14> kExportTypes{{
     {"f32", DType::kF32, 0},
     {"f16", DType::kF16, 1},
     {"bf16", DType::kBF16, 32},
@@ -31,6 +31,7 @@ constexpr std::array<ExportType, 13> kExportTypes{{
     {"q3_k", DType::kQ3_K, 11},  // Q3_K_S
     {"q2_k", DType::kQ2_K, 10},
     {"iq4_nl", DType::kIQ4_NL, 25},
+    {"iq4_xs", DType::kIQ4_XS, 30},
 }};
 
 // Rows converted per chunk: about 64 MB of float32 at a time.
@@ -72,7 +73,8 @@ DType gguf_tensor_type(TensorKind kind, int64_t row_length, DType requested) {
     case DType::kQ5_K: fallback = DType::kQ5_1; break;
     case DType::kQ6_K: fallback = DType::kQ8_0; break;
     case DType::kQ2_K:
-    case DType::kQ3_K: fallback = DType::kIQ4_NL; break;
+    case DType::kQ3_K:
+    case DType::kIQ4_XS: fallback = DType::kIQ4_NL; break;
     default: break;
   }
   return row_length % dtype_block_elements(fallback) == 0 ? fallback : DType::kF16;

@@ -109,9 +109,10 @@ std::vector<std::string> isas() {
 
 // Every weight format, with K giving partial SIMD vectors / partial FP8 scale blocks where
 // the format allows them.
-constexpr DType kFormats[] = {DType::kF32,  DType::kBF16,   DType::kF16,  DType::kF8E4M3, DType::kQ8_0,
-                              DType::kQ4_0, DType::kQ5_0,   DType::kQ5_1, DType::kIQ4_NL, DType::kQ2_K,
-                              DType::kQ3_K, DType::kQ4_K,   DType::kQ5_K, DType::kQ6_K,   DType::kFP4E2M1};
+constexpr DType kFormats[] = {DType::kF32,  DType::kBF16,   DType::kF16,    DType::kF8E4M3, DType::kQ8_0,
+                              DType::kQ4_0, DType::kQ5_0,   DType::kQ5_1,   DType::kIQ4_NL, DType::kIQ4_XS,
+                              DType::kQ2_K, DType::kQ3_K,   DType::kQ4_K,   DType::kQ5_K,   DType::kQ6_K,
+                              DType::kFP4E2M1};
 
 int64_t odd_cols(DType dtype) {
   if (dtype == DType::kFP4E2M1) return 32 * 9;  // whole scale blocks, as released checkpoints have
@@ -812,7 +813,8 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
   SCOPED_TRACE(isa);
   Backends vnni(isa, 2), avx2("avx2", 2);
   for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0, DType::kQ5_0, DType::kQ5_1,
-                      DType::kIQ4_NL, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K})
+                      DType::kIQ4_NL, DType::kIQ4_XS, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
+                      DType::kQ6_K})
     for (int64_t N : {40, 1024}) {
     // FP8 at 1197 columns too: runs of four 128-column scale blocks, which the AVX-512
     // kernel sums side by side, then a whole block and a 45-column one.

@@ -163,6 +163,24 @@ TEST(QuantBlocks, IQ4_NLHandMade) {
   }
 }
 
+TEST(QuantBlocks, IQ4_XSHandMade) {
+  constexpr int kGrid[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  const auto qs = pattern(128, 14), scales_l = pattern(4, 15);
+  BlockIQ4_XS block{};
+  block.d = kF16Quarter;
+  block.scales_h = 0xB4E1;
+  std::memcpy(block.scales_l, scales_l.data(), 4);
+  std::memcpy(block.qs, qs.data(), 128);
+  float out[256];
+  dequantize_blocks(DType::kIQ4_XS, &block, out, 256);
+  for (int i = 0; i < 256; ++i) {
+    const int j = i / 32, l = i % 32;
+    const int scale = (((scales_l[j / 2] >> (4 * (j % 2))) & 15) | (((0xB4E1 >> (2 * j)) & 3) << 4)) - 32;
+    const int nibble = l < 16 ? qs[16 * j + l] & 15 : qs[16 * j + l - 16] >> 4;
+    ASSERT_EQ(out[i], 0.25f * static_cast<float>(scale) * static_cast<float>(kGrid[nibble])) << "value " << i;
+  }
+}
+
 TEST(QuantBlocks, Q2_KHandMade) {
   BlockQ2_K block{};
   block.d = kF16Half;
@@ -239,14 +257,16 @@ struct ErrorBound {
 };
 
 // Measured (seed 11, 64k Gaussian values): q8_0 0.0054, q6_k 0.0173, q5_1 0.0339,
-// q5_k 0.0359, q5_0 0.0404, q4_k 0.0718, iq4_nl 0.0747, q4_0 0.0812, q3_k 0.1439, q2_k
-// 0.2702 (in order of bits per value, IQ4_NL's grid beating Q4_0's at the same size); the
-// bounds leave ~25% margin. (ggml's reference quantizers
+// q5_k 0.0359, q5_0 0.0404, q4_k 0.0718, iq4_nl 0.0747, iq4_xs 0.0754, q4_0 0.0812, q3_k
+// 0.1439, q2_k 0.2702 (in order of bits per value but for the IQ4 types, whose grid made
+// for bell-shaped data beats Q4_0's even steps at 4.5 and 4.25 bits); the bounds leave
+// ~25% margin. (ggml's reference quantizers
 // score 0.0078 / 0.0235 / 0.0404 / 0.0813 / 0.1126 on similar data with outliers, where
 // these score 0.0078 / 0.0232 / 0.0404 / 0.0817 / 0.1092.)
 constexpr ErrorBound kBounds[] = {
     {DType::kQ8_0, 0.0068}, {DType::kQ6_K, 0.022}, {DType::kQ5_1, 0.042}, {DType::kQ5_K, 0.045},
-    {DType::kQ5_0, 0.050},  {DType::kQ4_K, 0.09},  {DType::kIQ4_NL, 0.092}, {DType::kQ4_0, 0.10},
+    {DType::kQ5_0, 0.050},  {DType::kQ4_K, 0.09},  {DType::kIQ4_NL, 0.092}, {DType::kIQ4_XS, 0.094},
+    {DType::kQ4_0, 0.10},
     {DType::kQ3_K, 0.18},   {DType::kQ2_K, 0.34},
 };
 
@@ -263,8 +283,8 @@ TEST(QuantBlocks, QuantizeDecodeErrorPerType) {
 }
 
 TEST(QuantBlocks, ZeroConstantAndOutlierBlocks) {
-  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kQ4_K, DType::kQ5_K,
-                      DType::kQ6_K, DType::kQ3_K, DType::kQ2_K}) {
+  for (DType dtype : {DType::kQ8_0, DType::kQ4_0, DType::kQ5_0, DType::kQ5_1, DType::kIQ4_NL, DType::kIQ4_XS,
+                      DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kQ3_K, DType::kQ2_K}) {
     SCOPED_TRACE(std::string(dtype_name(dtype)));
     std::vector<float> zeros(256, 0.0f), back(256);
     std::vector<uint8_t> packed(dtype_bytes(dtype, 256));

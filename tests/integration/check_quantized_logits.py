@@ -26,11 +26,11 @@ import numpy as np
 TOKENS = ",".join(str(t) for t in np.random.default_rng(5).integers(0, 512, 64))
 PREFILL = 40
 SEED = "7"
-TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0", "iq4_nl", "q3_k", "q2_k"]
+TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0", "iq4_nl", "iq4_xs", "q3_k", "q2_k"]
 # Presets whose every projection row splits into 256-value blocks get the K-quants; on the
 # others (hidden 64, ...) K types fall back per tensor as llama.cpp's do (q4_k to q5_0,
-# q5_k to q5_1, q6_k to q8_0, q3_k and q2_k to iq4_nl) and are not asserted.
-FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "q3_k": "iq4_nl", "q2_k": "iq4_nl"}
+# q5_k to q5_1, q6_k to q8_0, iq4_xs, q3_k and q2_k to iq4_nl) and are not asserted.
+FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "iq4_xs": "iq4_nl", "q3_k": "iq4_nl", "q2_k": "iq4_nl"}
 K_PRESETS = {"v3-q-tiny"}
 # Measured (median per-position relative error, top-1 agreement) per preset and type, on
 # these tokens and seed with the reference backend (docs/benchmarks.md has the table).
@@ -65,6 +65,7 @@ MEASURED = {
     ("v3-q-tiny", "q4_0"): (0.322, 0.344),
     # Two and three bits per weight on uniform random weights: near noise (see above).
     ("v3-q-tiny", "iq4_nl"): (0.376, 0.406),
+    ("v3-q-tiny", "iq4_xs"): (0.372, 0.453),
     ("v3-q-tiny", "q3_k"): (0.695, 0.156),
     ("v3-q-tiny", "q2_k"): (1.04, 0.062),
     ("v3-fp8-tiny", "f16"): (0.000836, 1.000),
@@ -168,7 +169,7 @@ def main():
     if args.table:
         print("\n| preset | type | relative error | median per position | top-1 agreement |\n|---|---|---|---|---|")
         for preset, qtype, rel, median, top1 in rows:
-            fallback = qtype.endswith("_k") and preset not in K_PRESETS
+            fallback = qtype in FALLBACK and preset not in K_PRESETS
             note = f" (rows do not split into 256: {FALLBACK[qtype]})" if fallback else ""
             print(f"| {preset} | {qtype}{note} | {rel:.2e} | {median:.2e} | {top1:.3f} |")
     print("PASS" if ok else "FAIL")

@@ -63,6 +63,7 @@ TEST(GgufExportPlan, TypeChoicePerTensor) {
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 128, DType::kQ3_K), DType::kIQ4_NL);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 144, DType::kQ3_K), DType::kF16);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 512, DType::kQ2_K), DType::kQ2_K);
+  EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kIQ4_XS), DType::kIQ4_NL);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ5_0), DType::kQ5_0);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ4_0), DType::kQ4_0);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 144, DType::kQ4_0), DType::kF16);

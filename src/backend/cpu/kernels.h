@@ -96,6 +96,15 @@ struct BlockIQ4_NLx8 {
 };
 static_assert(sizeof(BlockIQ4_NLx8) == 8 * sizeof(BlockIQ4_NL));
 
+// IQ4_XS, eight rows per 256-value super-block: each row's f16 scale, its eight sub-block
+// scales unpacked to int8 (scale - 32, [sub-block][row]), and each 32-value sub-block's
+// indices as an IQ4_NLx8 block's. 1.5% more bytes than the stored rows.
+struct BlockIQ4_XSx8 {
+  uint16_t d[8];
+  int8_t scales[8][8];
+  uint8_t qs[8][128];
+};
+
 // Q2_K, eight rows per 256-value super-block: each row's f16 scales, its sixteen stored
 // scale-and-min bytes ([sub-block][row]), and the two-bit codes interleaved as Q4_0x8's
 // nibbles: byte 256h + 32k + 4r + i holds in bits 2j, 2j+1 the code of value
@@ -388,9 +397,9 @@ struct Kernels {
   void (*gemm_q5_1x8)(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
   // The eight-row kernels for the low-bit files' formats, as gemm_q4_0x8 (n_blocks in
-  // 256-value super-blocks for Q2_K / Q3_K). Per token and 32-value block the two
+  // 256-value super-blocks for Q2_K / Q3_K / IQ4_XS). Per token and 32-value block the
   // sub-blocks' integer dot products are scaled by their integer sub-block scales and
-  // summed exactly, then added once in float. nullptr where a table has none: those
+  // summed exactly, then added once in float (Q2_K's mins in a second step). nullptr where a table has none: those
   // weights keep the stored layout.
   void (*gemm_iq4_nlx8)(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                         int n_tokens, float* out, int64_t out_stride);
@@ -398,6 +407,8 @@ struct Kernels {
                       float* out, int64_t out_stride);
   void (*gemm_q3_kx8)(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                       float* out, int64_t out_stride);
+  void (*gemm_iq4_xsx8)(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                        int n_tokens, float* out, int64_t out_stride);
   // The same over two consecutive groups, as gemm_q4_kx16; nullptr where none.
   void (*gemm_iq4_nlx16)(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                          int n_tokens, float* out, int64_t out_stride);
@@ -405,6 +416,8 @@ struct Kernels {
                        float* out, int64_t out_stride);
   void (*gemm_q3_kx16)(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                        float* out, int64_t out_stride);
+  void (*gemm_iq4_xsx16)(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                         int n_tokens, float* out, int64_t out_stride);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -580,35 +580,65 @@ DSINFER_AVX2 void gemm_kx8_tile(const Block* w, int64_t n_blocks, const ActBlock
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// IQ4_NL: one byte shuffle maps the indices to their grid values, then as Q8_0's signed
-// weights (|w| <= 127, so a pair of products stays within 16 bits).
+// IQ4_NL indices of eight rows (an IQ4_NLx8 block's 128 bytes at qs) against NT tokens'
+// activation blocks x[t * x_stride]: exact int32 sums per row. One byte shuffle maps the
+// indices to their grid values, then as Q8_0's signed weights (|w| <= 127, so a pair of
+// products stays within 16 bits).
+template <int NT>
+DSINFER_AVX2 inline void iq4_nl_sums(const uint8_t* qs, const ActBlockQ8* x, int64_t x_stride, __m256i sums[NT]) {
+  const __m256i ones = _mm256_set1_epi16(1), low_nibbles = _mm256_set1_epi8(0x0F);
+  const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
+  for (int t = 0; t < NT; ++t) sums[t] = _mm256_setzero_si256();
+  for (int k = 0; k < 4; ++k) {
+    const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * k));
+    for (int half = 0; half < 2; ++half) {
+      const __m256i index = _mm256_and_si256(half == 0 ? packed : _mm256_srli_epi16(packed, 4), low_nibbles);
+      const __m256i wq = _mm256_shuffle_epi8(grid, index);
+      const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i xq = _mm256_sign_epi8(broadcast_group(x[t * x_stride].qs + 16 * half + 4 * k), wq);
+        sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, xq), ones));
+      }
+    }
+  }
+}
+
 template <int NT>
 DSINFER_AVX2 void gemm_iq4_nlx8_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                                      float* out, int64_t out_stride) {
-  const __m256i ones = _mm256_set1_epi16(1), low_nibbles = _mm256_set1_epi8(0x0F);
-  const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)));
   __m256 acc[NT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w + b + kPrefetchPackedBlocks);
     __m256i sums[NT];
-    for (auto& s : sums) s = _mm256_setzero_si256();
-    for (int k = 0; k < 4; ++k) {
-      const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[b].qs + 32 * k));
-      for (int half = 0; half < 2; ++half) {
-        const __m256i index = _mm256_and_si256(half == 0 ? packed : _mm256_srli_epi16(packed, 4), low_nibbles);
-        const __m256i wq = _mm256_shuffle_epi8(grid, index);
-        const __m256i w_abs = _mm256_sign_epi8(wq, wq);
-        for (int t = 0; t < NT; ++t) {
-          const __m256i xq = _mm256_sign_epi8(broadcast_group(x[t * x_stride + b].qs + 16 * half + 4 * k), wq);
-          sums[t] = _mm256_add_epi32(sums[t], _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, xq), ones));
-        }
-      }
-    }
+    iq4_nl_sums<NT>(w[b].qs, x + b, x_stride, sums);
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
     for (int t = 0; t < NT; ++t)
       acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[t]), _mm256_mul_ps(dw, _mm256_set1_ps(x[t * x_stride + b].d)),
                                acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// IQ4_XS: each sub-block's IQ4_NL sums times its integer scale, exactly, then one float
+// step per sub-block.
+template <int NT>
+DSINFER_AVX2 void gemm_iq4_xsx8_tile(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                                     float* out, int64_t out_stride) {
+  __m256 acc[NT];
+  for (auto& a : acc) a = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + 4);
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w[b].d)));
+    for (int j = 0; j < 8; ++j) {
+      __m256i sums[NT];
+      iq4_nl_sums<NT>(w[b].qs[j], x + 8 * b + j, x_stride, sums);
+      const __m256i scale = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].scales[j])));
+      for (int t = 0; t < NT; ++t) {
+        const __m256 step = _mm256_mul_ps(d, _mm256_set1_ps(x[t * x_stride + 8 * b + j].d));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_mullo_epi32(sums[t], scale)), step, acc[t]);
+      }
+    }
   }
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
@@ -696,6 +726,13 @@ void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x
                    float* out, int64_t out_stride) {
   for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
     gemm_iq4_nlx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+  });
+}
+
+void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                   float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_iq4_xsx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
   });
 }
 
@@ -826,6 +863,7 @@ const Kernels& avx2_kernels() {
     k.gemm_iq4_nlx8 = gemm_iq4_nlx8;
     k.gemm_q2_kx8 = gemm_low_bit_kx8<BlockQ2_Kx8>;
     k.gemm_q3_kx8 = gemm_low_bit_kx8<BlockQ3_Kx8>;
+    k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
     return k;
   }();
   return table;

@@ -763,36 +763,69 @@ DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, int64_t n_blocks
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// The AVX2 table's IQ4_NL tile over two groups: the grid biased by 128 makes the weights
-// unsigned for VPDPBUSD, and 128 times the block's activation sum comes off exactly.
+// The AVX2 table's IQ4_NL sums over two groups (an IQ4_NLx8 block's bytes at qs0 and
+// qs1): the grid biased by 128 makes the weights unsigned for VPDPBUSD, and 128 times the
+// block's activation sum comes off exactly, so the integers are the AVX2 ones.
+template <int NT>
+DSINFER_AVX512_VNNI inline void iq4_nl_pair_sums(const uint8_t* qs0, const uint8_t* qs1, const ActBlockQ8* x,
+                                                 int64_t x_stride, __m512i sums[NT]) {
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
+  const __m512i grid = _mm512_broadcast_i32x4(
+      _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128)));
+  for (int t = 0; t < NT; ++t) sums[t] = _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) {
+    const __m512i packed = load_pair(qs0 + 32 * k, qs1 + 32 * k);
+    const __m512i lo = _mm512_shuffle_epi8(grid, _mm512_and_si512(packed, low_nibbles));
+    const __m512i hi = _mm512_shuffle_epi8(grid, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* xq = x[t * x_stride].qs;
+      sums[t] = _mm512_dpbusd_epi32(sums[t], lo, broadcast_group16(xq + 4 * k));
+      sums[t] = _mm512_dpbusd_epi32(sums[t], hi, broadcast_group16(xq + 16 + 4 * k));
+    }
+  }
+  for (int t = 0; t < NT; ++t) sums[t] = _mm512_sub_epi32(sums[t], _mm512_set1_epi32(128 * x[t * x_stride].sum));
+}
+
 template <int NT>
 DSINFER_AVX512_VNNI void gemm_iq4_nlx16_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                              int64_t x_stride, float* out, int64_t out_stride) {
   const BlockIQ4_NLx8* w1 = w + n_blocks;
-  const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
-  const __m512i grid = _mm512_broadcast_i32x4(
-      _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIQ4NLValues)), _mm_set1_epi8(-128)));
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
     __m512i sums[NT];
-    for (auto& sum : sums) sum = _mm512_setzero_si512();
-    for (int k = 0; k < 4; ++k) {
-      const __m512i packed = load_pair(w[b].qs + 32 * k, w1[b].qs + 32 * k);
-      const __m512i lo = _mm512_shuffle_epi8(grid, _mm512_and_si512(packed, low_nibbles));
-      const __m512i hi = _mm512_shuffle_epi8(grid, _mm512_and_si512(_mm512_srli_epi16(packed, 4), low_nibbles));
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* xq = x[t * x_stride + b].qs;
-        sums[t] = _mm512_dpbusd_epi32(sums[t], lo, broadcast_group16(xq + 4 * k));
-        sums[t] = _mm512_dpbusd_epi32(sums[t], hi, broadcast_group16(xq + 16 + 4 * k));
-      }
-    }
+    iq4_nl_pair_sums<NT>(w[b].qs, w1[b].qs, x + b, x_stride, sums);
     const __m512 dw = scales_pair(w[b].d, w1[b].d);
-    for (int t = 0; t < NT; ++t) {
-      const ActBlockQ8& xb = x[t * x_stride + b];
-      const __m512i dot = _mm512_sub_epi32(sums[t], _mm512_set1_epi32(128 * xb.sum));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_mul_ps(dw, _mm512_set1_ps(xb.d)), acc[t]);
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)),
+                               acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// The AVX2 table's IQ4_XS tile over two groups.
+template <int NT>
+DSINFER_AVX512_VNNI void gemm_iq4_xsx16_tile(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                             int64_t x_stride, float* out, int64_t out_stride) {
+  const BlockIQ4_XSx8* w1 = w + n_blocks;
+  __m512 acc[NT];
+  for (auto& a : acc) a = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    if constexpr (NT > 1) {
+      prefetch_block(w + b + 1);
+      prefetch_block(w1 + b + 1);
+    }
+    const __m512 d = scales_pair(w[b].d, w1[b].d);
+    for (int j = 0; j < 8; ++j) {
+      __m512i sums[NT];
+      iq4_nl_pair_sums<NT>(w[b].qs[j], w1[b].qs[j], x + 8 * b + j, x_stride, sums);
+      const __m512i scale = _mm512_cvtepi8_epi32(bytes_pair(w[b].scales[j], w1[b].scales[j]));
+      for (int t = 0; t < NT; ++t) {
+        const __m512 step = _mm512_mul_ps(d, _mm512_set1_ps(x[t * x_stride + 8 * b + j].d));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_mullo_epi32(sums[t], scale)), step, acc[t]);
+      }
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
@@ -811,6 +844,14 @@ void gemm_iq4_nlx16(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* 
                     float* out, int64_t out_stride) {
   for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
     gemm_iq4_nlx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
+                                             out_stride);
+  });
+}
+
+void gemm_iq4_xsx16(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                    float* out, int64_t out_stride) {
+  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+    gemm_iq4_xsx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
                                              out_stride);
   });
 }
@@ -1654,6 +1695,7 @@ Kernels avx512_vnni_table() {
   k.gemm_iq4_nlx16 = gemm_iq4_nlx16;
   k.gemm_q2_kx16 = gemm_low_bit_kx16<BlockQ2_Kx8>;
   k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;
+  k.gemm_iq4_xsx16 = gemm_iq4_xsx16;
   k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
   k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
   k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;

@@ -173,6 +173,23 @@ void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x
           });
 }
 
+// Per sub-block: its IQ4_NL dot product times its integer scale, then one float step.
+void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                   float* out, int64_t out_stride) {
+  gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
+          [](const BlockIQ4_XSx8& wb, int r, const ActBlockQ8* xb, float sum) {
+            for (int j = 0; j < 8; ++j) {
+              int32_t acc = 0;
+              for (int v = 0; v < 32; ++v) {
+                const uint8_t byte = wb.qs[j][interleaved((v % 16) / 4, r, v % 4)];
+                acc += kIQ4NLValues[v < 16 ? byte & 0x0F : byte >> 4] * xb[j].qs[v];
+              }
+              sum += f16_to_f32(wb.d[r]) * xb[j].d * static_cast<float>(wb.scales[j][r] * acc);
+            }
+            return sum;
+          });
+}
+
 // The two low bits of value v (0..255) of row r in a Q2_Kx8 / Q3_Kx8 block.
 int low_two_bits(const uint8_t qs[512], int r, int v) {
   return (qs[256 * (v / 128) + interleaved(v % 32 / 4, r, v % 4)] >> (2 * (v % 128 / 32))) & 3;
@@ -357,6 +374,7 @@ const Kernels& generic_kernels() {
     k.gemm_iq4_nlx8 = gemm_iq4_nlx8;
     k.gemm_q2_kx8 = gemm_q2_kx8;
     k.gemm_q3_kx8 = gemm_q3_kx8;
+    k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
     return k;
   }();
   return table;

@@ -559,29 +559,63 @@ template <class Int8, int NT, typename Block>
   store_tile<NT>(acc, out, out_stride);
 }
 
-// IQ4_NL as gemm_q4_0x8_tile with each nibble looked up as its grid value (one table
-// lookup per half block): signed values up to 127 in magnitude, so the general Rows8.
+// An IQ4_NLx8 block's indices (128 bytes at qs) looked up as their grid values, one table
+// lookup per half block: signed values up to 127 in magnitude, so the general Rows8.
+struct IQ4NLBlock {
+  int8x16_t lo[4][2], hi[4][2];
+  [[gnu::always_inline]] explicit IQ4NLBlock(const uint8_t* qs) {
+    const int8x16_t grid = vld1q_s8(kIQ4NLValues);
+    for (int k = 0; k < 4; ++k)
+      for (int i = 0; i < 2; ++i) {
+        const uint8x16_t packed = vld1q_u8(qs + 32 * k + 16 * i);
+        lo[k][i] = vqtbl1q_s8(grid, vandq_u8(packed, vdupq_n_u8(0x0F)));
+        hi[k][i] = vqtbl1q_s8(grid, vshrq_n_u8(packed, 4));
+      }
+  }
+  template <class Int8>
+  [[gnu::always_inline]] int32x4x2_t rows(const ActBlockQ8& xb) const {
+    typename Int8::Rows8 sums;
+    sums.add(lo, vld1q_s8(xb.qs));
+    sums.add(hi, vld1q_s8(xb.qs + 16));
+    return sums.rows();
+  }
+};
+
 template <class Int8, int NT>
 [[gnu::always_inline]] inline void gemm_iq4_nlx8_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                       int64_t x_stride, float* out, int64_t out_stride) {
-  const int8x16_t grid = vld1q_s8(kIQ4NLValues);
-  const uint8x16_t low_nibbles = vdupq_n_u8(0x0F);
   float32x4_t acc[NT][2];
   for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
   for (int64_t b = 0; b < n_blocks; ++b) {
-    int8x16_t lo[4][2], hi[4][2];
-    for (int k = 0; k < 4; ++k)
-      for (int i = 0; i < 2; ++i) {
-        const uint8x16_t packed = vld1q_u8(w[b].qs + 32 * k + 16 * i);
-        lo[k][i] = vqtbl1q_s8(grid, vandq_u8(packed, low_nibbles));
-        hi[k][i] = vqtbl1q_s8(grid, vshrq_n_u8(packed, 4));
-      }
+    const IQ4NLBlock block(w[b].qs);
     for (int t = 0; t < NT; ++t) {
       const ActBlockQ8& xb = x[t * x_stride + b];
-      typename Int8::Rows8 sums;
-      sums.add(lo, vld1q_s8(xb.qs));
-      sums.add(hi, vld1q_s8(xb.qs + 16));
-      add_block(acc[t], sums.rows(), w[b].d, xb.d);
+      add_block(acc[t], block.rows<Int8>(xb), w[b].d, xb.d);
+    }
+  }
+  store_tile<NT>(acc, out, out_stride);
+}
+
+// IQ4_XS: each sub-block's IQ4_NL row sums times its integer scale, exactly, then the
+// rows' super-block scales in add_block.
+template <class Int8, int NT>
+[[gnu::always_inline]] inline void gemm_iq4_xsx8_tile(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                      int64_t x_stride, float* out, int64_t out_stride) {
+  float32x4_t acc[NT][2];
+  for (auto& a : acc) a[0] = a[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const float32x4x2_t d = widen_f16x8(w[b].d);
+    for (int j = 0; j < 8; ++j) {
+      const IQ4NLBlock block(w[b].qs[j]);
+      const int16x8_t scale = vmovl_s8(vld1_s8(w[b].scales[j]));
+      const int32x4_t scale_lo = vmovl_s16(vget_low_s16(scale)), scale_hi = vmovl_high_s16(scale);
+      for (int t = 0; t < NT; ++t) {
+        const ActBlockQ8& xb = x[t * x_stride + 8 * b + j];
+        int32x4x2_t rows = block.rows<Int8>(xb);
+        rows.val[0] = vmulq_s32(rows.val[0], scale_lo);
+        rows.val[1] = vmulq_s32(rows.val[1], scale_hi);
+        add_block(acc[t], rows, d, xb.d);
+      }
     }
   }
   store_tile<NT>(acc, out, out_stride);
@@ -735,6 +769,20 @@ struct IntKernels {
       }
     }
   }
+  [[gnu::always_inline]] static void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                                   int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+    // Four tokens per tile: the accumulators of more would not fit in registers.
+    for (int t = 0; t < n_tokens; t += 4) {
+      const ActBlockQ8* xt = x + t * x_stride;
+      float* ot = out + t * out_stride;
+      switch (std::min(4, n_tokens - t)) {
+        case 1: gemm_iq4_xsx8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 2: gemm_iq4_xsx8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        case 3: gemm_iq4_xsx8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+        default: gemm_iq4_xsx8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
+      }
+    }
+  }
   // gemm_q2_kx8 and gemm_q3_kx8: two tokens per tile, the codes of a block taking half
   // the registers.
   template <typename Block>
@@ -810,6 +858,10 @@ DSINFER_DOTPROD void dotprod_gemm_q5_1x8(const BlockQ5_1x8* w, int64_t n_blocks,
 DSINFER_DOTPROD void dotprod_gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                            int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
   Dotprod::gemm_iq4_nlx8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x,
+                                           int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
+  Dotprod::gemm_iq4_xsx8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
 }
 DSINFER_DOTPROD void dotprod_gemm_q2_kx8(const BlockQ2_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
@@ -968,6 +1020,7 @@ const Kernels& neon_kernels() {
     k.gemm_iq4_nlx8 = Widening::gemm_iq4_nlx8;
     k.gemm_q2_kx8 = Widening::gemm_low_bit_kx8<BlockQ2_Kx8>;
     k.gemm_q3_kx8 = Widening::gemm_low_bit_kx8<BlockQ3_Kx8>;
+    k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
     return k;
   }();
   return table;
@@ -985,6 +1038,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_iq4_nlx8 = dotprod_gemm_iq4_nlx8;
     k.gemm_q2_kx8 = dotprod_gemm_q2_kx8;
     k.gemm_q3_kx8 = dotprod_gemm_q3_kx8;
+    k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
     return k;
   }();
   return table;

@@ -342,6 +342,9 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
       return fn(GroupKernels<BlockQ5_1x8, ActBlockQ8>{k.gemm_q5_1x8}, w.q5_1_group(0), q8, x_stride);
     case DType::kIQ4_NL:
       return fn(GroupKernels<BlockIQ4_NLx8, ActBlockQ8>{k.gemm_iq4_nlx8, k.gemm_iq4_nlx16}, w.iq4_nl_group(0), q8, x_stride);
+    case DType::kIQ4_XS:
+      return fn(GroupKernels<BlockIQ4_XSx8, ActBlockQ8>{k.gemm_iq4_xsx8, k.gemm_iq4_xsx16}, w.iq4_xs_group(0), q8,
+                x_stride);
     case DType::kQ2_K:
       return fn(GroupKernels<BlockQ2_Kx8, ActBlockQ8>{k.gemm_q2_kx8, k.gemm_q2_kx16}, w.q2_k_group(0), q8, x_stride);
     case DType::kQ3_K:

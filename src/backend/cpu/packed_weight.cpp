@@ -89,6 +89,20 @@ void pack_q5_k_group(const BlockQ5_K* rows, int64_t blocks, BlockQ5_Kx8* out) {
     }
 }
 
+// Rows [8g, 8g + 8) of an IQ4_XS matrix: scales unpacked, each sub-block's indices
+// interleaved as pack_group lays out an IQ4_NL block's.
+void pack_iq4_xs_group(const BlockIQ4_XS* rows, int64_t blocks, BlockIQ4_XSx8* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r) {
+      const BlockIQ4_XS& src = rows[r * blocks + b];
+      out[b].d[r] = src.d;
+      for (int j = 0; j < 8; ++j) {
+        out[b].scales[j][r] = static_cast<int8_t>(iq4_xs_scale(src, j) - 32);
+        for (int k = 0; k < 4; ++k) std::memcpy(out[b].qs[j] + 32 * k + 4 * r, src.qs + 16 * j + 4 * k, 4);
+      }
+    }
+}
+
 // Q2_K's and Q3_K's codes: the byte of value 128h + 32j + 4k + i of row r at
 // 256h + 32k + 4r + i, bits 2j and 2j+1 (kernels.h), from the stored byte order
 // (core/quant_blocks.h), which puts the same value in bits 2j, 2j+1 of qs[32h + 4k + i].
@@ -262,6 +276,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ5_0 && kernels.gemm_q5_0x8) block_bytes = sizeof(BlockQ5_0x8);
   if (w.dtype == DType::kQ5_1 && kernels.gemm_q5_1x8) block_bytes = sizeof(BlockQ5_1x8);
   if (w.dtype == DType::kIQ4_NL && kernels.gemm_iq4_nlx8) block_bytes = sizeof(BlockIQ4_NLx8);
+  if (w.dtype == DType::kIQ4_XS && kernels.gemm_iq4_xsx8) block_bytes = sizeof(BlockIQ4_XSx8);
   if (w.dtype == DType::kQ2_K && kernels.gemm_q2_kx8) block_bytes = sizeof(BlockQ2_Kx8);
   if (w.dtype == DType::kQ3_K && kernels.gemm_q3_kx8) block_bytes = sizeof(BlockQ3_Kx8);
   const bool fp4 = w.dtype == DType::kFP4E2M1;
@@ -327,6 +342,10 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
         case DType::kIQ4_NL:
           pack_group(static_cast<const BlockIQ4_NL*>(w.data) + g * 8 * blocks, blocks,
                      reinterpret_cast<BlockIQ4_NLx8*>(out));
+          break;
+        case DType::kIQ4_XS:
+          pack_iq4_xs_group(static_cast<const BlockIQ4_XS*>(w.data) + g * 8 * blocks, blocks,
+                            reinterpret_cast<BlockIQ4_XSx8*>(out));
           break;
         case DType::kQ2_K:
           pack_q2_k_group(static_cast<const BlockQ2_K*>(w.data) + g * 8 * blocks, blocks,

@@ -1,5 +1,5 @@
 // Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q5_0,
-// Q5_1, IQ4_NL, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32 values) matrices whose row count is a
+// Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32 values) matrices whose row count is a
 // multiple of 8, eight rows per block column; and FP8 E4M3 matrices recoded row by row
 // (kRecodedOrder) where the table has recoded FP8 kernels, in groups of eight rows too.
 // A weight is packed on its first matmul, so tensors only read another way (embedding
@@ -66,6 +66,7 @@ class PackedWeight {
   const BlockQ5_0x8* q5_0_group(int64_t g) const { return reinterpret_cast<const BlockQ5_0x8*>(group(g)); }
   const BlockQ5_1x8* q5_1_group(int64_t g) const { return reinterpret_cast<const BlockQ5_1x8*>(group(g)); }
   const BlockIQ4_NLx8* iq4_nl_group(int64_t g) const { return reinterpret_cast<const BlockIQ4_NLx8*>(group(g)); }
+  const BlockIQ4_XSx8* iq4_xs_group(int64_t g) const { return reinterpret_cast<const BlockIQ4_XSx8*>(group(g)); }
   const BlockQ2_Kx8* q2_k_group(int64_t g) const { return reinterpret_cast<const BlockQ2_Kx8*>(group(g)); }
   const BlockQ3_Kx8* q3_k_group(int64_t g) const { return reinterpret_cast<const BlockQ3_Kx8*>(group(g)); }
   const BlockQ4_Kx8* q4_k_group(int64_t g) const { return reinterpret_cast<const BlockQ4_Kx8*>(group(g)); }
