@@ -8,6 +8,11 @@ through the decode path). Reported per preset and type: the relative error of th
 (||gguf - hf|| / ||hf|| over all rows) and the top-1 agreement (rows whose argmax is the
 same). Asserted: the bounds below, measured on these presets and seeds with margin.
 
+Also checked: the CPU backend on every file gives the reference backend's logits on the
+same file to within CPU_MEDIAN (median per position; the CPU's int8 activations, and the
+expert choices they flip in these sharply routed models, are the difference), so each
+format's CPU kernels are run end to end.
+
 Also checked: a GGUF written directly by `make-test-model --out FILE.gguf` gives the very
 same logits as quantizing the folder (one value generator, one writer), and `inspect`
 reads the file.
@@ -76,6 +81,9 @@ MEASURED = {
     ("v3-fp8-tiny", "q4_0"): (0.308, 0.469),
     ("v3-fp8-tiny", "iq4_nl"): (0.325, 0.469),
 }
+# Measured 2026-12-04 (session 36): CPU against reference medians from 8.6e-07 (f16) to 0.046
+# (every int8 type on v2-tiny); a Q2_K tile with its mins' sign flipped gave 44.8.
+CPU_MEDIAN = 0.08
 PRESETS = ["v2-lite-tiny", "v2-tiny", "v3-q-tiny", "v3-fp8-tiny"]
 FP8_PRESETS = {"v3-fp8-tiny"}  # make-test-model --out .gguf stores their bf16 values, not FP8
 
@@ -146,6 +154,11 @@ def main():
                     # (TYPES lists each fallback before the K type that takes it).
                     good = np.array_equal(by_type[qtype], by_type[FALLBACK[qtype]])
                     status = f"all {FALLBACK[qtype]} (fallback): {'ok' if good else 'FAIL, logits differ'}"
+                on_cpu = logits(args.dsinfer, gguf, tmp / f"{preset}-{qtype}-cpu.npy", ["--backend", "cpu"])
+                cpu_median = compare(on_cpu, by_type[qtype])[1]
+                cpu_ok = cpu_median <= CPU_MEDIAN
+                good &= cpu_ok
+                status += f"; cpu vs reference median {cpu_median:.2e}{'' if cpu_ok else ' FAIL'}"
                 print(f"{preset:13s} {qtype:5s} rel_err {rel:.2e}  median {median:.2e}  top1 {top1:.3f}  {status}")
                 rows.append((preset, qtype, rel, median, top1))
                 ok &= good
