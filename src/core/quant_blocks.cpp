@@ -76,28 +76,25 @@ void dequantize_q5(const Block* blocks, float* dst, size_t n_blocks) {
   }
 }
 
-void dequantize_iq4_nl(const BlockIQ4_NL* blocks, float* dst, size_t n_blocks) {
-  for (size_t b = 0; b < n_blocks; ++b) {
-    const float d = f16_to_f32(blocks[b].d);
-    for (int j = 0; j < 16; ++j) {
-      dst[b * 32 + j] = d * static_cast<float>(kIQ4NLValues[blocks[b].qs[j] & 0x0F]);
-      dst[b * 32 + j + 16] = d * static_cast<float>(kIQ4NLValues[blocks[b].qs[j] >> 4]);
-    }
+// 32 values of IQ4_NL indices (value l in the low nibble of qs[l], value 16 + l in its
+// high one) times `step`: an IQ4_NL block, or an IQ4_XS sub-block.
+void decode_iq4_nl_indices(const uint8_t qs[16], float step, float out[32]) {
+  for (int l = 0; l < 16; ++l) {
+    out[l] = step * static_cast<float>(kIQ4NLValues[qs[l] & 0x0F]);
+    out[l + 16] = step * static_cast<float>(kIQ4NLValues[qs[l] >> 4]);
   }
+}
+
+void dequantize_iq4_nl(const BlockIQ4_NL* blocks, float* dst, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; ++b) decode_iq4_nl_indices(blocks[b].qs, f16_to_f32(blocks[b].d), dst + b * 32);
 }
 
 void dequantize_iq4_xs(const BlockIQ4_XS* blocks, float* dst, size_t n_blocks) {
   for (size_t b = 0; b < n_blocks; ++b) {
-    const BlockIQ4_XS& block = blocks[b];
-    const float d = f16_to_f32(block.d);
-    for (int j = 0; j < 8; ++j) {
-      const float step = d * static_cast<float>(iq4_xs_scale(block, j) - 32);
-      float* out = dst + b * kQK_K + 32 * j;
-      for (int l = 0; l < 16; ++l) {
-        out[l] = step * static_cast<float>(kIQ4NLValues[block.qs[16 * j + l] & 0x0F]);
-        out[l + 16] = step * static_cast<float>(kIQ4NLValues[block.qs[16 * j + l] >> 4]);
-      }
-    }
+    const float d = f16_to_f32(blocks[b].d);
+    for (int j = 0; j < 8; ++j)
+      decode_iq4_nl_indices(blocks[b].qs + 16 * j, d * static_cast<float>(iq4_xs_scale(blocks[b], j) - 32),
+                            dst + b * kQK_K + 32 * j);
   }
 }
 
@@ -428,14 +425,17 @@ float fit_iq4_nl(const float* x) {
   return best_scale;
 }
 
+// The inverse of decode_iq4_nl_indices for the step as stored: each value's nearest index.
+void encode_iq4_nl_indices(const float x[32], float step, uint8_t qs[16]) {
+  const float inverse = step != 0.0f ? 1.0f / step : 0.0f;
+  for (int l = 0; l < 16; ++l)
+    qs[l] = static_cast<uint8_t>(nearest_iq4_nl(x[l] * inverse) | nearest_iq4_nl(x[l + 16] * inverse) << 4);
+}
+
 void quantize_iq4_nl(const float* x, BlockIQ4_NL* blocks, size_t n_blocks) {
   for (size_t b = 0; b < n_blocks; ++b, x += 32) {
     blocks[b].d = f32_to_f16(fit_iq4_nl(x));
-    const float d = f16_to_f32(blocks[b].d);
-    const float inverse = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int j = 0; j < 16; ++j)
-      blocks[b].qs[j] =
-          static_cast<uint8_t>(nearest_iq4_nl(x[j] * inverse) | nearest_iq4_nl(x[j + 16] * inverse) << 4);
+    encode_iq4_nl_indices(x, f16_to_f32(blocks[b].d), blocks[b].qs);
   }
 }
 
@@ -467,12 +467,7 @@ void quantize_iq4_xs(const float* x, BlockIQ4_XS* blocks, size_t n_blocks) {
       const int stored = scale + 32;
       block.scales_l[j / 2] |= static_cast<uint8_t>((stored & 0x0F) << (4 * (j % 2)));
       block.scales_h |= static_cast<uint16_t>((stored >> 4) << (2 * j));
-      const float step = d * static_cast<float>(scale);
-      const float inverse = step != 0.0f ? 1.0f / step : 0.0f;
-      const float* xj = x + 32 * j;
-      for (int l = 0; l < 16; ++l)
-        block.qs[16 * j + l] =
-            static_cast<uint8_t>(nearest_iq4_nl(xj[l] * inverse) | nearest_iq4_nl(xj[l + 16] * inverse) << 4);
+      encode_iq4_nl_indices(x + 32 * j, d * static_cast<float>(scale), block.qs + 16 * j);
     }
   }
 }

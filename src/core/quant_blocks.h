@@ -1,6 +1,7 @@
 // The block-quantised weight formats of GGUF files (ggml's Q8_0, Q4_0, Q5_0, Q5_1,
-// IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K): their byte layout and their exact meaning as float32. These scalar decoders are
-// the definition every SIMD kernel is tested against. The layouts are ggml's bit for bit,
+// IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K): their byte layout and their exact
+// meaning as float32. These scalar decoders are the definition every SIMD kernel is
+// tested against. The layouts are ggml's bit for bit,
 // so a block written here decodes the same in llama.cpp and a block from a published GGUF
 // decodes the same here.
 //

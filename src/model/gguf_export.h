@@ -17,15 +17,16 @@
 
 namespace dsinfer {
 
-// The types `--type` accepts: f16, bf16, q8_0, q4_0, q5_0, q5_1, q4_k, q5_k, q6_k (and f32).
+// The types `--type` accepts: f16, bf16, q8_0, q4_0, q5_0, q5_1, iq4_nl, iq4_xs, q2_k,
+// q3_k, q4_k, q5_k, q6_k (and f32).
 std::vector<std::string> gguf_export_type_names();
 Result<DType> gguf_export_type(const std::string& name);
 
 // The stored type of one tensor: norms, router and bias stay F32 (as llama.cpp keeps
 // them); everything else gets `requested`, unless its rows (`row_length` values, the
 // innermost dimension) do not split into the requested blocks: then q4_k falls back to
-// q5_0, q5_k to q5_1 and q6_k to q8_0, as in llama.cpp, and any block format to f16
-// when the rows are not a multiple of 32 either.
+// q5_0, q5_k to q5_1, q6_k to q8_0, and q2_k, q3_k and iq4_xs to iq4_nl, as in llama.cpp,
+// and any block format to f16 when the rows are not a multiple of 32 either.
 DType gguf_tensor_type(TensorKind kind, int64_t row_length, DType requested);
 
 // One tensor of the file: its GGUF name, type, ne (innermost first) and the Hugging

@@ -399,8 +399,8 @@ struct Kernels {
   // The eight-row kernels for the low-bit files' formats, as gemm_q4_0x8 (n_blocks in
   // 256-value super-blocks for Q2_K / Q3_K / IQ4_XS). Per token and 32-value block the
   // sub-blocks' integer dot products are scaled by their integer sub-block scales and
-  // summed exactly, then added once in float (Q2_K's mins in a second step). nullptr where a table has none: those
-  // weights keep the stored layout.
+  // summed exactly, then added once in float (Q2_K's mins in a second step). nullptr
+  // where a table has none: those weights keep the stored layout.
   void (*gemm_iq4_nlx8)(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                         int n_tokens, float* out, int64_t out_stride);
   void (*gemm_q2_kx8)(const BlockQ2_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,

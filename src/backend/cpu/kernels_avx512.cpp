@@ -394,6 +394,16 @@ DSINFER_AVX512_VNNI inline __m512i fifth_bit16(__m512i bits, int k) {
   return _mm512_and_si512(moved, _mm512_set1_epi8(0x10));
 }
 
+// x86::third_bit and x86::sixteen_bit_pairs on sixteen rows.
+DSINFER_AVX512_VNNI inline __m512i third_bit16(__m512i bits, int k) {
+  const __m512i moved = k <= 2 ? _mm512_slli_epi16(bits, 2 - k) : _mm512_srli_epi16(bits, k - 2);
+  return _mm512_and_si512(moved, _mm512_set1_epi8(0x04));
+}
+
+DSINFER_AVX512_VNNI inline __m512i sixteen_bit_pairs16(__m512i a, __m512i b) {
+  return _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(b, 16));
+}
+
 // gemm_kx8_tile over two groups (w and w + n_blocks) in 512-bit registers, lane by lane
 // the same operations.
 template <int NT, typename Block>
@@ -720,10 +730,7 @@ DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, int64_t n_blocks
       for (int k = 0; k < 8; ++k) {
         const __m512i packed = load_pair(w[b].qs + 256 * h + 32 * k, w1[b].qs + 256 * h + 32 * k);
         __m512i codes = _mm512_and_si512(_mm512_srli_epi16(packed, 2 * j), two_bits);
-        if constexpr (kThreeBit) {
-          const __m512i moved = k <= 2 ? _mm512_slli_epi16(high_bits, 2 - k) : _mm512_srli_epi16(high_bits, k - 2);
-          codes = _mm512_or_si512(codes, _mm512_and_si512(moved, _mm512_set1_epi8(0x04)));
-        }
+        if constexpr (kThreeBit) codes = _mm512_or_si512(codes, third_bit16(high_bits, k));
         for (int t = 0; t < NT; ++t) {
           __m512i& sum = k < 4 ? first[t] : second[t];
           sum = _mm512_dpbusd_epi32(sum, codes, broadcast_group16(x[t * x_stride + 8 * b + block].qs + 4 * k));
@@ -736,11 +743,11 @@ DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, int64_t n_blocks
         // Signed scales: the bytes' sign bits extended.
         scale_lo = _mm512_srai_epi32(_mm512_slli_epi32(lo, 24), 24);
         scale_hi = _mm512_srai_epi32(_mm512_slli_epi32(hi, 24), 24);
-        offsets = _mm512_or_si512(_mm512_and_si512(scale_lo, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(scale_hi, 16));
+        offsets = sixteen_bit_pairs16(scale_lo, scale_hi);
       } else {
         scale_lo = _mm512_and_si512(lo, _mm512_set1_epi32(0x0F));
         scale_hi = _mm512_and_si512(hi, _mm512_set1_epi32(0x0F));
-        offsets = _mm512_or_si512(_mm512_srli_epi32(lo, 4), _mm512_slli_epi32(_mm512_srli_epi32(hi, 4), 16));
+        offsets = sixteen_bit_pairs16(_mm512_srli_epi32(lo, 4), _mm512_srli_epi32(hi, 4));
       }
       for (int t = 0; t < NT; ++t) {
         const ActBlockQ8& xb = x[t * x_stride + 8 * b + block];

@@ -160,16 +160,21 @@ void gemm_q5_1x8(const BlockQ5_1x8* w, int64_t n_blocks, const ActBlockQ8* x, in
           });
 }
 
+// Row r of an IQ4_NLx8 block's indices (128 bytes at qs) against one activation block.
+int32_t iq4_nl_dot(const uint8_t qs[128], int r, const ActBlockQ8& xb) {
+  int32_t acc = 0;
+  for (int j = 0; j < 32; ++j) {
+    const uint8_t byte = qs[interleaved((j % 16) / 4, r, j % 4)];
+    acc += kIQ4NLValues[j < 16 ? byte & 0x0F : byte >> 4] * xb.qs[j];
+  }
+  return acc;
+}
+
 void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                    float* out, int64_t out_stride) {
   gemm_x8(w, n_blocks, 1, x, x_stride, n_tokens, out, out_stride,
           [](const BlockIQ4_NLx8& wb, int r, const ActBlockQ8* xb, float sum) {
-            int32_t acc = 0;
-            for (int j = 0; j < 32; ++j) {
-              const uint8_t byte = wb.qs[interleaved((j % 16) / 4, r, j % 4)];
-              acc += kIQ4NLValues[j < 16 ? byte & 0x0F : byte >> 4] * xb->qs[j];
-            }
-            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(acc);
+            return sum + f16_to_f32(wb.d[r]) * xb->d * static_cast<float>(iq4_nl_dot(wb.qs, r, *xb));
           });
 }
 
@@ -179,12 +184,8 @@ void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x
   gemm_x8(w, n_blocks, 8, x, x_stride, n_tokens, out, out_stride,
           [](const BlockIQ4_XSx8& wb, int r, const ActBlockQ8* xb, float sum) {
             for (int j = 0; j < 8; ++j) {
-              int32_t acc = 0;
-              for (int v = 0; v < 32; ++v) {
-                const uint8_t byte = wb.qs[j][interleaved((v % 16) / 4, r, v % 4)];
-                acc += kIQ4NLValues[v < 16 ? byte & 0x0F : byte >> 4] * xb[j].qs[v];
-              }
-              sum += f16_to_f32(wb.d[r]) * xb[j].d * static_cast<float>(wb.scales[j][r] * acc);
+              const int32_t scaled = wb.scales[j][r] * iq4_nl_dot(wb.qs[j], r, xb[j]);
+              sum += f16_to_f32(wb.d[r]) * xb[j].d * static_cast<float>(scaled);
             }
             return sum;
           });

@@ -691,6 +691,26 @@ template <class Int8, int NT, typename Block>
   store_tile<NT>(acc, out, out_stride);
 }
 
+// Splits n_tokens into tiles of at most Max tokens (2 or 4: the accumulators of more would
+// not fit in registers) and calls tile(nt, first) with nt an integral constant. Forced
+// inline, as the tiles are (the lambdas too), so that the dot-product entry points compile
+// them for the extension.
+template <int Max, typename Tile>
+[[gnu::always_inline]] inline void for_token_tiles(int n_tokens, Tile&& tile) {
+  static_assert(Max == 2 || Max == 4);
+  for (int t = 0; t < n_tokens; t += Max) {
+    const int n = std::min(Max, n_tokens - t);
+    if (n == 1) {
+      tile(std::integral_constant<int, 1>{}, t);
+    } else if (n == 2) {
+      tile(std::integral_constant<int, 2>{}, t);
+    } else if constexpr (Max == 4) {
+      if (n == 3) tile(std::integral_constant<int, 3>{}, t);
+      else tile(std::integral_constant<int, 4>{}, t);
+    }
+  }
+}
+
 // Forced inline so that the dot-product entry points below compile them for the extension.
 template <class Int8>
 struct IntKernels {
@@ -714,103 +734,58 @@ struct IntKernels {
   }
   [[gnu::always_inline]] static void gemm_q4_0x8(const BlockQ4_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                  int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    // Four tokens per tile: the accumulators of more would not fit in registers.
-    for (int t = 0; t < n_tokens; t += 4) {
-      const ActBlockQ8* xt = x + t * x_stride;
-      float* ot = out + t * out_stride;
-      switch (std::min(4, n_tokens - t)) {
-        case 1: gemm_q4_0x8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 2: gemm_q4_0x8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 3: gemm_q4_0x8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        default: gemm_q4_0x8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-      }
-    }
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_q4_0x8_tile<Int8, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride,
+                                                  out + t * out_stride, out_stride);
+    });
   }
   [[gnu::always_inline]] static void gemm_q8_0x8(const BlockQ8_0x8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                  int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    // Four tokens per tile: the accumulators of more would not fit in registers.
-    for (int t = 0; t < n_tokens; t += 4) {
-      const ActBlockQ8* xt = x + t * x_stride;
-      float* ot = out + t * out_stride;
-      switch (std::min(4, n_tokens - t)) {
-        case 1: gemm_q8_0x8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 2: gemm_q8_0x8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 3: gemm_q8_0x8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        default: gemm_q8_0x8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-      }
-    }
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_q8_0x8_tile<Int8, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride,
+                                                  out + t * out_stride, out_stride);
+    });
   }
   template <typename Block>
   [[gnu::always_inline]] static void gemm_q5x8(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                                                int n_tokens, float* out, int64_t out_stride) {
-    // Four tokens per tile: the accumulators of more would not fit in registers.
-    for (int t = 0; t < n_tokens; t += 4) {
-      const ActBlockQ8* xt = x + t * x_stride;
-      float* ot = out + t * out_stride;
-      switch (std::min(4, n_tokens - t)) {
-        case 1: gemm_q5x8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 2: gemm_q5x8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 3: gemm_q5x8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        default: gemm_q5x8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-      }
-    }
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_q5x8_tile<Int8, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride,
+                                                out + t * out_stride, out_stride);
+    });
   }
   [[gnu::always_inline]] static void gemm_iq4_nlx8(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                    int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    // Four tokens per tile: the accumulators of more would not fit in registers.
-    for (int t = 0; t < n_tokens; t += 4) {
-      const ActBlockQ8* xt = x + t * x_stride;
-      float* ot = out + t * out_stride;
-      switch (std::min(4, n_tokens - t)) {
-        case 1: gemm_iq4_nlx8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 2: gemm_iq4_nlx8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 3: gemm_iq4_nlx8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        default: gemm_iq4_nlx8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-      }
-    }
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_iq4_nlx8_tile<Int8, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride,
+                                                    out + t * out_stride, out_stride);
+    });
   }
   [[gnu::always_inline]] static void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                                    int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    // Four tokens per tile: the accumulators of more would not fit in registers.
-    for (int t = 0; t < n_tokens; t += 4) {
-      const ActBlockQ8* xt = x + t * x_stride;
-      float* ot = out + t * out_stride;
-      switch (std::min(4, n_tokens - t)) {
-        case 1: gemm_iq4_xsx8_tile<Int8, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 2: gemm_iq4_xsx8_tile<Int8, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 3: gemm_iq4_xsx8_tile<Int8, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        default: gemm_iq4_xsx8_tile<Int8, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-      }
-    }
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_iq4_xsx8_tile<Int8, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride,
+                                                    out + t * out_stride, out_stride);
+    });
   }
   // gemm_q2_kx8 and gemm_q3_kx8: two tokens per tile, the codes of a block taking half
   // the registers.
   template <typename Block>
   [[gnu::always_inline]] static void gemm_low_bit_kx8(const Block* w, int64_t n_blocks, const ActBlockQ8* x,
                                                       int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    for (int t = 0; t < n_tokens; t += 2) {
-      if (n_tokens - t >= 2) {
-        gemm_low_bit_kx8_tile<Int8, 2>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-      } else {
-        gemm_low_bit_kx8_tile<Int8, 1>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-      }
-    }
+    for_token_tiles<2>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_low_bit_kx8_tile<Int8, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
+                                                       out_stride);
+    });
   }
   // gemm_q4_kx8 (Unit = Q4KUnit), gemm_q5_kx8 (Q5KUnit) and gemm_q6_kx8 (Q6KUnit).
   template <class Unit>
   [[gnu::always_inline]] static void gemm_kx8(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
                                               int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
-    // Four tokens per tile: the accumulators of more would not fit in registers.
-    for (int t = 0; t < n_tokens; t += 4) {
-      const ActBlockQ8* xt = x + t * x_stride;
-      float* ot = out + t * out_stride;
-      switch (std::min(4, n_tokens - t)) {
-        case 1: gemm_kx8_tile<Int8, Unit, 1>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 2: gemm_kx8_tile<Int8, Unit, 2>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        case 3: gemm_kx8_tile<Int8, Unit, 3>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-        default: gemm_kx8_tile<Int8, Unit, 4>(w, n_blocks, xt, x_stride, ot, out_stride); break;
-      }
-    }
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) __attribute__((always_inline)) {
+      gemm_kx8_tile<Int8, Unit, decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride,
+                                                     out + t * out_stride, out_stride);
+    });
   }
 };
 

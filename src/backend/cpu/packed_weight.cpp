@@ -54,6 +54,15 @@ void populate_file_pages(const void* data, size_t bytes) {
 #endif
 }
 
+// Bit `bit` of each of a block's 32 plane bytes (one byte per value, value v's byte at
+// plane[v]) regrouped for row r of an eight-row block: bit k of out[4r + i] holds value
+// 4k + i's bit, under group k's byte 4r + i (the Q5_K and Q3_K layouts in kernels.h).
+void regroup_bit_plane(const uint8_t plane[32], int bit, int r, uint8_t out[32]) {
+  uint8_t* bits = out + 4 * r;
+  std::fill_n(bits, 4, uint8_t{0});
+  for (int v = 0; v < 32; ++v) bits[v % 4] |= static_cast<uint8_t>(((plane[v] >> bit) & 1) << (v / 4));
+}
+
 // A row's super-block into the Q4_K part of the packed block: super-block scales, the
 // 6-bit scales and mins as bytes, the low four bits of the codes. Q5_K's fields of the
 // same names mean the same.
@@ -81,11 +90,7 @@ void pack_q5_k_group(const BlockQ5_K* rows, int64_t blocks, BlockQ5_Kx8* out) {
       const BlockQ5_K& src = rows[r * blocks + b];
       pack_k4_row(src, r, out[b].low);
       // Value v of sub-block j keeps its fifth bit in bit j of qh[v] (core/quant_blocks.h).
-      for (int j = 0; j < 8; ++j) {
-        uint8_t* bits = out[b].qh[j / 2][j % 2] + 4 * r;
-        std::fill_n(bits, 4, uint8_t{0});
-        for (int v = 0; v < 32; ++v) bits[v % 4] |= static_cast<uint8_t>(((src.qh[v] >> j) & 1) << (v / 4));
-      }
+      for (int j = 0; j < 8; ++j) regroup_bit_plane(src.qh, j, r, out[b].qh[j / 2][j % 2]);
     }
 }
 
@@ -131,11 +136,7 @@ void pack_q3_k_group(const BlockQ3_K* rows, int64_t blocks, BlockQ3_Kx8* out) {
       for (int j = 0; j < 16; ++j) out[b].scales[j][r] = static_cast<int8_t>(q3_k_scale(src.scales, j) - 32);
       pack_low_two_bits(src.qs, r, out[b].qs);
       // Value 32 block + l keeps its third bit in bit `block` of hmask[l].
-      for (int block = 0; block < 8; ++block) {
-        uint8_t* bits = out[b].hmask[block] + 4 * r;
-        std::fill_n(bits, 4, uint8_t{0});
-        for (int l = 0; l < 32; ++l) bits[l % 4] |= static_cast<uint8_t>(((src.hmask[l] >> block) & 1) << (l / 4));
-      }
+      for (int block = 0; block < 8; ++block) regroup_bit_plane(src.hmask, block, r, out[b].hmask[block]);
     }
 }
 

@@ -1,9 +1,10 @@
 // Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q5_0,
-// Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32 values) matrices whose row count is a
-// multiple of 8, eight rows per block column; and FP8 E4M3 matrices recoded row by row
-// (kRecodedOrder) where the table has recoded FP8 kernels, in groups of eight rows too.
-// A weight is packed on its first matmul, so tensors only read another way (embedding
-// tables) never are, and a model pays for packing only the experts it actually routes to.
+// Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32
+// values) matrices whose row count is a multiple of 8, eight rows per block column; and
+// FP8 E4M3 matrices recoded row by row (kRecodedOrder) where the table has recoded FP8
+// kernels, in groups of eight rows too. A weight is packed on its first matmul, so
+// tensors only read another way (embedding tables) never are, and a model pays for
+// packing only the experts it actually routes to.
 #pragma once
 
 #include <cstddef>
