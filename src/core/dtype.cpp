@@ -21,7 +21,14 @@ int64_t dtype_block_elements(DType dtype) {
     case DType::kIQ4_XS:
     case DType::kQ4_K:
     case DType::kQ5_K:
-    case DType::kQ6_K: return 256;
+    case DType::kQ6_K:
+    case DType::kIQ2_XXS:
+    case DType::kIQ2_XS:
+    case DType::kIQ2_S:
+    case DType::kIQ3_XXS:
+    case DType::kIQ3_S:
+    case DType::kIQ1_S:
+    case DType::kIQ1_M: return 256;
     default: return 1;
   }
 }
@@ -49,6 +56,13 @@ size_t dtype_block_bytes(DType dtype) {
     case DType::kQ3_K: return 32 + 64 + 12 + 2;
     case DType::kIQ4_NL: return 2 + 16;
     case DType::kIQ4_XS: return 2 + 2 + 4 + 128;
+    case DType::kIQ2_XXS: return 2 + 64;
+    case DType::kIQ2_XS: return 2 + 64 + 8;
+    case DType::kIQ2_S: return 2 + 64 + 8 + 8;
+    case DType::kIQ3_XXS: return 2 + 96;
+    case DType::kIQ3_S: return 2 + 64 + 8 + 32 + 4;
+    case DType::kIQ1_S: return 2 + 32 + 16;
+    case DType::kIQ1_M: return 32 + 16 + 8;
   }
   return 0;
 }
@@ -82,6 +96,13 @@ std::string_view dtype_name(DType dtype) {
     case DType::kQ3_K: return "q3_k";
     case DType::kIQ4_NL: return "iq4_nl";
     case DType::kIQ4_XS: return "iq4_xs";
+    case DType::kIQ2_XXS: return "iq2_xxs";
+    case DType::kIQ2_XS: return "iq2_xs";
+    case DType::kIQ2_S: return "iq2_s";
+    case DType::kIQ3_XXS: return "iq3_xxs";
+    case DType::kIQ3_S: return "iq3_s";
+    case DType::kIQ1_S: return "iq1_s";
+    case DType::kIQ1_M: return "iq1_m";
   }
   return "?";
 }
@@ -260,6 +281,13 @@ void convert_to_f32(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ3_K:
     case DType::kIQ4_NL:
     case DType::kIQ4_XS:
+    case DType::kIQ2_XXS:
+    case DType::kIQ2_XS:
+    case DType::kIQ2_S:
+    case DType::kIQ3_XXS:
+    case DType::kIQ3_S:
+    case DType::kIQ1_S:
+    case DType::kIQ1_M:
       dequantize_blocks(dtype, src, dst, count);
       return;
   }
@@ -303,6 +331,13 @@ void convert_from_f32(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ3_K:
     case DType::kIQ4_NL:
     case DType::kIQ4_XS:
+    case DType::kIQ2_XXS:
+    case DType::kIQ2_XS:
+    case DType::kIQ2_S:
+    case DType::kIQ3_XXS:
+    case DType::kIQ3_S:
+    case DType::kIQ1_S:
+    case DType::kIQ1_M:
       quantize_blocks(dtype, src, dst, count);
       return;
   }

@@ -40,6 +40,14 @@ enum class DType : uint8_t {
   kQ3_K,    // 256 values in 16 sub-blocks with 6-bit signed scales, 3 bits each
   kIQ4_NL,  // 32 values: f16 scale + 16 bytes of 4-bit indices into a fixed table
   kIQ4_XS,  // 256 values: IQ4_NL indices in 8 sub-blocks with 6-bit signed scales
+  // ggml's grid formats (core/grid_blocks.h): 256 values as codebook points with signs.
+  kIQ2_XXS,  // 2.06 bits per value
+  kIQ2_XS,   // 2.31
+  kIQ2_S,    // 2.56
+  kIQ3_XXS,  // 3.06
+  kIQ3_S,    // 3.44
+  kIQ1_S,    // 1.56
+  kIQ1_M,    // 1.75
 };
 
 // Values per block: 1 for scalar types.

@@ -6,6 +6,8 @@
 #include <limits>
 #include <type_traits>
 
+#include "core/grid_blocks.h"
+
 namespace dsinfer {
 
 ScaleMin6 unpack_scale_min6(const uint8_t packed[12], int j) {
@@ -630,7 +632,9 @@ void dequantize_blocks(DType dtype, const void* src, float* dst, size_t count) {
     case DType::kQ3_K: dequantize_q3_k(static_cast<const BlockQ3_K*>(src), dst, n_blocks); return;
     case DType::kIQ4_NL: dequantize_iq4_nl(static_cast<const BlockIQ4_NL*>(src), dst, n_blocks); return;
     case DType::kIQ4_XS: dequantize_iq4_xs(static_cast<const BlockIQ4_XS*>(src), dst, n_blocks); return;
-    default: return;  // not a block format: nothing to decode
+    default:
+      if (is_grid_format(dtype)) dequantize_grid_blocks(dtype, src, dst, n_blocks);
+      return;  // otherwise not a block format: nothing to decode
   }
 }
 
@@ -648,7 +652,9 @@ void quantize_blocks(DType dtype, const float* src, void* dst, size_t count) {
     case DType::kQ3_K: quantize_q3_k(src, static_cast<BlockQ3_K*>(dst), n_blocks); return;
     case DType::kIQ4_NL: quantize_iq4_nl(src, static_cast<BlockIQ4_NL*>(dst), n_blocks); return;
     case DType::kIQ4_XS: quantize_iq4_xs(src, static_cast<BlockIQ4_XS*>(dst), n_blocks); return;
-    default: return;  // not a block format
+    default:
+      if (is_grid_format(dtype)) quantize_grid_blocks(dtype, src, dst, n_blocks);
+      return;  // otherwise not a block format
   }
 }
 

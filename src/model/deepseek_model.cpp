@@ -19,12 +19,14 @@ std::vector<DType> allowed_dtypes(TensorKind kind) {
     case TensorKind::kProjection:
       return {DType::kBF16, DType::kF16,  DType::kF32,  DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0,
               DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K,   DType::kQ6_K, DType::kQ2_K,
-              DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS};
+              DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS, DType::kIQ2_XXS, DType::kIQ2_XS, DType::kIQ2_S,
+              DType::kIQ3_XXS, DType::kIQ3_S, DType::kIQ1_S, DType::kIQ1_M};
     case TensorKind::kEmbedding:
     case TensorKind::kHead:
       return {DType::kBF16, DType::kF16,  DType::kF32,  DType::kQ8_0, DType::kQ4_0,
               DType::kQ5_0, DType::kQ5_1, DType::kQ4_K, DType::kQ5_K, DType::kQ6_K,
-              DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS};
+              DType::kQ2_K, DType::kQ3_K, DType::kIQ4_NL, DType::kIQ4_XS, DType::kIQ2_XXS, DType::kIQ2_XS,
+              DType::kIQ2_S, DType::kIQ3_XXS, DType::kIQ3_S, DType::kIQ1_S, DType::kIQ1_M};
     case TensorKind::kBias:
     case TensorKind::kNorm:
     case TensorKind::kRouter:

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <map>
 
+#include "core/grid_blocks.h"
 #include "formats/gguf_weights.h"
 
 namespace dsinfer {
@@ -17,7 +18,7 @@ struct ExportType {
   DType dtype;
   uint32_t llama_ftype;  // general.file_type: llama.cpp's LLAMA_FTYPE_* of the mix
 };
-constexpr std::array<ExportType, 14> kExportTypes{{
+constexpr std::array<ExportType, 21> kExportTypes{{
     {"f32", DType::kF32, 0},
     {"f16", DType::kF16, 1},
     {"bf16", DType::kBF16, 32},
@@ -32,6 +33,13 @@ constexpr std::array<ExportType, 14> kExportTypes{{
     {"q2_k", DType::kQ2_K, 10},
     {"iq4_nl", DType::kIQ4_NL, 25},
     {"iq4_xs", DType::kIQ4_XS, 30},
+    {"iq3_s", DType::kIQ3_S, 26},
+    {"iq3_xxs", DType::kIQ3_XXS, 23},
+    {"iq2_s", DType::kIQ2_S, 28},
+    {"iq2_xs", DType::kIQ2_XS, 20},
+    {"iq2_xxs", DType::kIQ2_XXS, 19},
+    {"iq1_m", DType::kIQ1_M, 31},
+    {"iq1_s", DType::kIQ1_S, 24},
 }};
 
 // Rows converted per chunk: about 64 MB of float32 at a time.
@@ -75,7 +83,9 @@ DType gguf_tensor_type(TensorKind kind, int64_t row_length, DType requested) {
     case DType::kQ2_K:
     case DType::kQ3_K:
     case DType::kIQ4_XS: fallback = DType::kIQ4_NL; break;
-    default: break;
+    default:
+      if (is_grid_format(requested)) fallback = DType::kIQ4_NL;
+      break;
   }
   return row_length % dtype_block_elements(fallback) == 0 ? fallback : DType::kF16;
 }

@@ -18,14 +18,16 @@
 namespace dsinfer {
 
 // The types `--type` accepts: f16, bf16, q8_0, q4_0, q5_0, q5_1, iq4_nl, iq4_xs, q2_k,
-// q3_k, q4_k, q5_k, q6_k (and f32).
+// q3_k, q4_k, q5_k, q6_k, the grid formats iq3_s, iq3_xxs, iq2_s, iq2_xs, iq2_xxs, iq1_m,
+// iq1_s (and f32).
 std::vector<std::string> gguf_export_type_names();
 Result<DType> gguf_export_type(const std::string& name);
 
 // The stored type of one tensor: norms, router and bias stay F32 (as llama.cpp keeps
 // them); everything else gets `requested`, unless its rows (`row_length` values, the
 // innermost dimension) do not split into the requested blocks: then q4_k falls back to
-// q5_0, q5_k to q5_1, q6_k to q8_0, and q2_k, q3_k and iq4_xs to iq4_nl, as in llama.cpp,
+// q5_0, q5_k to q5_1, q6_k to q8_0, and q2_k, q3_k, iq4_xs and the grid formats to
+// iq4_nl, as in llama.cpp,
 // and any block format to f16 when the rows are not a multiple of 32 either.
 DType gguf_tensor_type(TensorKind kind, int64_t row_length, DType requested);
 

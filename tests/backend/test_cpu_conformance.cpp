@@ -112,7 +112,8 @@ std::vector<std::string> isas() {
 constexpr DType kFormats[] = {DType::kF32,  DType::kBF16,   DType::kF16,    DType::kF8E4M3, DType::kQ8_0,
                               DType::kQ4_0, DType::kQ5_0,   DType::kQ5_1,   DType::kIQ4_NL, DType::kIQ4_XS,
                               DType::kQ2_K, DType::kQ3_K,   DType::kQ4_K,   DType::kQ5_K,   DType::kQ6_K,
-                              DType::kFP4E2M1};
+                              DType::kIQ2_XXS, DType::kIQ2_XS, DType::kIQ2_S, DType::kIQ3_XXS, DType::kIQ3_S,
+                              DType::kIQ1_S, DType::kIQ1_M, DType::kFP4E2M1};
 
 int64_t odd_cols(DType dtype) {
   if (dtype == DType::kFP4E2M1) return 32 * 9;  // whole scale blocks, as released checkpoints have

@@ -195,8 +195,8 @@ TEST_F(GgufTest, CorruptHeadersGiveClearErrors) {
   }
   {  // unknown and unsupported tensor types
     auto bytes = good;
-    poke<uint32_t>(bytes, quant_type, 16);
-    expect_error(bytes, {"'quant'", "iq2_xxs", "does not read"});
+    poke<uint32_t>(bytes, quant_type, 34);
+    expect_error(bytes, {"'quant'", "tq1_0", "does not read"});
     poke<uint32_t>(bytes, quant_type, 77);
     expect_error(bytes, {"'quant'", "type 77"});
   }

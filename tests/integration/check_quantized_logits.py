@@ -31,15 +31,20 @@ import numpy as np
 TOKENS = ",".join(str(t) for t in np.random.default_rng(5).integers(0, 512, 64))
 PREFILL = 40
 SEED = "7"
-TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0", "iq4_nl", "iq4_xs", "q3_k", "q2_k"]
+TYPES = ["f16", "bf16", "q8_0", "q6_k", "q5_1", "q5_k", "q5_0", "q4_k", "q4_0", "iq4_nl", "iq4_xs", "q3_k", "q2_k",
+         "iq3_s", "iq3_xxs", "iq2_s", "iq2_xs", "iq2_xxs", "iq1_m", "iq1_s"]
+GRID_TYPES = TYPES[-7:]
 # Presets whose every projection row splits into 256-value blocks get the K-quants; on the
 # others (hidden 64, ...) K types fall back per tensor as llama.cpp's do (q4_k to q5_0,
-# q5_k to q5_1, q6_k to q8_0, iq4_xs, q3_k and q2_k to iq4_nl) and are not asserted.
-FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "iq4_xs": "iq4_nl", "q3_k": "iq4_nl", "q2_k": "iq4_nl"}
+# q5_k to q5_1, q6_k to q8_0, iq4_xs, q3_k, q2_k and the grid types to iq4_nl) and are
+# not asserted.
+FALLBACK = {"q4_k": "q5_0", "q5_k": "q5_1", "q6_k": "q8_0", "iq4_xs": "iq4_nl", "q3_k": "iq4_nl", "q2_k": "iq4_nl",
+            **{t: "iq4_nl" for t in GRID_TYPES}}
 K_PRESETS = {"v3-q-tiny"}
 # Measured (median per-position relative error, top-1 agreement) per preset and type, on
 # these tokens and seed with the reference backend (docs/benchmarks.md has the table).
-# Asserted: median <= 1.5 x measured + 1e-6, top-1 >= measured - 0.1. The median, because
+# Asserted: median <= 1.5 x measured + 1e-6 (1.1 x for the grid types), top-1 >= measured
+# - 0.1. The median, because
 # these random tiny models route sharply: a perturbation that flips one expert choice
 # moves that position's logits a lot (the overall relative error, also reported, is
 # dominated by such positions). Uniform random weights are also the hardest case for
@@ -73,6 +78,16 @@ MEASURED = {
     ("v3-q-tiny", "iq4_xs"): (0.372, 0.453),
     ("v3-q-tiny", "q3_k"): (0.695, 0.156),
     ("v3-q-tiny", "q2_k"): (1.04, 0.062),
+    # The grid types (reference encoders, no importance weights): at 1.5-3.4 bits these
+    # tiny random models' logits are mostly noise (two unrelated vectors give sqrt(2), so
+    # their bound is 1.1x); test_grid_blocks.cpp asserts the encoders' error per value.
+    ("v3-q-tiny", "iq3_s"): (0.779, 0.203),
+    ("v3-q-tiny", "iq3_xxs"): (0.885, 0.156),
+    ("v3-q-tiny", "iq2_s"): (1.09, 0.000),
+    ("v3-q-tiny", "iq2_xs"): (1.13, 0.031),
+    ("v3-q-tiny", "iq2_xxs"): (1.16, 0.016),
+    ("v3-q-tiny", "iq1_m"): (1.21, 0.016),
+    ("v3-q-tiny", "iq1_s"): (1.24, 0.000),
     ("v3-fp8-tiny", "f16"): (0.000836, 1.000),
     ("v3-fp8-tiny", "bf16"): (0.00587, 0.984),
     ("v3-fp8-tiny", "q8_0"): (0.0184, 0.969),
@@ -144,7 +159,9 @@ def main():
                 asserted = (preset, qtype) in MEASURED  # K types on K_PRESETS only: elsewhere they fall back
                 if asserted:
                     measured_median, measured_top1 = MEASURED[(preset, qtype)]
-                    good = median <= 1.5 * measured_median + 1e-6 and top1 >= measured_top1 - 0.1
+                    # Grid rows sit near noise (sqrt(2)): 1.1x keeps their bound below it.
+                    factor = 1.1 if qtype in GRID_TYPES else 1.5
+                    good = median <= factor * measured_median + 1e-6 and top1 >= measured_top1 - 0.1
                     status = "ok" if good else "FAIL"
                 elif qtype not in FALLBACK:
                     good = False

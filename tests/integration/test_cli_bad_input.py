@@ -190,7 +190,7 @@ class CliBadInput(unittest.TestCase):
         return path
 
     def test_gguf_unsupported_tensor_type(self):
-        self.expect_error(self.logits(self.retyped_embedding(16)), "token_embd.weight", "iq2_xxs", "does not read")
+        self.expect_error(self.logits(self.retyped_embedding(34)), "token_embd.weight", "tq1_0", "does not read")
 
     def test_gguf_block_type_that_does_not_fit_the_rows(self):
         # The test model's 64-value rows cannot hold Q3_K's 256-value super-blocks.

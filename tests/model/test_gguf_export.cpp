@@ -64,6 +64,11 @@ TEST(GgufExportPlan, TypeChoicePerTensor) {
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 144, DType::kQ3_K), DType::kF16);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 512, DType::kQ2_K), DType::kQ2_K);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kIQ4_XS), DType::kIQ4_NL);
+  for (DType grid : {DType::kIQ1_S, DType::kIQ1_M, DType::kIQ2_XXS, DType::kIQ2_XS, DType::kIQ2_S, DType::kIQ3_XXS,
+                     DType::kIQ3_S}) {
+    EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, grid), DType::kIQ4_NL) << dtype_name(grid);
+    EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 512, grid), grid) << dtype_name(grid);
+  }
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ5_0), DType::kQ5_0);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 1408, DType::kQ4_0), DType::kQ4_0);
   EXPECT_EQ(gguf_tensor_type(TensorKind::kProjection, 144, DType::kQ4_0), DType::kF16);

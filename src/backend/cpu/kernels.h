@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/grid_blocks.h"
 #include "core/quant_blocks.h"
 
 namespace dsinfer::cpu {
@@ -127,6 +128,12 @@ struct BlockQ3_Kx8 {
   uint8_t qs[512];
   uint8_t hmask[8][32];
 };
+
+// The grid formats (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) keep their stored
+// bytes, eight rows per super-block column: block column b's eight blocks one after
+// another, so the kernels stream one place per group. Their codes come from codebooks,
+// so no interleaving lets a vector load serve eight rows: each block is decoded to int8
+// codes (decode_grid_codes) once per group of tokens and multiplied by dot_grid_codes.
 
 // FP4 E2M1 (V4's routed experts), eight rows interleaved per 32-value block: each row's
 // UE8M0 scale exponent (scale 2^(e - 127); code 0 is read as scale 0, see PackedWeight)
@@ -418,6 +425,10 @@ struct Kernels {
                        float* out, int64_t out_stride);
   void (*gemm_iq4_xsx16)(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                          int n_tokens, float* out, int64_t out_stride);
+  // One super-block of a grid format decoded to codes (core/grid_blocks.h) against its
+  // eight 32-value activation blocks: the sum over its sixteen 16-value halves h of
+  // steps[h] * x[h / 2].d * (the halves' integer dot product). Every table has one.
+  float (*dot_grid_codes)(const GridCodes& w, const ActBlockQ8* x);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

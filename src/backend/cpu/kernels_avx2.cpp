@@ -837,6 +837,27 @@ void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d);
 // attention_tiles_avx2.cpp
+namespace {
+
+// Per 32-value block: |codes| times the activations with the codes' signs (unsigned by
+// signed bytes; |code| <= 62, so no pair of products saturates 16 bits), the pairs summed
+// into four 32-bit sums per half, each half's sums times its step and the block's scale.
+DSINFER_AVX2 float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc = _mm256_setzero_ps();
+  for (int b = 0; b < 8; ++b) {
+    const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.codes + 32 * b));
+    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q, codes));
+    const __m256i sums = _mm256_madd_epi16(pairs, ones);
+    const __m256 steps = _mm256_set_m128(_mm_set1_ps(w.steps[2 * b + 1]), _mm_set1_ps(w.steps[2 * b]));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(steps, _mm256_set1_ps(x[b].d)), acc);
+  }
+  return hsum(acc);
+}
+
+}  // namespace
+
 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks,
                            float scale, float* scores, int64_t stride);
 void value_row_sums_avx2(const float* p, int64_t p_stride, int nq, const float* v, int64_t v_stride, int64_t n_keys,
@@ -864,6 +885,7 @@ const Kernels& avx2_kernels() {
     k.gemm_q2_kx8 = gemm_low_bit_kx8<BlockQ2_Kx8>;
     k.gemm_q3_kx8 = gemm_low_bit_kx8<BlockQ3_Kx8>;
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
+    k.dot_grid_codes = dot_grid_codes;
     return k;
   }();
   return table;

@@ -363,6 +363,17 @@ void quantize_act_q8x3(const float* x, ActBlockQ8x3* out, int64_t n) {
   }
 }
 
+float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
+  float sum = 0.0f;
+  for (int h = 0; h < 16; ++h) {
+    const int8_t* q = x[h / 2].qs + 16 * (h % 2);
+    int32_t dot = 0;
+    for (int i = 0; i < 16; ++i) dot += w.codes[16 * h + i] * q[i];
+    sum += w.steps[h] * x[h / 2].d * static_cast<float>(dot);
+  }
+  return sum;
+}
+
 const Kernels& generic_kernels() {
   static const Kernels table = [] {
     Kernels k{"generic", dot_f32,  dot_bf16,  dot_f16,  dot_f8e4m3, dot_q8_0,
@@ -376,6 +387,7 @@ const Kernels& generic_kernels() {
     k.gemm_q2_kx8 = gemm_q2_kx8;
     k.gemm_q3_kx8 = gemm_q3_kx8;
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
+    k.dot_grid_codes = dot_grid_codes;
     return k;
   }();
   return table;

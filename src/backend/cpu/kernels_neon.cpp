@@ -964,6 +964,19 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
     }
 }
 
+// Per 16-value half: the codes times the activations widened to 16 bits (|code| <= 62, so
+// a pair of products fits), summed across into one 32-bit sum; the same in both tables.
+float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
+  float sum = 0.0f;
+  for (int h = 0; h < 16; ++h) {
+    const int8x16_t codes = vld1q_s8(w.codes + 16 * h);
+    const int8x16_t q = vld1q_s8(x[h / 2].qs + 16 * (h % 2));
+    const int16x8_t pairs = vmlal_s8(vmull_s8(vget_low_s8(codes), vget_low_s8(q)), vget_high_s8(codes), vget_high_s8(q));
+    sum += w.steps[h] * x[h / 2].d * static_cast<float>(vaddlvq_s16(pairs));
+  }
+  return sum;
+}
+
 }  // namespace
 
 const Kernels& neon_kernels() {
@@ -996,6 +1009,7 @@ const Kernels& neon_kernels() {
     k.gemm_q2_kx8 = Widening::gemm_low_bit_kx8<BlockQ2_Kx8>;
     k.gemm_q3_kx8 = Widening::gemm_low_bit_kx8<BlockQ3_Kx8>;
     k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
+    k.dot_grid_codes = dot_grid_codes;
     return k;
   }();
   return table;
@@ -1014,6 +1028,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_q2_kx8 = dotprod_gemm_q2_kx8;
     k.gemm_q3_kx8 = dotprod_gemm_q3_kx8;
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
+    k.dot_grid_codes = dot_grid_codes;
     return k;
   }();
   return table;

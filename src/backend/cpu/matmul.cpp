@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "backend/cpu/grid_rows.h"
 #include "backend/reference/dequantize.h"
 
 namespace dsinfer::cpu {
@@ -459,6 +460,7 @@ void recoded_f8e4m3_rows(const Kernels& k, const PackedWeight& w, Tensor x, Tens
 
 void packed_rows_q8(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, int64_t n_tokens, int64_t g_begin,
                     int64_t g_end, float* out, int64_t out_stride) {
+  if (is_grid_format(w.source_dtype())) return grid_rows_q8(k, w, x, n_tokens, g_begin, g_end, out, out_stride);
   with_group_kernels(k, w, Tensor{}, x, nullptr, [&](auto kernels, const auto* groups, const auto* xs, int64_t x_stride) {
     group_products(kernels, groups, w.blocks_per_row(), xs, x_stride, n_tokens, g_begin, g_end, out, out_stride);
   });
@@ -484,6 +486,8 @@ void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& poo
 void matmul_packed_rows(const Kernels& k, const PackedWeight& w, Tensor x_rows, const QuantizedRows& xq, Tensor out,
                         int64_t g_begin, int64_t g_end) {
   if (w.source_dtype() == DType::kF8E4M3) return recoded_f8e4m3_rows(k, w, x_rows, out, g_begin, g_end);
+  if (is_grid_format(w.source_dtype()))
+    return grid_rows_q8(k, w, xq.q8.data(), out.rows, g_begin, g_end, out.f32_row(0) + 8 * g_begin, out.row_stride);
   with_group_kernels(k, w, x_rows, xq.q8.data(), xq.q8x3.data(), [&](auto kernels, const auto* groups, const auto* x, int64_t x_stride) {
     // Tokens go in chunks whose activations stay in L2 while the weights stream past,
     // kMaxGemmTokens per kernel call (kMaxSixteenRowTokens for the sixteen-row kernels).

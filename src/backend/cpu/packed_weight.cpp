@@ -43,6 +43,14 @@ void pack_q5_group(const Source* rows, int64_t blocks, Packed* out) {
     }
 }
 
+// Rows [8g, 8g + 8) of a grid-format matrix: each block column's eight stored blocks one
+// after another (kernels.h).
+void pack_grid_group(const uint8_t* rows, size_t block_bytes, int64_t blocks, uint8_t* out) {
+  for (int64_t b = 0; b < blocks; ++b)
+    for (int r = 0; r < 8; ++r)
+      std::memcpy(out + (8 * b + r) * block_bytes, rows + (r * blocks + b) * block_bytes, block_bytes);
+}
+
 // Maps the source's pages in one call instead of one fault per few pages (a hint:
 // kernels before Linux 5.14 refuse it and the faults happen as before).
 void populate_file_pages(const void* data, size_t bytes) {
@@ -280,6 +288,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kIQ4_XS && kernels.gemm_iq4_xsx8) block_bytes = sizeof(BlockIQ4_XSx8);
   if (w.dtype == DType::kQ2_K && kernels.gemm_q2_kx8) block_bytes = sizeof(BlockQ2_Kx8);
   if (w.dtype == DType::kQ3_K && kernels.gemm_q3_kx8) block_bytes = sizeof(BlockQ3_Kx8);
+  if (is_grid_format(w.dtype) && kernels.dot_grid_codes) block_bytes = 8 * dtype_block_bytes(w.dtype);
   const bool fp4 = w.dtype == DType::kFP4E2M1;
   if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
       w.cols() % 32 == 0)
@@ -355,6 +364,16 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
         case DType::kQ3_K:
           pack_q3_k_group(static_cast<const BlockQ3_K*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ3_Kx8*>(out));
+          break;
+        case DType::kIQ2_XXS:
+        case DType::kIQ2_XS:
+        case DType::kIQ2_S:
+        case DType::kIQ3_XXS:
+        case DType::kIQ3_S:
+        case DType::kIQ1_S:
+        case DType::kIQ1_M:
+          pack_grid_group(static_cast<const uint8_t*>(w.data) + g * 8 * blocks * dtype_block_bytes(w.dtype),
+                          dtype_block_bytes(w.dtype), blocks, out);
           break;
         case DType::kQ5_K:
           pack_q5_k_group(static_cast<const BlockQ5_K*>(w.data) + g * 8 * blocks, blocks,

@@ -1,6 +1,7 @@
 // Weights repacked for the CPU's interleaved-row kernels (kernels.h): Q4_0, Q8_0, Q5_0,
-// Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and FP4 E2M1 (UE8M0 scales per 32
-// values) matrices whose row count is a multiple of 8, eight rows per block column; and
+// Q5_1, IQ4_NL, IQ4_XS, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, the grid formats (IQ1_S ... IQ3_S)
+// and FP4 E2M1 (UE8M0 scales per 32 values) matrices whose row count is a multiple of 8,
+// eight rows per block column; and
 // FP8 E4M3 matrices recoded row by row (kRecodedOrder) where the table has recoded FP8
 // kernels, in groups of eight rows too. A weight is packed on its first matmul, so
 // tensors only read another way (embedding tables) never are, and a model pays for
@@ -74,6 +75,8 @@ class PackedWeight {
   const BlockQ5_Kx8* q5_k_group(int64_t g) const { return reinterpret_cast<const BlockQ5_Kx8*>(group(g)); }
   const BlockQ6_Kx8* q6_k_group(int64_t g) const { return reinterpret_cast<const BlockQ6_Kx8*>(group(g)); }
   const BlockFp4x8* fp4_group(int64_t g) const { return reinterpret_cast<const BlockFp4x8*>(group(g)); }
+  // A grid format's group: block column b's eight stored blocks from byte 8 b block_bytes.
+  const uint8_t* grid_group(int64_t g) const { return group(g); }
   // FP8: row n's recoded codes, its small-code run bits, its block scales (nullptr when
   // the weight has none) and their block width.
   const uint8_t* f8_codes(int64_t n) const { return group(n / 8) + (n % 8) * f8_row_bytes(); }
