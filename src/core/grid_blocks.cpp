@@ -12,7 +12,9 @@ namespace dsinfer {
 namespace {
 
 // The eight sign bits of a group stored as seven: the eighth makes the count even.
-uint8_t even_signs(uint32_t seven) { return static_cast<uint8_t>((seven & 127) | (std::popcount(seven & 127) & 1) << 7); }
+constexpr uint8_t even_signs(uint32_t seven) {
+  return static_cast<uint8_t>((seven & 127) | (std::popcount(seven & 127) & 1) << 7);
+}
 
 uint32_t word_at(const uint8_t* bytes) {
   uint32_t w;
@@ -29,15 +31,20 @@ constexpr std::array<uint64_t, 256> kSignMasks = [] {
   return masks;
 }();
 
+// The masks of seven stored sign bits and the eighth they imply (a table: the baseline
+// x86-64 target has no popcount instruction, and the decoders' time is in these lookups).
+constexpr std::array<uint64_t, 128> kEvenSignMasks = [] {
+  std::array<uint64_t, 128> masks{};
+  for (uint32_t s = 0; s < 128; ++s) masks[s] = kSignMasks[even_signs(s)];
+  return masks;
+}();
+
 constexpr uint64_t kByteOnes = 0x0101010101010101;
 
-// Eight magnitudes (bytes of 1..62: every coordinate of the signed books) with byte j
-// negated where bit j of `signs` is set: -v = ~v + 1 byte by byte, which never carries
-// into the next byte for these magnitudes.
-uint64_t signed_word(uint64_t magnitudes, uint32_t signs) {
-  const uint64_t mask = kSignMasks[signs & 255];
-  return (magnitudes ^ mask) + (mask & kByteOnes);
-}
+// Eight magnitudes (bytes of 1..62: every coordinate of the signed books) with the bytes
+// under 0xFF bytes of `mask` negated: -v = ~v + 1 byte by byte, which never carries into
+// the next byte for these magnitudes.
+uint64_t signed_word(uint64_t magnitudes, uint64_t mask) { return (magnitudes ^ mask) + (mask & kByteOnes); }
 
 void store_codes(uint64_t word, int8_t* codes) { std::memcpy(codes, &word, 8); }
 
@@ -74,7 +81,7 @@ void decode_iq2_xxs(const BlockIQ2_XXS& b, GridCodes& out) {
     const uint32_t points = word_at(qs + 8 * ib), signs = word_at(qs + 8 * ib + 4);
     out.steps[2 * ib] = out.steps[2 * ib + 1] = d * (0.5f + static_cast<float>(signs >> 28)) * 0.25f;
     for (int l = 0; l < 4; ++l)
-      store_codes(signed_word(grid[(points >> (8 * l)) & 255], even_signs(signs >> (7 * l))),
+      store_codes(signed_word(grid[(points >> (8 * l)) & 255], kEvenSignMasks[(signs >> (7 * l)) & 127]),
                   out.codes + 32 * ib + 8 * l);
   }
 }
@@ -92,7 +99,7 @@ void decode_iq2_xs(const BlockIQ2_XS& b, GridCodes& out) {
     iq2_half_steps(d, b.scales[ib], out.steps + 2 * ib);
     for (int l = 0; l < 4; ++l) {
       const uint16_t q = b.qs[4 * ib + l];
-      store_codes(signed_word(grid[q & 511], even_signs(q >> 9)), out.codes + 32 * ib + 8 * l);
+      store_codes(signed_word(grid[q & 511], kEvenSignMasks[q >> 9]), out.codes + 32 * ib + 8 * l);
     }
   }
 }
@@ -104,7 +111,7 @@ void decode_iq2_s(const BlockIQ2_S& b, GridCodes& out) {
     iq2_half_steps(d, b.scales[ib], out.steps + 2 * ib);
     for (int l = 0; l < 4; ++l) {
       const int index = b.qs[4 * ib + l] | ((b.qh[ib] >> (2 * l)) & 3) << 8;
-      store_codes(signed_word(grid[index], b.qs[32 + 4 * ib + l]), out.codes + 32 * ib + 8 * l);
+      store_codes(signed_word(grid[index], kSignMasks[b.qs[32 + 4 * ib + l]]), out.codes + 32 * ib + 8 * l);
     }
   }
 }
@@ -117,7 +124,7 @@ void decode_iq3_xxs(const BlockIQ3_XXS& b, GridCodes& out) {
     out.steps[2 * ib] = out.steps[2 * ib + 1] = d * (0.5f + static_cast<float>(scale_signs >> 28)) * 0.5f;
     for (int l = 0; l < 4; ++l) {
       const uint64_t magnitudes = grid[b.qs[8 * ib + 2 * l]] | grid[b.qs[8 * ib + 2 * l + 1]] << 32;
-      store_codes(signed_word(magnitudes, even_signs(scale_signs >> (7 * l))), out.codes + 32 * ib + 8 * l);
+      store_codes(signed_word(magnitudes, kEvenSignMasks[(scale_signs >> (7 * l)) & 127]), out.codes + 32 * ib + 8 * l);
     }
   }
 }
@@ -131,7 +138,8 @@ void decode_iq3_s(const BlockIQ3_S& b, GridCodes& out) {
     for (int l = 0; l < 4; ++l) {
       const int first = b.qs[8 * ib + 2 * l] | ((b.qh[ib] >> (2 * l)) & 1) << 8;
       const int second = b.qs[8 * ib + 2 * l + 1] | ((b.qh[ib] >> (2 * l + 1)) & 1) << 8;
-      store_codes(signed_word(grid[first] | grid[second] << 32, b.signs[4 * ib + l]), out.codes + 32 * ib + 8 * l);
+      store_codes(signed_word(grid[first] | grid[second] << 32, kSignMasks[b.signs[4 * ib + l]]),
+                  out.codes + 32 * ib + 8 * l);
     }
   }
 }
