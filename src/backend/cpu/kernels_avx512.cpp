@@ -1676,6 +1676,29 @@ DSINFER_AVX512_VNNI void dot_four_rows_bf16(const uint16_t* const w[4], const fl
   dot_rows_bf16<4>(w, x, n, out);
 }
 
+// Kernels::dot_grid_codes two 32-value blocks per step: |codes| against the activations
+// negated where the codes are (VPDPBUSD; |code| <= 62, and int8 activations stop at
+// +-127, so negating never wraps), sixteen sums of four products, lanes 4h .. 4h+3 for
+// the step's half h; each lane times its half's step and its block's scale.
+DSINFER_AVX512_VNNI float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
+  const __m512 steps = _mm512_loadu_ps(w.steps);
+  const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 acc = _mm512_setzero_ps();
+  for (int b = 0; b < 8; b += 2) {
+    const __m512i codes = _mm512_loadu_si512(w.codes + 32 * b);
+    const __m512i q = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs))),
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs)), 1);
+    const __m512i signed_q = _mm512_mask_sub_epi8(q, _mm512_movepi8_mask(codes), _mm512_setzero_si512(), q);
+    const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(codes), signed_q);
+    const __m512 half_steps = _mm512_permutexvar_ps(_mm512_add_epi32(quarter, _mm512_set1_epi32(2 * b)), steps);
+    const __m512 scales = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(x[b].d)),
+                                                             _mm256_castps_pd(_mm256_set1_ps(x[b + 1].d)), 1));
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(half_steps, scales), acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+
 // The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream).
 template <int64_t kAhead>
 Kernels avx512_vnni_table() {
@@ -1703,6 +1726,7 @@ Kernels avx512_vnni_table() {
   k.gemm_q2_kx16 = gemm_low_bit_kx16<BlockQ2_Kx8>;
   k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;
   k.gemm_iq4_xsx16 = gemm_iq4_xsx16;
+  k.dot_grid_codes = dot_grid_codes;
   k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
   k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
   k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
