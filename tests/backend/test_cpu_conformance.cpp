@@ -815,7 +815,8 @@ TEST(CpuKernels, Avx512MatmulsHaveTheBitsOfAvx2) {
   Backends vnni(isa, 2), avx2("avx2", 2);
   for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0, DType::kQ5_0, DType::kQ5_1,
                       DType::kIQ4_NL, DType::kIQ4_XS, DType::kQ2_K, DType::kQ3_K, DType::kQ4_K, DType::kQ5_K,
-                      DType::kQ6_K})
+                      DType::kQ6_K, DType::kIQ2_XXS, DType::kIQ2_XS, DType::kIQ2_S, DType::kIQ3_XXS, DType::kIQ3_S,
+                      DType::kIQ1_S, DType::kIQ1_M})
     for (int64_t N : {40, 1024}) {
     // FP8 at 1197 columns too: runs of four 128-column scale blocks, which the AVX-512
     // kernel sums side by side, then a whole block and a 45-column one.

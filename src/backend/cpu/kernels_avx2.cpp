@@ -841,19 +841,20 @@ namespace {
 
 // Per 32-value block: |codes| times the activations with the codes' signs (unsigned by
 // signed bytes; |code| <= 62, so no pair of products saturates 16 bits), the pairs summed
-// into four 32-bit sums per half, each half's sums times its step and the block's scale.
+// into four 32-bit sums per half, each half's sums times its step and the block's scale,
+// even and odd blocks in two sums: the AVX-512 dot's lanes, so both give the same bits.
 DSINFER_AVX2 float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
   const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc = _mm256_setzero_ps();
+  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
   for (int b = 0; b < 8; ++b) {
     const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.codes + 32 * b));
     const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
     const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q, codes));
     const __m256i sums = _mm256_madd_epi16(pairs, ones);
     const __m256 steps = _mm256_set_m128(_mm_set1_ps(w.steps[2 * b + 1]), _mm_set1_ps(w.steps[2 * b]));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(steps, _mm256_set1_ps(x[b].d)), acc);
+    acc[b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(steps, _mm256_set1_ps(x[b].d)), acc[b % 2]);
   }
-  return hsum(acc);
+  return hsum(_mm256_add_ps(acc[0], acc[1]));
 }
 
 }  // namespace

@@ -1679,7 +1679,8 @@ DSINFER_AVX512_VNNI void dot_four_rows_bf16(const uint16_t* const w[4], const fl
 // Kernels::dot_grid_codes two 32-value blocks per step: |codes| against the activations
 // negated where the codes are (VPDPBUSD; |code| <= 62, and int8 activations stop at
 // +-127, so negating never wraps), sixteen sums of four products, lanes 4h .. 4h+3 for
-// the step's half h; each lane times its half's step and its block's scale.
+// the step's half h; each lane times its half's step and its block's scale. The low and
+// high halves of the sum are the AVX2 dot's even- and odd-block sums: the same bits.
 DSINFER_AVX512_VNNI float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
   const __m512 steps = _mm512_loadu_ps(w.steps);
   const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
@@ -1696,7 +1697,7 @@ DSINFER_AVX512_VNNI float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x
                                                              _mm256_castps_pd(_mm256_set1_ps(x[b + 1].d)), 1));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(half_steps, scales), acc);
   }
-  return _mm512_reduce_add_ps(acc);
+  return hsum(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
 }
 
 // The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream).
