@@ -73,55 +73,89 @@ void shifted_point(int index, bool minus, int8_t* codes) {
 
 // ---------------------------------------------------------------- decoders
 
-void decode_iq2_xxs(const BlockIQ2_XXS& b, GridCodes& out) {
-  const uint64_t* grid = codebook_points(Codebook::kIQ2XXS).words;
+// Each format's sixteen 16-value steps (GridCodes::steps).
+void iq2_xxs_steps(const BlockIQ2_XXS& b, float* steps) {
   const float d = f16_to_f32(b.d);
   const auto* qs = reinterpret_cast<const uint8_t*>(b.qs);
+  for (int ib = 0; ib < 8; ++ib)
+    steps[2 * ib] = steps[2 * ib + 1] = d * (0.5f + static_cast<float>(word_at(qs + 8 * ib + 4) >> 28)) * 0.25f;
+}
+
+// IQ2_XS and IQ2_S: a 4-bit scale per 16 values, low nibble first.
+void iq2_half_steps(uint16_t d16, const uint8_t scales[8], float* steps) {
+  const float d = f16_to_f32(d16);
+  for (int ib = 0; ib < 8; ++ib) {
+    steps[2 * ib] = d * (0.5f + static_cast<float>(scales[ib] & 15)) * 0.25f;
+    steps[2 * ib + 1] = d * (0.5f + static_cast<float>(scales[ib] >> 4)) * 0.25f;
+  }
+}
+
+void iq3_xxs_steps(const BlockIQ3_XXS& b, float* steps) {
+  const float d = f16_to_f32(b.d);
+  for (int ib = 0; ib < 8; ++ib)
+    steps[2 * ib] = steps[2 * ib + 1] = d * (0.5f + static_cast<float>(word_at(b.qs + 64 + 4 * ib) >> 28)) * 0.5f;
+}
+
+void iq3_s_steps(const BlockIQ3_S& b, float* steps) {
+  const float d = f16_to_f32(b.d);
+  for (int ib = 0; ib < 8; ++ib)
+    steps[2 * ib] = steps[2 * ib + 1] = d * static_cast<float>(1 + 2 * ((b.scales[ib / 2] >> (4 * (ib % 2))) & 15));
+}
+
+void iq1_s_steps(const BlockIQ1_S& b, float* steps) {
+  const float d = f16_to_f32(b.d);
+  for (int ib = 0; ib < 8; ++ib)
+    steps[2 * ib] = steps[2 * ib + 1] = d * static_cast<float>(2 * ((b.qh[ib] >> 12) & 7) + 1) * 0.125f;
+}
+
+uint16_t iq1_m_super_scale(const BlockIQ1_M& b) {
+  return static_cast<uint16_t>((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0) | ((b.scales[2] >> 4) & 0x0F00) |
+                               (b.scales[3] & 0xF000));
+}
+
+void iq1_m_steps(const BlockIQ1_M& b, float* steps) {
+  const float d = f16_to_f32(iq1_m_super_scale(b));
+  for (int h = 0; h < 16; ++h)  // half h: bits 3 (h % 4) of word h / 4
+    steps[h] = d * static_cast<float>(2 * ((b.scales[h / 4] >> (3 * (h % 4))) & 7) + 1) * 0.125f;
+}
+
+void decode_iq2_xxs(const BlockIQ2_XXS& b, GridCodes& out) {
+  const uint64_t* grid = codebook_points(Codebook::kIQ2XXS).words;
+  const auto* qs = reinterpret_cast<const uint8_t*>(b.qs);
+  iq2_xxs_steps(b, out.steps);
   for (int ib = 0; ib < 8; ++ib) {
     const uint32_t points = word_at(qs + 8 * ib), signs = word_at(qs + 8 * ib + 4);
-    out.steps[2 * ib] = out.steps[2 * ib + 1] = d * (0.5f + static_cast<float>(signs >> 28)) * 0.25f;
     for (int l = 0; l < 4; ++l)
       store_codes(signed_word(grid[(points >> (8 * l)) & 255], kEvenSignMasks[(signs >> (7 * l)) & 127]),
                   out.codes + 32 * ib + 8 * l);
   }
 }
 
-// The two 16-value steps of IQ2_XS / IQ2_S sub-block `ib` from its scale byte.
-void iq2_half_steps(float d, uint8_t scale, float* steps) {
-  steps[0] = d * (0.5f + static_cast<float>(scale & 15)) * 0.25f;
-  steps[1] = d * (0.5f + static_cast<float>(scale >> 4)) * 0.25f;
-}
-
 void decode_iq2_xs(const BlockIQ2_XS& b, GridCodes& out) {
   const uint64_t* grid = codebook_points(Codebook::kIQ2XS).words;
-  const float d = f16_to_f32(b.d);
-  for (int ib = 0; ib < 8; ++ib) {
-    iq2_half_steps(d, b.scales[ib], out.steps + 2 * ib);
+  iq2_half_steps(b.d, b.scales, out.steps);
+  for (int ib = 0; ib < 8; ++ib)
     for (int l = 0; l < 4; ++l) {
       const uint16_t q = b.qs[4 * ib + l];
       store_codes(signed_word(grid[q & 511], kEvenSignMasks[q >> 9]), out.codes + 32 * ib + 8 * l);
     }
-  }
 }
 
 void decode_iq2_s(const BlockIQ2_S& b, GridCodes& out) {
   const uint64_t* grid = codebook_points(Codebook::kIQ2S).words;
-  const float d = f16_to_f32(b.d);
-  for (int ib = 0; ib < 8; ++ib) {
-    iq2_half_steps(d, b.scales[ib], out.steps + 2 * ib);
+  iq2_half_steps(b.d, b.scales, out.steps);
+  for (int ib = 0; ib < 8; ++ib)
     for (int l = 0; l < 4; ++l) {
       const int index = b.qs[4 * ib + l] | ((b.qh[ib] >> (2 * l)) & 3) << 8;
       store_codes(signed_word(grid[index], kSignMasks[b.qs[32 + 4 * ib + l]]), out.codes + 32 * ib + 8 * l);
     }
-  }
 }
 
 void decode_iq3_xxs(const BlockIQ3_XXS& b, GridCodes& out) {
   const uint64_t* grid = codebook_points(Codebook::kIQ3XXS).words;
-  const float d = f16_to_f32(b.d);
+  iq3_xxs_steps(b, out.steps);
   for (int ib = 0; ib < 8; ++ib) {
     const uint32_t scale_signs = word_at(b.qs + 64 + 4 * ib);
-    out.steps[2 * ib] = out.steps[2 * ib + 1] = d * (0.5f + static_cast<float>(scale_signs >> 28)) * 0.5f;
     for (int l = 0; l < 4; ++l) {
       const uint64_t magnitudes = grid[b.qs[8 * ib + 2 * l]] | grid[b.qs[8 * ib + 2 * l + 1]] << 32;
       store_codes(signed_word(magnitudes, kEvenSignMasks[(scale_signs >> (7 * l)) & 127]), out.codes + 32 * ib + 8 * l);
@@ -131,48 +165,35 @@ void decode_iq3_xxs(const BlockIQ3_XXS& b, GridCodes& out) {
 
 void decode_iq3_s(const BlockIQ3_S& b, GridCodes& out) {
   const uint64_t* grid = codebook_points(Codebook::kIQ3S).words;
-  const float d = f16_to_f32(b.d);
-  for (int ib = 0; ib < 8; ++ib) {
-    const int s = (b.scales[ib / 2] >> (4 * (ib % 2))) & 15;
-    out.steps[2 * ib] = out.steps[2 * ib + 1] = d * static_cast<float>(1 + 2 * s);
+  iq3_s_steps(b, out.steps);
+  for (int ib = 0; ib < 8; ++ib)
     for (int l = 0; l < 4; ++l) {
       const int first = b.qs[8 * ib + 2 * l] | ((b.qh[ib] >> (2 * l)) & 1) << 8;
       const int second = b.qs[8 * ib + 2 * l + 1] | ((b.qh[ib] >> (2 * l + 1)) & 1) << 8;
       store_codes(signed_word(grid[first] | grid[second] << 32, kSignMasks[b.signs[4 * ib + l]]),
                   out.codes + 32 * ib + 8 * l);
     }
-  }
 }
 
 void decode_iq1_s(const BlockIQ1_S& b, GridCodes& out) {
   const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
-  const float d = f16_to_f32(b.d);
+  iq1_s_steps(b, out.steps);
   for (int ib = 0; ib < 8; ++ib) {
     const uint16_t qh = b.qh[ib];
-    out.steps[2 * ib] = out.steps[2 * ib + 1] = d * static_cast<float>(2 * ((qh >> 12) & 7) + 1) * 0.125f;
     for (int l = 0; l < 4; ++l)
       store_codes(shifted_word(grid[b.qs[4 * ib + l] | ((qh >> (3 * l)) & 7) << 8], qh & 0x8000),
                   out.codes + 32 * ib + 8 * l);
   }
 }
 
-uint16_t iq1_m_super_scale(const BlockIQ1_M& b) {
-  return static_cast<uint16_t>((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0) | ((b.scales[2] >> 4) & 0x0F00) |
-                               (b.scales[3] & 0xF000));
-}
-
 void decode_iq1_m(const BlockIQ1_M& b, GridCodes& out) {
   const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
-  const float d = f16_to_f32(iq1_m_super_scale(b));
-  for (int ib = 0; ib < 8; ++ib) {
-    const uint16_t sc = b.scales[ib / 2];
-    for (int h = 0; h < 2; ++h)
-      out.steps[2 * ib + h] = d * static_cast<float>(2 * ((sc >> (6 * (ib % 2) + 3 * h)) & 7) + 1) * 0.125f;
+  iq1_m_steps(b, out.steps);
+  for (int ib = 0; ib < 8; ++ib)
     for (int l = 0; l < 4; ++l) {
       const int nibble = (b.qh[2 * ib + l / 2] >> (4 * (l % 2))) & 15;
       store_codes(shifted_word(grid[b.qs[4 * ib + l] | (nibble & 7) << 8], nibble & 8), out.codes + 32 * ib + 8 * l);
     }
-  }
 }
 
 // ---------------------------------------------------------------- encoders
@@ -468,6 +489,25 @@ void decode_grid_codes(DType dtype, const void* block, GridCodes& out) {
     case DType::kIQ3_S: return decode_iq3_s(*static_cast<const BlockIQ3_S*>(block), out);
     case DType::kIQ1_S: return decode_iq1_s(*static_cast<const BlockIQ1_S*>(block), out);
     case DType::kIQ1_M: return decode_iq1_m(*static_cast<const BlockIQ1_M*>(block), out);
+    default: return;
+  }
+}
+
+void decode_grid_steps(DType dtype, const void* block, float steps[16]) {
+  switch (dtype) {
+    case DType::kIQ2_XXS: return iq2_xxs_steps(*static_cast<const BlockIQ2_XXS*>(block), steps);
+    case DType::kIQ2_XS: {
+      const auto& b = *static_cast<const BlockIQ2_XS*>(block);
+      return iq2_half_steps(b.d, b.scales, steps);
+    }
+    case DType::kIQ2_S: {
+      const auto& b = *static_cast<const BlockIQ2_S*>(block);
+      return iq2_half_steps(b.d, b.scales, steps);
+    }
+    case DType::kIQ3_XXS: return iq3_xxs_steps(*static_cast<const BlockIQ3_XXS*>(block), steps);
+    case DType::kIQ3_S: return iq3_s_steps(*static_cast<const BlockIQ3_S*>(block), steps);
+    case DType::kIQ1_S: return iq1_s_steps(*static_cast<const BlockIQ1_S*>(block), steps);
+    case DType::kIQ1_M: return iq1_m_steps(*static_cast<const BlockIQ1_M*>(block), steps);
     default: return;
   }
 }

@@ -102,6 +102,8 @@ struct GridCodes {
   float steps[16];
 };
 void decode_grid_codes(DType dtype, const void* block, GridCodes& out);
+// Only the steps of decode_grid_codes, for decoders that find the codes another way.
+void decode_grid_steps(DType dtype, const void* block, float steps[16]);
 
 // Decodes / encodes n_blocks super-blocks of a grid format. The encoders are reference
 // quantizers (codebook point nearest each group's rounded magnitudes, a per-sub-block

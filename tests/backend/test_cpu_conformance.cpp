@@ -901,6 +901,32 @@ void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table, int64_t n_blo
 }
 
 // On every table that has sixteen-row kernels.
+// Every table's decoder gives the scalar decoder's codes and steps (random blocks with a
+// finite scale: every bit pattern of the rest is a valid block).
+TEST(CpuKernels, GridDecodersAreTheScalarOne) {
+  std::mt19937 rng(41);
+  for (const std::string& isa : isas()) {
+    const cpu::Kernels* k = cpu::select_kernels(isa);
+    for (DType dtype : {DType::kIQ2_XXS, DType::kIQ2_XS, DType::kIQ2_S, DType::kIQ3_XXS, DType::kIQ3_S, DType::kIQ1_S,
+                        DType::kIQ1_M}) {
+      std::vector<uint8_t> block(dtype_block_bytes(dtype));
+      for (int trial = 0; trial < 64; ++trial) {
+        for (auto& byte : block) byte = static_cast<uint8_t>(rng());
+        const uint16_t one = 0x3C00;  // the f16 scale (IQ1_M: its four nibbles, in the scale words' tops)
+        if (dtype == DType::kIQ1_M)
+          for (int j = 0; j < 4; ++j) block[48 + 2 * j + 1] = static_cast<uint8_t>((block[48 + 2 * j + 1] & 0x0F) | (((one >> (4 * j)) & 15) << 4));
+        else
+          std::memcpy(block.data(), &one, 2);
+        GridCodes want, got;
+        decode_grid_codes(dtype, block.data(), want);
+        k->decode_grid(dtype, block.data(), got);
+        ASSERT_EQ(std::memcmp(want.codes, got.codes, sizeof want.codes), 0) << isa << " " << dtype_name(dtype);
+        ASSERT_EQ(std::memcmp(want.steps, got.steps, sizeof want.steps), 0) << isa << " " << dtype_name(dtype);
+      }
+    }
+  }
+}
+
 TEST(CpuKernels, SixteenRowTilesAreTwoEightRowTiles) {
   if (!cpu::select_kernels("avx512-vnni")) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   for (const char* isa : {"avx512-vnni", "avx512-amx"})

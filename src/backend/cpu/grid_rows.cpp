@@ -22,7 +22,7 @@ void grid_rows_q8(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, 
       const int64_t tokens = std::min(kTokens, n_tokens - t0);
       float sums[kTokens][8] = {};
       for (int64_t b = 0; b < blocks; ++b) {
-        for (int r = 0; r < 8; ++r) decode_grid_codes(dtype, group + static_cast<size_t>(8 * b + r) * block_bytes, codes[r]);
+        for (int r = 0; r < 8; ++r) k.decode_grid(dtype, group + static_cast<size_t>(8 * b + r) * block_bytes, codes[r]);
         for (int64_t t = 0; t < tokens; ++t)
           for (int r = 0; r < 8; ++r) sums[t][r] += k.dot_grid_codes(codes[r], x + (t0 + t) * x_stride + 8 * b);
       }

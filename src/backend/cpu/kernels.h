@@ -429,6 +429,9 @@ struct Kernels {
   // eight 32-value activation blocks: the sum over its sixteen 16-value halves h of
   // steps[h] * x[h / 2].d * (the halves' integer dot product). Every table has one.
   float (*dot_grid_codes)(const GridCodes& w, const ActBlockQ8* x);
+  // decode_grid_codes (core/grid_blocks.h), bit for bit: the scalar decoder itself, or
+  // SIMD for some formats. Every table has one.
+  void (*decode_grid)(DType dtype, const void* block, GridCodes& out);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

@@ -30,6 +30,8 @@
 
 namespace dsinfer::cpu {
 
+// grid_decode_avx512.cpp
+void decode_grid_avx512(DType dtype, const void* block, GridCodes& out);
 // weighted_sums_x86.cpp
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                           const float* const* rows, int64_t n_rows, int64_t d);
@@ -1728,6 +1730,7 @@ Kernels avx512_vnni_table() {
   k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;
   k.gemm_iq4_xsx16 = gemm_iq4_xsx16;
   k.dot_grid_codes = dot_grid_codes;
+  k.decode_grid = decode_grid_avx512;
   k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
   k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
   k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;

@@ -388,6 +388,7 @@ const Kernels& generic_kernels() {
     k.gemm_q3_kx8 = gemm_q3_kx8;
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
     k.dot_grid_codes = dot_grid_codes;
+    k.decode_grid = decode_grid_codes;
     return k;
   }();
   return table;

@@ -1010,6 +1010,7 @@ const Kernels& neon_kernels() {
     k.gemm_q3_kx8 = Widening::gemm_low_bit_kx8<BlockQ3_Kx8>;
     k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
     k.dot_grid_codes = dot_grid_codes;
+    k.decode_grid = decode_grid_codes;
     return k;
   }();
   return table;
@@ -1029,6 +1030,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_q3_kx8 = dotprod_gemm_q3_kx8;
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
     k.dot_grid_codes = dot_grid_codes;
+    k.decode_grid = decode_grid_codes;
     return k;
   }();
   return table;
