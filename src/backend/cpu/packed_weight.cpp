@@ -318,6 +318,11 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   pool.parallel_for_dynamic(w.rows() / 8, /*chunks_per_thread=*/8, [&](int, int64_t begin, int64_t end) {
     for (int64_t g = begin; g < end; ++g) {
       uint8_t* out = data + static_cast<size_t>(g) * group_bytes;
+      if (is_grid_format(w.dtype)) {
+        pack_grid_group(static_cast<const uint8_t*>(w.data) + g * 8 * blocks * dtype_block_bytes(w.dtype),
+                        dtype_block_bytes(w.dtype), blocks, out);
+        continue;
+      }
       switch (w.dtype) {
         case DType::kF8E4M3: {
           auto* runs = reinterpret_cast<uint64_t*>(out + 8 * packed->f8_row_bytes());
@@ -364,16 +369,6 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
         case DType::kQ3_K:
           pack_q3_k_group(static_cast<const BlockQ3_K*>(w.data) + g * 8 * blocks, blocks,
                           reinterpret_cast<BlockQ3_Kx8*>(out));
-          break;
-        case DType::kIQ2_XXS:
-        case DType::kIQ2_XS:
-        case DType::kIQ2_S:
-        case DType::kIQ3_XXS:
-        case DType::kIQ3_S:
-        case DType::kIQ1_S:
-        case DType::kIQ1_M:
-          pack_grid_group(static_cast<const uint8_t*>(w.data) + g * 8 * blocks * dtype_block_bytes(w.dtype),
-                          dtype_block_bytes(w.dtype), blocks, out);
           break;
         case DType::kQ5_K:
           pack_q5_k_group(static_cast<const BlockQ5_K*>(w.data) + g * 8 * blocks, blocks,
