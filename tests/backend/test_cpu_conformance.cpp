@@ -902,7 +902,7 @@ void expect_sixteen_rows_are_two_eights(const cpu::Kernels& table, int64_t n_blo
 
 // On every table that has sixteen-row kernels.
 // Every table's decoder gives the scalar decoder's codes and steps (random blocks with a
-// finite scale: every bit pattern of the rest is a valid block).
+// random finite scale, subnormals included: every bit pattern of the rest is valid).
 TEST(CpuKernels, GridDecodersAreTheScalarOne) {
   std::mt19937 rng(41);
   for (const std::string& isa : isas()) {
@@ -912,11 +912,13 @@ TEST(CpuKernels, GridDecodersAreTheScalarOne) {
       std::vector<uint8_t> block(dtype_block_bytes(dtype));
       for (int trial = 0; trial < 64; ++trial) {
         for (auto& byte : block) byte = static_cast<uint8_t>(rng());
-        const uint16_t one = 0x3C00;  // the f16 scale (IQ1_M: its four nibbles, in the scale words' tops)
+        // The f16 scale (IQ1_M: its four nibbles, in the scale words' tops).
+        const auto scale = static_cast<uint16_t>((rng() % 0x7C00) | (rng() % 2 ? 0x8000 : 0));
         if (dtype == DType::kIQ1_M)
-          for (int j = 0; j < 4; ++j) block[48 + 2 * j + 1] = static_cast<uint8_t>((block[48 + 2 * j + 1] & 0x0F) | (((one >> (4 * j)) & 15) << 4));
+          for (int j = 0; j < 4; ++j)
+            block[48 + 2 * j + 1] = static_cast<uint8_t>((block[48 + 2 * j + 1] & 0x0F) | (((scale >> (4 * j)) & 15) << 4));
         else
-          std::memcpy(block.data(), &one, 2);
+          std::memcpy(block.data(), &scale, 2);
         GridCodes want, got;
         decode_grid_codes(dtype, block.data(), want);
         k->decode_grid(dtype, block.data(), got);

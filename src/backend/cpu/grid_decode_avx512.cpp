@@ -1,12 +1,12 @@
-// Kernels::decode_grid for AVX-512: IQ2_XXS and IQ1_S super-blocks (the types of the
-// 1.58-2-bit R1 / V3 / Kimi K2 files' experts) decoded sixty-four codes per register; the
-// other grid formats through the scalar decoder. The codes and steps are the scalar
-// decoder's, bit for bit (checked by the conformance suite).
+// Kernels::decode_grid for AVX-512: IQ2_XXS, IQ2_XS, IQ3_XXS, IQ1_S and IQ1_M super-blocks
+// (the types of the 1.58-2-bit R1 / V3 / Kimi K2 files' experts) decoded sixty-four codes
+// per register; IQ2_S and IQ3_S through the scalar decoder. The codes and steps are the
+// scalar decoder's, bit for bit (checked by the conformance suite).
 //
-// The scalar decoder spends about 13 instructions on each 8-value group. Here the
-// codebook words of eight groups come in one gather, and the signs become a mask
-// register: each group's sign byte is spread over its eight bytes and tested against
-// the byte's own bit.
+// The codebook words of eight groups are loaded one by one and assembled: on the Zen 5
+// this was measured on, a super-block's four 8-word gathers took a third longer than the
+// whole decoder does now. Signs become mask registers: each group's sign byte is spread
+// over its eight bytes and tested against the byte's own bit.
 #if defined(__x86_64__)
 
 #include <immintrin.h>
@@ -14,10 +14,35 @@
 #include "backend/cpu/kernels.h"
 #include "core/grid_codebooks.h"
 
-#define DSINFER_AVX512_GRID __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw")))
+#define DSINFER_AVX512_GRID __attribute__((target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512dq,avx512vnni")))
 
 namespace dsinfer::cpu {
 namespace {
+
+// A super-block in registers: 64 values per register as magnitudes (bytes 0 .. 62) and
+// the mask of the negative ones, and the sixteen steps.
+struct Decoded {
+  __m512i magnitudes[4];
+  __mmask64 minus[4];
+  __m512 steps;
+};
+
+// The codebook words of indices k[0] .. k[7], low to high.
+DSINFER_AVX512_GRID __m512i words8(const uint64_t* words, const int (&k)[8]) {
+  return _mm512_inserti64x4(
+      _mm512_castsi256_si512(_mm256_set_epi64x(static_cast<int64_t>(words[k[3]]), static_cast<int64_t>(words[k[2]]),
+                                               static_cast<int64_t>(words[k[1]]), static_cast<int64_t>(words[k[0]]))),
+      _mm256_set_epi64x(static_cast<int64_t>(words[k[7]]), static_cast<int64_t>(words[k[6]]),
+                        static_cast<int64_t>(words[k[5]]), static_cast<int64_t>(words[k[4]])),
+      1);
+}
+
+// The same for the IQ3 books' four-coordinate words: sixteen points, two per quadword.
+DSINFER_AVX512_GRID __m512i words16(const uint64_t* words, const uint8_t* k) {
+  int64_t pairs[8];
+  for (int i = 0; i < 8; ++i) pairs[i] = static_cast<int64_t>(words[k[2 * i]] | words[k[2 * i + 1]] << 32);
+  return _mm512_loadu_si512(pairs);
+}
 
 // Each dword lane j of `bytes16` (j in [8 half, 8 half + 8)) holds a group's sign byte in
 // its low byte: the mask whose bit 8 (j - 8 half) + i is bit i of that byte.
@@ -31,81 +56,247 @@ DSINFER_AVX512_GRID __mmask64 sign_mask(__m512i bytes16, int half) {
   return _mm512_test_epi8_mask(broadcast, _mm512_set1_epi64(static_cast<int64_t>(0x8040201008040201)));
 }
 
-// The codebook words of groups 8 c .. 8 c + 7 from 32-bit indices (16 per register).
-DSINFER_AVX512_GRID __m512i gather_words(const uint64_t* words, __m512i indices16, int half) {
-  const __m256i eight = half ? _mm512_extracti64x4_epi64(indices16, 1) : _mm512_castsi512_si256(indices16);
-  return _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), 0xFF, eight, words, 8);
+// Seven stored sign bits per dword lane (bits 0-6) with the eighth they imply, the
+// parity of the seven, at bit 7.
+DSINFER_AVX512_GRID __m512i even_signs(__m512i seven) {
+  __m512i parity = _mm512_xor_si512(seven, _mm512_srli_epi32(seven, 4));
+  parity = _mm512_xor_si512(parity, _mm512_srli_epi32(parity, 2));
+  parity = _mm512_xor_si512(parity, _mm512_srli_epi32(parity, 1));
+  return _mm512_or_si512(seven, _mm512_slli_epi32(_mm512_and_si512(parity, _mm512_set1_epi32(1)), 7));
 }
 
-DSINFER_AVX512_GRID void decode_iq2_xxs(const BlockIQ2_XXS& b, GridCodes& out) {
+// Sixteen lanes of 7-bit fields: lane j is bits 7 (j % 4) .. of dword first + j / 4 of
+// `words` (the IQ2_XXS / IQ3_XXS sign words), with their eighth signs.
+DSINFER_AVX512_GRID __m512i signs_of_words(__m512i words, __m512i dword_of_lane) {
+  const __m512i shifts = _mm512_setr_epi32(0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21);
+  return even_signs(_mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(dword_of_lane, words), shifts),
+                                     _mm512_set1_epi32(127)));
+}
+
+// IQ1's codes: 8 * point byte by byte (shifted as 16-bit lanes, the bits a byte pushes
+// into its neighbour masked off), plus one, or minus one under `minus`; kept as their
+// magnitudes and signs.
+DSINFER_AVX512_GRID void set_shifted(__m512i points, __mmask64 minus, Decoded& out, int c) {
+  const __m512i eight = _mm512_and_si512(_mm512_slli_epi16(points, 3), _mm512_set1_epi8(static_cast<char>(0xF8)));
+  const __m512i shift = _mm512_mask_blend_epi8(minus, _mm512_set1_epi8(1), _mm512_set1_epi8(-1));
+  const __m512i codes = _mm512_add_epi8(eight, shift);
+  out.magnitudes[c] = _mm512_abs_epi8(codes);
+  out.minus[c] = _mm512_movepi8_mask(codes);
+}
+
+// The steps (GridCodes::steps) of the scalar decoder in its order of operations, from
+// sixteen integer multipliers m: (d * (0.5 + m)) * unit, or (d * (2 m + 1)) * unit.
+DSINFER_AVX512_GRID __m512 half_steps(uint16_t d16, __m512i m, float unit) {
+  const __m512 plus_half = _mm512_add_ps(_mm512_set1_ps(0.5f), _mm512_cvtepi32_ps(m));
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(d16)), plus_half), _mm512_set1_ps(unit));
+}
+DSINFER_AVX512_GRID __m512 odd_steps(uint16_t d16, __m512i m, float unit) {
+  const __m512 odd = _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_add_epi32(m, m), _mm512_set1_epi32(1)));
+  return _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(d16)), odd), _mm512_set1_ps(unit));
+}
+
+// Lane h of sixteen: dword h / 2 (a multiplier per 32 values repeated for both halves).
+DSINFER_AVX512_GRID __m512i per_pair(__m512i v) {
+  return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), v);
+}
+
+DSINFER_AVX512_GRID Decoded decode_iq2_xxs(const BlockIQ2_XXS& b) {
+  Decoded out;
   const uint64_t* grid = codebook_points(Codebook::kIQ2XXS).words;
   // Dword 2 ib: the points of sub-block ib's four groups (a byte each); 2 ib + 1: their
-  // seven sign bits each (group l at bit 7 l), and the scale.
+  // seven sign bits each (group l at bit 7 l), and the scale in bits 28-31.
   const __m512i words = _mm512_loadu_si512(b.qs);
-  const __m512i points = _mm512_permutexvar_epi32(
-      _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15), words);
-  const __m512i index[2] = {_mm512_cvtepu8_epi32(_mm512_castsi512_si128(points)),
-                            _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(points, 1))};
-  const __m512i shifts = _mm512_setr_epi32(0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21, 0, 7, 14, 21);
-  __m512i signs[2];
+  const auto* q = reinterpret_cast<const uint8_t*>(b.qs);
   for (int h = 0; h < 2; ++h) {
-    const __m512i word_of_group = _mm512_add_epi32(
-        _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7), _mm512_set1_epi32(8 * h));
-    const __m512i seven = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(word_of_group, words), shifts),
-                                           _mm512_set1_epi32(127));
-    // The eighth sign: the parity of the seven, folded into bit 0.
-    __m512i parity = _mm512_xor_si512(seven, _mm512_srli_epi32(seven, 4));
-    parity = _mm512_xor_si512(parity, _mm512_srli_epi32(parity, 2));
-    parity = _mm512_xor_si512(parity, _mm512_srli_epi32(parity, 1));
-    signs[h] = _mm512_or_si512(seven, _mm512_slli_epi32(_mm512_and_si512(parity, _mm512_set1_epi32(1)), 7));
+    const __m512i signs = signs_of_words(
+        words, _mm512_add_epi32(_mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7),
+                                _mm512_set1_epi32(8 * h)));
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* p = q + 32 * h + 16 * half;
+      const __m512i magnitudes = words8(grid, {p[0], p[1], p[2], p[3], p[8], p[9], p[10], p[11]});
+      out.magnitudes[2 * h + half] = magnitudes;
+      out.minus[2 * h + half] = sign_mask(signs, half);
+    }
   }
-  for (int c = 0; c < 4; ++c) {
-    const __m512i magnitudes = gather_words(grid, index[c / 2], c % 2);
-    const __m512i codes =
-        _mm512_mask_sub_epi8(magnitudes, sign_mask(signs[c / 2], c % 2), _mm512_setzero_si512(), magnitudes);
-    _mm512_storeu_si512(out.codes + 64 * c, codes);
-  }
-  decode_grid_steps(DType::kIQ2_XXS, &b, out.steps);
+  const __m512i scales = _mm512_srli_epi32(
+      _mm512_permutexvar_epi32(_mm512_setr_epi32(1, 1, 3, 3, 5, 5, 7, 7, 9, 9, 11, 11, 13, 13, 15, 15), words), 28);
+  out.steps = half_steps(b.d, scales, 0.25f);
+  return out;
 }
 
-DSINFER_AVX512_GRID void decode_iq1_s(const BlockIQ1_S& b, GridCodes& out) {
+DSINFER_AVX512_GRID Decoded decode_iq2_xs(const BlockIQ2_XS& b) {
+  Decoded out;
+  const uint64_t* grid = codebook_points(Codebook::kIQ2XS).words;
+  // Group g: its point in bits 0-8 of qs[g], its seven signs in bits 9-15.
+  for (int h = 0; h < 2; ++h) {
+    const __m512i qs = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 16 * h)));
+    const __m512i signs = even_signs(_mm512_srli_epi32(qs, 9));
+    for (int half = 0; half < 2; ++half) {
+      const uint16_t* p = b.qs + 16 * h + 8 * half;
+      const __m512i magnitudes = words8(grid, {p[0] & 511, p[1] & 511, p[2] & 511, p[3] & 511, p[4] & 511,
+                                               p[5] & 511, p[6] & 511, p[7] & 511});
+      out.magnitudes[2 * h + half] = magnitudes;
+      out.minus[2 * h + half] = sign_mask(signs, half);
+    }
+  }
+  // Half h: nibble h % 2 of scales[h / 2].
+  const __m512i scales = per_pair(_mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales))));
+  const __m512i nibbles = _mm512_and_si512(
+      _mm512_srlv_epi32(scales, _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4)),
+      _mm512_set1_epi32(15));
+  out.steps = half_steps(b.d, nibbles, 0.25f);
+  return out;
+}
+
+DSINFER_AVX512_GRID Decoded decode_iq3_xxs(const BlockIQ3_XXS& b) {
+  Decoded out;
+  const uint64_t* grid = codebook_points(Codebook::kIQ3XXS).words;
+  // qs[0 .. 63]: a point of four values per byte; dword ib after them: sub-block ib's
+  // seven sign bits per group of eight (group l at bit 7 l) and its scale in bits 28-31.
+  const __m512i words = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 64)));
+  for (int h = 0; h < 2; ++h) {
+    const __m512i signs = signs_of_words(
+        words, _mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                _mm512_set1_epi32(4 * h)));
+    for (int half = 0; half < 2; ++half) {
+      const int c = 2 * h + half;
+      out.magnitudes[c] = words16(grid, b.qs + 16 * c);
+      out.minus[c] = sign_mask(signs, half);
+    }
+  }
+  out.steps = half_steps(b.d, _mm512_srli_epi32(per_pair(words), 28), 0.5f);
+  return out;
+}
+
+DSINFER_AVX512_GRID Decoded decode_iq1_s(const BlockIQ1_S& b) {
+  Decoded out;
   const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
-  // Group 4 ib + l: low eight bits qs[4 ib + l], high three bits 3 l of qh[ib].
+  // Group 4 ib + l: low eight bits qs[4 ib + l], high three bits 3 l of qh[ib]; bit 15 of
+  // qh[ib] the sign of the sub-block's shift, bits 12-14 its scale.
+  // The points' indices worked out in vector registers and read back one by one.
   const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
-  const __m512i qh = _mm512_zextsi256_si512(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh))));
-  const __m512i shifts = _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9);
-  __m512i index[2];
+  const __m512i qh16 = _mm512_zextsi256_si512(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh))));
+  alignas(64) int index[32];
   for (int h = 0; h < 2; ++h) {
     const __m512i word_of_group = _mm512_add_epi32(
         _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), _mm512_set1_epi32(4 * h));
-    const __m512i high = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(word_of_group, qh), shifts),
-                                          _mm512_set1_epi32(7));
+    const __m512i high = _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_permutexvar_epi32(word_of_group, qh16),
+                          _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)),
+        _mm512_set1_epi32(7));
     const __m512i low16 = _mm512_cvtepu8_epi32(h ? _mm256_extracti128_si256(low, 1) : _mm256_castsi256_si128(low));
-    index[h] = _mm512_or_si512(low16, _mm512_slli_epi32(high, 8));
+    _mm512_store_si512(index + 16 * h, _mm512_or_si512(low16, _mm512_slli_epi32(high, 8)));
   }
-  const __m512i minus_one = _mm512_set1_epi8(-1), one = _mm512_set1_epi8(1);
   for (int c = 0; c < 4; ++c) {
-    const __m512i points = gather_words(grid, index[c / 2], c % 2);
-    // 8 * point byte by byte: shifted as 16-bit lanes, the bits a byte pushes into its
-    // neighbour masked off.
-    const __m512i eight = _mm512_and_si512(_mm512_slli_epi16(points, 3), _mm512_set1_epi8(static_cast<char>(0xF8)));
-    // Sub-blocks 2c and 2c + 1: their shift's sign (bit 15 of qh) for 32 bytes each.
+    const int* k = index + 8 * c;
     const uint64_t minus = (b.qh[2 * c] & 0x8000 ? 0x00000000FFFFFFFFull : 0) |
                            (b.qh[2 * c + 1] & 0x8000 ? 0xFFFFFFFF00000000ull : 0);
-    const __m512i shift = _mm512_mask_blend_epi8(_cvtu64_mask64(minus), one, minus_one);
-    _mm512_storeu_si512(out.codes + 64 * c, _mm512_add_epi8(eight, shift));
+    set_shifted(words8(grid, {k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]}), _cvtu64_mask64(minus), out, c);
   }
-  decode_grid_steps(DType::kIQ1_S, &b, out.steps);
+  out.steps = odd_steps(b.d, _mm512_and_si512(_mm512_srli_epi32(per_pair(qh16), 12), _mm512_set1_epi32(7)), 0.125f);
+  return out;
+}
+
+DSINFER_AVX512_GRID Decoded decode_iq1_m(const BlockIQ1_M& b) {
+  Decoded out;
+  const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
+  // Group g: low eight bits qs[g], then nibble g % 2 of qh[g / 2]: three high bits of the
+  // point and the sign of the group's own shift.
+  const __m512i qh = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
+  for (int c = 0; c < 4; ++c) {
+    int k[8];
+    for (int g = 0; g < 8; ++g) k[g] = b.qs[8 * c + g] | ((b.qh[4 * c + g / 2] >> (4 * (g % 2))) & 7) << 8;
+    // 128-bit lane L holds groups 8 c + 2 L and 8 c + 2 L + 1: byte 4 c + L of qh in all
+    // its bytes, tested at bit 3 for the first group's eight and bit 7 for the second's.
+    const __m512i spread = _mm512_shuffle_epi8(
+        qh, _mm512_add_epi8(_mm512_set_epi32(0x03030303, 0x03030303, 0x03030303, 0x03030303, 0x02020202, 0x02020202,
+                                             0x02020202, 0x02020202, 0x01010101, 0x01010101, 0x01010101, 0x01010101,
+                                             0, 0, 0, 0),
+                            _mm512_set1_epi8(static_cast<char>(4 * c))));
+    const __mmask64 minus = _mm512_test_epi8_mask(spread, _mm512_set4_epi32(static_cast<int>(0x80808080), static_cast<int>(0x80808080), 0x08080808, 0x08080808));
+    set_shifted(words8(grid, k), minus, out, c);
+  }
+  // The f16 scale in the top nibbles of the four scale words; half h's multiplier in bits
+  // 3 (h % 4) of word h / 4.
+  const uint16_t d16 = static_cast<uint16_t>((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0) |
+                                             ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
+  const __m512i words = _mm512_permutexvar_epi32(
+      _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+      _mm512_zextsi128_si512(_mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales)))));
+  const __m512i m = _mm512_and_si512(
+      _mm512_srlv_epi32(words, _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)), _mm512_set1_epi32(7));
+  out.steps = odd_steps(d16, m, 0.125f);
+  return out;
+}
+
+// Calls f with the format's decoder (a Decoded from a block's bytes); false where this
+// file has none for dtype.
+template <class F>
+DSINFER_AVX512_GRID bool with_decoder(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::kIQ2_XXS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq2_xxs(*reinterpret_cast<const BlockIQ2_XXS*>(p)); }); return true;
+    case DType::kIQ2_XS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq2_xs(*reinterpret_cast<const BlockIQ2_XS*>(p)); }); return true;
+    case DType::kIQ3_XXS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq3_xxs(*reinterpret_cast<const BlockIQ3_XXS*>(p)); }); return true;
+    case DType::kIQ1_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1_s(*reinterpret_cast<const BlockIQ1_S*>(p)); }); return true;
+    case DType::kIQ1_M: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1_m(*reinterpret_cast<const BlockIQ1_M*>(p)); }); return true;
+    default: return false;
+  }
+}
+
+// One token against a group's eight rows, each super-block decoded into registers and
+// multiplied there: the magnitudes (VPDPBUSD's unsigned side) against the activations
+// negated under the signs. The integer dots are those of Kernels::dot_grid_rows, and so
+// are the float operations and their order.
+template <class Decode>
+DSINFER_AVX512_GRID void one_token_rows(Decode decode, const uint8_t* group, size_t block_bytes, int64_t blocks,
+                                        const ActBlockQ8* x, float* acc) {
+  const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  __m512 totals[8];
+  for (int r = 0; r < 8; ++r) totals[r] = _mm512_loadu_ps(acc + 16 * r);
+  for (int64_t b = 0; b < blocks; ++b) {
+    const ActBlockQ8* xb = x + 8 * b;
+    __m512i q[4];
+    __m512 scales[4];
+    for (int i = 0; i < 4; ++i) {
+      q[i] = _mm512_inserti64x4(
+          _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * i].qs))),
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[2 * i + 1].qs)), 1);
+      scales[i] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(xb[2 * i].d)),
+                                                      _mm256_castps_pd(_mm256_set1_ps(xb[2 * i + 1].d)), 1));
+    }
+    for (int r = 0; r < 8; ++r) {
+      const Decoded d = decode(group + static_cast<size_t>(8 * b + r) * block_bytes);
+      __m512 sums;
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {
+        const __m512i signed_q = _mm512_mask_sub_epi8(q[i], d.minus[i], _mm512_setzero_si512(), q[i]);
+        const __m512 products = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), d.magnitudes[i], signed_q));
+        const __m512 factors =
+            _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_add_epi32(quarter, _mm512_set1_epi32(4 * i)), d.steps), scales[i]);
+        sums = i == 0 ? _mm512_mul_ps(products, factors) : _mm512_fmadd_ps(products, factors, sums);
+      }
+      totals[r] = _mm512_add_ps(totals[r], sums);
+    }
+  }
+  for (int r = 0; r < 8; ++r) _mm512_storeu_ps(acc + 16 * r, totals[r]);
 }
 
 }  // namespace
 
-void decode_grid_avx512(DType dtype, const void* block, GridCodes& out) {
-  switch (dtype) {
-    case DType::kIQ2_XXS: return decode_iq2_xxs(*static_cast<const BlockIQ2_XXS*>(block), out);
-    case DType::kIQ1_S: return decode_iq1_s(*static_cast<const BlockIQ1_S*>(block), out);
-    default: return decode_grid_codes(dtype, block, out);
-  }
+DSINFER_AVX512_GRID void decode_grid_avx512(DType dtype, const void* block, GridCodes& out) {
+  const bool decoded = with_decoder(dtype, [&](auto decode) DSINFER_AVX512_GRID {
+    const Decoded d = decode(static_cast<const uint8_t*>(block));
+    for (int c = 0; c < 4; ++c)
+      _mm512_storeu_si512(out.codes + 64 * c,
+                          _mm512_mask_sub_epi8(d.magnitudes[c], d.minus[c], _mm512_setzero_si512(), d.magnitudes[c]));
+    _mm512_storeu_ps(out.steps, d.steps);
+  });
+  if (!decoded) decode_grid_codes(dtype, block, out);
+}
+
+DSINFER_AVX512_GRID bool grid_rows_one_token_avx512(DType dtype, const uint8_t* group, int64_t blocks, const ActBlockQ8* x,
+                                                    float* acc) {
+  return with_decoder(dtype, [&](auto decode) DSINFER_AVX512_GRID { one_token_rows(decode, group, dtype_block_bytes(dtype), blocks, x, acc); });
 }
 
 }  // namespace dsinfer::cpu

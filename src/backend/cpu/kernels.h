@@ -133,7 +133,7 @@ struct BlockQ3_Kx8 {
 // bytes, eight rows per super-block column: block column b's eight blocks one after
 // another, so the kernels stream one place per group. Their codes come from codebooks,
 // so no interleaving lets a vector load serve eight rows: each block is decoded to int8
-// codes (decode_grid_codes) once per group of tokens and multiplied by dot_grid_codes.
+// codes (decode_grid_codes) once per group of tokens and multiplied by dot_grid_rows.
 
 // FP4 E2M1 (V4's routed experts), eight rows interleaved per 32-value block: each row's
 // UE8M0 scale exponent (scale 2^(e - 127); code 0 is read as scale 0, see PackedWeight)
@@ -425,13 +425,22 @@ struct Kernels {
                        float* out, int64_t out_stride);
   void (*gemm_iq4_xsx16)(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                          int n_tokens, float* out, int64_t out_stride);
-  // One super-block of a grid format decoded to codes (core/grid_blocks.h) against its
-  // eight 32-value activation blocks: the sum over its sixteen 16-value halves h of
-  // steps[h] * x[h / 2].d * (the halves' integer dot product). Every table has one.
-  float (*dot_grid_codes)(const GridCodes& w, const ActBlockQ8* x);
+  // Eight rows' super-blocks of a grid format decoded to codes (codes[r], see
+  // core/grid_blocks.h) against n_tokens tokens' eight 32-value activation blocks (token
+  // t's at x + t * x_stride). Lane j of a super-block is its values 4j .. 4j+3, with the
+  // factor steps[j / 4] * x[j / 8].d; for each token and row, lane k of the 16 sums
+  // acc[16 (8 t + r) + k] gains sum_i (integer dot of lane 16 i + k) * factor, i = 0 .. 3,
+  // the first a multiply and the others fused multiply-adds in order. Every table has one;
+  // the x86 tables give the same bits.
+  void (*dot_grid_rows)(const GridCodes codes[8], const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* acc);
   // decode_grid_codes (core/grid_blocks.h), bit for bit: the scalar decoder itself, or
   // SIMD for some formats. Every table has one.
   void (*decode_grid)(DType dtype, const void* block, GridCodes& out);
+  // One token against a group of a packed grid weight (its `blocks` block columns from
+  // `group`, x that token's blocks): acc gains what decode_grid and dot_grid_rows would
+  // add, bit for bit, without the codes leaving registers. False (acc untouched) for the
+  // formats a table has no such path for; null in most tables.
+  bool (*grid_rows_one_token)(DType dtype, const uint8_t* group, int64_t blocks, const ActBlockQ8* x, float* acc);
 };
 
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the

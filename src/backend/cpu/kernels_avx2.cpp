@@ -839,22 +839,45 @@ void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_st
 // attention_tiles_avx2.cpp
 namespace {
 
-// Per 32-value block: |codes| times the activations with the codes' signs (unsigned by
-// signed bytes; |code| <= 62, so no pair of products saturates 16 bits), the pairs summed
-// into four 32-bit sums per half, each half's sums times its step and the block's scale,
-// even and odd blocks in two sums: the AVX-512 dot's lanes, so both give the same bits.
-DSINFER_AVX2 float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
-  const __m256i ones = _mm256_set1_epi16(1);
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int b = 0; b < 8; ++b) {
-    const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.codes + 32 * b));
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs));
-    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(codes, codes), _mm256_sign_epi8(q, codes));
-    const __m256i sums = _mm256_madd_epi16(pairs, ones);
-    const __m256 steps = _mm256_set_m128(_mm_set1_ps(w.steps[2 * b + 1]), _mm_set1_ps(w.steps[2 * b]));
-    acc[b % 2] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(steps, _mm256_set1_ps(x[b].d)), acc[b % 2]);
+// Kernels::dot_grid_rows per 32-value block: the activations made unsigned (x + 128) by
+// the signed codes (|code| <= 62, so no pair of products saturates 16 bits), each lane of
+// four starting from -128 times its codes; rows in two sets of four, even and odd blocks
+// in two sums each: the AVX-512 kernel's lanes, so both give the same bits.
+DSINFER_AVX2 void dot_grid_rows(const GridCodes codes[8], const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                                float* acc) {
+  const __m256i high_bit = _mm256_set1_epi8(static_cast<char>(0x80)), ones = _mm256_set1_epi16(1);
+  __m256i bias[8][8];
+  __m256 lane_steps[8][8];
+  for (int r = 0; r < 8; ++r)
+    for (int b = 0; b < 8; ++b) {
+      const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes[r].codes + 32 * b));
+      bias[r][b] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_madd_epi16(_mm256_maddubs_epi16(high_bit, c), ones));
+      lane_steps[r][b] = _mm256_set_m128(_mm_set1_ps(codes[r].steps[2 * b + 1]), _mm_set1_ps(codes[r].steps[2 * b]));
+    }
+  for (int t = 0; t < n_tokens; ++t) {
+    const ActBlockQ8* xt = x + t * x_stride;
+    for (int r0 = 0; r0 < 8; r0 += 4) {
+      __m256 sums[4][2];
+#pragma GCC unroll 8
+      for (int b = 0; b < 8; ++b) {
+        const __m256i q =
+            _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[b].qs)), high_bit);
+        const __m256 scale = _mm256_set1_ps(xt[b].d);
+#pragma GCC unroll 4
+        for (int r = 0; r < 4; ++r) {
+          const __m256i c = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes[r0 + r].codes + 32 * b));
+          const __m256i dots = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, c), ones), bias[r0 + r][b]);
+          const __m256 products = _mm256_cvtepi32_ps(dots), factors = _mm256_mul_ps(lane_steps[r0 + r][b], scale);
+          sums[r][b % 2] = b < 2 ? _mm256_mul_ps(products, factors) : _mm256_fmadd_ps(products, factors, sums[r][b % 2]);
+        }
+      }
+      for (int r = 0; r < 4; ++r)
+        for (int h = 0; h < 2; ++h) {
+          float* a = acc + 16 * (8 * t + r0 + r) + 8 * h;
+          _mm256_storeu_ps(a, _mm256_add_ps(_mm256_loadu_ps(a), sums[r][h]));
+        }
+    }
   }
-  return hsum(_mm256_add_ps(acc[0], acc[1]));
 }
 
 }  // namespace
@@ -886,7 +909,7 @@ const Kernels& avx2_kernels() {
     k.gemm_q2_kx8 = gemm_low_bit_kx8<BlockQ2_Kx8>;
     k.gemm_q3_kx8 = gemm_low_bit_kx8<BlockQ3_Kx8>;
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
-    k.dot_grid_codes = dot_grid_codes;
+    k.dot_grid_rows = dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     return k;
   }();

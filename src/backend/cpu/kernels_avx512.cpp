@@ -32,6 +32,7 @@ namespace dsinfer::cpu {
 
 // grid_decode_avx512.cpp
 void decode_grid_avx512(DType dtype, const void* block, GridCodes& out);
+bool grid_rows_one_token_avx512(DType dtype, const uint8_t* group, int64_t blocks, const ActBlockQ8* x, float* acc);
 // weighted_sums_x86.cpp
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                           const float* const* rows, int64_t n_rows, int64_t d);
@@ -1678,28 +1679,45 @@ DSINFER_AVX512_VNNI void dot_four_rows_bf16(const uint16_t* const w[4], const fl
   dot_rows_bf16<4>(w, x, n, out);
 }
 
-// Kernels::dot_grid_codes two 32-value blocks per step: |codes| against the activations
-// negated where the codes are (VPDPBUSD; |code| <= 62, and int8 activations stop at
-// +-127, so negating never wraps), sixteen sums of four products, lanes 4h .. 4h+3 for
-// the step's half h; each lane times its half's step and its block's scale. The low and
-// high halves of the sum are the AVX2 dot's even- and odd-block sums: the same bits.
-DSINFER_AVX512_VNNI float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
-  const __m512 steps = _mm512_loadu_ps(w.steps);
+// Kernels::dot_grid_rows, two 32-value blocks per step: the activations made unsigned
+// (x + 128, VPDPBUSD's unsigned side) against the signed codes, each lane starting from
+// -128 times its four codes so that it ends at the codes' dot with x. Lanes 0-7 of a step
+// are the AVX2 kernel's even block and 8-15 its odd one: the same bits.
+DSINFER_AVX512_VNNI void dot_grid_rows(const GridCodes codes[8], const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                                       float* acc) {
+  const __m512i high_bit = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-  __m512 acc = _mm512_setzero_ps();
-  for (int b = 0; b < 8; b += 2) {
-    const __m512i codes = _mm512_loadu_si512(w.codes + 32 * b);
-    const __m512i q = _mm512_inserti64x4(
-        _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs))),
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs)), 1);
-    const __m512i signed_q = _mm512_mask_sub_epi8(q, _mm512_movepi8_mask(codes), _mm512_setzero_si512(), q);
-    const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(codes), signed_q);
-    const __m512 half_steps = _mm512_permutexvar_ps(_mm512_add_epi32(quarter, _mm512_set1_epi32(2 * b)), steps);
-    const __m512 scales = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(x[b].d)),
-                                                             _mm256_castps_pd(_mm256_set1_ps(x[b + 1].d)), 1));
-    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(half_steps, scales), acc);
+  __m512i bias[8][4];
+  __m512 lane_steps[8][4];
+  for (int r = 0; r < 8; ++r) {
+    const __m512 steps = _mm512_loadu_ps(codes[r].steps);
+    for (int i = 0; i < 4; ++i) {
+      const __m512i c = _mm512_loadu_si512(codes[r].codes + 64 * i);
+      bias[r][i] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), high_bit, c));
+      lane_steps[r][i] = _mm512_permutexvar_ps(_mm512_add_epi32(quarter, _mm512_set1_epi32(4 * i)), steps);
+    }
   }
-  return hsum(_mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1))));
+  for (int t = 0; t < n_tokens; ++t) {
+    const ActBlockQ8* xt = x + t * x_stride;
+    __m512 sums[8];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      const __m512i q = _mm512_xor_si512(
+          _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[2 * i].qs))),
+                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xt[2 * i + 1].qs)), 1),
+          high_bit);
+      const __m512 scales = _mm512_castpd_ps(_mm512_insertf64x4(
+          _mm512_castps_pd(_mm512_set1_ps(xt[2 * i].d)), _mm256_castps_pd(_mm256_set1_ps(xt[2 * i + 1].d)), 1));
+#pragma GCC unroll 8
+      for (int r = 0; r < 8; ++r) {
+        const __m512i dots = _mm512_dpbusd_epi32(bias[r][i], q, _mm512_loadu_si512(codes[r].codes + 64 * i));
+        const __m512 products = _mm512_cvtepi32_ps(dots), factors = _mm512_mul_ps(lane_steps[r][i], scales);
+        sums[r] = i == 0 ? _mm512_mul_ps(products, factors) : _mm512_fmadd_ps(products, factors, sums[r]);
+      }
+    }
+    float* a = acc + 128 * t;
+    for (int r = 0; r < 8; ++r) _mm512_storeu_ps(a + 16 * r, _mm512_add_ps(_mm512_loadu_ps(a + 16 * r), sums[r]));
+  }
 }
 
 // The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream).
@@ -1729,8 +1747,9 @@ Kernels avx512_vnni_table() {
   k.gemm_q2_kx16 = gemm_low_bit_kx16<BlockQ2_Kx8>;
   k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;
   k.gemm_iq4_xsx16 = gemm_iq4_xsx16;
-  k.dot_grid_codes = dot_grid_codes;
+  k.dot_grid_rows = dot_grid_rows;
   k.decode_grid = decode_grid_avx512;
+  k.grid_rows_one_token = grid_rows_one_token_avx512;
   k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
   k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
   k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;

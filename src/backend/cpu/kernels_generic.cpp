@@ -363,15 +363,22 @@ void quantize_act_q8x3(const float* x, ActBlockQ8x3* out, int64_t n) {
   }
 }
 
-float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
-  float sum = 0.0f;
-  for (int h = 0; h < 16; ++h) {
-    const int8_t* q = x[h / 2].qs + 16 * (h % 2);
-    int32_t dot = 0;
-    for (int i = 0; i < 16; ++i) dot += w.codes[16 * h + i] * q[i];
-    sum += w.steps[h] * x[h / 2].d * static_cast<float>(dot);
-  }
-  return sum;
+// Kernels::dot_grid_rows as its contract reads, lane by lane.
+void dot_grid_rows(const GridCodes codes[8], const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* acc) {
+  for (int t = 0; t < n_tokens; ++t)
+    for (int r = 0; r < 8; ++r) {
+      float sums[16];
+      for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 16; ++k) {
+          const int j = 16 * i + k;
+          const ActBlockQ8& xb = x[t * x_stride + j / 8];
+          int32_t dot = 0;
+          for (int m = 0; m < 4; ++m) dot += codes[r].codes[4 * j + m] * xb.qs[(4 * j + m) % 32];
+          const float product = static_cast<float>(dot), factor = codes[r].steps[j / 4] * xb.d;
+          sums[k] = i == 0 ? product * factor : std::fma(product, factor, sums[k]);
+        }
+      for (int k = 0; k < 16; ++k) acc[16 * (8 * t + r) + k] += sums[k];
+    }
 }
 
 const Kernels& generic_kernels() {
@@ -387,7 +394,7 @@ const Kernels& generic_kernels() {
     k.gemm_q2_kx8 = gemm_q2_kx8;
     k.gemm_q3_kx8 = gemm_q3_kx8;
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
-    k.dot_grid_codes = dot_grid_codes;
+    k.dot_grid_rows = dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     return k;
   }();

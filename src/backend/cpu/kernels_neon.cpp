@@ -136,6 +136,10 @@ void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, f
 // of the float result); the float work after that is shared.
 
 struct WideningInt8 {
+  // Lane j: the sum of products 4j .. 4j+3.
+  static int32x4_t dot_lanes(int8x16_t a, int8x16_t b) {
+    return vpaddq_s32(vpaddlq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b))), vpaddlq_s16(vmull_high_s8(a, b)));
+  }
   static int32x4_t dot32(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
     // Products fit int16 (|-128 * -128| included); pairwise adds widen them to int32.
     int32x4_t acc = vpaddlq_s16(vmull_s8(vget_low_s8(a0), vget_low_s8(b0)));
@@ -204,6 +208,7 @@ struct WideningInt8 {
 // the DSINFER_DOTPROD entry points the compiler inlines this too (checked: the entry
 // points contain sdot and no call).
 struct DotprodInt8 {
+  DSINFER_DOTPROD static int32x4_t dot_lanes(int8x16_t a, int8x16_t b) { return vdotq_s32(vdupq_n_s32(0), a, b); }
   DSINFER_DOTPROD static int32x4_t dot32(int8x16_t a0, int8x16_t b0, int8x16_t a1, int8x16_t b1) {
     return vdotq_s32(vdotq_s32(vdupq_n_s32(0), a0, b0), a1, b1);
   }
@@ -779,6 +784,24 @@ struct IntKernels {
     });
   }
   // gemm_q4_kx8 (Unit = Q4KUnit), gemm_q5_kx8 (Q5KUnit) and gemm_q6_kx8 (Q6KUnit).
+  // Kernels::dot_grid_rows: the contract's lanes four at a time.
+  [[gnu::always_inline]] static void dot_grid_rows(const GridCodes codes[8], const ActBlockQ8* x, int64_t x_stride,
+                                                   int n_tokens, float* acc) {
+    for (int t = 0; t < n_tokens; ++t)
+      for (int r = 0; r < 8; ++r) {
+        float32x4_t sums[4];
+        for (int i = 0; i < 4; ++i)
+          for (int u = 0; u < 4; ++u) {
+            // Values 64 i + 16 u ..: block 2 i + u / 2, lanes 16 i + 4 u .. with step 4 i + u.
+            const ActBlockQ8& xb = x[t * x_stride + 2 * i + u / 2];
+            const int32x4_t dots = Int8::dot_lanes(vld1q_s8(codes[r].codes + 64 * i + 16 * u), vld1q_s8(xb.qs + 16 * (u % 2)));
+            const float32x4_t products = vcvtq_f32_s32(dots), factors = vdupq_n_f32(codes[r].steps[4 * i + u] * xb.d);
+            sums[u] = i == 0 ? vmulq_f32(products, factors) : vfmaq_f32(sums[u], products, factors);
+          }
+        float* a = acc + 16 * (8 * t + r);
+        for (int u = 0; u < 4; ++u) vst1q_f32(a + 4 * u, vaddq_f32(vld1q_f32(a + 4 * u), sums[u]));
+      }
+  }
   template <class Unit>
   [[gnu::always_inline]] static void gemm_kx8(const typename Unit::Block* w, int64_t n_blocks, const ActBlockQ8* x,
                                               int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
@@ -845,6 +868,10 @@ DSINFER_DOTPROD void dotprod_gemm_q2_kx8(const BlockQ2_Kx8* w, int64_t n_blocks,
 DSINFER_DOTPROD void dotprod_gemm_q3_kx8(const BlockQ3_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
   Dotprod::gemm_low_bit_kx8(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+}
+DSINFER_DOTPROD void dotprod_dot_grid_rows(const GridCodes codes[8], const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                                           float* acc) {
+  Dotprod::dot_grid_rows(codes, x, x_stride, n_tokens, acc);
 }
 DSINFER_DOTPROD void dotprod_gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, int n_tokens, float* out, int64_t out_stride) {
@@ -964,19 +991,6 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
     }
 }
 
-// Per 16-value half: the codes times the activations widened to 16 bits (|code| <= 62, so
-// a pair of products fits), summed across into one 32-bit sum; the same in both tables.
-float dot_grid_codes(const GridCodes& w, const ActBlockQ8* x) {
-  float sum = 0.0f;
-  for (int h = 0; h < 16; ++h) {
-    const int8x16_t codes = vld1q_s8(w.codes + 16 * h);
-    const int8x16_t q = vld1q_s8(x[h / 2].qs + 16 * (h % 2));
-    const int16x8_t pairs = vmlal_s8(vmull_s8(vget_low_s8(codes), vget_low_s8(q)), vget_high_s8(codes), vget_high_s8(q));
-    sum += w.steps[h] * x[h / 2].d * static_cast<float>(vaddlvq_s16(pairs));
-  }
-  return sum;
-}
-
 }  // namespace
 
 const Kernels& neon_kernels() {
@@ -1009,7 +1023,7 @@ const Kernels& neon_kernels() {
     k.gemm_q2_kx8 = Widening::gemm_low_bit_kx8<BlockQ2_Kx8>;
     k.gemm_q3_kx8 = Widening::gemm_low_bit_kx8<BlockQ3_Kx8>;
     k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
-    k.dot_grid_codes = dot_grid_codes;
+    k.dot_grid_rows = Widening::dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     return k;
   }();
@@ -1029,7 +1043,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_q2_kx8 = dotprod_gemm_q2_kx8;
     k.gemm_q3_kx8 = dotprod_gemm_q3_kx8;
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
-    k.dot_grid_codes = dot_grid_codes;
+    k.dot_grid_rows = dotprod_dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     return k;
   }();

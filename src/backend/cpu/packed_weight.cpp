@@ -288,7 +288,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kIQ4_XS && kernels.gemm_iq4_xsx8) block_bytes = sizeof(BlockIQ4_XSx8);
   if (w.dtype == DType::kQ2_K && kernels.gemm_q2_kx8) block_bytes = sizeof(BlockQ2_Kx8);
   if (w.dtype == DType::kQ3_K && kernels.gemm_q3_kx8) block_bytes = sizeof(BlockQ3_Kx8);
-  if (is_grid_format(w.dtype) && kernels.dot_grid_codes) block_bytes = 8 * dtype_block_bytes(w.dtype);
+  if (is_grid_format(w.dtype) && kernels.dot_grid_rows) block_bytes = 8 * dtype_block_bytes(w.dtype);
   const bool fp4 = w.dtype == DType::kFP4E2M1;
   if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
       w.cols() % 32 == 0)
