@@ -133,7 +133,8 @@ struct BlockQ3_Kx8 {
 // bytes, eight rows per super-block column: block column b's eight blocks one after
 // another, so the kernels stream one place per group. Their codes come from codebooks,
 // so no interleaving lets a vector load serve eight rows: each block is decoded to int8
-// codes (decode_grid_codes) once per group of tokens and multiplied by dot_grid_rows.
+// codes (decode_grid_codes) once per group of tokens and multiplied by dot_grid_rows,
+// or, for one token, decoded and multiplied in registers (grid_rows_one_token).
 
 // FP4 E2M1 (V4's routed experts), eight rows interleaved per 32-value block: each row's
 // UE8M0 scale exponent (scale 2^(e - 127); code 0 is read as scale 0, see PackedWeight)
