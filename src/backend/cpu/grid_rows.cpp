@@ -24,19 +24,18 @@ void grid_rows_q8(const Kernels& k, const PackedWeight& w, const ActBlockQ8* x, 
   const DType dtype = w.source_dtype();
   const size_t block_bytes = dtype_block_bytes(dtype);
   const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
-  // The eight rows' codes of a block column are all decoded before the first product: the
-  // scalar decoder writes eight bytes at a time and the products load 32 or 64, which
-  // cannot take their bytes from stores still in flight.
   GridCodes codes[8];
   alignas(64) float acc[kTokens * 8 * 16];
+  bool one_token = n_tokens == 1 && k.grid_rows_one_token;
   for (int64_t g = g_begin; g < g_end; ++g) {
     const uint8_t* group = w.grid_group(g);
-    if (n_tokens == 1 && k.grid_rows_one_token) {
+    if (one_token) {
       std::fill_n(acc, 8 * 16, 0.0f);
       if (k.grid_rows_one_token(dtype, group, blocks, x, acc)) {
         for (int r = 0; r < 8; ++r) out[8 * (g - g_begin) + r] = sum_lanes(acc + 16 * r);
         continue;
       }
+      one_token = false;  // no such path for this format
     }
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokens) {
       const int tokens = static_cast<int>(std::min<int64_t>(kTokens, n_tokens - t0));
