@@ -279,23 +279,24 @@ void DeepSeekModel::attention_block(int64_t layer, std::span<const SequenceChunk
   const int64_t T = static_cast<int64_t>(positions.size());
   Tensor x = rows(act_.normed, T);  // rms_norm(hidden) [T, H]
 
-  // q: [T, heads * (nope + rope)]
+  // q: [T, heads * (nope + rope)], through the low-rank q_low where the model has one;
+  // latent_new: the new latent rows [c_kv | k_pe] for every token. Both products of x in
+  // one call (one parallel loop on the CPU).
   Tensor q = rows(act_.q, T);
+  Tensor q_low = c.q_lora_rank ? rows(act_.q_low, T) : Tensor{};
+  Tensor latent_new = rows(act_.latent, T);
+  const MatmulTask from_x[] = {c.q_lora_rank ? MatmulTask{q_low, x, w.q_a_proj.get()} : MatmulTask{q, x, w.q_proj.get()},
+                               {latent_new, x, w.kv_a_proj.get()}};
+  backend_.matmuls(from_x);
   if (c.q_lora_rank) {
-    Tensor q_low = rows(act_.q_low, T);
-    backend_.matmul(q_low, x, *w.q_a_proj);
     backend_.rms_norm(q_low, q_low, *w.q_a_norm, static_cast<float>(c.rms_norm_eps));
     backend_.matmul(q, q_low, *w.q_b_proj);
-  } else {
-    backend_.matmul(q, x, *w.q_proj);
   }
   backend_.rope({.x = q, .head_dim = c.qk_head_dim(), .rope_offset = c.qk_nope_head_dim,
                  .rope_dim = c.qk_rope_head_dim, .positions = positions, .table = &rope_});
 
-  // The new latent rows [c_kv | k_pe] for every token: c_kv normed, k_pe rotated, then
-  // copied into each sequence's cache blocks before any attention reads them.
-  Tensor latent_new = rows(act_.latent, T);
-  backend_.matmul(latent_new, x, *w.kv_a_proj);
+  // c_kv normed, k_pe rotated, then copied into each sequence's cache blocks before any
+  // attention reads them.
   Tensor c_kv = latent_new.col_slice(0, c.kv_lora_rank);
   backend_.rms_norm(c_kv, c_kv, *w.kv_a_norm, static_cast<float>(c.rms_norm_eps));
   backend_.rope({.x = latent_new, .head_dim = c.latent_dim(), .rope_offset = c.kv_lora_rank,
@@ -340,8 +341,8 @@ void DeepSeekModel::ffn_block(int64_t layer, int64_t T) {
   if (w.dense_mlp) {
     Tensor gate = rows(act_.ffn_gate, T);
     Tensor up = rows(act_.ffn_up, T);
-    backend_.matmul(gate, x, *w.dense_mlp->gate);
-    backend_.matmul(up, x, *w.dense_mlp->up);
+    const MatmulTask from_x[] = {{gate, x, w.dense_mlp->gate}, {up, x, w.dense_mlp->up}};
+    backend_.matmuls(from_x);
     backend_.silu_and_mul(gate, gate, up);
     backend_.matmul(out, gate, *w.dense_mlp->down);
   } else {

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <thread>
+
+#include <sys/mman.h>
 
 #include "backend/cpu/cpu_context.h"
 #include "backend/cpu/moe_experts.h"
@@ -12,11 +15,24 @@
 namespace dsinfer {
 namespace {
 
+// The KV cache and the activations. Their pages are first written during decode, where
+// each fault of a fresh 4 KiB page cost about 3.5 us of a B layer's cache write (CPU
+// backend, session 39): a buffer smaller than a huge page is touched here, a larger one
+// is 2 MiB aligned and asked for as huge pages, so that a long context faults once per
+// 2 MiB (about 1,800 float32 latent rows of a layer) rather than once per 4 KiB.
 class AlignedBuffer final : public DeviceBuffer {
  public:
-  explicit AlignedBuffer(size_t bytes)
-      : bytes_(bytes), data_(std::aligned_alloc(64, std::max<size_t>(64, (bytes + 63) / 64 * 64))) {
+  explicit AlignedBuffer(size_t bytes) : bytes_(bytes) {
+    constexpr size_t kHugePage = size_t{2} << 20;
+    const size_t lines = std::max<size_t>(64, (bytes + 63) / 64 * 64);
+    const bool huge = lines >= kHugePage;
+    const size_t size = huge ? (lines + kHugePage - 1) / kHugePage * kHugePage : lines;
+    data_ = std::aligned_alloc(huge ? kHugePage : 64, size);
     if (!data_) throw std::bad_alloc();  // as the reference backend's vector does
+    if (huge)
+      ::madvise(data_, size, MADV_HUGEPAGE);  // a hint: without THP it is 4 KiB pages
+    else
+      std::memset(data_, 0, size);
   }
   ~AlignedBuffer() override { std::free(data_); }
   void* data() override { return data_; }

@@ -245,6 +245,13 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   // once per head: at 4,096 positions one head's pass streams 9 MiB per layer from memory.
   // Up to eight heads to a group, fewer where the threads would otherwise go short of items.
   const int64_t group_heads = std::clamp<int64_t>(S * H / ctx.pool.size(), 1, 8);
+  // With one token in the batch, W_v's rows for a group's heads go right after their
+  // weighted sums, on the same thread: the loop of their own below streams each head's
+  // rows once for all of a batch's tokens, which one token has nothing to gain from, and
+  // it cost a decode layer a fork-join (with the two matmuls merged in deepseek_model.cpp,
+  // 3% off a B Q8_0 token; docs/benchmarks.md, CPU backend, session 39).
+  const int64_t v_groups = shape.v_head_dim / 8;
+  const bool values_here = packed_v && n_tokens == 1;
   const int64_t groups_per_sequence = (H + group_heads - 1) / group_heads;
   ctx.pool.parallel_for_dynamic(S * groups_per_sequence, /*chunks_per_thread=*/8, [&](int thread, int64_t i0,
                                                                                       int64_t i1) {
@@ -270,7 +277,13 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
         for (int64_t h = h0; h < h1; ++h) {
           const float* o_latent = s.q_latent(t, h, H) + r + s.ctx_len;
           if (packed_v) {
-            k.quantize_act_q8(o_latent, o_quantized_v + (h * n_tokens + s.first_token + t) * o_blocks, r);
+            ActBlockQ8* quantized = o_quantized_v + (h * n_tokens + s.first_token + t) * o_blocks;
+            k.quantize_act_q8(o_latent, quantized, r);
+            if (values_here) {
+              const int64_t first_group = (h * kv_head + shape.nope_dim) / 8;
+              packed_rows_q8(k, *packed_v, quantized, 1, first_group, first_group + v_groups,
+                             a.out.f32_row(t) + h * a.v_head_dim, a.v_head_dim);
+            }
             continue;
           }
           // out[h] = W_v o_latent, W_v = kv_b rows of head h's V half in their stored format.
@@ -283,11 +296,11 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       }
     }
   });
-  if (!packed_v) return;
+  if (!packed_v || values_here) return;
 
   // out[h] = W_v o_latent for every token at once: head h's V rows in pairs of groups
   // (as a matmul takes them), each pair streamed once against all the batch's tokens.
-  const int64_t v_groups = shape.v_head_dim / 8, pairs = (v_groups + 1) / 2, width = H * kv_head;
+  const int64_t pairs = (v_groups + 1) / 2, width = H * kv_head;
   ctx.pool.parallel_for_dynamic(H * pairs, /*chunks_per_thread=*/8, [&](int, int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t h = i / pairs, first_group = (h * kv_head + shape.nope_dim) / 8;
