@@ -1,6 +1,6 @@
-// AVX-512 for the grid formats: Kernels::decode_grid with IQ2_XXS, IQ2_XS, IQ3_XXS, IQ1_S
-// and IQ1_M super-blocks (the types of the 1.58-2-bit R1 / V3 / Kimi K2 files' experts)
-// decoded sixty-four codes per register, IQ2_S and IQ3_S through the scalar decoder; and
+// AVX-512 for the grid formats: Kernels::decode_grid with every grid type's super-blocks
+// (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M: the types of the 1.58-3-bit
+// R1 / V3 / Kimi K2 files' experts) decoded sixty-four codes per register; and
 // Kernels::grid_rows_one_token, which multiplies those registers for one token without
 // storing them. The codes and steps are the scalar decoder's, bit for bit (checked by the
 // conformance suite).
@@ -40,7 +40,8 @@ DSINFER_AVX512_GRID __m512i words8(const uint64_t* words, const int (&k)[8]) {
 }
 
 // The same for the IQ3 books' four-coordinate words: sixteen points, two per quadword.
-DSINFER_AVX512_GRID __m512i words16(const uint64_t* words, const uint8_t* k) {
+template <typename Index>
+DSINFER_AVX512_GRID __m512i words16(const uint64_t* words, const Index* k) {
   int64_t pairs[8];
   for (int i = 0; i < 8; ++i) pairs[i] = static_cast<int64_t>(words[k[2 * i]] | words[k[2 * i + 1]] << 32);
   return _mm512_loadu_si512(pairs);
@@ -102,6 +103,15 @@ DSINFER_AVX512_GRID __m512i per_pair(__m512i v) {
   return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), v);
 }
 
+// IQ2_XS's and IQ2_S's steps: half h from nibble h % 2 of scales[h / 2].
+DSINFER_AVX512_GRID __m512 iq2_half_steps(uint16_t d16, const uint8_t* scale_bytes) {
+  const __m512i scales = per_pair(_mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale_bytes))));
+  const __m512i nibbles = _mm512_and_si512(
+      _mm512_srlv_epi32(scales, _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4)),
+      _mm512_set1_epi32(15));
+  return half_steps(d16, nibbles, 0.25f);
+}
+
 DSINFER_AVX512_GRID Decoded decode_iq2_xxs(const BlockIQ2_XXS& b) {
   Decoded out;
   const uint64_t* grid = codebook_points(Codebook::kIQ2XXS).words;
@@ -141,12 +151,27 @@ DSINFER_AVX512_GRID Decoded decode_iq2_xs(const BlockIQ2_XS& b) {
       out.minus[2 * h + half] = sign_mask(signs, half);
     }
   }
-  // Half h: nibble h % 2 of scales[h / 2].
-  const __m512i scales = per_pair(_mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales))));
-  const __m512i nibbles = _mm512_and_si512(
-      _mm512_srlv_epi32(scales, _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4)),
-      _mm512_set1_epi32(15));
-  out.steps = half_steps(b.d, nibbles, 0.25f);
+  out.steps = iq2_half_steps(b.d, b.scales);
+  return out;
+}
+
+DSINFER_AVX512_GRID Decoded decode_iq2_s(const BlockIQ2_S& b) {
+  Decoded out;
+  const uint64_t* grid = codebook_points(Codebook::kIQ2S).words;
+  // Group g: the low eight bits of its point at qs[g], the top two at bits 2 (g % 4) of
+  // qh[g / 4]; its eight signs, one per value, at qs[32 + g].
+  for (int h = 0; h < 2; ++h) {
+    const __m512i signs = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 32 + 16 * h)));
+    for (int half = 0; half < 2; ++half) {
+      const int first = 16 * h + 8 * half;
+      int k[8];
+      for (int g = 0; g < 8; ++g)
+        k[g] = b.qs[first + g] | ((b.qh[(first + g) / 4] >> (2 * ((first + g) % 4))) & 3) << 8;
+      out.magnitudes[2 * h + half] = words8(grid, k);
+      out.minus[2 * h + half] = sign_mask(signs, half);
+    }
+  }
+  out.steps = iq2_half_steps(b.d, b.scales);
   return out;
 }
 
@@ -167,6 +192,44 @@ DSINFER_AVX512_GRID Decoded decode_iq3_xxs(const BlockIQ3_XXS& b) {
     }
   }
   out.steps = half_steps(b.d, _mm512_srli_epi32(per_pair(words), 28), 0.5f);
+  return out;
+}
+
+DSINFER_AVX512_GRID Decoded decode_iq3_s(const BlockIQ3_S& b) {
+  Decoded out;
+  const uint64_t* grid = codebook_points(Codebook::kIQ3S).words;
+  // Point k (four values): its low eight bits at qs[k], its ninth at bit k % 8 of
+  // qh[k / 8]; group g's eight signs, one per value, at signs[g].
+  // The points' indices worked out in vector registers and read back one by one.
+  const __m512i qh = _mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qh)));
+  alignas(64) int index[64];
+  for (int c = 0; c < 4; ++c) {
+    const __m512i low = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * c)));
+    const __m512i ninth = _mm512_and_si512(
+        _mm512_srlv_epi32(_mm512_permutexvar_epi32(_mm512_add_epi32(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                                                    _mm512_set1_epi32(2 * c)),
+                                                   qh),
+                          _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7)),
+        _mm512_set1_epi32(1));
+    _mm512_store_si512(index + 16 * c, _mm512_or_si512(low, _mm512_slli_epi32(ninth, 8)));
+  }
+  for (int h = 0; h < 2; ++h) {
+    const __m512i signs = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.signs + 16 * h)));
+    for (int half = 0; half < 2; ++half) {
+      const int c = 2 * h + half;
+      out.magnitudes[c] = words16(grid, index + 16 * c);
+      out.minus[c] = sign_mask(signs, half);
+    }
+  }
+  // Half h: sub-block h / 2's multiplier, nibble (h / 2) % 2 of scales[h / 4]; the scalar
+  // steps d * (1 + 2 s), which times one keeps.
+  uint32_t scale_word;
+  __builtin_memcpy(&scale_word, b.scales, sizeof(scale_word));
+  const __m512i bytes = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                                 _mm512_zextsi128_si512(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(static_cast<int>(scale_word)))));
+  const __m512i m = _mm512_and_si512(
+      _mm512_srlv_epi32(bytes, _mm512_setr_epi32(0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi32(15));
+  out.steps = odd_steps(b.d, m, 1.0f);
   return out;
 }
 
@@ -238,7 +301,9 @@ DSINFER_AVX512_GRID bool with_decoder(DType dtype, F&& f) {
   switch (dtype) {
     case DType::kIQ2_XXS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq2_xxs(*reinterpret_cast<const BlockIQ2_XXS*>(p)); }); return true;
     case DType::kIQ2_XS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq2_xs(*reinterpret_cast<const BlockIQ2_XS*>(p)); }); return true;
+    case DType::kIQ2_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq2_s(*reinterpret_cast<const BlockIQ2_S*>(p)); }); return true;
     case DType::kIQ3_XXS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq3_xxs(*reinterpret_cast<const BlockIQ3_XXS*>(p)); }); return true;
+    case DType::kIQ3_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq3_s(*reinterpret_cast<const BlockIQ3_S*>(p)); }); return true;
     case DType::kIQ1_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1_s(*reinterpret_cast<const BlockIQ1_S*>(p)); }); return true;
     case DType::kIQ1_M: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1_m(*reinterpret_cast<const BlockIQ1_M*>(p)); }); return true;
     default: return false;
