@@ -103,6 +103,20 @@ DSINFER_AVX512_GRID __m512i per_pair(__m512i v) {
   return _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7), v);
 }
 
+// Groups 16 h .. 16 h + 15 of eight values (IQ2_XS, IQ2_S) into registers 2 h and 2 h + 1:
+// the codebook words of points index(g), and the signs of lane g - 16 h of `signs`
+// (sign_mask).
+template <class Index>
+DSINFER_AVX512_GRID void set_sixteen_groups(const uint64_t* grid, __m512i signs, int h, Index index, Decoded& out) {
+  for (int half = 0; half < 2; ++half) {
+    const int first = 16 * h + 8 * half;
+    int k[8];
+    for (int g = 0; g < 8; ++g) k[g] = index(first + g);
+    out.magnitudes[2 * h + half] = words8(grid, k);
+    out.minus[2 * h + half] = sign_mask(signs, half);
+  }
+}
+
 // IQ2_XS's and IQ2_S's steps: half h from nibble h % 2 of scales[h / 2].
 DSINFER_AVX512_GRID __m512 iq2_half_steps(uint16_t d16, const uint8_t* scale_bytes) {
   const __m512i scales = per_pair(_mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scale_bytes))));
@@ -142,14 +156,7 @@ DSINFER_AVX512_GRID Decoded decode_iq2_xs(const BlockIQ2_XS& b) {
   // Group g: its point in bits 0-8 of qs[g], its seven signs in bits 9-15.
   for (int h = 0; h < 2; ++h) {
     const __m512i qs = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs + 16 * h)));
-    const __m512i signs = even_signs(_mm512_srli_epi32(qs, 9));
-    for (int half = 0; half < 2; ++half) {
-      const uint16_t* p = b.qs + 16 * h + 8 * half;
-      const __m512i magnitudes = words8(grid, {p[0] & 511, p[1] & 511, p[2] & 511, p[3] & 511, p[4] & 511,
-                                               p[5] & 511, p[6] & 511, p[7] & 511});
-      out.magnitudes[2 * h + half] = magnitudes;
-      out.minus[2 * h + half] = sign_mask(signs, half);
-    }
+    set_sixteen_groups(grid, even_signs(_mm512_srli_epi32(qs, 9)), h, [&](int g) { return b.qs[g] & 511; }, out);
   }
   out.steps = iq2_half_steps(b.d, b.scales);
   return out;
@@ -162,14 +169,7 @@ DSINFER_AVX512_GRID Decoded decode_iq2_s(const BlockIQ2_S& b) {
   // qh[g / 4]; its eight signs, one per value, at qs[32 + g].
   for (int h = 0; h < 2; ++h) {
     const __m512i signs = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 32 + 16 * h)));
-    for (int half = 0; half < 2; ++half) {
-      const int first = 16 * h + 8 * half;
-      int k[8];
-      for (int g = 0; g < 8; ++g)
-        k[g] = b.qs[first + g] | ((b.qh[(first + g) / 4] >> (2 * ((first + g) % 4))) & 3) << 8;
-      out.magnitudes[2 * h + half] = words8(grid, k);
-      out.minus[2 * h + half] = sign_mask(signs, half);
-    }
+    set_sixteen_groups(grid, signs, h, [&](int g) { return b.qs[g] | ((b.qh[g / 4] >> (2 * (g % 4))) & 3) << 8; }, out);
   }
   out.steps = iq2_half_steps(b.d, b.scales);
   return out;
