@@ -2,8 +2,10 @@
 // (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M: the types of the 1.58-3-bit
 // R1 / V3 / Kimi K2 files' experts) decoded sixty-four codes per register; and
 // Kernels::grid_rows_one_token, which multiplies those registers for one token without
-// storing them. The codes and steps are the scalar decoder's, bit for bit (checked by the
-// conformance suite).
+// storing them (IQ1_S and IQ1_M: their points plus one, with the shift taken out of the
+// codes, ShiftedProducts; one token 20.1 -> 17.4 ns per IQ1_S super-block and 24.1 -> 17.2
+// for IQ1_M, docs/benchmarks.md, CPU backend, session 40). The codes and steps are the
+// scalar decoder's, bit for bit (checked by the conformance suite).
 //
 // The codebook words of eight groups are loaded one by one and assembled: on the Zen 5
 // this was measured on, the IQ2_XXS decoder took 22.3 ns per super-block with four 8-word
@@ -233,15 +235,31 @@ DSINFER_AVX512_GRID Decoded decode_iq3_s(const BlockIQ3_S& b) {
   return out;
 }
 
-DSINFER_AVX512_GRID Decoded decode_iq1_s(const BlockIQ1_S& b) {
-  Decoded out;
-  const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
-  // Group 4 ib + l: low eight bits qs[4 ib + l], high three bits 3 l of qh[ib]; bit 15 of
-  // qh[ib] the sign of the sub-block's shift, bits 12-14 its scale.
-  // The points' indices worked out in vector registers and read back one by one.
+// IQ1_S's steps: sub-block ib's multiplier in bits 12-14 of qh[ib].
+DSINFER_AVX512_GRID __m512 iq1_steps(const BlockIQ1_S& b) {
+  const __m512i qh16 = _mm512_zextsi256_si512(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh))));
+  return odd_steps(b.d, _mm512_and_si512(_mm512_srli_epi32(per_pair(qh16), 12), _mm512_set1_epi32(7)), 0.125f);
+}
+
+// IQ1_M's steps: the f16 scale in the top nibbles of the four scale words; half h's
+// multiplier in bits 3 (h % 4) of word h / 4.
+DSINFER_AVX512_GRID __m512 iq1_steps(const BlockIQ1_M& b) {
+  const uint16_t d16 = static_cast<uint16_t>((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0) |
+                                             ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
+  const __m512i words = _mm512_permutexvar_epi32(
+      _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+      _mm512_zextsi128_si512(_mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales)))));
+  const __m512i m = _mm512_and_si512(
+      _mm512_srlv_epi32(words, _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)), _mm512_set1_epi32(7));
+  return odd_steps(d16, m, 0.125f);
+}
+
+// The 32 points' indices (group g's at index[g]), worked out in vector registers to be
+// read back one by one, and per register c the lanes whose shift is -1.
+// IQ1_S: group 4 ib + l's high bits at 3 l of qh[ib], the shift sign bit 15 of qh[ib].
+[[gnu::always_inline]] DSINFER_AVX512_GRID inline void iq1_points(const BlockIQ1_S& b, int (&index)[32], __mmask16 (&minus)[4]) {
   const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
   const __m512i qh16 = _mm512_zextsi256_si512(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh))));
-  alignas(64) int index[32];
   for (int h = 0; h < 2; ++h) {
     const __m512i word_of_group = _mm512_add_epi32(
         _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), _mm512_set1_epi32(4 * h));
@@ -250,47 +268,48 @@ DSINFER_AVX512_GRID Decoded decode_iq1_s(const BlockIQ1_S& b) {
                           _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)),
         _mm512_set1_epi32(7));
     const __m512i low16 = _mm512_cvtepu8_epi32(h ? _mm256_extracti128_si256(low, 1) : _mm256_castsi256_si128(low));
-    _mm512_store_si512(index + 16 * h, _mm512_or_si512(low16, _mm512_slli_epi32(high, 8)));
+    _mm512_storeu_si512(index + 16 * h, _mm512_or_si512(low16, _mm512_slli_epi32(high, 8)));
+  }
+  for (int c = 0; c < 4; ++c)
+    minus[c] = static_cast<__mmask16>((b.qh[2 * c] & 0x8000 ? 0x00FF : 0) | (b.qh[2 * c + 1] & 0x8000 ? 0xFF00 : 0));
+}
+// IQ1_M: group g's high bits and shift sign in nibble g % 2 of qh[g / 2] (bits 0-2, 3);
+// two lanes per group.
+[[gnu::always_inline]] DSINFER_AVX512_GRID inline void iq1_points(const BlockIQ1_M& b, int (&index)[32], __mmask16 (&minus)[4]) {
+  const __m512i nibble_shift = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+  for (int h = 0; h < 2; ++h) {
+    const __m512i qh = per_pair(_mm512_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qh + 8 * h))));
+    const __m512i nibbles = _mm512_srlv_epi32(qh, nibble_shift);
+    const __m512i low16 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * h)));
+    _mm512_storeu_si512(index + 16 * h,
+                        _mm512_or_si512(low16, _mm512_slli_epi32(_mm512_and_si512(nibbles, _mm512_set1_epi32(7)), 8)));
   }
   for (int c = 0; c < 4; ++c) {
-    const int* k = index + 8 * c;
-    const uint64_t minus = (b.qh[2 * c] & 0x8000 ? 0x00000000FFFFFFFFull : 0) |
-                           (b.qh[2 * c + 1] & 0x8000 ? 0xFFFFFFFF00000000ull : 0);
-    set_shifted(words8(grid, {k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]}), _cvtu64_mask64(minus), out, c);
+    uint32_t word;
+    __builtin_memcpy(&word, b.qh + 4 * c, sizeof(word));
+    // Lane 2 j + i: group 8 c + j's sign, bit 4 j + 3 of the word.
+    const __m512i shifted = _mm512_srlv_epi32(
+        _mm512_set1_epi32(static_cast<int>(word)),
+        _mm512_setr_epi32(3, 3, 7, 7, 11, 11, 15, 15, 19, 19, 23, 23, 27, 27, 31, 31));
+    minus[c] = _mm512_test_epi32_mask(shifted, _mm512_set1_epi32(1));
   }
-  out.steps = odd_steps(b.d, _mm512_and_si512(_mm512_srli_epi32(per_pair(qh16), 12), _mm512_set1_epi32(7)), 0.125f);
-  return out;
 }
 
-DSINFER_AVX512_GRID Decoded decode_iq1_m(const BlockIQ1_M& b) {
+// IQ1_S and IQ1_M: group g's point index[g], its codes 8 p + 1, or 8 p - 1 in the lanes
+// under minus (iq1_points).
+template <class Block>
+DSINFER_AVX512_GRID Decoded decode_iq1(const Block& b) {
   Decoded out;
   const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
-  // Group g: low eight bits qs[g], then nibble g % 2 of qh[g / 2]: three high bits of the
-  // point and the sign of the group's own shift.
-  const __m512i qh = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qh)));
+  alignas(64) int index[32];
+  __mmask16 minus[4];
+  iq1_points(b, index, minus);
   for (int c = 0; c < 4; ++c) {
-    int k[8];
-    for (int g = 0; g < 8; ++g) k[g] = b.qs[8 * c + g] | ((b.qh[4 * c + g / 2] >> (4 * (g % 2))) & 7) << 8;
-    // 128-bit lane L holds groups 8 c + 2 L and 8 c + 2 L + 1: byte 4 c + L of qh in all
-    // its bytes, tested at bit 3 for the first group's eight and bit 7 for the second's.
-    const __m512i spread = _mm512_shuffle_epi8(
-        qh, _mm512_add_epi8(_mm512_set_epi32(0x03030303, 0x03030303, 0x03030303, 0x03030303, 0x02020202, 0x02020202,
-                                             0x02020202, 0x02020202, 0x01010101, 0x01010101, 0x01010101, 0x01010101,
-                                             0, 0, 0, 0),
-                            _mm512_set1_epi8(static_cast<char>(4 * c))));
-    const __mmask64 minus = _mm512_test_epi8_mask(spread, _mm512_set4_epi32(static_cast<int>(0x80808080), static_cast<int>(0x80808080), 0x08080808, 0x08080808));
-    set_shifted(words8(grid, k), minus, out, c);
+    const int* k = index + 8 * c;
+    set_shifted(words8(grid, {k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]}),
+                _mm512_movepi8_mask(_mm512_movm_epi32(minus[c])), out, c);
   }
-  // The f16 scale in the top nibbles of the four scale words; half h's multiplier in bits
-  // 3 (h % 4) of word h / 4.
-  const uint16_t d16 = static_cast<uint16_t>((b.scales[0] >> 12) | ((b.scales[1] >> 8) & 0x00F0) |
-                                             ((b.scales[2] >> 4) & 0x0F00) | (b.scales[3] & 0xF000));
-  const __m512i words = _mm512_permutexvar_epi32(
-      _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-      _mm512_zextsi128_si512(_mm_cvtepu16_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.scales)))));
-  const __m512i m = _mm512_and_si512(
-      _mm512_srlv_epi32(words, _mm512_setr_epi32(0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9, 0, 3, 6, 9)), _mm512_set1_epi32(7));
-  out.steps = odd_steps(d16, m, 0.125f);
+  out.steps = iq1_steps(b);
   return out;
 }
 
@@ -304,19 +323,89 @@ DSINFER_AVX512_GRID bool with_decoder(DType dtype, F&& f) {
     case DType::kIQ2_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq2_s(*reinterpret_cast<const BlockIQ2_S*>(p)); }); return true;
     case DType::kIQ3_XXS: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq3_xxs(*reinterpret_cast<const BlockIQ3_XXS*>(p)); }); return true;
     case DType::kIQ3_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq3_s(*reinterpret_cast<const BlockIQ3_S*>(p)); }); return true;
-    case DType::kIQ1_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1_s(*reinterpret_cast<const BlockIQ1_S*>(p)); }); return true;
-    case DType::kIQ1_M: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1_m(*reinterpret_cast<const BlockIQ1_M*>(p)); }); return true;
+    case DType::kIQ1_S: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1(*reinterpret_cast<const BlockIQ1_S*>(p)); }); return true;
+    case DType::kIQ1_M: f([](const uint8_t* p) DSINFER_AVX512_GRID { return decode_iq1(*reinterpret_cast<const BlockIQ1_M*>(p)); }); return true;
     default: return false;
   }
 }
 
-// One token against a group's eight rows, each super-block decoded into registers and
-// multiplied there: the magnitudes (VPDPBUSD's unsigned side) against the activations
-// negated under the signs. The integer dots are those of Kernels::dot_grid_rows, and so
-// are the float operations and their order.
+// A row's super-block against one token's activation block: the integer dots of
+// Kernels::dot_grid_rows (register c, lane j: the values 64 c + 4 j .. 64 c + 4 j + 3) and
+// the sixteen steps.
+struct RowDots {
+  __m512i dots[4];
+  __m512 steps;
+};
+
+// A decoder's registers multiplied as they are: the magnitudes (VPDPBUSD's unsigned side)
+// against the activations negated under the signs. Needs nothing per token block.
 template <class Decode>
-DSINFER_AVX512_GRID void one_token_rows(Decode decode, const uint8_t* group, size_t block_bytes, int64_t blocks,
-                                        const ActBlockQ8* x, float* acc) {
+struct SignedProducts {
+  Decode decode;
+  struct Token {};
+  DSINFER_AVX512_GRID Token prepare(const __m512i (&)[4]) const { return {}; }
+  DSINFER_AVX512_GRID RowDots operator()(const uint8_t* block, const __m512i (&q)[4], Token) const {
+    const Decoded d = decode(block);
+    RowDots out;
+    for (int c = 0; c < 4; ++c)
+      out.dots[c] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), d.magnitudes[c],
+                                        _mm512_mask_sub_epi8(q[c], d.minus[c], _mm512_setzero_si512(), q[c]));
+    out.steps = d.steps;
+    return out;
+  }
+};
+
+// IQ1's codes are 8 p + s, p a point's coordinate in {-1, 0, 1} and s = +-1 the group's
+// shift, so a lane's dot is 8 (p + 1) . x + (s - 8) sum(x): the same integer, with the
+// points plus one, times eight, as VPDPBUSD's unsigned side, no signs to apply, and the
+// shift's term as the sum's starting value. Per token block, each lane's activation sum
+// times -7 (s = 1) and -9 (s = -1).
+struct ShiftTerms {
+  __m512i plus[4], minus[4];
+};
+
+DSINFER_AVX512_GRID ShiftTerms shift_terms(const __m512i (&q)[4]) {
+  ShiftTerms t;
+  for (int c = 0; c < 4; ++c) {
+    const __m512i sum = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), q[c]);
+    const __m512i eight = _mm512_slli_epi32(sum, 3);
+    t.plus[c] = _mm512_sub_epi32(sum, eight);
+    t.minus[c] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_add_epi32(eight, sum));
+  }
+  return t;
+}
+
+template <class Block>
+struct ShiftedProducts {
+  using Token = ShiftTerms;
+  DSINFER_AVX512_GRID Token prepare(const __m512i (&q)[4]) const { return shift_terms(q); }
+  DSINFER_AVX512_GRID RowDots operator()(const uint8_t* block, const __m512i (&q)[4], const ShiftTerms& t) const {
+    const Block& b = *reinterpret_cast<const Block*>(block);
+    const uint64_t* grid = codebook_points(Codebook::kIQ1S).words;
+    alignas(64) int index[32];
+    __mmask16 minus[4];
+    iq1_points(b, index, minus);
+    RowDots out;
+#pragma GCC unroll 4
+    for (int c = 0; c < 4; ++c) {
+      const int* k = index + 8 * c;
+      // p + 1 in {0, 1, 2} per byte, then times eight within its byte.
+      const __m512i points = _mm512_slli_epi16(
+          _mm512_add_epi8(words8(grid, {k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7]}), _mm512_set1_epi8(1)), 3);
+      out.dots[c] = _mm512_dpbusd_epi32(_mm512_mask_blend_epi32(minus[c], t.plus[c], t.minus[c]), points, q[c]);
+    }
+    out.steps = iq1_steps(b);
+    return out;
+  }
+};
+
+// One token against a group's eight rows, each super-block multiplied in registers
+// (Products: RowDots per row, from what it prepared once per token block). The integer
+// dots are those of Kernels::dot_grid_rows, and so are the float operations and their
+// order.
+template <class Products>
+DSINFER_AVX512_GRID void one_token_rows(const Products& products, const uint8_t* group, size_t block_bytes,
+                                        int64_t blocks, const ActBlockQ8* x, float* acc) {
   const __m512i quarter = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
   __m512 totals[8];
   for (int r = 0; r < 8; ++r) totals[r] = _mm512_loadu_ps(acc + 16 * r);
@@ -331,16 +420,16 @@ DSINFER_AVX512_GRID void one_token_rows(Decode decode, const uint8_t* group, siz
       scales[i] = _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_set1_ps(xb[2 * i].d)),
                                                       _mm256_castps_pd(_mm256_set1_ps(xb[2 * i + 1].d)), 1));
     }
+    const auto token = products.prepare(q);
     for (int r = 0; r < 8; ++r) {
-      const Decoded d = decode(group + static_cast<size_t>(8 * b + r) * block_bytes);
+      const RowDots d = products(group + static_cast<size_t>(8 * b + r) * block_bytes, q, token);
       __m512 sums;
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {
-        const __m512i signed_q = _mm512_mask_sub_epi8(q[i], d.minus[i], _mm512_setzero_si512(), q[i]);
-        const __m512 products = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(_mm512_setzero_si512(), d.magnitudes[i], signed_q));
         const __m512 factors =
             _mm512_mul_ps(_mm512_permutexvar_ps(_mm512_add_epi32(quarter, _mm512_set1_epi32(4 * i)), d.steps), scales[i]);
-        sums = i == 0 ? _mm512_mul_ps(products, factors) : _mm512_fmadd_ps(products, factors, sums);
+        const __m512 products_i = _mm512_cvtepi32_ps(d.dots[i]);
+        sums = i == 0 ? _mm512_mul_ps(products_i, factors) : _mm512_fmadd_ps(products_i, factors, sums);
       }
       totals[r] = _mm512_add_ps(totals[r], sums);
     }
@@ -363,7 +452,12 @@ DSINFER_AVX512_GRID void decode_grid_avx512(DType dtype, const void* block, Grid
 
 DSINFER_AVX512_GRID bool grid_rows_one_token_avx512(DType dtype, const uint8_t* group, int64_t blocks, const ActBlockQ8* x,
                                                     float* acc) {
-  return with_decoder(dtype, [&](auto decode) DSINFER_AVX512_GRID { one_token_rows(decode, group, dtype_block_bytes(dtype), blocks, x, acc); });
+  const size_t block_bytes = dtype_block_bytes(dtype);
+  if (dtype == DType::kIQ1_S) return one_token_rows(ShiftedProducts<BlockIQ1_S>{}, group, block_bytes, blocks, x, acc), true;
+  if (dtype == DType::kIQ1_M) return one_token_rows(ShiftedProducts<BlockIQ1_M>{}, group, block_bytes, blocks, x, acc), true;
+  return with_decoder(dtype, [&](auto decode) DSINFER_AVX512_GRID {
+    one_token_rows(SignedProducts<decltype(decode)>{decode}, group, block_bytes, blocks, x, acc);
+  });
 }
 
 }  // namespace dsinfer::cpu
