@@ -1020,8 +1020,9 @@ DSINFER_AVX512_VNNI void gemm_fp4x16_q8x3_tile(const BlockFp4x8* const (&w)[kPai
 
 // far_tokens_tile for one token, FP4 against three-digit activations: block b of two
 // places in the halves of a 512-bit register (add_fp4_block_x16, kPlaces / 2 of them),
-// each row adding its blocks in order, so the bits are the sixteen-row tile's.
-template <bool kVbmi, int kPlaces = 2>
+// each row adding its blocks in order, so the bits are the sixteen-row tile's. Each place
+// is fetched kAhead bytes ahead (the table's kRowsAhead).
+template <bool kVbmi, int64_t kAhead, int kPlaces = 2>
 DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[kPlaces], int64_t n_blocks,
                                             const ActBlockQ8x3* x, float* const (&out)[kPlaces]) {
   static_assert(kPlaces % 2 == 0);
@@ -1031,7 +1032,7 @@ DSINFER_AVX512_VNNI void fp4_far_token_tile(const BlockFp4x8* const (&w)[kPlaces
   for (auto& pair : acc) pair[0] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
     if (b % 2 == 0)
-      for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8)>(group + b);
+      for (const BlockFp4x8* group : w) x86::prefetch_stream<2 * sizeof(BlockFp4x8), kAhead>(group + b);
     for (int q = 0; q < kPairs; ++q)
       add_fp4_block_x16<1, kVbmi>(w[2 * q][b], w[2 * q + 1][b], values, x + b, 0, acc[q]);
   }
@@ -1294,7 +1295,7 @@ DSINFER_AVX512_VNNI void dot_rows_f8e4m3(const Codes& codes, const float* x, int
 // row). x is read once per row: the compiler folds the load into each multiply-add, and
 // holding it in a register for both gained nothing end to end (docs/benchmarks.md). On an Ice Lake Xeon VM this took bench-v4 decode from 66-71% of the bound
 // to 75-81% (docs/benchmarks.md, DeepSeek-V4, session 26).
-template <int NB, bool kSmallA, bool kSmallB>
+template <int NB, int64_t kAhead, bool kSmallA, bool kSmallB>
 DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<kSmallA>& a, const RecodedE4M3<kSmallB>& b,
                                                            const float* x, int64_t c0, int64_t block,
                                                            const float* scales_a, const float* scales_b,
@@ -1306,8 +1307,8 @@ DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<kSm
 #pragma GCC unroll 8
     for (int k = 0; k < NB; ++k) {
       const int64_t i = c0 + k * block + r;
-      _mm_prefetch(reinterpret_cast<const char*>(a.w + i) + kPrefetchBytes, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(b.w + i) + kPrefetchBytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(a.w + i) + kAhead, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(b.w + i) + kAhead, _MM_HINT_T0);
       const __m512i run_a = _mm512_loadu_si512(a.w + i), run_b = _mm512_loadu_si512(b.w + i);
       const bool small_a = a.has_small_codes(i, 64), small_b = b.has_small_codes(i, 64);
 #pragma GCC unroll 4
@@ -1330,8 +1331,9 @@ DSINFER_AVX512_VNNI inline void add_two_rows_f8e4m3_blocks(const RecodedE4M3<kSm
 // same run of the other: each row's calls, and so its bits, those of a row alone, while
 // memory serves two places side by side (rows far apart read faster that way, as the
 // far-pair tiles do). Blocks scaled in whole 64-code runs go four at a time through one
-// loop for both rows (add_two_rows_f8e4m3_blocks), the rest a row at a time.
-template <typename CodesA, typename CodesB>
+// loop for both rows (add_two_rows_f8e4m3_blocks, fetching kAhead bytes ahead), the rest
+// a row at a time.
+template <int64_t kAhead, typename CodesA, typename CodesB>
 DSINFER_AVX512_VNNI void dot_two_rows_f8e4m3(const CodesA& a, const CodesB& b, const float* x, int64_t n,
                                              const float* scales_a, const float* scales_b, int64_t block,
                                              float out[2]) {
@@ -1342,7 +1344,7 @@ DSINFER_AVX512_VNNI void dot_two_rows_f8e4m3(const CodesA& a, const CodesB& b, c
   int64_t c0 = 0, first_block = 0;
   if (scales_a && block % 64 == 0)
     for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block, first_block += kBlocksInFlight)
-      add_two_rows_f8e4m3_blocks<kBlocksInFlight>(a, b, x, c0, block, scales_a, scales_b, first_block, total_a[0],
+      add_two_rows_f8e4m3_blocks<kBlocksInFlight, kAhead>(a, b, x, c0, block, scales_a, scales_b, first_block, total_a[0],
                                                   total_b[0]);
   for (; c0 + kBlocksInFlight * block <= n; c0 += kBlocksInFlight * block, first_block += kBlocksInFlight) {
     add_f8e4m3_blocks<1, kBlocksInFlight>(a, x, 0, c0, block, n, scales_a, first_block, total_a, tail_a);
@@ -1381,24 +1383,25 @@ DSINFER_AVX512_VNNI void dot_rows_recoded(const uint8_t* w, const uint64_t* smal
     dot_rows_f8e4m3<NT>(RecodedE4M3<false>(w, small_runs), x, x_stride, n, scales, block, out);
 }
 
-template <bool kSmallA, bool kSmallB>
+template <int64_t kAhead, bool kSmallA, bool kSmallB>
 DSINFER_AVX512_VNNI void dot_two_recoded(const uint8_t* const w[2], const uint64_t* const small_runs[2],
                                          const float* x, int64_t n, const float* const scales[2], int64_t block,
                                          float out[2]) {
-  dot_two_rows_f8e4m3(RecodedE4M3<kSmallA>(w[0], small_runs[0]), RecodedE4M3<kSmallB>(w[1], small_runs[1]), x, n,
+  dot_two_rows_f8e4m3<kAhead>(RecodedE4M3<kSmallA>(w[0], small_runs[0]), RecodedE4M3<kSmallB>(w[1], small_runs[1]), x, n,
                       scales[0], scales[1], block, out);
 }
 
+template <int64_t kAhead>
 DSINFER_AVX512_VNNI void dot2_f8e4m3_recoded(const uint8_t* const w[2], const uint64_t* const small_runs[2],
                                              const float* x, int64_t n, const float* const scales[2], int64_t block,
                                              float out[2]) {
   bool small[2] = {false, false};
   for (int r = 0; r < 2; ++r)
     for (int64_t i = 0; i < f8e4m3_run_words(n); ++i) small[r] = small[r] || small_runs[r][i] != 0;
-  if (small[0] && small[1]) return dot_two_recoded<true, true>(w, small_runs, x, n, scales, block, out);
-  if (small[0]) return dot_two_recoded<true, false>(w, small_runs, x, n, scales, block, out);
-  if (small[1]) return dot_two_recoded<false, true>(w, small_runs, x, n, scales, block, out);
-  dot_two_recoded<false, false>(w, small_runs, x, n, scales, block, out);
+  if (small[0] && small[1]) return dot_two_recoded<kAhead, true, true>(w, small_runs, x, n, scales, block, out);
+  if (small[0]) return dot_two_recoded<kAhead, true, false>(w, small_runs, x, n, scales, block, out);
+  if (small[1]) return dot_two_recoded<kAhead, false, true>(w, small_runs, x, n, scales, block, out);
+  dot_two_recoded<kAhead, false, false>(w, small_runs, x, n, scales, block, out);
 }
 
 DSINFER_AVX512_VNNI float dot_f8e4m3_recoded(const uint8_t* w, const uint64_t* small_runs, const float* x, int64_t n,
@@ -1523,12 +1526,12 @@ void gemm_fp4x16_q8x3(const BlockFp4x8* w, int64_t n_blocks, const ActBlockQ8x3*
   });
 }
 
-template <bool kVbmi>
+template <bool kVbmi, int64_t kAhead>
 void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride) {
   if (n_tokens == 1 && n_blocks % 2 == 0) {
     for (int64_t half = 0; half < 2; ++half)
-      fp4_far_token_tile<kVbmi>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks, x,
+      fp4_far_token_tile<kVbmi, kAhead>({w + half * n_blocks, w_far + half * n_blocks}, n_blocks, x,
                                 {out + 8 * half, out_far + 8 * half});
     return;
   }
@@ -1540,12 +1543,12 @@ void gemm_fp4x16_q8x3_far(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t 
 
 // One token against four FP4 pairs far apart (as far_pairs_of_four), for an even number
 // of blocks.
-template <bool kVbmi>
+template <bool kVbmi, int64_t kAhead>
 void gemm_fp4x16_q8x3_far4(const BlockFp4x8* const w[4], int64_t n_blocks, const ActBlockQ8x3* x,
                            float* const out[4]) {
   for (int64_t half = 0; half < 2; ++half) {
     const int64_t at = half * n_blocks;
-    fp4_far_token_tile<kVbmi, 4>({w[0] + at, w[1] + at, w[2] + at, w[3] + at}, n_blocks, x,
+    fp4_far_token_tile<kVbmi, kAhead, 4>({w[0] + at, w[1] + at, w[2] + at, w[3] + at}, n_blocks, x,
                                  {out[0] + 8 * half, out[1] + 8 * half, out[2] + 8 * half, out[3] + 8 * half});
   }
 }
@@ -1647,8 +1650,8 @@ DSINFER_AVX512_VNNI inline __m256 lane_sum(__m512 low, __m512 high) {
   return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm512_extractf32x4_ps(low, L)), _mm512_extractf32x4_ps(high, L), 1);
 }
 
-// R rows side by side against one x.
-template <int R>
+// R rows side by side against one x, each fetched kAhead bytes ahead.
+template <int R, int64_t kAhead>
 DSINFER_AVX512_VNNI void dot_rows_bf16(const uint16_t* const w[R], const float* x, int64_t n, float out[R]) {
   const __m512i zero = _mm512_setzero_si512();
   __m512 low[R], high[R];
@@ -1658,7 +1661,7 @@ DSINFER_AVX512_VNNI void dot_rows_bf16(const uint16_t* const w[R], const float* 
     const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
     const __m512 x_low = _mm512_shuffle_f32x4(x0, x1, 0x88), x_high = _mm512_shuffle_f32x4(x0, x1, 0xDD);
     for (int r = 0; r < R; ++r) {
-      _mm_prefetch(reinterpret_cast<const char*>(w[r] + i) + kPrefetchBytes, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w[r] + i) + kAhead, _MM_HINT_T0);
       const __m512i words = load_streamed_line(w[r] + i);
       low[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpacklo_epi16(zero, words)), x_low, low[r]);
       high[r] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_unpackhi_epi16(zero, words)), x_high, high[r]);
@@ -1671,12 +1674,14 @@ DSINFER_AVX512_VNNI void dot_rows_bf16(const uint16_t* const w[R], const float* 
   }
 }
 
+template <int64_t kAhead>
 DSINFER_AVX512_VNNI void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
-  dot_rows_bf16<2>(w, x, n, out);
+  dot_rows_bf16<2, kAhead>(w, x, n, out);
 }
 
+template <int64_t kAhead>
 DSINFER_AVX512_VNNI void dot_four_rows_bf16(const uint16_t* const w[4], const float* x, int64_t n, float out[4]) {
-  dot_rows_bf16<4>(w, x, n, out);
+  dot_rows_bf16<4, kAhead>(w, x, n, out);
 }
 
 // Kernels::dot_grid_rows, two 32-value blocks per step: the activations made unsigned
@@ -1720,8 +1725,9 @@ DSINFER_AVX512_VNNI void dot_grid_rows(const GridCodes codes[8], const ActBlockQ
   }
 }
 
-// The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream).
-template <int64_t kAhead>
+// The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream),
+// and the one-token FP4 tiles and the FP8 and BF16 rows read side by side kRowsAhead.
+template <int64_t kAhead, int64_t kRowsAhead>
 Kernels avx512_vnni_table() {
   Kernels k = avx2_kernels();
   k.isa = "avx512-vnni";
@@ -1753,19 +1759,19 @@ Kernels avx512_vnni_table() {
   k.gemm_fp4x8_q8x3 = gemm_fp4x8_q8x3;
   k.quantize_act_q8x3 = quantize_act_q8x3_avx512;
   k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<false>;
-  k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false>;
-  k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<false>;
+  k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<false, kRowsAhead>;
+  k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<false, kRowsAhead>;
   k.dot_f8e4m3 = dot_f8e4m3;
   k.dot4_f8e4m3 = dot4_f8e4m3;
-  k.dot2_bf16 = dot2_bf16;
-  k.dot_four_rows_bf16 = dot_four_rows_bf16;
+  k.dot2_bf16 = dot2_bf16<kRowsAhead>;
+  k.dot_four_rows_bf16 = dot_four_rows_bf16<kRowsAhead>;
   if (__builtin_cpu_supports("avx512vbmi")) {
     k.gemm_fp4x16_q8x3 = gemm_fp4x16_q8x3<true>;
-    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true>;
-    k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<true>;
+    k.gemm_fp4x16_q8x3_far = gemm_fp4x16_q8x3_far<true, kRowsAhead>;
+    k.gemm_fp4x16_q8x3_far4 = gemm_fp4x16_q8x3_far4<true, kRowsAhead>;
     k.dot_f8e4m3_recoded = dot_f8e4m3_recoded;
     k.dot4_f8e4m3_recoded = dot4_f8e4m3_recoded;
-    k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded;
+    k.dot2_f8e4m3_recoded = dot2_f8e4m3_recoded<kRowsAhead>;
   }
   k.key_block_scores = key_block_scores;
   k.value_row_sums = value_row_sums;
@@ -1780,12 +1786,12 @@ Kernels avx512_vnni_table() {
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
-  static const Kernels table = avx512_vnni_table<x86::kStreamPrefetchBytes>();
+  static const Kernels table = avx512_vnni_table<x86::kStreamPrefetchBytes, x86::kPrefetchBytes>();
   return table;
 }
 
 const Kernels& avx512_vnni_amd_kernels() {
-  static const Kernels table = avx512_vnni_table<x86::kAmdStreamPrefetchBytes>();
+  static const Kernels table = avx512_vnni_table<x86::kAmdStreamPrefetchBytes, x86::kAmdRowsPrefetchBytes>();
   return table;
 }
 

@@ -112,6 +112,12 @@ DSINFER_AVX2 inline void prefetch_pair(const Block* w, const Block* w1) {
 // 3-4%, 512 bytes added 6% (session 28).
 constexpr int64_t kStreamPrefetchBytes = 4096;
 constexpr int64_t kAmdStreamPrefetchBytes = 1024;
+// The one-token FP4 far tiles and the FP8 and BF16 rows read side by side (V4 decode's
+// weights) fetch kPrefetchBytes ahead, but half that on AMD's cores: on the Zen 5 VM,
+// bench-v4 token times 0.946-0.971 of 4 KiB's at 2 KiB, 0.985-0.99 at 3 KiB, 0.97-0.995 at
+// 1 KiB, the FP4 tiles alone 0.96-0.99 (a per-token switch in one process, docs/benchmarks.md,
+// DeepSeek-V4, session 40).
+constexpr int64_t kAmdRowsPrefetchBytes = 2048;
 template <int64_t kBytes, int64_t kAhead = kStreamPrefetchBytes>
 DSINFER_AVX2 inline void prefetch_stream(const void* at) {
   const char* p = static_cast<const char*>(at) + kAhead;
