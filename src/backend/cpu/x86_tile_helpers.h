@@ -114,7 +114,7 @@ constexpr int64_t kStreamPrefetchBytes = 4096;
 constexpr int64_t kAmdStreamPrefetchBytes = 1024;
 // The one-token FP4 far tiles and the FP8 and BF16 rows read side by side (V4 decode's
 // weights) fetch kPrefetchBytes ahead, but half that on AMD's cores: on the Zen 5 VM,
-// bench-v4 token times 0.946-0.971 of 4 KiB's at 2 KiB, 0.985-0.99 at 3 KiB, 0.97-0.995 at
+// bench-v4 token times 0.946-0.981 of 4 KiB's at 2 KiB, 0.984-0.992 at 3 KiB, 0.970-0.996 at
 // 1 KiB, the FP4 tiles alone 0.96-0.99 (a per-token switch in one process, docs/benchmarks.md,
 // DeepSeek-V4, session 40).
 constexpr int64_t kAmdRowsPrefetchBytes = 2048;
