@@ -407,13 +407,31 @@ DSINFER_AVX512_VNNI inline __m512i sixteen_bit_pairs16(__m512i a, __m512i b) {
   return _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(b, 16));
 }
 
-// gemm_kx8_tile over two groups (w and w + n_blocks) in 512-bit registers, lane by lane
-// the same operations.
-template <int NT, typename Block>
-DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
-                                        float* out, int64_t out_stride) {
+// The K-quant sixteen-row tiles' prefetch for one token: two adjacent groups as a pair
+// 16 KiB ahead (kAhead 0, x86::prefetch_pair), or two groups far apart each as its own
+// stream kAhead bytes ahead (the far tiles).
+template <int64_t kAhead, typename Block>
+DSINFER_AVX512_VNNI inline void prefetch_two_groups(const Block* w0, const Block* w1) {
+  if constexpr (kAhead == 0) {
+    prefetch_pair(w0, w1);
+  } else {
+    x86::prefetch_stream<sizeof(Block), kAhead>(w0);
+    x86::prefetch_stream<sizeof(Block), kAhead>(w1);
+  }
+}
+
+// The sixteen floats of a K-quant tile's lanes: group w0's eight rows to out0, w1's to out1.
+DSINFER_AVX512_VNNI inline void store_two_groups(__m512 v, float* out0, float* out1) {
+  _mm256_storeu_ps(out0, _mm512_castps512_ps256(v));
+  _mm256_storeu_ps(out1, _mm512_extractf32x8_ps(v, 1));
+}
+
+// gemm_kx8_tile over two groups (w and w1) in 512-bit registers, lane by lane the same
+// operations; for one token fetched as prefetch_two_groups<kAhead> says.
+template <int NT, typename Block, int64_t kAhead = 0>
+DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
+                                        int64_t x_stride, float* out, float* out1, int64_t out_stride) {
   constexpr bool kFiveBit = std::is_same_v<Block, BlockQ5_Kx8>;
-  const Block* w1 = w + n_blocks;
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
@@ -422,9 +440,9 @@ DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, int64_t n_blocks, const 
     const BlockQ4_Kx8& wb = low_bits(w1[b]);
     const __m512 d = scales_pair(wa.d, wb.d);
     const __m512 dmin = scales_pair(wa.dmin, wb.dmin);
-    // One token (decode) streams the pair 16 KiB ahead (x86::prefetch_pair); several
-    // tokens re-read each block from cache per token tile and fetch just the next one.
-    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    // One token (decode) streams the groups ahead (prefetch_two_groups); several tokens
+    // re-read each block from cache per token tile and fetch just the next one.
+    if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
     for (int c = 0; c < 4; ++c) {
       if constexpr (NT > 1)
         for (const Block* next : {w + b + 1, w1 + b + 1}) {
@@ -460,20 +478,21 @@ DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, int64_t n_blocks, const 
       }
     }
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
 }
 
-// gemm_q6_kx8_tile over two groups in 512-bit registers.
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
-                                           int64_t x_stride, float* out, int64_t out_stride) {
-  const BlockQ6_Kx8* w1 = w + n_blocks;
+// gemm_q6_kx8_tile over two groups (w and w1) in 512-bit registers, fetched as
+// gemm_kx16_tile's.
+template <int NT, int64_t kAhead = 0>
+DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, const BlockQ6_Kx8* w1, int64_t n_blocks,
+                                           const ActBlockQ8* x, int64_t x_stride, float* out, float* out1,
+                                           int64_t out_stride) {
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    // One token (decode) streams the pair 16 KiB ahead (x86::prefetch_pair); several
-    // tokens re-read each block from cache per token tile and fetch just the next one.
-    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    // One token (decode) streams the groups ahead (prefetch_two_groups); several tokens
+    // re-read each block from cache per token tile and fetch just the next one.
+    if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
     const __m512 d = scales_pair(w[b].d, w1[b].d);
     for (int h = 0; h < 16; ++h) {
       const int64_t offset = 256 * (h / 2) + 128 * (h % 2);
@@ -501,7 +520,7 @@ DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, int64_t n_block
                                  _mm512_mul_ps(scale, _mm512_set1_ps(x[t * x_stride + 8 * b + h / 2].d)), acc[t]);
     }
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
 }
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -678,25 +697,63 @@ void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_
   });
 }
 
-void gemm_q4_kx16(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                  float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    gemm_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
+// A K-quant sixteen-row tile (Tile<NT, kAhead>, the token count a constant) over groups
+// w0 and w1 for n_tokens tokens, in token tiles of up to kTokens.
+template <int kTokens, int64_t kAhead, typename Block, typename Tile>
+DSINFER_AVX512_VNNI void k_quant_x16(Tile tile, const Block* w0, const Block* w1, int64_t n_blocks,
+                                     const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out0, float* out1,
+                                     int64_t out_stride) {
+  for_token_tiles<kTokens>(n_tokens, [&](auto nt, int t) {
+    tile.template operator()<decltype(nt)::value, kAhead>(w0, w1, n_blocks, x + t * x_stride, x_stride,
+                                                          out0 + t * out_stride, out1 + t * out_stride, out_stride);
   });
 }
 
-void gemm_q5_kx16(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                  float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    gemm_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-  });
+struct KTile {
+  template <int NT, int64_t kAhead, typename Block>
+  DSINFER_AVX512_VNNI void operator()(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
+                                      int64_t x_stride, float* out0, float* out1, int64_t out_stride) const {
+    gemm_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+  }
+};
+
+struct Q6KTile {
+  template <int NT, int64_t kAhead>
+  DSINFER_AVX512_VNNI void operator()(const BlockQ6_Kx8* w0, const BlockQ6_Kx8* w1, int64_t n_blocks,
+                                      const ActBlockQ8* x, int64_t x_stride, float* out0, float* out1,
+                                      int64_t out_stride) const {
+    gemm_q6_kx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+  }
+};
+
+template <typename Block>
+constexpr int kKQuantTokens = std::is_same_v<Block, BlockQ6_Kx8> ? 8 : 4;
+template <typename Block>
+using KQuantTile = std::conditional_t<std::is_same_v<Block, BlockQ6_Kx8>, Q6KTile, KTile>;
+
+// Kernels::gemm_q4_kx16 / q5 / q6: groups w and w + n_blocks.
+template <typename Block>
+void gemm_k_quant_x16(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                      float* out, int64_t out_stride) {
+  k_quant_x16<kKQuantTokens<Block>, 0>(KQuantTile<Block>{}, w, w + n_blocks, n_blocks, x, x_stride, n_tokens, out,
+                                       out + 8, out_stride);
 }
 
-void gemm_q6_kx16(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                  float* out, int64_t out_stride) {
-  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    gemm_q6_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-  });
+// Kernels::gemm_q4_kx16_far / q5 / q6: for one token, each pair's first groups side by side
+// in the halves of the registers, then their second groups, each group its own stream
+// kAhead bytes ahead, as the Q4_0 / Q8_0 far tiles read; for more tokens, each pair
+// through the sixteen-row tile. Lane by lane the same operations either way, so the bits.
+template <int64_t kAhead, typename Block>
+void gemm_k_quant_x16_far(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                          int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  if (n_tokens == 1) {
+    for (int64_t half = 0; half < 2; ++half)
+      k_quant_x16<1, kAhead>(KQuantTile<Block>{}, w + half * n_blocks, w_far + half * n_blocks, n_blocks, x, x_stride,
+                             1, out + 8 * half, out_far + 8 * half, out_stride);
+    return;
+  }
+  gemm_k_quant_x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+  gemm_k_quant_x16(w_far, n_blocks, x, x_stride, n_tokens, out_far, out_stride);
 }
 
 // Two rows' eight bytes (w and w1 at the same place) as sixteen 32-bit lanes.
@@ -1746,9 +1803,12 @@ Kernels avx512_vnni_table() {
   k.gemm_q4_0x32 = gemm_two_pairs<BlockQ4_0x8>;
   k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4<kAhead>;
   k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4<kAhead>;
-  k.gemm_q4_kx16 = gemm_q4_kx16;
-  k.gemm_q5_kx16 = gemm_q5_kx16;
-  k.gemm_q6_kx16 = gemm_q6_kx16;
+  k.gemm_q4_kx16 = gemm_k_quant_x16<BlockQ4_Kx8>;
+  k.gemm_q5_kx16 = gemm_k_quant_x16<BlockQ5_Kx8>;
+  k.gemm_q6_kx16 = gemm_k_quant_x16<BlockQ6_Kx8>;
+  k.gemm_q4_kx16_far = gemm_k_quant_x16_far<kAhead, BlockQ4_Kx8>;
+  k.gemm_q5_kx16_far = gemm_k_quant_x16_far<kAhead, BlockQ5_Kx8>;
+  k.gemm_q6_kx16_far = gemm_k_quant_x16_far<kAhead, BlockQ6_Kx8>;
   k.gemm_iq4_nlx16 = gemm_iq4_nlx16;
   k.gemm_q2_kx16 = gemm_low_bit_kx16<BlockQ2_Kx8>;
   k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;

@@ -351,11 +351,14 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
     case DType::kQ3_K:
       return fn(GroupKernels<BlockQ3_Kx8, ActBlockQ8>{k.gemm_q3_kx8, k.gemm_q3_kx16}, w.q3_k_group(0), q8, x_stride);
     case DType::kQ4_K:
-      return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16}, w.q4_k_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16, k.gemm_q4_kx16_far}, w.q4_k_group(0),
+                q8, x_stride);
     case DType::kQ5_K:
-      return fn(GroupKernels<BlockQ5_Kx8, ActBlockQ8>{k.gemm_q5_kx8, k.gemm_q5_kx16}, w.q5_k_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ5_Kx8, ActBlockQ8>{k.gemm_q5_kx8, k.gemm_q5_kx16, k.gemm_q5_kx16_far}, w.q5_k_group(0),
+                q8, x_stride);
     case DType::kQ6_K:
-      return fn(GroupKernels<BlockQ6_Kx8, ActBlockQ8>{k.gemm_q6_kx8, k.gemm_q6_kx16}, w.q6_k_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ6_Kx8, ActBlockQ8>{k.gemm_q6_kx8, k.gemm_q6_kx16, k.gemm_q6_kx16_far}, w.q6_k_group(0),
+                q8, x_stride);
     default:  // FP4
       if (activation_form(k, w) == ActivationForm::kQ8x3)
         return fn(GroupKernels<BlockFp4x8, ActBlockQ8x3>{k.gemm_fp4x8_q8x3, k.gemm_fp4x16_q8x3, k.gemm_fp4x16_q8x3_far},
@@ -532,6 +535,9 @@ bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
   if (w.source_dtype() == DType::kF8E4M3) return k.dot2_f8e4m3_recoded && n_tokens == 1;
   const bool has_far = (w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16_far) ||
                        (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far) ||
+                       (w.source_dtype() == DType::kQ4_K && k.gemm_q4_kx16_far) ||
+                       (w.source_dtype() == DType::kQ5_K && k.gemm_q5_kx16_far) ||
+                       (w.source_dtype() == DType::kQ6_K && k.gemm_q6_kx16_far) ||
                        (w.source_dtype() == DType::kFP4E2M1 && k.gemm_fp4x16_q8x3_far &&
                         activation_form(k, w) == ActivationForm::kQ8x3);
   return has_far && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
@@ -561,6 +567,15 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
     else if (w.source_dtype() == DType::kQ8_0)
       far_pairs(k.gemm_q8_0x16_far, k.gemm_q8_0x16_far4, w.q8_0_group(g_begin), far.q8_0_group(far_begin), blocks,
                 xq.q8.data(), x_stride, pairs, out, near_out, far_rows_out);
+    else if (w.source_dtype() == DType::kQ4_K)
+      far_pairs(k.gemm_q4_kx16_far, nullptr, w.q4_k_group(g_begin), far.q4_k_group(far_begin), blocks, xq.q8.data(),
+                x_stride, pairs, out, near_out, far_rows_out);
+    else if (w.source_dtype() == DType::kQ5_K)
+      far_pairs(k.gemm_q5_kx16_far, nullptr, w.q5_k_group(g_begin), far.q5_k_group(far_begin), blocks, xq.q8.data(),
+                x_stride, pairs, out, near_out, far_rows_out);
+    else if (w.source_dtype() == DType::kQ6_K)
+      far_pairs(k.gemm_q6_kx16_far, nullptr, w.q6_k_group(g_begin), far.q6_k_group(far_begin), blocks, xq.q8.data(),
+                x_stride, pairs, out, near_out, far_rows_out);
     else
       far_pairs(k.gemm_fp4x16_q8x3_far, k.gemm_fp4x16_q8x3_far4, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks,
                 xq.q8x3.data(), x_stride, pairs, out, near_out, far_rows_out);
