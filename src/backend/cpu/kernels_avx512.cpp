@@ -697,64 +697,6 @@ void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_
   });
 }
 
-// A K-quant sixteen-row tile (Tile<NT, kAhead>, the token count a constant) over groups
-// w0 and w1 for n_tokens tokens, in token tiles of up to kTokens.
-template <int kTokens, int64_t kAhead, typename Block, typename Tile>
-DSINFER_AVX512_VNNI void k_quant_x16(Tile tile, const Block* w0, const Block* w1, int64_t n_blocks,
-                                     const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out0, float* out1,
-                                     int64_t out_stride) {
-  for_token_tiles<kTokens>(n_tokens, [&](auto nt, int t) {
-    tile.template operator()<decltype(nt)::value, kAhead>(w0, w1, n_blocks, x + t * x_stride, x_stride,
-                                                          out0 + t * out_stride, out1 + t * out_stride, out_stride);
-  });
-}
-
-struct KTile {
-  template <int NT, int64_t kAhead, typename Block>
-  DSINFER_AVX512_VNNI void operator()(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
-                                      int64_t x_stride, float* out0, float* out1, int64_t out_stride) const {
-    gemm_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
-  }
-};
-
-struct Q6KTile {
-  template <int NT, int64_t kAhead>
-  DSINFER_AVX512_VNNI void operator()(const BlockQ6_Kx8* w0, const BlockQ6_Kx8* w1, int64_t n_blocks,
-                                      const ActBlockQ8* x, int64_t x_stride, float* out0, float* out1,
-                                      int64_t out_stride) const {
-    gemm_q6_kx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
-  }
-};
-
-template <typename Block>
-constexpr int kKQuantTokens = std::is_same_v<Block, BlockQ6_Kx8> ? 8 : 4;
-template <typename Block>
-using KQuantTile = std::conditional_t<std::is_same_v<Block, BlockQ6_Kx8>, Q6KTile, KTile>;
-
-// Kernels::gemm_q4_kx16 / q5 / q6: groups w and w + n_blocks.
-template <typename Block>
-void gemm_k_quant_x16(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                      float* out, int64_t out_stride) {
-  k_quant_x16<kKQuantTokens<Block>, 0>(KQuantTile<Block>{}, w, w + n_blocks, n_blocks, x, x_stride, n_tokens, out,
-                                       out + 8, out_stride);
-}
-
-// Kernels::gemm_q4_kx16_far / q5 / q6: for one token, each pair's first groups side by side
-// in the halves of the registers, then their second groups, each group its own stream
-// kAhead bytes ahead, as the Q4_0 / Q8_0 far tiles read; for more tokens, each pair
-// through the sixteen-row tile. Lane by lane the same operations either way, so the bits.
-template <int64_t kAhead, typename Block>
-void gemm_k_quant_x16_far(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
-                          int n_tokens, float* out, float* out_far, int64_t out_stride) {
-  if (n_tokens == 1) {
-    for (int64_t half = 0; half < 2; ++half)
-      k_quant_x16<1, kAhead>(KQuantTile<Block>{}, w + half * n_blocks, w_far + half * n_blocks, n_blocks, x, x_stride,
-                             1, out + 8 * half, out_far + 8 * half, out_stride);
-    return;
-  }
-  gemm_k_quant_x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
-  gemm_k_quant_x16(w_far, n_blocks, x, x_stride, n_tokens, out_far, out_stride);
-}
 
 // Two rows' eight bytes (w and w1 at the same place) as sixteen 32-bit lanes.
 DSINFER_AVX512_VNNI inline __m128i bytes_pair(const void* first, const void* second) {
@@ -766,16 +708,15 @@ DSINFER_AVX512_VNNI inline __m128i bytes_pair(const void* first, const void* sec
 // registers: VPDPBUSD sums each sub-block's products in 32 bits, and multiplying those by
 // the scales gives the very integers that the 16-bit sums times the scales (madd_epi16)
 // give there; the float steps per row are the same, so a row's bits are too.
-template <int NT, typename Block>
-DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, int64_t n_blocks, const ActBlockQ8* x,
-                                                int64_t x_stride, float* out, int64_t out_stride) {
+template <int NT, typename Block, int64_t kAhead = 0>
+DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
+                                                int64_t x_stride, float* out, float* out1, int64_t out_stride) {
   constexpr bool kThreeBit = std::is_same_v<Block, BlockQ3_Kx8>;
-  const Block* w1 = w + n_blocks;
   const __m512i two_bits = _mm512_set1_epi8(3);
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
     if constexpr (NT > 1) {
       prefetch_block(w + b + 1);
       prefetch_block(w1 + b + 1);
@@ -827,7 +768,7 @@ DSINFER_AVX512_VNNI void gemm_low_bit_kx16_tile(const Block* w, int64_t n_blocks
       }
     }
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
 }
 
 // The AVX2 table's IQ4_NL sums over two groups (an IQ4_NLx8 block's bytes at qs0 and
@@ -853,14 +794,14 @@ DSINFER_AVX512_VNNI inline void iq4_nl_pair_sums(const uint8_t* qs0, const uint8
   for (int t = 0; t < NT; ++t) sums[t] = _mm512_sub_epi32(sums[t], _mm512_set1_epi32(128 * x[t * x_stride].sum));
 }
 
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_iq4_nlx16_tile(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x,
-                                             int64_t x_stride, float* out, int64_t out_stride) {
-  const BlockIQ4_NLx8* w1 = w + n_blocks;
+template <int NT, int64_t kAhead = 0>
+DSINFER_AVX512_VNNI void gemm_iq4_nlx16_tile(const BlockIQ4_NLx8* w, const BlockIQ4_NLx8* w1, int64_t n_blocks,
+                                             const ActBlockQ8* x, int64_t x_stride, float* out, float* out1,
+                                             int64_t out_stride) {
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
     __m512i sums[NT];
     iq4_nl_pair_sums<NT>(w[b].qs, w1[b].qs, x + b, x_stride, sums);
     const __m512 dw = scales_pair(w[b].d, w1[b].d);
@@ -868,18 +809,18 @@ DSINFER_AVX512_VNNI void gemm_iq4_nlx16_tile(const BlockIQ4_NLx8* w, int64_t n_b
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x[t * x_stride + b].d)),
                                acc[t]);
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
 }
 
 // The AVX2 table's IQ4_XS tile over two groups.
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_iq4_xsx16_tile(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x,
-                                             int64_t x_stride, float* out, int64_t out_stride) {
-  const BlockIQ4_XSx8* w1 = w + n_blocks;
+template <int NT, int64_t kAhead = 0>
+DSINFER_AVX512_VNNI void gemm_iq4_xsx16_tile(const BlockIQ4_XSx8* w, const BlockIQ4_XSx8* w1, int64_t n_blocks,
+                                             const ActBlockQ8* x, int64_t x_stride, float* out, float* out1,
+                                             int64_t out_stride) {
   __m512 acc[NT];
   for (auto& a : acc) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if constexpr (NT == 1) prefetch_pair(w + b, w1 + b);
+    if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
     if constexpr (NT > 1) {
       prefetch_block(w + b + 1);
       prefetch_block(w1 + b + 1);
@@ -895,32 +836,71 @@ DSINFER_AVX512_VNNI void gemm_iq4_xsx16_tile(const BlockIQ4_XSx8* w, int64_t n_b
       }
     }
   }
-  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
 }
 
+// The sixteen-row tile of each packed format that has one over two arbitrary groups (run),
+// and how many tokens a tile takes (kTokens).
 template <typename Block>
-void gemm_low_bit_kx16(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                       float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    gemm_low_bit_kx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
-                                                out_stride);
+struct X16Tile {
+  static constexpr int kTokens = 4;
+  template <int NT, int64_t kAhead>
+  DSINFER_AVX512_VNNI static void run(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
+                                      int64_t x_stride, float* out0, float* out1, int64_t out_stride) {
+    if constexpr (std::is_same_v<Block, BlockQ2_Kx8> || std::is_same_v<Block, BlockQ3_Kx8>)
+      gemm_low_bit_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+    else if constexpr (std::is_same_v<Block, BlockIQ4_NLx8>)
+      gemm_iq4_nlx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+    else if constexpr (std::is_same_v<Block, BlockIQ4_XSx8>)
+      gemm_iq4_xsx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+    else
+      gemm_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+  }
+};
+template <>
+struct X16Tile<BlockQ6_Kx8> {
+  static constexpr int kTokens = 8;
+  template <int NT, int64_t kAhead>
+  DSINFER_AVX512_VNNI static void run(const BlockQ6_Kx8* w0, const BlockQ6_Kx8* w1, int64_t n_blocks,
+                                      const ActBlockQ8* x, int64_t x_stride, float* out0, float* out1,
+                                      int64_t out_stride) {
+    gemm_q6_kx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+  }
+};
+
+// X16Tile<Block> over groups w0 and w1 for n_tokens tokens, in token tiles of up to kTokens.
+template <int kTokens, int64_t kAhead, typename Block>
+DSINFER_AVX512_VNNI void groups_x16(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
+                                    int64_t x_stride, int n_tokens, float* out0, float* out1, int64_t out_stride) {
+  for_token_tiles<kTokens>(n_tokens, [&](auto nt, int t) {
+    X16Tile<Block>::template run<decltype(nt)::value, kAhead>(w0, w1, n_blocks, x + t * x_stride, x_stride,
+                                                              out0 + t * out_stride, out1 + t * out_stride, out_stride);
   });
 }
 
-void gemm_iq4_nlx16(const BlockIQ4_NLx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                    float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    gemm_iq4_nlx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
-                                             out_stride);
-  });
+// Kernels::gemm_q4_kx16 and the other formats' sixteen-row kernels of X16Tile: groups w
+// and w + n_blocks.
+template <typename Block>
+void gemm_groups_x16(const Block* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+                     float* out, int64_t out_stride) {
+  groups_x16<X16Tile<Block>::kTokens, 0>(w, w + n_blocks, n_blocks, x, x_stride, n_tokens, out, out + 8, out_stride);
 }
 
-void gemm_iq4_xsx16(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                    float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    gemm_iq4_xsx16_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride,
-                                             out_stride);
-  });
+// Kernels::gemm_q4_kx16_far and the like: for one token, each pair's first groups side by
+// side in the halves of the registers, then their second groups, each group its own stream
+// kAhead bytes ahead, as the Q4_0 / Q8_0 far tiles read; for more tokens, each pair
+// through the sixteen-row tile. Lane by lane the same operations either way, so the bits.
+template <int64_t kAhead, typename Block>
+void gemm_groups_x16_far(const Block* w, const Block* w_far, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                         int n_tokens, float* out, float* out_far, int64_t out_stride) {
+  if (n_tokens == 1) {
+    for (int64_t half = 0; half < 2; ++half)
+      groups_x16<1, kAhead>(w + half * n_blocks, w_far + half * n_blocks, n_blocks, x, x_stride, 1, out + 8 * half,
+                            out_far + 8 * half, out_stride);
+    return;
+  }
+  gemm_groups_x16(w, n_blocks, x, x_stride, n_tokens, out, out_stride);
+  gemm_groups_x16(w_far, n_blocks, x, x_stride, n_tokens, out_far, out_stride);
 }
 
 // The operations the FP4 tiles apply per token, on eight rows (256-bit registers) or
@@ -1803,16 +1783,20 @@ Kernels avx512_vnni_table() {
   k.gemm_q4_0x32 = gemm_two_pairs<BlockQ4_0x8>;
   k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4<kAhead>;
   k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4<kAhead>;
-  k.gemm_q4_kx16 = gemm_k_quant_x16<BlockQ4_Kx8>;
-  k.gemm_q5_kx16 = gemm_k_quant_x16<BlockQ5_Kx8>;
-  k.gemm_q6_kx16 = gemm_k_quant_x16<BlockQ6_Kx8>;
-  k.gemm_q4_kx16_far = gemm_k_quant_x16_far<kAhead, BlockQ4_Kx8>;
-  k.gemm_q5_kx16_far = gemm_k_quant_x16_far<kAhead, BlockQ5_Kx8>;
-  k.gemm_q6_kx16_far = gemm_k_quant_x16_far<kAhead, BlockQ6_Kx8>;
-  k.gemm_iq4_nlx16 = gemm_iq4_nlx16;
-  k.gemm_q2_kx16 = gemm_low_bit_kx16<BlockQ2_Kx8>;
-  k.gemm_q3_kx16 = gemm_low_bit_kx16<BlockQ3_Kx8>;
-  k.gemm_iq4_xsx16 = gemm_iq4_xsx16;
+  k.gemm_q4_kx16 = gemm_groups_x16<BlockQ4_Kx8>;
+  k.gemm_q5_kx16 = gemm_groups_x16<BlockQ5_Kx8>;
+  k.gemm_q6_kx16 = gemm_groups_x16<BlockQ6_Kx8>;
+  k.gemm_q4_kx16_far = gemm_groups_x16_far<kAhead, BlockQ4_Kx8>;
+  k.gemm_q5_kx16_far = gemm_groups_x16_far<kAhead, BlockQ5_Kx8>;
+  k.gemm_q6_kx16_far = gemm_groups_x16_far<kAhead, BlockQ6_Kx8>;
+  k.gemm_iq4_nlx16 = gemm_groups_x16<BlockIQ4_NLx8>;
+  k.gemm_q2_kx16 = gemm_groups_x16<BlockQ2_Kx8>;
+  k.gemm_q3_kx16 = gemm_groups_x16<BlockQ3_Kx8>;
+  k.gemm_iq4_xsx16 = gemm_groups_x16<BlockIQ4_XSx8>;
+  k.gemm_iq4_nlx16_far = gemm_groups_x16_far<kAhead, BlockIQ4_NLx8>;
+  k.gemm_q2_kx16_far = gemm_groups_x16_far<kAhead, BlockQ2_Kx8>;
+  k.gemm_q3_kx16_far = gemm_groups_x16_far<kAhead, BlockQ3_Kx8>;
+  k.gemm_iq4_xsx16_far = gemm_groups_x16_far<kAhead, BlockIQ4_XSx8>;
   k.dot_grid_rows = dot_grid_rows;
   k.decode_grid = decode_grid_avx512;
   k.grid_rows_one_token = grid_rows_one_token_avx512;

@@ -342,14 +342,17 @@ void with_group_kernels(const Kernels& k, const PackedWeight& w, Tensor x_rows, 
     case DType::kQ5_1:
       return fn(GroupKernels<BlockQ5_1x8, ActBlockQ8>{k.gemm_q5_1x8}, w.q5_1_group(0), q8, x_stride);
     case DType::kIQ4_NL:
-      return fn(GroupKernels<BlockIQ4_NLx8, ActBlockQ8>{k.gemm_iq4_nlx8, k.gemm_iq4_nlx16}, w.iq4_nl_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockIQ4_NLx8, ActBlockQ8>{k.gemm_iq4_nlx8, k.gemm_iq4_nlx16, k.gemm_iq4_nlx16_far},
+                w.iq4_nl_group(0), q8, x_stride);
     case DType::kIQ4_XS:
-      return fn(GroupKernels<BlockIQ4_XSx8, ActBlockQ8>{k.gemm_iq4_xsx8, k.gemm_iq4_xsx16}, w.iq4_xs_group(0), q8,
-                x_stride);
+      return fn(GroupKernels<BlockIQ4_XSx8, ActBlockQ8>{k.gemm_iq4_xsx8, k.gemm_iq4_xsx16, k.gemm_iq4_xsx16_far},
+                w.iq4_xs_group(0), q8, x_stride);
     case DType::kQ2_K:
-      return fn(GroupKernels<BlockQ2_Kx8, ActBlockQ8>{k.gemm_q2_kx8, k.gemm_q2_kx16}, w.q2_k_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ2_Kx8, ActBlockQ8>{k.gemm_q2_kx8, k.gemm_q2_kx16, k.gemm_q2_kx16_far}, w.q2_k_group(0),
+                q8, x_stride);
     case DType::kQ3_K:
-      return fn(GroupKernels<BlockQ3_Kx8, ActBlockQ8>{k.gemm_q3_kx8, k.gemm_q3_kx16}, w.q3_k_group(0), q8, x_stride);
+      return fn(GroupKernels<BlockQ3_Kx8, ActBlockQ8>{k.gemm_q3_kx8, k.gemm_q3_kx16, k.gemm_q3_kx16_far}, w.q3_k_group(0),
+                q8, x_stride);
     case DType::kQ4_K:
       return fn(GroupKernels<BlockQ4_Kx8, ActBlockQ8>{k.gemm_q4_kx8, k.gemm_q4_kx16, k.gemm_q4_kx16_far}, w.q4_k_group(0),
                 q8, x_stride);
@@ -535,9 +538,13 @@ bool reads_beside(const Kernels& k, const PackedWeight& w, int64_t n_tokens) {
   if (w.source_dtype() == DType::kF8E4M3) return k.dot2_f8e4m3_recoded && n_tokens == 1;
   const bool has_far = (w.source_dtype() == DType::kQ4_0 && k.gemm_q4_0x16_far) ||
                        (w.source_dtype() == DType::kQ8_0 && k.gemm_q8_0x16_far) ||
+                       (w.source_dtype() == DType::kQ2_K && k.gemm_q2_kx16_far) ||
+                       (w.source_dtype() == DType::kQ3_K && k.gemm_q3_kx16_far) ||
                        (w.source_dtype() == DType::kQ4_K && k.gemm_q4_kx16_far) ||
                        (w.source_dtype() == DType::kQ5_K && k.gemm_q5_kx16_far) ||
                        (w.source_dtype() == DType::kQ6_K && k.gemm_q6_kx16_far) ||
+                       (w.source_dtype() == DType::kIQ4_NL && k.gemm_iq4_nlx16_far) ||
+                       (w.source_dtype() == DType::kIQ4_XS && k.gemm_iq4_xsx16_far) ||
                        (w.source_dtype() == DType::kFP4E2M1 && k.gemm_fp4x16_q8x3_far &&
                         activation_form(k, w) == ActivationForm::kQ8x3);
   return has_far && n_tokens >= 1 && n_tokens <= kMaxFarPairTokens;
@@ -561,24 +568,32 @@ void matmul_packed_rows_beside(const Kernels& k, const PackedWeight& w, int64_t 
     float* near_out = out.f32_row(0) + 8 * g_begin;
     float* far_rows_out = far_out.f32_row(0) + 8 * far_begin;
     const int64_t blocks = w.blocks_per_row(), x_stride = w.act_blocks_per_row();
-    if (w.source_dtype() == DType::kQ4_0)
-      far_pairs(k.gemm_q4_0x16_far, k.gemm_q4_0x16_far4, w.q4_0_group(g_begin), far.q4_0_group(far_begin), blocks,
-                xq.q8.data(), x_stride, pairs, out, near_out, far_rows_out);
-    else if (w.source_dtype() == DType::kQ8_0)
-      far_pairs(k.gemm_q8_0x16_far, k.gemm_q8_0x16_far4, w.q8_0_group(g_begin), far.q8_0_group(far_begin), blocks,
-                xq.q8.data(), x_stride, pairs, out, near_out, far_rows_out);
-    else if (w.source_dtype() == DType::kQ4_K)
-      far_pairs(k.gemm_q4_kx16_far, nullptr, w.q4_k_group(g_begin), far.q4_k_group(far_begin), blocks, xq.q8.data(),
-                x_stride, pairs, out, near_out, far_rows_out);
-    else if (w.source_dtype() == DType::kQ5_K)
-      far_pairs(k.gemm_q5_kx16_far, nullptr, w.q5_k_group(g_begin), far.q5_k_group(far_begin), blocks, xq.q8.data(),
-                x_stride, pairs, out, near_out, far_rows_out);
-    else if (w.source_dtype() == DType::kQ6_K)
-      far_pairs(k.gemm_q6_kx16_far, nullptr, w.q6_k_group(g_begin), far.q6_k_group(far_begin), blocks, xq.q8.data(),
-                x_stride, pairs, out, near_out, far_rows_out);
-    else
-      far_pairs(k.gemm_fp4x16_q8x3_far, k.gemm_fp4x16_q8x3_far4, w.fp4_group(g_begin), far.fp4_group(far_begin), blocks,
-                xq.q8x3.data(), x_stride, pairs, out, near_out, far_rows_out);
+    auto beside = [&](auto far_gemm, auto far4, const auto* near_groups, const auto* far_groups, const auto* act) {
+      far_pairs(far_gemm, far4, near_groups, far_groups, blocks, act, x_stride, pairs, out, near_out, far_rows_out);
+    };
+    const ActBlockQ8* q8 = xq.q8.data();
+    switch (w.source_dtype()) {
+      case DType::kQ4_0:
+        beside(k.gemm_q4_0x16_far, k.gemm_q4_0x16_far4, w.q4_0_group(g_begin), far.q4_0_group(far_begin), q8);
+        break;
+      case DType::kQ8_0:
+        beside(k.gemm_q8_0x16_far, k.gemm_q8_0x16_far4, w.q8_0_group(g_begin), far.q8_0_group(far_begin), q8);
+        break;
+      case DType::kQ2_K: beside(k.gemm_q2_kx16_far, nullptr, w.q2_k_group(g_begin), far.q2_k_group(far_begin), q8); break;
+      case DType::kQ3_K: beside(k.gemm_q3_kx16_far, nullptr, w.q3_k_group(g_begin), far.q3_k_group(far_begin), q8); break;
+      case DType::kQ4_K: beside(k.gemm_q4_kx16_far, nullptr, w.q4_k_group(g_begin), far.q4_k_group(far_begin), q8); break;
+      case DType::kQ5_K: beside(k.gemm_q5_kx16_far, nullptr, w.q5_k_group(g_begin), far.q5_k_group(far_begin), q8); break;
+      case DType::kQ6_K: beside(k.gemm_q6_kx16_far, nullptr, w.q6_k_group(g_begin), far.q6_k_group(far_begin), q8); break;
+      case DType::kIQ4_NL:
+        beside(k.gemm_iq4_nlx16_far, nullptr, w.iq4_nl_group(g_begin), far.iq4_nl_group(far_begin), q8);
+        break;
+      case DType::kIQ4_XS:
+        beside(k.gemm_iq4_xsx16_far, nullptr, w.iq4_xs_group(g_begin), far.iq4_xs_group(far_begin), q8);
+        break;
+      default:  // FP4 (reads_beside: only with three-digit activations)
+        beside(k.gemm_fp4x16_q8x3_far, k.gemm_fp4x16_q8x3_far4, w.fp4_group(g_begin), far.fp4_group(far_begin),
+               xq.q8x3.data());
+    }
   }
   matmul_packed_rows(k, w, x, xq, out, g_begin + 2 * pairs, g_end);
   matmul_packed_rows(k, far, x, xq, far_out, far_begin + 2 * pairs, far_end);
