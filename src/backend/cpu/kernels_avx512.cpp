@@ -407,7 +407,7 @@ DSINFER_AVX512_VNNI inline __m512i sixteen_bit_pairs16(__m512i a, __m512i b) {
   return _mm512_or_si512(_mm512_and_si512(a, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(b, 16));
 }
 
-// The K-quant sixteen-row tiles' prefetch for one token: two adjacent groups as a pair
+// The sixteen-row tiles' prefetch for one token: two adjacent groups as a pair
 // 16 KiB ahead (kAhead 0, x86::prefetch_pair), or two groups far apart each as its own
 // stream kAhead bytes ahead (the far tiles).
 template <int64_t kAhead, typename Block>
@@ -420,7 +420,7 @@ DSINFER_AVX512_VNNI inline void prefetch_two_groups(const Block* w0, const Block
   }
 }
 
-// The sixteen floats of a K-quant tile's lanes: group w0's eight rows to out0, w1's to out1.
+// The sixteen floats of a sixteen-row tile's lanes: group w0's eight rows to out0, w1's to out1.
 DSINFER_AVX512_VNNI inline void store_two_groups(__m512 v, float* out0, float* out1) {
   _mm256_storeu_ps(out0, _mm512_castps512_ps256(v));
   _mm256_storeu_ps(out1, _mm512_extractf32x8_ps(v, 1));
@@ -843,11 +843,13 @@ DSINFER_AVX512_VNNI void gemm_iq4_xsx16_tile(const BlockIQ4_XSx8* w, const Block
 // and how many tokens a tile takes (kTokens).
 template <typename Block>
 struct X16Tile {
-  static constexpr int kTokens = 4;
+  static constexpr int kTokens = std::is_same_v<Block, BlockQ6_Kx8> ? 8 : 4;
   template <int NT, int64_t kAhead>
   DSINFER_AVX512_VNNI static void run(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
                                       int64_t x_stride, float* out0, float* out1, int64_t out_stride) {
-    if constexpr (std::is_same_v<Block, BlockQ2_Kx8> || std::is_same_v<Block, BlockQ3_Kx8>)
+    if constexpr (std::is_same_v<Block, BlockQ6_Kx8>)
+      gemm_q6_kx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
+    else if constexpr (std::is_same_v<Block, BlockQ2_Kx8> || std::is_same_v<Block, BlockQ3_Kx8>)
       gemm_low_bit_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
     else if constexpr (std::is_same_v<Block, BlockIQ4_NLx8>)
       gemm_iq4_nlx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
@@ -855,16 +857,6 @@ struct X16Tile {
       gemm_iq4_xsx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
     else
       gemm_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
-  }
-};
-template <>
-struct X16Tile<BlockQ6_Kx8> {
-  static constexpr int kTokens = 8;
-  template <int NT, int64_t kAhead>
-  DSINFER_AVX512_VNNI static void run(const BlockQ6_Kx8* w0, const BlockQ6_Kx8* w1, int64_t n_blocks,
-                                      const ActBlockQ8* x, int64_t x_stride, float* out0, float* out1,
-                                      int64_t out_stride) {
-    gemm_q6_kx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
   }
 };
 
