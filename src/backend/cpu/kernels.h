@@ -223,6 +223,12 @@ constexpr int kMaxHeadDotRows = 8;
 // The weighted_rows_tokens kernels take up to this many weightings per call.
 constexpr int kMaxWeightedRowsTokens = 4;
 
+// A far-pair kernel (Kernels::gemm_q4_0x16_far and its kin): two pairs of groups, w into
+// out and w_far into out_far, for n_tokens tokens.
+template <typename Block, typename Act = ActBlockQ8>
+using FarPairGemm = void (*)(const Block* w, const Block* w_far, int64_t n_blocks, const Act* x, int64_t x_stride,
+                             int n_tokens, float* out, float* out_far, int64_t out_stride);
+
 struct Kernels {
   std::string_view isa;  // one of kKernelTableNames
   float (*dot_f32)(const float* w, const float* x, int64_t n);
@@ -344,31 +350,19 @@ struct Kernels {
   // (into out) and w_far (into out_far), for n_tokens 1..kMaxFarPairTokens, each row's
   // bits those of the sixteen-row kernel: read side by side, two places far apart keep
   // more of memory busy than one. nullptr where none.
-  void (*gemm_q4_0x16_far)(const BlockQ4_0x8* w, const BlockQ4_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_q8_0x16_far)(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_fp4x16_q8x3_far)(const BlockFp4x8* w, const BlockFp4x8* w_far, int64_t n_blocks, const ActBlockQ8x3* x,
-                               int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
+  FarPairGemm<BlockQ4_0x8> gemm_q4_0x16_far;
+  FarPairGemm<BlockQ8_0x8> gemm_q8_0x16_far;
+  FarPairGemm<BlockFp4x8, ActBlockQ8x3> gemm_fp4x16_q8x3_far;
   // The same for the K-quants (Q4_K_M / Q5_K_M / Q6_K files, Q2_K / Q3_K) and IQ4_NL /
   // IQ4_XS: for one token each pair's groups read one at a time beside the far pair's;
   // for more, each pair's sixteen-row tile. nullptr where none.
-  void (*gemm_q4_kx16_far)(const BlockQ4_Kx8* w, const BlockQ4_Kx8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_q5_kx16_far)(const BlockQ5_Kx8* w, const BlockQ5_Kx8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_q6_kx16_far)(const BlockQ6_Kx8* w, const BlockQ6_Kx8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_q2_kx16_far)(const BlockQ2_Kx8* w, const BlockQ2_Kx8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_q3_kx16_far)(const BlockQ3_Kx8* w, const BlockQ3_Kx8* w_far, int64_t n_blocks, const ActBlockQ8* x,
-                           int64_t x_stride, int n_tokens, float* out, float* out_far, int64_t out_stride);
-  void (*gemm_iq4_nlx16_far)(const BlockIQ4_NLx8* w, const BlockIQ4_NLx8* w_far, int64_t n_blocks,
-                             const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out, float* out_far,
-                             int64_t out_stride);
-  void (*gemm_iq4_xsx16_far)(const BlockIQ4_XSx8* w, const BlockIQ4_XSx8* w_far, int64_t n_blocks,
-                             const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out, float* out_far,
-                             int64_t out_stride);
+  FarPairGemm<BlockQ4_Kx8> gemm_q4_kx16_far;
+  FarPairGemm<BlockQ5_Kx8> gemm_q5_kx16_far;
+  FarPairGemm<BlockQ6_Kx8> gemm_q6_kx16_far;
+  FarPairGemm<BlockQ2_Kx8> gemm_q2_kx16_far;
+  FarPairGemm<BlockQ3_Kx8> gemm_q3_kx16_far;
+  FarPairGemm<BlockIQ4_NLx8> gemm_iq4_nlx16_far;
+  FarPairGemm<BlockIQ4_XSx8> gemm_iq4_xsx16_far;
   // One token against four pairs of groups at once, pair w[i] into out[i] (sixteen rows
   // each), each row's bits those of the sixteen-row kernel; for an even number of blocks.
   // Four places read side by side: on a 2-core Xeon VM the probe read 18-20 GB/s in four

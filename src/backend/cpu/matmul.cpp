@@ -316,8 +316,7 @@ template <typename Block, typename Act>
 struct GroupKernels {
   using Gemm = void (*)(const Block* w, int64_t n_blocks, const Act* x, int64_t x_stride, int n_tokens, float* out,
                         int64_t out_stride);
-  using FarGemm = void (*)(const Block* w, const Block* w_far, int64_t n_blocks, const Act* x, int64_t x_stride,
-                           int n_tokens, float* out, float* out_far, int64_t out_stride);
+  using FarGemm = FarPairGemm<Block, Act>;
   Gemm eight = nullptr, sixteen = nullptr;
   FarGemm far = nullptr;
   Gemm two_pairs = nullptr;  // the sixteen-row kernel over two adjacent pairs
