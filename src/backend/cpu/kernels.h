@@ -80,15 +80,30 @@ struct BlockQ5_Kx8 {
   uint8_t qh[4][2][32];
 };
 
-// Q6_K, eight rows interleaved per 256-value super-block: the f16 super-block scale of
-// each row, the int8 scales of its sixteen 16-value sub-blocks ([sub-block][row]), and
-// the codes widened to int8 (q - 32, in [-32, 31]) in the Q8_0x8 layout, 256 bytes per
-// 32 values: 30% more bytes than Q6_K's 6.5 bits, for a kernel without bit surgery.
+// Q6_K, eight rows interleaved per 256-value super-block, in the stored 6.5 bits: the f16
+// super-block scale of each row, the int8 scales of its sixteen 16-value sub-blocks
+// ([sub-block][row]), the low four bits of each code as Q4_Kx8's nibbles (ql[256c + 32k +
+// 4r + i] holds value 4k+i of 32-value block 2c of row r in its low nibble, of block 2c+1
+// in its high), and the high two bits as Q2_Kx8's codes (bits 2j, 2j+1 of qh[256h + 32k +
+// 4r + i] belong to value 4k+i of block 4h+j). A code q in [0, 63] stands for q - 32
+// (q6_kx8_code). Widened to one byte per code, as before session 41, the rows read 30% more
+// bytes per token than the file holds.
 struct BlockQ6_Kx8 {
   uint16_t d[8];
   int8_t scales[16][8];
-  int8_t qs[2048];
+  uint8_t ql[1024];
+  uint8_t qh[512];
 };
+static_assert(sizeof(BlockQ6_Kx8) == 8 * sizeof(BlockQ6_K));
+
+// The code of value v (0..255) of row r, in [0, 63]: BlockQ6_Kx8's layout spelled out.
+inline int q6_kx8_code(const BlockQ6_Kx8& b, int r, int v) {
+  const int block = v / 32, k = v % 32 / 4, i = v % 4;
+  const int place = 32 * k + 4 * r + i;
+  const int low = b.ql[256 * (block / 2) + place] >> (4 * (block % 2)) & 0x0F;
+  const int high = b.qh[256 * (block / 4) + place] >> (2 * (block % 4)) & 3;
+  return low | high << 4;
+}
 
 // IQ4_NL, eight rows per 32-value block: the indices placed as Q4_0x8's nibbles.
 struct BlockIQ4_NLx8 {

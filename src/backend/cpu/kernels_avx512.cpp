@@ -353,43 +353,15 @@ DSINFER_AVX512_VNNI void gemm_kx8_tile(const Block* w, int64_t n_blocks, const A
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// Q6_K's signed codes: |w| against x with w's sign, as the AVX2 tile, summed by VPDPBUSD.
-template <int NT>
-DSINFER_AVX512_VNNI void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x,
-                                          int64_t x_stride, float* out, int64_t out_stride) {
-  __m256 acc[NT];
-  for (auto& a : acc) a = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const BlockQ6_Kx8& wb = w[b];
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
-    for (int h = 0; h < 16; ++h) {
-      const int8_t* codes = wb.qs + 256 * (h / 2) + 128 * (h % 2);
-      _mm_prefetch(reinterpret_cast<const char*>(codes) + 1024, _MM_HINT_T0);
-      __m256i sums[NT];
-      for (auto& sum : sums) sum = _mm256_setzero_si256();
-      for (int k = 0; k < 4; ++k) {
-        const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes + 32 * k));
-        const __m256i w_abs = _mm256_sign_epi8(wq, wq);
-        for (int t = 0; t < NT; ++t) {
-          const int8_t* xq = x[t * x_stride + 8 * b + h / 2].qs + 16 * (h % 2) + 4 * k;
-          sums[t] = _mm256_dpbusd_epi32(sums[t], w_abs, _mm256_sign_epi8(broadcast_group(xq), wq));
-        }
-      }
-      const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                                                _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[h])))));
-      for (int t = 0; t < NT; ++t)
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums[t]),
-                                 _mm256_mul_ps(scale, _mm256_set1_ps(x[t * x_stride + 8 * b + h / 2].d)), acc[t]);
-    }
-  }
-  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
+// Two rows' eight bytes (w and w1 at the same place), for sixteen 32-bit lanes.
+DSINFER_AVX512_VNNI inline __m128i bytes_pair(const void* first, const void* second) {
+  return _mm_unpacklo_epi64(_mm_loadl_epi64(static_cast<const __m128i*>(first)),
+                            _mm_loadl_epi64(static_cast<const __m128i*>(second)));
 }
 
 // The bytes of the 8-byte rows `first` and `second`, widened to sixteen 32-bit lanes.
 DSINFER_AVX512_VNNI inline __m512 bytes_pair_to_floats(const uint8_t* first, const uint8_t* second) {
-  const __m128i both = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(first)),
-                                          _mm_loadl_epi64(reinterpret_cast<const __m128i*>(second)));
-  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(both));
+  return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes_pair(first, second)));
 }
 
 DSINFER_AVX512_VNNI inline __m512i fifth_bit16(__m512i bits, int k) {
@@ -481,8 +453,70 @@ DSINFER_AVX512_VNNI void gemm_kx16_tile(const Block* w, const Block* w1, int64_t
   for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
 }
 
-// gemm_q6_kx8_tile over two groups (w and w1) in 512-bit registers, fetched as
-// gemm_kx16_tile's.
+// -32 times the sums of the sixteen 16-value halves of activation blocks xb[0..7], half h
+// to out[h]: VPDPBUSD against ones sums four values per lane, and two rounds of unpacks
+// add each half's four lanes, leaving half 4i + q at lane 4q + i, which one permute undoes.
+DSINFER_AVX512_VNNI inline void store_minus_32_half_sums(const ActBlockQ8* xb, int32_t out[16]) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i quarters[4];
+  for (int i = 0; i < 4; ++i)
+    quarters[i] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones,
+                                      load_pair(reinterpret_cast<const uint8_t*>(xb[2 * i].qs),
+                                                reinterpret_cast<const uint8_t*>(xb[2 * i + 1].qs)));
+  const __m512i a = _mm512_add_epi32(_mm512_unpacklo_epi32(quarters[0], quarters[1]),
+                                     _mm512_unpackhi_epi32(quarters[0], quarters[1]));
+  const __m512i b = _mm512_add_epi32(_mm512_unpacklo_epi32(quarters[2], quarters[3]),
+                                     _mm512_unpackhi_epi32(quarters[2], quarters[3]));
+  const __m512i sums = _mm512_add_epi32(_mm512_unpacklo_epi64(a, b), _mm512_unpackhi_epi64(a, b));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  _mm512_storeu_si512(out, _mm512_sub_epi32(_mm512_setzero_si512(),
+                                            _mm512_slli_epi32(_mm512_permutexvar_epi32(order, sums), 5)));
+}
+
+// 32-value block `block` of super-block pair (w, w1) for NT tokens (xb, the tokens' first
+// activation blocks of the super-block, x_stride apart): the AVX2 table's Q6_K steps
+// (kernels_avx2.cpp) in 512-bit registers, the codes unsigned and each 16-value half's
+// VPDPBUSD sum started at -32 times its activations' sum (half_sums), so that it ends as
+// the integer the AVX2 tile's 16-bit sums give.
+template <int NT>
+[[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_q6_k_block_x16(const BlockQ6_Kx8& w, const BlockQ6_Kx8& w1,
+                                                                         int block, const ActBlockQ8* xb,
+                                                                         int64_t x_stride,
+                                                                         const int32_t (&half_sums)[NT][16], __m512 d,
+                                                                         __m512 (&acc)[NT]) {
+  const __m512i low_nibbles = _mm512_set1_epi8(0x0F), high_pair = _mm512_set1_epi8(0x30);
+  const int j = block % 4;
+  __m512i dots[NT];
+#pragma GCC unroll 2
+  for (int half = 0; half < 2; ++half) {
+    __m512i sums[NT];
+    for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(half_sums[t][2 * block + half]);
+#pragma GCC unroll 4
+    for (int k = 4 * half; k < 4 * half + 4; ++k) {
+      // x86::q6_k_codes on two groups: ql's nibbles, with qh's pair j moved to bits 4, 5.
+      const int64_t low_at = 256 * (block / 2) + 32 * k, high_at = 256 * (block / 4) + 32 * k;
+      const __m512i packed = load_pair(w.ql + low_at, w1.ql + low_at);
+      const __m512i pairs = load_pair(w.qh + high_at, w1.qh + high_at);
+      const __m512i nibbles = _mm512_and_si512(block % 2 ? _mm512_srli_epi16(packed, 4) : packed, low_nibbles);
+      const __m512i moved = j < 2 ? _mm512_slli_epi16(pairs, 4 - 2 * j) : _mm512_srli_epi16(pairs, 2 * j - 4);
+      const __m512i codes = _mm512_ternarylogic_epi32(nibbles, moved, high_pair, 0xF8);  // a | (b & c)
+      for (int t = 0; t < NT; ++t)
+        sums[t] = _mm512_dpbusd_epi32(sums[t], codes, broadcast_group16(xb[t * x_stride + block].qs + 4 * k));
+    }
+    const int h = 2 * block + half;
+    const __m512i scale = _mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]));
+    for (int t = 0; t < NT; ++t)
+      dots[t] = half == 0 ? _mm512_mullo_epi32(sums[t], scale) : _mm512_add_epi32(dots[t], _mm512_mullo_epi32(sums[t], scale));
+  }
+  for (int t = 0; t < NT; ++t)
+    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[t]), _mm512_mul_ps(d, _mm512_set1_ps(xb[t * x_stride + block].d)),
+                             acc[t]);
+}
+
+// The Q6_K tile over two groups, fetched as gemm_kx16_tile's. For one token the block loop
+// is unrolled, so that the shifts and offsets are constants: computed per block, one core
+// took 305 cycles per super-block in cache against 213 (docs/benchmarks.md, CPU backend,
+// session 41); for more tokens, unrolled, it spilled the sums and ran at half speed.
 template <int NT, int64_t kAhead = 0>
 DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, const BlockQ6_Kx8* w1, int64_t n_blocks,
                                            const ActBlockQ8* x, int64_t x_stride, float* out, float* out1,
@@ -493,31 +527,21 @@ DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, const BlockQ6_K
     // One token (decode) streams the groups ahead (prefetch_two_groups); several tokens
     // re-read each block from cache per token tile and fetch just the next one.
     if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
+    if constexpr (NT > 1) {
+      prefetch_block(w + b + 1);
+      prefetch_block(w1 + b + 1);
+    }
     const __m512 d = scales_pair(w[b].d, w1[b].d);
-    for (int h = 0; h < 16; ++h) {
-      const int64_t offset = 256 * (h / 2) + 128 * (h % 2);
-      const int8_t* codes[2] = {w[b].qs + offset, w1[b].qs + offset};
-      if constexpr (NT > 1)
-        for (const int8_t* c : codes) _mm_prefetch(reinterpret_cast<const char*>(c) + 1024, _MM_HINT_T0);
-      __m512i sums[NT];
-      for (auto& sum : sums) sum = _mm512_setzero_si512();
-      for (int k = 0; k < 4; ++k) {
-        const __m512i wq = load_pair(reinterpret_cast<const uint8_t*>(codes[0] + 32 * k),
-                                     reinterpret_cast<const uint8_t*>(codes[1] + 32 * k));
-        const __m512i w_abs = _mm512_abs_epi8(wq);
-        // x with w's sign: negated where w < 0 (where w is 0, |w| x is 0 either way).
-        const __mmask64 negative = _mm512_movepi8_mask(wq);
-        for (int t = 0; t < NT; ++t) {
-          const __m512i xq = broadcast_group16(x[t * x_stride + 8 * b + h / 2].qs + 16 * (h % 2) + 4 * k);
-          sums[t] = _mm512_dpbusd_epi32(sums[t], w_abs, _mm512_mask_sub_epi8(xq, negative, _mm512_setzero_si512(), xq));
-        }
-      }
-      const __m128i scale_bytes = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(w[b].scales[h])),
-                                                     _mm_loadl_epi64(reinterpret_cast<const __m128i*>(w1[b].scales[h])));
-      const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(scale_bytes)));
-      for (int t = 0; t < NT; ++t)
-        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
-                                 _mm512_mul_ps(scale, _mm512_set1_ps(x[t * x_stride + 8 * b + h / 2].d)), acc[t]);
+    // In memory rather than registers: each is read once, by a broadcast load.
+    alignas(64) int32_t half_sums[NT][16];
+    for (int t = 0; t < NT; ++t) store_minus_32_half_sums(x + t * x_stride + 8 * b, half_sums[t]);
+    if constexpr (NT == 1) {
+#pragma GCC unroll 8
+      for (int block = 0; block < 8; ++block)
+        add_q6_k_block_x16<NT>(w[b], w1[b], block, x + 8 * b, x_stride, half_sums, d, acc);
+    } else {
+      for (int block = 0; block < 8; ++block)
+        add_q6_k_block_x16<NT>(w[b], w1[b], block, x + 8 * b, x_stride, half_sums, d, acc);
     }
   }
   for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
@@ -534,13 +558,6 @@ void gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
                  float* out, int64_t out_stride) {
   for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
     gemm_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-  });
-}
-
-void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                 float* out, int64_t out_stride) {
-  for_token_tiles<8>(n_tokens, [&](auto nt, int t) {
-    gemm_q6_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
   });
 }
 
@@ -697,12 +714,6 @@ void gemm_q8_0x16_far(const BlockQ8_0x8* w, const BlockQ8_0x8* w_far, int64_t n_
   });
 }
 
-
-// Two rows' eight bytes (w and w1 at the same place) as sixteen 32-bit lanes.
-DSINFER_AVX512_VNNI inline __m128i bytes_pair(const void* first, const void* second) {
-  return _mm_unpacklo_epi64(_mm_loadl_epi64(static_cast<const __m128i*>(first)),
-                            _mm_loadl_epi64(static_cast<const __m128i*>(second)));
-}
 
 // The AVX2 table's Q2_K / Q3_K tile (kernels_avx2.cpp) over two groups in 512-bit
 // registers: VPDPBUSD sums each sub-block's products in 32 bits, and multiplying those by
@@ -1764,7 +1775,6 @@ Kernels avx512_vnni_table() {
   k.gemm_q8_0x8 = gemm_q8_0x8;
   k.gemm_q4_kx8 = gemm_q4_kx8;
   k.gemm_q5_kx8 = gemm_q5_kx8;
-  k.gemm_q6_kx8 = gemm_q6_kx8;
   k.gemm_q5_0x8 = gemm_q5x8<BlockQ5_0x8>;
   k.gemm_q5_1x8 = gemm_q5x8<BlockQ5_1x8>;
   k.gemm_q4_0x16 = gemm_q4_0x16;

@@ -284,7 +284,7 @@ void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
             for (int h = 0; h < 16; ++h) {  // 16-value sub-blocks
               int32_t acc = 0;
               for (int v = 16 * (h % 2); v < 16 * (h % 2) + 16; ++v)
-                acc += wb.qs[256 * (h / 2) + interleaved(v / 4, r, v % 4)] * xb[h / 2].qs[v];
+                acc += (q6_kx8_code(wb, r, 32 * (h / 2) + v) - 32) * xb[h / 2].qs[v];
               sum += f16_to_f32(wb.d[r]) * static_cast<float>(wb.scales[h][r]) * xb[h / 2].d * static_cast<float>(acc);
             }
             return sum;

@@ -480,8 +480,9 @@ struct Q5KUnit : Q4KUnit {
   }
 };
 
-// Q6_K's unit is a 16-value half of a 32-value sub-block: one half block of the Q8_0x8
-// layout (bytes 128 * u .. + 127 of the codes) with its own int8 scale, nothing further.
+// Q6_K's unit is a 16-value half of a 32-value block: the codes of its four groups (ql's
+// nibbles with qh's pair j = block % 4 moved to bits 4 and 5, layout in kernels.h) less
+// 32, as signed bytes, with the unit's own int8 scale, nothing further.
 struct Q6KUnit {
   using Block = BlockQ6_Kx8;
   static constexpr int kUnits = 16, kHalves = 1;
@@ -492,8 +493,16 @@ struct Q6KUnit {
   float32x4x2_t scale;
 
   [[gnu::always_inline]] Q6KUnit(const Block& b, int u) {
+    const int block = u / 2;
+    const int8x16_t shift = vdupq_n_s8(static_cast<int8_t>(4 - 2 * (block % 4)));
     for (int k = 0; k < 4; ++k)
-      for (int i = 0; i < 2; ++i) w[0][k][i] = vld1q_s8(b.qs + 128 * u + 32 * k + 16 * i);
+      for (int i = 0; i < 2; ++i) {
+        const int at = 32 * (4 * (u % 2) + k) + 16 * i;
+        const uint8x16_t packed = vld1q_u8(b.ql + 256 * (block / 2) + at);
+        const uint8x16_t nibbles = block % 2 ? vshrq_n_u8(packed, 4) : vandq_u8(packed, vdupq_n_u8(0x0F));
+        const uint8x16_t high = vandq_u8(vshlq_u8(vld1q_u8(b.qh + 256 * (block / 4) + at), shift), vdupq_n_u8(0x30));
+        w[0][k][i] = vsubq_s8(vreinterpretq_s8_u8(vorrq_u8(nibbles, high)), vdupq_n_s8(32));
+      }
     scale = times(widen_f16x8(b.d), vmovl_s8(vld1_s8(b.scales[u])));
   }
   void finish(float32x4_t[2], const ActBlockQ8&) const {}

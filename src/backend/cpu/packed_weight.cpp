@@ -149,7 +149,9 @@ void pack_q3_k_group(const BlockQ3_K* rows, int64_t blocks, BlockQ3_Kx8* out) {
 }
 
 void pack_q6_k_group(const BlockQ6_K* rows, int64_t blocks, BlockQ6_Kx8* out) {
-  for (int64_t b = 0; b < blocks; ++b)
+  for (int64_t b = 0; b < blocks; ++b) {
+    std::memset(out[b].ql, 0, sizeof(out[b].ql));
+    std::memset(out[b].qh, 0, sizeof(out[b].qh));
     for (int r = 0; r < 8; ++r) {
       const BlockQ6_K& src = rows[r * blocks + b];
       out[b].d[r] = src.d;
@@ -163,12 +165,14 @@ void pack_q6_k_group(const BlockQ6_K* rows, int64_t blocks, BlockQ6_Kx8* out) {
           const int q[4] = {(ql[l] & 0x0F) | ((qh & 3) << 4), (ql[l + 32] & 0x0F) | (((qh >> 2) & 3) << 4),
                             (ql[l] >> 4) | (((qh >> 4) & 3) << 4), (ql[l + 32] >> 4) | (((qh >> 6) & 3) << 4)};
           for (int k = 0; k < 4; ++k) {
-            const int v = 128 * h2 + 32 * k + l;  // value index in the super-block
-            const int j = v / 32, in_block = v % 32;
-            out[b].qs[256 * j + 32 * (in_block / 4) + 4 * r + in_block % 4] = static_cast<int8_t>(q[k] - 32);
+            const int block = 4 * h2 + k;  // value 32 block + l of the super-block
+            const int place = 32 * (l / 4) + 4 * r + l % 4;
+            out[b].ql[256 * (block / 2) + place] |= static_cast<uint8_t>((q[k] & 0x0F) << (4 * (block % 2)));
+            out[b].qh[256 * (block / 4) + place] |= static_cast<uint8_t>((q[k] >> 4) << (2 * (block % 4)));
           }
         }
     }
+  }
 }
 
 // The UE8M0 exponent of a decoded FP4 block scale: the float's exponent bits for a

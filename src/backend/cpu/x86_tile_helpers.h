@@ -211,6 +211,18 @@ DSINFER_AVX2 inline void kquant_codes(const Block& w, int c, int k, __m256i& lo,
   }
 }
 
+// Group k (values 4k..4k+3) of 32-value block `block` of a Q6_Kx8 super-block, eight
+// rows: the codes q in [0, 63], ql's low nibbles for even blocks and high ones for odd,
+// with qh's bits 2j and 2j+1 (j = block % 4) moved to bits 4 and 5.
+DSINFER_AVX2 inline __m256i q6_k_codes(const BlockQ6_Kx8& w, int block, int k) {
+  const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.ql + 256 * (block / 2) + 32 * k));
+  const __m256i pairs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w.qh + 256 * (block / 4) + 32 * k));
+  const __m256i nibbles = _mm256_and_si256(block % 2 ? _mm256_srli_epi16(packed, 4) : packed, _mm256_set1_epi8(0x0F));
+  const int j = block % 4;
+  const __m256i moved = j < 2 ? _mm256_slli_epi16(pairs, 4 - 2 * j) : _mm256_srli_epi16(pairs, 2 * j - 4);
+  return _mm256_or_si256(nibbles, _mm256_and_si256(moved, _mm256_set1_epi8(0x30)));
+}
+
 // Bit k of every byte of `bits`, moved to bit 2 (the third bit of a Q3_K code).
 DSINFER_AVX2 inline __m256i third_bit(__m256i bits, int k) {
   const __m256i moved = k <= 2 ? _mm256_slli_epi16(bits, 2 - k) : _mm256_srli_epi16(bits, k - 2);
