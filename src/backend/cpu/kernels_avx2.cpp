@@ -736,15 +736,13 @@ void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x
   });
 }
 
-// Q6_K's codes as signed bytes q - 32: maddubs takes |w| and x with w's sign, and a 16-value
+// Q6_K's codes as signed bytes q - 32: maddubs takes |w| and x with w's sign. A 16-value
 // half's four multiply-adds stay within 16 bits (4 x 2 x 32 x 127 = 32512; activations
-// never reach -128); madd_epi16 against the half's scale in both 16-bit halves of each lane
-// adds those pairs and scales them in one step. A 32-value block's two halves join in
-// integers (at most 2 x 16 x 32 x 127 x 128 < 2^24), and the block adds d * x.d times that.
+// never reach -128), then each half adds d * scale * x.d * dot.
 template <int NT>
 DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
                                    float* out, int64_t out_stride) {
-  const __m256i offset = _mm256_set1_epi8(32);
+  const __m256i offset = _mm256_set1_epi8(32), ones = _mm256_set1_epi16(1);
   __m256 acc[NT];
   for (auto& a : acc) a = _mm256_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
@@ -752,8 +750,7 @@ DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const
     const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
     prefetch_block(w + b + 4);
 #pragma GCC unroll 8
-    for (int block = 0; block < 8; ++block) {
-      __m256i dots[NT];
+    for (int block = 0; block < 8; ++block)
 #pragma GCC unroll 2
       for (int half = 0; half < 2; ++half) {
         __m256i sums[NT];
@@ -767,18 +764,14 @@ DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const
             sums[t] = k == 0 ? part : _mm256_add_epi16(sums[t], part);
           }
         }
-        const __m256i scale = _mm256_cvtepi8_epi32(
-            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[2 * block + half])));
-        const __m256i scale16 = x86::sixteen_bit_pairs(scale, scale);
+        const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
+                                                  reinterpret_cast<const __m128i*>(wb.scales[2 * block + half])))));
         for (int t = 0; t < NT; ++t) {
-          const __m256i dot = _mm256_madd_epi16(sums[t], scale16);
-          dots[t] = half == 0 ? dot : _mm256_add_epi32(dots[t], dot);
+          const __m256i dot = _mm256_madd_epi16(sums[t], ones);
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                                   _mm256_mul_ps(scale, _mm256_set1_ps(x[t * x_stride + 8 * b + block].d)), acc[t]);
         }
       }
-      for (int t = 0; t < NT; ++t)
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dots[t]),
-                                 _mm256_mul_ps(d, _mm256_set1_ps(x[t * x_stride + 8 * b + block].d)), acc[t]);
-    }
   }
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }

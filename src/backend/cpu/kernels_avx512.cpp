@@ -477,7 +477,7 @@ DSINFER_AVX512_VNNI inline void store_minus_32_half_sums(const ActBlockQ8* xb, i
 // activation blocks of the super-block, x_stride apart): the AVX2 table's Q6_K steps
 // (kernels_avx2.cpp) in 512-bit registers, the codes unsigned and each 16-value half's
 // VPDPBUSD sum started at -32 times its activations' sum (half_sums), so that it ends as
-// the integer the AVX2 tile's 16-bit sums give.
+// the integer the AVX2 tile's signed codes give, and the same float steps from there.
 template <int NT>
 [[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_q6_k_block_x16(const BlockQ6_Kx8& w, const BlockQ6_Kx8& w1,
                                                                          int block, const ActBlockQ8* xb,
@@ -486,7 +486,6 @@ template <int NT>
                                                                          __m512 (&acc)[NT]) {
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F), high_pair = _mm512_set1_epi8(0x30);
   const int j = block % 4;
-  __m512i dots[NT];
 #pragma GCC unroll 2
   for (int half = 0; half < 2; ++half) {
     __m512i sums[NT];
@@ -504,19 +503,18 @@ template <int NT>
         sums[t] = _mm512_dpbusd_epi32(sums[t], codes, broadcast_group16(xb[t * x_stride + block].qs + 4 * k));
     }
     const int h = 2 * block + half;
-    const __m512i scale = _mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]));
+    const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]))));
     for (int t = 0; t < NT; ++t)
-      dots[t] = half == 0 ? _mm512_mullo_epi32(sums[t], scale) : _mm512_add_epi32(dots[t], _mm512_mullo_epi32(sums[t], scale));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
+                               _mm512_mul_ps(scale, _mm512_set1_ps(xb[t * x_stride + block].d)), acc[t]);
   }
-  for (int t = 0; t < NT; ++t)
-    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dots[t]), _mm512_mul_ps(d, _mm512_set1_ps(xb[t * x_stride + block].d)),
-                             acc[t]);
 }
 
 // The Q6_K tile over two groups, fetched as gemm_kx16_tile's. For one token the block loop
 // is unrolled, so that the shifts and offsets are constants: computed per block, one core
-// took 305 cycles per super-block in cache against 213 (docs/benchmarks.md, CPU backend,
-// session 41); for more tokens, unrolled, it spilled the sums and ran at half speed.
+// took 301-318 cycles per super-block in cache against 213-221. For more tokens, unrolled,
+// B's pp512 read 1249-1498 t/s against 1405-1575 (docs/benchmarks.md, CPU backend,
+// session 41).
 template <int NT, int64_t kAhead = 0>
 DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, const BlockQ6_Kx8* w1, int64_t n_blocks,
                                            const ActBlockQ8* x, int64_t x_stride, float* out, float* out1,
