@@ -736,51 +736,65 @@ void gemm_iq4_xsx8(const BlockIQ4_XSx8* w, int64_t n_blocks, const ActBlockQ8* x
   });
 }
 
-// Q6_K's codes as signed bytes q - 32: maddubs takes |w| and x with w's sign. A 16-value
-// half's four multiply-adds stay within 16 bits (4 x 2 x 32 x 127 = 32512; activations
-// never reach -128), then each half adds d * scale * x.d * dot.
-template <int NT>
-DSINFER_AVX2 void gemm_q6_kx8_tile(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
-                                   float* out, int64_t out_stride) {
-  const __m256i offset = _mm256_set1_epi8(32), ones = _mm256_set1_epi16(1);
-  __m256 acc[NT];
-  for (auto& a : acc) a = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    const BlockQ6_Kx8& wb = w[b];
-    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
-    prefetch_block(w + b + 4);
+// A Q6_Kx8 super-block's codes as signed bytes q - 32, group k of 32-value block m at
+// 256 m + 32 k (four values of eight rows, as Q8_0x8 places them).
+DSINFER_AVX2 inline void q6_k_signed_codes(const BlockQ6_Kx8& w, int8_t out[2048]) {
 #pragma GCC unroll 8
-    for (int block = 0; block < 8; ++block)
-#pragma GCC unroll 2
-      for (int half = 0; half < 2; ++half) {
-        __m256i sums[NT];
-#pragma GCC unroll 4
-        for (int k = 0; k < 4; ++k) {
-          const __m256i wq = _mm256_sub_epi8(x86::q6_k_codes(wb, block, 4 * half + k), offset);
-          const __m256i w_abs = _mm256_sign_epi8(wq, wq);
-          for (int t = 0; t < NT; ++t) {
-            const int8_t* xq = x[t * x_stride + 8 * b + block].qs + 16 * half + 4 * k;
-            const __m256i part = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(broadcast_group(xq), wq));
-            sums[t] = k == 0 ? part : _mm256_add_epi16(sums[t], part);
-          }
-        }
-        const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(
-                                                  reinterpret_cast<const __m128i*>(wb.scales[2 * block + half])))));
-        for (int t = 0; t < NT; ++t) {
-          const __m256i dot = _mm256_madd_epi16(sums[t], ones);
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
-                                   _mm256_mul_ps(scale, _mm256_set1_ps(x[t * x_stride + 8 * b + block].d)), acc[t]);
-        }
+  for (int block = 0; block < 8; ++block)
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k)
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + 256 * block + 32 * k),
+                         _mm256_sub_epi8(x86::q6_k_codes(w, block, k), _mm256_set1_epi8(32)));
+}
+
+// One super-block for NT tokens, its codes from q6_k_signed_codes, added to the rows' sums
+// in out: maddubs takes |w| and x with w's sign, a 16-value half's four multiply-adds
+// stay within 16 bits (4 x 2 x 32 x 127 = 32512; activations never reach -128), then each
+// half adds d * scale * x.d * dot.
+template <int NT>
+DSINFER_AVX2 void add_q6_k_super_block(const int8_t* codes, const BlockQ6_Kx8& wb, const ActBlockQ8* x,
+                                       int64_t x_stride, float* out, int64_t out_stride) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_loadu_ps(out + t * out_stride);
+  const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(wb.d)));
+  for (int h = 0; h < 16; ++h) {
+    __m256i sums[NT];
+    for (int k = 0; k < 4; ++k) {
+      const __m256i wq = _mm256_load_si256(reinterpret_cast<const __m256i*>(codes + 128 * h + 32 * k));
+      const __m256i w_abs = _mm256_sign_epi8(wq, wq);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* xq = x[t * x_stride + h / 2].qs + 16 * (h % 2) + 4 * k;
+        const __m256i part = _mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(broadcast_group(xq), wq));
+        sums[t] = k == 0 ? part : _mm256_add_epi16(sums[t], part);
       }
+    }
+    const __m256 scale = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                              _mm_loadl_epi64(reinterpret_cast<const __m128i*>(wb.scales[h])))));
+    for (int t = 0; t < NT; ++t) {
+      const __m256i dot = _mm256_madd_epi16(sums[t], ones);
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot),
+                               _mm256_mul_ps(scale, _mm256_set1_ps(x[t * x_stride + h / 2].d)), acc[t]);
+    }
   }
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
+// Each super-block's codes decoded once for all the tokens (a prompt's tiles would
+// otherwise decode them once per four tokens), every token's sums carried through out in
+// the order a lone token's would take.
+DSINFER_AVX2 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
                  float* out, int64_t out_stride) {
-  for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
-    gemm_q6_kx8_tile<decltype(nt)::value>(w, n_blocks, x + t * x_stride, x_stride, out + t * out_stride, out_stride);
-  });
+  for (int t = 0; t < n_tokens; ++t) _mm256_storeu_ps(out + t * out_stride, _mm256_setzero_ps());
+  alignas(32) int8_t codes[2048];
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w + b + 4);
+    q6_k_signed_codes(w[b], codes);
+    for_token_tiles<4>(n_tokens, [&](auto nt, int t) {
+      add_q6_k_super_block<decltype(nt)::value>(codes, w[b], x + t * x_stride + 8 * b, x_stride, out + t * out_stride,
+                                                out_stride);
+    });
+  }
 }
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,

@@ -473,23 +473,20 @@ DSINFER_AVX512_VNNI inline void store_minus_32_half_sums(const ActBlockQ8* xb, i
                                             _mm512_slli_epi32(_mm512_permutexvar_epi32(order, sums), 5)));
 }
 
-// 32-value block `block` of super-block pair (w, w1) for NT tokens (xb, the tokens' first
-// activation blocks of the super-block, x_stride apart): the AVX2 table's Q6_K steps
-// (kernels_avx2.cpp) in 512-bit registers, the codes unsigned and each 16-value half's
-// VPDPBUSD sum started at -32 times its activations' sum (half_sums), so that it ends as
-// the integer the AVX2 tile's signed codes give, and the same float steps from there.
-template <int NT>
+// 32-value block `block` of super-block pair (w, w1) for one token (xb, its activation
+// blocks of the super-block): the AVX2 table's Q6_K steps (kernels_avx2.cpp) in 512-bit
+// registers, the codes unsigned and each 16-value half's VPDPBUSD sum started at -32
+// times its activations' sum (half_sums), so that it ends as the integer the AVX2 tile's
+// signed codes give, and the same float steps from there.
 [[gnu::always_inline]] DSINFER_AVX512_VNNI inline void add_q6_k_block_x16(const BlockQ6_Kx8& w, const BlockQ6_Kx8& w1,
                                                                          int block, const ActBlockQ8* xb,
-                                                                         int64_t x_stride,
-                                                                         const int32_t (&half_sums)[NT][16], __m512 d,
-                                                                         __m512 (&acc)[NT]) {
+                                                                         const int32_t half_sums[16], __m512 d,
+                                                                         __m512& acc) {
   const __m512i low_nibbles = _mm512_set1_epi8(0x0F), high_pair = _mm512_set1_epi8(0x30);
   const int j = block % 4;
 #pragma GCC unroll 2
   for (int half = 0; half < 2; ++half) {
-    __m512i sums[NT];
-    for (int t = 0; t < NT; ++t) sums[t] = _mm512_set1_epi32(half_sums[t][2 * block + half]);
+    __m512i sum = _mm512_set1_epi32(half_sums[2 * block + half]);
 #pragma GCC unroll 4
     for (int k = 4 * half; k < 4 * half + 4; ++k) {
       // x86::q6_k_codes on two groups: ql's nibbles, with qh's pair j moved to bits 4, 5.
@@ -499,50 +496,100 @@ template <int NT>
       const __m512i nibbles = _mm512_and_si512(block % 2 ? _mm512_srli_epi16(packed, 4) : packed, low_nibbles);
       const __m512i moved = j < 2 ? _mm512_slli_epi16(pairs, 4 - 2 * j) : _mm512_srli_epi16(pairs, 2 * j - 4);
       const __m512i codes = _mm512_ternarylogic_epi32(nibbles, moved, high_pair, 0xF8);  // a | (b & c)
-      for (int t = 0; t < NT; ++t)
-        sums[t] = _mm512_dpbusd_epi32(sums[t], codes, broadcast_group16(xb[t * x_stride + block].qs + 4 * k));
+      sum = _mm512_dpbusd_epi32(sum, codes, broadcast_group16(xb[block].qs + 4 * k));
     }
     const int h = 2 * block + half;
     const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]))));
-    for (int t = 0; t < NT; ++t)
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
-                               _mm512_mul_ps(scale, _mm512_set1_ps(xb[t * x_stride + block].d)), acc[t]);
+    acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(scale, _mm512_set1_ps(xb[block].d)), acc);
   }
 }
 
-// The Q6_K tile over two groups, fetched as gemm_kx16_tile's. For one token the block loop
+// The Q6_K tile over two groups for one token, fetched as gemm_kx16_tile's. The block loop
 // is unrolled, so that the shifts and offsets are constants: computed per block, one core
-// took 301-318 cycles per super-block in cache against 213-221. For more tokens, unrolled,
-// B's pp512 read 1249-1498 t/s against 1405-1575 (docs/benchmarks.md, CPU backend,
-// session 41).
-template <int NT, int64_t kAhead = 0>
-DSINFER_AVX512_VNNI void gemm_q6_kx16_tile(const BlockQ6_Kx8* w, const BlockQ6_Kx8* w1, int64_t n_blocks,
-                                           const ActBlockQ8* x, int64_t x_stride, float* out, float* out1,
-                                           int64_t out_stride) {
-  __m512 acc[NT];
-  for (auto& a : acc) a = _mm512_setzero_ps();
+// took 301-318 cycles per super-block in cache against 213-221 (docs/benchmarks.md, CPU
+// backend, session 41).
+template <int64_t kAhead>
+DSINFER_AVX512_VNNI void gemm_q6_kx16_one_token(const BlockQ6_Kx8* w, const BlockQ6_Kx8* w1, int64_t n_blocks,
+                                                const ActBlockQ8* x, float* out, float* out1) {
+  __m512 acc = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    // One token (decode) streams the groups ahead (prefetch_two_groups); several tokens
-    // re-read each block from cache per token tile and fetch just the next one.
-    if constexpr (NT == 1) prefetch_two_groups<kAhead>(w + b, w1 + b);
-    if constexpr (NT > 1) {
-      prefetch_block(w + b + 1);
-      prefetch_block(w1 + b + 1);
-    }
+    prefetch_two_groups<kAhead>(w + b, w1 + b);
     const __m512 d = scales_pair(w[b].d, w1[b].d);
     // In memory rather than registers: each is read once, by a broadcast load.
-    alignas(64) int32_t half_sums[NT][16];
-    for (int t = 0; t < NT; ++t) store_minus_32_half_sums(x + t * x_stride + 8 * b, half_sums[t]);
-    if constexpr (NT == 1) {
+    alignas(64) int32_t half_sums[16];
+    store_minus_32_half_sums(x + 8 * b, half_sums);
 #pragma GCC unroll 8
-      for (int block = 0; block < 8; ++block)
-        add_q6_k_block_x16<NT>(w[b], w1[b], block, x + 8 * b, x_stride, half_sums, d, acc);
-    } else {
-      for (int block = 0; block < 8; ++block)
-        add_q6_k_block_x16<NT>(w[b], w1[b], block, x + 8 * b, x_stride, half_sums, d, acc);
-    }
+    for (int block = 0; block < 8; ++block) add_q6_k_block_x16(w[b], w1[b], block, x + 8 * b, half_sums, d, acc);
   }
-  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out + t * out_stride, out1 + t * out_stride);
+  store_two_groups(acc, out, out1);
+}
+
+// Super-block pair (w, w1)'s codes as signed bytes q - 32, group k of 32-value block m at
+// 512 m + 64 k: w's eight rows' four values, then w1's, as load_pair places them.
+DSINFER_AVX512_VNNI inline void q6_k_signed_codes_x16(const BlockQ6_Kx8& w, const BlockQ6_Kx8& w1, int8_t out[4096]) {
+#pragma GCC unroll 8
+  for (int block = 0; block < 8; ++block)
+#pragma GCC unroll 8
+    for (int k = 0; k < 8; ++k) {
+      const __m256i first = x86::q6_k_codes(w, block, k), second = x86::q6_k_codes(w1, block, k);
+      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(first), second, 1);
+      _mm512_store_si512(out + 512 * block + 64 * k, _mm512_sub_epi8(both, _mm512_set1_epi8(32)));
+    }
+}
+
+// One super-block pair for NT tokens, its codes from q6_k_signed_codes_x16, added to the
+// rows' sums in out0 / out1: |q - 32| against x with its sign, as the AVX2 tile, summed by
+// VPDPBUSD, and the one-token tile's float steps.
+template <int NT>
+DSINFER_AVX512_VNNI void add_q6_k_super_block_x16(const int8_t* codes, const BlockQ6_Kx8& w, const BlockQ6_Kx8& w1,
+                                                  const ActBlockQ8* x, int64_t x_stride, float* out0, float* out1,
+                                                  int64_t out_stride) {
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t)
+    acc[t] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(out0 + t * out_stride)),
+                                _mm256_loadu_ps(out1 + t * out_stride), 1);
+  const __m512 d = scales_pair(w.d, w1.d);
+  for (int h = 0; h < 16; ++h) {
+    __m512i sums[NT];
+    for (auto& sum : sums) sum = _mm512_setzero_si512();
+    for (int k = 0; k < 4; ++k) {
+      const __m512i wq = _mm512_load_si512(codes + 256 * h + 64 * k);
+      const __m512i w_abs = _mm512_abs_epi8(wq);
+      // x with w's sign: negated where w < 0 (where w is 0, |w| x is 0 either way).
+      const __mmask64 negative = _mm512_movepi8_mask(wq);
+      for (int t = 0; t < NT; ++t) {
+        const __m512i xq = broadcast_group16(x[t * x_stride + h / 2].qs + 16 * (h % 2) + 4 * k);
+        sums[t] = _mm512_dpbusd_epi32(sums[t], w_abs, _mm512_mask_sub_epi8(xq, negative, _mm512_setzero_si512(), xq));
+      }
+    }
+    const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]))));
+    for (int t = 0; t < NT; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
+                               _mm512_mul_ps(scale, _mm512_set1_ps(x[t * x_stride + h / 2].d)), acc[t]);
+  }
+  for (int t = 0; t < NT; ++t) store_two_groups(acc[t], out0 + t * out_stride, out1 + t * out_stride);
+}
+
+// Q6_K over groups w0 and w1: one token through the unsigned tile, more with each
+// super-block pair's codes decoded once for all of them, every token's sums carried
+// through out in the order a lone token's take. Token tiles that each decoded their own
+// read B's pp512 at 1 / 1.15 of this speed (docs/benchmarks.md, CPU backend, session 41).
+template <int kTokens, int64_t kAhead>
+DSINFER_AVX512_VNNI void q6_k_groups_x16(const BlockQ6_Kx8* w0, const BlockQ6_Kx8* w1, int64_t n_blocks,
+                                         const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out0, float* out1,
+                                         int64_t out_stride) {
+  if (n_tokens == 1) return gemm_q6_kx16_one_token<kAhead>(w0, w1, n_blocks, x, out0, out1);
+  for (int t = 0; t < n_tokens; ++t) store_two_groups(_mm512_setzero_ps(), out0 + t * out_stride, out1 + t * out_stride);
+  alignas(64) int8_t codes[4096];
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    prefetch_block(w0 + b + 1);
+    prefetch_block(w1 + b + 1);
+    q6_k_signed_codes_x16(w0[b], w1[b], codes);
+    for_token_tiles<kTokens>(n_tokens, [&](auto nt, int t) {
+      add_q6_k_super_block_x16<decltype(nt)::value>(codes, w0[b], w1[b], x + t * x_stride + 8 * b, x_stride,
+                                                    out0 + t * out_stride, out1 + t * out_stride, out_stride);
+    });
+  }
 }
 
 void gemm_q4_kx8(const BlockQ4_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -856,9 +903,7 @@ struct X16Tile {
   template <int NT, int64_t kAhead>
   DSINFER_AVX512_VNNI static void run(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
                                       int64_t x_stride, float* out0, float* out1, int64_t out_stride) {
-    if constexpr (std::is_same_v<Block, BlockQ6_Kx8>)
-      gemm_q6_kx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
-    else if constexpr (std::is_same_v<Block, BlockQ2_Kx8> || std::is_same_v<Block, BlockQ3_Kx8>)
+    if constexpr (std::is_same_v<Block, BlockQ2_Kx8> || std::is_same_v<Block, BlockQ3_Kx8>)
       gemm_low_bit_kx16_tile<NT, Block, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
     else if constexpr (std::is_same_v<Block, BlockIQ4_NLx8>)
       gemm_iq4_nlx16_tile<NT, kAhead>(w0, w1, n_blocks, x, x_stride, out0, out1, out_stride);
@@ -873,10 +918,15 @@ struct X16Tile {
 template <int kTokens, int64_t kAhead, typename Block>
 DSINFER_AVX512_VNNI void groups_x16(const Block* w0, const Block* w1, int64_t n_blocks, const ActBlockQ8* x,
                                     int64_t x_stride, int n_tokens, float* out0, float* out1, int64_t out_stride) {
-  for_token_tiles<kTokens>(n_tokens, [&](auto nt, int t) {
-    X16Tile<Block>::template run<decltype(nt)::value, kAhead>(w0, w1, n_blocks, x + t * x_stride, x_stride,
-                                                              out0 + t * out_stride, out1 + t * out_stride, out_stride);
-  });
+  if constexpr (std::is_same_v<Block, BlockQ6_Kx8>) {
+    q6_k_groups_x16<kTokens, kAhead>(w0, w1, n_blocks, x, x_stride, n_tokens, out0, out1, out_stride);
+  } else {
+    for_token_tiles<kTokens>(n_tokens, [&](auto nt, int t) {
+      X16Tile<Block>::template run<decltype(nt)::value, kAhead>(w0, w1, n_blocks, x + t * x_stride, x_stride,
+                                                                out0 + t * out_stride, out1 + t * out_stride,
+                                                                out_stride);
+    });
+  }
 }
 
 // Kernels::gemm_q4_kx16 and the other formats' sixteen-row kernels of X16Tile: groups w
