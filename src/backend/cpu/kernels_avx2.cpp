@@ -783,8 +783,8 @@ DSINFER_AVX2 void add_q6_k_super_block(const int8_t* codes, const BlockQ6_Kx8& w
 // Each super-block's codes decoded once for all the tokens (a prompt's tiles would
 // otherwise decode them once per four tokens), every token's sums carried through out in
 // the order a lone token's would take.
-DSINFER_AVX2 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
-                 float* out, int64_t out_stride) {
+DSINFER_AVX2 void gemm_q6_kx8(const BlockQ6_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride,
+                              int n_tokens, float* out, int64_t out_stride) {
   for (int t = 0; t < n_tokens; ++t) _mm256_storeu_ps(out + t * out_stride, _mm256_setzero_ps());
   alignas(32) int8_t codes[2048];
   for (int64_t b = 0; b < n_blocks; ++b) {

@@ -473,6 +473,12 @@ DSINFER_AVX512_VNNI inline void store_minus_32_half_sums(const ActBlockQ8* xb, i
                                             _mm512_slli_epi32(_mm512_permutexvar_epi32(order, sums), 5)));
 }
 
+// d times the int8 scales of 16-value half h of super-block pair (w, w1), w's eight rows
+// then w1's.
+DSINFER_AVX512_VNNI inline __m512 q6_k_half_scales(const BlockQ6_Kx8& w, const BlockQ6_Kx8& w1, int h, __m512 d) {
+  return _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]))));
+}
+
 // 32-value block `block` of super-block pair (w, w1) for one token (xb, its activation
 // blocks of the super-block): the AVX2 table's Q6_K steps (kernels_avx2.cpp) in 512-bit
 // registers, the codes unsigned and each 16-value half's VPDPBUSD sum started at -32
@@ -498,8 +504,7 @@ DSINFER_AVX512_VNNI inline void store_minus_32_half_sums(const ActBlockQ8* xb, i
       const __m512i codes = _mm512_ternarylogic_epi32(nibbles, moved, high_pair, 0xF8);  // a | (b & c)
       sum = _mm512_dpbusd_epi32(sum, codes, broadcast_group16(xb[block].qs + 4 * k));
     }
-    const int h = 2 * block + half;
-    const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]))));
+    const __m512 scale = q6_k_half_scales(w, w1, 2 * block + half, d);
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(scale, _mm512_set1_ps(xb[block].d)), acc);
   }
 }
@@ -562,7 +567,7 @@ DSINFER_AVX512_VNNI void add_q6_k_super_block_x16(const int8_t* codes, const Blo
         sums[t] = _mm512_dpbusd_epi32(sums[t], w_abs, _mm512_mask_sub_epi8(xq, negative, _mm512_setzero_si512(), xq));
       }
     }
-    const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(bytes_pair(w.scales[h], w1.scales[h]))));
+    const __m512 scale = q6_k_half_scales(w, w1, h, d);
     for (int t = 0; t < NT; ++t)
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]),
                                _mm512_mul_ps(scale, _mm512_set1_ps(x[t * x_stride + h / 2].d)), acc[t]);
@@ -579,7 +584,8 @@ DSINFER_AVX512_VNNI void q6_k_groups_x16(const BlockQ6_Kx8* w0, const BlockQ6_Kx
                                          const ActBlockQ8* x, int64_t x_stride, int n_tokens, float* out0, float* out1,
                                          int64_t out_stride) {
   if (n_tokens == 1) return gemm_q6_kx16_one_token<kAhead>(w0, w1, n_blocks, x, out0, out1);
-  for (int t = 0; t < n_tokens; ++t) store_two_groups(_mm512_setzero_ps(), out0 + t * out_stride, out1 + t * out_stride);
+  for (int t = 0; t < n_tokens; ++t)
+    store_two_groups(_mm512_setzero_ps(), out0 + t * out_stride, out1 + t * out_stride);
   alignas(64) int8_t codes[4096];
   for (int64_t b = 0; b < n_blocks; ++b) {
     prefetch_block(w0 + b + 1);
