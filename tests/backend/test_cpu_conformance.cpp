@@ -194,14 +194,17 @@ TEST_P(CpuConformance, FineOps) {
 // v = 16 and 40 put every head's V rows on groups of eight, where the CPU backend runs W_v
 // through the packed tiles for Q8_0 / Q4_0; v = 12 keeps them on the stored rows. The
 // 70-token prefill after 37 positions spans several blocks of queries, chunks of keys and
-// chunks of value columns of the expanded form.
+// chunks of value columns of the expanded form. 20 heads make three blocks of eight for
+// the absorbed form's score tile, the last part-filled (on AVX-512 two blocks to a
+// sixteen-lane register, then one alone).
 TEST_P(CpuConformance, MlaAttentionBothForms) {
   Backends b(GetParam());
-  const int64_t H = 3, nope = 16, rope = 8, r = 40;
+  const int64_t nope = 16, rope = 8, r = 40;
   struct Shape {
-    int64_t v, start, T;
+    int64_t H, v, start, T;
   };
-  for (const auto [v, start, T] : {Shape{12, 5, 4}, Shape{16, 5, 4}, Shape{40, 37, 70}})
+  for (const auto [H, v, start, T] :
+       {Shape{3, 12, 5, 4}, Shape{3, 16, 5, 4}, Shape{3, 40, 37, 70}, Shape{20, 16, 37, 1}, Shape{20, 40, 5, 4}})
   for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0}) {
     const int64_t lora = dtype_is_block_quantized(dtype) ? 64 : r;
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 21);
@@ -220,7 +223,8 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
         return out;
       };
       EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), dtype_is_block_quantized(dtype) ? 2e-2 : 1e-5)
-          << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded") << " v " << v;
+          << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded") << " heads " << H << " v "
+          << v;
     }
   }
 }
