@@ -196,15 +196,16 @@ TEST_P(CpuConformance, FineOps) {
 // 70-token prefill after 37 positions spans several blocks of queries, chunks of keys and
 // chunks of value columns of the expanded form. 20 heads make three blocks of eight for
 // the absorbed form's score tile, the last part-filled (on AVX-512 two blocks to a
-// sixteen-lane register, then one alone).
+// sixteen-lane register, then one alone); a lone token after 1,100 positions takes the
+// weighted sums through 35 passes of rows.
 TEST_P(CpuConformance, MlaAttentionBothForms) {
   Backends b(GetParam());
   const int64_t nope = 16, rope = 8, r = 40;
   struct Shape {
     int64_t H, v, start, T;
   };
-  for (const auto [H, v, start, T] :
-       {Shape{3, 12, 5, 4}, Shape{3, 16, 5, 4}, Shape{3, 40, 37, 70}, Shape{20, 16, 37, 1}, Shape{20, 40, 5, 4}})
+  for (const auto [H, v, start, T] : {Shape{3, 12, 5, 4}, Shape{3, 16, 5, 4}, Shape{3, 40, 37, 70},
+                                     Shape{20, 16, 37, 1}, Shape{20, 40, 5, 4}, Shape{20, 40, 1100, 1}})
   for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ8_0, DType::kQ4_0}) {
     const int64_t lora = dtype_is_block_quantized(dtype) ? 64 : r;
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 21);
