@@ -79,6 +79,7 @@ struct LatentRows {
   static LatentRows contiguous(const Tensor& rows) { return {&rows, rows.rows, rows.rows}; }
   DType dtype() const { return pages[0].dtype; }
   const float* row(int64_t p) const { return pages[p / page_rows].f32_row(p % page_rows); }
+  const void* row_data(int64_t p) const { return pages[p / page_rows].row_data(p % page_rows); }
   // Rows [begin, begin + count) of the page holding `begin`, capped at the page's end.
   Tensor page_run(int64_t begin, int64_t count) const {
     const int64_t in_page = begin % page_rows;

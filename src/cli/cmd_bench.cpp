@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <numeric>
 #include <thread>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -28,6 +29,7 @@ struct BenchOptions {
   int64_t gen_tokens = 128;
   int64_t depth = 0;  // tokens already in the context when a timed test starts
   int repeats = 5;
+  std::string kv_type = "f32";
   bool json = false;
   BackendOptions backend;
 };
@@ -80,18 +82,26 @@ struct SessionOf<DeepSeekV4Model> {
   using type = V4Session;
 };
 
-// A session holding `depth` tokens (filled untimed), with room for `more`.
+// A session holding `depth` tokens (filled untimed), with room for `more`, its latent
+// cache stored as `kv_dtype` (V4's caches are float32 only).
 template <typename Model>
-Result<typename SessionOf<Model>::type> session_at_depth(Model& model, const std::vector<int32_t>& depth, int64_t more) {
-  typename SessionOf<Model>::type session(model, static_cast<int64_t>(depth.size()) + more);
+Result<typename SessionOf<Model>::type> session_at_depth(Model& model, DType kv_dtype, const std::vector<int32_t>& depth,
+                                                         int64_t more) {
+  const int64_t capacity = static_cast<int64_t>(depth.size()) + more;
+  typename SessionOf<Model>::type session = [&] {
+    if constexpr (std::is_same_v<Model, DeepSeekModel>) return Session(model, capacity, kv_dtype);
+    else return V4Session(model, capacity);
+  }();
   std::vector<float> logits;
   if (!depth.empty()) DSINFER_RETURN_IF_ERROR(session.append(depth, {}, logits));
   return session;
 }
 
 template <typename Model>
-Result<double> time_prompt(Model& model, const std::vector<int32_t>& depth, const std::vector<int32_t>& tokens) {
-  DSINFER_ASSIGN_OR_RETURN(auto session, session_at_depth(model, depth, static_cast<int64_t>(tokens.size())));
+Result<double> time_prompt(Model& model, DType kv_dtype, const std::vector<int32_t>& depth,
+                            const std::vector<int32_t>& tokens) {
+  DSINFER_ASSIGN_OR_RETURN(auto session,
+                           session_at_depth(model, kv_dtype, depth, static_cast<int64_t>(tokens.size())));
   std::vector<float> logits;
   const auto start = std::chrono::steady_clock::now();
   DSINFER_RETURN_IF_ERROR(session.append(tokens, {}, logits));
@@ -99,8 +109,10 @@ Result<double> time_prompt(Model& model, const std::vector<int32_t>& depth, cons
 }
 
 template <typename Model>
-Result<double> time_generation(Model& model, const std::vector<int32_t>& depth, const std::vector<int32_t>& tokens) {
-  DSINFER_ASSIGN_OR_RETURN(auto session, session_at_depth(model, depth, static_cast<int64_t>(tokens.size())));
+Result<double> time_generation(Model& model, DType kv_dtype, const std::vector<int32_t>& depth,
+                            const std::vector<int32_t>& tokens) {
+  DSINFER_ASSIGN_OR_RETURN(auto session,
+                           session_at_depth(model, kv_dtype, depth, static_cast<int64_t>(tokens.size())));
   std::vector<float> logits;
   const auto start = std::chrono::steady_clock::now();
   for (int32_t token : tokens) DSINFER_RETURN_IF_ERROR(session.append(std::span(&token, 1), {}, logits));
@@ -114,6 +126,12 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
   const ModelConfig& c = model->config();
   if (o.depth + std::max(o.prompt_tokens, o.gen_tokens) > c.max_position_embeddings)
     return error("-d plus -p/-n exceed the model's context of {}", c.max_position_embeddings);
+  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));
+  if constexpr (std::is_same_v<Model, DeepSeekModel>) {
+    DSINFER_RETURN_IF_ERROR(LatentBlockPool::check_dtype(c, kv_dtype));
+  } else if (kv_dtype != DType::kF32) {
+    return error("--kv-type: deepseek_v4 caches are float32 only");
+  }
 
   const int threads = o.backend.threads > 0 ? o.backend.threads : static_cast<int>(std::thread::hardware_concurrency());
   ThreadPool probe_pool(threads);
@@ -126,7 +144,7 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
   auto measure = [&](const std::string& test, int64_t count, auto timer) -> Status {
     if (count == 0) return Status::ok();
     const auto tokens = bench_tokens(count, c.vocab_size);
-    DSINFER_RETURN_IF_ERROR(timer(*model, depth, tokens).status());  // warm-up
+    DSINFER_RETURN_IF_ERROR(timer(*model, kv_dtype, depth, tokens).status());  // warm-up
     // The probe's pool and the model's take turns on the same cores; each turn starts
     // once the other pool's workers have stopped spinning.
     auto after_other_pool = [](auto run) {
@@ -135,7 +153,7 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     };
     std::vector<double> rates, bandwidths{after_other_pool([&] { return probe.measure(); })};
     for (int r = 0; r < o.repeats; ++r) {
-      DSINFER_ASSIGN_OR_RETURN(double rate, after_other_pool([&] { return timer(*model, depth, tokens); }));
+      DSINFER_ASSIGN_OR_RETURN(double rate, after_other_pool([&] { return timer(*model, kv_dtype, depth, tokens); }));
       rates.push_back(rate);
       bandwidths.push_back(after_other_pool([&] { return probe.measure(); }));
     }
@@ -152,6 +170,7 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
       const bool tg = m.test.starts_with("tg");
       out.push_back({{"test", m.test},
                      {"depth", o.depth},
+                     {"kv_type", o.kv_type},
                      {"threads", threads},
                      {"backend", std::string(backend->name())},
                      {"tokens_per_s", m.tokens_per_s},
@@ -165,12 +184,12 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
     std::printf("%s\n", out.dump(2).c_str());
     return Status::ok();
   }
-  fmt::print("| model | size | backend | threads | test | t/s | bytes/token | read GB/s | tg bound t/s | % of bound |\n");
-  fmt::print("|---|---:|---|---:|---|---:|---:|---:|---:|---:|\n");
+  fmt::print("| model | size | backend | threads | kv | test | t/s | bytes/token | read GB/s | tg bound t/s | % of bound |\n");
+  fmt::print("|---|---:|---|---:|---|---|---:|---:|---:|---:|---:|\n");
   for (const auto& m : results) {
     const bool tg = m.test.starts_with("tg");
-    fmt::print("| {} | {:.2f} GiB | {} | {} | {} | {:.2f} ± {:.2f} | {} | {:.1f} | {:.1f} | {} |\n", c.model_type,
-               static_cast<double>(total_bytes) / (1 << 30), backend->name(), threads, m.test, m.tokens_per_s, m.stddev,
+    fmt::print("| {} | {:.2f} GiB | {} | {} | {} | {} | {:.2f} ± {:.2f} | {} | {:.1f} | {:.1f} | {} |\n", c.model_type,
+               static_cast<double>(total_bytes) / (1 << 30), backend->name(), threads, o.kv_type, m.test, m.tokens_per_s, m.stddev,
                bytes_per_token, m.bandwidth_gbs, bound_of(m), tg ? fmt::format("{:.1f}%", m.pct_of_bound) : "");
   }
   return Status::ok();
@@ -201,6 +220,9 @@ void add_bench_command(CLI::App& app, int& exit_code) {
       ->default_val(0);
   cmd->add_option("-r,--repeats", o->repeats, "Timed runs per test (t/s is their median, ± their standard deviation)")
       ->default_val(5);
+  cmd->add_option("--kv-type", o->kv_type,
+                  "Latent cache storage: f32, f16, bf16 or q8_0 (the bound counts weights only; V4: f32 only)")
+      ->default_val("f32");
   cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {

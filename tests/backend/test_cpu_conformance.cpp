@@ -230,6 +230,63 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
   }
 }
 
+// A compact cache (F16, BF16, Q8_0 pages) attended in place gives exactly what float32
+// rows holding the same rounded values give: absorbed form widens rows where the score
+// loop and the weighted sums read them (in passes of 32 rows, or the 16-bit formats summed
+// as stored), the expansion all rows up front. 20 heads (a group of eight heads and a part
+// one), 100 positions over pages of 16 rows (passes of 32 rows and a partial one, score
+// groups across pages), one token and four, with and without a list of visible positions.
+TEST_P(CpuConformance, MlaAttentionOverCompactPagesHasTheBitsOfTheirValues) {
+  Backends b(GetParam());
+  const int64_t H = 20, nope = 16, rope = 32, v = 16, lora = 64, width = lora + rope, page_rows = 16;
+  Weight kv_b = make_weight(DType::kQ8_0, H * (nope + v), lora, 51);
+  for (const int64_t T : {int64_t{1}, int64_t{4}})
+  for (DType dtype : {DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    const int64_t start = 100 - T, ctx = start + T;
+    auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 52);
+    const auto values = random_floats(static_cast<size_t>(ctx * width), 53);
+    const int64_t n_pages = (ctx + page_rows - 1) / page_rows;
+    std::vector<uint8_t> storage(dtype_bytes(dtype, n_pages * page_rows * width));
+    const Tensor pool = Tensor::contiguous(dtype, n_pages * page_rows, width, storage.data());
+    // Pages in reverse order in the pool, as a block table may hand them out.
+    std::vector<Tensor> pages;
+    for (int64_t i = 0; i < n_pages; ++i) pages.push_back(pool.row_slice((n_pages - 1 - i) * page_rows, page_rows));
+    std::vector<float> rounded(static_cast<size_t>(ctx * width));
+    for (int64_t p = 0; p < ctx; ++p) {
+      void* stored = pages[p / page_rows].row_data(p % page_rows);
+      encode_values(dtype, values.data() + p * width, stored, static_cast<size_t>(width));
+      decode_values(dtype, stored, rounded.data() + p * width, static_cast<size_t>(width));
+    }
+    // Every fourth position seen, and the last (a V3.2 selection).
+    std::vector<int32_t> listed(static_cast<size_t>(T * ctx), -1);
+    for (int64_t t = 0; t < T; ++t) {
+      int64_t n = 0;
+      for (int64_t p = 0; p <= start + t; ++p)
+        if (p % 4 == 1 || p == start + t) listed[static_cast<size_t>(t * ctx + n++)] = static_cast<int32_t>(p);
+    }
+    auto w = std::move(b.cpu->prepare_weight(kv_b.view)).value();
+    for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed})
+    for (bool with_list : {false, true}) {
+      auto run = [&](LatentRows latent) {
+        std::vector<float> out(static_cast<size_t>(T * H * v));
+        b.cpu->mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
+                              .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
+                              .latent = latent, .kv_b = w.get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope,
+                              .v_head_dim = v, .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.2f,
+                              .form = form,
+                              .visible = with_list ? std::optional(Tensor::contiguous(DType::kI32, T, ctx, listed.data()))
+                                                   : std::nullopt});
+        return out;
+      };
+      const auto compact = run({pages.data(), page_rows, ctx});
+      const auto widened = run(LatentRows::contiguous(Tensor::contiguous(DType::kF32, ctx, width, rounded.data())));
+      EXPECT_TRUE(same_bits(compact.data(), widened.data(), static_cast<int64_t>(widened.size())))
+          << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded") << " T " << T
+          << (with_list ? " listed" : "");
+    }
+  }
+}
+
 // The V3.2 indexer's fine ops: LayerNorm, half-split RoPE, Hadamard, FP8 round trip.
 TEST_P(CpuConformance, IndexerFineOps) {
   Backends b(GetParam());
@@ -604,7 +661,7 @@ TEST_P(CpuConformance, WeightedSumsOfHeadsAreEachHeadsChain) {
   for (int n_heads = 1; n_heads <= 11; ++n_heads)
     for (int64_t used_rows : {n_rows, int64_t{0}}) {
       std::vector<float> o(static_cast<size_t>(n_heads * o_stride), -1.0f);
-      k.weighted_sums(o.data(), o_stride, p.data(), p_stride, n_heads, rows.data(), used_rows, d);
+      k.weighted_sums(o.data(), o_stride, p.data(), p_stride, n_heads, rows.data(), used_rows, d, false);
       for (int h = 0; h < n_heads; ++h)
         for (int64_t c = 0; c < d; ++c) {
           float sum = 0.0f;
@@ -616,6 +673,59 @@ TEST_P(CpuConformance, WeightedSumsOfHeadsAreEachHeadsChain) {
               << n_heads << " heads, " << used_rows << " rows: head " << h << " column " << c;
         }
     }
+}
+
+// weighted_sums carried on over a second call (`onward`) has the bits of one call over
+// all the rows, and the 16-bit forms have the bits of weighted_sums over their widened
+// values: 1-11 heads, 70 rows split at 40 (inside a pass of 32), 51 columns.
+TEST_P(CpuConformance, WeightedSumsGoOnAndReadSixteenBitRows) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  if (!k.weighted_sums) GTEST_SKIP() << "table " << k.isa << " sums one head at a time";
+  constexpr int64_t n_rows = 70, d = 51, split = 40, p_stride = 73, o_stride = 59;
+  const auto values = random_floats(n_rows * d, 67);
+  const auto p = random_floats(11 * p_stride, 68);
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
+    std::vector<uint16_t> stored(static_cast<size_t>(n_rows * d));
+    std::vector<float> widened(static_cast<size_t>(n_rows * d));
+    if (dtype != DType::kF32) encode_values(dtype, values.data(), stored.data(), stored.size());
+    if (dtype != DType::kF32) decode_values(dtype, stored.data(), widened.data(), widened.size());
+    else widened = values;
+    std::vector<const float*> rows;
+    std::vector<const uint16_t*> stored_rows;
+    for (int64_t i = 0; i < n_rows; ++i) {
+      rows.push_back(widened.data() + i * d);
+      stored_rows.push_back(stored.data() + i * d);
+    }
+    const auto sums_16 = dtype == DType::kF16 ? k.weighted_sums_f16 : dtype == DType::kBF16 ? k.weighted_sums_bf16 : nullptr;
+    for (int n_heads = 1; n_heads <= 11; ++n_heads) {
+      std::vector<float> whole(static_cast<size_t>(n_heads * o_stride), -1.0f), parts = whole, as_stored = whole;
+      k.weighted_sums(whole.data(), o_stride, p.data(), p_stride, n_heads, rows.data(), n_rows, d, false);
+      k.weighted_sums(parts.data(), o_stride, p.data(), p_stride, n_heads, rows.data(), split, d, false);
+      k.weighted_sums(parts.data(), o_stride, p.data() + split, p_stride, n_heads, rows.data() + split, n_rows - split,
+                      d, true);
+      EXPECT_EQ(parts, whole) << dtype_name(dtype) << ", " << n_heads << " heads in two calls";
+      if (dtype == DType::kF32) continue;
+      ASSERT_NE(sums_16, nullptr) << "table " << k.isa << " sums float32 rows but not " << dtype_name(dtype);
+      sums_16(as_stored.data(), o_stride, p.data(), p_stride, n_heads, stored_rows.data(), n_rows, d);
+      EXPECT_EQ(as_stored, whole) << dtype_name(dtype) << ", " << n_heads << " heads";
+    }
+  }
+}
+
+// widen_f16 widens every F16 value but NaNs as f16_to_f32 does.
+TEST_P(CpuConformance, WidenedF16ValuesAreExact) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  if (!k.widen_f16) GTEST_SKIP() << "table " << k.isa << " widens with decode_values";
+  std::vector<uint16_t> codes;
+  for (uint32_t h = 0; h < 65536; ++h)
+    if ((h & 0x7C00) != 0x7C00 || (h & 0x3FF) == 0) codes.push_back(static_cast<uint16_t>(h));
+  codes.resize(codes.size() - 3);  // a count that leaves a partial vector
+  std::vector<float> widened(codes.size());
+  k.widen_f16(codes.data(), widened.data(), static_cast<int64_t>(codes.size()));
+  for (size_t i = 0; i < codes.size(); ++i) {
+    const float expected = f16_to_f32(codes[i]);
+    ASSERT_TRUE(same_bits(&widened[i], &expected, 1)) << "f16 0x" << std::hex << codes[i];
+  }
 }
 
 // The softmax exponentials against exp in double precision, over the range softmax

@@ -100,6 +100,27 @@ def check_bench(dsinfer, model, failures):
         failures.append(f"{model.name}: bench -d 6 gave {[(r['test'], r.get('depth')) for r in deep]}")
     if any(r["depth"] != 0 for r in rows):
         failures.append(f"{model.name}: bench without -d reports depth {[r.get('depth') for r in rows]}")
+    # --kv-type: the cache's storage, reported; what the model cannot store is refused.
+    if config.get("model_type") == "deepseek_v4":
+        bad = run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", "--kv-type", "f16"], ok=False)
+        if bad.returncode == 0 or "float32 only" not in bad.stderr:
+            failures.append(f"{model.name}: bench --kv-type f16 on V4: exit {bad.returncode}, {bad.stderr!r}")
+    else:
+        compact = json.loads(run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", "-d", "40", "-r", "1", "-t", "2",
+                                  "--kv-type", "f16", "--json"]).stdout)
+        if [(r["test"], r["kv_type"]) for r in compact] != [("pp4 @ d40", "f16"), ("tg2 @ d40", "f16")]:
+            failures.append(f"{model.name}: bench --kv-type f16 gave {compact}")
+        width = config["kv_lora_rank"] + config["qk_rope_head_dim"]
+        if width % 32:
+            bad = run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", "--kv-type", "q8_0"], ok=False)
+            if bad.returncode == 0 or "multiple of 32" not in bad.stderr:
+                failures.append(f"{model.name}: bench --kv-type q8_0 with a latent of {width}: exit {bad.returncode}, "
+                                f"{bad.stderr!r}")
+    if any(r["kv_type"] != "f32" for r in rows):
+        failures.append(f"{model.name}: bench without --kv-type reports {[r.get('kv_type') for r in rows]}")
+    bad = run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", "--kv-type", "f8"], ok=False)
+    if bad.returncode == 0 or "--kv-type" not in bad.stderr:
+        failures.append(f"{model.name}: bench --kv-type f8: exit {bad.returncode}, {bad.stderr!r}")
     context = json.loads((model / "config.json").read_text())["max_position_embeddings"]
     for bad_args, word in ((["-d", "-1"], "negative"), (["-d", str(context)], "context")):
         bad = run([dsinfer, "bench", "-m", model, "-p", "4", "-n", "2", *bad_args], ok=False)

@@ -83,8 +83,7 @@ struct CpuContext {
   std::vector<ExpertScratch> moe_experts;
   MoeRouting moe_routing;
   std::vector<float> attention_buffer;  // expanded K/V, latent queries, scores
-  std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32
-  std::vector<std::vector<float>> latent_buffers;  // the same for each sequence of a batch
+  std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32 for kv_b's expansion
   std::vector<float> indexer_buffer;    // indexer scores [T, context]
 
   // Gives `w` its packed form if it has one and does not yet.

@@ -423,9 +423,17 @@ struct Kernels {
   // weighted_sum for n_heads weightings of the same rows: head h's sums go to
   // o + h * o_stride from weights p + h * p_stride, each with weighted_sum's bits, every
   // row read once for several heads (one per head, a long context streamed from memory
-  // once per head). nullptr: callers loop over the heads.
+  // once per head). With `onward` the chains go on from what o holds (the sums of rows a
+  // previous call took), else they start from zero. nullptr: callers loop over the heads.
   void (*weighted_sums)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                        const float* const* rows, int64_t n_rows, int64_t d);
+                        const float* const* rows, int64_t n_rows, int64_t d, bool onward);
+  // weighted_sums (from zero) over F16 / BF16 rows (a compact latent cache), each value
+  // widened exactly, so the bits of weighted_sums over the widened rows. nullptr where a
+  // table has none: callers widen the rows first.
+  void (*weighted_sums_f16)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                            const uint16_t* const* rows, int64_t n_rows, int64_t d);
+  void (*weighted_sums_bf16)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                             const uint16_t* const* rows, int64_t n_rows, int64_t d);
   // The eight-row kernels for Q5_0 and Q5_1 (llama.cpp's fallbacks in K-quant files),
   // as gemm_q4_0x8. nullptr where a table has none: those weights keep the stored layout.
   void (*gemm_q5_0x8)(const BlockQ5_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,
@@ -470,23 +478,37 @@ struct Kernels {
   // add, bit for bit, without the codes leaving registers. False (acc untouched) for the
   // formats a table has no such path for; null in most tables.
   bool (*grid_rows_one_token)(DType dtype, const uint8_t* group, int64_t blocks, const ActBlockQ8* x, float* acc);
+  // n F16 values widened to float32, each non-NaN value as f16_to_f32 (core/dtype.h)
+  // widens it: an F16 latent cache is read this way at every decode step, where the
+  // scalar conversion took longer than the attention itself. nullptr where a table has
+  // none: callers take decode_values.
+  void (*widen_f16)(const uint16_t* src, float* dst, int64_t n);
 };
 
+// count values stored as `dtype` (a latent cache row: F32, F16, BF16, Q8_0) as float32,
+// with decode_values' bits.
+inline void widen_values(const Kernels& k, DType dtype, const void* src, float* dst, int64_t count) {
+  if (dtype == DType::kF16 && k.widen_f16) return k.widen_f16(static_cast<const uint16_t*>(src), dst, count);
+  decode_values(dtype, src, dst, static_cast<size_t>(count));
+}
+
 // o = sum over i in order of p[i] * rows[i], each value a multiply then an add onto the
-// sum so far from zero: Kernels::weighted_sum where the table has it, else that loop.
+// sum so far, from zero or (`onward`) from what o holds: Kernels::weighted_sum where the
+// table has it, else that loop.
 inline void weighted_sum(const Kernels& k, float* o, const float* p, const float* const* rows, int64_t n_rows,
-                         int64_t d) {
-  if (k.weighted_sum) return k.weighted_sum(o, p, rows, n_rows, d);
-  for (int64_t c = 0; c < d; ++c) o[c] = 0.0f;
+                         int64_t d, bool onward = false) {
+  if (k.weighted_sum && !onward) return k.weighted_sum(o, p, rows, n_rows, d);
+  if (!onward)
+    for (int64_t c = 0; c < d; ++c) o[c] = 0.0f;
   for (int64_t i = 0; i < n_rows; ++i)
     for (int64_t c = 0; c < d; ++c) o[c] += p[i] * rows[i][c];
 }
 
 // Kernels::weighted_sums where the table has it, else weighted_sum head by head.
 inline void weighted_sums(const Kernels& k, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                          const float* const* rows, int64_t n_rows, int64_t d) {
-  if (k.weighted_sums) return k.weighted_sums(o, o_stride, p, p_stride, n_heads, rows, n_rows, d);
-  for (int h = 0; h < n_heads; ++h) weighted_sum(k, o + h * o_stride, p + h * p_stride, rows, n_rows, d);
+                          const float* const* rows, int64_t n_rows, int64_t d, bool onward = false) {
+  if (k.weighted_sums) return k.weighted_sums(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
+  for (int h = 0; h < n_heads; ++h) weighted_sum(k, o + h * o_stride, p + h * p_stride, rows, n_rows, d, onward);
 }
 
 const Kernels& generic_kernels();

@@ -97,6 +97,13 @@ DSINFER_AVX2 void dot2_f32(const float* const w[2], const float* x, int64_t n, f
   dot_two_rows<float, load_f32x8, as_float>(w, x, n, out);
 }
 
+DSINFER_AVX2 void widen_f16(const uint16_t* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
+}
+
 DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -852,7 +859,11 @@ void sequential_dots_heads8_avx2(const float* q_columns, const float* const* row
 void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 // weighted_sums_x86.cpp
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                        const float* const* rows, int64_t n_rows, int64_t d);
+                        const float* const* rows, int64_t n_rows, int64_t d, bool onward);
+void weighted_sums_f16_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                            const uint16_t* const* rows, int64_t n_rows, int64_t d);
+void weighted_sums_bf16_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                             const uint16_t* const* rows, int64_t n_rows, int64_t d);
 // attention_tiles_avx2.cpp
 namespace {
 
@@ -918,6 +929,8 @@ const Kernels& avx2_kernels() {
     k.swiglu = swiglu_avx2;
     k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
     k.weighted_sums = weighted_sums_avx2;
+    k.weighted_sums_f16 = weighted_sums_f16_avx2;
+    k.weighted_sums_bf16 = weighted_sums_bf16_avx2;
     k.dot2_bf16 = dot2_bf16;
     k.dot2_f32 = dot2_f32;
     k.gemm_q5_0x8 = gemm_q5x8<BlockQ5_0x8>;
@@ -928,6 +941,7 @@ const Kernels& avx2_kernels() {
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
     k.dot_grid_rows = dot_grid_rows;
     k.decode_grid = decode_grid_codes;
+    k.widen_f16 = widen_f16;
     return k;
   }();
   return table;

@@ -8,7 +8,9 @@
 // a head's queries attend through the score and value tiles (kernels.h), with one block's
 // rows of scores per thread; the full score matrix is never built. With a
 // selection (V3.2) each query attends to its listed positions only, in the listed
-// (ascending) order.
+// (ascending) order. A compact cache (F16, BF16, Q8_0 rows) is widened to float32 with
+// decode_values' bits: in absorbed form where its rows are read, a few at a time; for
+// the expansion all of a sequence's rows up front, the threads splitting them.
 #include <algorithm>
 #include <cmath>
 
@@ -39,6 +41,17 @@ Visible visible_positions(const MlaAttentionArgs& a, int64_t t) {
   int64_t count = 0;
   while (count < a.visible->cols && listed[count] >= 0) ++count;
   return {listed, count};
+}
+
+// latent's rows [0, length) as float32 rows in `buffer`, the threads splitting them.
+Tensor widen_latent(CpuContext& ctx, const LatentRows& latent, std::vector<float>& buffer) {
+  const int64_t width = latent.pages[0].cols;
+  if (buffer.size() < static_cast<size_t>(latent.length * width)) buffer.resize(static_cast<size_t>(latent.length * width));
+  ctx.pool.parallel_for(latent.length, [&](int, int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      widen_values(ctx.kernels, latent.dtype(), latent.row_data(p), buffer.data() + p * width, width);
+  });
+  return Tensor::contiguous(DType::kF32, latent.length, width, buffer.data());
 }
 
 // Whether the table reads kv_b's K half as stored for the query absorption.
@@ -107,6 +120,11 @@ struct AbsorbedSequence {
   float* key_scores(int64_t t, int64_t query_floats) const { return tokens + t * per_token + query_floats; }
 };
 
+// Compact latent rows widened at a time for the weighted sums: one pass of their kernels,
+// and at least a score group (kMaxScoreQueries).
+constexpr int64_t kWidenedRows = 32;
+static_assert(kWidenedRows >= kMaxScoreQueries);
+
 // A query row's share of the score loop: keys in groups of kMaxScoreQueries, numbered across the batch.
 struct ScoreRow {
   int64_t sequence, t, first_group;
@@ -143,11 +161,15 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     n_tokens += T;
     seqs.push_back(s);
   }
-  // Per thread: a widened weight row [r] and o_latent quantised to int8 blocks. With a
-  // packed W_v, every (head, token)'s o_latent quantised, head by head, and the products.
+  // Per thread: a widened weight row [r], o_latent quantised to int8 blocks and, for a
+  // compact cache, a tile of kWidenedRows latent rows. With a packed W_v, every (head,
+  // token)'s o_latent quantised, head by head, and the products.
   constexpr int64_t kBlockFloats = static_cast<int64_t>(sizeof(ActBlockQ8) / sizeof(float));
   const int64_t o_blocks = r / 32;
-  const int64_t per_thread = r + (o_blocks + 1) * kBlockFloats;
+  const bool any_compact = std::any_of(batch.begin(), batch.end(),
+                                       [](const MlaAttentionArgs& a) { return a.latent.dtype() != DType::kF32; });
+  const int64_t tile_offset = r + (o_blocks + 1) * kBlockFloats;
+  const int64_t per_thread = tile_offset + (any_compact ? kWidenedRows * d : 0);
   const int64_t v_area = packed_v ? H * n_tokens * o_blocks * kBlockFloats + n_tokens * H * kv_head : 0;
   ctx.attention_buffer.resize(static_cast<size_t>(floats + ctx.pool.size() * per_thread + v_area));
   float* next = ctx.attention_buffer.data();
@@ -163,6 +185,24 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   float* thread_area = next;
   auto* o_quantized_v = reinterpret_cast<ActBlockQ8*>(thread_area + ctx.pool.size() * per_thread);
   float* v_products = reinterpret_cast<float*>(o_quantized_v + H * n_tokens * o_blocks);
+  // A compact cache's rows are widened where they are read, into the reading thread's
+  // tile: the score loop's group of rows, then the weighted sums' passes of kWidenedRows
+  // rows, each pass's chains carried on by the next (weighted_sums' `onward`). A step
+  // reads the compact bytes and writes no float32 copy of the context. Row `position` of
+  // `latent` as float32: in place, or widened into row `slot` of the thread's tile.
+  auto latent_row = [&](int thread, const LatentRows& latent, int64_t position, int64_t slot) -> const float* {
+    if (latent.dtype() == DType::kF32) return latent.row(position);
+    float* row = thread_area + thread * per_thread + tile_offset + slot * d;
+    widen_values(k, latent.dtype(), latent.row_data(position), row, d);
+    return row;
+  };
+  // A compact row's lines fetched ahead of its widening: the widened rows are read
+  // between stretches of arithmetic, which the hardware prefetchers do not run ahead of.
+  auto fetch_ahead = [&](const LatentRows& latent, int64_t position) {
+    if (latent.dtype() == DType::kF32) return;
+    const auto* bytes = static_cast<const char*>(latent.row_data(position));
+    for (size_t b = 0; b < dtype_bytes(latent.dtype(), d); b += kCacheLineBytes) __builtin_prefetch(bytes + b);
+  };
 
   // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
   // else per latent dim a dot product with the float32 transposed copy. Head by head, so
@@ -224,7 +264,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       score_rows.push_back({static_cast<int64_t>(i), t, groups, seen});
       groups += (seen.count + kMaxScoreQueries - 1) / kMaxScoreQueries;
     }
-  ctx.pool.parallel_for_dynamic(groups, /*chunks_per_thread=*/8, [&](int, int64_t g0, int64_t g1) {
+  ctx.pool.parallel_for_dynamic(groups, /*chunks_per_thread=*/8, [&](int thread, int64_t g0, int64_t g1) {
     auto row = std::upper_bound(score_rows.begin(), score_rows.end(), g0,
                                 [](int64_t g, const ScoreRow& sr) { return g < sr.first_group; }) - 1;
     for (int64_t g = g0; g < g1; ++g) {
@@ -234,7 +274,11 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       const int64_t first = kMaxScoreQueries * local;
       const int nq = static_cast<int>(std::min<int64_t>(kMaxScoreQueries, row->seen.count - first));
       const float* rows[kMaxScoreQueries];
-      for (int j = 0; j < nq; ++j) rows[j] = s.args->latent.row(row->seen[first + j]);
+      for (int j = 0; j < nq; ++j) {
+        if (first + kMaxScoreQueries + j < row->seen.count)
+          fetch_ahead(s.args->latent, row->seen[first + kMaxScoreQueries + j]);
+        rows[j] = latent_row(thread, s.args->latent, row->seen[first + j], j);
+      }
       k.key_block_scores(rows, nq, s.queries(row->t), d, head_blocks, shape.softmax_scale,
                          s.key_scores(row->t, query_floats) + first * heads_padded, heads_padded);
     }
@@ -258,6 +302,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     float* widened = thread_area + thread * per_thread;
     auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
     std::vector<const float*> latent_rows;
+    std::vector<const uint16_t*> stored_rows;
     for (int64_t i = i0; i < i1; ++i) {
       const AbsorbedSequence& s = seqs[static_cast<size_t>(i / groups_per_sequence)];
       const MlaAttentionArgs& a = *s.args;
@@ -269,11 +314,33 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
           for (int64_t j = 0; j < seen.count; ++j) scores[j] = s.key_scores(t, query_floats)[j * heads_padded + h];
           softmax_in_place(k, scores, seen.count);
         }
-        latent_rows.resize(static_cast<size_t>(seen.count));
-        for (int64_t j = 0; j < seen.count; ++j) latent_rows[static_cast<size_t>(j)] = a.latent.row(seen[j]);
         float* first_scores = s.q_latent(t, h0, H) + r;
-        weighted_sums(k, first_scores + s.ctx_len, s.per_pair, first_scores, s.per_pair, static_cast<int>(h1 - h0),
-                      latent_rows.data(), seen.count, r);
+        // F16 and BF16 rows as stored where the table sums them so.
+        const DType stored = a.latent.dtype();
+        const auto sums_of_16_bits = stored == DType::kF16    ? k.weighted_sums_f16
+                                     : stored == DType::kBF16 ? k.weighted_sums_bf16
+                                                              : nullptr;
+        if (sums_of_16_bits) {
+          stored_rows.resize(static_cast<size_t>(seen.count));
+          for (int64_t j = 0; j < seen.count; ++j)
+            stored_rows[static_cast<size_t>(j)] = static_cast<const uint16_t*>(a.latent.row_data(seen[j]));
+          sums_of_16_bits(first_scores + s.ctx_len, s.per_pair, first_scores, s.per_pair, static_cast<int>(h1 - h0),
+                          stored_rows.data(), seen.count, r);
+        }
+        // Otherwise float32 rows in one pass, compact ones kWidenedRows at a time (none: zeros).
+        const int64_t pass = stored == DType::kF32 ? seen.count : kWidenedRows;
+        latent_rows.resize(static_cast<size_t>(std::min(pass, seen.count)));
+        int64_t j0 = 0;
+        if (!sums_of_16_bits) do {
+          const int64_t j1 = std::min(j0 + pass, seen.count);
+          for (int64_t j = j0; j < j1; ++j) {
+            if (j1 + j - j0 < seen.count) fetch_ahead(a.latent, seen[j1 + j - j0]);
+            latent_rows[static_cast<size_t>(j - j0)] = latent_row(thread, a.latent, seen[j], j - j0);
+          }
+          weighted_sums(k, first_scores + s.ctx_len, s.per_pair, first_scores + j0, s.per_pair,
+                        static_cast<int>(h1 - h0), latent_rows.data(), j1 - j0, r, /*onward=*/j0 > 0);
+          j0 = j1;
+        } while (j0 < seen.count);
         for (int64_t h = h0; h < h1; ++h) {
           const float* o_latent = s.q_latent(t, h, H) + r + s.ctx_len;
           if (packed_v) {
@@ -434,9 +501,9 @@ void expanded(CpuContext& ctx, const MlaAttentionArgs& a) {
 }  // namespace
 
 void mla_attention(CpuContext& ctx, const MlaAttentionArgs& args) {
-  if (args.latent.dtype() != DType::kF32) {
-    // A compact cache: decode this sequence's rows once, then attend as usual.
-    const Tensor rows = reference::widen_latent(args.latent, ctx.latent_buffer);
+  if (args.latent.dtype() != DType::kF32 && args.form == MlaForm::kExpanded) {
+    // A compact cache for kv_b's expansion: decode its rows once, then attend as usual.
+    const Tensor rows = widen_latent(ctx, args.latent, ctx.latent_buffer);
     MlaAttentionArgs widened = args;
     widened.latent = LatentRows::contiguous(rows);
     return mla_attention(ctx, widened);
@@ -458,9 +525,6 @@ void mla_attentions(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
            a.kv_lora_rank == first->kv_lora_rank && a.softmax_scale == first->softmax_scale;
   };
   std::vector<MlaAttentionArgs> together;
-  std::vector<Tensor> widened_rows;
-  widened_rows.reserve(batch.size());  // LatentRows point at these
-  if (ctx.latent_buffers.size() < batch.size()) ctx.latent_buffers.resize(batch.size());
   for (const MlaAttentionArgs& a : batch) {
     if (!first && a.form == MlaForm::kAbsorbed) first = &a;
     if (!first || !joins_first(a)) {
@@ -468,10 +532,6 @@ void mla_attentions(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       continue;
     }
     together.push_back(a);
-    if (a.latent.dtype() != DType::kF32) {
-      widened_rows.push_back(reference::widen_latent(a.latent, ctx.latent_buffers[together.size() - 1]));
-      together.back().latent = LatentRows::contiguous(widened_rows.back());
-    }
   }
   if (!together.empty()) absorbed(ctx, together);
 }
