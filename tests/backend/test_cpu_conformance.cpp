@@ -676,27 +676,27 @@ TEST_P(CpuConformance, WeightedSumsOfHeadsAreEachHeadsChain) {
 }
 
 // weighted_sums carried on over a second call (`onward`) has the bits of one call over
-// all the rows, and the 16-bit forms have the bits of weighted_sums over their widened
-// values: 1-11 heads, 70 rows split at 40 (inside a pass of 32), 51 columns.
-TEST_P(CpuConformance, WeightedSumsGoOnAndReadSixteenBitRows) {
+// all the rows, and weighted_sums_stored over F16, BF16 or Q8_0 rows the bits of
+// weighted_sums over their widened values: 1-11 heads, 70 rows split at 40 (inside a pass
+// of 32), 80 columns summed of 96 stored (blocks of 32 and 16 columns, single ones).
+TEST_P(CpuConformance, WeightedSumsGoOnAndReadStoredRows) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
   if (!k.weighted_sums) GTEST_SKIP() << "table " << k.isa << " sums one head at a time";
-  constexpr int64_t n_rows = 70, d = 51, split = 40, p_stride = 73, o_stride = 59;
-  const auto values = random_floats(n_rows * d, 67);
+  constexpr int64_t n_rows = 70, width = 96, d = 83, split = 40, p_stride = 73, o_stride = 91;
+  const auto values = random_floats(n_rows * width, 67);
   const auto p = random_floats(11 * p_stride, 68);
-  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
-    std::vector<uint16_t> stored(static_cast<size_t>(n_rows * d));
-    std::vector<float> widened(static_cast<size_t>(n_rows * d));
-    if (dtype != DType::kF32) encode_values(dtype, values.data(), stored.data(), stored.size());
-    if (dtype != DType::kF32) decode_values(dtype, stored.data(), widened.data(), widened.size());
-    else widened = values;
+  for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    const size_t row_bytes = dtype_bytes(dtype, width);
+    std::vector<uint8_t> stored(n_rows * row_bytes);
+    std::vector<float> widened(static_cast<size_t>(n_rows * width));
+    encode_values(dtype, values.data(), stored.data(), widened.size());
+    decode_values(dtype, stored.data(), widened.data(), widened.size());
     std::vector<const float*> rows;
-    std::vector<const uint16_t*> stored_rows;
+    std::vector<const void*> stored_rows;
     for (int64_t i = 0; i < n_rows; ++i) {
-      rows.push_back(widened.data() + i * d);
-      stored_rows.push_back(stored.data() + i * d);
+      rows.push_back(widened.data() + i * width);
+      stored_rows.push_back(stored.data() + i * row_bytes);
     }
-    const auto sums_16 = dtype == DType::kF16 ? k.weighted_sums_f16 : dtype == DType::kBF16 ? k.weighted_sums_bf16 : nullptr;
     for (int n_heads = 1; n_heads <= 11; ++n_heads) {
       std::vector<float> whole(static_cast<size_t>(n_heads * o_stride), -1.0f), parts = whole, as_stored = whole;
       k.weighted_sums(whole.data(), o_stride, p.data(), p_stride, n_heads, rows.data(), n_rows, d, false);
@@ -705,8 +705,9 @@ TEST_P(CpuConformance, WeightedSumsGoOnAndReadSixteenBitRows) {
                       d, true);
       EXPECT_EQ(parts, whole) << dtype_name(dtype) << ", " << n_heads << " heads in two calls";
       if (dtype == DType::kF32) continue;
-      ASSERT_NE(sums_16, nullptr) << "table " << k.isa << " sums float32 rows but not " << dtype_name(dtype);
-      sums_16(as_stored.data(), o_stride, p.data(), p_stride, n_heads, stored_rows.data(), n_rows, d);
+      ASSERT_TRUE(k.weighted_sums_stored && k.weighted_sums_stored(dtype, as_stored.data(), o_stride, p.data(), p_stride,
+                                                                   n_heads, stored_rows.data(), n_rows, d))
+          << "table " << k.isa << " sums float32 rows but not " << dtype_name(dtype);
       EXPECT_EQ(as_stored, whole) << dtype_name(dtype) << ", " << n_heads << " heads";
     }
   }

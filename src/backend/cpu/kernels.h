@@ -427,13 +427,12 @@ struct Kernels {
   // previous call took), else they start from zero. nullptr: callers loop over the heads.
   void (*weighted_sums)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward);
-  // weighted_sums (from zero) over F16 / BF16 rows (a compact latent cache), each value
-  // widened exactly, so the bits of weighted_sums over the widened rows. nullptr where a
-  // table has none: callers widen the rows first.
-  void (*weighted_sums_f16)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                            const uint16_t* const* rows, int64_t n_rows, int64_t d);
-  void (*weighted_sums_bf16)(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                             const uint16_t* const* rows, int64_t n_rows, int64_t d);
+  // weighted_sums (from zero) over rows stored as `dtype` (a compact latent cache: F16,
+  // BF16, Q8_0), each value widened exactly as it is loaded, so the bits of weighted_sums
+  // over the widened rows. False (o untouched) for a format the table has no such sums
+  // for; nullptr where it has none: callers widen the rows first.
+  bool (*weighted_sums_stored)(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                               const void* const* rows, int64_t n_rows, int64_t d);
   // The eight-row kernels for Q5_0 and Q5_1 (llama.cpp's fallbacks in K-quant files),
   // as gemm_q4_0x8. nullptr where a table has none: those weights keep the stored layout.
   void (*gemm_q5_0x8)(const BlockQ5_0x8* w, int64_t n_blocks, const ActBlockQ8* x, int64_t x_stride, int n_tokens,

@@ -860,10 +860,8 @@ void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64
 // weighted_sums_x86.cpp
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward);
-void weighted_sums_f16_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                            const uint16_t* const* rows, int64_t n_rows, int64_t d);
-void weighted_sums_bf16_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                             const uint16_t* const* rows, int64_t n_rows, int64_t d);
+bool weighted_sums_stored_avx2(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                               int n_heads, const void* const* rows, int64_t n_rows, int64_t d);
 // attention_tiles_avx2.cpp
 namespace {
 
@@ -929,8 +927,7 @@ const Kernels& avx2_kernels() {
     k.swiglu = swiglu_avx2;
     k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
     k.weighted_sums = weighted_sums_avx2;
-    k.weighted_sums_f16 = weighted_sums_f16_avx2;
-    k.weighted_sums_bf16 = weighted_sums_bf16_avx2;
+    k.weighted_sums_stored = weighted_sums_stored_avx2;
     k.dot2_bf16 = dot2_bf16;
     k.dot2_f32 = dot2_f32;
     k.gemm_q5_0x8 = gemm_q5x8<BlockQ5_0x8>;

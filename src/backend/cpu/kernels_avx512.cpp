@@ -36,10 +36,8 @@ bool grid_rows_one_token_avx512(DType dtype, const uint8_t* group, int64_t block
 // weighted_sums_x86.cpp
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                           const float* const* rows, int64_t n_rows, int64_t d, bool onward);
-void weighted_sums_f16_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                              const uint16_t* const* rows, int64_t n_rows, int64_t d);
-void weighted_sums_bf16_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                               const uint16_t* const* rows, int64_t n_rows, int64_t d);
+bool weighted_sums_stored_avx512(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                                 int n_heads, const void* const* rows, int64_t n_rows, int64_t d);
 
 namespace {
 
@@ -1884,8 +1882,7 @@ Kernels avx512_vnni_table() {
   k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
   k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
   k.weighted_sums = weighted_sums_avx512;
-  k.weighted_sums_f16 = weighted_sums_f16_avx512;
-  k.weighted_sums_bf16 = weighted_sums_bf16_avx512;
+  k.weighted_sums_stored = weighted_sums_stored_avx512;
   return k;
 }
 

@@ -302,7 +302,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     float* widened = thread_area + thread * per_thread;
     auto* o_quantized = reinterpret_cast<ActBlockQ8*>(widened + r);
     std::vector<const float*> latent_rows;
-    std::vector<const uint16_t*> stored_rows;
+    std::vector<const void*> stored_rows;
     for (int64_t i = i0; i < i1; ++i) {
       const AbsorbedSequence& s = seqs[static_cast<size_t>(i / groups_per_sequence)];
       const MlaAttentionArgs& a = *s.args;
@@ -315,23 +315,20 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
           softmax_in_place(k, scores, seen.count);
         }
         float* first_scores = s.q_latent(t, h0, H) + r;
-        // F16 and BF16 rows as stored where the table sums them so.
+        // Compact rows as stored where the table sums their format so.
         const DType stored = a.latent.dtype();
-        const auto sums_of_16_bits = stored == DType::kF16    ? k.weighted_sums_f16
-                                     : stored == DType::kBF16 ? k.weighted_sums_bf16
-                                                              : nullptr;
-        if (sums_of_16_bits) {
+        bool summed = false;
+        if (stored != DType::kF32 && k.weighted_sums_stored) {
           stored_rows.resize(static_cast<size_t>(seen.count));
-          for (int64_t j = 0; j < seen.count; ++j)
-            stored_rows[static_cast<size_t>(j)] = static_cast<const uint16_t*>(a.latent.row_data(seen[j]));
-          sums_of_16_bits(first_scores + s.ctx_len, s.per_pair, first_scores, s.per_pair, static_cast<int>(h1 - h0),
-                          stored_rows.data(), seen.count, r);
+          for (int64_t j = 0; j < seen.count; ++j) stored_rows[static_cast<size_t>(j)] = a.latent.row_data(seen[j]);
+          summed = k.weighted_sums_stored(stored, first_scores + s.ctx_len, s.per_pair, first_scores, s.per_pair,
+                                          static_cast<int>(h1 - h0), stored_rows.data(), seen.count, r);
         }
         // Otherwise float32 rows in one pass, compact ones kWidenedRows at a time (none: zeros).
         const int64_t pass = stored == DType::kF32 ? seen.count : kWidenedRows;
         latent_rows.resize(static_cast<size_t>(std::min(pass, seen.count)));
         int64_t j0 = 0;
-        if (!sums_of_16_bits) do {
+        if (!summed) do {
           const int64_t j1 = std::min(j0 + pass, seen.count);
           for (int64_t j = j0; j < j1; ++j) {
             if (j1 + j - j0 < seen.count) fetch_ahead(a.latent, seen[j1 + j - j0]);

@@ -2,9 +2,9 @@
 // of several heads over the same rows (MLA decode: every head's softmax weights over one
 // sequence's latent rows), each row read once for a group of heads (eight with 32 vector
 // registers, four with 16). Each head's column is weighted_sum's chain: a multiply, then
-// an add onto the sum so far, rows in order from zero. Rows of float32, or of F16 / BF16
-// (a compact latent cache) widened exactly as they are loaded, so their sums have the bits
-// of sums over the widened rows. The two ISAs keep separate copies of the loops: a
+// an add onto the sum so far, rows in order from zero. Rows of float32, or of F16 / BF16 /
+// Q8_0 (a compact latent cache) widened exactly as they are loaded, so their sums have the
+// bits of sums over the widened rows. The two ISAs keep separate copies of the loops: a
 // template carries one target attribute.
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__x86_64__)
@@ -27,48 +27,73 @@ namespace {
 // context is read from memory once per step instead of once per head.
 constexpr int64_t kRowsPerPass = 32;
 
-// How rows store their values, and how a value or a vector of them widens to float32.
+// How rows hold their values (float32 rows, or a compact row's bytes), and how value c,
+// or the vector of values from column c (a multiple of the vector's width), widens to
+// float32; `at`: where it is stored.
 struct F32Values {
-  using Stored = float;
-  static float at(const float* row, int64_t c) { return row[c]; }
-  DSINFER_AVX512_SEQ static __m512 sixteen(const float* v) { return _mm512_loadu_ps(v); }
-  DSINFER_AVX2_SEQ static __m256 eight(const float* v) { return _mm256_loadu_ps(v); }
+  using Row = const float*;
+  static const void* at(Row row, int64_t c) { return row + c; }
+  static float one(Row row, int64_t c) { return row[c]; }
+  DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) { return _mm512_loadu_ps(row + c); }
+  DSINFER_AVX2_SEQ static __m256 eight(Row row, int64_t c) { return _mm256_loadu_ps(row + c); }
 };
 
 struct F16Values {
-  using Stored = uint16_t;
-  static float at(const uint16_t* row, int64_t c) { return f16_to_f32(row[c]); }
-  DSINFER_AVX512_SEQ static __m512 sixteen(const uint16_t* v) {
-    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v)));
+  using Row = const void*;
+  static const uint16_t* of(Row row) { return static_cast<const uint16_t*>(row); }
+  static const void* at(Row row, int64_t c) { return of(row) + c; }
+  static float one(Row row, int64_t c) { return f16_to_f32(of(row)[c]); }
+  DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(of(row) + c)));
   }
-  DSINFER_AVX2_SEQ static __m256 eight(const uint16_t* v) {
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v)));
+  DSINFER_AVX2_SEQ static __m256 eight(Row row, int64_t c) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(of(row) + c)));
   }
 };
 
 // BF16 is the high half of a float32.
 struct BF16Values {
-  using Stored = uint16_t;
-  static float at(const uint16_t* row, int64_t c) { return bf16_to_f32(row[c]); }
-  DSINFER_AVX512_SEQ static __m512 sixteen(const uint16_t* v) {
-    const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(v)));
+  using Row = const void*;
+  static const uint16_t* of(Row row) { return static_cast<const uint16_t*>(row); }
+  static const void* at(Row row, int64_t c) { return of(row) + c; }
+  static float one(Row row, int64_t c) { return bf16_to_f32(of(row)[c]); }
+  DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) {
+    const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(of(row) + c)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
   }
-  DSINFER_AVX2_SEQ static __m256 eight(const uint16_t* v) {
-    const __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v)));
+  DSINFER_AVX2_SEQ static __m256 eight(Row row, int64_t c) {
+    const __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(of(row) + c)));
     return _mm256_castsi256_ps(_mm256_slli_epi32(words, 16));
+  }
+};
+
+// Q8_0: value c is its block's scale times its code, one rounding, as dequantize_q8_0.
+struct Q8_0Values {
+  using Row = const void*;
+  static const BlockQ8_0& block(Row row, int64_t c) { return static_cast<const BlockQ8_0*>(row)[c / 32]; }
+  static const void* at(Row row, int64_t c) { return block(row, c).qs + c % 32; }
+  static float one(Row row, int64_t c) {
+    return f16_to_f32(block(row, c).d) * static_cast<float>(block(row, c).qs[c % 32]);
+  }
+  DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) {
+    const __m128i codes = _mm_loadu_si128(static_cast<const __m128i*>(at(row, c)));
+    return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(block(row, c).d)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)));
+  }
+  DSINFER_AVX2_SEQ static __m256 eight(Row row, int64_t c) {
+    const __m128i codes = _mm_loadl_epi64(static_cast<const __m128i*>(at(row, c)));
+    return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(block(row, c).d)), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes)));
   }
 };
 
 // Columns [c0, d) that fill no vector, the same chains one value at a time.
 template <class V>
 void sum_columns_one_by_one(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                            const typename V::Stored* const* rows, int64_t i0, int64_t i1, bool from_zero, int64_t c0,
+                            const typename V::Row* rows, int64_t i0, int64_t i1, bool from_zero, int64_t c0,
                             int64_t d) {
   for (int64_t c = c0; c < d; ++c)
     for (int h = 0; h < n_heads; ++h) {
       float sum = from_zero ? 0.0f : o[h * o_stride + c];
-      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * V::at(rows[i], c);
+      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * V::one(rows[i], c);
       o[h * o_stride + c] = sum;
     }
 }
@@ -78,7 +103,7 @@ void sum_columns_one_by_one(float* o, int64_t o_stride, const float* p, int64_t 
 // the same float, so the chains keep their bits).
 template <int NH, int NV, class V>
 DSINFER_AVX512_SEQ inline void sum_block(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                                         const typename V::Stored* const* rows, int64_t i0, int64_t i1,
+                                         const typename V::Row* rows, int64_t i0, int64_t i1,
                                          int64_t n_rows, bool from_zero, int64_t c) {
   __m512 acc[NH][NV];
   for (int h = 0; h < NH; ++h)
@@ -90,9 +115,9 @@ DSINFER_AVX512_SEQ inline void sum_block(float* o, int64_t o_stride, const float
     // positions: 0.81x the per-head token time without this, 0.70-0.73x with).
     if (i + kRowsPerPass < n_rows)
       for (int v = 0; v < NV; ++v)
-        _mm_prefetch(reinterpret_cast<const char*>(rows[i + kRowsPerPass] + c + 16 * v), _MM_HINT_T0);
+        _mm_prefetch(static_cast<const char*>(V::at(rows[i + kRowsPerPass], c + 16 * v)), _MM_HINT_T0);
     __m512 values[NV];
-    for (int v = 0; v < NV; ++v) values[v] = V::sixteen(rows[i] + c + 16 * v);
+    for (int v = 0; v < NV; ++v) values[v] = V::sixteen(rows[i], c + 16 * v);
     for (int h = 0; h < NH; ++h) {
       const __m512 weight = _mm512_set1_ps(p[h * p_stride + i]);
       for (int v = 0; v < NV; ++v) acc[h][v] = _mm512_add_ps(acc[h][v], _mm512_mul_ps(weight, values[v]));
@@ -105,7 +130,7 @@ DSINFER_AVX512_SEQ inline void sum_block(float* o, int64_t o_stride, const float
 // NH heads over rows [i0, i1), every column.
 template <int NH, class V>
 DSINFER_AVX512_SEQ void sum_pass(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                                 const typename V::Stored* const* rows, int64_t i0, int64_t i1, int64_t n_rows,
+                                 const typename V::Row* rows, int64_t i0, int64_t i1, int64_t n_rows,
                                  bool from_zero, int64_t d) {
   int64_t c = 0;
   for (; c + 32 <= d; c += 32) sum_block<NH, 2, V>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, from_zero, c);
@@ -116,7 +141,7 @@ DSINFER_AVX512_SEQ void sum_pass(float* o, int64_t o_stride, const float* p, int
 // sum_block and sum_pass in eight lanes, four heads at a time.
 template <int NH, int NV, class V>
 DSINFER_AVX2_SEQ inline void sum_block8(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                                        const typename V::Stored* const* rows, int64_t i0, int64_t i1,
+                                        const typename V::Row* rows, int64_t i0, int64_t i1,
                                         int64_t n_rows, bool from_zero, int64_t c) {
   __m256 acc[NH][NV];
   for (int h = 0; h < NH; ++h)
@@ -124,9 +149,9 @@ DSINFER_AVX2_SEQ inline void sum_block8(float* o, int64_t o_stride, const float*
       acc[h][v] = from_zero ? _mm256_setzero_ps() : _mm256_loadu_ps(o + h * o_stride + c + 8 * v);
   for (int64_t i = i0; i < i1; ++i) {
     if (i + kRowsPerPass < n_rows)  // at most sixteen columns: one line
-      _mm_prefetch(reinterpret_cast<const char*>(rows[i + kRowsPerPass] + c), _MM_HINT_T0);
+      _mm_prefetch(static_cast<const char*>(V::at(rows[i + kRowsPerPass], c)), _MM_HINT_T0);
     __m256 values[NV];
-    for (int v = 0; v < NV; ++v) values[v] = V::eight(rows[i] + c + 8 * v);
+    for (int v = 0; v < NV; ++v) values[v] = V::eight(rows[i], c + 8 * v);
     for (int h = 0; h < NH; ++h) {
       const __m256 weight = _mm256_set1_ps(p[h * p_stride + i]);
       for (int v = 0; v < NV; ++v) acc[h][v] = _mm256_add_ps(acc[h][v], _mm256_mul_ps(weight, values[v]));
@@ -138,7 +163,7 @@ DSINFER_AVX2_SEQ inline void sum_block8(float* o, int64_t o_stride, const float*
 
 template <int NH, class V>
 DSINFER_AVX2_SEQ void sum_pass8(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                                const typename V::Stored* const* rows, int64_t i0, int64_t i1, int64_t n_rows,
+                                const typename V::Row* rows, int64_t i0, int64_t i1, int64_t n_rows,
                                 bool from_zero, int64_t d) {
   int64_t c = 0;
   for (; c + 16 <= d; c += 16) sum_block8<NH, 2, V>(o, o_stride, p, p_stride, rows, i0, i1, n_rows, from_zero, c);
@@ -149,13 +174,13 @@ DSINFER_AVX2_SEQ void sum_pass8(float* o, int64_t o_stride, const float* p, int6
 // One pass's sums for a group of heads: sum_pass<n, V> or sum_pass8<n, V>.
 template <class V>
 using PassFn = void (*)(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                        const typename V::Stored* const* rows, int64_t i0, int64_t i1, int64_t n_rows, bool from_zero,
+                        const typename V::Row* rows, int64_t i0, int64_t i1, int64_t n_rows, bool from_zero,
                         int64_t d);
 
 // weighted_sums pass by pass, heads in groups of up to N: passes[n - 1] sums n heads.
 template <class V, size_t N>
 void sum_in_passes(const PassFn<V> (&passes)[N], float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                   int n_heads, const typename V::Stored* const* rows, int64_t n_rows, int64_t d, bool onward) {
+                   int n_heads, const typename V::Row* rows, int64_t n_rows, int64_t d, bool onward) {
   if (n_rows == 0) {
     if (!onward)
       for (int h = 0; h < n_heads; ++h) std::fill_n(o + h * o_stride, d, 0.0f);
@@ -170,7 +195,7 @@ void sum_in_passes(const PassFn<V> (&passes)[N], float* o, int64_t o_stride, con
 
 template <class V>
 void sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                 const typename V::Stored* const* rows, int64_t n_rows, int64_t d, bool onward) {
+                 const typename V::Row* rows, int64_t n_rows, int64_t d, bool onward) {
   static constexpr PassFn<V> kPasses[] = {sum_pass<1, V>, sum_pass<2, V>, sum_pass<3, V>, sum_pass<4, V>,
                                           sum_pass<5, V>, sum_pass<6, V>, sum_pass<7, V>, sum_pass<8, V>};
   sum_in_passes<V>(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
@@ -178,7 +203,7 @@ void sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, i
 
 template <class V>
 void sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-               const typename V::Stored* const* rows, int64_t n_rows, int64_t d, bool onward) {
+               const typename V::Row* rows, int64_t n_rows, int64_t d, bool onward) {
   static constexpr PassFn<V> kPasses[] = {sum_pass8<1, V>, sum_pass8<2, V>, sum_pass8<3, V>, sum_pass8<4, V>};
   sum_in_passes<V>(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
@@ -190,14 +215,14 @@ void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_
   sums_avx512<F32Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
 
-void weighted_sums_f16_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                              const uint16_t* const* rows, int64_t n_rows, int64_t d) {
-  sums_avx512<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
-}
-
-void weighted_sums_bf16_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                               const uint16_t* const* rows, int64_t n_rows, int64_t d) {
-  sums_avx512<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
+bool weighted_sums_stored_avx512(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                                 int n_heads, const void* const* rows, int64_t n_rows, int64_t d) {
+  switch (dtype) {
+    case DType::kF16: sums_avx512<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    case DType::kBF16: sums_avx512<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    case DType::kQ8_0: sums_avx512<Q8_0Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    default: return false;
+  }
 }
 
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
@@ -205,14 +230,14 @@ void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_st
   sums_avx2<F32Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
 
-void weighted_sums_f16_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                            const uint16_t* const* rows, int64_t n_rows, int64_t d) {
-  sums_avx2<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
-}
-
-void weighted_sums_bf16_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                             const uint16_t* const* rows, int64_t n_rows, int64_t d) {
-  sums_avx2<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
+bool weighted_sums_stored_avx2(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
+                               int n_heads, const void* const* rows, int64_t n_rows, int64_t d) {
+  switch (dtype) {
+    case DType::kF16: sums_avx2<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    case DType::kBF16: sums_avx2<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    case DType::kQ8_0: sums_avx2<Q8_0Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    default: return false;
+  }
 }
 
 }  // namespace dsinfer::cpu
