@@ -713,19 +713,26 @@ TEST_P(CpuConformance, WeightedSumsGoOnAndReadStoredRows) {
   }
 }
 
-// widen_f16 widens every F16 value but NaNs as f16_to_f32 does.
-TEST_P(CpuConformance, WidenedF16ValuesAreExact) {
+// widen_stored widens every F16 and BF16 value but NaNs, and Q8_0 blocks of random
+// values, as decode_values does; a count that leaves a partial vector for the 16-bit ones.
+TEST_P(CpuConformance, WidenedStoredValuesAreExact) {
   const cpu::Kernels& k = *cpu::select_kernels(GetParam());
-  if (!k.widen_f16) GTEST_SKIP() << "table " << k.isa << " widens with decode_values";
+  if (!k.widen_stored) GTEST_SKIP() << "table " << k.isa << " widens with decode_values";
   std::vector<uint16_t> codes;
-  for (uint32_t h = 0; h < 65536; ++h)
-    if ((h & 0x7C00) != 0x7C00 || (h & 0x3FF) == 0) codes.push_back(static_cast<uint16_t>(h));
-  codes.resize(codes.size() - 3);  // a count that leaves a partial vector
-  std::vector<float> widened(codes.size());
-  k.widen_f16(codes.data(), widened.data(), static_cast<int64_t>(codes.size()));
-  for (size_t i = 0; i < codes.size(); ++i) {
-    const float expected = f16_to_f32(codes[i]);
-    ASSERT_TRUE(same_bits(&widened[i], &expected, 1)) << "f16 0x" << std::hex << codes[i];
+  for (uint32_t h = 0; h < 65536; ++h) codes.push_back(static_cast<uint16_t>(h));
+  const auto values = random_floats(32 * 41, 69, 40.0f);
+  std::vector<uint8_t> blocks(dtype_bytes(DType::kQ8_0, static_cast<int64_t>(values.size())));
+  encode_values(DType::kQ8_0, values.data(), blocks.data(), values.size());
+  for (DType dtype : {DType::kF16, DType::kBF16, DType::kQ8_0}) {
+    const bool half = dtype != DType::kQ8_0;
+    const void* stored = half ? static_cast<const void*>(codes.data()) : blocks.data();
+    const int64_t n = half ? static_cast<int64_t>(codes.size()) - 3 : static_cast<int64_t>(values.size());
+    std::vector<float> widened(static_cast<size_t>(n)), expected(static_cast<size_t>(n));
+    if (!k.widen_stored(dtype, stored, widened.data(), n)) continue;  // this format takes decode_values
+    decode_values(dtype, stored, expected.data(), static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i)
+      if (!std::isnan(expected[i]))
+        ASSERT_TRUE(same_bits(&widened[i], &expected[i], 1)) << dtype_name(dtype) << " value " << i;
   }
 }
 

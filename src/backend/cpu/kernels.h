@@ -477,17 +477,18 @@ struct Kernels {
   // add, bit for bit, without the codes leaving registers. False (acc untouched) for the
   // formats a table has no such path for; null in most tables.
   bool (*grid_rows_one_token)(DType dtype, const uint8_t* group, int64_t blocks, const ActBlockQ8* x, float* acc);
-  // n F16 values widened to float32, each non-NaN value as f16_to_f32 (core/dtype.h)
-  // widens it: an F16 latent cache is read this way at every decode step, where the
-  // scalar conversion took longer than the attention itself. nullptr where a table has
-  // none: callers take decode_values.
-  void (*widen_f16)(const uint16_t* src, float* dst, int64_t n);
+  // n values of a row stored as `dtype` (a compact latent cache: F16, BF16, Q8_0; n a
+  // multiple of 32 for Q8_0) widened to float32, every non-NaN value as decode_values
+  // widens it: such a cache is read this way at every decode step, where the scalar
+  // conversion took longer than the attention itself. False (dst untouched) for a format
+  // the table has no widening for; nullptr where it has none: callers take decode_values.
+  bool (*widen_stored)(DType dtype, const void* src, float* dst, int64_t n);
 };
 
 // count values stored as `dtype` (a latent cache row: F32, F16, BF16, Q8_0) as float32,
 // with decode_values' bits.
 inline void widen_values(const Kernels& k, DType dtype, const void* src, float* dst, int64_t count) {
-  if (dtype == DType::kF16 && k.widen_f16) return k.widen_f16(static_cast<const uint16_t*>(src), dst, count);
+  if (k.widen_stored && k.widen_stored(dtype, src, dst, count)) return;
   decode_values(dtype, src, dst, static_cast<size_t>(count));
 }
 

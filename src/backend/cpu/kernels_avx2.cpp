@@ -97,13 +97,6 @@ DSINFER_AVX2 void dot2_f32(const float* const w[2], const float* x, int64_t n, f
   dot_two_rows<float, load_f32x8, as_float>(w, x, n, out);
 }
 
-DSINFER_AVX2 void widen_f16(const uint16_t* src, float* dst, int64_t n) {
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
-}
-
 DSINFER_AVX2 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
   __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
   int64_t i = 0;
@@ -860,6 +853,7 @@ void weighted_sum_avx2(float* o, const float* p, const float* const* rows, int64
 // weighted_sums_x86.cpp
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward);
+bool widen_stored_avx2(DType dtype, const void* src, float* dst, int64_t n);
 bool weighted_sums_stored_avx2(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
                                int n_heads, const void* const* rows, int64_t n_rows, int64_t d);
 // attention_tiles_avx2.cpp
@@ -938,7 +932,7 @@ const Kernels& avx2_kernels() {
     k.gemm_iq4_xsx8 = gemm_iq4_xsx8;
     k.dot_grid_rows = dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    k.widen_f16 = widen_f16;
+    k.widen_stored = widen_stored_avx2;
     return k;
   }();
   return table;

@@ -36,6 +36,7 @@ bool grid_rows_one_token_avx512(DType dtype, const uint8_t* group, int64_t block
 // weighted_sums_x86.cpp
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                           const float* const* rows, int64_t n_rows, int64_t d, bool onward);
+bool widen_stored_avx512(DType dtype, const void* src, float* dst, int64_t n);
 bool weighted_sums_stored_avx512(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
                                  int n_heads, const void* const* rows, int64_t n_rows, int64_t d);
 
@@ -1883,6 +1884,7 @@ Kernels avx512_vnni_table() {
   k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
   k.weighted_sums = weighted_sums_avx512;
   k.weighted_sums_stored = weighted_sums_stored_avx512;
+  k.widen_stored = widen_stored_avx512;
   return k;
 }
 

@@ -65,14 +65,18 @@ struct F16Weights {
   float at(int64_t i) const { return half_to_float(w[i]); }
 };
 
-void widen_f16(const uint16_t* src, float* dst, int64_t n) {
+// Kernels::widen_stored for F16 rows; the other formats take decode_values.
+bool widen_stored(DType dtype, const void* src, float* dst, int64_t n) {
+  if (dtype != DType::kF16) return false;
+  const auto* halves = static_cast<const uint16_t*>(src);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(src + i));
+    const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(halves + i));
     vst1q_f32(dst + i, vcvt_f32_f16(vget_low_f16(h)));
     vst1q_f32(dst + i + 4, vcvt_high_f32_f16(h));
   }
-  for (; i < n; ++i) dst[i] = half_to_float(src[i]);
+  for (; i < n; ++i) dst[i] = half_to_float(halves[i]);
+  return true;
 }
 
 // E4M3 -> f16 is a shift: sign to bit 15, exponent|mantissa to bits 7..14. The f16 read
@@ -1044,7 +1048,7 @@ const Kernels& neon_kernels() {
     k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
     k.dot_grid_rows = Widening::dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    k.widen_f16 = widen_f16;
+    k.widen_stored = widen_stored;
     return k;
   }();
   return table;
@@ -1065,7 +1069,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
     k.dot_grid_rows = dotprod_dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    k.widen_f16 = widen_f16;
+    k.widen_stored = widen_stored;
     return k;
   }();
   return table;

@@ -4,8 +4,8 @@
 // registers, four with 16). Each head's column is weighted_sum's chain: a multiply, then
 // an add onto the sum so far, rows in order from zero. Rows of float32, or of F16 / BF16 /
 // Q8_0 (a compact latent cache) widened exactly as they are loaded, so their sums have the
-// bits of sums over the widened rows. The two ISAs keep separate copies of the loops: a
-// template carries one target attribute.
+// bits of sums over the widened rows; and Kernels::widen_stored, those rows widened. The
+// two ISAs keep separate copies of the loops: a template carries one target attribute.
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__x86_64__)
 
@@ -201,6 +201,21 @@ void sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, i
   sum_in_passes<V>(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
 
+// n values of a row stored as V holds them, widened into dst.
+template <class V>
+DSINFER_AVX512_SEQ void widen_avx512(typename V::Row row, float* dst, int64_t n) {
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) _mm512_storeu_ps(dst + c, V::sixteen(row, c));
+  for (; c < n; ++c) dst[c] = V::one(row, c);
+}
+
+template <class V>
+DSINFER_AVX2_SEQ void widen_avx2(typename V::Row row, float* dst, int64_t n) {
+  int64_t c = 0;
+  for (; c + 8 <= n; c += 8) _mm256_storeu_ps(dst + c, V::eight(row, c));
+  for (; c < n; ++c) dst[c] = V::one(row, c);
+}
+
 template <class V>
 void sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                const typename V::Row* rows, int64_t n_rows, int64_t d, bool onward) {
@@ -225,6 +240,15 @@ bool weighted_sums_stored_avx512(DType dtype, float* o, int64_t o_stride, const 
   }
 }
 
+bool widen_stored_avx512(DType dtype, const void* src, float* dst, int64_t n) {
+  switch (dtype) {
+    case DType::kF16: widen_avx512<F16Values>(src, dst, n); return true;
+    case DType::kBF16: widen_avx512<BF16Values>(src, dst, n); return true;
+    case DType::kQ8_0: widen_avx512<Q8_0Values>(src, dst, n); return true;
+    default: return false;
+  }
+}
+
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward) {
   sums_avx2<F32Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
@@ -236,6 +260,15 @@ bool weighted_sums_stored_avx2(DType dtype, float* o, int64_t o_stride, const fl
     case DType::kF16: sums_avx2<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
     case DType::kBF16: sums_avx2<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
     case DType::kQ8_0: sums_avx2<Q8_0Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
+    default: return false;
+  }
+}
+
+bool widen_stored_avx2(DType dtype, const void* src, float* dst, int64_t n) {
+  switch (dtype) {
+    case DType::kF16: widen_avx2<F16Values>(src, dst, n); return true;
+    case DType::kBF16: widen_avx2<BF16Values>(src, dst, n); return true;
+    case DType::kQ8_0: widen_avx2<Q8_0Values>(src, dst, n); return true;
     default: return false;
   }
 }
