@@ -110,7 +110,7 @@ Result<double> time_prompt(Model& model, DType kv_dtype, const std::vector<int32
 
 template <typename Model>
 Result<double> time_generation(Model& model, DType kv_dtype, const std::vector<int32_t>& depth,
-                            const std::vector<int32_t>& tokens) {
+                               const std::vector<int32_t>& tokens) {
   DSINFER_ASSIGN_OR_RETURN(auto session,
                            session_at_depth(model, kv_dtype, depth, static_cast<int64_t>(tokens.size())));
   std::vector<float> logits;
@@ -121,12 +121,11 @@ Result<double> time_generation(Model& model, DType kv_dtype, const std::vector<i
 
 // Times pp and tg on a loaded model and prints the table (or JSON).
 template <typename Model>
-Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_t bytes_per_token,
+Status bench_model(const BenchOptions& o, DType kv_dtype, Backend* backend, Model* model, int64_t bytes_per_token,
                    int64_t total_bytes) {
   const ModelConfig& c = model->config();
   if (o.depth + std::max(o.prompt_tokens, o.gen_tokens) > c.max_position_embeddings)
     return error("-d plus -p/-n exceed the model's context of {}", c.max_position_embeddings);
-  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));
   if constexpr (std::is_same_v<Model, DeepSeekModel>) {
     DSINFER_RETURN_IF_ERROR(LatentBlockPool::check_dtype(c, kv_dtype));
   } else if (kv_dtype != DType::kF32) {
@@ -198,13 +197,14 @@ Status bench_model(const BenchOptions& o, Backend* backend, Model* model, int64_
 Status run_bench(const BenchOptions& o) {
   if (o.repeats < 1) return error("-r must be at least 1");
   if (o.prompt_tokens < 0 || o.gen_tokens < 0 || o.depth < 0) return error("-p, -n and -d must not be negative");
+  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
   const int64_t bytes_per_token = weight_bytes_per_token(*weights);
   int64_t total_bytes = 0;
   for (const auto& [dtype, bytes] : weights->bytes_by_dtype()) total_bytes += bytes;
   return with_model(std::move(weights), *backend,
-                    [&](auto& model) { return bench_model(o, backend.get(), &model, bytes_per_token, total_bytes); });
+                    [&](auto& model) { return bench_model(o, kv_dtype, backend.get(), &model, bytes_per_token, total_bytes); });
 }
 
 }  // namespace
