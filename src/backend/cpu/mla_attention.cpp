@@ -326,18 +326,17 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
         }
         // Otherwise float32 rows in one pass, compact ones kWidenedRows at a time (none: zeros).
         const int64_t pass = stored == DType::kF32 ? seen.count : kWidenedRows;
-        latent_rows.resize(static_cast<size_t>(std::min(pass, seen.count)));
-        int64_t j0 = 0;
-        if (!summed) do {
+        for (int64_t j0 = 0; !summed; j0 += pass) {
           const int64_t j1 = std::min(j0 + pass, seen.count);
+          latent_rows.resize(static_cast<size_t>(j1 - j0));
           for (int64_t j = j0; j < j1; ++j) {
             if (j1 + j - j0 < seen.count) fetch_ahead(a.latent, seen[j1 + j - j0]);
             latent_rows[static_cast<size_t>(j - j0)] = latent_row(thread, a.latent, seen[j], j - j0);
           }
           weighted_sums(k, first_scores + s.ctx_len, s.per_pair, first_scores + j0, s.per_pair,
                         static_cast<int>(h1 - h0), latent_rows.data(), j1 - j0, r, /*onward=*/j0 > 0);
-          j0 = j1;
-        } while (j0 < seen.count);
+          summed = j1 == seen.count;
+        }
         for (int64_t h = h0; h < h1; ++h) {
           const float* o_latent = s.q_latent(t, h, H) + r + s.ctx_len;
           if (packed_v) {

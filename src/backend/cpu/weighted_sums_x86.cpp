@@ -223,6 +223,17 @@ void sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int
   sum_in_passes<V>(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
 
+// work(V{}) for the Values type of a compact format; false for any other.
+template <class Work>
+bool for_stored_format(DType dtype, Work&& work) {
+  switch (dtype) {
+    case DType::kF16: work(F16Values{}); return true;
+    case DType::kBF16: work(BF16Values{}); return true;
+    case DType::kQ8_0: work(Q8_0Values{}); return true;
+    default: return false;
+  }
+}
+
 }  // namespace
 
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
@@ -232,21 +243,13 @@ void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_
 
 bool weighted_sums_stored_avx512(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
                                  int n_heads, const void* const* rows, int64_t n_rows, int64_t d) {
-  switch (dtype) {
-    case DType::kF16: sums_avx512<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
-    case DType::kBF16: sums_avx512<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
-    case DType::kQ8_0: sums_avx512<Q8_0Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
-    default: return false;
-  }
+  return for_stored_format(dtype, [&](auto values) {
+    sums_avx512<decltype(values)>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
+  });
 }
 
 bool widen_stored_avx512(DType dtype, const void* src, float* dst, int64_t n) {
-  switch (dtype) {
-    case DType::kF16: widen_avx512<F16Values>(src, dst, n); return true;
-    case DType::kBF16: widen_avx512<BF16Values>(src, dst, n); return true;
-    case DType::kQ8_0: widen_avx512<Q8_0Values>(src, dst, n); return true;
-    default: return false;
-  }
+  return for_stored_format(dtype, [&](auto values) { widen_avx512<decltype(values)>(src, dst, n); });
 }
 
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
@@ -256,21 +259,13 @@ void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_st
 
 bool weighted_sums_stored_avx2(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
                                int n_heads, const void* const* rows, int64_t n_rows, int64_t d) {
-  switch (dtype) {
-    case DType::kF16: sums_avx2<F16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
-    case DType::kBF16: sums_avx2<BF16Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
-    case DType::kQ8_0: sums_avx2<Q8_0Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false); return true;
-    default: return false;
-  }
+  return for_stored_format(dtype, [&](auto values) {
+    sums_avx2<decltype(values)>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
+  });
 }
 
 bool widen_stored_avx2(DType dtype, const void* src, float* dst, int64_t n) {
-  switch (dtype) {
-    case DType::kF16: widen_avx2<F16Values>(src, dst, n); return true;
-    case DType::kBF16: widen_avx2<BF16Values>(src, dst, n); return true;
-    case DType::kQ8_0: widen_avx2<Q8_0Values>(src, dst, n); return true;
-    default: return false;
-  }
+  return for_stored_format(dtype, [&](auto values) { widen_avx2<decltype(values)>(src, dst, n); });
 }
 
 }  // namespace dsinfer::cpu
