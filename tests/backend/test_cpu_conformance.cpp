@@ -235,14 +235,16 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
 // loop and the weighted sums read them (in passes of 32 rows, or the 16-bit formats summed
 // as stored), the expansion all rows up front. 20 heads (a group of eight heads and a part
 // one), 100 positions over pages of 16 rows (passes of 32 rows and a partial one, score
-// groups across pages), one token and four, with and without a list of visible positions.
+// groups across pages), one token and four, with and without a list of visible positions;
+// and 2,100 positions, where absorbed form goes by segments (with the list, 525 seen).
 TEST_P(CpuConformance, MlaAttentionOverCompactPagesHasTheBitsOfTheirValues) {
   Backends b(GetParam());
   const int64_t H = 20, nope = 16, rope = 32, v = 16, lora = 64, width = lora + rope, page_rows = 16;
   Weight kv_b = make_weight(DType::kQ8_0, H * (nope + v), lora, 51);
+  for (const int64_t length : {int64_t{100}, int64_t{2100}})
   for (const int64_t T : {int64_t{1}, int64_t{4}})
   for (DType dtype : {DType::kF16, DType::kBF16, DType::kQ8_0}) {
-    const int64_t start = 100 - T, ctx = start + T;
+    const int64_t start = length - T, ctx = start + T;
     auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 52);
     const auto values = random_floats(static_cast<size_t>(ctx * width), 53);
     const int64_t n_pages = (ctx + page_rows - 1) / page_rows;
@@ -282,7 +284,7 @@ TEST_P(CpuConformance, MlaAttentionOverCompactPagesHasTheBitsOfTheirValues) {
       const auto widened = run(LatentRows::contiguous(Tensor::contiguous(DType::kF32, ctx, width, rounded.data())));
       EXPECT_TRUE(same_bits(compact.data(), widened.data(), static_cast<int64_t>(widened.size())))
           << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded") << " T " << T
-          << (with_list ? " listed" : "");
+          << (with_list ? " listed" : "") << " length " << length;
     }
   }
 }
@@ -870,6 +872,9 @@ TEST_P(CpuConformance, MlaAttentionsGiveEachSequenceItsOwnBits) {
   batch.insert(batch.begin() + 5, {4, 3, MlaForm::kExpanded, DType::kF32});
   batch.push_back({7, 2, MlaForm::kAbsorbed, DType::kF32});
   batch[9].cache = DType::kBF16;
+  // Long contexts, which absorbed form takes by segments: one token, two beside a short one.
+  batch.insert(batch.begin() + 3, {700, 1, MlaForm::kAbsorbed, DType::kF32});
+  batch.push_back({600, 2, MlaForm::kAbsorbed, DType::kBF16});
   for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
     SCOPED_TRACE(dtype_name(dtype));
     Weight kv_b = make_weight(dtype, H * (nope + v), lora, 31);
@@ -903,6 +908,31 @@ TEST_P(CpuConformance, MlaAttentionsGiveEachSequenceItsOwnBits) {
       EXPECT_TRUE(same_bits(outs[i].data(), alone[i].data(), static_cast<int64_t>(alone[i].size()))) << "sequence " << i;
     }
   }
+}
+
+// Absorbed form over a long context goes by segments of a fixed number of rows, merged in
+// order: the same bits whatever the number of threads that share them out.
+TEST_P(CpuConformance, MlaAttentionBySegmentsDoesNotDependOnThreads) {
+  const int64_t H = 16, nope = 16, rope = 32, v = 16, lora = 64, width = lora + rope, T = 2, start = 1300;
+  Weight kv_b = make_weight(DType::kQ8_0, H * (nope + v), lora, 61);
+  auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 62);
+  auto latent = random_floats(static_cast<size_t>((start + T) * width), 63, 2.0f);
+  const Tensor rows = Tensor::contiguous(DType::kF32, start + T, width, latent.data());
+  auto run = [&](int threads) {
+    Backends b(GetParam(), threads);
+    auto w = std::move(b.cpu->prepare_weight(kv_b.view)).value();
+    std::vector<float> out(static_cast<size_t>(T * H * v));
+    b.cpu->mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
+                          .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
+                          .latent = LatentRows::contiguous(rows),
+                          .kv_b = w.get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
+                          .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.3f,
+                          .form = MlaForm::kAbsorbed});
+    return out;
+  };
+  const auto one = run(1);
+  for (int threads : {2, 3, 5})
+    EXPECT_TRUE(same_bits(one.data(), run(threads).data(), T * H * v)) << threads << " threads";
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, CpuConformance, ::testing::ValuesIn(isas()));
