@@ -236,7 +236,7 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
 // as stored), the expansion all rows up front. 20 heads (a group of eight heads and a part
 // one), 100 positions over pages of 16 rows (passes of 32 rows and a partial one, score
 // groups across pages), one token and four, with and without a list of visible positions;
-// and 2,100 positions, where absorbed form goes by segments (with the list, 525 seen).
+// and 2,100 positions (66 passes; with the list, 525 positions seen).
 TEST_P(CpuConformance, MlaAttentionOverCompactPagesHasTheBitsOfTheirValues) {
   Backends b(GetParam());
   const int64_t H = 20, nope = 16, rope = 32, v = 16, lora = 64, width = lora + rope, page_rows = 16;
@@ -872,7 +872,7 @@ TEST_P(CpuConformance, MlaAttentionsGiveEachSequenceItsOwnBits) {
   batch.insert(batch.begin() + 5, {4, 3, MlaForm::kExpanded, DType::kF32});
   batch.push_back({7, 2, MlaForm::kAbsorbed, DType::kF32});
   batch[9].cache = DType::kBF16;
-  // Long contexts, which absorbed form takes by segments: one token, two beside a short one.
+  // Long contexts beside the short ones: one token, and two with a BF16 cache.
   batch.insert(batch.begin() + 3, {700, 1, MlaForm::kAbsorbed, DType::kF32});
   batch.push_back({600, 2, MlaForm::kAbsorbed, DType::kBF16});
   for (DType dtype : {DType::kBF16, DType::kQ8_0, DType::kQ4_0}) {
@@ -910,9 +910,10 @@ TEST_P(CpuConformance, MlaAttentionsGiveEachSequenceItsOwnBits) {
   }
 }
 
-// Absorbed form over a long context goes by segments of a fixed number of rows, merged in
-// order: the same bits whatever the number of threads that share them out.
-TEST_P(CpuConformance, MlaAttentionBySegmentsDoesNotDependOnThreads) {
+// Absorbed form over a long context: the threads share out the score groups and the head
+// groups of the sums (fewer heads to a group with more threads), and every head's chains
+// stay the same, so the bits do not depend on the number of threads.
+TEST_P(CpuConformance, MlaAttentionDoesNotDependOnThreads) {
   const int64_t H = 16, nope = 16, rope = 32, v = 16, lora = 64, width = lora + rope, T = 2, start = 1300;
   Weight kv_b = make_weight(DType::kQ8_0, H * (nope + v), lora, 61);
   auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 62);

@@ -3,10 +3,7 @@
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
 // by q_nope as stored for Q4_0 / Q8_0, else from a float32 transposed copy made on first
 // use); scores against the cached c_kv and k_pe; the attention-weighted latent goes
-// through W_v (the packed tiles where kv_b is packed, else the stored rows). A query that
-// sees kSegmentedFrom rows or more goes by fixed segments of them instead, each scored,
-// weighted and summed in one pass over its rows and merged with the others after (flash
-// decoding), so its context is read from memory once per step. Expanded form
+// through W_v (the packed tiles where kv_b is packed, else the stored rows). Expanded form
 // (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then blocks of
 // a head's queries attend through the score and value tiles (kernels.h), with one block's
 // rows of scores per thread; the full score matrix is never built. With a
@@ -128,25 +125,11 @@ struct AbsorbedSequence {
 constexpr int64_t kWidenedRows = 32;
 static_assert(kWidenedRows >= kMaxScoreQueries);
 
-// Long contexts in absorbed form go by segments of a query's visible rows, each scored,
-// exponentiated against its running maximum and summed in one pass of kWidenedRows rows at
-// a time while they are in L1, every row read from memory once per step rather than once
-// for the scores and once per group of heads for the sums (flash decoding). A segment's
-// sums are merged with the others' by their maxima. Segments are a fixed number of rows,
-// so the bits do not depend on the number of threads or on the batch.
-constexpr int64_t kSegmentRows = 256;
-// Queries seeing at least this many rows go by segments.
-constexpr int64_t kSegmentedFrom = 512;
-static_assert(kSegmentRows % kWidenedRows == 0);
-
 // A query row's share of the score loop: keys in groups of kMaxScoreQueries, numbered across the batch.
 struct ScoreRow {
   int64_t sequence, t, first_group;
   Visible seen;
-  float* segments = nullptr;  // by segments: per (segment, head) its sums [r], maximum and sum of weights
 };
-
-int64_t segments_of(const Visible& seen) { return (seen.count + kSegmentRows - 1) / kSegmentRows; }
 
 // Decode over a batch of sequences that share kv_b and the shapes (a server step's decode
 // rows): every stage runs once for all of them, one parallel loop each, so a step pays
@@ -186,21 +169,9 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   const bool any_compact = std::any_of(batch.begin(), batch.end(),
                                        [](const MlaAttentionArgs& a) { return a.latent.dtype() != DType::kF32; });
   const int64_t tile_offset = r + (o_blocks + 1) * kBlockFloats;
-  // Queries by segments: per (segment, head) [sums r | maximum | sum of weights], and per
-  // thread a pass's scores [kWidenedRows][heads_padded], weights [H][kWidenedRows], and
-  // per head a maximum and a sum.
-  const int64_t per_segment_head = r + 2;
-  int64_t segment_floats = 0;
-  for (const MlaAttentionArgs& a : batch)
-    for (int64_t t = 0; t < a.q.rows; ++t)
-      if (const Visible seen = visible_positions(a, t); seen.count >= kSegmentedFrom)
-        segment_floats += segments_of(seen) * H * per_segment_head;
-  const int64_t pass_offset = tile_offset + (any_compact ? kWidenedRows * d : 0);
-  const int64_t per_thread =
-      pass_offset + (segment_floats > 0 ? kWidenedRows * (heads_padded + H) + 2 * heads_padded : 0);
+  const int64_t per_thread = tile_offset + (any_compact ? kWidenedRows * d : 0);
   const int64_t v_area = packed_v ? H * n_tokens * o_blocks * kBlockFloats + n_tokens * H * kv_head : 0;
-  ctx.attention_buffer.resize(
-      static_cast<size_t>(floats + ctx.pool.size() * per_thread + v_area + segment_floats));
+  ctx.attention_buffer.resize(static_cast<size_t>(floats + ctx.pool.size() * per_thread + v_area));
   float* next = ctx.attention_buffer.data();
   for (AbsorbedSequence& s : seqs) {
     const int64_t T = s.args->q.rows;
@@ -214,7 +185,6 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   float* thread_area = next;
   auto* o_quantized_v = reinterpret_cast<ActBlockQ8*>(thread_area + ctx.pool.size() * per_thread);
   float* v_products = reinterpret_cast<float*>(o_quantized_v + H * n_tokens * o_blocks);
-  float* next_segments = thread_area + ctx.pool.size() * per_thread + v_area;
   // A compact cache's rows are widened where they are read, into the reading thread's
   // tile: the score loop's group of rows, then the weighted sums' passes of kWidenedRows
   // rows, each pass's chains carried on by the next (weighted_sums' `onward`). A step
@@ -226,16 +196,12 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     widen_values(k, latent.dtype(), latent.row_data(position), row, d);
     return row;
   };
-  auto fetch_row = [&](const LatentRows& latent, int64_t position) {
-    const auto* bytes = static_cast<const char*>(latent.row_data(position));
-    const size_t row_bytes = dtype_bytes(latent.dtype(), d);
-    for (size_t b = 0; b < row_bytes; b += kCacheLineBytes) __builtin_prefetch(bytes + b);
-  };
   // A compact row's lines fetched ahead of its widening: the widened rows are read
   // between stretches of arithmetic, which the hardware prefetchers do not run ahead of.
   auto fetch_ahead = [&](const LatentRows& latent, int64_t position) {
     if (latent.dtype() == DType::kF32) return;
-    fetch_row(latent, position);
+    const auto* bytes = static_cast<const char*>(latent.row_data(position));
+    for (size_t b = 0; b < dtype_bytes(latent.dtype(), d); b += kCacheLineBytes) __builtin_prefetch(bytes + b);
   };
 
   // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
@@ -290,99 +256,14 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     }
   });
 
-  // Work items: a query's groups of kMaxScoreQueries rows, or its segments.
   std::vector<ScoreRow> score_rows;
-  std::vector<float*> segments_of_token(static_cast<size_t>(n_tokens), nullptr);
   int64_t groups = 0;
   for (size_t i = 0; i < seqs.size(); ++i)
     for (int64_t t = 0; t < seqs[i].args->q.rows; ++t) {
       const Visible seen = visible_positions(*seqs[i].args, t);
       score_rows.push_back({static_cast<int64_t>(i), t, groups, seen});
-      if (seen.count >= kSegmentedFrom) {
-        score_rows.back().segments = next_segments;
-        segments_of_token[static_cast<size_t>(seqs[i].first_token + t)] = next_segments;
-        next_segments += segments_of(seen) * H * per_segment_head;
-        groups += segments_of(seen);
-      } else {
-        groups += (seen.count + kMaxScoreQueries - 1) / kMaxScoreQueries;
-      }
+      groups += (seen.count + kMaxScoreQueries - 1) / kMaxScoreQueries;
     }
-
-  // Segment `segment` of query row t: per head its weighted sums of the segment's rows,
-  // weights exp(score - its maximum so far), the sums scaled down whenever the maximum
-  // rises, the rows a pass of kWidenedRows at a time.
-  auto run_segment = [&](int thread, const AbsorbedSequence& s, const ScoreRow& row, int64_t segment) {
-    const LatentRows& latent = s.args->latent;
-    float* pass_scores = thread_area + thread * per_thread + pass_offset;
-    float* weights = pass_scores + kWidenedRows * heads_padded;
-    float* head_max = weights + H * kWidenedRows;
-    float* head_sum = head_max + heads_padded;
-    float* sums = row.segments + segment * H * per_segment_head;
-    const int64_t first = segment * kSegmentRows, end = std::min(first + kSegmentRows, row.seen.count);
-    const float* rows[kWidenedRows];
-    for (int64_t j0 = first; j0 < end; j0 += kWidenedRows) {
-      const int64_t n = std::min(kWidenedRows, end - j0);
-      for (int64_t j = 0; j < n; ++j) rows[j] = latent_row(thread, latent, row.seen[j0 + j], j);
-      for (int64_t q = 0; q < n; q += kMaxScoreQueries) {
-        // The same rows of the next pass, a few at a time between stretches of arithmetic
-        // (all of a pass's lines asked for at once stall on the core's outstanding misses).
-        for (int64_t j = j0 + kWidenedRows + q; j < std::min(j0 + kWidenedRows + q + kMaxScoreQueries, end); ++j)
-          fetch_row(latent, row.seen[j]);
-        k.key_block_scores(rows + q, static_cast<int>(std::min<int64_t>(kMaxScoreQueries, n - q)), s.queries(row.t), d,
-                           head_blocks, shape.softmax_scale, pass_scores + q * heads_padded, heads_padded);
-      }
-      // Per head the pass's maximum, then its weights exp(score - the running maximum) and
-      // their sum, all heads side by side (the scores' layout), then the weights laid out
-      // head by head for the sums.
-      std::copy_n(pass_scores, heads_padded, head_max);
-      for (int64_t j = 1; j < n; ++j)
-        for (int64_t h = 0; h < heads_padded; ++h) head_max[h] = std::max(head_max[h], pass_scores[j * heads_padded + h]);
-      for (int64_t h = 0; h < H; ++h) {
-        float* o = sums + h * per_segment_head;
-        float& running_max = o[r];
-        if (j0 == first) {
-          running_max = head_max[h];
-          o[r + 1] = 0.0f;
-        } else if (head_max[h] > running_max) {
-          const float scale = std::exp(running_max - head_max[h]);
-          for (int64_t c = 0; c < r; ++c) o[c] *= scale;
-          o[r + 1] *= scale;
-          running_max = head_max[h];
-        }
-        head_max[h] = running_max;
-      }
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t h = 0; h < heads_padded; ++h) pass_scores[j * heads_padded + h] -= head_max[h];
-      k.exp_and_sum(pass_scores, n * heads_padded, 0.0f);
-      std::fill_n(head_sum, heads_padded, 0.0f);
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t h = 0; h < heads_padded; ++h) head_sum[h] += pass_scores[j * heads_padded + h];
-      for (int64_t h = 0; h < H; ++h) {
-        sums[h * per_segment_head + r + 1] += head_sum[h];
-        for (int64_t j = 0; j < n; ++j) weights[h * kWidenedRows + j] = pass_scores[j * heads_padded + h];
-      }
-      for (int64_t h0 = 0; h0 < H; h0 += 8)
-        weighted_sums(k, sums + h0 * per_segment_head, per_segment_head, weights + h0 * kWidenedRows, kWidenedRows,
-                      static_cast<int>(std::min<int64_t>(8, H - h0)), rows, n, r, /*onward=*/j0 > first);
-    }
-  };
-  // o_latent of head h of a query by segments: the segments' sums, each scaled by
-  // exp(its maximum - the largest), over the sum of their weights scaled the same way.
-  auto merge_segments = [&](const float* segments, int64_t count, int64_t h, float* o_latent) {
-    float max = segments[h * per_segment_head + r];
-    for (int64_t g = 1; g < count; ++g) max = std::max(max, segments[(g * H + h) * per_segment_head + r]);
-    float weight_sum = 0.0f;
-    std::fill_n(o_latent, r, 0.0f);
-    for (int64_t g = 0; g < count; ++g) {
-      const float* part = segments + (g * H + h) * per_segment_head;
-      const float scale = std::exp(part[r] - max);
-      weight_sum += scale * part[r + 1];
-      for (int64_t c = 0; c < r; ++c) o_latent[c] += scale * part[c];
-    }
-    const float inv = 1.0f / weight_sum;
-    for (int64_t c = 0; c < r; ++c) o_latent[c] *= inv;
-  };
-
   ctx.pool.parallel_for_dynamic(groups, /*chunks_per_thread=*/8, [&](int thread, int64_t g0, int64_t g1) {
     auto row = std::upper_bound(score_rows.begin(), score_rows.end(), g0,
                                 [](int64_t g, const ScoreRow& sr) { return g < sr.first_group; }) - 1;
@@ -390,10 +271,6 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       while (row + 1 != score_rows.end() && (row + 1)->first_group <= g) ++row;
       const AbsorbedSequence& s = seqs[static_cast<size_t>(row->sequence)];
       const int64_t local = g - row->first_group;
-      if (row->segments) {
-        run_segment(thread, s, *row, local);
-        continue;
-      }
       const int64_t first = kMaxScoreQueries * local;
       const int nq = static_cast<int>(std::min<int64_t>(kMaxScoreQueries, row->seen.count - first));
       const float* rows[kMaxScoreQueries];
@@ -432,10 +309,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       const int64_t h0 = i % groups_per_sequence * group_heads, h1 = std::min(h0 + group_heads, H);
       for (int64_t t = 0; t < a.q.rows; ++t) {
         const Visible seen = visible_positions(a, t);
-        const float* segments = segments_of_token[static_cast<size_t>(s.first_token + t)];
-        for (int64_t h = h0; segments && h < h1; ++h)
-          merge_segments(segments, segments_of(seen), h, s.q_latent(t, h, H) + r + s.ctx_len);
-        for (int64_t h = h0; !segments && h < h1; ++h) {
+        for (int64_t h = h0; h < h1; ++h) {
           float* scores = s.q_latent(t, h, H) + r;
           for (int64_t j = 0; j < seen.count; ++j) scores[j] = s.key_scores(t, query_floats)[j * heads_padded + h];
           softmax_in_place(k, scores, seen.count);
@@ -443,8 +317,8 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
         float* first_scores = s.q_latent(t, h0, H) + r;
         // Compact rows as stored where the table sums their format so.
         const DType stored = a.latent.dtype();
-        bool summed = segments != nullptr;
-        if (!summed && stored != DType::kF32 && k.weighted_sums_stored) {
+        bool summed = false;
+        if (stored != DType::kF32 && k.weighted_sums_stored) {
           stored_rows.resize(static_cast<size_t>(seen.count));
           for (int64_t j = 0; j < seen.count; ++j) stored_rows[static_cast<size_t>(j)] = a.latent.row_data(seen[j]);
           summed = k.weighted_sums_stored(stored, first_scores + s.ctx_len, s.per_pair, first_scores, s.per_pair,
