@@ -22,8 +22,14 @@ namespace dsinfer::cpu {
 namespace {
 
 void softmax_in_place(const Kernels& k, float* v, int64_t n) {
-  float max = v[0];
-  for (int64_t i = 1; i < n; ++i) max = std::max(max, v[i]);
+  // Four running maxima (vector lanes): over a long context a single chain of compares
+  // waits on each one.
+  float lanes[4] = {v[0], v[0], v[0], v[0]};
+  int64_t i = 1;
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; ++l) lanes[l] = std::max(lanes[l], v[i + l]);
+  for (; i < n; ++i) lanes[0] = std::max(lanes[0], v[i]);
+  const float max = std::max(std::max(lanes[0], lanes[1]), std::max(lanes[2], lanes[3]));
   const float inv = 1.0f / k.exp_and_sum(v, n, max);
   for (int64_t i = 0; i < n; ++i) v[i] *= inv;
 }
