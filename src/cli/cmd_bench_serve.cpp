@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "cli/model_loader.h"
 #include "runtime/engine.h"
+#include "runtime/latent_cache.h"
 #include "runtime/session.h"
 
 namespace dsinfer::cli {
@@ -28,6 +29,7 @@ struct BenchServeOptions {
   int64_t prompt_tokens = 64;
   int64_t gen_tokens = 32;
   int64_t repeats = 1;  // rounds through every level
+  std::string kv_type = "f32";  // the latent cache's storage (parse_kv_dtype)
   bool json = false;
   BackendOptions backend{.pack_at_load = true};  // a server should not slow down on first uses
 };
@@ -55,8 +57,10 @@ double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono
 template <typename Model>
 Result<LevelResult> run_level(Model& model, const BenchServeOptions& o, int64_t streams) {
   const int64_t context = o.prompt_tokens + o.gen_tokens;
+  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto engine, Engine::start(model, {.max_batch = streams,
                                                               .context_size = context,
+                                                              .kv_dtype = kv_dtype,
                                                               .prefill_chunk = std::max<int64_t>(o.prompt_tokens, 1),
                                                               .step_tokens = std::max<int64_t>(o.prompt_tokens, 1) * streams,
                                                               .max_queue = streams,
@@ -141,7 +145,8 @@ LevelResult median_over_rounds(const std::vector<LevelResult>& rounds) {
 // round after round.
 template <typename Model>
 Result<std::vector<LevelResult>> run_levels(Model& model, const BenchServeOptions& o) {
-  DSINFER_RETURN_IF_ERROR(run_level(model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2}, 1).status());
+  DSINFER_RETURN_IF_ERROR(
+      run_level(model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2, .kv_type = o.kv_type}, 1).status());
   std::vector<std::vector<LevelResult>> rounds_of(o.concurrency.size());
   for (int64_t round = 0; round < o.repeats; ++round)
     for (size_t i = 0; i < o.concurrency.size(); ++i) {
@@ -161,6 +166,7 @@ Status run_bench_serve(const BenchServeOptions& o) {
   if (o.repeats < 1) return error("-r must be at least 1, got {}", o.repeats);
   for (int64_t c : o.concurrency)
     if (c < 1) return error("concurrency levels must be at least 1, got {}", c);
+  DSINFER_RETURN_IF_ERROR(parse_kv_dtype(o.kv_type).status());  // before the model loads
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
   DSINFER_ASSIGN_OR_RETURN(std::vector<LevelResult> results,
@@ -169,7 +175,7 @@ Status run_bench_serve(const BenchServeOptions& o) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : results)
       out.push_back({{"streams", r.streams}, {"prompt_tokens", o.prompt_tokens}, {"gen_tokens", o.gen_tokens},
-                     {"repeats", o.repeats}, {"tokens_per_s", r.tokens_per_s}, {"x_first", r.x_first},
+                     {"repeats", o.repeats}, {"kv_type", o.kv_type}, {"tokens_per_s", r.tokens_per_s}, {"x_first", r.x_first},
                      {"decode_tokens_per_s", r.decode_tokens_per_s}, {"decode_x_first", r.decode_x_first},
                      {"ttft_p50_ms", r.ttft_p50_ms}, {"ttft_p99_ms", r.ttft_p99_ms}, {"itl_p50_ms", r.itl_p50_ms},
                      {"itl_p99_ms", r.itl_p99_ms}, {"steps", r.steps}});
@@ -178,11 +184,11 @@ Status run_bench_serve(const BenchServeOptions& o) {
   }
   if (o.repeats > 1)
     fmt::print("medians of {} rounds through the levels; x first: each round's ratio to its first level\n", o.repeats);
-  fmt::print("| streams | gen t/s | x first | decode t/s | x first | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | steps |\n");
-  fmt::print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  fmt::print("| streams | kv | gen t/s | x first | decode t/s | x first | TTFT p50 ms | TTFT p99 ms | ITL p50 ms | ITL p99 ms | steps |\n");
+  fmt::print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& r : results)
-    fmt::print("| {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} | {:.0f} | {:.1f} | {:.1f} | {} |\n", r.streams,
-               r.tokens_per_s, r.x_first, r.decode_tokens_per_s, r.decode_x_first,
+    fmt::print("| {} | {} | {:.2f} | {:.2f} | {:.2f} | {:.2f} | {:.0f} | {:.0f} | {:.1f} | {:.1f} | {} |\n", r.streams,
+               o.kv_type, r.tokens_per_s, r.x_first, r.decode_tokens_per_s, r.decode_x_first,
                r.ttft_p50_ms, r.ttft_p99_ms, r.itl_p50_ms, r.itl_p99_ms, r.steps);
   return Status::ok();
 }
@@ -197,6 +203,8 @@ void add_bench_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-p,--prompt", o->prompt_tokens, "Prompt tokens per stream")->default_val(64);
   cmd->add_option("-n,--gen", o->gen_tokens, "Generated tokens per stream")->default_val(32);
   cmd->add_option("-r,--repeats", o->repeats, "Rounds through every level; medians reported")->default_val(1);
+  cmd->add_option("--kv-type", o->kv_type, "Latent cache storage: f32, f16, bf16 or q8_0 (V4: f32 only)")
+      ->default_val("f32");
   cmd->add_flag("--json", o->json, "Print a JSON array instead of a table");
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {

@@ -9,7 +9,8 @@ the run, and bytes per token what a decode step reads as counted here from the s
 of dsinfer's own tensor table: every tensor outside the MTP layers in full (block scales included), but one row of
 the embedding and of V4's hash-routing tables, and num_experts_per_tok / n_routed_experts of the routed experts'
 tensors.
-bench-serve: one object per concurrency level asked for, every stream's tokens generated.
+bench-serve: one object per concurrency level asked for, every stream's tokens generated;
+--kv-type reported, and refused where the model cannot store it.
 Bad arguments are refused with a message.
 """
 import argparse
@@ -138,6 +139,29 @@ def check_bench_serve(dsinfer, model, failures):
             failures.append(f"{model.name} bench-serve: {r}")
     if rows and (rows[0]["x_first"] != 1.0 or rows[0]["decode_x_first"] != 1.0):
         failures.append(f"{model.name} bench-serve: the first level's ratio to itself is not 1: {rows[0]}")
+    if any(r["kv_type"] != "f32" for r in rows):
+        failures.append(f"{model.name}: bench-serve without --kv-type reports {[r.get('kv_type') for r in rows]}")
+    # --kv-type as for bench: reported at every level; what the model cannot store is refused.
+    if json.loads((model / "config.json").read_text()).get("model_type") == "deepseek_v4":
+        bad = run([dsinfer, "bench-serve", "-m", model, "-c", "1", "-p", "5", "-n", "4", "--kv-type", "f16"], ok=False)
+        if bad.returncode == 0 or "float32 only" not in bad.stderr:
+            failures.append(f"{model.name}: bench-serve --kv-type f16 on V4: exit {bad.returncode}, {bad.stderr!r}")
+    else:
+        compact = json.loads(run([dsinfer, "bench-serve", "-m", model, "-c", "1,2", "-p", "5", "-n", "4", "-t", "2",
+                                  "--kv-type", "bf16", "--json"]).stdout)
+        if [(r["streams"], r["kv_type"]) for r in compact] != [(1, "bf16"), (2, "bf16")] or \
+                any(r["tokens_per_s"] <= 0 or r["steps"] < 4 for r in compact):
+            failures.append(f"{model.name}: bench-serve --kv-type bf16 gave {compact}")
+        # The engine itself refuses it, so the type reached the cache.
+        config = json.loads((model / "config.json").read_text())
+        if (config["kv_lora_rank"] + config["qk_rope_head_dim"]) % 32:
+            bad = run([dsinfer, "bench-serve", "-m", model, "-c", "1", "-p", "5", "-n", "4", "--kv-type", "q8_0"],
+                      ok=False)
+            if bad.returncode == 0 or "multiple of 32" not in bad.stderr:
+                failures.append(f"{model.name}: bench-serve --kv-type q8_0: exit {bad.returncode}, {bad.stderr!r}")
+    bad = run([dsinfer, "bench-serve", "-m", model, "-c", "1", "--kv-type", "f8"], ok=False)
+    if bad.returncode == 0 or "--kv-type" not in bad.stderr:
+        failures.append(f"{model.name}: bench-serve --kv-type f8: exit {bad.returncode}, {bad.stderr!r}")
     print(f"-- bench-serve {model.name}: {[(r['streams'], round(r['tokens_per_s'], 1)) for r in rows]}")
     # Two rounds: one result per level, each a median over both, its ratio that of a round.
     out = run([dsinfer, "bench-serve", "-m", model, "-c", "1,2", "-p", "5", "-n", "4", "-t", "2", "-r", "2",
