@@ -142,7 +142,8 @@ def check_bench_serve(dsinfer, model, failures):
     if any(r["kv_type"] != "f32" for r in rows):
         failures.append(f"{model.name}: bench-serve without --kv-type reports {[r.get('kv_type') for r in rows]}")
     # --kv-type as for bench: reported at every level; what the model cannot store is refused.
-    if json.loads((model / "config.json").read_text()).get("model_type") == "deepseek_v4":
+    config = json.loads((model / "config.json").read_text())
+    if config.get("model_type") == "deepseek_v4":
         bad = run([dsinfer, "bench-serve", "-m", model, "-c", "1", "-p", "5", "-n", "4", "--kv-type", "f16"], ok=False)
         if bad.returncode == 0 or "float32 only" not in bad.stderr:
             failures.append(f"{model.name}: bench-serve --kv-type f16 on V4: exit {bad.returncode}, {bad.stderr!r}")
@@ -153,7 +154,6 @@ def check_bench_serve(dsinfer, model, failures):
                 any(r["tokens_per_s"] <= 0 or r["steps"] < 4 for r in compact):
             failures.append(f"{model.name}: bench-serve --kv-type bf16 gave {compact}")
         # The engine itself refuses it, so the type reached the cache.
-        config = json.loads((model / "config.json").read_text())
         if (config["kv_lora_rank"] + config["qk_rope_head_dim"]) % 32:
             bad = run([dsinfer, "bench-serve", "-m", model, "-c", "1", "-p", "5", "-n", "4", "--kv-type", "q8_0"],
                       ok=False)
