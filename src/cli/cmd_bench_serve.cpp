@@ -55,9 +55,8 @@ double ms_between(Clock::time_point a, Clock::time_point b) { return std::chrono
 
 // Model: DeepSeekModel or DeepSeekV4Model (each has its Engine::start).
 template <typename Model>
-Result<LevelResult> run_level(Model& model, const BenchServeOptions& o, int64_t streams) {
+Result<LevelResult> run_level(Model& model, const BenchServeOptions& o, DType kv_dtype, int64_t streams) {
   const int64_t context = o.prompt_tokens + o.gen_tokens;
-  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));
   DSINFER_ASSIGN_OR_RETURN(auto engine, Engine::start(model, {.max_batch = streams,
                                                               .context_size = context,
                                                               .kv_dtype = kv_dtype,
@@ -144,13 +143,12 @@ LevelResult median_over_rounds(const std::vector<LevelResult>& rounds) {
 // A warm-up (pages the weights in, builds derived forms), then every concurrency level,
 // round after round.
 template <typename Model>
-Result<std::vector<LevelResult>> run_levels(Model& model, const BenchServeOptions& o) {
-  DSINFER_RETURN_IF_ERROR(
-      run_level(model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2, .kv_type = o.kv_type}, 1).status());
+Result<std::vector<LevelResult>> run_levels(Model& model, const BenchServeOptions& o, DType kv_dtype) {
+  DSINFER_RETURN_IF_ERROR(run_level(model, {.prompt_tokens = o.prompt_tokens, .gen_tokens = 2}, kv_dtype, 1).status());
   std::vector<std::vector<LevelResult>> rounds_of(o.concurrency.size());
   for (int64_t round = 0; round < o.repeats; ++round)
     for (size_t i = 0; i < o.concurrency.size(); ++i) {
-      DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(model, o, o.concurrency[i]));
+      DSINFER_ASSIGN_OR_RETURN(LevelResult r, run_level(model, o, kv_dtype, o.concurrency[i]));
       const LevelResult& first = i == 0 ? r : rounds_of[0].back();
       r.x_first = r.tokens_per_s / first.tokens_per_s;
       r.decode_x_first = r.decode_tokens_per_s / first.decode_tokens_per_s;
@@ -166,11 +164,11 @@ Status run_bench_serve(const BenchServeOptions& o) {
   if (o.repeats < 1) return error("-r must be at least 1, got {}", o.repeats);
   for (int64_t c : o.concurrency)
     if (c < 1) return error("concurrency levels must be at least 1, got {}", c);
-  DSINFER_RETURN_IF_ERROR(parse_kv_dtype(o.kv_type).status());  // before the model loads
+  DSINFER_ASSIGN_OR_RETURN(const DType kv_dtype, parse_kv_dtype(o.kv_type));  // before the model loads
   DSINFER_ASSIGN_OR_RETURN(auto backend, make_backend(o.backend));
   DSINFER_ASSIGN_OR_RETURN(auto weights, open_weights(o.model_path));
   DSINFER_ASSIGN_OR_RETURN(std::vector<LevelResult> results,
-                           with_model(std::move(weights), *backend, [&](auto& model) { return run_levels(model, o); }));
+                           with_model(std::move(weights), *backend, [&](auto& model) { return run_levels(model, o, kv_dtype); }));
   if (o.json) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& r : results)
