@@ -19,6 +19,14 @@
 #define DSINFER_DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
 
 namespace dsinfer::cpu {
+
+// weighted_sums_neon.cpp
+void weighted_sums_neon(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                        const float* const* rows, int64_t n_rows, int64_t d, bool onward);
+bool weighted_sums_stored_neon(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
+                               const void* const* rows, int64_t n_rows, int64_t d);
+bool widen_stored_neon(DType dtype, const void* src, float* dst, int64_t n);
+
 namespace {
 
 // One fcvt instead of the portable decoder's call.
@@ -64,20 +72,6 @@ struct F16Weights {
   }
   float at(int64_t i) const { return half_to_float(w[i]); }
 };
-
-// Kernels::widen_stored for F16 rows; the other formats take decode_values.
-bool widen_stored(DType dtype, const void* src, float* dst, int64_t n) {
-  if (dtype != DType::kF16) return false;
-  const auto* halves = static_cast<const uint16_t*>(src);
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const float16x8_t h = vreinterpretq_f16_u16(vld1q_u16(halves + i));
-    vst1q_f32(dst + i, vcvt_f32_f16(vget_low_f16(h)));
-    vst1q_f32(dst + i + 4, vcvt_high_f32_f16(h));
-  }
-  for (; i < n; ++i) dst[i] = half_to_float(halves[i]);
-  return true;
-}
 
 // E4M3 -> f16 is a shift: sign to bit 15, exponent|mantissa to bits 7..14. The f16 read
 // that way is the E4M3 value times 2^-8 for normal and subnormal codes alike and widens
@@ -969,6 +963,81 @@ float exp_and_sum(float* v, int64_t n, float shift) {
   return vaddvq_f32(sum);
 }
 
+// ---- Stored rows weighted by a query (absorbed attention's W_k^T q_nope) -------------
+
+// Sixteen int8 codes as four float32x4 (exact small integers).
+inline void widen16(int8x16_t codes, float32x4_t v[4]) {
+  const int16x8_t low = vmovl_s8(vget_low_s8(codes)), high = vmovl_high_s8(codes);
+  v[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(low)));
+  v[1] = vcvtq_f32_s32(vmovl_high_s16(low));
+  v[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(high)));
+  v[3] = vcvtq_f32_s32(vmovl_high_s16(high));
+}
+
+// Codes 16 half .. 16 half + 15 of a block. Q4_0's first sixteen are the low nibbles.
+inline void half_block_values(const BlockQ8_0& b, int half, float32x4_t v[4]) { widen16(vld1q_s8(b.qs + 16 * half), v); }
+
+inline void half_block_values(const BlockQ4_0& b, int half, float32x4_t v[4]) {
+  const uint8x16_t bytes = vld1q_u8(b.qs);
+  const uint8x16_t nibbles = half == 0 ? vandq_u8(bytes, vdupq_n_u8(0x0F)) : vshrq_n_u8(bytes, 4);
+  widen16(vsubq_s8(vreinterpretq_s8_u8(nibbles), vdupq_n_s8(8)), v);
+}
+
+// Kernels::weighted_rows for NT weightings of the same rows, in four lanes: per column
+// and row one fused multiply-add with the same rounded scale, rows in order from zero,
+// so every weighting has the bits of its own call (and of the x86 tables); a half block's
+// codes are widened once for all NT. Sixteen sums per pass: 64 columns for one weighting,
+// 32 for two, 16 for three or four.
+template <int NT, typename Block>
+void weighted_rows_tile(float* const* out, const float* const* p, const Block* rows, int64_t row_stride,
+                        int64_t n_rows, int64_t n_blocks) {
+  constexpr int kHalves = NT == 1 ? 4 : NT == 2 ? 2 : 1;
+  const int64_t n_halves = 2 * n_blocks;
+  for (int64_t h0 = 0; h0 < n_halves; h0 += kHalves) {
+    const int nh = static_cast<int>(std::min<int64_t>(kHalves, n_halves - h0));
+    float32x4_t acc[NT][kHalves][4];
+    for (auto& token : acc)
+      for (auto& half : token)
+        for (auto& a : half) a = vdupq_n_f32(0.0f);
+    for (int64_t i = 0; i < n_rows; ++i) {
+      const Block* row = rows + i * row_stride;
+#pragma GCC unroll 4
+      for (int h = 0; h < kHalves; ++h) {
+        if (h >= nh) break;
+        const Block& b = row[(h0 + h) / 2];
+        float32x4_t v[4];
+        half_block_values(b, static_cast<int>((h0 + h) % 2), v);
+        const float d = half_to_float(b.d);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const float scale = p[t][i] * d;
+          for (int q = 0; q < 4; ++q) acc[t][h][q] = vfmaq_n_f32(acc[t][h][q], v[q], scale);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t)
+      for (int h = 0; h < nh; ++h)
+        for (int q = 0; q < 4; ++q) vst1q_f32(out[t] + 16 * (h0 + h) + 4 * q, acc[t][h][q]);
+  }
+}
+
+template <typename Block>
+void weighted_rows(float* out, const float* p, const Block* rows, int64_t row_stride, int64_t n_rows,
+                   int64_t n_blocks) {
+  weighted_rows_tile<1>(&out, &p, rows, row_stride, n_rows, n_blocks);
+}
+
+template <typename Block>
+void weighted_rows_tokens(float* const* out, const float* const* p, int n_tokens, const Block* rows,
+                          int64_t row_stride, int64_t n_rows, int64_t n_blocks) {
+  switch (n_tokens) {
+    case 1: return weighted_rows_tile<1>(out, p, rows, row_stride, n_rows, n_blocks);
+    case 2: return weighted_rows_tile<2>(out, p, rows, row_stride, n_rows, n_blocks);
+    case 3: return weighted_rows_tile<3>(out, p, rows, row_stride, n_rows, n_blocks);
+    default: return weighted_rows_tile<4>(out, p, rows, row_stride, n_rows, n_blocks);
+  }
+}
+
 // Attention tiles (kernels.h): every score and output value one fused multiply-add chain
 // in index order, as the generic loops; a block of eight keys is two vectors.
 void key_block_scores(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks, float scale,
@@ -1014,6 +1083,17 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
     }
 }
 
+// The absorbed decode's kernels, the same in both tables.
+void set_absorbed_decode_kernels(Kernels& k) {
+  k.weighted_rows_q4_0 = weighted_rows<BlockQ4_0>;
+  k.weighted_rows_q8_0 = weighted_rows<BlockQ8_0>;
+  k.weighted_rows_tokens_q4_0 = weighted_rows_tokens<BlockQ4_0>;
+  k.weighted_rows_tokens_q8_0 = weighted_rows_tokens<BlockQ8_0>;
+  k.weighted_sums = weighted_sums_neon;
+  k.weighted_sums_stored = weighted_sums_stored_neon;
+  k.widen_stored = widen_stored_neon;
+}
+
 }  // namespace
 
 const Kernels& neon_kernels() {
@@ -1048,7 +1128,7 @@ const Kernels& neon_kernels() {
     k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
     k.dot_grid_rows = Widening::dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    k.widen_stored = widen_stored;
+    set_absorbed_decode_kernels(k);
     return k;
   }();
   return table;
@@ -1069,7 +1149,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
     k.dot_grid_rows = dotprod_dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    k.widen_stored = widen_stored;
+    set_absorbed_decode_kernels(k);
     return k;
   }();
   return table;
