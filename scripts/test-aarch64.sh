@@ -12,7 +12,7 @@ mkdir -p "$build_dir"
 cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_TOOLCHAIN_FILE="$root/cmake/aarch64-linux-gnu.cmake" -DDSINFER_KERNELS_ONLY=ON \
   > "$build_dir/configure.log" 2>&1 || { cat "$build_dir/configure.log"; exit 1; }
-cmake --build "$build_dir" -j "${DSINFER_JOBS:-2}" --target cpu_conformance_tests core_tests
+cmake --build "$build_dir" -j "${DSINFER_JOBS:-2}" --target cpu_conformance_tests v4_ops_tests core_tests
 
 # run CPU EXPECTED_ISA BINARY [gtest args...]
 run() {
@@ -24,4 +24,5 @@ run() {
 tests="$build_dir/tests"
 run max neon-dotprod "$tests/core/core_tests" --gtest_brief=1
 run max neon-dotprod "$tests/backend/cpu_conformance_tests" --gtest_brief=1
+run max neon-dotprod "$tests/backend/v4_ops_tests" --gtest_brief=1
 run cortex-a57 neon "$tests/backend/cpu_conformance_tests" --gtest_brief=1 --gtest_filter='CpuKernels.*'

@@ -677,6 +677,56 @@ TEST_P(CpuConformance, WeightedSumsOfHeadsAreEachHeadsChain) {
     }
 }
 
+// The kernels whose sums keep a plain loop's order (V4's sink attention: its FP8
+// roundings turn any other order into a different token now and then) against their
+// definitions: per output a multiply, then an add onto the sum so far, in index order
+// from zero (the product kept apart through a volatile). Bitwise: sequential_dots8 over 37
+// columns (whole blocks of eight and of four, and a tail), sequential_dots_heads8 for one
+// to kMaxHeadDotRows rows, weighted_sum over 70 columns (blocks of 64 or 32, whole
+// vectors, single ones), rows scattered in memory.
+TEST_P(CpuConformance, SequentialSumsAreChainsInOrder) {
+  const cpu::Kernels& k = *cpu::select_kernels(GetParam());
+  if (!k.sequential_dots8 || !k.sequential_dots_heads8 || !k.weighted_sum)
+    GTEST_SKIP() << "table " << k.isa << " leaves these sums to its callers' loops";
+  constexpr int64_t n = 37, n_rows = 13, d = 70, width = 96;
+  const auto q = random_floats(8 * n, 71);  // a query of n values, or eight as columns
+  const auto values = random_floats(n_rows * width, 72);
+  const auto p = random_floats(n_rows, 73);
+  std::vector<const float*> rows;
+  for (int64_t i = 0; i < n_rows; ++i) rows.push_back(values.data() + (i * 5 % n_rows) * width);
+  auto chain = [](int64_t count, auto term) {
+    float sum = 0.0f;
+    for (int64_t c = 0; c < count; ++c) {
+      volatile float product = term(c);
+      sum += product;
+    }
+    return sum;
+  };
+  float dots[8];
+  k.sequential_dots8(q.data(), rows.data(), n, dots);
+  for (int i = 0; i < 8; ++i) {
+    const float expected = chain(n, [&](int64_t c) { return q[c] * rows[i][c]; });
+    EXPECT_TRUE(same_bits(&dots[i], &expected, 1)) << "sequential_dots8 row " << i;
+  }
+  for (int n_dot_rows = 1; n_dot_rows <= cpu::kMaxHeadDotRows; ++n_dot_rows) {
+    std::vector<float> out(static_cast<size_t>(8 * n_dot_rows) + 1, 99.0f);
+    k.sequential_dots_heads8(q.data(), rows.data(), n_dot_rows, n, out.data());
+    for (int r = 0; r < n_dot_rows; ++r)
+      for (int j = 0; j < 8; ++j) {
+        const float expected = chain(n, [&](int64_t c) { return q[8 * c + j] * rows[r][c]; });
+        EXPECT_TRUE(same_bits(&out[8 * r + j], &expected, 1)) << n_dot_rows << " rows: row " << r << " head " << j;
+      }
+    EXPECT_EQ(out.back(), 99.0f) << n_dot_rows << " rows: wrote past the last";
+  }
+  std::vector<float> o(d + 1, 99.0f);
+  k.weighted_sum(o.data(), p.data(), rows.data(), n_rows, d);
+  for (int64_t c = 0; c < d; ++c) {
+    const float expected = chain(n_rows, [&](int64_t i) { return p[i] * rows[i][c]; });
+    EXPECT_TRUE(same_bits(&o[c], &expected, 1)) << "weighted_sum column " << c;
+  }
+  EXPECT_EQ(o.back(), 99.0f) << "weighted_sum wrote past column " << d - 1;
+}
+
 // weighted_sums carried on over a second call (`onward`) has the bits of one call over
 // all the rows, and weighted_sums_stored over F16, BF16 or Q8_0 rows the bits of
 // weighted_sums over their widened values: 1-11 heads, 70 rows split at 40 (inside a pass

@@ -20,6 +20,11 @@
 
 namespace dsinfer::cpu {
 
+// sequential_dots_neon.cpp
+void sequential_dots8_neon(const float* q, const float* const* rows, int64_t n, float out[8]);
+void sequential_dots_heads8_neon(const float* q_columns, const float* const* rows, int n_rows, int64_t n,
+                                 float* out);
+void weighted_sum_neon(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 // weighted_sums_neon.cpp
 void weighted_sums_neon(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward);
@@ -1083,8 +1088,9 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
     }
 }
 
-// The absorbed decode's kernels, the same in both tables.
-void set_absorbed_decode_kernels(Kernels& k) {
+// The attention helpers that decode takes, the same in both tables.
+void set_decode_attention_kernels(Kernels& k) {
+  k.sequential_dots_heads8 = sequential_dots_heads8_neon;
   k.weighted_rows_q4_0 = weighted_rows<BlockQ4_0>;
   k.weighted_rows_q8_0 = weighted_rows<BlockQ8_0>;
   k.weighted_rows_tokens_q4_0 = weighted_rows_tokens<BlockQ4_0>;
@@ -1115,8 +1121,8 @@ const Kernels& neon_kernels() {
                              Widening::gemm_kx8<Q5KUnit>,
                              Widening::gemm_kx8<Q6KUnit>,
                              gemm_fp4x8,
-                             nullptr,
-                             nullptr,
+                             sequential_dots8_neon,
+                             weighted_sum_neon,
                              key_block_scores,
                              value_row_sums,
                              exp_and_sum};
@@ -1128,7 +1134,7 @@ const Kernels& neon_kernels() {
     k.gemm_iq4_xsx8 = Widening::gemm_iq4_xsx8;
     k.dot_grid_rows = Widening::dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    set_absorbed_decode_kernels(k);
+    set_decode_attention_kernels(k);
     return k;
   }();
   return table;
@@ -1139,7 +1145,7 @@ const Kernels& neon_dotprod_kernels() {
     Kernels k{"neon-dotprod", dot_f32,   dot_bf16,  dot_f16,       dot_f8e4m3,   dotprod_q8_0,
               dotprod_q4_0,   quantize_act_q8, dot4_bf16, dotprod4_q8_0, dotprod4_q4_0,
               dotprod_gemm_q4_0x8, dotprod_gemm_q8_0x8, dotprod_gemm_q4_kx8,
-              dotprod_gemm_q5_kx8, dotprod_gemm_q6_kx8, gemm_fp4x8, nullptr, nullptr,
+              dotprod_gemm_q5_kx8, dotprod_gemm_q6_kx8, gemm_fp4x8, sequential_dots8_neon, weighted_sum_neon,
               key_block_scores, value_row_sums, exp_and_sum};
     k.gemm_q5_0x8 = dotprod_gemm_q5_0x8;
     k.gemm_q5_1x8 = dotprod_gemm_q5_1x8;
@@ -1149,7 +1155,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
     k.dot_grid_rows = dotprod_dot_grid_rows;
     k.decode_grid = decode_grid_codes;
-    set_absorbed_decode_kernels(k);
+    set_decode_attention_kernels(k);
     return k;
   }();
   return table;
