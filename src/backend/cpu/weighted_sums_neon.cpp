@@ -11,20 +11,15 @@
 
 #include <arm_neon.h>
 
-#include <algorithm>
 #include <cstring>
-#include <iterator>
 
 #include "backend/cpu/kernels.h"
-#include "core/dtype.h"
+#include "backend/cpu/weighted_sums_passes.h"
 
 namespace dsinfer::cpu {
 namespace {
 
-// Rows per pass: a pass keeps its rows (32 latent rows of 576 floats, 72 KiB) in cache
-// while each group of eight heads goes over them, column block by column block, so a long
-// context is read from memory once per step instead of once per head.
-constexpr int64_t kRowsPerPass = 32;
+using namespace weighted_sums_passes;
 
 // One fcvt instead of the portable decoder's bit handling.
 inline float half_to_float(uint16_t h) {
@@ -33,42 +28,21 @@ inline float half_to_float(uint16_t h) {
   return v;
 }
 
-// How rows hold their values (float32 rows, or a compact row's bytes), and how value c, or
-// the four values from column c (a multiple of four), widen to float32; `at`: where
-// value c is stored.
-struct F32Values {
-  using Row = const float*;
-  static const void* at(Row row, int64_t c) { return row + c; }
-  static float one(Row row, int64_t c) { return row[c]; }
+// The value types with their loads of four values from column c (a multiple of four).
+struct F32Values : F32Row {
   static float32x4_t four(Row row, int64_t c) { return vld1q_f32(row + c); }
 };
 
-struct F16Values {
-  using Row = const void*;
-  static const uint16_t* of(Row row) { return static_cast<const uint16_t*>(row); }
-  static const void* at(Row row, int64_t c) { return of(row) + c; }
-  static float one(Row row, int64_t c) { return half_to_float(of(row)[c]); }
+struct F16Values : F16Row {
   static float32x4_t four(Row row, int64_t c) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(of(row) + c))); }
 };
 
-// BF16 is the high half of a float32.
-struct BF16Values {
-  using Row = const void*;
-  static const uint16_t* of(Row row) { return static_cast<const uint16_t*>(row); }
-  static const void* at(Row row, int64_t c) { return of(row) + c; }
-  static float one(Row row, int64_t c) { return bf16_to_f32(of(row)[c]); }
+struct BF16Values : BF16Row {
   static float32x4_t four(Row row, int64_t c) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(of(row) + c), 16)); }
 };
 
-// Q8_0: value c is its block's scale times its code, one rounding, as dequantize_q8_0.
 // Four codes are read as one 32-bit word: eight could run past the row's last block.
-struct Q8_0Values {
-  using Row = const void*;
-  static const BlockQ8_0& block(Row row, int64_t c) { return static_cast<const BlockQ8_0*>(row)[c / 32]; }
-  static const void* at(Row row, int64_t c) { return block(row, c).qs + c % 32; }
-  static float one(Row row, int64_t c) {
-    return half_to_float(block(row, c).d) * static_cast<float>(block(row, c).qs[c % 32]);
-  }
+struct Q8_0Values : Q8_0Row {
   static float32x4_t four(Row row, int64_t c) {
     int32_t word;
     std::memcpy(&word, at(row, c), sizeof word);
@@ -77,19 +51,6 @@ struct Q8_0Values {
     return vmulq_n_f32(values, half_to_float(block(row, c).d));
   }
 };
-
-// Columns [c0, d) that fill no vector, the same chains one value at a time.
-template <class V>
-void sum_columns_one_by_one(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                            const typename V::Row* rows, int64_t i0, int64_t i1, bool from_zero, int64_t c0,
-                            int64_t d) {
-  for (int64_t c = c0; c < d; ++c)
-    for (int h = 0; h < n_heads; ++h) {
-      float sum = from_zero ? 0.0f : o[h * o_stride + c];
-      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * V::one(rows[i], c);
-      o[h * o_stride + c] = sum;
-    }
-}
 
 // Columns [c, c + 4 NV) of NH heads' sums over rows [i0, i1) of n_rows: from zero, or
 // onward from what the previous pass (or call) stored (a float stored and loaded back is
@@ -126,24 +87,12 @@ void sum_pass(float* o, int64_t o_stride, const float* p, int64_t p_stride, cons
   sum_columns_one_by_one<V>(o, o_stride, p, p_stride, NH, rows, i0, i1, from_zero, c, d);
 }
 
-// weighted_sums pass by pass, heads in groups of up to eight.
 template <class V>
 void sums(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads, const typename V::Row* rows,
           int64_t n_rows, int64_t d, bool onward) {
-  using PassFn = void (*)(float*, int64_t, const float*, int64_t, const typename V::Row*, int64_t, int64_t, int64_t,
-                          bool, int64_t);
-  static constexpr PassFn kPasses[] = {sum_pass<1, V>, sum_pass<2, V>, sum_pass<3, V>, sum_pass<4, V>,
-                                       sum_pass<5, V>, sum_pass<6, V>, sum_pass<7, V>, sum_pass<8, V>};
-  if (n_rows == 0) {
-    if (!onward)
-      for (int h = 0; h < n_heads; ++h) std::fill_n(o + h * o_stride, d, 0.0f);
-    return;
-  }
-  constexpr int kGroup = static_cast<int>(std::size(kPasses));
-  for (int64_t i0 = 0; i0 < n_rows; i0 += kRowsPerPass)
-    for (int h = 0; h < n_heads; h += kGroup)
-      kPasses[std::min(kGroup, n_heads - h) - 1](o + h * o_stride, o_stride, p + h * p_stride, p_stride, rows, i0,
-                                                 std::min(i0 + kRowsPerPass, n_rows), n_rows, i0 == 0 && !onward, d);
+  static constexpr PassFn<V> kPasses[] = {sum_pass<1, V>, sum_pass<2, V>, sum_pass<3, V>, sum_pass<4, V>,
+                                          sum_pass<5, V>, sum_pass<6, V>, sum_pass<7, V>, sum_pass<8, V>};
+  sum_in_passes<V>(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
 
 // n values of a row stored as V holds them, widened into dst.
@@ -152,17 +101,6 @@ void widen(typename V::Row row, float* dst, int64_t n) {
   int64_t c = 0;
   for (; c + 4 <= n; c += 4) vst1q_f32(dst + c, V::four(row, c));
   for (; c < n; ++c) dst[c] = V::one(row, c);
-}
-
-// work(V{}) for the Values type of a compact format; false for any other.
-template <class Work>
-bool for_stored_format(DType dtype, Work&& work) {
-  switch (dtype) {
-    case DType::kF16: work(F16Values{}); return true;
-    case DType::kBF16: work(BF16Values{}); return true;
-    case DType::kQ8_0: work(Q8_0Values{}); return true;
-    default: return false;
-  }
 }
 
 }  // namespace
@@ -174,13 +112,15 @@ void weighted_sums_neon(float* o, int64_t o_stride, const float* p, int64_t p_st
 
 bool weighted_sums_stored_neon(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                                const void* const* rows, int64_t n_rows, int64_t d) {
-  return for_stored_format(dtype, [&](auto values) {
+  return for_stored_format<F16Values, BF16Values, Q8_0Values>(dtype, [&](auto values) {
     sums<decltype(values)>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
   });
 }
 
 bool widen_stored_neon(DType dtype, const void* src, float* dst, int64_t n) {
-  return for_stored_format(dtype, [&](auto values) { widen<decltype(values)>(src, dst, n); });
+  return for_stored_format<F16Values, BF16Values, Q8_0Values>(dtype, [&](auto values) {
+    widen<decltype(values)>(src, dst, n);
+  });
 }
 
 }  // namespace dsinfer::cpu

@@ -14,6 +14,7 @@
 #include <algorithm>
 
 #include "backend/cpu/kernels.h"
+#include "backend/cpu/weighted_sums_passes.h"
 #include "core/dtype.h"
 
 #define DSINFER_AVX2_SEQ __attribute__((target("avx2,fma,f16c")))
@@ -22,27 +23,16 @@
 namespace dsinfer::cpu {
 namespace {
 
-// Rows per pass: a pass keeps its rows (32 latent rows of 576 floats, 72 KiB) in L2 while
-// each group of eight heads goes over them, column block by column block, so a long
-// context is read from memory once per step instead of once per head.
-constexpr int64_t kRowsPerPass = 32;
+using namespace weighted_sums_passes;
 
-// How rows hold their values (float32 rows, or a compact row's bytes), and how value c,
-// or the vector of values from column c (a multiple of the vector's width), widens to
-// float32; `at`: where it is stored.
-struct F32Values {
-  using Row = const float*;
-  static const void* at(Row row, int64_t c) { return row + c; }
-  static float one(Row row, int64_t c) { return row[c]; }
+// The value types with their loads of sixteen and of eight values from column c (a
+// multiple of the vector's width).
+struct F32Values : F32Row {
   DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) { return _mm512_loadu_ps(row + c); }
   DSINFER_AVX2_SEQ static __m256 eight(Row row, int64_t c) { return _mm256_loadu_ps(row + c); }
 };
 
-struct F16Values {
-  using Row = const void*;
-  static const uint16_t* of(Row row) { return static_cast<const uint16_t*>(row); }
-  static const void* at(Row row, int64_t c) { return of(row) + c; }
-  static float one(Row row, int64_t c) { return f16_to_f32(of(row)[c]); }
+struct F16Values : F16Row {
   DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(of(row) + c)));
   }
@@ -51,12 +41,7 @@ struct F16Values {
   }
 };
 
-// BF16 is the high half of a float32.
-struct BF16Values {
-  using Row = const void*;
-  static const uint16_t* of(Row row) { return static_cast<const uint16_t*>(row); }
-  static const void* at(Row row, int64_t c) { return of(row) + c; }
-  static float one(Row row, int64_t c) { return bf16_to_f32(of(row)[c]); }
+struct BF16Values : BF16Row {
   DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) {
     const __m512i words = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(of(row) + c)));
     return _mm512_castsi512_ps(_mm512_slli_epi32(words, 16));
@@ -67,14 +52,7 @@ struct BF16Values {
   }
 };
 
-// Q8_0: value c is its block's scale times its code, one rounding, as dequantize_q8_0.
-struct Q8_0Values {
-  using Row = const void*;
-  static const BlockQ8_0& block(Row row, int64_t c) { return static_cast<const BlockQ8_0*>(row)[c / 32]; }
-  static const void* at(Row row, int64_t c) { return block(row, c).qs + c % 32; }
-  static float one(Row row, int64_t c) {
-    return f16_to_f32(block(row, c).d) * static_cast<float>(block(row, c).qs[c % 32]);
-  }
+struct Q8_0Values : Q8_0Row {
   DSINFER_AVX512_SEQ static __m512 sixteen(Row row, int64_t c) {
     const __m128i codes = _mm_loadu_si128(static_cast<const __m128i*>(at(row, c)));
     return _mm512_mul_ps(_mm512_set1_ps(_cvtsh_ss(block(row, c).d)), _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes)));
@@ -84,19 +62,6 @@ struct Q8_0Values {
     return _mm256_mul_ps(_mm256_set1_ps(_cvtsh_ss(block(row, c).d)), _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes)));
   }
 };
-
-// Columns [c0, d) that fill no vector, the same chains one value at a time.
-template <class V>
-void sum_columns_one_by_one(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
-                            const typename V::Row* rows, int64_t i0, int64_t i1, bool from_zero, int64_t c0,
-                            int64_t d) {
-  for (int64_t c = c0; c < d; ++c)
-    for (int h = 0; h < n_heads; ++h) {
-      float sum = from_zero ? 0.0f : o[h * o_stride + c];
-      for (int64_t i = i0; i < i1; ++i) sum += p[h * p_stride + i] * V::one(rows[i], c);
-      o[h * o_stride + c] = sum;
-    }
-}
 
 // Columns [c, c + 16 NV) of NH heads' sums over rows [i0, i1) of n_rows: from zero, or
 // onward from what the previous pass (or call) stored (a float stored and loaded back is
@@ -171,28 +136,6 @@ DSINFER_AVX2_SEQ void sum_pass8(float* o, int64_t o_stride, const float* p, int6
   sum_columns_one_by_one<V>(o, o_stride, p, p_stride, NH, rows, i0, i1, from_zero, c, d);
 }
 
-// One pass's sums for a group of heads: sum_pass<n, V> or sum_pass8<n, V>.
-template <class V>
-using PassFn = void (*)(float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                        const typename V::Row* rows, int64_t i0, int64_t i1, int64_t n_rows, bool from_zero,
-                        int64_t d);
-
-// weighted_sums pass by pass, heads in groups of up to N: passes[n - 1] sums n heads.
-template <class V, size_t N>
-void sum_in_passes(const PassFn<V> (&passes)[N], float* o, int64_t o_stride, const float* p, int64_t p_stride,
-                   int n_heads, const typename V::Row* rows, int64_t n_rows, int64_t d, bool onward) {
-  if (n_rows == 0) {
-    if (!onward)
-      for (int h = 0; h < n_heads; ++h) std::fill_n(o + h * o_stride, d, 0.0f);
-    return;
-  }
-  const int group = static_cast<int>(N);
-  for (int64_t i0 = 0; i0 < n_rows; i0 += kRowsPerPass)
-    for (int h = 0; h < n_heads; h += group)
-      passes[std::min(group, n_heads - h) - 1](o + h * o_stride, o_stride, p + h * p_stride, p_stride, rows, i0,
-                                               std::min(i0 + kRowsPerPass, n_rows), n_rows, i0 == 0 && !onward, d);
-}
-
 template <class V>
 void sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                  const typename V::Row* rows, int64_t n_rows, int64_t d, bool onward) {
@@ -223,17 +166,6 @@ void sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int
   sum_in_passes<V>(kPasses, o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
 }
 
-// work(V{}) for the Values type of a compact format; false for any other.
-template <class Work>
-bool for_stored_format(DType dtype, Work&& work) {
-  switch (dtype) {
-    case DType::kF16: work(F16Values{}); return true;
-    case DType::kBF16: work(BF16Values{}); return true;
-    case DType::kQ8_0: work(Q8_0Values{}); return true;
-    default: return false;
-  }
-}
-
 }  // namespace
 
 void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
@@ -243,13 +175,15 @@ void weighted_sums_avx512(float* o, int64_t o_stride, const float* p, int64_t p_
 
 bool weighted_sums_stored_avx512(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
                                  int n_heads, const void* const* rows, int64_t n_rows, int64_t d) {
-  return for_stored_format(dtype, [&](auto values) {
+  return for_stored_format<F16Values, BF16Values, Q8_0Values>(dtype, [&](auto values) {
     sums_avx512<decltype(values)>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
   });
 }
 
 bool widen_stored_avx512(DType dtype, const void* src, float* dst, int64_t n) {
-  return for_stored_format(dtype, [&](auto values) { widen_avx512<decltype(values)>(src, dst, n); });
+  return for_stored_format<F16Values, BF16Values, Q8_0Values>(dtype, [&](auto values) {
+    widen_avx512<decltype(values)>(src, dst, n);
+  });
 }
 
 void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
@@ -259,13 +193,15 @@ void weighted_sums_avx2(float* o, int64_t o_stride, const float* p, int64_t p_st
 
 bool weighted_sums_stored_avx2(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride,
                                int n_heads, const void* const* rows, int64_t n_rows, int64_t d) {
-  return for_stored_format(dtype, [&](auto values) {
+  return for_stored_format<F16Values, BF16Values, Q8_0Values>(dtype, [&](auto values) {
     sums_avx2<decltype(values)>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, false);
   });
 }
 
 bool widen_stored_avx2(DType dtype, const void* src, float* dst, int64_t n) {
-  return for_stored_format(dtype, [&](auto values) { widen_avx2<decltype(values)>(src, dst, n); });
+  return for_stored_format<F16Values, BF16Values, Q8_0Values>(dtype, [&](auto values) {
+    widen_avx2<decltype(values)>(src, dst, n);
+  });
 }
 
 }  // namespace dsinfer::cpu
