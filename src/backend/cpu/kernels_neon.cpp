@@ -980,7 +980,9 @@ inline void widen16(int8x16_t codes, float32x4_t v[4]) {
 }
 
 // Codes 16 half .. 16 half + 15 of a block. Q4_0's first sixteen are the low nibbles.
-inline void half_block_values(const BlockQ8_0& b, int half, float32x4_t v[4]) { widen16(vld1q_s8(b.qs + 16 * half), v); }
+inline void half_block_values(const BlockQ8_0& b, int half, float32x4_t v[4]) {
+  widen16(vld1q_s8(b.qs + 16 * half), v);
+}
 
 inline void half_block_values(const BlockQ4_0& b, int half, float32x4_t v[4]) {
   const uint8x16_t bytes = vld1q_u8(b.qs);
@@ -991,8 +993,8 @@ inline void half_block_values(const BlockQ4_0& b, int half, float32x4_t v[4]) {
 // Kernels::weighted_rows for NT weightings of the same rows, in four lanes: per column
 // and row one fused multiply-add with the same rounded scale, rows in order from zero,
 // so every weighting has the bits of its own call (and of the x86 tables); a half block's
-// codes are widened once for all NT. Sixteen sums per pass: 64 columns for one weighting,
-// 32 for two, 16 for three or four.
+// codes are widened once for all NT. A pass holds at most sixteen vectors of sums: 64
+// columns for one weighting, 32 for two, 16 for three or four.
 template <int NT, typename Block>
 void weighted_rows_tile(float* const* out, const float* const* p, const Block* rows, int64_t row_stride,
                         int64_t n_rows, int64_t n_blocks) {
