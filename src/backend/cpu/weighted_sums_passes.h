@@ -6,9 +6,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
-#include "backend/cpu/kernels.h"
 #include "core/dtype.h"
 #include "core/quant_blocks.h"
 
