@@ -24,8 +24,8 @@ namespace dsinfer::cpu {
 void sequential_dots8_neon(const float* q, const float* const* rows, int64_t n, float out[8]);
 void sequential_dots_heads8_neon(const float* q_columns, const float* const* rows, int n_rows, int64_t n,
                                  float* out);
-void weighted_sum_neon(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 // weighted_sums_neon.cpp
+void weighted_sum_neon(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d);
 void weighted_sums_neon(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward);
 bool weighted_sums_stored_neon(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,

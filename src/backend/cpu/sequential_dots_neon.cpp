@@ -2,7 +2,8 @@
 // whose sums run in index order with a rounding after every multiply and every add, the
 // arithmetic of a plain `sum += q[c] * k[c]` loop (V4's sink attention, whose in-model
 // FP8 roundings turn any other order into a different token now and then), eight rows at
-// a time as two vectors of four chains; and the weighted sum of rows that follows them.
+// a time as two vectors of four chains (the weighted sum of rows that follows them is
+// weighted_sums_neon.cpp's, for one head).
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__aarch64__)
 
@@ -70,29 +71,6 @@ void sequential_dots_heads8_neon(const float* q_columns, const float* const* row
   [&]<int... I>(std::integer_sequence<int, I...>) {
     ((n_rows == I + 1 ? dots_heads8<I + 1>(q_columns, rows, n, out) : void()), ...);
   }(std::make_integer_sequence<int, kMaxHeadDotRows>{});
-}
-
-void weighted_sum_neon(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d) {
-  // 32 columns at a time stay in registers while every row goes by, each column summed
-  // over the rows in order, from zero.
-  int64_t c = 0;
-  for (; c + 32 <= d; c += 32) {
-    float32x4_t sum[8];
-    for (auto& s : sum) s = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < n_rows; ++i)
-      for (int j = 0; j < 8; ++j) sum[j] = vaddq_f32(sum[j], vmulq_n_f32(vld1q_f32(rows[i] + c + 4 * j), p[i]));
-    for (int j = 0; j < 8; ++j) vst1q_f32(o + c + 4 * j, sum[j]);
-  }
-  for (; c + 4 <= d; c += 4) {
-    float32x4_t sum = vdupq_n_f32(0.0f);
-    for (int64_t i = 0; i < n_rows; ++i) sum = vaddq_f32(sum, vmulq_n_f32(vld1q_f32(rows[i] + c), p[i]));
-    vst1q_f32(o + c, sum);
-  }
-  for (; c < d; ++c) {
-    float sum = 0.0f;
-    for (int64_t i = 0; i < n_rows; ++i) sum += p[i] * rows[i][c];
-    o[c] = sum;
-  }
 }
 
 }  // namespace dsinfer::cpu

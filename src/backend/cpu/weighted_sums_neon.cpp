@@ -5,7 +5,7 @@
 // an add onto the sum so far, rows in order from zero, so the bits are those of the x86
 // tables (weighted_sums_x86.cpp, the same passes in wider lanes). Rows of float32, or of
 // F16 / BF16 / Q8_0 (a compact latent cache) widened exactly as they are loaded; and
-// Kernels::widen_stored, those rows widened.
+// Kernels::widen_stored, those rows widened; and Kernels::weighted_sum, one head's sums.
 // This file is compiled with -ffp-contract=off: a fused multiply-add would round once.
 #if defined(__aarch64__)
 
@@ -20,13 +20,6 @@ namespace dsinfer::cpu {
 namespace {
 
 using namespace weighted_sums_passes;
-
-// One fcvt instead of the portable decoder's bit handling.
-inline float half_to_float(uint16_t h) {
-  __fp16 v;
-  std::memcpy(&v, &h, sizeof v);
-  return v;
-}
 
 // The value types with their loads of four values from column c (a multiple of four).
 struct F32Values : F32Row {
@@ -48,7 +41,8 @@ struct Q8_0Values : Q8_0Row {
     std::memcpy(&word, at(row, c), sizeof word);
     const int16x8_t codes = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(word)));
     const float32x4_t values = vcvtq_f32_s32(vmovl_s16(vget_low_s16(codes)));
-    return vmulq_n_f32(values, half_to_float(block(row, c).d));
+    const float32x4_t scale = vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(block(row, c).d)));
+    return vmulq_f32(values, scale);
   }
 };
 
@@ -108,6 +102,11 @@ void widen(typename V::Row row, float* dst, int64_t n) {
 void weighted_sums_neon(float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
                         const float* const* rows, int64_t n_rows, int64_t d, bool onward) {
   sums<F32Values>(o, o_stride, p, p_stride, n_heads, rows, n_rows, d, onward);
+}
+
+// Kernels::weighted_sum: the same chains for one head.
+void weighted_sum_neon(float* o, const float* p, const float* const* rows, int64_t n_rows, int64_t d) {
+  sums<F32Values>(o, 0, p, 0, 1, rows, n_rows, d, false);
 }
 
 bool weighted_sums_stored_neon(DType dtype, float* o, int64_t o_stride, const float* p, int64_t p_stride, int n_heads,
