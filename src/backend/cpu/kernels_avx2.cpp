@@ -195,63 +195,106 @@ DSINFER_AVX2 void dot4_f8e4m3(const uint8_t* w, const float* x, int64_t x_stride
   dot_rows_f8e4m3<4>(w, x, x_stride, n, scales, block, out);
 }
 
-// A block's 32 codes as four registers of eight int32, Q4_0 offset removed.
-DSINFER_AVX2 inline void block_codes(const BlockQ4_0& b, __m256i v[4]) {
+// Half h (16 codes) of a block as two registers of eight floats, Q4_0 offset removed:
+// Q4_0's low nibbles are its first half, the high nibbles its second.
+DSINFER_AVX2 inline void half_block_values(const BlockQ4_0& b, int h, __m256 v[2]) {
   const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs));
-  const __m128i low = _mm_set1_epi8(0x0F), eight = _mm_set1_epi8(8);
-  const __m128i lo = _mm_sub_epi8(_mm_and_si128(raw, low), eight);
-  const __m128i hi = _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(raw, 4), low), eight);
-  v[0] = _mm256_cvtepi8_epi32(lo);
-  v[1] = _mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8));
-  v[2] = _mm256_cvtepi8_epi32(hi);
-  v[3] = _mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8));
+  const __m128i nibbles = h == 0 ? raw : _mm_srli_epi16(raw, 4);
+  const __m128i codes = _mm_sub_epi8(_mm_and_si128(nibbles, _mm_set1_epi8(0x0F)), _mm_set1_epi8(8));
+  v[0] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes));
+  v[1] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(codes, 8)));
 }
 
-DSINFER_AVX2 inline void block_codes(const BlockQ8_0& b, __m256i v[4]) {
-  for (int j = 0; j < 4; ++j) v[j] = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * j)));
+DSINFER_AVX2 inline void half_block_values(const BlockQ8_0& b, int h, __m256 v[2]) {
+  for (int j = 0; j < 2; ++j)
+    v[j] = _mm256_cvtepi32_ps(
+        _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 16 * h + 8 * j))));
 }
 
-// Two blocks (64 columns) at a time in eight sums (AVX2's sixteen registers hold no
-// more with the codes beside them), every row added in order: the rows of one head
-// (36 KiB for V2-Lite's Q4_0) come from memory on the first pass, asked for a few rows
-// ahead, and from cache on the next ones.
-template <typename Block>
-DSINFER_AVX2 void weighted_rows(float* out, const float* p, const Block* rows, int64_t row_stride, int64_t n_rows,
-                                int64_t n_blocks) {
-  for (int64_t b0 = 0; b0 < n_blocks; b0 += 2) {
-    const int64_t nb = std::min<int64_t>(2, n_blocks - b0);
-    __m256 acc[8];
-    for (auto& a : acc) a = _mm256_setzero_ps();
+// NT weightings of the same rows, every row added in order, each column one fused
+// multiply-add chain with the same rounded scale whatever NT is, so each weighting gets
+// the bits of its own call; a half block's codes are widened once for all NT. Per pass
+// four half blocks (64 columns) for one weighting, fewer as NT grows, so that the sums
+// stay in AVX2's sixteen registers beside the codes. The rows of one head (36 KiB for
+// V2-Lite's Q4_0) come from memory on the first pass, asked for a few rows ahead, and from
+// cache on the next ones.
+template <int NT, typename Block>
+DSINFER_AVX2 void weighted_rows_tile(float* const* out, const float* const* p, const Block* rows, int64_t row_stride,
+                                     int64_t n_rows, int64_t n_blocks) {
+  constexpr int kHalves = NT == 1 ? 4 : NT == 2 ? 2 : 1;
+  const int64_t n_halves = 2 * n_blocks;
+  for (int64_t h0 = 0; h0 < n_halves; h0 += kHalves) {
+    const int nh = static_cast<int>(std::min<int64_t>(kHalves, n_halves - h0));
+    __m256 acc[NT][2 * kHalves];
+    for (auto& token : acc)
+      for (auto& a : token) a = _mm256_setzero_ps();
     for (int64_t i = 0; i < n_rows; ++i) {
       const Block* row = rows + i * row_stride;
-      if (b0 == 0) {
+      if (h0 == 0) {
         const char* ahead = reinterpret_cast<const char*>(row) + kPrefetchBytes;
         for (size_t line = 0; line < n_blocks * sizeof(Block); line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
       }
-      // Unrolled with constant indices, so the sums stay in registers.
-#pragma GCC unroll 2
-      for (int64_t b = 0; b < 2; ++b) {
-        if (b >= nb) break;
-        const __m256 scale = _mm256_set1_ps(p[i] * half_to_float(row[b0 + b].d));
-        __m256i v[4];
-        block_codes(row[b0 + b], v);
-        for (int j = 0; j < 4; ++j) acc[4 * b + j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(v[j]), scale, acc[4 * b + j]);
+      // Unrolled with constant indices, so the sums stay in registers; a block's scales
+      // are worked out at its first half in the pass.
+      __m256 scale[NT];
+#pragma GCC unroll 4
+      for (int h = 0; h < kHalves; ++h) {
+        if (h >= nh) break;
+        const int half = kHalves % 2 == 0 ? h % 2 : static_cast<int>(h0 % 2);  // h0 steps by kHalves
+        const Block& b = row[(h0 + h) / 2];
+        if (h == 0 || half == 0) {
+          const float d = half_to_float(b.d);
+#pragma GCC unroll 4
+          for (int t = 0; t < NT; ++t) scale[t] = _mm256_set1_ps(p[t][i] * d);
+        }
+        __m256 v[2];
+        half_block_values(b, half, v);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          acc[t][2 * h] = _mm256_fmadd_ps(v[0], scale[t], acc[t][2 * h]);
+          acc[t][2 * h + 1] = _mm256_fmadd_ps(v[1], scale[t], acc[t][2 * h + 1]);
+        }
       }
     }
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t)
 #pragma GCC unroll 8
-    for (int64_t j = 0; j < 8; ++j)
-      if (j < 4 * nb) _mm256_storeu_ps(out + 32 * b0 + 8 * j, acc[j]);
+      for (int j = 0; j < 2 * kHalves; ++j)
+        if (j < 2 * nh) _mm256_storeu_ps(out[t] + 16 * h0 + 8 * j, acc[t][j]);
   }
 }
 
 DSINFER_AVX2 void weighted_rows_q4_0(float* out, const float* p, const BlockQ4_0* rows, int64_t row_stride,
                                      int64_t n_rows, int64_t n_blocks) {
-  weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
+  weighted_rows_tile<1>(&out, &p, rows, row_stride, n_rows, n_blocks);
 }
 
 DSINFER_AVX2 void weighted_rows_q8_0(float* out, const float* p, const BlockQ8_0* rows, int64_t row_stride,
                                      int64_t n_rows, int64_t n_blocks) {
-  weighted_rows(out, p, rows, row_stride, n_rows, n_blocks);
+  weighted_rows_tile<1>(&out, &p, rows, row_stride, n_rows, n_blocks);
+}
+
+template <typename Block>
+DSINFER_AVX2 void weighted_rows_tokens(float* const* out, const float* const* p, int n_tokens, const Block* rows,
+                                       int64_t row_stride, int64_t n_rows, int64_t n_blocks) {
+  switch (n_tokens) {
+    case 1: return weighted_rows_tile<1>(out, p, rows, row_stride, n_rows, n_blocks);
+    case 2: return weighted_rows_tile<2>(out, p, rows, row_stride, n_rows, n_blocks);
+    case 3: return weighted_rows_tile<3>(out, p, rows, row_stride, n_rows, n_blocks);
+    default: return weighted_rows_tile<4>(out, p, rows, row_stride, n_rows, n_blocks);
+  }
+}
+
+DSINFER_AVX2 void weighted_rows_tokens_q4_0(float* const* out, const float* const* p, int n_tokens,
+                                            const BlockQ4_0* rows, int64_t row_stride, int64_t n_rows,
+                                            int64_t n_blocks) {
+  weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
+}
+
+DSINFER_AVX2 void weighted_rows_tokens_q8_0(float* const* out, const float* const* p, int n_tokens,
+                                            const BlockQ8_0* rows, int64_t row_stride, int64_t n_rows,
+                                            int64_t n_blocks) {
+  weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
 }
 
 // Weight blocks are streamed from memory once per token: ask for them a few cache lines
@@ -918,6 +961,8 @@ const Kernels& avx2_kernels() {
               key_block_scores_avx2, value_row_sums_avx2, exp_and_sum_avx2, dot4_f8e4m3};
     k.weighted_rows_q4_0 = weighted_rows_q4_0;
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
+    k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
+    k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
     k.swiglu = swiglu_avx2;
     k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
     k.weighted_sums = weighted_sums_avx2;
