@@ -95,9 +95,18 @@ struct F8E4M3Weights {
   float at(int64_t i) const { return f8e4m3_to_f32(w[i]) / kScale; }
 };
 
+// One weight row's sums after its vector steps: the four accumulators added, then a
+// scalar tail. Shared by both forms below, so they agree bitwise per row.
+template <class W>
+inline float finish_row(const float32x4_t (&acc)[4], const W& w, const float* x, int64_t i, int64_t n) {
+  float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+  for (int64_t j = i; j < n; ++j) sum += w.at(j) * x[j];
+  return sum * W::kScale;
+}
+
 // One weight row against R activation rows. Per row: four accumulators over 16 values per
-// step, then 8 at a time into the first two, then a scalar tail. The single-row (R = 1)
-// and four-row (R = 4) kernels are this one function, so they agree bitwise per row.
+// step, then 8 at a time into the first two, then finish_row. The single-row (R = 1) and
+// four-row (R = 4) kernels are this one function, so they agree bitwise per row.
 template <int R, class W>
 inline void dot_rows(W w, const float* x, int64_t x_stride, int64_t n, float out[R]) {
   float32x4_t acc[R][4];
@@ -117,11 +126,35 @@ inline void dot_rows(W w, const float* x, int64_t x_stride, int64_t n, float out
     for (int r = 0; r < R; ++r)
       for (int j = 0; j < 2; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], vld1q_f32(x + r * x_stride + i + 4 * j));
   }
-  for (int r = 0; r < R; ++r) {
-    float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[r][0], acc[r][1]), vaddq_f32(acc[r][2], acc[r][3])));
-    for (int64_t j = i; j < n; ++j) sum += w.at(j) * x[r * x_stride + j];
-    out[r] = sum * W::kScale;
+  for (int r = 0; r < R; ++r) out[r] = finish_row(acc[r], w, x + r * x_stride, i, n);
+}
+
+// R weight rows against one activation row, each row's sums in dot_rows<1>'s order (so
+// its bits), the rows read side by side: several streams keep more of memory busy than
+// one row after another (docs/benchmarks.md, CPU backend, session 14, on x86).
+template <int R, class W, class T>
+inline void dot_weight_rows(const T* const w[R], const float* x, int64_t n, float out[R]) {
+  float32x4_t acc[R][4];
+  for (auto& row : acc)
+    for (auto& a : row) a = vdupq_n_f32(0.0f);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    float32x4_t xv[4];
+    for (int j = 0; j < 4; ++j) xv[j] = vld1q_f32(x + i + 4 * j);
+    for (int r = 0; r < R; ++r) {
+      float32x4_t wv[4];
+      W{w[r]}.widen8(i, wv);
+      W{w[r]}.widen8(i + 8, wv + 2);
+      for (int j = 0; j < 4; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], xv[j]);
+    }
   }
+  for (; i + 8 <= n; i += 8)
+    for (int r = 0; r < R; ++r) {
+      float32x4_t wv[2];
+      W{w[r]}.widen8(i, wv);
+      for (int j = 0; j < 2; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], vld1q_f32(x + i + 4 * j));
+    }
+  for (int r = 0; r < R; ++r) out[r] = finish_row(acc[r], W{w[r]}, x, i, n);
 }
 
 template <class W, class T>
@@ -141,6 +174,18 @@ float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scale
 
 void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {
   dot_rows<4>(Bf16Weights{w}, x, x_stride, n, out);
+}
+
+void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
+  dot_weight_rows<2, Bf16Weights>(w, x, n, out);
+}
+
+void dot_four_rows_bf16(const uint16_t* const w[4], const float* x, int64_t n, float out[4]) {
+  dot_weight_rows<4, Bf16Weights>(w, x, n, out);
+}
+
+void dot2_f32(const float* const w[2], const float* x, int64_t n, float out[2]) {
+  dot_weight_rows<2, F32Weights>(w, x, n, out);
 }
 
 // ---- Integer formats -----------------------------------------------------------------
@@ -1090,6 +1135,13 @@ void value_row_sums(const float* p, int64_t p_stride, int nq, const float* v, in
     }
 }
 
+// The float rows read side by side (one-token BF16 and F32 matmuls), the same in both tables.
+void set_float_rows_beside(Kernels& k) {
+  k.dot2_bf16 = dot2_bf16;
+  k.dot_four_rows_bf16 = dot_four_rows_bf16;
+  k.dot2_f32 = dot2_f32;
+}
+
 // The attention helpers that decode takes, the same in both tables.
 void set_decode_attention_kernels(Kernels& k) {
   k.sequential_dots_heads8 = sequential_dots_heads8_neon;
@@ -1137,6 +1189,7 @@ const Kernels& neon_kernels() {
     k.dot_grid_rows = Widening::dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     set_decode_attention_kernels(k);
+    set_float_rows_beside(k);
     return k;
   }();
   return table;
@@ -1158,6 +1211,7 @@ const Kernels& neon_dotprod_kernels() {
     k.dot_grid_rows = dotprod_dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     set_decode_attention_kernels(k);
+    set_float_rows_beside(k);
     return k;
   }();
   return table;
