@@ -95,8 +95,8 @@ struct F8E4M3Weights {
   float at(int64_t i) const { return f8e4m3_to_f32(w[i]) / kScale; }
 };
 
-// One weight row's sums after its vector steps: the four accumulators added, then a
-// scalar tail. Shared by both forms below, so they agree bitwise per row.
+// One weight row's sums against one activation row after the vector steps: the four
+// accumulators added, then a scalar tail.
 template <class W>
 inline float finish_row(const float32x4_t (&acc)[4], const W& w, const float* x, int64_t i, int64_t n) {
   float sum = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
@@ -104,63 +104,44 @@ inline float finish_row(const float32x4_t (&acc)[4], const W& w, const float* x,
   return sum * W::kScale;
 }
 
-// One weight row against R activation rows. Per row: four accumulators over 16 values per
-// step, then 8 at a time into the first two, then finish_row. The single-row (R = 1) and
-// four-row (R = 4) kernels are this one function, so they agree bitwise per row.
-template <int R, class W>
-inline void dot_rows(W w, const float* x, int64_t x_stride, int64_t n, float out[R]) {
-  float32x4_t acc[R][4];
-  for (auto& row : acc)
-    for (auto& a : row) a = vdupq_n_f32(0.0f);
+// RW weight rows against RX activation rows (one of the two counts is 1), out[rw * RX + rx].
+// Per pair: four accumulators over 16 values per step, then 8 at a time into the first
+// two, then finish_row. Every form is this one function, so the single-row kernels, the
+// four-token one (RX = 4) and the rows read side by side (RW = 2 or 4: several streams
+// keep more of memory busy than one row after another, docs/benchmarks.md, CPU backend,
+// session 14, on x86) agree bitwise per pair.
+template <int RW, int RX, class W>
+inline void dot_rows(const W (&w)[RW], const float* x, int64_t x_stride, int64_t n, float out[RW * RX]) {
+  float32x4_t acc[RW][RX][4];
+  for (auto& weight_row : acc)
+    for (auto& pair : weight_row)
+      for (auto& a : pair) a = vdupq_n_f32(0.0f);
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    float32x4_t wv[4];
-    w.widen8(i, wv);
-    w.widen8(i + 8, wv + 2);
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < 4; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], vld1q_f32(x + r * x_stride + i + 4 * j));
-  }
-  for (; i + 8 <= n; i += 8) {
-    float32x4_t wv[2];
-    w.widen8(i, wv);
-    for (int r = 0; r < R; ++r)
-      for (int j = 0; j < 2; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], vld1q_f32(x + r * x_stride + i + 4 * j));
-  }
-  for (int r = 0; r < R; ++r) out[r] = finish_row(acc[r], w, x + r * x_stride, i, n);
-}
-
-// R weight rows against one activation row, each row's sums in dot_rows<1>'s order (so
-// its bits), the rows read side by side: several streams keep more of memory busy than
-// one row after another (docs/benchmarks.md, CPU backend, session 14, on x86).
-template <int R, class W, class T>
-inline void dot_weight_rows(const T* const w[R], const float* x, int64_t n, float out[R]) {
-  float32x4_t acc[R][4];
-  for (auto& row : acc)
-    for (auto& a : row) a = vdupq_n_f32(0.0f);
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    float32x4_t xv[4];
-    for (int j = 0; j < 4; ++j) xv[j] = vld1q_f32(x + i + 4 * j);
-    for (int r = 0; r < R; ++r) {
+  for (; i + 16 <= n; i += 16)
+    for (int rw = 0; rw < RW; ++rw) {
       float32x4_t wv[4];
-      W{w[r]}.widen8(i, wv);
-      W{w[r]}.widen8(i + 8, wv + 2);
-      for (int j = 0; j < 4; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], xv[j]);
+      w[rw].widen8(i, wv);
+      w[rw].widen8(i + 8, wv + 2);
+      for (int rx = 0; rx < RX; ++rx)
+        for (int j = 0; j < 4; ++j)
+          acc[rw][rx][j] = vfmaq_f32(acc[rw][rx][j], wv[j], vld1q_f32(x + rx * x_stride + i + 4 * j));
     }
-  }
   for (; i + 8 <= n; i += 8)
-    for (int r = 0; r < R; ++r) {
+    for (int rw = 0; rw < RW; ++rw) {
       float32x4_t wv[2];
-      W{w[r]}.widen8(i, wv);
-      for (int j = 0; j < 2; ++j) acc[r][j] = vfmaq_f32(acc[r][j], wv[j], vld1q_f32(x + i + 4 * j));
+      w[rw].widen8(i, wv);
+      for (int rx = 0; rx < RX; ++rx)
+        for (int j = 0; j < 2; ++j)
+          acc[rw][rx][j] = vfmaq_f32(acc[rw][rx][j], wv[j], vld1q_f32(x + rx * x_stride + i + 4 * j));
     }
-  for (int r = 0; r < R; ++r) out[r] = finish_row(acc[r], W{w[r]}, x, i, n);
+  for (int rw = 0; rw < RW; ++rw)
+    for (int rx = 0; rx < RX; ++rx) out[rw * RX + rx] = finish_row(acc[rw][rx], w[rw], x + rx * x_stride, i, n);
 }
 
 template <class W, class T>
 float dot_one(const T* w, const float* x, int64_t n) {
   float out;
-  dot_rows<1>(W{w}, x, 0, n, &out);
+  dot_rows<1, 1>({W{w}}, x, 0, n, &out);
   return out;
 }
 
@@ -173,19 +154,19 @@ float dot_f8e4m3(const uint8_t* w, const float* x, int64_t n, const float* scale
 }
 
 void dot4_bf16(const uint16_t* w, const float* x, int64_t x_stride, int64_t n, float out[4]) {
-  dot_rows<4>(Bf16Weights{w}, x, x_stride, n, out);
+  dot_rows<1, 4>({Bf16Weights{w}}, x, x_stride, n, out);
 }
 
 void dot2_bf16(const uint16_t* const w[2], const float* x, int64_t n, float out[2]) {
-  dot_weight_rows<2, Bf16Weights>(w, x, n, out);
+  dot_rows<2, 1>({Bf16Weights{w[0]}, Bf16Weights{w[1]}}, x, 0, n, out);
 }
 
 void dot_four_rows_bf16(const uint16_t* const w[4], const float* x, int64_t n, float out[4]) {
-  dot_weight_rows<4, Bf16Weights>(w, x, n, out);
+  dot_rows<4, 1>({Bf16Weights{w[0]}, Bf16Weights{w[1]}, Bf16Weights{w[2]}, Bf16Weights{w[3]}}, x, 0, n, out);
 }
 
 void dot2_f32(const float* const w[2], const float* x, int64_t n, float out[2]) {
-  dot_weight_rows<2, F32Weights>(w, x, n, out);
+  dot_rows<2, 1>({F32Weights{w[0]}, F32Weights{w[1]}}, x, 0, n, out);
 }
 
 // ---- Integer formats -----------------------------------------------------------------
