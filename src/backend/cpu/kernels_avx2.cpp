@@ -285,18 +285,6 @@ DSINFER_AVX2 void weighted_rows_tokens(float* const* out, const float* const* p,
   }
 }
 
-DSINFER_AVX2 void weighted_rows_tokens_q4_0(float* const* out, const float* const* p, int n_tokens,
-                                            const BlockQ4_0* rows, int64_t row_stride, int64_t n_rows,
-                                            int64_t n_blocks) {
-  weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
-}
-
-DSINFER_AVX2 void weighted_rows_tokens_q8_0(float* const* out, const float* const* p, int n_tokens,
-                                            const BlockQ8_0* rows, int64_t row_stride, int64_t n_rows,
-                                            int64_t n_blocks) {
-  weighted_rows_tokens(out, p, n_tokens, rows, row_stride, n_rows, n_blocks);
-}
-
 // Weight blocks are streamed from memory once per token: ask for them a few cache lines
 // ahead (prefetching does not change any arithmetic).
 constexpr int64_t kPrefetchBlocks = 16;
@@ -961,8 +949,8 @@ const Kernels& avx2_kernels() {
               key_block_scores_avx2, value_row_sums_avx2, exp_and_sum_avx2, dot4_f8e4m3};
     k.weighted_rows_q4_0 = weighted_rows_q4_0;
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
-    k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
-    k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
+    k.weighted_rows_tokens_q4_0 = weighted_rows_tokens<BlockQ4_0>;
+    k.weighted_rows_tokens_q8_0 = weighted_rows_tokens<BlockQ8_0>;
     k.swiglu = swiglu_avx2;
     k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
     k.weighted_sums = weighted_sums_avx2;
