@@ -607,7 +607,8 @@ void matmul_packed(const Kernels& k, ThreadPool& pool, MatmulScratch& scratch, T
   const int64_t groups = w.rows() / 8;
   const FarChunks pairing{(groups + 1) / 2, reads_beside(k, w, out.rows)};
   const int64_t paired = pairing.chunks - pairing.items();  // the items with a far pair
-  pool.parallel_for_dynamic(pairing.items(), kChunksPerThread, [&](int, int64_t begin, int64_t end) {
+  const int64_t chunks = chunks_per_thread(w.bytes(), pool.size(), out.rows);
+  pool.parallel_for_dynamic(pairing.items(), chunks, [&](int, int64_t begin, int64_t end) {
     const int64_t paired_end = std::min(end, paired);
     if (begin < paired_end)
       matmul_packed_rows_beside(k, w, 2 * begin, 2 * paired_end, out, w, 2 * pairing.far_chunk(begin),

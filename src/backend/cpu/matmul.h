@@ -1,6 +1,7 @@
 // out[T, N] = x[T, K] @ W[N, K]^T for every stored weight format, parallel over N.
 #pragma once
 
+#include <algorithm>
 #include <vector>
 
 #include "backend/cpu/kernels.h"
@@ -37,6 +38,20 @@ void quantize_activations(ActivationForm form, const Kernels& k, ThreadPool& poo
 // streams all the activations again (from L2), which stays cheap at this count; with 4
 // the last chunk left the other thread waiting 3.5% of an A pp512 run.
 inline constexpr int64_t kChunksPerThread = 16;
+
+// Each chunk starts its streams afresh, its first lines at memory's latency. Where a
+// product streams its weights for up to kMaxFarPairTokens tokens (decode), a small matrix
+// gets fewer chunks, of about this many bytes or more: B's q_b (0.63 MB) took 19.9 us per
+// one-token product in 16 chunks per thread, 16.9-17.3 us in 64 KiB chunks
+// (docs/benchmarks.md, CPU backend, session 46). More tokens are held by arithmetic, where
+// the many chunks balance the threads.
+inline constexpr int64_t kMinChunkBytes = int64_t{64} << 10;
+
+// Chunks per thread for a product of `tokens` tokens over `bytes` of weights.
+inline int64_t chunks_per_thread(int64_t bytes, int threads, int64_t tokens) {
+  if (tokens > kMaxFarPairTokens) return kChunksPerThread;
+  return std::clamp<int64_t>(bytes / threads / kMinChunkBytes, 1, kChunksPerThread);
+}
 
 // Reusable per-backend scratch memory, so steady-state steps allocate nothing.
 struct MatmulScratch {

@@ -63,7 +63,8 @@ void matmuls(CpuContext& ctx, std::span<const MatmulTask> tasks) {
   if (ctx.task_rows.size() < products.size()) ctx.task_rows.resize(products.size());
   // Chunks of about the bytes matmul's loop gives one chunk of a matrix this size, none
   // spanning two products; first[i] is product i's first chunk.
-  const int64_t chunk_bytes = std::max<int64_t>(1, bytes / (kChunksPerThread * threads));
+  const int64_t per_thread = chunks_per_thread(bytes, threads, products.front().task->out.rows);
+  const int64_t chunk_bytes = std::max<int64_t>(1, bytes / (per_thread * threads));
   std::vector<int64_t> first(products.size() + 1, 0);
   for (size_t i = 0; i < products.size(); ++i) {
     Product& p = products[i];

@@ -62,6 +62,7 @@ class PackedWeight {
   int64_t rows() const { return rows_; }
   int64_t blocks_per_row() const { return blocks_; }  // of the source format
   int64_t act_blocks_per_row() const { return cols_ / 32; }  // 32-value activation blocks
+  int64_t bytes() const { return (rows_ + 7) / 8 * static_cast<int64_t>(group_bytes_); }  // all groups
   // The packed blocks of rows [8g, 8g + 8).
   const BlockQ4_0x8* q4_0_group(int64_t g) const { return reinterpret_cast<const BlockQ4_0x8*>(group(g)); }
   const BlockQ8_0x8* q8_0_group(int64_t g) const { return reinterpret_cast<const BlockQ8_0x8*>(group(g)); }
