@@ -277,12 +277,9 @@ DSINFER_AVX2 void weighted_rows_q8_0(float* out, const float* p, const BlockQ8_0
 template <typename Block>
 DSINFER_AVX2 void weighted_rows_tokens(float* const* out, const float* const* p, int n_tokens, const Block* rows,
                                        int64_t row_stride, int64_t n_rows, int64_t n_blocks) {
-  switch (n_tokens) {
-    case 1: return weighted_rows_tile<1>(out, p, rows, row_stride, n_rows, n_blocks);
-    case 2: return weighted_rows_tile<2>(out, p, rows, row_stride, n_rows, n_blocks);
-    case 3: return weighted_rows_tile<3>(out, p, rows, row_stride, n_rows, n_blocks);
-    default: return weighted_rows_tile<4>(out, p, rows, row_stride, n_rows, n_blocks);
-  }
+  for_token_tiles<kMaxWeightedRowsTokens>(n_tokens, [&](auto nt, int first) {
+    weighted_rows_tile<decltype(nt)::value>(out + first, p + first, rows, row_stride, n_rows, n_blocks);
+  });
 }
 
 // Weight blocks are streamed from memory once per token: ask for them a few cache lines
