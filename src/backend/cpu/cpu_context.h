@@ -86,32 +86,40 @@ struct CpuContext {
   std::vector<float> latent_buffer;     // a compact cache's rows decoded to float32 for kv_b's expansion
   std::vector<float> indexer_buffer;    // indexer scores [T, context]
 
-  // Gives `w` its packed form if it has one and does not yet.
-  void pack(const CpuWeight& w) {
+  // The calling thread alone, as a pool: for what one thread of a parallel loop computes
+  // while the others do other work (a MoE step's routing beside its shared expert).
+  ThreadPool calling_thread{1};
+
+  // Gives `w` its packed form if it has one and does not yet, packed by `threads`.
+  void pack(const CpuWeight& w, ThreadPool& threads) {
     if (w.packing_tried) return;
-    w.packed = PackedWeight::pack(kernels, pool, pack_arena, w.view());
+    w.packed = PackedWeight::pack(kernels, threads, pack_arena, w.view());
     w.packing_tried = true;
   }
+  void pack(const CpuWeight& w) { pack(w, pool); }
   // A stored-layout view (a slice of a weight, say).
   void matmul(Tensor out, Tensor x, const WeightView& w) { cpu::matmul(kernels, pool, matmul_scratch, out, x, w); }
-  // A whole prepared weight: the interleaved-row kernels where it has a packed form.
-  void matmul(Tensor out, Tensor x, const PreparedWeight& w) {
+  // A whole prepared weight: the interleaved-row kernels where it has a packed form. The
+  // product's bits do not depend on how many threads compute it.
+  void matmul(Tensor out, Tensor x, const PreparedWeight& w, ThreadPool& threads) {
     const auto& weight = static_cast<const CpuWeight&>(w);
-    pack(weight);
+    pack(weight, threads);
     if (weight.packed) {
-      cpu::matmul_packed(kernels, pool, matmul_scratch, out, x, *weight.packed);
+      cpu::matmul_packed(kernels, threads, matmul_scratch, out, x, *weight.packed);
       return;
     }
-    cpu::matmul(kernels, pool, matmul_scratch, out, x, resident_view(weight));
+    cpu::matmul(kernels, threads, matmul_scratch, out, x, resident_view(weight, threads));
   }
+  void matmul(Tensor out, Tensor x, const PreparedWeight& w) { matmul(out, x, w, pool); }
   // The view an unpacked weight's products read: its huge-page copy where it has one.
-  const WeightView& resident_view(const CpuWeight& weight) {
+  const WeightView& resident_view(const CpuWeight& weight, ThreadPool& threads) {
     if (!weight.copy_tried) {
-      weight.huge_page_copy = copy_to_huge_pages(pool, pack_arena, weight.view());
+      weight.huge_page_copy = copy_to_huge_pages(threads, pack_arena, weight.view());
       weight.copy_tried = true;
     }
     return weight.huge_page_copy ? *weight.huge_page_copy : weight.view();
   }
+  const WeightView& resident_view(const CpuWeight& weight) { return resident_view(weight, pool); }
 };
 
 // w's values as float32, widened on first use and kept with the weight: the small

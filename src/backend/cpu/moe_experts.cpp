@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 
 namespace dsinfer::cpu {
 namespace {
@@ -116,52 +117,185 @@ constexpr int64_t kGroupsPerChunk = 16;
 
 int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
 
-// The experts with every thread on every expert: first the gate and up rows of all of
-// them in chunks, then their SwiGLUs, then the down rows in chunks, every thread through
-// each stage before the next starts. With one or two tokens per expert, whole experts per
-// thread leave the first thread done idle for up to an expert's streaming time at every
-// layer (six experts over two threads in decode). Where every expert's gate chunk goes
-// beside the same rows of up, the thread that computed them applies their SwiGLU at once,
-// so one wait between the stages instead of two and the SwiGLUs shared out evenly.
-void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& xq, const std::vector<PackedExpert>& active,
-                               float limit, Tensor outputs) {
-  const Kernels& k = ctx.kernels;
-  const int64_t hidden = x.cols;
-  if (ctx.moe_experts.size() < active.size()) ctx.moe_experts.resize(active.size());
-  // Where the table reads far pairs for an expert's tokens, a gate chunk goes beside the
-  // same rows of up (another matrix), and down's chunks go in FarChunks pairs.
-  auto beside = [&](const PackedExpert& e) {
-    return reads_beside(k, *e.gate, static_cast<int64_t>(e.tokens->size()));
-  };
-  auto down_pairing = [&](const PackedExpert& e) {
-    return FarChunks{chunks_of(hidden / 8), reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size()))};
-  };
-  std::vector<int64_t> first_chunk(active.size() + 1, 0), first_down_chunk(active.size() + 1, 0);
-  std::vector<ExpertIo> io;
-  for (size_t i = 0; i < active.size(); ++i) {
-    const PackedExpert& e = active[i];
-    ExpertScratch& s = ctx.moe_experts[i];
-    io.push_back(expert_io(k, s, x, xq, e, outputs));
-    const int64_t n = io[i].rows.rows, inter = e.gate->rows();
-    rows_of(s.gate, n, inter);
-    rows_of(s.up, n, inter);
-    size_quantized_rows(activation_form(k, *e.down), rows_of(s.gate, n, inter), s.down_input);
-    first_chunk[i + 1] = first_chunk[i] + (beside(e) ? 1 : 2) * chunks_of(inter / 8);
-    first_down_chunk[i + 1] = first_down_chunk[i] + down_pairing(e).items();
+// An expert whose rows the threads share in chunks, with its buffers and inputs.
+struct ChunkedExpert {
+  PackedExpert weights;
+  ExpertScratch* scratch;
+  ExpertIo io;
+};
+
+// Where the table reads far pairs for an expert's tokens, a gate chunk goes beside the same
+// rows of up (another matrix), and that chunk's SwiGLU follows at once.
+bool gate_beside_up(const Kernels& k, const PackedExpert& e) {
+  return reads_beside(k, *e.gate, static_cast<int64_t>(e.tokens->size()));
+}
+
+// Gate and up chunks: one per chunk of rows where they go side by side, else two.
+int64_t up_chunks(const Kernels& k, const PackedExpert& e) {
+  return (gate_beside_up(k, e) ? 1 : 2) * chunks_of(e.gate->rows() / 8);
+}
+
+// Down's chunks, in FarChunks pairs where the table reads them.
+FarChunks down_pairing(const Kernels& k, const PackedExpert& e) {
+  return FarChunks{chunks_of(e.down->rows() / 8), reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size()))};
+}
+
+ChunkedExpert chunked(const Kernels& k, const PackedExpert& e, ExpertScratch& s, Tensor x, const QuantizedRows& xq,
+                      Tensor outputs) {
+  ChunkedExpert c{e, &s, expert_io(k, s, x, xq, e, outputs)};
+  const int64_t n = c.io.rows.rows, inter = e.gate->rows();
+  rows_of(s.gate, n, inter);
+  rows_of(s.up, n, inter);
+  size_quantized_rows(activation_form(k, *e.down), rows_of(s.gate, n, inter), s.down_input);
+  return c;
+}
+
+// Gate and up chunk `local` of expert c, and its SwiGLU where gate went beside up.
+void gate_up_chunk(const Kernels& k, const ChunkedExpert& c, int64_t local, float limit) {
+  const PackedExpert& e = c.weights;
+  ExpertScratch& s = *c.scratch;
+  const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
+  const int64_t chunks = chunks_of(inter / 8);
+  const bool is_up = local >= chunks;
+  const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
+  const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
+  if (gate_beside_up(k, e)) {
+    matmul_packed_rows_beside(k, *e.gate, g0, g1, rows_of(s.gate, n, inter), *e.up, g0, g1, rows_of(s.up, n, inter),
+                              c.io.rows, *c.io.blocks);
+    // A chunk's rows of gate are whole blocks of down's input.
+    static_assert(8 * kGroupsPerChunk % 32 == 0);
+    activate_columns(k, s, e, n, limit, 8 * g0, 8 * g1);
+    return;
   }
-  // work(expert, chunk within it) for every chunk numbered below first.back(), as `queue`
-  // hands them to `thread`.
-  auto take_chunks = [](ChunkQueue& queue, int thread, const std::vector<int64_t>& first, auto&& work) {
+  matmul_packed_rows(k, is_up ? *e.up : *e.gate, c.io.rows, *c.io.blocks, rows_of(is_up ? s.up : s.gate, n, inter), g0,
+                     g1);
+}
+
+// Down's work item `local` of expert c.
+void down_item(const Kernels& k, const ChunkedExpert& c, int64_t local) {
+  const PackedExpert& e = c.weights;
+  ExpertScratch& s = *c.scratch;
+  const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows(), groups = e.down->rows() / 8;
+  auto first_group = [&](int64_t chunk) { return chunk * kGroupsPerChunk; };
+  auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + kGroupsPerChunk, groups); };
+  const Tensor x_rows = rows_of(s.gate, n, inter), out = c.io.down;
+  if (const int64_t far = down_pairing(k, e).far_chunk(local); far >= 0)
+    return matmul_packed_rows_beside(k, *e.down, first_group(local), end_group(local), out, *e.down, first_group(far),
+                                     end_group(far), out, x_rows, s.down_input);
+  matmul_packed_rows(k, *e.down, x_rows, s.down_input, out, first_group(local), end_group(local));
+}
+
+// Experts with their chunks numbered one after the other: expert i's are [first[i],
+// first[i + 1]).
+struct ChunkList {
+  std::vector<const ChunkedExpert*> experts;
+  std::vector<int64_t> first{0};
+  void add(const ChunkedExpert* e, int64_t chunks) {
+    experts.push_back(e);
+    first.push_back(first.back() + chunks);
+  }
+  // work(expert, chunk within it) for each chunk `queue` hands to `thread`.
+  template <typename Work>
+  void take(ChunkQueue& queue, int thread, Work&& work) const {
     for (int64_t c = queue.take(thread); c >= 0; c = queue.take(thread)) {
       const auto i = static_cast<size_t>(std::upper_bound(first.begin(), first.end(), c) - first.begin() - 1);
-      work(i, c - first[i]);
+      work(*experts[i], c - first[i]);
     }
+  }
+};
+
+// What the calling thread lays out once the step's tokens are routed, for all threads.
+struct RoutedPlan {
+  std::vector<ChunkedExpert> routed;
+  ChunkList gate_up;       // the routed experts' gate and up chunks
+  ChunkList down;          // every expert's down items, the shared expert's in the middle
+  bool packed = true;      // every routed expert has a packed form (else none is computed)
+  bool activate_apart = false;  // some expert's SwiGLU waits for all its gate and up chunks
+};
+
+// w's packed form, or null where it has none or has not been packed yet: packing a weight
+// takes the pool, which the experts' loop holds.
+const PackedWeight* packed_already(const PreparedWeight* w) {
+  const auto& weight = static_cast<const CpuWeight&>(*w);
+  return weight.packing_tried ? weight.packed.get() : nullptr;
+}
+
+// The step's routed experts laid out by the calling thread inside the experts' loop, x
+// quantised in any form they read that the shared expert does not. None where one of
+// them has no packed form yet.
+void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x, QuantizedRows& xq,
+                 bool (&quantized)[3], std::span<const FfnWeights> experts,
+                 const std::vector<std::vector<RoutedToken>>& tokens_of, const ChunkedExpert* shared, Tensor outputs,
+                 RoutedPlan& plan) {
+  std::vector<PackedExpert> active;
+  for (size_t e = 0; e < experts.size(); ++e) {
+    if (tokens_of[e].empty()) continue;
+    const FfnWeights& w = experts[e];
+    active.push_back({packed_already(w.gate), packed_already(w.up), packed_already(w.down), &tokens_of[e]});
+    if (!active.back().gate || !active.back().up || !active.back().down) {
+      plan.packed = false;
+      active.clear();
+      break;
+    }
+  }
+  for (const PackedExpert& e : active)
+    for (ActivationForm form : {activation_form(k, *e.gate), activation_form(k, *e.up)})
+      if (!quantized[static_cast<int>(form)]) {
+        quantize_rows(form, k, x, xq);
+        quantized[static_cast<int>(form)] = true;
+      }
+  plan.routed.reserve(active.size());
+  for (size_t i = 0; i < active.size(); ++i)
+    plan.routed.push_back(chunked(k, active[i], scratch[i], x, xq, outputs));
+  for (const ChunkedExpert& c : plan.routed) plan.gate_up.add(&c, up_chunks(k, c.weights));
+  // Down's items with the shared expert's in the middle, where the second thread's run
+  // starts: each thread then streams about half of the step's down rows.
+  const size_t middle = plan.routed.size() / 2;
+  for (size_t i = 0; i <= plan.routed.size(); ++i) {
+    if (i == middle && shared) plan.down.add(shared, down_pairing(k, shared->weights).items());
+    if (i < plan.routed.size()) plan.down.add(&plan.routed[i], down_pairing(k, plan.routed[i].weights).items());
+  }
+  for (const ChunkedExpert* c : plan.down.experts) plan.activate_apart |= !gate_beside_up(k, c->weights);
+}
+
+// The experts with every thread on every expert: first the gate and up rows of all of
+// them in chunks, then the SwiGLUs not already applied, then the down rows in chunks,
+// every thread through each stage before the next starts. With one or two tokens per
+// expert, whole experts per thread leave the first thread done idle for up to an
+// expert's streaming time at every layer (six experts over two threads in decode).
+//
+// The routing runs inside the same loop, on the calling thread, while the other threads
+// stream the shared expert's gate and up rows, which need no routing: at one token the
+// router's product and the routing on their own took 15 us per B layer, with the other
+// thread idle. Returns whether the routed experts were computed (see plan_routed).
+bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
+                               const std::vector<std::vector<RoutedToken>>& tokens_of, const PackedExpert* shared,
+                               FunctionRef<void(bool alone)> route, float limit, Tensor outputs) {
+  const Kernels& k = ctx.kernels;
+  // A scratch per routed expert (at most one per expert), and the shared expert's last.
+  if (ctx.moe_experts.size() < experts.size() + 1) ctx.moe_experts.resize(experts.size() + 1);
+  QuantizedRows& xq = ctx.moe_rows;
+  bool quantized[3] = {true, false, false};  // by ActivationForm: float32 needs none
+  std::optional<ChunkedExpert> shared_expert;
+  if (shared) {
+    for (ActivationForm form : {activation_form(k, *shared->gate), activation_form(k, *shared->up)})
+      if (!quantized[static_cast<int>(form)]) {
+        quantize_activations(form, k, ctx.pool, xq, x);
+        quantized[static_cast<int>(form)] = true;
+      }
+    shared_expert = chunked(k, *shared, ctx.moe_experts.back(), x, xq, outputs);
+  }
+  const int64_t shared_chunks = shared ? up_chunks(k, *shared) : 0;
+  std::atomic<int64_t> next_shared_chunk{0};
+  auto take_shared_chunks = [&] {
+    for (int64_t c = next_shared_chunk.fetch_add(1, std::memory_order_relaxed); c < shared_chunks;
+         c = next_shared_chunk.fetch_add(1, std::memory_order_relaxed))
+      gate_up_chunk(k, *shared_expert, c, limit);
   };
-  // A chunk's rows of gate are whole blocks of down's input.
-  static_assert(8 * kGroupsPerChunk % 32 == 0);
-  const bool swiglu_in_chunks = std::all_of(active.begin(), active.end(), beside);
   const int threads = ctx.pool.size();
-  ChunkQueue up_chunks(first_chunk.back(), threads), down_chunks(first_down_chunk.back(), threads);
+  RoutedPlan plan;
+  std::optional<ChunkQueue> gate_up_queue, down_queue;
+  std::atomic<bool> planned{false};
   std::atomic<int> arrived{0};
   // Every thread waits here until all of them have arrived `round` times.
   auto all_through = [&](int round) {
@@ -169,81 +303,83 @@ void run_experts_in_row_chunks(CpuContext& ctx, Tensor x, const QuantizedRows& x
     for (int spins = 0; arrived.load(std::memory_order_acquire) < round * threads; ++spins) spin_once(spins);
   };
   ctx.pool.run_on_all([&](int thread) {
-    take_chunks(up_chunks, thread, first_chunk, [&](size_t i, int64_t local) {
-      const PackedExpert& e = active[i];
-      ExpertScratch& s = ctx.moe_experts[i];
-      const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-      const int64_t chunks = chunks_of(inter / 8);
-      const bool is_up = local >= chunks;
-      const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
-      const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
-      if (beside(e)) {
-        matmul_packed_rows_beside(k, *e.gate, g0, g1, rows_of(s.gate, n, inter), *e.up, g0, g1,
-                                  rows_of(s.up, n, inter), io[i].rows, *io[i].blocks);
-        if (swiglu_in_chunks) activate_columns(k, s, e, n, limit, 8 * g0, 8 * g1);
-        return;
-      }
-      matmul_packed_rows(k, is_up ? *e.up : *e.gate, io[i].rows, *io[i].blocks,
-                         rows_of(is_up ? s.up : s.gate, n, inter), g0, g1);
+    if (thread == 0) {
+      route(true);
+      plan_routed(k, ctx.moe_experts, x, xq, quantized, experts, tokens_of, shared_expert ? &*shared_expert : nullptr,
+                  outputs, plan);
+      gate_up_queue.emplace(plan.gate_up.first.back(), threads);
+      down_queue.emplace(plan.down.first.back(), threads);
+      planned.store(true, std::memory_order_release);
+    } else {
+      take_shared_chunks();
+      for (int spins = 0; !planned.load(std::memory_order_acquire); ++spins) spin_once(spins);
+    }
+    plan.gate_up.take(*gate_up_queue, thread, [&](const ChunkedExpert& c, int64_t local) {
+      gate_up_chunk(k, c, local, limit);
     });
-    // The SwiGLUs once every gate and up row is done, each thread a share of the experts
-    // (a counter per expert, taken by whoever finished its last chunk, cost more: every
-    // decrement moved a cache line between the cores).
+    take_shared_chunks();
     all_through(1);
-    if (!swiglu_in_chunks) {
-      for (size_t i = static_cast<size_t>(thread); i < active.size(); i += static_cast<size_t>(threads))
-        activate(k, ctx.moe_experts[i], active[i], static_cast<int64_t>(active[i].tokens->size()), limit);
+    if (plan.activate_apart) {
+      // Each thread a share of the experts (a counter per expert, taken by whoever finished
+      // its last chunk, cost more: every decrement moved a cache line between the cores).
+      const auto& list = plan.down.experts;
+      for (size_t i = static_cast<size_t>(thread); i < list.size(); i += static_cast<size_t>(threads))
+        if (!gate_beside_up(k, list[i]->weights))
+          activate(k, *list[i]->scratch, list[i]->weights, static_cast<int64_t>(list[i]->weights.tokens->size()), limit);
       all_through(2);
     }
-    take_chunks(down_chunks, thread, first_down_chunk, [&](size_t i, int64_t local) {
-      const PackedExpert& e = active[i];
-      ExpertScratch& s = ctx.moe_experts[i];
-      const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-      auto first_group = [&](int64_t chunk) { return chunk * kGroupsPerChunk; };
-      auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + kGroupsPerChunk, hidden / 8); };
-      const Tensor x_rows = rows_of(s.gate, n, inter), out = io[i].down;
-      if (const int64_t far = down_pairing(e).far_chunk(local); far >= 0)
-        return matmul_packed_rows_beside(k, *e.down, first_group(local), end_group(local), out, *e.down,
-                                         first_group(far), end_group(far), out, x_rows, s.down_input);
-      matmul_packed_rows(k, *e.down, x_rows, s.down_input, out, first_group(local), end_group(local));
-    });
+    plan.down.take(*down_queue, thread, [&](const ChunkedExpert& c, int64_t local) { down_item(k, c, local); });
   });
-  for (size_t i = 0; i < active.size(); ++i) scatter(io[i], active[i], outputs);
+  for (const ChunkedExpert* c : plan.down.experts) scatter(c->io, c->weights, outputs);
+  return plan.packed;
 }
 
 }  // namespace
 
 PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
                                  const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
-                                 const std::vector<RoutedToken>& shared_tokens, float limit, Tensor outputs) {
+                                 const std::vector<RoutedToken>& shared_tokens, FunctionRef<void(bool alone)> route,
+                                 float limit, Tensor outputs) {
   auto packed_expert = [&](const FfnWeights& w, const std::vector<RoutedToken>& tokens) {
     return PackedExpert{packed_form(ctx, w.gate), packed_form(ctx, w.up), packed_form(ctx, w.down), &tokens};
   };
   auto is_packed = [](const PackedExpert& p) { return p.gate && p.up && p.down; };
+  // Few tokens per expert (decode, a server's batch): every thread on every expert, the
+  // shared one too. Also with many tokens its chunks beside the routed experts' keep
+  // memory busy while they compute (a server step's shared expert over sixteen tokens,
+  // say, is a GEMM bound by its arithmetic; docs/benchmarks.md, Serving, session 17).
+  auto in_row_chunks = [&](FunctionRef<void(bool alone)> route_in_loop, bool with_shared) {
+    std::optional<PackedExpert> shared_packed;
+    if (with_shared && shared && !shared_tokens.empty()) {
+      shared_packed = packed_expert(*shared, shared_tokens);
+      if (!is_packed(*shared_packed)) shared_packed.reset();
+    }
+    const bool routed = run_experts_in_row_chunks(ctx, x, experts, tokens_of, shared_packed ? &*shared_packed : nullptr,
+                                                  route_in_loop, limit, outputs);
+    return PackedExperts{.routed = routed, .shared = shared_packed.has_value()};
+  };
+  // Up to kMaxTokensForRowChunks tokens no expert can have more, and the routing goes
+  // inside the experts' loop. The routed experts go there too once they are packed;
+  // before, they are packed by the pool and run in a loop of their own.
+  PackedExperts ran;
+  if (x.rows <= static_cast<int64_t>(kMaxTokensForRowChunks)) {
+    ran = in_row_chunks(route, true);
+    if (ran.routed) return ran;
+  } else {
+    route(false);
+  }
   std::vector<PackedExpert> active;
+  size_t most_tokens = 0;
   for (size_t e = 0; e < experts.size(); ++e) {
     if (tokens_of[e].empty()) continue;
     active.push_back(packed_expert(experts[e], tokens_of[e]));
-    if (!is_packed(active.back())) return PackedExperts::kNone;
+    if (!is_packed(active.back())) return ran;
+    most_tokens = std::max(most_tokens, tokens_of[e].size());
   }
-  size_t most_tokens = 0;
-  for (const PackedExpert& e : active) most_tokens = std::max(most_tokens, e.tokens->size());
-  const bool row_chunks = most_tokens <= kMaxTokensForRowChunks;
-  bool with_shared = false;
-  // Also with many tokens: a server step's shared expert (sixteen tokens, say) is a GEMM
-  // bound by its arithmetic, and its chunks beside the routed experts' keep memory busy
-  // while they compute, in one loop instead of four (16-stream decode no slower;
-  // docs/benchmarks.md, Serving, session 17).
-  if (shared && row_chunks && !shared_tokens.empty()) {
-    const PackedExpert p = packed_expert(*shared, shared_tokens);
-    if (is_packed(p)) {
-      // In the middle, where the second thread's run of chunks starts: each thread then
-      // computes half of it while the other streams routed rows.
-      active.insert(active.begin() + static_cast<std::ptrdiff_t>(active.size() / 2), p);
-      with_shared = true;
-    }
+  if (most_tokens <= kMaxTokensForRowChunks) {
+    const PackedExperts now = in_row_chunks([](bool) {}, !ran.shared);
+    return {.routed = now.routed, .shared = ran.shared || now.shared};
   }
-  const PackedExperts ran = with_shared ? PackedExperts::kRoutedAndShared : PackedExperts::kRouted;
   // x in every form some expert's gate or up reads, once.
   bool needs_form[3] = {};
   for (const PackedExpert& e : active)
@@ -252,13 +388,8 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
   QuantizedRows& xq = ctx.moe_rows;
   for (ActivationForm form : {ActivationForm::kQ8, ActivationForm::kQ8x3})
     if (needs_form[static_cast<int>(form)]) quantize_activations(form, ctx.kernels, ctx.pool, xq, x);
-  // Few tokens per expert (decode): every thread on every expert. Otherwise threads take
-  // the next expert until none is left, the ones with most tokens first, so the step
-  // ends about when the slowest thread's last expert does.
-  if (row_chunks) {
-    run_experts_in_row_chunks(ctx, x, xq, active, limit, outputs);
-    return ran;
-  }
+  // Threads take the next expert until none is left, the ones with most tokens first, so
+  // the step ends about when the slowest thread's last expert does.
   std::stable_sort(active.begin(), active.end(),
                    [](const PackedExpert& a, const PackedExpert& b) { return a.tokens->size() > b.tokens->size(); });
   const int threads = ctx.pool.size();
@@ -269,7 +400,7 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
          i = next.fetch_add(1, std::memory_order_relaxed))
       run_expert(ctx.kernels, ctx.moe_threads[thread], x, xq, active[i], limit, outputs);
   });
-  return ran;
+  return {.routed = true, .shared = false};
 }
 
 }  // namespace dsinfer::cpu

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend/cpu/cpu_context.h"
+#include "core/function_ref.h"
 
 namespace dsinfer::cpu {
 
@@ -36,18 +37,25 @@ inline void swiglu_row(const Kernels& k, float* gate, const float* up, int64_t n
 void swiglu_rows(const Kernels& k, ThreadPool& pool, Tensor gate, Tensor up, float limit);
 
 // Which experts run_packed_experts computed.
-enum class PackedExperts { kNone, kRouted, kRoutedAndShared };
+struct PackedExperts {
+  bool routed = false;
+  bool shared = false;
+};
 
 // Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
 // `outputs`, and the shared expert (when given) over shared_tokens the same way if the
 // routed experts have few tokens each (decode, a server's batch): then its rows go in the
 // same parallel loop as the routed experts' instead of four loops of its own, which at one
 // token cost more in fork-joins and idle waits than its streaming, and at sixteen computes
-// while the other thread streams routed rows. kNone, having computed nothing, when a
-// routed expert has a weight without a packed form (the caller then runs the experts one
-// by one); kRouted when the shared expert is left to the caller.
+// while the other thread streams routed rows. The routed experts are left to the caller,
+// none computed, where one has a weight without a packed form.
+//
+// route(alone) fills tokens_of, which is read only after it returns. With few tokens it runs
+// on the calling thread inside the experts' loop (alone: the pool's other threads are
+// busy with the shared expert), else before it with the pool.
 PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
                                  const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
-                                 const std::vector<RoutedToken>& shared_tokens, float limit, Tensor outputs);
+                                 const std::vector<RoutedToken>& shared_tokens, FunctionRef<void(bool alone)> route,
+                                 float limit, Tensor outputs);
 
 }  // namespace dsinfer::cpu

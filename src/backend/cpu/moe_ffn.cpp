@@ -80,7 +80,6 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   if (a.shared) inter = std::max(inter, a.shared->gate->view().rows());
   const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter, a.spec.top_k);
 
-  ctx.matmul(ws.logits, a.x, *a.router);
   const std::span<const float> bias = a.selection_bias ? float_values(*a.selection_bias) : std::span<const float>{};
   // Each list emptied, its storage kept.
   auto cleared = [](std::vector<std::vector<RoutedToken>>& lists, int64_t n) -> auto& {
@@ -89,15 +88,18 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     return lists;
   };
   auto& tokens_of = cleared(ctx.moe_routing.tokens_of, n_experts);
-  for (int64_t t = 0; t < T; ++t) {
-    const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}
-                                               : a.fixed_experts.subspan(static_cast<size_t>(t * a.spec.top_k),
-                                                                         static_cast<size_t>(a.spec.top_k));
-    const auto& choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec,
-                                                fixed, ctx.moe_routing.router);
-    for (size_t k = 0; k < choice.experts.size(); ++k)
-      tokens_of[choice.experts[k]].push_back({t, choice.weights[k], t * a.spec.top_k + static_cast<int64_t>(k)});
-  }
+  auto route = [&](bool alone) {
+    ctx.matmul(ws.logits, a.x, *a.router, alone ? ctx.calling_thread : ctx.pool);
+    for (int64_t t = 0; t < T; ++t) {
+      const auto fixed = a.fixed_experts.empty() ? std::span<const int32_t>{}
+                                                 : a.fixed_experts.subspan(static_cast<size_t>(t * a.spec.top_k),
+                                                                           static_cast<size_t>(a.spec.top_k));
+      const auto& choice = reference::route_token({ws.logits.f32_row(t), static_cast<size_t>(n_experts)}, bias, a.spec,
+                                                  fixed, ctx.moe_routing.router);
+      for (size_t k = 0; k < choice.experts.size(); ++k)
+        tokens_of[choice.experts[k]].push_back({t, choice.weights[k], t * a.spec.top_k + static_cast<int64_t>(k)});
+    }
+  };
 
   // The shared expert's token t goes to row T * top_k + t of the outputs, when it runs
   // beside the routed experts.
@@ -106,12 +108,12 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   if (a.shared)
     for (int64_t t = 0; t < T; ++t) every_token.push_back({t, 1.0f, T * a.spec.top_k + t});
   const PackedExperts ran = run_packed_experts(ctx, a.x, a.experts, tokens_of, a.shared ? &*a.shared : nullptr,
-                                               every_token, a.swiglu_limit, ws.routed_out);
+                                               every_token, route, a.swiglu_limit, ws.routed_out);
 
   // The shared expert's rows, computed here when they did not run beside the routed ones.
   const Tensor shared_out = ws.routed_out.row_slice(T * a.spec.top_k, T);
-  if (a.shared && ran != PackedExperts::kRoutedAndShared) swiglu(ctx, ws, a.x, shared_out, *a.shared, a.swiglu_limit);
-  if (ran == PackedExperts::kNone) {
+  if (a.shared && !ran.shared) swiglu(ctx, ws, a.x, shared_out, *a.shared, a.swiglu_limit);
+  if (!ran.routed) {
     for (int64_t e = 0; e < n_experts; ++e) {
       const auto& routed = tokens_of[e];
       const int64_t n = static_cast<int64_t>(routed.size());
