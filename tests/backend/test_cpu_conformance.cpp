@@ -417,26 +417,40 @@ struct MoeLayer {
     }
   }
 
-  // out [T, hidden] for x [T, hidden].
-  std::vector<float> run(Backend& be, float* x, int64_t T) const {
+  // The layer's weights prepared for one backend: packed on their first product there.
+  struct Prepared {
     std::vector<std::unique_ptr<PreparedWeight>> owned;
-    auto prep = [&](const Weight& w) {
-      owned.push_back(std::move(be.prepare_weight(w.view)).value());
-      return owned.back().get();
-    };
     std::vector<FfnWeights> experts;
+    FfnWeights shared;
+    const PreparedWeight *router, *bias;
+  };
+  Prepared prepare(Backend& be) const {
+    Prepared p;
+    auto prep = [&](const Weight& w) {
+      p.owned.push_back(std::move(be.prepare_weight(w.view)).value());
+      return p.owned.back().get();
+    };
     for (int e = 0; e < kExperts; ++e)
-      experts.push_back({prep(tensors[3 * e]), prep(tensors[3 * e + 1]), prep(tensors[3 * e + 2])});
+      p.experts.push_back({prep(tensors[3 * e]), prep(tensors[3 * e + 1]), prep(tensors[3 * e + 2])});
     const int64_t s = 3 * kExperts;
-    FfnWeights shared{prep(tensors[s]), prep(tensors[s + 1]), prep(tensors[s + 2])};
+    p.shared = {prep(tensors[s]), prep(tensors[s + 1]), prep(tensors[s + 2])};
+    p.router = prep(router);
+    p.bias = prep(bias);
+    return p;
+  }
+
+  // out [T, hidden] for x [T, hidden].
+  std::vector<float> run(Backend& be, const Prepared& p, float* x, int64_t T) const {
     std::vector<float> out(static_cast<size_t>(T * kHidden));
     be.moe_ffn({.out = Tensor::contiguous(DType::kF32, T, kHidden, out.data()),
-                .x = Tensor::contiguous(DType::kF32, T, kHidden, x), .router = prep(router),
-                .selection_bias = prep(bias), .experts = experts, .shared = shared,
+                .x = Tensor::contiguous(DType::kF32, T, kHidden, x), .router = p.router,
+                .selection_bias = p.bias, .experts = p.experts, .shared = p.shared,
                 .spec = {.scoring = RouterScoring::kSigmoid, .selection = RouterSelection::kGroupTop2SumTopK,
                          .top_k = 3, .n_group = 4, .topk_group = 2, .normalize = true, .weight_scale = 2.5f}});
     return out;
   }
+  // The same with weights prepared for this call alone.
+  std::vector<float> run(Backend& be, float* x, int64_t T) const { return run(be, prepare(be), x, T); }
 };
 
 TEST_P(CpuConformance, MoeFfnMatchesReference) {
@@ -852,18 +866,29 @@ void expect_moe_rows_do_not_depend_on_batch(Backends& b, int64_t T) {
   for (const auto& [dtype, shared_dtype] : kinds) {
     const MoeLayer layer(dtype, shared_dtype);
     auto x = random_floats(static_cast<size_t>(T * hidden), 33);
-    const auto batched = layer.run(*b.cpu, x.data(), T);
-    for (int64_t t = 0; t < T; ++t)
+    const MoeLayer::Prepared weights = layer.prepare(*b.cpu);
+    const auto batched = layer.run(*b.cpu, weights, x.data(), T);
+    for (int64_t t = 0; t < T; ++t) {
+      const auto where = [&] {
+        return std::to_string(T) + " tokens, " + std::string(dtype_name(dtype)) + " with a " +
+               std::string(dtype_name(shared_dtype)) + " shared expert, token " + std::to_string(t);
+      };
+      // With weights the batch has packed, and with fresh ones (packed by this step).
+      EXPECT_TRUE(same_bits(batched.data() + t * hidden, layer.run(*b.cpu, weights, x.data() + t * hidden, 1).data(),
+                            hidden))
+          << where();
       EXPECT_TRUE(same_bits(batched.data() + t * hidden, layer.run(*b.cpu, x.data() + t * hidden, 1).data(), hidden))
-          << T << " tokens, " << dtype_name(dtype) << " with a " << dtype_name(shared_dtype)
-          << " shared expert, token " << t;
+          << where() << ", fresh weights";
+    }
   }
 }
 
 // 33 tokens give some expert more than eight, so the batch runs whole experts per thread
 // and the shared expert on its own; 10 leave each routed expert eight or fewer, so the
 // threads share every expert's rows, the shared expert's ten tokens among them; each
-// token alone runs every expert's rows, the shared expert's among them.
+// token alone is routed inside that loop while the shared expert streams, its routed
+// experts in the same loop where the batch packed them, in one after it where they are
+// fresh.
 TEST_P(CpuConformance, MoeFfnRowsDoNotDependOnBatch) {
   Backends b(GetParam());
   for (const int64_t T : {10, 33}) expect_moe_rows_do_not_depend_on_batch(b, T);
