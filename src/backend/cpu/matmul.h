@@ -43,9 +43,10 @@ inline constexpr int64_t kChunksPerThread = 16;
 // product streams its weights for up to kMaxFarPairTokens tokens (decode), a small matrix
 // gets fewer chunks, of about this many bytes or more: B's q_b (0.63 MB) took 19.9 us per
 // one-token product in 16 chunks per thread, 16.9-17.3 us in 64 KiB chunks
-// (docs/benchmarks.md, CPU backend, session 46). More tokens are held by arithmetic, where
-// the many chunks balance the threads.
-inline constexpr int64_t kMinChunkBytes = int64_t{64} << 10;
+// (docs/benchmarks.md, CPU backend, session 46), 13.8-16.2 us in 256 KiB ones against
+// 17.5-18.8 in 64 KiB (`product_bench`, session 47). More tokens are held by arithmetic,
+// where the many chunks balance the threads.
+inline constexpr int64_t kMinChunkBytes = int64_t{256} << 10;
 
 // Chunks per thread for a product of `tokens` tokens over `bytes` of weights.
 inline int64_t chunks_per_thread(int64_t bytes, int threads, int64_t tokens) {
