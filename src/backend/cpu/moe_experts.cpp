@@ -109,11 +109,12 @@ void run_expert(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRow
   scatter(io, e, outputs);
 }
 
-// Groups of eight rows per unit of shared work: 144 KiB of Q4_0 over 2048 columns, about
-// a dozen microseconds of streaming per thread, so the threads finish within about that
-// of each other (with eight groups the shared counter's cache-line traffic cost more: its
-// share of A Q4_0 decode samples went from 1.9% to 1.1% at sixteen).
-constexpr int64_t kGroupsPerChunk = 16;
+// Groups of eight rows per unit of shared work: 288 KiB of Q4_0 over 2048 columns, about
+// twenty microseconds of streaming per thread, so the threads finish within about that of
+// each other. Each chunk starts its streams afresh: against sixteen groups, 32 took B's
+// decode tokens 1.1-1.2% less time, A's 0.2-1.2% less, bench-v4's 0.2% more and 1.4% less
+// in two runs (eight: B's 2% more; docs/benchmarks.md, CPU backend, session 47).
+constexpr int64_t kGroupsPerChunk = 32;
 
 int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
 
