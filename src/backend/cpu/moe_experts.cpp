@@ -210,7 +210,7 @@ struct RoutedPlan {
   std::vector<ChunkedExpert> routed;
   ChunkList gate_up;       // the routed experts' gate and up chunks
   ChunkList down;          // every expert's down items, the shared expert's in the middle
-  bool packed = true;      // every routed expert has a packed form (else none is computed)
+  bool packed = true;      // every routed expert was packed already (else none is computed)
   bool activate_apart = false;  // some expert's SwiGLU waits for all its gate and up chunks
 };
 
@@ -267,8 +267,9 @@ void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x
 //
 // The routing runs inside the same loop, on the calling thread, while the other threads
 // stream the shared expert's gate and up rows, which need no routing: at one token the
-// router's product and the routing on their own took 15 us per B layer, with the other
-// thread idle. Returns whether the routed experts were computed (see plan_routed).
+// router's product (a loop of its own) and the routing (the other thread idle) took 10.8
+// and 4.6 us per B layer. Returns whether the routed experts were computed (see
+// plan_routed).
 bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
                                const std::vector<std::vector<RoutedToken>>& tokens_of, const PackedExpert* shared,
                                FunctionRef<void(bool alone)> route, float limit, Tensor outputs) {
