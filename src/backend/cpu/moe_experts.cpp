@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <memory>
 #include <optional>
 
 namespace dsinfer::cpu {
@@ -118,11 +119,19 @@ constexpr int64_t kGroupsPerChunk = 32;
 
 int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
 
+// How many of an expert's gate and up chunks are still to be computed; its down items
+// wait for `ready`, set once the last is done and the expert's SwiGLU applied.
+struct alignas(kCacheLineBytes) ExpertProgress {
+  std::atomic<int64_t> chunks_left{0};
+  std::atomic<bool> ready{false};
+};
+
 // An expert whose rows the threads share in chunks, with its buffers and inputs.
 struct ChunkedExpert {
   PackedExpert weights;
   ExpertScratch* scratch;
   ExpertIo io;
+  ExpertProgress* progress = nullptr;
 };
 
 // Where the table reads far pairs for an expert's tokens, a gate chunk goes beside the same
@@ -142,8 +151,9 @@ FarChunks down_pairing(const Kernels& k, const PackedExpert& e) {
 }
 
 ChunkedExpert chunked(const Kernels& k, const PackedExpert& e, ExpertScratch& s, Tensor x, const QuantizedRows& xq,
-                      Tensor outputs) {
-  ChunkedExpert c{e, &s, expert_io(k, s, x, xq, e, outputs)};
+                      Tensor outputs, ExpertProgress& progress) {
+  progress.chunks_left.store(up_chunks(k, e), std::memory_order_relaxed);
+  ChunkedExpert c{e, &s, expert_io(k, s, x, xq, e, outputs), &progress};
   const int64_t n = c.io.rows.rows, inter = e.gate->rows();
   rows_of(s.gate, n, inter);
   rows_of(s.up, n, inter);
@@ -151,7 +161,9 @@ ChunkedExpert chunked(const Kernels& k, const PackedExpert& e, ExpertScratch& s,
   return c;
 }
 
-// Gate and up chunk `local` of expert c, and its SwiGLU where gate went beside up.
+// Gate and up chunk `local` of expert c, and its SwiGLU where gate went beside up. The
+// thread that computes the expert's last chunk applies the SwiGLU left to do and marks
+// its down items ready.
 void gate_up_chunk(const Kernels& k, const ChunkedExpert& c, int64_t local, float limit) {
   const PackedExpert& e = c.weights;
   ExpertScratch& s = *c.scratch;
@@ -160,20 +172,25 @@ void gate_up_chunk(const Kernels& k, const ChunkedExpert& c, int64_t local, floa
   const bool is_up = local >= chunks;
   const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
   const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
-  if (gate_beside_up(k, e)) {
+  const bool beside = gate_beside_up(k, e);
+  if (beside) {
     matmul_packed_rows_beside(k, *e.gate, g0, g1, rows_of(s.gate, n, inter), *e.up, g0, g1, rows_of(s.up, n, inter),
                               c.io.rows, *c.io.blocks);
     // A chunk's rows of gate are whole blocks of down's input.
     static_assert(8 * kGroupsPerChunk % 32 == 0);
     activate_columns(k, s, e, n, limit, 8 * g0, 8 * g1);
-    return;
+  } else {
+    matmul_packed_rows(k, is_up ? *e.up : *e.gate, c.io.rows, *c.io.blocks, rows_of(is_up ? s.up : s.gate, n, inter),
+                       g0, g1);
   }
-  matmul_packed_rows(k, is_up ? *e.up : *e.gate, c.io.rows, *c.io.blocks, rows_of(is_up ? s.up : s.gate, n, inter), g0,
-                     g1);
+  if (c.progress->chunks_left.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (!beside) activate(k, s, e, n, limit);
+  c.progress->ready.store(true, std::memory_order_release);
 }
 
-// Down's work item `local` of expert c.
+// Down's work item `local` of expert c, once its gate and up chunks are all done.
 void down_item(const Kernels& k, const ChunkedExpert& c, int64_t local) {
+  for (int spins = 0; !c.progress->ready.load(std::memory_order_acquire); ++spins) spin_once(spins);
   const PackedExpert& e = c.weights;
   ExpertScratch& s = *c.scratch;
   const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows(), groups = e.down->rows() / 8;
@@ -208,10 +225,10 @@ struct ChunkList {
 // What the calling thread lays out once the step's tokens are routed, for all threads.
 struct RoutedPlan {
   std::vector<ChunkedExpert> routed;
+  std::unique_ptr<ExpertProgress[]> progress;  // the routed experts', in order
   ChunkList gate_up;       // the routed experts' gate and up chunks
   ChunkList down;          // every expert's down items, the shared expert's in the middle
   bool packed = true;      // every routed expert was packed already (else none is computed)
-  bool activate_apart = false;  // some expert's SwiGLU waits for all its gate and up chunks
 };
 
 // w's packed form, or null where it has none or has not been packed yet: packing a weight
@@ -246,9 +263,11 @@ void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x
         quantized[static_cast<int>(form)] = true;
       }
   plan.routed.reserve(active.size());
-  for (size_t i = 0; i < active.size(); ++i)
-    plan.routed.push_back(chunked(k, active[i], scratch[i], x, xq, outputs));
-  for (const ChunkedExpert& c : plan.routed) plan.gate_up.add(&c, up_chunks(k, c.weights));
+  plan.progress = std::make_unique<ExpertProgress[]>(active.size());
+  for (size_t i = 0; i < active.size(); ++i) {
+    plan.routed.push_back(chunked(k, active[i], scratch[i], x, xq, outputs, plan.progress[i]));
+    plan.gate_up.add(&plan.routed.back(), up_chunks(k, active[i]));
+  }
   // Down's items with the shared expert's in the middle, where the second thread's run
   // starts: each thread then streams about half of the step's down rows.
   const size_t middle = plan.routed.size() / 2;
@@ -256,14 +275,17 @@ void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x
     if (i == middle && shared) plan.down.add(shared, down_pairing(k, shared->weights).items());
     if (i < plan.routed.size()) plan.down.add(&plan.routed[i], down_pairing(k, plan.routed[i].weights).items());
   }
-  for (const ChunkedExpert* c : plan.down.experts) plan.activate_apart |= !gate_beside_up(k, c->weights);
 }
 
 // The experts with every thread on every expert: first the gate and up rows of all of
-// them in chunks, then the SwiGLUs not already applied, then the down rows in chunks,
-// every thread through each stage before the next starts. With one or two tokens per
-// expert, whole experts per thread leave the first thread done idle for up to an
-// expert's streaming time at every layer (six experts over two threads in decode).
+// them in chunks, then the down rows in chunks. With one or two tokens per expert, whole
+// experts per thread leave the first thread done idle for up to an expert's streaming
+// time at every layer (six experts over two threads in decode). A thread done with the
+// gate and up chunks goes on to down items without waiting for the others: an expert's
+// items wait only for its own chunks (ExpertProgress), which its run of down items
+// mostly finds done, as the threads' runs of both stages cover the same experts. At a
+// barrier between the stages the two threads waited 8.9 and 6.0 us per B decode layer on
+// average (docs/benchmarks.md, CPU backend, session 48).
 //
 // The routing runs inside the same loop, on the calling thread, while the other threads
 // stream the shared expert's gate and up rows, which need no routing: at one token the
@@ -279,13 +301,14 @@ bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWei
   QuantizedRows& xq = ctx.moe_rows;
   bool quantized[3] = {true, false, false};  // by ActivationForm: float32 needs none
   std::optional<ChunkedExpert> shared_expert;
+  ExpertProgress shared_progress;
   if (shared) {
     for (ActivationForm form : {activation_form(k, *shared->gate), activation_form(k, *shared->up)})
       if (!quantized[static_cast<int>(form)]) {
         quantize_activations(form, k, ctx.pool, xq, x);
         quantized[static_cast<int>(form)] = true;
       }
-    shared_expert = chunked(k, *shared, ctx.moe_experts.back(), x, xq, outputs);
+    shared_expert = chunked(k, *shared, ctx.moe_experts.back(), x, xq, outputs, shared_progress);
   }
   const int64_t shared_chunks = shared ? up_chunks(k, *shared) : 0;
   std::atomic<int64_t> next_shared_chunk{0};
@@ -298,12 +321,6 @@ bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWei
   RoutedPlan plan;
   std::optional<ChunkQueue> gate_up_queue, down_queue;
   std::atomic<bool> planned{false};
-  std::atomic<int> arrived{0};
-  // Every thread waits here until all of them have arrived `round` times.
-  auto all_through = [&](int round) {
-    arrived.fetch_add(1, std::memory_order_acq_rel);
-    for (int spins = 0; arrived.load(std::memory_order_acquire) < round * threads; ++spins) spin_once(spins);
-  };
   ctx.pool.run_on_all([&](int thread) {
     if (thread == 0) {
       route(true);
@@ -320,16 +337,6 @@ bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWei
       gate_up_chunk(k, c, local, limit);
     });
     take_shared_chunks();
-    all_through(1);
-    if (plan.activate_apart) {
-      // Each thread a share of the experts (a counter per expert, taken by whoever finished
-      // its last chunk, cost more: every decrement moved a cache line between the cores).
-      const auto& list = plan.down.experts;
-      for (size_t i = static_cast<size_t>(thread); i < list.size(); i += static_cast<size_t>(threads))
-        if (!gate_beside_up(k, list[i]->weights))
-          activate(k, *list[i]->scratch, list[i]->weights, static_cast<int64_t>(list[i]->weights.tokens->size()), limit);
-      all_through(2);
-    }
     plan.down.take(*down_queue, thread, [&](const ChunkedExpert& c, int64_t local) { down_item(k, c, local); });
   });
   for (const ChunkedExpert* c : plan.down.experts) scatter(c->io, c->weights, outputs);
