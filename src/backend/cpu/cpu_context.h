@@ -17,11 +17,15 @@
 
 namespace dsinfer::cpu {
 
-// kv_b's K half rearranged for the absorbed decode form where the kernels cannot read it
-// as stored, built once per layer on first use: per head, W_k^T as float32 rows
-// [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot product per latent dim.
+// kv_b's K half for the absorbed decode form, built once per layer on first use. Where the
+// kernels cannot read it as stored: per head, W_k^T as float32 rows [kv_lora_rank][nope],
+// so q_latent = W_k^T q_nope is a dot product per latent dim. Where they weigh its stored
+// rows (Q4_0, Q8_0): head h's nope rows at k_rows + h * head_rows rows, copied to huge
+// pages (head_rows = nope), or kv_b's own rows if the copy failed (head_rows apart).
 struct AbsorbedKeyWeights {
   std::vector<float> k_transposed;
+  const uint8_t* k_rows = nullptr;
+  int64_t head_rows = 0;
 };
 
 // A weight on the CPU backend: the stored tensor, plus forms derived from it on first

@@ -1,8 +1,8 @@
 // MLA attention on the CPU over one sequence's latent rows, or in absorbed form over a
 // batch of sequences at once.
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
-// by q_nope as stored for Q4_0 / Q8_0, else from a float32 transposed copy made on first
-// use); scores against the cached c_kv and k_pe; the attention-weighted latent goes
+// by q_nope as stored for Q4_0 / Q8_0, copied to huge pages on first use, else from a
+// float32 transposed copy made then); scores against the cached c_kv and k_pe; the attention-weighted latent goes
 // through W_v (the packed tiles where kv_b is packed, else the stored rows). Expanded form
 // (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then blocks of
 // a head's queries attend through the score and value tiles (kernels.h), with one block's
@@ -65,17 +65,27 @@ bool has_weighted_rows(const Kernels& k, const WeightView& kv_b) {
   return (kv_b.dtype == DType::kQ4_0 && k.weighted_rows_q4_0) || (kv_b.dtype == DType::kQ8_0 && k.weighted_rows_q8_0);
 }
 
-const AbsorbedKeyWeights& absorbed_keys(const MlaAttentionArgs& a) {
+// Read from the file's 4 KiB pages, where the hardware prefetchers stop at every page,
+// the K rows took B's attention 11-13% longer per decode token (docs/benchmarks.md, CPU
+// backend, session 48).
+const AbsorbedKeyWeights& absorbed_keys(CpuContext& ctx, const MlaAttentionArgs& a, bool weighted) {
   // Weights reaching this backend's ops were prepared by it.
   auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed_keys;
   if (slot) return *slot;
   slot = std::make_unique<AbsorbedKeyWeights>();
   const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
+  const WeightView& kv_b = a.kv_b->view();
+  if (weighted) {
+    slot->k_rows = copy_row_runs_to_huge_pages(ctx.pack_arena, kv_b, kv_head, nope, a.n_heads);
+    slot->head_rows = slot->k_rows ? nope : kv_head;
+    if (!slot->k_rows) slot->k_rows = static_cast<const uint8_t*>(kv_b.data);
+    return *slot;
+  }
   slot->k_transposed.resize(static_cast<size_t>(a.n_heads * r * nope));
   std::vector<float> row(static_cast<size_t>(r));
   for (int64_t h = 0; h < a.n_heads; ++h)
     for (int64_t d = 0; d < nope; ++d) {
-      reference::dequantize_row(a.kv_b->view(), h * kv_head + d, row.data());
+      reference::dequantize_row(kv_b, h * kv_head + d, row.data());
       for (int64_t c = 0; c < r; ++c) slot->k_transposed[(h * r + c) * nope + d] = row[c];
     }
   return *slot;
@@ -215,7 +225,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   // that a head's K rows stay in L1 across the tokens, several tokens per call where the
   // table weighs rows for several at once (each block's codes then widened once).
   const bool weighted = has_weighted_rows(k, kv_b);
-  const AbsorbedKeyWeights* keys = weighted ? nullptr : &absorbed_keys(shape);
+  const AbsorbedKeyWeights& keys = absorbed_keys(ctx, shape, weighted);
   const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
   const auto several_q4_0 = kv_b.dtype == DType::kQ4_0 ? k.weighted_rows_tokens_q4_0 : nullptr;
   const auto several_q8_0 = kv_b.dtype == DType::kQ8_0 ? k.weighted_rows_tokens_q8_0 : nullptr;
@@ -234,7 +244,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
         q_latents[j] = s->q_latent(t, h, H);
         q_nopes[j] = s->args->q.f32_row(t) + h * q_head;
       }
-      const auto* k_rows = static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(h * kv_head) * row_bytes;
+      const auto* k_rows = keys.k_rows + static_cast<size_t>(h * keys.head_rows) * row_bytes;
       const auto* q4_0_rows = reinterpret_cast<const BlockQ4_0*>(k_rows);
       const auto* q8_0_rows = reinterpret_cast<const BlockQ8_0*>(k_rows);
       if (several_q4_0 && per_call > 1) {
@@ -248,7 +258,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
           } else if (weighted) {
             k.weighted_rows_q8_0(q_latents[j], q_nopes[j], q8_0_rows, r / 32, shape.nope_dim, r / 32);
           } else {
-            const float* w_kt = keys->k_transposed.data() + h * r * shape.nope_dim;
+            const float* w_kt = keys.k_transposed.data() + h * r * shape.nope_dim;
             for (int64_t c = 0; c < r; ++c) q_latents[j][c] = k.dot_f32(w_kt + c * shape.nope_dim, q_nopes[j], shape.nope_dim);
           }
         }

@@ -278,6 +278,18 @@ std::optional<WeightView> copy_to_huge_pages(ThreadPool& pool, PackArena& arena,
   return resident;
 }
 
+const uint8_t* copy_row_runs_to_huge_pages(PackArena& arena, const WeightView& w, int64_t step, int64_t run,
+                                           int64_t runs) {
+  const size_t row_bytes = dtype_bytes(w.dtype, w.cols()), run_bytes = row_bytes * static_cast<size_t>(run);
+  uint8_t* copy = arena.allocate(run_bytes * static_cast<size_t>(runs));
+  if (!copy) return nullptr;
+  for (int64_t i = 0; i < runs; ++i)
+    std::memcpy(copy + static_cast<size_t>(i) * run_bytes,
+                static_cast<const uint8_t*>(w.data) + static_cast<size_t>(i * step) * row_bytes, run_bytes);
+  if (w.file_backed) release_file_pages(w.data, row_bytes * static_cast<size_t>(w.rows()));
+  return copy;
+}
+
 std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadPool& pool, PackArena& arena,
                                                  const WeightView& w) {
   size_t block_bytes = 0;  // of one packed 8-row block

@@ -50,6 +50,12 @@ class PackArena {
 // page costs a TLB miss; in huge pages the same rows stream closer to the memory's speed.
 std::optional<WeightView> copy_to_huge_pages(ThreadPool& pool, PackArena& arena, const WeightView& w);
 
+// Rows [i * step, i * step + run) of w for i in [0, runs), as stored, one run after
+// another in `arena` (nullptr when it is out of memory), for a part of a matrix read in
+// its stored format (kv_b's K half in MLA's absorbed form); w's file pages are dropped.
+const uint8_t* copy_row_runs_to_huge_pages(PackArena& arena, const WeightView& w, int64_t step, int64_t run,
+                                           int64_t runs);
+
 class PackedWeight {
  public:
   // The packed form of `w`, or nullptr when the kernels have no packed form for it.
