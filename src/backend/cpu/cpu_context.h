@@ -82,6 +82,7 @@ struct CpuContext {
   std::vector<QuantizedRows> task_rows;  // matmuls: each packed task's x, quantised
   PackArena pack_arena;
   LineAlignedFloats moe_buffer;         // router logits, gathered rows, expert outputs
+  LineAlignedFloats moe_swiglu_buffer;  // gate and up rows of an expert run on its own
   QuantizedRows moe_rows;               // a step's rows quantised for the routed experts
   std::vector<ExpertScratch> moe_threads;
   std::vector<ExpertScratch> moe_experts;

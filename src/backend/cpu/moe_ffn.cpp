@@ -11,21 +11,22 @@
 namespace dsinfer::cpu {
 namespace {
 
-// Slices of one float buffer laid out for a step: logits, then per-expert work areas.
+// Each part of a buffer starting on a cache line.
+int64_t whole_lines(int64_t floats) {
+  constexpr auto kLine = static_cast<int64_t>(kCacheLineBytes / sizeof(float));
+  return (floats + kLine - 1) / kLine * kLine;
+}
+
+// Slices of one float buffer laid out for a step: logits, gathered rows, an expert's
+// output rows, then the routed results.
 struct MoeWorkspace {
-  Tensor logits, rows, gate, up, expert_out, routed_out;
+  Tensor logits, rows, expert_out, routed_out;
 };
 
-MoeWorkspace carve(LineAlignedFloats& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t inter,
-                   int64_t top_k) {
-  // routed_out: a row per (token, choice), then one per token for the shared expert. Each
-  // part starts on a cache line.
-  auto lines = [](int64_t floats) {
-    constexpr auto kLine = static_cast<int64_t>(kCacheLineBytes / sizeof(float));
-    return (floats + kLine - 1) / kLine * kLine;
-  };
-  const int64_t sizes[] = {lines(T * n_experts), lines(T * hidden),          lines(T * inter),
-                           lines(T * inter),     lines(T * hidden), lines(T * (top_k + 1) * hidden)};
+MoeWorkspace carve(LineAlignedFloats& buffer, int64_t T, int64_t hidden, int64_t n_experts, int64_t top_k) {
+  // routed_out: a row per (token, choice), then one per token for the shared expert.
+  const int64_t sizes[] = {whole_lines(T * n_experts), whole_lines(T * hidden), whole_lines(T * hidden),
+                           whole_lines(T * (top_k + 1) * hidden)};
   int64_t total = 0;
   for (int64_t s : sizes) total += s;
   if (buffer.size() < static_cast<size_t>(total)) buffer.resize(static_cast<size_t>(total));
@@ -35,23 +36,22 @@ MoeWorkspace carve(LineAlignedFloats& buffer, int64_t T, int64_t hidden, int64_t
   p += sizes[0];
   ws.rows = Tensor::contiguous(DType::kF32, T, hidden, p);
   p += sizes[1];
-  ws.gate = Tensor::contiguous(DType::kF32, T, inter, p);
-  p += sizes[2];
-  ws.up = Tensor::contiguous(DType::kF32, T, inter, p);
-  p += sizes[3];
   ws.expert_out = Tensor::contiguous(DType::kF32, T, hidden, p);
-  p += sizes[4];
+  p += sizes[2];
   ws.routed_out = Tensor::contiguous(DType::kF32, T * (top_k + 1), hidden, p);
   return ws;
 }
 
-// out = down(silu(gate(rows)) * up(rows)), with the workspace's gate and up areas.
-void swiglu(CpuContext& ctx, const MoeWorkspace& ws, Tensor rows, Tensor out, const FfnWeights& w, float limit) {
-  const int64_t n = rows.rows, inter = w.gate->view().rows();
-  Tensor gate = ws.gate.row_slice(0, n);
-  gate.cols = gate.row_stride = inter;
-  Tensor up = ws.up.row_slice(0, n);
-  up.cols = up.row_stride = inter;
+// out = down(silu(gate(rows)) * up(rows)), gate and up in ctx.moe_swiglu_buffer. Sized
+// here, for the expert at hand: the step's first loop over every expert for the largest
+// cost a decode layer 3 us, its weights' headers gone from cache since the previous
+// token (docs/benchmarks.md, CPU backend, session 48).
+void swiglu(CpuContext& ctx, Tensor rows, Tensor out, const FfnWeights& w, float limit) {
+  const int64_t n = rows.rows, inter = w.gate->view().rows(), area = whole_lines(n * inter);
+  LineAlignedFloats& buffer = ctx.moe_swiglu_buffer;
+  if (buffer.size() < static_cast<size_t>(2 * area)) buffer.resize(static_cast<size_t>(2 * area));
+  const Tensor gate = Tensor::contiguous(DType::kF32, n, inter, buffer.data());
+  const Tensor up = Tensor::contiguous(DType::kF32, n, inter, buffer.data() + area);
   ctx.matmul(gate, rows, *w.gate);
   ctx.matmul(up, rows, *w.up);
   swiglu_rows(ctx.kernels, ctx.pool, gate, up, limit);
@@ -75,10 +75,7 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   const int64_t T = a.x.rows;
   const int64_t hidden = a.x.cols;
   const int64_t n_experts = static_cast<int64_t>(a.experts.size());
-  int64_t inter = 0;
-  for (const auto& e : a.experts) inter = std::max(inter, e.gate->view().rows());
-  if (a.shared) inter = std::max(inter, a.shared->gate->view().rows());
-  const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, inter, a.spec.top_k);
+  const MoeWorkspace ws = carve(ctx.moe_buffer, T, hidden, n_experts, a.spec.top_k);
 
   const std::span<const float> bias = a.selection_bias ? float_values(*a.selection_bias) : std::span<const float>{};
   // Each list emptied, its storage kept.
@@ -112,14 +109,14 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
 
   // The shared expert's rows, computed here when they did not run beside the routed ones.
   const Tensor shared_out = ws.routed_out.row_slice(T * a.spec.top_k, T);
-  if (a.shared && !ran.shared) swiglu(ctx, ws, a.x, shared_out, *a.shared, a.swiglu_limit);
+  if (a.shared && !ran.shared) swiglu(ctx, a.x, shared_out, *a.shared, a.swiglu_limit);
   if (!ran.routed) {
     for (int64_t e = 0; e < n_experts; ++e) {
       const auto& routed = tokens_of[e];
       const int64_t n = static_cast<int64_t>(routed.size());
       if (n == 0) continue;
       for (int64_t i = 0; i < n; ++i) std::copy_n(a.x.f32_row(routed[i].token), hidden, ws.rows.f32_row(i));
-      swiglu(ctx, ws, ws.rows.row_slice(0, n), ws.expert_out.row_slice(0, n), a.experts[e], a.swiglu_limit);
+      swiglu(ctx, ws.rows.row_slice(0, n), ws.expert_out.row_slice(0, n), a.experts[e], a.swiglu_limit);
       for (int64_t i = 0; i < n; ++i) std::copy_n(ws.expert_out.f32_row(i), hidden, ws.routed_out.f32_row(routed[i].slot));
     }
   }
