@@ -42,10 +42,10 @@ MoeWorkspace carve(LineAlignedFloats& buffer, int64_t T, int64_t hidden, int64_t
   return ws;
 }
 
-// out = down(silu(gate(rows)) * up(rows)), gate and up in ctx.moe_swiglu_buffer. Sized
-// here, for the expert at hand: the step's first loop over every expert for the largest
-// cost a decode layer 3 us, its weights' headers gone from cache since the previous
-// token (docs/benchmarks.md, CPU backend, session 48).
+// out = down(silu(gate(rows)) * up(rows)), gate and up in ctx.moe_swiglu_buffer, sized
+// here for the expert at hand. Sized at every step for the largest of all the experts,
+// they cost a B decode layer about 3 us: the experts' weight objects had left the cache
+// since the previous token (docs/benchmarks.md, CPU backend, session 48).
 void swiglu(CpuContext& ctx, Tensor rows, Tensor out, const FfnWeights& w, float limit) {
   const int64_t n = rows.rows, inter = w.gate->view().rows(), area = whole_lines(n * inter);
   LineAlignedFloats& buffer = ctx.moe_swiglu_buffer;
