@@ -2,13 +2,13 @@
 // batch of sequences at once.
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
 // by q_nope as stored for Q4_0 / Q8_0, copied to huge pages on first use, else from a
-// float32 transposed copy made then); scores against the cached c_kv and k_pe; the attention-weighted latent goes
-// through W_v (the packed tiles where kv_b is packed, else the stored rows). Expanded form
-// (prefill): kv_b expands the latent rows to per-head K/V once per chunk, then blocks of
-// a head's queries attend through the score and value tiles (kernels.h), with one block's
-// rows of scores per thread; the full score matrix is never built. With a
-// selection (V3.2) each query attends to its listed positions only, in the listed
-// (ascending) order. A compact cache (F16, BF16, Q8_0 rows) is widened to float32 with
+// float32 transposed copy made then); scores against the cached c_kv and k_pe; the
+// attention-weighted latent goes through W_v (the packed tiles where kv_b is packed, else
+// the stored rows). Expanded form (prefill): kv_b expands the latent rows to per-head K/V
+// once per chunk, then blocks of a head's queries attend through the score and value tiles
+// (kernels.h), with one block's rows of scores per thread; the full score matrix is never
+// built. With a selection (V3.2) each query attends to its listed positions only, in the
+// listed (ascending) order. A compact cache (F16, BF16, Q8_0 rows) is widened to float32 with
 // decode_values' bits: in absorbed form where its rows are read, a few at a time; for
 // the expansion all of a sequence's rows up front, the threads splitting them.
 #include <algorithm>
@@ -66,8 +66,8 @@ bool has_weighted_rows(const Kernels& k, const WeightView& kv_b) {
 }
 
 // Read from the file's 4 KiB pages, where the hardware prefetchers stop at every page,
-// the K rows took B's attention 11-13% longer per decode token (docs/benchmarks.md, CPU
-// backend, session 48).
+// the K rows took B's attention 13% longer per decode token (502.6 against 445.4 us;
+// docs/benchmarks.md, CPU backend, session 48).
 const AbsorbedKeyWeights& absorbed_keys(CpuContext& ctx, const MlaAttentionArgs& a, bool weighted) {
   // Weights reaching this backend's ops were prepared by it.
   auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed_keys;
