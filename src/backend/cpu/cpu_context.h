@@ -17,15 +17,18 @@
 
 namespace dsinfer::cpu {
 
-// kv_b's K half for the absorbed decode form, built once per layer on first use. Where the
-// kernels cannot read it as stored: per head, W_k^T as float32 rows [kv_lora_rank][nope],
-// so q_latent = W_k^T q_nope is a dot product per latent dim. Where they weigh its stored
-// rows (Q4_0, Q8_0): head h's nope rows at k_rows + h * head_rows rows, copied to huge
-// pages (head_rows = nope), or kv_b's own rows if the copy failed (head_rows apart).
-struct AbsorbedKeyWeights {
+// kv_b's halves for the absorbed decode form, built once per layer on first use.
+// K: where the kernels cannot read it as stored, per head W_k^T as float32 rows
+// [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot product per latent dim; where
+// they weigh its stored rows (Q4_0, Q8_0), head h's nope rows at k_rows + h * head_rows
+// rows, copied to huge pages (head_rows = nope), or kv_b's own rows if the copy failed
+// (head_rows apart). V: every head's rows one after the other, packed, or nullptr where
+// they have no packed form that reads int8 activation blocks.
+struct AbsorbedWeights {
   std::vector<float> k_transposed;
   const uint8_t* k_rows = nullptr;
   int64_t head_rows = 0;
+  std::unique_ptr<PackedWeight> v_rows;
 };
 
 // A weight on the CPU backend: the stored tensor, plus forms derived from it on first
@@ -35,7 +38,7 @@ class CpuWeight final : public PreparedWeight {
   explicit CpuWeight(WeightView view) : view_(std::move(view)) {}
   const WeightView& view() const override { return view_; }
   // Set by the first absorbed-form attention that uses this weight as kv_b.
-  mutable std::unique_ptr<AbsorbedKeyWeights> absorbed_keys;
+  mutable std::unique_ptr<AbsorbedWeights> absorbed;
   // Set by the first matmul (nullptr, with `packing_tried`, when there is no packed form).
   mutable std::unique_ptr<PackedWeight> packed;
   mutable bool packing_tried = false;

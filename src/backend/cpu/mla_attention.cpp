@@ -3,8 +3,8 @@
 // Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
 // by q_nope as stored for Q4_0 / Q8_0, copied to huge pages on first use, else from a
 // float32 transposed copy made then); scores against the cached c_kv and k_pe; the
-// attention-weighted latent goes through W_v (the packed tiles where kv_b is packed, else
-// the stored rows). Expanded form (prefill): kv_b expands the latent rows to per-head K/V
+// attention-weighted latent goes through W_v (kv_b's V rows packed on their own on first
+// use where they have a packed form, else the stored rows). Expanded form (prefill): kv_b expands the latent rows to per-head K/V
 // once per chunk, then blocks of a head's queries attend through the score and value tiles
 // (kernels.h), with one block's rows of scores per thread; the full score matrix is never
 // built. With a selection (V3.2) each query attends to its listed positions only, in the
@@ -13,6 +13,7 @@
 // the expansion all of a sequence's rows up front, the threads splitting them.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "backend/cpu/cpu_context.h"
 #include "backend/reference/dequantize.h"
@@ -65,14 +66,39 @@ bool has_weighted_rows(const Kernels& k, const WeightView& kv_b) {
   return (kv_b.dtype == DType::kQ4_0 && k.weighted_rows_q4_0) || (kv_b.dtype == DType::kQ8_0 && k.weighted_rows_q8_0);
 }
 
+// kv_b's V half packed on its own, where its rows have an interleaved-row layout that
+// reads int8 activation blocks and every head's V rows start and end on a group of
+// eight: W_v then runs through the streaming tiles (one call per eight rows), over one
+// run of rows per thread rather than runs with the heads' K rows between them.
+std::unique_ptr<PackedWeight> pack_value_rows(CpuContext& ctx, const MlaAttentionArgs& a) {
+  const WeightView& kv_b = a.kv_b->view();
+  if (a.nope_dim % 8 != 0 || a.v_head_dim % 8 != 0 || kv_b.scales.data) return nullptr;
+  const size_t row_bytes = dtype_bytes(kv_b.dtype, kv_b.cols());
+  const size_t head_bytes = row_bytes * static_cast<size_t>(a.v_head_dim);
+  std::vector<uint8_t> rows(head_bytes * static_cast<size_t>(a.n_heads));
+  for (int64_t h = 0; h < a.n_heads; ++h) {
+    const int64_t first_row = h * (a.nope_dim + a.v_head_dim) + a.nope_dim;
+    std::memcpy(rows.data() + static_cast<size_t>(h) * head_bytes,
+                static_cast<const uint8_t*>(kv_b.data) + static_cast<size_t>(first_row) * row_bytes, head_bytes);
+  }
+  WeightView values = kv_b;
+  values.shape = {a.n_heads * a.v_head_dim, kv_b.cols()};
+  values.data = rows.data();
+  values.file_backed = false;
+  auto packed = PackedWeight::pack(ctx.kernels, ctx.pool, ctx.pack_arena, values);
+  if (packed && activation_form(ctx.kernels, *packed) != ActivationForm::kQ8) packed.reset();
+  return packed;
+}
+
 // Read from the file's 4 KiB pages, where the hardware prefetchers stop at every page,
 // the K rows took B's attention 13% longer per decode token (502.6 against 445.4 us;
 // docs/benchmarks.md, CPU backend, session 48).
-const AbsorbedKeyWeights& absorbed_keys(CpuContext& ctx, const MlaAttentionArgs& a, bool weighted) {
+const AbsorbedWeights& absorbed_weights(CpuContext& ctx, const MlaAttentionArgs& a, bool weighted) {
   // Weights reaching this backend's ops were prepared by it.
-  auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed_keys;
+  auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed;
   if (slot) return *slot;
-  slot = std::make_unique<AbsorbedKeyWeights>();
+  slot = std::make_unique<AbsorbedWeights>();
+  slot->v_rows = pack_value_rows(ctx, a);
   const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
   const WeightView& kv_b = a.kv_b->view();
   if (weighted) {
@@ -106,17 +132,6 @@ float dot_stored_row(const Kernels& k, const WeightView& w, int64_t row, const f
       reference::dequantize_row(w, row, widened);
       return k.dot_f32(widened, x, K);
   }
-}
-
-// kv_b in the interleaved-row layout when it has one that reads int8 activation blocks
-// and every head's V rows start and end on a group of eight: W_v then runs through the
-// streaming tiles (one call per eight rows) instead of a dot product per row.
-const PackedWeight* packed_value_rows(CpuContext& ctx, const MlaAttentionArgs& a) {
-  const auto& kv_b = static_cast<const CpuWeight&>(*a.kv_b);
-  if (a.nope_dim % 8 != 0 || a.v_head_dim % 8 != 0) return nullptr;
-  ctx.pack(kv_b);
-  if (!kv_b.packed || activation_form(ctx.kernels, *kv_b.packed) != ActivationForm::kQ8) return nullptr;
-  return kv_b.packed.get();
 }
 
 // One sequence of an absorbed-form batch and its areas in the attention buffer: per
@@ -159,7 +174,9 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   const int64_t q_head = shape.nope_dim + shape.rope_dim;
   const WeightView& kv_b = shape.kv_b->view();
   const bool int8_rows = kv_b.dtype == DType::kQ8_0 || kv_b.dtype == DType::kQ4_0;
-  const PackedWeight* packed_v = packed_value_rows(ctx, shape);
+  const bool weighted = has_weighted_rows(k, kv_b);
+  const AbsorbedWeights& halves = absorbed_weights(ctx, shape, weighted);
+  const PackedWeight* packed_v = halves.v_rows.get();
 
   // A latent row [c_kv | k_pe] is one key for every head, and a head's query is
   // [q_latent | q_pe]: with the heads' queries transposed in blocks of eight, the score
@@ -186,7 +203,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
                                        [](const MlaAttentionArgs& a) { return a.latent.dtype() != DType::kF32; });
   const int64_t tile_offset = r + (o_blocks + 1) * kBlockFloats;
   const int64_t per_thread = tile_offset + (any_compact ? kWidenedRows * d : 0);
-  const int64_t v_area = packed_v ? H * n_tokens * o_blocks * kBlockFloats + n_tokens * H * kv_head : 0;
+  const int64_t v_area = packed_v ? H * n_tokens * o_blocks * kBlockFloats + n_tokens * H * shape.v_head_dim : 0;
   ctx.attention_buffer.resize(static_cast<size_t>(floats + ctx.pool.size() * per_thread + v_area));
   float* next = ctx.attention_buffer.data();
   for (AbsorbedSequence& s : seqs) {
@@ -224,8 +241,6 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
   // else per latent dim a dot product with the float32 transposed copy. Head by head, so
   // that a head's K rows stay in L1 across the tokens, several tokens per call where the
   // table weighs rows for several at once (each block's codes then widened once).
-  const bool weighted = has_weighted_rows(k, kv_b);
-  const AbsorbedKeyWeights& keys = absorbed_keys(ctx, shape, weighted);
   const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
   const auto several_q4_0 = kv_b.dtype == DType::kQ4_0 ? k.weighted_rows_tokens_q4_0 : nullptr;
   const auto several_q8_0 = kv_b.dtype == DType::kQ8_0 ? k.weighted_rows_tokens_q8_0 : nullptr;
@@ -244,7 +259,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
         q_latents[j] = s->q_latent(t, h, H);
         q_nopes[j] = s->args->q.f32_row(t) + h * q_head;
       }
-      const auto* k_rows = keys.k_rows + static_cast<size_t>(h * keys.head_rows) * row_bytes;
+      const auto* k_rows = halves.k_rows + static_cast<size_t>(h * halves.head_rows) * row_bytes;
       const auto* q4_0_rows = reinterpret_cast<const BlockQ4_0*>(k_rows);
       const auto* q8_0_rows = reinterpret_cast<const BlockQ8_0*>(k_rows);
       if (several_q4_0 && per_call > 1) {
@@ -258,7 +273,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
           } else if (weighted) {
             k.weighted_rows_q8_0(q_latents[j], q_nopes[j], q8_0_rows, r / 32, shape.nope_dim, r / 32);
           } else {
-            const float* w_kt = keys.k_transposed.data() + h * r * shape.nope_dim;
+            const float* w_kt = halves.k_transposed.data() + h * r * shape.nope_dim;
             for (int64_t c = 0; c < r; ++c) q_latents[j][c] = k.dot_f32(w_kt + c * shape.nope_dim, q_nopes[j], shape.nope_dim);
           }
         }
@@ -359,7 +374,7 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
             ActBlockQ8* quantized = o_quantized_v + (h * n_tokens + s.first_token + t) * o_blocks;
             k.quantize_act_q8(o_latent, quantized, r);
             if (values_here) {
-              const int64_t first_group = (h * kv_head + shape.nope_dim) / 8;
+              const int64_t first_group = h * v_groups;
               packed_rows_q8(k, *packed_v, quantized, 1, first_group, first_group + v_groups,
                              a.out.f32_row(t) + h * a.v_head_dim, a.v_head_dim);
             }
@@ -379,10 +394,10 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
 
   // out[h] = W_v o_latent for every token at once: head h's V rows in pairs of groups
   // (as a matmul takes them), each pair streamed once against all the batch's tokens.
-  const int64_t pairs = (v_groups + 1) / 2, width = H * kv_head;
+  const int64_t pairs = (v_groups + 1) / 2, width = H * shape.v_head_dim;
   ctx.pool.parallel_for_dynamic(H * pairs, /*chunks_per_thread=*/8, [&](int, int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const int64_t h = i / pairs, first_group = (h * kv_head + shape.nope_dim) / 8;
+      const int64_t h = i / pairs, first_group = h * v_groups;
       const int64_t g0 = first_group + 2 * (i % pairs), g1 = std::min(g0 + 2, first_group + v_groups);
       packed_rows_q8(k, *packed_v, o_quantized_v + h * n_tokens * o_blocks, n_tokens, g0, g1, v_products + 8 * g0,
                      width);
