@@ -1365,11 +1365,12 @@ int code_of(const BlockQ8_0& b, int i) { return b.qs[i]; }
 template <typename Block>
 void expect_weighted_rows(void (*kernel)(float*, const float*, const Block*, int64_t, int64_t, int64_t),
                           uint32_t seed) {
-  constexpr int64_t kRows = 37, kStride = 7;
+  constexpr int64_t kRows = 37, kStride = 17;
   std::vector<Block> rows = random_blocks<Block>(kRows * kStride, seed);
   rows[0].qs[0] = static_cast<std::remove_reference_t<decltype(rows[0].qs[0])>>(0x80);
   const auto p = random_floats(kRows, seed + 1);
-  for (int64_t n_blocks : {1, 3, 4, 7}) {
+  // Whole passes of eight blocks too (B's and A's latent widths, 8 and 16 blocks).
+  for (int64_t n_blocks : {1, 3, 4, 7, 8, 16}) {
     std::vector<float> out(static_cast<size_t>(32 * n_blocks) + 1, 99.0f);
     kernel(out.data(), p.data(), rows.data(), kStride, kRows, n_blocks);
     for (int64_t c = 0; c < 32 * n_blocks; ++c) {
