@@ -334,8 +334,8 @@ RowChunksRun run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<cons
   RoutedPlan plan;
   std::optional<ChunkQueue> gate_up_queue, down_queue;
   std::atomic<bool> planned{false};
-  bool combines = false;                    // set before `planned`
-  std::atomic<int64_t> down_items_left{0};  // the combine starts once none is left
+  bool combines = false;                  // set with `planned`
+  std::atomic<int64_t> down_items_left{0};  // the combine waits for none
   ctx.pool.run_on_all([&](int thread) {
     if (thread == 0) {
       route(true);
