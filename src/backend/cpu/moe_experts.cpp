@@ -90,16 +90,10 @@ void activate(const Kernels& k, ExpertScratch& s, const PackedExpert& e, int64_t
   activate_columns(k, s, e, n, limit, 0, inter);
 }
 
-// Whether down wrote the expert's rows into their tokens' slots of `outputs` itself.
-bool down_in_place(const ExpertIo& io, const PackedExpert& e, Tensor outputs) {
-  const auto& tokens = *e.tokens;
-  return tokens.empty() || io.down.data == outputs.f32_row(tokens[0].slot);
-}
-
 // The expert's down rows to their tokens' slots of `outputs`, unless down wrote them there.
 void scatter(const ExpertIo& io, const PackedExpert& e, Tensor outputs) {
   const auto& tokens = *e.tokens;
-  if (down_in_place(io, e, outputs)) return;
+  if (tokens.empty() || io.down.data == outputs.f32_row(tokens[0].slot)) return;
   for (size_t i = 0; i < tokens.size(); ++i)
     std::copy_n(io.down.f32_row(static_cast<int64_t>(i)), outputs.cols, outputs.f32_row(tokens[i].slot));
 }
@@ -296,18 +290,11 @@ void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x
 // The routing runs inside the same loop, on the calling thread, while the other threads
 // stream the shared expert's gate and up rows, which need no routing: at one token the
 // router's product (a loop of its own) and the routing (the other thread idle) took 10.8
-// and 4.6 us per B layer. So does the combine (when given), once every down item is
-// done, where the loop computes every expert it sums and down wrote their rows in place.
-// Returns whether the routed experts were computed (see plan_routed) and whether the
-// combine ran.
-struct RowChunksRun {
-  bool routed = false;
-  bool combined = false;
-};
-RowChunksRun run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
-                                       const std::vector<std::vector<RoutedToken>>& tokens_of,
-                                       const PackedExpert* shared, FunctionRef<void(bool alone)> route, float limit,
-                                       Tensor outputs, const MoeCombine* combine) {
+// and 4.6 us per B layer. Returns whether the routed experts were computed (see
+// plan_routed).
+bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
+                               const std::vector<std::vector<RoutedToken>>& tokens_of, const PackedExpert* shared,
+                               FunctionRef<void(bool alone)> route, float limit, Tensor outputs) {
   const Kernels& k = ctx.kernels;
   // A scratch per routed expert (at most one per expert), and the shared expert's last.
   if (ctx.moe_experts.size() < experts.size() + 1) ctx.moe_experts.resize(experts.size() + 1);
@@ -334,8 +321,6 @@ RowChunksRun run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<cons
   RoutedPlan plan;
   std::optional<ChunkQueue> gate_up_queue, down_queue;
   std::atomic<bool> planned{false};
-  bool combines = false;                  // set with `planned`
-  std::atomic<int64_t> down_items_left{0};  // the combine waits for none
   ctx.pool.run_on_all([&](int thread) {
     if (thread == 0) {
       route(true);
@@ -343,13 +328,7 @@ RowChunksRun run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<cons
                   outputs, plan);
       gate_up_queue.emplace(plan.gate_up.first.back(), threads);
       down_queue.emplace(plan.down.first.back(), threads);
-      combines = combine && plan.packed && (shared_expert || !combine->with_shared) &&
-                 std::all_of(plan.down.experts.begin(), plan.down.experts.end(),
-                             [&](const ChunkedExpert* c) { return down_in_place(c->io, c->weights, outputs); });
-      down_items_left.store(plan.down.first.back(), std::memory_order_relaxed);
       planned.store(true, std::memory_order_release);
-      // Read only once every down item is done, this thread's too.
-      if (combines) combine->prepare();
     } else {
       take_shared_chunks();
       for (int spins = 0; !planned.load(std::memory_order_acquire); ++spins) spin_once(spins);
@@ -358,19 +337,10 @@ RowChunksRun run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<cons
       gate_up_chunk(k, c, local, limit);
     });
     take_shared_chunks();
-    int64_t items_done = 0;
-    plan.down.take(*down_queue, thread, [&](const ChunkedExpert& c, int64_t local) {
-      down_item(k, c, local);
-      ++items_done;
-    });
-    if (!combines) return;
-    if (down_items_left.fetch_sub(items_done, std::memory_order_acq_rel) != items_done)
-      for (int spins = 0; down_items_left.load(std::memory_order_acquire) != 0; ++spins) spin_once(spins);
-    combine->add(thread, threads);
+    plan.down.take(*down_queue, thread, [&](const ChunkedExpert& c, int64_t local) { down_item(k, c, local); });
   });
-  if (!combines)
-    for (const ChunkedExpert* c : plan.down.experts) scatter(c->io, c->weights, outputs);
-  return {.routed = plan.packed, .combined = combines};
+  for (const ChunkedExpert* c : plan.down.experts) scatter(c->io, c->weights, outputs);
+  return plan.packed;
 }
 
 }  // namespace
@@ -378,7 +348,7 @@ RowChunksRun run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<cons
 PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
                                  const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
                                  const std::vector<RoutedToken>& shared_tokens, FunctionRef<void(bool alone)> route,
-                                 float limit, Tensor outputs, const MoeCombine& combine) {
+                                 float limit, Tensor outputs) {
   auto packed_expert = [&](const FfnWeights& w, const std::vector<RoutedToken>& tokens) {
     return PackedExpert{packed_form(ctx, w.gate), packed_form(ctx, w.up), packed_form(ctx, w.down), &tokens};
   };
@@ -387,22 +357,22 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
   // shared one too. Also with many tokens its chunks beside the routed experts' keep
   // memory busy while they compute (a server step's shared expert over sixteen tokens,
   // say, is a GEMM bound by its arithmetic; docs/benchmarks.md, Serving, session 17).
-  auto in_row_chunks = [&](FunctionRef<void(bool alone)> route_in_loop, bool with_shared, const MoeCombine* then) {
+  auto in_row_chunks = [&](FunctionRef<void(bool alone)> route_in_loop, bool with_shared) {
     std::optional<PackedExpert> shared_packed;
     if (with_shared && shared && !shared_tokens.empty()) {
       shared_packed = packed_expert(*shared, shared_tokens);
       if (!is_packed(*shared_packed)) shared_packed.reset();
     }
-    const RowChunksRun run = run_experts_in_row_chunks(
-        ctx, x, experts, tokens_of, shared_packed ? &*shared_packed : nullptr, route_in_loop, limit, outputs, then);
-    return PackedExperts{.routed = run.routed, .shared = shared_packed.has_value(), .combined = run.combined};
+    const bool routed = run_experts_in_row_chunks(ctx, x, experts, tokens_of, shared_packed ? &*shared_packed : nullptr,
+                                                  route_in_loop, limit, outputs);
+    return PackedExperts{.routed = routed, .shared = shared_packed.has_value()};
   };
   // Up to kMaxTokensForRowChunks tokens no expert can have more, and the routing goes
   // inside the experts' loop. The routed experts go there too once they are packed;
   // before, they are packed by the pool and run in a loop of their own.
   PackedExperts ran;
   if (x.rows <= static_cast<int64_t>(kMaxTokensForRowChunks)) {
-    ran = in_row_chunks(route, true, &combine);
+    ran = in_row_chunks(route, true);
     if (ran.routed) return ran;
   } else {
     route(false);
@@ -416,7 +386,7 @@ PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnW
     most_tokens = std::max(most_tokens, tokens_of[e].size());
   }
   if (most_tokens <= kMaxTokensForRowChunks) {
-    const PackedExperts now = in_row_chunks([](bool) {}, !ran.shared, nullptr);
+    const PackedExperts now = in_row_chunks([](bool) {}, !ran.shared);
     return {.routed = now.routed, .shared = ran.shared || now.shared};
   }
   // x in every form some expert's gate or up reads, once.

@@ -36,22 +36,10 @@ inline void swiglu_row(const Kernels& k, float* gate, const float* up, int64_t n
 // the pool's threads: one decode row of a dense layer is thousands of values.
 void swiglu_rows(const Kernels& k, ThreadPool& pool, Tensor gate, Tensor up, float limit);
 
-// Which experts run_packed_experts computed, and whether it combined their rows.
+// Which experts run_packed_experts computed.
 struct PackedExperts {
   bool routed = false;
   bool shared = false;
-  bool combined = false;
-};
-
-// The step's combine of the experts' rows into each token's output, for the experts' loop
-// to run once every row is in `outputs`: `prepare` on the calling thread once the tokens
-// are routed, then `add(thread, threads)` on every thread. Only where every expert's rows
-// come from that loop: the routed ones and, when the step has one (`with_shared`), the
-// shared expert.
-struct MoeCombine {
-  FunctionRef<void()> prepare;
-  FunctionRef<void(int thread, int threads)> add;
-  bool with_shared = false;
 };
 
 // Runs expert e over tokens_of[e] for every e, writing each result to row `slot` of
@@ -64,11 +52,10 @@ struct MoeCombine {
 //
 // route(alone) fills tokens_of, which is read only after it returns. With few tokens it runs
 // on the calling thread inside the experts' loop (alone: the pool's other threads are
-// busy with the shared expert), else before it with the pool. `combine`, where that loop
-// computes every expert it names, runs at its end (PackedExperts::combined).
+// busy with the shared expert), else before it with the pool.
 PackedExperts run_packed_experts(CpuContext& ctx, Tensor x, std::span<const FfnWeights> experts,
                                  const std::vector<std::vector<RoutedToken>>& tokens_of, const FfnWeights* shared,
                                  const std::vector<RoutedToken>& shared_tokens, FunctionRef<void(bool alone)> route,
-                                 float limit, Tensor outputs, const MoeCombine& combine);
+                                 float limit, Tensor outputs);
 
 }  // namespace dsinfer::cpu

@@ -98,50 +98,6 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
     }
   };
 
-  // Each token's output is its rows summed in order: the shared expert's first at weight 1
-  // (1 x s + 0 is s, so the sum has the bits of one that starts from it), then its routed
-  // results in expert order. With fewer tokens than threads (decode) the threads split the
-  // columns; this ran on one thread between the parallel loops. In decode the sums go at
-  // the end of the experts' loop (MoeCombine), not in a loop of their own: per B token,
-  // moe_ffn took 4335.0 / 5326.8 kcycles against 4353.5 / 5373.3 (docs/benchmarks.md,
-  // CPU backend, session 49).
-  const Tensor shared_out = ws.routed_out.row_slice(T * a.spec.top_k, T);
-  const int64_t per_token = a.spec.top_k + 1;
-  const int64_t parts = T < ctx.pool.size() ? ctx.pool.size() : 1;
-  // Part boundaries on sixteen columns, so that each part's rows start on a cache line.
-  auto part_start = [&](int64_t part) { return part == parts ? hidden : hidden * part / parts / 16 * 16; };
-  // Work item i = t * parts + part: its rows (from column part_start(part)) and weights
-  // at i * per_token, counts[i] of them.
-  MoeRouting& routing = ctx.moe_routing;
-  const int64_t items = T * parts;
-  auto prepare_sums = [&] {
-    routing.sum_rows.assign(static_cast<size_t>(items * per_token), nullptr);
-    routing.sum_weights.assign(static_cast<size_t>(items * per_token), 0.0f);
-    routing.sum_counts.assign(static_cast<size_t>(items), 0);
-    auto add_row = [&](int64_t t, const float* row, float weight) {
-      for (int64_t part = 0; part < parts; ++part) {
-        const auto item = static_cast<size_t>(t * parts + part);
-        const auto at = item * static_cast<size_t>(per_token) + static_cast<size_t>(routing.sum_counts[item]++);
-        routing.sum_rows[at] = row + part_start(part);
-        routing.sum_weights[at] = weight;
-      }
-    };
-    if (a.shared)
-      for (int64_t t = 0; t < T; ++t) add_row(t, shared_out.f32_row(t), 1.0f);
-    for (const auto& routed : tokens_of)
-      for (const RoutedToken& r : routed) add_row(r.token, ws.routed_out.f32_row(r.slot), r.weight);
-  };
-  auto add_sums = [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      const int64_t t = i / parts, part = i % parts, c0 = part_start(part);
-      const auto first = static_cast<size_t>(i * per_token);
-      weighted_sum(ctx.kernels, a.out.f32_row(t) + c0, routing.sum_weights.data() + first,
-                   routing.sum_rows.data() + first, routing.sum_counts[static_cast<size_t>(i)], part_start(part + 1) - c0);
-    }
-  };
-  auto add_share = [&](int thread, int threads) { add_sums(items * thread / threads, items * (thread + 1) / threads); };
-  const MoeCombine combine{.prepare = prepare_sums, .add = add_share, .with_shared = a.shared.has_value()};
-
   // The shared expert's token t goes to row T * top_k + t of the outputs, when it runs
   // beside the routed experts.
   std::vector<RoutedToken>& every_token = ctx.moe_routing.every_token;
@@ -149,10 +105,10 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
   if (a.shared)
     for (int64_t t = 0; t < T; ++t) every_token.push_back({t, 1.0f, T * a.spec.top_k + t});
   const PackedExperts ran = run_packed_experts(ctx, a.x, a.experts, tokens_of, a.shared ? &*a.shared : nullptr,
-                                               every_token, route, a.swiglu_limit, ws.routed_out, combine);
-  if (ran.combined) return;
+                                               every_token, route, a.swiglu_limit, ws.routed_out);
 
   // The shared expert's rows, computed here when they did not run beside the routed ones.
+  const Tensor shared_out = ws.routed_out.row_slice(T * a.spec.top_k, T);
   if (a.shared && !ran.shared) swiglu(ctx, a.x, shared_out, *a.shared, a.swiglu_limit);
   if (!ran.routed) {
     for (int64_t e = 0; e < n_experts; ++e) {
@@ -164,8 +120,41 @@ void moe_ffn(CpuContext& ctx, const MoeArgs& a) {
       for (int64_t i = 0; i < n; ++i) std::copy_n(ws.expert_out.f32_row(i), hidden, ws.routed_out.f32_row(routed[i].slot));
     }
   }
-  prepare_sums();
-  ctx.pool.parallel_for(items, [&](int, int64_t begin, int64_t end) { add_sums(begin, end); });
+  // Each token's output is its rows summed in order: the shared expert's first at weight 1
+  // (1 x s + 0 is s, so the sum has the bits of one that starts from it), then its routed
+  // results in expert order. With fewer tokens than threads (decode) the threads split the
+  // columns; this ran on one thread between the parallel loops.
+  const int64_t per_token = a.spec.top_k + 1;
+  const int64_t parts = T < ctx.pool.size() ? ctx.pool.size() : 1;
+  // Part boundaries on sixteen columns, so that each part's rows start on a cache line.
+  auto part_start = [&](int64_t part) { return part == parts ? hidden : hidden * part / parts / 16 * 16; };
+  // Work item i = t * parts + part: its rows (from column part_start(part)) and weights
+  // at i * per_token, counts[i] of them.
+  MoeRouting& routing = ctx.moe_routing;
+  const auto items = static_cast<size_t>(T * parts);
+  routing.sum_rows.assign(items * static_cast<size_t>(per_token), nullptr);
+  routing.sum_weights.assign(items * static_cast<size_t>(per_token), 0.0f);
+  routing.sum_counts.assign(items, 0);
+  auto add_row = [&](int64_t t, const float* row, float weight) {
+    for (int64_t part = 0; part < parts; ++part) {
+      const auto item = static_cast<size_t>(t * parts + part);
+      const auto at = item * static_cast<size_t>(per_token) + static_cast<size_t>(routing.sum_counts[item]++);
+      routing.sum_rows[at] = row + part_start(part);
+      routing.sum_weights[at] = weight;
+    }
+  };
+  if (a.shared)
+    for (int64_t t = 0; t < T; ++t) add_row(t, shared_out.f32_row(t), 1.0f);
+  for (const auto& routed : tokens_of)
+    for (const RoutedToken& r : routed) add_row(r.token, ws.routed_out.f32_row(r.slot), r.weight);
+  ctx.pool.parallel_for(T * parts, [&](int, int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t t = i / parts, part = i % parts, c0 = part_start(part);
+      const auto first = static_cast<size_t>(i * per_token);
+      weighted_sum(ctx.kernels, a.out.f32_row(t) + c0, routing.sum_weights.data() + first,
+                   routing.sum_rows.data() + first, routing.sum_counts[static_cast<size_t>(i)], part_start(part + 1) - c0);
+    }
+  });
 }
 
 }  // namespace dsinfer::cpu
