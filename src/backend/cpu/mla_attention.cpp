@@ -4,10 +4,10 @@
 // by q_nope as stored for Q4_0 / Q8_0, copied to huge pages on first use, else from a
 // float32 transposed copy made then); scores against the cached c_kv and k_pe; the
 // attention-weighted latent goes through W_v (kv_b's V rows packed on their own on first
-// use where they have a packed form, else the stored rows). Expanded form (prefill): kv_b expands the latent rows to per-head K/V
-// once per chunk, then blocks of a head's queries attend through the score and value tiles
-// (kernels.h), with one block's rows of scores per thread; the full score matrix is never
-// built. With a selection (V3.2) each query attends to its listed positions only, in the
+// use where they have a packed form, else the stored rows). Expanded form (prefill): kv_b
+// expands the latent rows to per-head K/V once per chunk, then blocks of a head's queries
+// attend through the score and value tiles (kernels.h), with one block's rows of scores
+// per thread; the full score matrix is never built. With a selection (V3.2) each query attends to its listed positions only, in the
 // listed (ascending) order. A compact cache (F16, BF16, Q8_0 rows) is widened to float32 with
 // decode_values' bits: in absorbed form where its rows are read, a few at a time; for
 // the expansion all of a sequence's rows up front, the threads splitting them.
@@ -90,9 +90,9 @@ std::unique_ptr<PackedWeight> pack_value_rows(CpuContext& ctx, const MlaAttentio
   return packed;
 }
 
-// Read from the file's 4 KiB pages, where the hardware prefetchers stop at every page,
-// the K rows took B's attention 13% longer per decode token (502.6 against 445.4 us;
-// docs/benchmarks.md, CPU backend, session 48).
+// The K rows are copied because, read from the file's 4 KiB pages, where the hardware
+// prefetchers stop at every page, they took B's attention 13% longer per decode token
+// (502.6 against 445.4 us; docs/benchmarks.md, CPU backend, session 48).
 const AbsorbedWeights& absorbed_weights(CpuContext& ctx, const MlaAttentionArgs& a, bool weighted) {
   // Weights reaching this backend's ops were prepared by it.
   auto& slot = static_cast<const CpuWeight*>(a.kv_b)->absorbed;
