@@ -10,6 +10,7 @@
 // 10th-percentile time's), as GB/s.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -105,7 +106,11 @@ StoredWeight stored_weight(const Options& o) {
   if (o.dtype == DType::kF8E4M3) {
     // One scale per 128 x 128 block, as the released checkpoints store them.
     w.scales.assign(static_cast<size_t>((o.rows / 128 + 1) * (o.cols / 128)), 1.0f / 64);
-    for (size_t i = 0; i < values.size(); ++i) w.bytes[i] = f32_to_f8e4m3(values[i] * 64);
+    // Codes of exponent 0 (zeros, subnormals) are rare in trained weights, and a row that
+    // holds one takes a slower path: magnitudes 1 to 64 (1/64 to 1 once scaled) are all
+    // normal codes. Uniform values in [-64, 64] put such a code in about 40% of rows.
+    for (size_t i = 0; i < values.size(); ++i)
+      w.bytes[i] = f32_to_f8e4m3(std::copysign(1.0f + 63.0f * std::fabs(values[i]), values[i]));
     w.view.scales = BlockScales{.data = w.scales.data(), .block_rows = 128, .block_cols = 128};
   } else if (o.dtype == DType::kBF16) {
     for (size_t i = 0; i < values.size(); ++i) {
