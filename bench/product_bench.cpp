@@ -108,7 +108,7 @@ StoredWeight stored_weight(const Options& o) {
     w.scales.assign(static_cast<size_t>((o.rows / 128 + 1) * (o.cols / 128)), 1.0f / 64);
     // Codes of exponent 0 (zeros, subnormals) are rare in trained weights, and a row that
     // holds one takes a slower path: magnitudes 1 to 64 (1/64 to 1 once scaled) are all
-    // normal codes. Uniform values in [-64, 64] put such a code in about 40% of rows.
+    // normal codes. Uniform values in [-64, 64] would put such a code in about 40% of rows.
     for (size_t i = 0; i < values.size(); ++i)
       w.bytes[i] = f32_to_f8e4m3(std::copysign(1.0f + 63.0f * std::fabs(values[i]), values[i]));
     w.view.scales = BlockScales{.data = w.scales.data(), .block_rows = 128, .block_cols = 128};
