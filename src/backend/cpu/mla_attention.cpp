@@ -7,10 +7,11 @@
 // use where they have a packed form, else the stored rows). Expanded form (prefill): kv_b
 // expands the latent rows to per-head K/V once per chunk, then blocks of a head's queries
 // attend through the score and value tiles (kernels.h), with one block's rows of scores
-// per thread; the full score matrix is never built. With a selection (V3.2) each query attends to its listed positions only, in the
-// listed (ascending) order. A compact cache (F16, BF16, Q8_0 rows) is widened to float32 with
-// decode_values' bits: in absorbed form where its rows are read, a few at a time; for
-// the expansion all of a sequence's rows up front, the threads splitting them.
+// per thread; the full score matrix is never built. With a selection (V3.2) each query
+// attends to its listed positions only, in the listed (ascending) order. A compact cache
+// (F16, BF16, Q8_0 rows) is widened to float32 with decode_values' bits: in absorbed form
+// where its rows are read, a few at a time; for the expansion all of a sequence's rows up
+// front, the threads splitting them.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
