@@ -3,7 +3,7 @@
 // the CPU backend prepares it (packed, or copied to huge pages), in enough copies that
 // each product reads one no longer in cache; the products take the copies in turn.
 //
-//   product_bench --dtype q8_0|q4_0|f8_e4m3|bf16 --rows N --cols K [--threads T]
+//   product_bench --dtype q8_0|q4_0|f8_e4m3|fp4_e2m1|bf16 --rows N --cols K [--threads T]
 //                 [--copies C] [--reps R] [--isa NAME]
 //
 // Prints the median time per product, and the weight's bytes over it (median and the
@@ -41,14 +41,14 @@ struct Options {
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr,
-               "product_bench: %s\nusage: product_bench --dtype q8_0|q4_0|f8_e4m3|bf16 --rows N --cols K "
+               "product_bench: %s\nusage: product_bench --dtype q8_0|q4_0|f8_e4m3|fp4_e2m1|bf16 --rows N --cols K "
                "[--threads T] [--copies C] [--reps R] [--isa NAME]\n",
                why);
   std::exit(2);
 }
 
 std::optional<DType> dtype_named(std::string_view name) {
-  for (DType d : {DType::kQ8_0, DType::kQ4_0, DType::kF8E4M3, DType::kBF16})
+  for (DType d : {DType::kQ8_0, DType::kQ4_0, DType::kF8E4M3, DType::kFP4E2M1, DType::kBF16})
     if (dtype_name(d) == name) return d;
   return std::nullopt;
 }
@@ -67,7 +67,7 @@ Options parse(int argc, char** argv) {
     };
     if (flag == "--dtype") {
       const auto d = dtype_named(value);
-      if (!d) usage("--dtype must be q8_0, q4_0, f8_e4m3 or bf16");
+      if (!d) usage("--dtype must be q8_0, q4_0, f8_e4m3, fp4_e2m1 or bf16");
       o.dtype = *d;
     } else if (flag == "--rows") {
       o.rows = number(8);
@@ -112,6 +112,13 @@ StoredWeight stored_weight(const Options& o) {
     for (size_t i = 0; i < values.size(); ++i)
       w.bytes[i] = f32_to_f8e4m3(std::copysign(1.0f + 63.0f * std::fabs(values[i]), values[i]));
     w.view.scales = BlockScales{.data = w.scales.data(), .block_rows = 128, .block_cols = 128};
+  } else if (o.dtype == DType::kFP4E2M1) {
+    // Random codes, two per byte, and one power-of-two scale per 32 values (UE8M0, as V4's
+    // experts store them).
+    for (uint8_t& b : w.bytes) b = static_cast<uint8_t>(rng());
+    w.scales.resize(static_cast<size_t>(o.rows * (o.cols / 32)));
+    for (float& scale : w.scales) scale = std::ldexp(1.0f, static_cast<int>(rng() % 8) - 8);
+    w.view.scales = BlockScales{.data = w.scales.data(), .block_rows = 1, .block_cols = 32, .stored_bytes = 1};
   } else if (o.dtype == DType::kBF16) {
     for (size_t i = 0; i < values.size(); ++i) {
       const uint16_t h = f32_to_bf16(values[i]);
