@@ -46,15 +46,30 @@ struct BlockScales {
   int64_t block_cols = 0;
   int64_t first_row = 0;  // row of the full weight that row 0 of this view is (row slices)
   int64_t stored_bytes = 4;  // of one scale in the checkpoint: f32, or 1 for UE8M0 codes
+  // Or, instead of data, the UE8M0 codes as stored (scale 2^(code - 127)), read in place:
+  // V4's FP4 experts carry one per 32 values, which as float32 would add a quarter to
+  // their memory.
+  const uint8_t* ue8m0 = nullptr;
+
+  bool present() const { return data != nullptr || ue8m0 != nullptr; }
 
   // Scales of the whole [rows, cols] weight, as stored.
   int64_t stored_bytes_for(int64_t rows, int64_t cols) const {
     return ((rows + block_rows - 1) / block_rows) * ((cols + block_cols - 1) / block_cols) * stored_bytes;
   }
 
-  const float* row_scales(int64_t row, int64_t cols) const {
-    const int64_t blocks_per_row = (cols + block_cols - 1) / block_cols;
-    return data + ((first_row + row) / block_rows) * blocks_per_row;
+  // The float32 scales of row `row`'s blocks (data only).
+  const float* row_scales(int64_t row, int64_t cols) const { return data + first_scale(row, cols); }
+
+  // The scale of block `block` of row `row`, either way.
+  float scale(int64_t row, int64_t block, int64_t cols) const {
+    const int64_t i = first_scale(row, cols) + block;
+    return data ? data[i] : ue8m0_to_f32(ue8m0[i]);
+  }
+
+ private:
+  int64_t first_scale(int64_t row, int64_t cols) const {
+    return ((first_row + row) / block_rows) * ((cols + block_cols - 1) / block_cols);
   }
 };
 

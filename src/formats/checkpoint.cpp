@@ -1,7 +1,7 @@
 #include "formats/checkpoint.h"
 
 #include <algorithm>
-#include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -65,16 +65,31 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_di
   return checkpoint;
 }
 
+bool Checkpoint::scales_fp8_matrix(const std::string& scale_name) const {
+  constexpr std::string_view suffix = ".scale";
+  if (!scale_name.ends_with(suffix)) return false;
+  const std::string base = scale_name.substr(0, scale_name.size() - suffix.size());
+  for (const std::string& owner : {base + ".weight", base}) {
+    auto it = tensors_.find(owner);
+    if (it != tensors_.end() && v4_scale_name(owner) == scale_name) return it->second.entry->dtype == DType::kF8E4M3;
+  }
+  return false;
+}
+
 Status Checkpoint::decode_ue8m0_scales() {
   for (const auto& [name, location] : tensors_) {
     if (location.entry->dtype != DType::kF8E8M0) continue;
     int64_t count = 1;
     for (int64_t d : location.entry->shape) count *= d;
+    const auto* codes = static_cast<const uint8_t*>(location.file->tensor_data(*location.entry));
+    if (std::memchr(codes, 0xFF, static_cast<size_t>(count)))
+      return error("tensor '{}' holds the UE8M0 NaN code 0xFF in {}", name, location.file->path());
+    // Only an FP8 matrix's scales, one per 128 x 128 block, are widened; the FP4 experts'
+    // (one per 32 values) stay as stored (attach_v4_scales).
+    if (!scales_fp8_matrix(name)) continue;
     std::vector<float>& values = ue8m0_scales_[name];
     values.resize(static_cast<size_t>(count));
-    convert_to_f32(DType::kF8E8M0, location.file->tensor_data(*location.entry), values.data(), values.size());
-    for (float s : values)
-      if (std::isnan(s)) return error("tensor '{}' holds the UE8M0 NaN code 0xFF in {}", name, location.file->path());
+    convert_to_f32(DType::kF8E8M0, codes, values.data(), values.size());
   }
   return Status::ok();
 }
@@ -124,11 +139,15 @@ Status Checkpoint::attach_v4_scales(WeightView& view) const {
   const std::vector<int64_t> expected{(view.shape[0] + block_rows - 1) / block_rows,
                                       (view.shape[1] + block_cols - 1) / block_cols};
   auto decoded = ue8m0_scales_.find(scale_name);
-  if (decoded == ue8m0_scales_.end() || scales->shape != expected)
+  if (scales->dtype != DType::kF8E8M0 || (!fp4 && decoded == ue8m0_scales_.end()) || scales->shape != expected)
     return error("tensor '{}': expected {} f8_e8m0 for {}x{} blocks of {}, found {} {} in {}", scale_name,
                  shape_to_string(expected), block_rows, block_cols, shape_to_string(view.shape),
                  shape_to_string(scales->shape), dtype_name(scales->dtype), file_of(scale_name));
-  view.scales = BlockScales{decoded->second.data(), block_rows, block_cols, /*first_row=*/0, /*stored_bytes=*/1};
+  view.scales = BlockScales{.data = fp4 ? nullptr : decoded->second.data(),
+                            .block_rows = block_rows,
+                            .block_cols = block_cols,
+                            .stored_bytes = 1,
+                            .ue8m0 = fp4 ? static_cast<const uint8_t*>(scales->data) : nullptr};
   return Status::ok();
 }
 

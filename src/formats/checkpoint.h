@@ -41,16 +41,19 @@ class Checkpoint final : public WeightSource {
     const SafetensorsEntry* entry;
   };
   Status add_shard(const std::string& file_name);
-  // V4: widens every UE8M0 scale tensor to float32 once, so views can point at them;
-  // fails on the NaN code 0xFF.
+  // V4: fails on the NaN code 0xFF in any UE8M0 scale tensor, and widens those of FP8
+  // matrices to float32 once, so views can point at them. FP4 experts' scales are read
+  // as stored: widened, they would add a quarter to the experts' memory.
   Status decode_ue8m0_scales();
+  // Whether `scale_name` holds the block scales of an FP8 matrix (v4_scale_name's pairing).
+  bool scales_fp8_matrix(const std::string& scale_name) const;
   Status attach_v4_scales(WeightView& view) const;
 
   std::string dir_;
   ModelConfig config_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::unordered_map<std::string, Location> tensors_;
-  std::unordered_map<std::string, std::vector<float>> ue8m0_scales_;  // name -> values as float32
+  std::unordered_map<std::string, std::vector<float>> ue8m0_scales_;  // FP8 scales: name -> float32 values
 };
 
 }  // namespace dsinfer

@@ -16,7 +16,7 @@ int64_t weight_bytes_per_token(const WeightSource& weights) {
     // Block scales are read with their blocks: V4's FP4 experts carry one UE8M0 byte per
     // 32 values, 1/16 more than their codes.
     const int64_t stored = static_cast<int64_t>(dtype_bytes(view->dtype, view->numel())) +
-                           (view->scales.data ? view->scales.stored_bytes_for(view->rows(), view->cols()) : 0);
+                           (view->scales.present() ? view->scales.stored_bytes_for(view->rows(), view->cols()) : 0);
     if (spec.kind == TensorKind::kEmbedding || spec.kind == TensorKind::kIndexTable) {
       bytes += stored / view->rows();  // one row per token
     } else if (spec.role == TensorRole::kRoutedExpert) {

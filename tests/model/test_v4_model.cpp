@@ -141,4 +141,32 @@ TEST_F(V4Chunks, OnePassRefusesTwoChunksOfOneSequence) {
 }
 
 }  // namespace
+// The released layout's scales: an FP8 matrix's (one per 128 x 128 block) widened to
+// float32, the FP4 experts' (one per 32 values) read as stored, which as float32 would
+// add a quarter to the experts' memory. Either way each block's scale is its UE8M0 code's
+// power of two, as the file holds it.
+TEST_F(V4Chunks, Fp4ExpertScalesAreReadAsStored) {
+  ASSERT_TRUE(make_test_model({.preset = "v4-tiny", .seed = 5, .out = path("v4")}).is_ok());
+  auto opened = Checkpoint::open(path("v4"));
+  ASSERT_TRUE(opened.is_ok()) << opened.status().message();
+  const Checkpoint& ckpt = **opened;
+  for (const char* name : {"layers.0.ffn.experts.3.w1", "layers.0.attn.wq_a"}) {
+    const std::optional<WeightView> found = ckpt.find(std::string(name) + ".weight");
+    const std::optional<WeightView> codes = ckpt.find(std::string(name) + ".scale");
+    ASSERT_TRUE(found && codes) << name;
+    auto w = ckpt.get(found->name, found->shape, {found->dtype});
+    ASSERT_TRUE(w.is_ok()) << w.status().message();
+    const bool fp4 = w->dtype == DType::kFP4E2M1;
+    EXPECT_EQ(fp4, std::string(name).find("experts") != std::string::npos) << name;
+    EXPECT_EQ(w->scales.ue8m0 != nullptr, fp4) << name;
+    EXPECT_EQ(w->scales.data != nullptr, !fp4) << name;
+    const int64_t rows = w->rows(), cols = w->cols(), blocks = (cols + w->scales.block_cols - 1) / w->scales.block_cols;
+    const auto* stored = static_cast<const uint8_t*>(codes->data);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t b = 0; b < blocks; ++b)
+        ASSERT_EQ(w->scales.scale(r, b, cols), std::ldexp(1.0f, stored[r / w->scales.block_rows * blocks + b] - 127))
+            << name << " row " << r << " block " << b;
+  }
+}
+
 }  // namespace dsinfer

@@ -73,7 +73,7 @@ bool has_weighted_rows(const Kernels& k, const WeightView& kv_b) {
 // run of rows per thread rather than runs with the heads' K rows between them.
 std::unique_ptr<PackedWeight> pack_value_rows(CpuContext& ctx, const MlaAttentionArgs& a) {
   const WeightView& kv_b = a.kv_b->view();
-  if (a.nope_dim % 8 != 0 || a.v_head_dim % 8 != 0 || kv_b.scales.data) return nullptr;
+  if (a.nope_dim % 8 != 0 || a.v_head_dim % 8 != 0 || kv_b.scales.present()) return nullptr;
   const size_t row_bytes = dtype_bytes(kv_b.dtype, kv_b.cols());
   const size_t head_bytes = row_bytes * static_cast<size_t>(a.v_head_dim);
   std::vector<uint8_t> rows(head_bytes * static_cast<size_t>(a.n_heads));

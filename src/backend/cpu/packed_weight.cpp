@@ -194,10 +194,9 @@ bool pack_fp4_group(const WeightView& w, int64_t g, BlockFp4x8* out) {
   for (int r = 0; r < 8; ++r) {
     const int64_t row = 8 * g + r;
     const auto* codes = static_cast<const uint8_t*>(w.data) + row * cols / 2;
-    const float* scales = w.scales.row_scales(row, cols);
     auto code = [&](int64_t col) { return static_cast<uint8_t>((codes[col / 2] >> (4 * (col % 2))) & 0x0F); };
     for (int64_t b = 0; b < blocks; ++b) {
-      const int e = ue8m0_exponent(scales[b]);
+      const int e = ue8m0_exponent(w.scales.scale(row, b, cols));
       if (e < 0) return false;
       out[b].e[r] = static_cast<uint8_t>(e);
       for (int k = 0; k < 4; ++k)
@@ -306,7 +305,7 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (w.dtype == DType::kQ3_K && kernels.gemm_q3_kx8) block_bytes = sizeof(BlockQ3_Kx8);
   if (is_grid_format(w.dtype) && kernels.dot_grid_rows) block_bytes = 8 * dtype_block_bytes(w.dtype);
   const bool fp4 = w.dtype == DType::kFP4E2M1;
-  if (fp4 && kernels.gemm_fp4x8 && w.scales.data && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
+  if (fp4 && kernels.gemm_fp4x8 && w.scales.present() && w.scales.block_rows == 1 && w.scales.block_cols == 32 &&
       w.cols() % 32 == 0)
     block_bytes = sizeof(BlockFp4x8);
   // FP8 "blocks" are single codes; the recoded kernels need whole 64-code runs per scale block.

@@ -1,5 +1,7 @@
 #include "backend/reference/dequantize.h"
 
+#include <algorithm>
+
 #include "core/quant_blocks.h"
 
 namespace dsinfer::reference {
@@ -9,9 +11,11 @@ void dequantize_row(const WeightView& weight, int64_t row, float* out) {
   const auto* base = static_cast<const uint8_t*>(weight.data) + row * static_cast<int64_t>(dtype_bytes(weight.dtype, cols));
   convert_to_f32(weight.dtype, base, out, static_cast<size_t>(cols));
   const BlockScales& s = weight.scales;
-  if (!s.data) return;
-  const float* row_scales = s.row_scales(row, cols);
-  for (int64_t c = 0; c < cols; ++c) out[c] *= row_scales[c / s.block_cols];
+  if (!s.present()) return;
+  for (int64_t b = 0; b * s.block_cols < cols; ++b) {
+    const float scale = s.scale(row, b, cols);
+    for (int64_t c = b * s.block_cols; c < std::min(cols, (b + 1) * s.block_cols); ++c) out[c] *= scale;
+  }
 }
 
 std::vector<float> dequantize(const WeightView& weight) {
