@@ -69,10 +69,8 @@ bool Checkpoint::scales_fp8_matrix(const std::string& scale_name) const {
   constexpr std::string_view suffix = ".scale";
   if (!scale_name.ends_with(suffix)) return false;
   const std::string base = scale_name.substr(0, scale_name.size() - suffix.size());
-  for (const std::string& owner : {base + ".weight", base}) {
-    auto it = tensors_.find(owner);
-    if (it != tensors_.end() && v4_scale_name(owner) == scale_name) return it->second.entry->dtype == DType::kF8E4M3;
-  }
+  for (const std::string& owner : {base + ".weight", base})
+    if (auto it = tensors_.find(owner); it != tensors_.end()) return it->second.entry->dtype == DType::kF8E4M3;
   return false;
 }
 

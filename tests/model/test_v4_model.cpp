@@ -3,7 +3,7 @@
 // the rows that one prefill gives. Correctness against the numpy reference is the golden
 // test's job (tests/integration/check_golden_v4.py); this covers the chunk shapes that
 // `dsinfer logits` does not (several multi-token chunks after the first), and sequences
-// batched into one pass.
+// batched into one pass. Also how a checkpoint holds the released layout's block scales.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -140,12 +140,13 @@ TEST_F(V4Chunks, OnePassRefusesTwoChunksOfOneSequence) {
   EXPECT_EQ(state.position(), 0);
 }
 
-}  // namespace
 // The released layout's scales: an FP8 matrix's (one per 128 x 128 block) widened to
 // float32, the FP4 experts' (one per 32 values) read as stored, which as float32 would
 // add a quarter to the experts' memory. Either way each block's scale is its UE8M0 code's
 // power of two, as the file holds it.
-TEST_F(V4Chunks, Fp4ExpertScalesAreReadAsStored) {
+using V4Checkpoint = test::TempDirTest;
+
+TEST_F(V4Checkpoint, Fp4ExpertScalesAreReadAsStored) {
   ASSERT_TRUE(make_test_model({.preset = "v4-tiny", .seed = 5, .out = path("v4")}).is_ok());
   auto opened = Checkpoint::open(path("v4"));
   ASSERT_TRUE(opened.is_ok()) << opened.status().message();
@@ -169,4 +170,5 @@ TEST_F(V4Chunks, Fp4ExpertScalesAreReadAsStored) {
   }
 }
 
+}  // namespace
 }  // namespace dsinfer
