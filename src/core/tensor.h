@@ -48,7 +48,7 @@ struct BlockScales {
   int64_t stored_bytes = 4;  // of one scale in the checkpoint: f32, or 1 for UE8M0 codes
   // Or, instead of data, the UE8M0 codes as stored (scale 2^(code - 127)), read in place:
   // V4's FP4 experts carry one per 32 values, which as float32 would add a quarter to
-  // their memory.
+  // their memory. FP4 only: the FP8 kernels read `data`.
   const uint8_t* ue8m0 = nullptr;
 
   bool present() const { return data != nullptr || ue8m0 != nullptr; }
