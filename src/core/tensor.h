@@ -58,8 +58,9 @@ struct BlockScales {
     return ((rows + block_rows - 1) / block_rows) * ((cols + block_cols - 1) / block_cols) * stored_bytes;
   }
 
-  // The float32 scales of row `row`'s blocks (data only).
+  // Row `row`'s block scales: as float32 (data), or as stored codes (ue8m0).
   const float* row_scales(int64_t row, int64_t cols) const { return data + first_scale(row, cols); }
+  const uint8_t* row_codes(int64_t row, int64_t cols) const { return ue8m0 + first_scale(row, cols); }
 
   // The scale of block `block` of row `row`, either way.
   float scale(int64_t row, int64_t block, int64_t cols) const {

@@ -65,29 +65,27 @@ Result<std::unique_ptr<Checkpoint>> Checkpoint::open(const std::string& model_di
   return checkpoint;
 }
 
-bool Checkpoint::scales_fp8_matrix(const std::string& scale_name) const {
-  constexpr std::string_view suffix = ".scale";
-  if (!scale_name.ends_with(suffix)) return false;
-  const std::string base = scale_name.substr(0, scale_name.size() - suffix.size());
-  for (const std::string& owner : {base + ".weight", base})
-    if (auto it = tensors_.find(owner); it != tensors_.end()) return it->second.entry->dtype == DType::kF8E4M3;
-  return false;
-}
-
 Status Checkpoint::decode_ue8m0_scales() {
-  for (const auto& [name, location] : tensors_) {
-    if (location.entry->dtype != DType::kF8E8M0) continue;
+  auto count_of = [](const Location& location) {
     int64_t count = 1;
     for (int64_t d : location.entry->shape) count *= d;
-    const auto* codes = static_cast<const uint8_t*>(location.file->tensor_data(*location.entry));
-    if (std::memchr(codes, 0xFF, static_cast<size_t>(count)))
+    return static_cast<size_t>(count);
+  };
+  auto codes_of = [](const Location& location) {
+    return static_cast<const uint8_t*>(location.file->tensor_data(*location.entry));
+  };
+  for (const auto& [name, location] : tensors_)
+    if (location.entry->dtype == DType::kF8E8M0 && std::memchr(codes_of(location), 0xFF, count_of(location)))
       return error("tensor '{}' holds the UE8M0 NaN code 0xFF in {}", name, location.file->path());
-    // Only an FP8 matrix's scales, one per 128 x 128 block, are widened; the FP4 experts'
-    // (one per 32 values) stay as stored (attach_v4_scales).
-    if (!scales_fp8_matrix(name)) continue;
-    std::vector<float>& values = ue8m0_scales_[name];
-    values.resize(static_cast<size_t>(count));
-    convert_to_f32(DType::kF8E8M0, codes, values.data(), values.size());
+  // Only an FP8 matrix's scales, one per 128 x 128 block, are widened; the FP4 experts'
+  // (one per 32 values) stay as stored (attach_v4_scales).
+  for (const auto& [name, location] : tensors_) {
+    if (location.entry->dtype != DType::kF8E4M3) continue;
+    auto scales = tensors_.find(v4_scale_name(name));
+    if (scales == tensors_.end() || scales->second.entry->dtype != DType::kF8E8M0) continue;
+    std::vector<float>& values = ue8m0_scales_[scales->first];
+    values.resize(count_of(scales->second));
+    convert_to_f32(DType::kF8E8M0, codes_of(scales->second), values.data(), values.size());
   }
   return Status::ok();
 }

@@ -45,8 +45,6 @@ class Checkpoint final : public WeightSource {
   // matrices to float32 once, so views can point at them. FP4 experts' scales are read
   // as stored: widened, they would add a quarter to the experts' memory.
   Status decode_ue8m0_scales();
-  // Whether `scale_name` holds the block scales of an FP8 matrix (v4_scale_name's pairing).
-  bool scales_fp8_matrix(const std::string& scale_name) const;
   Status attach_v4_scales(WeightView& view) const;
 
   std::string dir_;

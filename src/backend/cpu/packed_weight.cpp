@@ -399,11 +399,8 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   if (!scales_ok) return nullptr;
   if (w.file_backed) release_file_pages(w.data, source_bytes);
   // Scales read in place (V4's FP4 experts) are in the packed blocks now too.
-  if (w.file_backed && w.scales.ue8m0) {
-    const int64_t per_row = (w.cols() + w.scales.block_cols - 1) / w.scales.block_cols;
-    release_file_pages(w.scales.ue8m0 + w.scales.first_row / w.scales.block_rows * per_row,
-                       static_cast<size_t>(w.scales.stored_bytes_for(w.rows(), w.cols())));
-  }
+  if (w.file_backed && w.scales.ue8m0)
+    release_file_pages(w.scales.row_codes(0, w.cols()), static_cast<size_t>(w.scales.stored_bytes_for(w.rows(), w.cols())));
   return packed;
 }
 
