@@ -2,6 +2,7 @@
 
 #include "backend/cpu/cpu_backend.h"
 #include "backend/reference/reference_backend.h"
+#include "cli/option_checks.h"
 
 namespace dsinfer::cli {
 
@@ -10,7 +11,7 @@ void add_backend_options(CLI::App& cmd, BackendOptions& options) {
       ->check(CLI::IsMember({"cpu", "reference"}))
       ->default_val("cpu")
       ->envname("DSINFER_BACKEND");
-  cmd.add_option("-t,--threads", options.threads, "CPU threads (0 = one per core)")->default_val(0)->check(CLI::NonNegativeNumber);
+  cmd.add_option("-t,--threads", options.threads, "CPU threads (0 = one per core)")->default_val(0)->check(at_least(0));
   cmd.add_option("--isa", options.isa,
                  "CPU kernels to use instead of the best available: generic; avx2, avx512-vnni, avx512-amx on x86-64; neon, "
                  "neon-dotprod on "

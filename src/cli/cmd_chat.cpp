@@ -13,6 +13,7 @@
 #include "cli/backend_options.h"
 #include "cli/commands.h"
 #include "cli/model_loader.h"
+#include "cli/option_checks.h"
 #include "cli/text_generation.h"
 #include "runtime/session.h"
 #include "tokenizer/chat_prompt_format.h"
@@ -98,7 +99,7 @@ void add_chat_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--system", o->system_prompt, "System prompt");
   cmd->add_option("--kwargs", o->kwargs, "Chat-template kwargs as JSON, e.g. '{\"thinking\":true}'");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Most tokens per reply")->default_val(512);
-  cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.6f)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.6f)->check(at_least(0));
   cmd->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold")->default_val(0.95f)->check(CLI::Range(0.0f, 1.0f));
   cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->default_val(0);
   add_backend_options(*cmd, o->backend);

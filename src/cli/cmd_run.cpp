@@ -4,6 +4,7 @@
 
 #include "cli/backend_options.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "cli/text_generation.h"
 #include "cli/token_list.h"
 #include "runtime/session.h"
@@ -80,9 +81,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
   cmd->add_option("-p,--prompt", o->prompt_text, "Prompt text (needs tokenizer.json in the model folder, or a .gguf file with its vocabulary)");
   cmd->add_option("--prompt-tokens", o->prompt_tokens, "Comma-separated prompt token ids");
   cmd->add_option("-n,--max-new-tokens", o->max_new_tokens, "Tokens to generate")->default_val(32);
-  cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.0f)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", o->sampling.temperature, "0 = greedy")->default_val(0.0f)->check(at_least(0));
   cmd->add_option("--top-p", o->sampling.top_p, "Nucleus sampling threshold")->default_val(1.0f)->check(CLI::Range(0.0f, 1.0f));
-  cmd->add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0 = all)")->default_val(0)->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", o->sampling.top_k, "Keep the k most likely tokens (0 = all)")->default_val(0)->check(at_least(0));
   cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->default_val(0);
   add_backend_options(*cmd, o->backend);
   cmd->callback([o, &exit_code] {

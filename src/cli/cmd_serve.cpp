@@ -15,6 +15,7 @@
 
 #include "cli/backend_options.h"
 #include "cli/commands.h"
+#include "cli/option_checks.h"
 #include "model/deepseek_v4_model.h"
 #include "model/deepseek_v4_state.h"
 #include "runtime/engine.h"
@@ -152,16 +153,20 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--host", o->http.host, "Address to listen on")->default_val("127.0.0.1");
   cmd->add_option("--port", o->http.port, "Port to listen on; 0 picks a free one")->default_val(8080)->check(CLI::Range(0, 65535));
   cmd->add_option("--api-key", o->http.api_key, "Require 'Authorization: Bearer KEY' on every /v1 request");
-  cmd->add_option("--max-batch", o->engine.max_batch, "Sequences per engine step")->default_val(16)->check(CLI::PositiveNumber);
+  cmd->add_option("--max-batch", o->engine.max_batch, "Sequences per engine step")->default_val(16)->check(at_least(1));
   cmd->add_option("-c,--ctx-size", o->engine.context_size, "Positions per sequence (prompt + reply)")->default_val(4096);
   cmd->add_option("--kv-memory", o->kv_memory,
                   "KV cache size, e.g. 2G or 512M (default: max-batch full contexts; V4: whole-sequence states)");
   cmd->add_option("--kv-type", o->kv_type, "Latent cache storage: f32, f16, bf16 or q8_0 (V4: f32 only)")->default_val("f32");
-  cmd->add_option("--max-queue", o->engine.max_queue, "Waiting requests before new ones get 429")->default_val(256);
-  cmd->add_option("--max-body-bytes", o->http.max_body_bytes, "Largest request body (larger: 413)")->default_val(8 << 20);
+  cmd->add_option("--max-queue", o->engine.max_queue, "Waiting requests before new ones get 429")
+      ->default_val(256)
+      ->check(at_least(1));
+  cmd->add_option("--max-body-bytes", o->http.max_body_bytes, "Largest request body (larger: 413)")
+      ->default_val(8 << 20)
+      ->check(at_least(1));
   cmd->add_option("--http-threads", o->http.http_threads, "Connections served at once (each stream holds one)")
       ->default_val(64)
-      ->check(CLI::PositiveNumber);
+      ->check(at_least(1));
   cmd->add_option("--tool-call-syntax", o->tool_call_syntax, "auto (from the chat template), none, v3, v3.1, v3.2, v4 or kimi-k2")
       ->default_val("auto");
   cmd->add_flag("--drain", o->drain, "On SIGINT/SIGTERM finish running requests instead of cancelling them");

@@ -29,10 +29,15 @@ int main(int argc, char** argv) {
   add_tokenize_command(app, exit_code);
   add_detokenize_command(app, exit_code);
   add_chat_template_command(app, exit_code);
-  // The commands report their errors as values; memory that cannot be had is the one
-  // failure that arrives as an exception (a buffer sized by the model and the request).
+  // The commands report their errors as values. Two failures arrive as exceptions:
+  // options CLI11 cannot parse or check, reported as the commands' errors are (with
+  // exit code 1), and memory that cannot be had (a buffer sized by the model and the
+  // request).
   try {
-    CLI11_PARSE(app, argc, argv);
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    return report_error(dsinfer::error("{} (--help lists the options)", e.what()));
   } catch (const std::bad_alloc&) {
     return report_error(dsinfer::error("out of memory: the model, the context size (-c) or the batch asks for more "
                                        "memory than this machine can give"));

@@ -221,6 +221,20 @@ class CliBadInput(unittest.TestCase):
         self.expect_error(["logits", "--model", self.good, "--tokens", "1,2", "--prefill", "3",
                            "--out", self.tmp / "o.npy"], "--prefill 3")
 
+    def test_option_out_of_range(self):
+        # Each says which option and what it wants, with the usual prefix and exit code 1.
+        self.expect_error(["bench", "--model", self.good, "-t", "-3"], "--threads: must be at least 0, got -3")
+        self.expect_error(["run", "--model", self.good, "--temperature", "-0.5"], "--temperature: must be at least 0")
+        self.expect_error(["run", "--model", self.good, "--top-k", "x"], "--top-k: 'x' is not a number")
+        self.expect_error(["serve", "--model", self.good, "--max-batch", "0"], "--max-batch: must be at least 1, got 0")
+        self.expect_error(["serve", "--model", self.good, "--max-queue", "0"], "--max-queue: must be at least 1")
+        self.expect_error(["run", "--model", self.good, "--no-such-option"], "--no-such-option", "--help")
+
+    def test_help_is_not_an_error(self):
+        result = subprocess.run([DSINFER, "bench", "--help"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0)
+        self.assertIn("--threads", result.stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,18 @@
+#include "cli/option_checks.h"
+
+#include <fmt/format.h>
+
+namespace dsinfer::cli {
+
+CLI::Validator at_least(double lowest) {
+  return CLI::Validator(
+      [lowest](std::string& text) -> std::string {
+        double value = 0.0;
+        if (!CLI::detail::lexical_cast(text, value)) return fmt::format("'{}' is not a number", text);
+        if (value < lowest) return fmt::format("must be at least {}, got {}", lowest, text);
+        return {};
+      },
+      fmt::format("at least {}", lowest));
+}
+
+}  // namespace dsinfer::cli
