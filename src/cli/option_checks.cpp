@@ -1,5 +1,7 @@
 #include "cli/option_checks.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 
 namespace dsinfer::cli {
@@ -8,7 +10,9 @@ CLI::Validator at_least(double lowest) {
   return CLI::Validator(
       [lowest](std::string& text) -> std::string {
         double value = 0.0;
-        if (!CLI::detail::lexical_cast(text, value)) return fmt::format("'{}' is not a number", text);
+        const char* end = text.data() + text.size();
+        const auto [stop, failure] = std::from_chars(text.data(), end, value);
+        if (failure != std::errc() || stop != end) return fmt::format("'{}' is not a number", text);
         if (value < lowest) return fmt::format("must be at least {}, got {}", lowest, text);
         return {};
       },
