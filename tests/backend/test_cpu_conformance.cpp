@@ -397,8 +397,8 @@ TEST_P(CpuConformance, MlaAttentionOverSelectedPositions) {
 
 // A small MoE layer (8 routed experts, top 3 in groups, one shared expert) stored as
 // `dtype`, the shared expert as `shared_dtype` (V4: FP4 routed experts, an FP8 shared one).
-// kInter spans three of the CPU backend's row chunks for experts with few tokens (sixteen
-// groups of eight rows each, the last one partial).
+// kInter spans two of the CPU backend's row chunks for experts with few tokens (32 groups
+// of eight rows each, the last one partial); `inter` sets another width.
 struct MoeLayer {
   static constexpr int64_t kHidden = 64, kInter = 288, kExperts = 8;
   Weight router = make_weight(DType::kF32, kExperts, kHidden, 31);
@@ -406,11 +406,11 @@ struct MoeLayer {
   std::vector<Weight> tensors;  // gate, up, down of each routed expert, then of the shared one
 
   explicit MoeLayer(DType dtype) : MoeLayer(dtype, dtype) {}
-  MoeLayer(DType dtype, DType shared_dtype) {
+  MoeLayer(DType dtype, DType shared_dtype, int64_t routed_inter = kInter) {
     bias.view.shape = {kExperts};
     for (int i = 0; i < 3 * kExperts + 3; ++i) {
       const bool routed = i < 3 * kExperts;
-      const int64_t inter = routed ? kInter : 2 * kInter;
+      const int64_t inter = routed ? routed_inter : 2 * kInter;
       const DType type = routed ? dtype : shared_dtype;
       tensors.push_back(i % 3 == 2 ? make_weight(type, kHidden, inter, 40 + i)
                                    : make_weight(type, inter, kHidden, 40 + i));
@@ -461,6 +461,23 @@ TEST_P(CpuConformance, MoeFfnMatchesReference) {
     auto x = random_floats(static_cast<size_t>(T * MoeLayer::kHidden), 32);
     EXPECT_LE(rel_error(layer.run(*b.cpu, x.data(), T), layer.run(*b.reference, x.data(), T)), tolerance(dtype))
         << dtype_name(dtype);
+  }
+}
+
+// Routed experts of 150 groups of rows (chunks of 64, 64 and 22 groups where the threads
+// take long chunks, of 32 elsewhere): one thread with one token and four takes the long
+// chunks (two chunks a routed expert are enough for it), two threads with one token the
+// short ones and with four the long ones (four experts or more).
+TEST_P(CpuConformance, MoeFfnInLongAndShortChunksMatchesReference) {
+  for (const int threads : {1, 2}) {
+    Backends b(GetParam(), threads);
+    for (const int64_t T : {1, 4})
+      for (DType dtype : {DType::kQ8_0, DType::kQ4_0}) {
+        const MoeLayer layer(dtype, dtype, 8 * 150);
+        auto x = random_floats(static_cast<size_t>(T * MoeLayer::kHidden), 34);
+        EXPECT_LE(rel_error(layer.run(*b.cpu, x.data(), T), layer.run(*b.reference, x.data(), T)), tolerance(dtype))
+            << dtype_name(dtype) << ", " << threads << " threads, " << T << " tokens";
+      }
   }
 }
 

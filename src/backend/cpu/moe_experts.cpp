@@ -116,8 +116,15 @@ void run_expert(const Kernels& k, ExpertScratch& s, Tensor x, const QuantizedRow
 // decode tokens 1.1-1.2% less time, A's 0.2-1.2% less, bench-v4's 0.2% more and 1.4% less
 // in two runs (eight: B's 2% more; docs/benchmarks.md, CPU backend, session 47).
 constexpr int64_t kGroupsPerChunk = 32;
+// Routed experts' chunks twice that where the step still gives every thread
+// kMinRoutedChunksPerThread of them: A's decode tokens took 0.7% less time (B's would get
+// fewer than that, and keep 32; docs/benchmarks.md, CPU backend, session 54). The shared
+// expert keeps the smaller chunks: the threads take its last ones after the routed
+// experts' gate and up, where smaller chunks even out their ends.
+constexpr int64_t kLongChunkGroups = 2 * kGroupsPerChunk;
+constexpr int64_t kMinRoutedChunksPerThread = 8;
 
-int64_t chunks_of(int64_t groups) { return (groups + kGroupsPerChunk - 1) / kGroupsPerChunk; }
+int64_t chunks_of(int64_t groups, int64_t per_chunk) { return (groups + per_chunk - 1) / per_chunk; }
 
 // How many of an expert's gate and up chunks are still to be computed; its down items
 // wait for `ready`, set once the last is done and the expert's SwiGLU applied.
@@ -126,9 +133,11 @@ struct alignas(kCacheLineBytes) ExpertProgress {
   std::atomic<bool> ready{false};
 };
 
-// An expert whose rows the threads share in chunks, with its buffers and inputs.
+// An expert whose rows the threads share in chunks of groups_per_chunk groups, with its
+// buffers and inputs.
 struct ChunkedExpert {
   PackedExpert weights;
+  int64_t groups_per_chunk;
   ExpertScratch* scratch;
   ExpertIo io;
   ExpertProgress* progress = nullptr;
@@ -141,19 +150,20 @@ bool gate_beside_up(const Kernels& k, const PackedExpert& e) {
 }
 
 // Gate and up chunks: one per chunk of rows where they go side by side, else two.
-int64_t up_chunks(const Kernels& k, const PackedExpert& e) {
-  return (gate_beside_up(k, e) ? 1 : 2) * chunks_of(e.gate->rows() / 8);
+int64_t up_chunks(const Kernels& k, const PackedExpert& e, int64_t per_chunk) {
+  return (gate_beside_up(k, e) ? 1 : 2) * chunks_of(e.gate->rows() / 8, per_chunk);
 }
 
 // Down's chunks, in FarChunks pairs where the table reads them.
-FarChunks down_pairing(const Kernels& k, const PackedExpert& e) {
-  return FarChunks{chunks_of(e.down->rows() / 8), reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size()))};
+FarChunks down_pairing(const Kernels& k, const PackedExpert& e, int64_t per_chunk) {
+  return FarChunks{chunks_of(e.down->rows() / 8, per_chunk),
+                   reads_beside(k, *e.down, static_cast<int64_t>(e.tokens->size()))};
 }
 
-ChunkedExpert chunked(const Kernels& k, const PackedExpert& e, ExpertScratch& s, Tensor x, const QuantizedRows& xq,
-                      Tensor outputs, ExpertProgress& progress) {
-  progress.chunks_left.store(up_chunks(k, e), std::memory_order_relaxed);
-  ChunkedExpert c{e, &s, expert_io(k, s, x, xq, e, outputs), &progress};
+ChunkedExpert chunked(const Kernels& k, const PackedExpert& e, int64_t per_chunk, ExpertScratch& s, Tensor x,
+                      const QuantizedRows& xq, Tensor outputs, ExpertProgress& progress) {
+  progress.chunks_left.store(up_chunks(k, e, per_chunk), std::memory_order_relaxed);
+  ChunkedExpert c{e, per_chunk, &s, expert_io(k, s, x, xq, e, outputs), &progress};
   const int64_t n = c.io.rows.rows, inter = e.gate->rows();
   rows_of(s.gate, n, inter);
   rows_of(s.up, n, inter);
@@ -168,16 +178,16 @@ void gate_up_chunk(const Kernels& k, const ChunkedExpert& c, int64_t local, floa
   const PackedExpert& e = c.weights;
   ExpertScratch& s = *c.scratch;
   const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows();
-  const int64_t chunks = chunks_of(inter / 8);
+  const int64_t per_chunk = c.groups_per_chunk, chunks = chunks_of(inter / 8, per_chunk);
   const bool is_up = local >= chunks;
-  const int64_t g0 = (is_up ? local - chunks : local) * kGroupsPerChunk;
-  const int64_t g1 = std::min(g0 + kGroupsPerChunk, inter / 8);
+  const int64_t g0 = (is_up ? local - chunks : local) * per_chunk;
+  const int64_t g1 = std::min(g0 + per_chunk, inter / 8);
   const bool beside = gate_beside_up(k, e);
   if (beside) {
     matmul_packed_rows_beside(k, *e.gate, g0, g1, rows_of(s.gate, n, inter), *e.up, g0, g1, rows_of(s.up, n, inter),
                               c.io.rows, *c.io.blocks);
     // A chunk's rows of gate are whole blocks of down's input.
-    static_assert(8 * kGroupsPerChunk % 32 == 0);
+    static_assert(8 * kGroupsPerChunk % 32 == 0 && kLongChunkGroups % kGroupsPerChunk == 0);
     activate_columns(k, s, e, n, limit, 8 * g0, 8 * g1);
   } else {
     matmul_packed_rows(k, is_up ? *e.up : *e.gate, c.io.rows, *c.io.blocks, rows_of(is_up ? s.up : s.gate, n, inter),
@@ -194,10 +204,10 @@ void down_item(const Kernels& k, const ChunkedExpert& c, int64_t local) {
   const PackedExpert& e = c.weights;
   ExpertScratch& s = *c.scratch;
   const int64_t n = static_cast<int64_t>(e.tokens->size()), inter = e.gate->rows(), groups = e.down->rows() / 8;
-  auto first_group = [&](int64_t chunk) { return chunk * kGroupsPerChunk; };
-  auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + kGroupsPerChunk, groups); };
+  auto first_group = [&](int64_t chunk) { return chunk * c.groups_per_chunk; };
+  auto end_group = [&](int64_t chunk) { return std::min(first_group(chunk) + c.groups_per_chunk, groups); };
   const Tensor x_rows = rows_of(s.gate, n, inter), out = c.io.down;
-  if (const int64_t far = down_pairing(k, e).far_chunk(local); far >= 0)
+  if (const int64_t far = down_pairing(k, e, c.groups_per_chunk).far_chunk(local); far >= 0)
     return matmul_packed_rows_beside(k, *e.down, first_group(local), end_group(local), out, *e.down, first_group(far),
                                      end_group(far), out, x_rows, s.down_input);
   matmul_packed_rows(k, *e.down, x_rows, s.down_input, out, first_group(local), end_group(local));
@@ -238,10 +248,19 @@ const PackedWeight* packed_already(const PreparedWeight* w) {
   return weight.packing_tried ? weight.packed.get() : nullptr;
 }
 
+// Groups per chunk of the step's routed experts: kLongChunkGroups where that still gives
+// each of `threads` threads kMinRoutedChunksPerThread chunks over both stages.
+int64_t routed_chunk_groups(const Kernels& k, std::span<const PackedExpert> active, int threads) {
+  int64_t chunks = 0;
+  for (const PackedExpert& e : active)
+    chunks += up_chunks(k, e, kLongChunkGroups) + down_pairing(k, e, kLongChunkGroups).items();
+  return chunks >= kMinRoutedChunksPerThread * threads ? kLongChunkGroups : kGroupsPerChunk;
+}
+
 // The step's routed experts laid out by the calling thread inside the experts' loop, x
 // quantised in any form they read that the shared expert does not. None where one of
 // them has no packed form yet.
-void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x, QuantizedRows& xq,
+void plan_routed(const Kernels& k, int threads, std::vector<ExpertScratch>& scratch, Tensor x, QuantizedRows& xq,
                  bool (&quantized)[3], std::span<const FfnWeights> experts,
                  const std::vector<std::vector<RoutedToken>>& tokens_of, const ChunkedExpert* shared, Tensor outputs,
                  RoutedPlan& plan) {
@@ -264,16 +283,19 @@ void plan_routed(const Kernels& k, std::vector<ExpertScratch>& scratch, Tensor x
       }
   plan.routed.reserve(active.size());
   plan.progress = std::make_unique<ExpertProgress[]>(active.size());
+  const int64_t per_chunk = routed_chunk_groups(k, active, threads);
   for (size_t i = 0; i < active.size(); ++i) {
-    plan.routed.push_back(chunked(k, active[i], scratch[i], x, xq, outputs, plan.progress[i]));
-    plan.gate_up.add(&plan.routed.back(), up_chunks(k, active[i]));
+    plan.routed.push_back(chunked(k, active[i], per_chunk, scratch[i], x, xq, outputs, plan.progress[i]));
+    plan.gate_up.add(&plan.routed.back(), up_chunks(k, active[i], per_chunk));
   }
   // Down's items with the shared expert's in the middle, where the second thread's run
   // starts: each thread then streams about half of the step's down rows.
   const size_t middle = plan.routed.size() / 2;
   for (size_t i = 0; i <= plan.routed.size(); ++i) {
-    if (i == middle && shared) plan.down.add(shared, down_pairing(k, shared->weights).items());
-    if (i < plan.routed.size()) plan.down.add(&plan.routed[i], down_pairing(k, plan.routed[i].weights).items());
+    if (i == middle && shared)
+      plan.down.add(shared, down_pairing(k, shared->weights, shared->groups_per_chunk).items());
+    if (i < plan.routed.size())
+      plan.down.add(&plan.routed[i], down_pairing(k, plan.routed[i].weights, per_chunk).items());
   }
 }
 
@@ -308,9 +330,9 @@ bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWei
         quantize_activations(form, k, ctx.pool, xq, x);
         quantized[static_cast<int>(form)] = true;
       }
-    shared_expert = chunked(k, *shared, ctx.moe_experts.back(), x, xq, outputs, shared_progress);
+    shared_expert = chunked(k, *shared, kGroupsPerChunk, ctx.moe_experts.back(), x, xq, outputs, shared_progress);
   }
-  const int64_t shared_chunks = shared ? up_chunks(k, *shared) : 0;
+  const int64_t shared_chunks = shared ? up_chunks(k, *shared, kGroupsPerChunk) : 0;
   std::atomic<int64_t> next_shared_chunk{0};
   auto take_shared_chunks = [&] {
     for (int64_t c = next_shared_chunk.fetch_add(1, std::memory_order_relaxed); c < shared_chunks;
@@ -324,8 +346,8 @@ bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWei
   ctx.pool.run_on_all([&](int thread) {
     if (thread == 0) {
       route(true);
-      plan_routed(k, ctx.moe_experts, x, xq, quantized, experts, tokens_of, shared_expert ? &*shared_expert : nullptr,
-                  outputs, plan);
+      plan_routed(k, threads, ctx.moe_experts, x, xq, quantized, experts, tokens_of,
+                  shared_expert ? &*shared_expert : nullptr, outputs, plan);
       gate_up_queue.emplace(plan.gate_up.first.back(), threads);
       down_queue.emplace(plan.down.first.back(), threads);
       planned.store(true, std::memory_order_release);
