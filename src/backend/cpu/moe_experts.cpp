@@ -332,7 +332,7 @@ bool run_experts_in_row_chunks(CpuContext& ctx, Tensor x, std::span<const FfnWei
       }
     shared_expert = chunked(k, *shared, kGroupsPerChunk, ctx.moe_experts.back(), x, xq, outputs, shared_progress);
   }
-  const int64_t shared_chunks = shared ? up_chunks(k, *shared, kGroupsPerChunk) : 0;
+  const int64_t shared_chunks = shared ? up_chunks(k, *shared, shared_expert->groups_per_chunk) : 0;
   std::atomic<int64_t> next_shared_chunk{0};
   auto take_shared_chunks = [&] {
     for (int64_t c = next_shared_chunk.fetch_add(1, std::memory_order_relaxed); c < shared_chunks;
