@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/absorb_columns.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/matmul.h"
@@ -228,6 +229,33 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
           << v;
     }
   }
+}
+
+// Absorbed decode with a Q4_0 kv_b whose K half the table regroups by latent column
+// (nope a whole number of activation blocks): one token and a batch of three, 20 heads
+// over three threads, against the reference within the block formats' tolerance.
+TEST_P(CpuConformance, MlaAttentionAbsorbsQ4_0ByLatentColumns) {
+  Backends b(GetParam());
+  const int64_t H = 20, nope = 64, rope = 8, v = 16, start = 37;
+  for (int64_t lora : {64, 96})
+    for (int64_t T : {1, 3}) {
+      Weight kv_b = make_weight(DType::kQ4_0, H * (nope + v), lora, 31);
+      auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 32);
+      auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 33);
+      auto run = [&](Backend& be) {
+        auto w = be.prepare_weight(kv_b.view);
+        std::vector<float> out(static_cast<size_t>(T * H * v));
+        be.mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
+                          .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
+                          .latent = LatentRows::contiguous(
+                              Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data())),
+                          .kv_b = w->get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
+                          .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.1f,
+                          .form = MlaForm::kAbsorbed});
+        return out;
+      };
+      EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), 2e-2) << "lora " << lora << ", " << T << " tokens";
+    }
 }
 
 // A compact cache (F16, BF16, Q8_0 pages) attended in place gives exactly what float32
@@ -1455,6 +1483,50 @@ TEST_P(CpuConformance, WeightedStoredRowsAreFmaChainsInOrder) {
   if (!k->weighted_rows_q4_0 || !k->weighted_rows_q8_0) GTEST_SKIP() << "table " << k->isa << " reads no stored rows";
   expect_weighted_rows<BlockQ4_0>(k->weighted_rows_q4_0, 41);
   expect_weighted_rows<BlockQ8_0>(k->weighted_rows_q8_0, 43);
+}
+
+// The query absorption over K rows regrouped by latent column: for heads of 32 to 256
+// nope rows (one to eight activation blocks) and one to five blocks of columns, every
+// column is the table's own quantisation of q times the column block's scales, then per
+// activation block the integer dot with the stored codes, offset by 8 per digit, chained
+// in order; nothing past the rank written. The expected values read the stored rows, not
+// the regrouped bytes, so a misplaced code or scale in either fails.
+TEST_P(CpuConformance, AbsorbColumnsAreIntegerDotsWithTheStoredRows) {
+  const cpu::Kernels* k = cpu::select_kernels(GetParam());
+  if (!k->absorb_columns_q4_0) GTEST_SKIP() << "table " << k->isa << " weighs the stored rows";
+  uint32_t seed = 61;
+  for (int64_t nope : {32, 64, 128, 256})
+    for (int64_t rank : {32, 96, 160}) {
+      ASSERT_TRUE(cpu::absorb_columns_fit(nope, rank));
+      const int64_t row_blocks = rank / 32 + 1;  // rows as in kv_b: other columns between them
+      const std::vector<BlockQ4_0> rows = random_blocks<BlockQ4_0>(nope * row_blocks, seed++);
+      const auto q = random_floats(static_cast<size_t>(nope), seed++);
+      std::vector<uint8_t> head(cpu::absorb_columns_head_bytes(nope, rank));
+      cpu::regroup_q4_0_columns(rows.data(), row_blocks, nope, rank, head.data());
+      std::vector<float> out(static_cast<size_t>(rank) + 1, 99.0f);
+      k->absorb_columns_q4_0(out.data(), q.data(), head.data(), nope, rank);
+      std::vector<float> weighted(static_cast<size_t>(nope));
+      std::vector<cpu::ActBlockQ8> x(static_cast<size_t>(nope / 32));
+      for (int64_t c = 0; c < rank; ++c) {
+        for (int64_t d = 0; d < nope; ++d) {
+          const BlockQ4_0& b = rows[static_cast<size_t>(d * row_blocks + c / 32)];
+          weighted[static_cast<size_t>(d)] = q[static_cast<size_t>(d)] * f16_to_f32(b.d);
+        }
+        k->quantize_act_q8(weighted.data(), x.data(), nope);
+        float expected = 0.0f;
+        for (int64_t a = 0; a < nope / 32; ++a) {
+          int32_t dot = 0;
+          for (int64_t i = 0; i < 32; ++i) {
+            const BlockQ4_0& b = rows[static_cast<size_t>((32 * a + i) * row_blocks + c / 32)];
+            dot += x[static_cast<size_t>(a)].qs[i] * (code_of(b, static_cast<int>(c % 32)) + 8);
+          }
+          expected = std::fma(static_cast<float>(dot - 8 * x[static_cast<size_t>(a)].sum), x[static_cast<size_t>(a)].d,
+                              expected);
+        }
+        ASSERT_EQ(out[static_cast<size_t>(c)], expected) << "nope " << nope << ", rank " << rank << ", column " << c;
+      }
+      EXPECT_EQ(out.back(), 99.0f) << "wrote past column " << rank - 1;
+    }
 }
 
 // FP8 codes survive recoding, and the recoded form flags exactly the codes with exponent 0.

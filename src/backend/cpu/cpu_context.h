@@ -22,10 +22,13 @@ namespace dsinfer::cpu {
 // [kv_lora_rank][nope], so q_latent = W_k^T q_nope is a dot product per latent dim; where
 // they weigh its stored rows (Q4_0, Q8_0), head h's nope rows at k_rows + h * head_rows
 // rows, copied to huge pages (head_rows = nope), or kv_b's own rows if the copy failed
-// (head_rows apart). V: every head's rows one after the other, packed, or nullptr where
-// they have no packed form that reads int8 activation blocks.
+// (head_rows apart); Q4_0 where the table has Kernels::absorb_columns_q4_0, the heads
+// regrouped by latent column (absorb_columns.h) one after the other in huge pages instead.
+// V: every head's rows one after the other, packed, or nullptr where they have no packed
+// form that reads int8 activation blocks.
 struct AbsorbedWeights {
   std::vector<float> k_transposed;
+  const uint8_t* k_columns = nullptr;
   const uint8_t* k_rows = nullptr;
   int64_t head_rows = 0;
   std::unique_ptr<PackedWeight> v_rows;

@@ -483,6 +483,12 @@ struct Kernels {
   // conversion took longer than the attention itself. False (dst untouched) for a format
   // the table has no widening for; nullptr where it has none: callers take decode_values.
   bool (*widen_stored)(DType dtype, const void* src, float* dst, int64_t n);
+  // q_latent = W_k^T q for one head of kv_b's Q4_0 K half regrouped by latent column
+  // (absorb_columns.h), `nope` values of q against `rank` columns: per block cb of 32
+  // columns, a[d] = q[d] * s(d, cb) goes through quantize_act_q8, and out[c] is the fma chain
+  // over a's blocks b in order, from zero, of (integer dot of b's digits with the codes
+  // - 8 * b.sum) * b.d. nullptr where a table has none: callers weigh the stored rows.
+  void (*absorb_columns_q4_0)(float* out, const float* q, const uint8_t* head, int64_t nope, int64_t rank);
 };
 
 // count values stored as `dtype` (a latent cache row: F32, F16, BF16, Q8_0) as float32,

@@ -21,8 +21,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <type_traits>
 
+#include "backend/cpu/absorb_columns.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
 
@@ -1819,6 +1821,55 @@ DSINFER_AVX512_VNNI void dot_grid_rows(const GridCodes codes[8], const ActBlockQ
   }
 }
 
+// Kernels::absorb_columns_q4_0: sixteen columns to a register, each 64-byte line of codes
+// two VPDPBUSD (its low and high nibbles against four digits each), one integer sum per
+// activation block. The lines are fetched kAhead bytes ahead, across blocks and heads (a
+// layer's heads lie one after the other): without, from memory an A layer's eight heads
+// took a thread longer than the stored rows weighed (docs/benchmarks.md, CPU backend,
+// session 55).
+// Four consecutive digits in every 32-bit lane.
+DSINFER_AVX512_VNNI inline __m512i four_digits(const int8_t* qs) {
+  int32_t four;
+  std::memcpy(&four, qs, 4);
+  return _mm512_set1_epi32(four);
+}
+
+template <int64_t kAhead>
+DSINFER_AVX512_VNNI void absorb_columns_q4_0(float* out, const float* q, const uint8_t* head, int64_t nope,
+                                             int64_t rank) {
+  const auto quantize = avx2_kernels().quantize_act_q8;
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const int64_t lines = nope / 8, block_bytes = 18 * nope;
+  alignas(64) float a[kMaxAbsorbColumnsNope];
+  ActBlockQ8 x[kMaxAbsorbColumnsNope / 32];
+  for (int64_t cb = 0; cb < rank / 32; ++cb) {
+    const uint8_t* scales = head + cb * block_bytes;
+    for (int64_t line = 0; line < 2 * nope; line += 64) _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead + line, _MM_HINT_T0);
+    for (int64_t d = 0; d < nope; d += 16) {
+      const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 2 * d));
+      _mm512_store_ps(a + d, _mm512_mul_ps(_mm512_loadu_ps(q + d), _mm512_cvtph_ps(s)));
+    }
+    quantize(a, x, nope);
+    for (int64_t g = 0; g < 2; ++g) {
+      const uint8_t* group = scales + 2 * nope + g * lines * 64;
+      __m512 sum = _mm512_setzero_ps();
+      for (int64_t b = 0; b < nope / 32; ++b) {
+        __m512i dot = _mm512_setzero_si512();
+        for (int64_t m = 0; m < 4; ++m) {
+          const uint8_t* line = group + (4 * b + m) * 64;
+          _mm_prefetch(reinterpret_cast<const char*>(line) + kAhead, _MM_HINT_T0);
+          const __m512i codes = _mm512_loadu_si512(line);
+          dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(codes, low4), four_digits(x[b].qs + 8 * m));
+          dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(_mm512_srli_epi16(codes, 4), low4), four_digits(x[b].qs + 8 * m + 4));
+        }
+        const __m512i offset = _mm512_sub_epi32(dot, _mm512_set1_epi32(8 * x[b].sum));
+        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(offset), _mm512_set1_ps(x[b].d), sum);
+      }
+      _mm512_storeu_ps(out + 32 * cb + 16 * g, sum);
+    }
+  }
+}
+
 // The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream),
 // and the one-token FP4 tiles and the FP8 and BF16 rows read side by side kRowsAhead.
 template <int64_t kAhead, int64_t kRowsAhead>
@@ -1879,6 +1930,7 @@ Kernels avx512_vnni_table() {
   k.weighted_rows_q8_0 = weighted_rows_q8_0;
   k.weighted_rows_tokens_q4_0 = weighted_rows_tokens_q4_0;
   k.weighted_rows_tokens_q8_0 = weighted_rows_tokens_q8_0;
+  k.absorb_columns_q4_0 = absorb_columns_q4_0<x86::kPrefetchBytes>;
   k.weighted_sums = weighted_sums_avx512;
   k.weighted_sums_stored = weighted_sums_stored_avx512;
   k.widen_stored = widen_stored_avx512;

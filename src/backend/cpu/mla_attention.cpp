@@ -1,8 +1,9 @@
 // MLA attention on the CPU over one sequence's latent rows, or in absorbed form over a
 // batch of sequences at once.
-// Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half rows weighted
-// by q_nope as stored for Q4_0 / Q8_0, copied to huge pages on first use, else from a
-// float32 transposed copy made then); scores against the cached c_kv and k_pe; the
+// Absorbed form (decode): per head, q_latent = W_k^T q_nope (kv_b's K half regrouped by
+// latent column for integer dot products where the table can for Q4_0, else its rows
+// weighted by q_nope as stored for Q4_0 / Q8_0, copied to huge pages on first use, else
+// from a float32 transposed copy made then); scores against the cached c_kv and k_pe; the
 // attention-weighted latent goes through W_v (kv_b's V rows packed on their own on first
 // use where they have a packed form, else the stored rows). Expanded form (prefill): kv_b
 // expands the latent rows to per-head K/V once per chunk, then blocks of a head's queries
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/absorb_columns.h"
 #include "backend/cpu/cpu_context.h"
 #include "backend/reference/dequantize.h"
 #include "core/dtype.h"
@@ -102,6 +104,10 @@ const AbsorbedWeights& absorbed_weights(CpuContext& ctx, const MlaAttentionArgs&
   slot->v_rows = pack_value_rows(ctx, a);
   const int64_t r = a.kv_lora_rank, nope = a.nope_dim, kv_head = a.nope_dim + a.v_head_dim;
   const WeightView& kv_b = a.kv_b->view();
+  if (weighted && kv_b.dtype == DType::kQ4_0 && ctx.kernels.absorb_columns_q4_0 && absorb_columns_fit(nope, r)) {
+    slot->k_columns = regroup_q4_0_heads(ctx.pool, ctx.pack_arena, kv_b, kv_head, nope, a.n_heads);
+    if (slot->k_columns) return *slot;
+  }
   if (weighted) {
     slot->k_rows = copy_row_runs_to_huge_pages(ctx.pack_arena, kv_b, kv_head, nope, a.n_heads);
     slot->head_rows = slot->k_rows ? nope : kv_head;
@@ -238,8 +244,9 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
     for (size_t b = 0; b < dtype_bytes(latent.dtype(), d); b += kCacheLineBytes) __builtin_prefetch(bytes + b);
   };
 
-  // q_latent = W_k^T q_nope: the K half's rows weighted by q_nope as stored (Q4_0, Q8_0),
-  // else per latent dim a dot product with the float32 transposed copy. Head by head, so
+  // q_latent = W_k^T q_nope: integer dot products over the K half regrouped by latent
+  // column, else its rows weighted by q_nope as stored (Q4_0, Q8_0), else per latent dim
+  // a dot product with the float32 transposed copy. Head by head, so
   // that a head's K rows stay in L1 across the tokens, several tokens per call where the
   // table weighs rows for several at once (each block's codes then widened once).
   const size_t row_bytes = dtype_bytes(kv_b.dtype, r);
@@ -263,7 +270,10 @@ void absorbed(CpuContext& ctx, std::span<const MlaAttentionArgs> batch) {
       const auto* k_rows = halves.k_rows + static_cast<size_t>(h * halves.head_rows) * row_bytes;
       const auto* q4_0_rows = reinterpret_cast<const BlockQ4_0*>(k_rows);
       const auto* q8_0_rows = reinterpret_cast<const BlockQ8_0*>(k_rows);
-      if (several_q4_0 && per_call > 1) {
+      if (halves.k_columns) {
+        const uint8_t* head = halves.k_columns + static_cast<size_t>(h) * absorb_columns_head_bytes(shape.nope_dim, r);
+        for (int64_t j = 0; j < count; ++j) k.absorb_columns_q4_0(q_latents[j], q_nopes[j], head, shape.nope_dim, r);
+      } else if (several_q4_0 && per_call > 1) {
         several_q4_0(q_latents, q_nopes, static_cast<int>(count), q4_0_rows, r / 32, shape.nope_dim, r / 32);
       } else if (several_q8_0 && per_call > 1) {
         several_q8_0(q_latents, q_nopes, static_cast<int>(count), q8_0_rows, r / 32, shape.nope_dim, r / 32);

@@ -222,16 +222,14 @@ void recode_f8e4m3_row(const WeightView& w, int64_t row, uint8_t* out, uint64_t*
     if (f8e4m3_recoded_is_small(out[i])) small_runs[i / 4096] |= uint64_t{1} << (i / 64 % 64);
 }
 
-// Drops this process's copies of the whole pages inside [data, data + bytes) of a
-// read-only file mapping; reading them again faults them back in from the file.
+}  // namespace
+
 void release_file_pages(const void* data, size_t bytes) {
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
   const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
-
-}  // namespace
 
 constexpr size_t kHugePage = size_t{2} << 20;
 constexpr size_t kChunkBytes = size_t{256} << 20;

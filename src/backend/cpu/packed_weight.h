@@ -44,6 +44,10 @@ class PackArena {
   std::vector<Chunk> chunks_;
 };
 
+// Drops this process's copies of the whole pages inside [data, data + bytes) of a
+// read-only file mapping; reading them again faults them back in from the file.
+void release_file_pages(const void* data, size_t bytes);
+
 // A file-backed BF16, F16 or FP8 matrix copied as it is into `arena` (its file pages are
 // dropped afterwards), or nothing for any other weight. Rows read from the file mapping
 // sit in 4 KiB pages, where the hardware prefetchers stop at every page boundary and each
