@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
+#include "backend/cpu/absorb_columns.h"
 #include "backend/cpu/kernels.h"
 #include "backend/cpu/x86_tile_helpers.h"
 #include "core/dtype.h"
@@ -928,6 +930,58 @@ DSINFER_AVX2 void dot_grid_rows(const GridCodes codes[8], const ActBlockQ8* x, i
   }
 }
 
+// Kernels::absorb_columns_q4_0 in eight lanes, two registers to a line's sixteen columns:
+// per line its low and high nibbles multiplied by four digits each (VPMADDUBSW), the two
+// products' pairs added in 16 bits (at most 4 * 15 * 127) and then into the columns' sums.
+template <int64_t kAhead>
+DSINFER_AVX2 void absorb_columns_q4_0(float* out, const float* q, const uint8_t* head, int64_t nope, int64_t rank) {
+  const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+  const int64_t lines = nope / 8, block_bytes = 18 * nope;
+  alignas(32) float a[kMaxAbsorbColumnsNope];
+  ActBlockQ8 x[kMaxAbsorbColumnsNope / 32];
+  auto four_digits = [](const int8_t* qs) {
+    int32_t four;
+    std::memcpy(&four, qs, 4);
+    return four;
+  };
+  for (int64_t cb = 0; cb < rank / 32; ++cb) {
+    const uint8_t* scales = head + cb * block_bytes;
+    for (int64_t line = 0; line < 2 * nope; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead + line, _MM_HINT_T0);
+    for (int64_t d = 0; d < nope; d += 8) {
+      const __m128i s = _mm_loadu_si128(reinterpret_cast<const __m128i*>(scales + 2 * d));
+      _mm256_store_ps(a + d, _mm256_mul_ps(_mm256_loadu_ps(q + d), _mm256_cvtph_ps(s)));
+    }
+    quantize_act_q8(a, x, nope);
+    for (int64_t g = 0; g < 2; ++g) {
+      const uint8_t* group = scales + 2 * nope + g * lines * 64;
+      __m256 sums[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+      for (int64_t b = 0; b < nope / 32; ++b) {
+        __m256i dots[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        for (int64_t m = 0; m < 4; ++m) {
+          const uint8_t* line = group + (4 * b + m) * 64;
+          _mm_prefetch(reinterpret_cast<const char*>(line) + kAhead, _MM_HINT_T0);
+          const __m256i low = _mm256_set1_epi32(four_digits(x[b].qs + 8 * m));
+          const __m256i high = _mm256_set1_epi32(four_digits(x[b].qs + 8 * m + 4));
+          for (int half = 0; half < 2; ++half) {
+            const __m256i codes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(line + 32 * half));
+            const __m256i pairs = _mm256_add_epi16(
+                _mm256_maddubs_epi16(_mm256_and_si256(codes, low4), low),
+                _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(codes, 4), low4), high));
+            dots[half] = _mm256_add_epi32(dots[half], _mm256_madd_epi16(pairs, ones));
+          }
+        }
+        const __m256i offset = _mm256_set1_epi32(8 * x[b].sum);
+        const __m256 d = _mm256_set1_ps(x[b].d);
+        for (int half = 0; half < 2; ++half)
+          sums[half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(dots[half], offset)), d, sums[half]);
+      }
+      _mm256_storeu_ps(out + 32 * cb + 16 * g, sums[0]);
+      _mm256_storeu_ps(out + 32 * cb + 16 * g + 8, sums[1]);
+    }
+  }
+}
+
 }  // namespace
 
 void key_block_scores_avx2(const float* const* q, int nq, const float* keys_t, int64_t d, int64_t n_blocks,
@@ -948,6 +1002,7 @@ const Kernels& avx2_kernels() {
     k.weighted_rows_q8_0 = weighted_rows_q8_0;
     k.weighted_rows_tokens_q4_0 = weighted_rows_tokens<BlockQ4_0>;
     k.weighted_rows_tokens_q8_0 = weighted_rows_tokens<BlockQ8_0>;
+    k.absorb_columns_q4_0 = absorb_columns_q4_0<x86::kPrefetchBytes>;
     k.swiglu = swiglu_avx2;
     k.sequential_dots_heads8 = sequential_dots_heads8_avx2;
     k.weighted_sums = weighted_sums_avx2;
