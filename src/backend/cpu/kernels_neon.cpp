@@ -11,6 +11,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "backend/cpu/absorb_columns.h"
 #include "backend/cpu/kernels.h"
 #include "core/dtype.h"
 
@@ -953,6 +954,49 @@ void quantize_act_q8(const float* x, ActBlockQ8* out, int64_t n) {
   }
 }
 
+// Kernels::absorb_columns_q4_0 with SDOT: a line's sixteen columns in four registers, each
+// column's low and high nibbles against four digits each.
+DSINFER_DOTPROD void dotprod_absorb_columns_q4_0(float* out, const float* q, const uint8_t* head, int64_t nope,
+                                                 int64_t rank) {
+  const uint8x16_t low4 = vdupq_n_u8(0x0F);
+  const int64_t lines = nope / 8, block_bytes = 18 * nope;
+  alignas(16) float a[kMaxAbsorbColumnsNope];
+  ActBlockQ8 x[kMaxAbsorbColumnsNope / 32];
+  auto four_digits = [](const int8_t* qs) {
+    int32_t four;
+    std::memcpy(&four, qs, 4);
+    return vreinterpretq_s8_s32(vdupq_n_s32(four));
+  };
+  for (int64_t cb = 0; cb < rank / 32; ++cb) {
+    const uint8_t* scales = head + cb * block_bytes;
+    for (int64_t d = 0; d < nope; d += 4) {
+      const float16x4_t s = vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(scales + 2 * d)));
+      vst1q_f32(a + d, vmulq_f32(vld1q_f32(q + d), vcvt_f32_f16(s)));
+    }
+    quantize_act_q8(a, x, nope);
+    for (int64_t g = 0; g < 2; ++g) {
+      const uint8_t* group = scales + 2 * nope + g * lines * 64;
+      float32x4_t sums[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+      for (int64_t b = 0; b < nope / 32; ++b) {
+        int32x4_t dots[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
+        for (int64_t m = 0; m < 4; ++m) {
+          const uint8_t* line = group + (4 * b + m) * 64;
+          const int8x16_t low = four_digits(x[b].qs + 8 * m), high = four_digits(x[b].qs + 8 * m + 4);
+          for (int r = 0; r < 4; ++r) {
+            const uint8x16_t codes = vld1q_u8(line + 16 * r);
+            dots[r] = vdotq_s32(dots[r], vreinterpretq_s8_u8(vandq_u8(codes, low4)), low);
+            dots[r] = vdotq_s32(dots[r], vreinterpretq_s8_u8(vshrq_n_u8(codes, 4)), high);
+          }
+        }
+        const int32x4_t offset = vdupq_n_s32(8 * x[b].sum);
+        for (int r = 0; r < 4; ++r)
+          sums[r] = vfmaq_f32(sums[r], vcvtq_f32_s32(vsubq_s32(dots[r], offset)), vdupq_n_f32(x[b].d));
+      }
+      for (int r = 0; r < 4; ++r) vst1q_f32(out + 32 * cb + 16 * g + 4 * r, sums[r]);
+    }
+  }
+}
+
 // exp(x) as 2^n * e^r, n = round(x / ln 2): ln 2 split in two parts, e^r from a degree-7
 // polynomial (Cephes' expf coefficients), 2^n in the exponent bits; x clamped so that 2^n
 // stays a normal float (as the AVX2 table).
@@ -1186,6 +1230,7 @@ const Kernels& neon_dotprod_kernels() {
     k.gemm_q2_kx8 = dotprod_gemm_q2_kx8;
     k.gemm_q3_kx8 = dotprod_gemm_q3_kx8;
     k.gemm_iq4_xsx8 = dotprod_gemm_iq4_xsx8;
+    k.absorb_columns_q4_0 = dotprod_absorb_columns_q4_0;
     k.dot_grid_rows = dotprod_dot_grid_rows;
     k.decode_grid = decode_grid_codes;
     set_decode_attention_kernels(k);
