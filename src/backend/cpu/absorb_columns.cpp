@@ -20,7 +20,8 @@ void regroup_q4_0_columns(const BlockQ4_0* rows, int64_t row_blocks, int64_t nop
         for (int64_t j = 0; j < 16; ++j)
           for (int64_t e = 0; e < 4; ++e) {
             const int64_t c = 32 * cb + 16 * g + j;
-            codes[(g * lines + m) * 64 + 4 * j + e] = static_cast<uint8_t>(code(8 * m + e, c) | code(8 * m + 4 + e, c) << 4);
+            const int low = code(8 * m + e, c), high = code(8 * m + 4 + e, c);
+            codes[(g * lines + m) * 64 + 4 * j + e] = static_cast<uint8_t>(low | high << 4);
           }
   }
 }
@@ -34,7 +35,8 @@ const uint8_t* regroup_q4_0_heads(ThreadPool& pool, PackArena& arena, const Weig
   const auto* rows = static_cast<const BlockQ4_0*>(kv_b.data);
   pool.parallel_for(heads, [&](int, int64_t h0, int64_t h1) {
     for (int64_t h = h0; h < h1; ++h)
-      regroup_q4_0_columns(rows + h * step * row_blocks, row_blocks, nope, rank, columns + static_cast<size_t>(h) * head_bytes);
+      regroup_q4_0_columns(rows + h * step * row_blocks, row_blocks, nope, rank,
+                           columns + static_cast<size_t>(h) * head_bytes);
   });
   if (kv_b.file_backed) release_file_pages(kv_b.data, dtype_bytes(kv_b.dtype, rank) * static_cast<size_t>(kv_b.rows()));
   return columns;

@@ -1821,12 +1821,6 @@ DSINFER_AVX512_VNNI void dot_grid_rows(const GridCodes codes[8], const ActBlockQ
   }
 }
 
-// Kernels::absorb_columns_q4_0: sixteen columns to a register, each 64-byte line of codes
-// two VPDPBUSD (its low and high nibbles against four digits each), one integer sum per
-// activation block. The lines are fetched kAhead bytes ahead, across blocks and heads (a
-// layer's heads lie one after the other): without, from memory an A layer's eight heads
-// took a thread longer than the stored rows weighed (docs/benchmarks.md, CPU backend,
-// session 55).
 // Four consecutive digits in every 32-bit lane.
 DSINFER_AVX512_VNNI inline __m512i four_digits(const int8_t* qs) {
   int32_t four;
@@ -1834,17 +1828,24 @@ DSINFER_AVX512_VNNI inline __m512i four_digits(const int8_t* qs) {
   return _mm512_set1_epi32(four);
 }
 
+// Kernels::absorb_columns_q4_0: sixteen columns to a register, each 64-byte line of codes
+// two VPDPBUSD (its low and high nibbles against four digits each), one integer sum per
+// activation block. The lines are fetched kAhead bytes ahead, across blocks and heads (a
+// layer's heads lie one after the other): without, from memory an A layer's eight heads
+// took a thread longer than the stored rows weighed (docs/benchmarks.md, CPU backend,
+// session 55).
 template <int64_t kAhead>
 DSINFER_AVX512_VNNI void absorb_columns_q4_0(float* out, const float* q, const uint8_t* head, int64_t nope,
                                              int64_t rank) {
-  const auto quantize = avx2_kernels().quantize_act_q8;
+  const auto quantize = avx2_kernels().quantize_act_q8;  // this table's quantiser
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const int64_t lines = nope / 8, block_bytes = 18 * nope;
   alignas(64) float a[kMaxAbsorbColumnsNope];
   ActBlockQ8 x[kMaxAbsorbColumnsNope / 32];
   for (int64_t cb = 0; cb < rank / 32; ++cb) {
     const uint8_t* scales = head + cb * block_bytes;
-    for (int64_t line = 0; line < 2 * nope; line += 64) _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead + line, _MM_HINT_T0);
+    for (int64_t line = 0; line < 2 * nope; line += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(scales) + kAhead + line, _MM_HINT_T0);
     for (int64_t d = 0; d < nope; d += 16) {
       const __m256i s = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 2 * d));
       _mm512_store_ps(a + d, _mm512_mul_ps(_mm512_loadu_ps(q + d), _mm512_cvtph_ps(s)));
@@ -1859,11 +1860,12 @@ DSINFER_AVX512_VNNI void absorb_columns_q4_0(float* out, const float* q, const u
           const uint8_t* line = group + (4 * b + m) * 64;
           _mm_prefetch(reinterpret_cast<const char*>(line) + kAhead, _MM_HINT_T0);
           const __m512i codes = _mm512_loadu_si512(line);
+          const __m512i high = _mm512_and_si512(_mm512_srli_epi16(codes, 4), low4);
           dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(codes, low4), four_digits(x[b].qs + 8 * m));
-          dot = _mm512_dpbusd_epi32(dot, _mm512_and_si512(_mm512_srli_epi16(codes, 4), low4), four_digits(x[b].qs + 8 * m + 4));
+          dot = _mm512_dpbusd_epi32(dot, high, four_digits(x[b].qs + 8 * m + 4));
         }
-        const __m512i offset = _mm512_sub_epi32(dot, _mm512_set1_epi32(8 * x[b].sum));
-        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(offset), _mm512_set1_ps(x[b].d), sum);
+        const __m512i centred = _mm512_sub_epi32(dot, _mm512_set1_epi32(8 * x[b].sum));
+        sum = _mm512_fmadd_ps(_mm512_cvtepi32_ps(centred), _mm512_set1_ps(x[b].d), sum);
       }
       _mm512_storeu_ps(out + 32 * cb + 16 * g, sum);
     }
