@@ -192,6 +192,28 @@ TEST_P(CpuConformance, FineOps) {
   EXPECT_LE(rel_error(run(*b.cpu, **cpu_norm), run(*b.reference, **ref_norm)), 1e-6);
 }
 
+// T query rows of H heads attending over start + T float32 latent rows, on `be`.
+struct MlaCase {
+  const Weight& kv_b;
+  std::vector<float>& q;
+  std::vector<float>& latent;
+  int64_t H, nope, rope, v, lora, start, T;
+  float softmax_scale;
+  MlaForm form;
+};
+
+std::vector<float> attend(Backend& be, const MlaCase& c) {
+  auto w = be.prepare_weight(c.kv_b.view);
+  std::vector<float> out(static_cast<size_t>(c.T * c.H * c.v));
+  be.mla_attention({.out = Tensor::contiguous(DType::kF32, c.T, c.H * c.v, out.data()),
+                    .q = Tensor::contiguous(DType::kF32, c.T, c.H * (c.nope + c.rope), c.q.data()),
+                    .latent = LatentRows::contiguous(
+                        Tensor::contiguous(DType::kF32, c.start + c.T, c.lora + c.rope, c.latent.data())),
+                    .kv_b = w->get(), .n_heads = c.H, .nope_dim = c.nope, .rope_dim = c.rope, .v_head_dim = c.v,
+                    .kv_lora_rank = c.lora, .start_pos = c.start, .softmax_scale = c.softmax_scale, .form = c.form});
+  return out;
+}
+
 // v = 16 and 40 put every head's V rows on groups of eight, where the CPU backend runs W_v
 // through the packed tiles for Q8_0 / Q4_0; v = 12 keeps them on the stored rows. The
 // 70-token prefill after 37 positions spans several blocks of queries, chunks of keys and
@@ -213,18 +235,9 @@ TEST_P(CpuConformance, MlaAttentionBothForms) {
     auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 22);
     auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 23);
     for (MlaForm form : {MlaForm::kExpanded, MlaForm::kAbsorbed}) {
-      auto run = [&](Backend& be) {
-        auto w = be.prepare_weight(kv_b.view);
-        std::vector<float> out(static_cast<size_t>(T * H * v));
-        be.mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
-                          .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
-                          .latent = LatentRows::contiguous(
-                              Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data())),
-                          .kv_b = w->get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
-                          .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.2f, .form = form});
-        return out;
-      };
-      EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), dtype_is_block_quantized(dtype) ? 2e-2 : 1e-5)
+      const MlaCase c{kv_b, q, latent, H, nope, rope, v, lora, start, T, 0.2f, form};
+      const double tolerance = dtype_is_block_quantized(dtype) ? 2e-2 : 1e-5;
+      EXPECT_LE(rel_error(attend(*b.cpu, c), attend(*b.reference, c)), tolerance)
           << dtype_name(dtype) << (form == MlaForm::kAbsorbed ? " absorbed" : " expanded") << " heads " << H << " v "
           << v;
     }
@@ -242,19 +255,9 @@ TEST_P(CpuConformance, MlaAttentionAbsorbsQ4_0ByLatentColumns) {
       Weight kv_b = make_weight(DType::kQ4_0, H * (nope + v), lora, 31);
       auto q = random_floats(static_cast<size_t>(T * H * (nope + rope)), 32);
       auto latent = random_floats(static_cast<size_t>((start + T) * (lora + rope)), 33);
-      auto run = [&](Backend& be) {
-        auto w = be.prepare_weight(kv_b.view);
-        std::vector<float> out(static_cast<size_t>(T * H * v));
-        be.mla_attention({.out = Tensor::contiguous(DType::kF32, T, H * v, out.data()),
-                          .q = Tensor::contiguous(DType::kF32, T, H * (nope + rope), q.data()),
-                          .latent = LatentRows::contiguous(
-                              Tensor::contiguous(DType::kF32, start + T, lora + rope, latent.data())),
-                          .kv_b = w->get(), .n_heads = H, .nope_dim = nope, .rope_dim = rope, .v_head_dim = v,
-                          .kv_lora_rank = lora, .start_pos = start, .softmax_scale = 0.1f,
-                          .form = MlaForm::kAbsorbed});
-        return out;
-      };
-      EXPECT_LE(rel_error(run(*b.cpu), run(*b.reference)), 2e-2) << "lora " << lora << ", " << T << " tokens";
+      const MlaCase c{kv_b, q, latent, H, nope, rope, v, lora, start, T, 0.1f, MlaForm::kAbsorbed};
+      EXPECT_LE(rel_error(attend(*b.cpu, c), attend(*b.reference, c)), 2e-2)
+          << "lora " << lora << ", " << T << " tokens";
     }
 }
 
