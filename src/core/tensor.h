@@ -85,6 +85,9 @@ struct WeightView {
   // data lies in a read-only file mapping: a backend that copied it elsewhere may drop
   // its pages, which are re-read from the file if anything reads them again.
   bool file_backed = false;
+  // With file_backed: the bytes of all the weights in the model's files, which a backend
+  // that copies weights weighs against the machine's memory (cpu::release_file_pages).
+  int64_t source_bytes = 0;
 
   int64_t rows() const { return shape.empty() ? 0 : (shape.size() == 1 ? 1 : shape[0]); }
   int64_t cols() const { return shape.empty() ? 0 : shape.back(); }

@@ -51,6 +51,7 @@ class Checkpoint final : public WeightSource {
   ModelConfig config_;
   std::vector<std::unique_ptr<SafetensorsFile>> shards_;
   std::unordered_map<std::string, Location> tensors_;
+  int64_t tensor_bytes_ = 0;  // of every tensor in the shards
   std::unordered_map<std::string, std::vector<float>> ue8m0_scales_;  // FP8 scales: name -> float32 values
 };
 

@@ -336,6 +336,7 @@ Result<std::unique_ptr<GgufWeights>> GgufWeights::open(const std::string& path) 
   for (const GgufModelFiles::Tensor& tensor : weights->files_.tensors()) {
     const GgufTensorInfo& t = *tensor.info;
     weights->tensors_.emplace(t.name, tensor);
+    weights->tensor_bytes_ += static_cast<int64_t>(t.size);
     if (t.name.ends_with(".exp_probs_b.bias")) facts.has_selection_bias = true;
     if (t.name == "output.weight") facts.has_output = true;
     if (t.name == "token_embd.weight" && t.ne.size() == 2) facts.embedding_rows = t.ne[1];
@@ -397,6 +398,7 @@ std::optional<WeightView> GgufWeights::find(const std::string& name) const {
   view.name = name;
   view.dtype = t.dtype;
   view.file_backed = true;
+  view.source_bytes = tensor_bytes_;
   if (location->expert < 0) {
     view.shape = t.shape();
     view.data = it->second.data;

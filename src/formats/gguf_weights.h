@@ -100,6 +100,7 @@ class GgufWeights final : public WeightSource {
   GgufModelFiles files_;
   ModelConfig config_;
   std::unordered_map<std::string, GgufModelFiles::Tensor> tensors_;
+  int64_t tensor_bytes_ = 0;  // of every tensor in the files
   // kv_b of files that store attn_k_b / attn_v_b instead: rebuilt once at open as F32
   // [heads * (nope + v), kv_lora], keyed by HF name. F32 keeps the stored values exact;
   // it is a small part of a model (V3: 1.0 B of 671 B parameters, 4 GB as F32 next to a

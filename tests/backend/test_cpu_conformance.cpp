@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "backend/cpu/absorb_columns.h"
 #include "backend/cpu/cpu_backend.h"
 #include "backend/cpu/kernels.h"
@@ -565,14 +567,18 @@ TEST_P(CpuConformance, PackingAtLoadMatchesPackingOnFirstUse) {
 }
 
 // Weights read from a file mapping: float formats are copied into huge pages at their
-// first matmul and integer ones repacked, the file pages dropped either way. Results are
-// the bits of the same weight in ordinary memory, the first time and after, and the
-// mapping still reads back the file's bytes.
+// first matmul and integer ones repacked, the file pages dropped either way, from the
+// page cache too for a model too large to stay cached beside its copy. Results are the
+// bits of the same weight in ordinary memory, the first time and after, and the mapping
+// still reads back the file's bytes.
 TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
   auto backend = std::move(make_cpu_backend({.threads = 2, .isa = GetParam()})).value();
   constexpr int64_t N = 40, K = 4096, T = 3;  // 320 KiB of FP8: whole pages to drop
   const auto path = std::filesystem::temp_directory_path() / ("dsinfer_file_backed_" + GetParam() + ".bin");
-  for (DType dtype : {DType::kBF16, DType::kF8E4M3, DType::kQ4_0}) {
+  const int64_t memory = static_cast<int64_t>(::sysconf(_SC_PHYS_PAGES)) * ::sysconf(_SC_PAGESIZE);
+  for (const auto [dtype, model_bytes] : {std::pair{DType::kBF16, int64_t{0}}, {DType::kF8E4M3, int64_t{0}},
+                                          {DType::kQ4_0, int64_t{0}}, {DType::kBF16, memory / 2 + 1},
+                                          {DType::kF8E4M3, memory / 2 + 1}, {DType::kQ4_0, memory}}) {
     const Weight w = make_weight(dtype, N, K, 71);
     {
       std::ofstream file(path, std::ios::binary);
@@ -583,6 +589,8 @@ TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
     WeightView view = w.view;
     view.data = mapped.value().data();
     view.file_backed = true;
+    view.source_bytes = model_bytes;
+    EXPECT_EQ(cpu::copy_outgrows_page_cache(view), model_bytes > memory / 2) << model_bytes << " of " << memory;
     auto x = random_floats(static_cast<size_t>(T * K), 72);
     auto run = [&](const WeightView& v, int times) {
       auto prepared = std::move(backend->prepare_weight(v)).value();
@@ -593,9 +601,10 @@ TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
       return out;
     };
     const auto expected = run(w.view, 1);
-    EXPECT_TRUE(same_bits(run(view, 1).data(), expected.data(), T * N)) << dtype_name(dtype) << " first matmul";
-    EXPECT_TRUE(same_bits(run(view, 2).data(), expected.data(), T * N)) << dtype_name(dtype) << " second matmul";
-    EXPECT_EQ(std::memcmp(mapped.value().data(), w.bytes.data(), w.bytes.size()), 0) << dtype_name(dtype);
+    const std::string which = std::string(dtype_name(dtype)) + " of a " + std::to_string(model_bytes) + "-byte model";
+    EXPECT_TRUE(same_bits(run(view, 1).data(), expected.data(), T * N)) << which << ", first matmul";
+    EXPECT_TRUE(same_bits(run(view, 2).data(), expected.data(), T * N)) << which << ", second matmul";
+    EXPECT_EQ(std::memcmp(mapped.value().data(), w.bytes.data(), w.bytes.size()), 0) << which;
   }
   std::filesystem::remove(path);
 }

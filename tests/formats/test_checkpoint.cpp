@@ -87,6 +87,10 @@ TEST_F(CheckpointTest, ShardedFolderWithIndex) {
   EXPECT_EQ(embed->scales.data, nullptr);
   const auto* bytes = static_cast<const uint8_t*>(embed->data);
   for (int i = 0; i < 24; ++i) ASSERT_EQ(bytes[i], 10 + i) << "byte " << i << " of the mapped tensor";
+  EXPECT_TRUE(embed->file_backed);
+  // Every tensor of both shards: embed 24, norm 20, q_proj 390 and its scales 8,
+  // no_scale 4, bad_scale 390 and its scale 4.
+  EXPECT_EQ(embed->source_bytes, 840);
 
   EXPECT_FALSE(ckpt.find("not.there").has_value());
   ASSERT_TRUE(ckpt.find("model.norm.weight").has_value());

@@ -224,11 +224,19 @@ void recode_f8e4m3_row(const WeightView& w, int64_t row, uint8_t* out, uint64_t*
 
 }  // namespace
 
-void release_file_pages(const void* data, size_t bytes) {
+bool copy_outgrows_page_cache(const WeightView& source) {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 && 2 * source.source_bytes > static_cast<int64_t>(pages) * page;
+}
+
+void release_file_pages(const WeightView& source, const void* data, size_t bytes) {
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
   const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
-  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  if (end <= begin) return;
+  // A hint: kernels before Linux 5.4 refuse MADV_PAGEOUT and leave the pages cached.
+  if (copy_outgrows_page_cache(source)) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_PAGEOUT);
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
 constexpr size_t kHugePage = size_t{2} << 20;
@@ -268,7 +276,7 @@ std::optional<WeightView> copy_to_huge_pages(ThreadPool& pool, PackArena& arena,
                 static_cast<const uint8_t*>(w.data) + static_cast<size_t>(begin) * row_bytes,
                 static_cast<size_t>(end - begin) * row_bytes);
   });
-  release_file_pages(w.data, bytes);
+  release_file_pages(w, w.data, bytes);
   WeightView resident = w;
   resident.data = copy;
   resident.file_backed = false;
@@ -283,7 +291,7 @@ const uint8_t* copy_row_runs_to_huge_pages(PackArena& arena, const WeightView& w
   for (int64_t i = 0; i < runs; ++i)
     std::memcpy(copy + static_cast<size_t>(i) * run_bytes,
                 static_cast<const uint8_t*>(w.data) + static_cast<size_t>(i * step) * row_bytes, run_bytes);
-  if (w.file_backed) release_file_pages(w.data, row_bytes * static_cast<size_t>(w.rows()));
+  if (w.file_backed) release_file_pages(w, w.data, row_bytes * static_cast<size_t>(w.rows()));
   return copy;
 }
 
@@ -395,10 +403,11 @@ std::unique_ptr<PackedWeight> PackedWeight::pack(const Kernels& kernels, ThreadP
   });
   // A weight that cannot be packed keeps its stored layout (the arena space is lost).
   if (!scales_ok) return nullptr;
-  if (w.file_backed) release_file_pages(w.data, source_bytes);
+  if (w.file_backed) release_file_pages(w, w.data, source_bytes);
   // Scales read in place (V4's FP4 experts) are in the packed blocks now too.
   if (w.file_backed && w.scales.ue8m0)
-    release_file_pages(w.scales.row_codes(0, w.cols()), static_cast<size_t>(w.scales.stored_bytes_for(w.rows(), w.cols())));
+    release_file_pages(w, w.scales.row_codes(0, w.cols()),
+                       static_cast<size_t>(w.scales.stored_bytes_for(w.rows(), w.cols())));
   return packed;
 }
 

@@ -44,9 +44,20 @@ class PackArena {
   std::vector<Chunk> chunks_;
 };
 
-// Drops this process's copies of the whole pages inside [data, data + bytes) of a
-// read-only file mapping; reading them again faults them back in from the file.
-void release_file_pages(const void* data, size_t bytes);
+// Whether the model's files and a copy of their weights cannot both stay in memory (the
+// copy's bytes taken as the files'): then the files' pages are dropped from the page cache
+// as each weight is copied. Left to the kernel, they are evicted under pressure while the
+// copy grows, and the copy's faults find few free 2 MiB pages: A Q8_0 (16.7 GB) on the
+// 24 GiB VM, run after itself, had 0.4-2.5 GB of its weights in 4 KiB pages, which cost
+// TLB misses and the guest's memory monitor's time, and none with its pages dropped
+// (docs/benchmarks.md, CPU backend, session 57). A model that fits twice keeps its cached
+// pages for a warm next start.
+bool copy_outgrows_page_cache(const WeightView& source);
+
+// Drops this process's copies of the whole pages inside [data, data + bytes) of `source`'s
+// read-only file mapping, and the page cache's too where copy_outgrows_page_cache(source);
+// reading them again faults them back in from the file.
+void release_file_pages(const WeightView& source, const void* data, size_t bytes);
 
 // A file-backed BF16, F16 or FP8 matrix copied as it is into `arena` (its file pages are
 // dropped afterwards), or nothing for any other weight. Rows read from the file mapping
