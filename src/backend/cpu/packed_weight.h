@@ -48,7 +48,7 @@ class PackArena {
 // copy's bytes taken as the files'): then the files' pages are dropped from the page cache
 // as each weight is copied. Left to the kernel, they are evicted under pressure while the
 // copy grows, and the copy's faults find few free 2 MiB pages: A Q8_0 (16.7 GB) on the
-// 24 GiB VM, run after itself, had 0.4-2.5 GB of its weights in 4 KiB pages, which cost
+// 24 GiB VM, run after itself, had 0.3-2.5 GB of its weights in 4 KiB pages, which cost
 // TLB misses and the guest's memory monitor's time, and none with its pages dropped
 // (docs/benchmarks.md, CPU backend, session 57). A model that fits twice keeps its cached
 // pages for a warm next start.
