@@ -87,7 +87,7 @@ struct WeightView {
   bool file_backed = false;
   // With file_backed: the bytes of all the weights in the model's files, which a backend
   // that copies weights weighs against the machine's memory (cpu::release_file_pages).
-  int64_t source_bytes = 0;
+  int64_t model_bytes = 0;
 
   int64_t rows() const { return shape.empty() ? 0 : (shape.size() == 1 ? 1 : shape[0]); }
   int64_t cols() const { return shape.empty() ? 0 : shape.back(); }

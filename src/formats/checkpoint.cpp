@@ -113,7 +113,7 @@ std::optional<WeightView> Checkpoint::find(const std::string& name) const {
   view.shape = entry->shape;
   view.data = file->tensor_data(*entry);
   view.file_backed = true;
-  view.source_bytes = tensor_bytes_;
+  view.model_bytes = tensor_bytes_;
   // The released V4 layout stores FP4 E2M1 routed experts as I8 [rows, cols / 2]: two
   // values per byte. The model asks for them by their logical shape.
   if (config_.v4 && view.dtype == DType::kI8 && view.shape.size() == 2 && tensors_.count(v4_scale_name(name))) {

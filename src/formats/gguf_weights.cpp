@@ -398,7 +398,7 @@ std::optional<WeightView> GgufWeights::find(const std::string& name) const {
   view.name = name;
   view.dtype = t.dtype;
   view.file_backed = true;
-  view.source_bytes = tensor_bytes_;
+  view.model_bytes = tensor_bytes_;
   if (location->expert < 0) {
     view.shape = t.shape();
     view.data = it->second.data;

@@ -589,7 +589,7 @@ TEST_P(CpuConformance, FileBackedWeightsMatchInMemoryOnes) {
     WeightView view = w.view;
     view.data = mapped.value().data();
     view.file_backed = true;
-    view.source_bytes = model_bytes;
+    view.model_bytes = model_bytes;
     EXPECT_EQ(cpu::copy_outgrows_page_cache(view), model_bytes > memory / 2) << model_bytes << " of " << memory;
     auto x = random_floats(static_cast<size_t>(T * K), 72);
     auto run = [&](const WeightView& v, int times) {

@@ -90,7 +90,7 @@ TEST_F(CheckpointTest, ShardedFolderWithIndex) {
   EXPECT_TRUE(embed->file_backed);
   // Every tensor of both shards: embed 24, norm 20, q_proj 390 and its scales 8,
   // no_scale 4, bad_scale 390 and its scale 4.
-  EXPECT_EQ(embed->source_bytes, 840);
+  EXPECT_EQ(embed->model_bytes, 840);
 
   EXPECT_FALSE(ckpt.find("not.there").has_value());
   ASSERT_TRUE(ckpt.find("model.norm.weight").has_value());

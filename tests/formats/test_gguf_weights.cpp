@@ -266,7 +266,7 @@ TEST_F(GgufWeightsTest, RebuildsKvBFromSplitTensorsAndSlicesExperts) {
   float row[32];
   convert_to_f32(DType::kQ8_0, static_cast<const uint8_t*>(expert->data) + 34, row, 32);
   EXPECT_EQ(row[0], 9.0f);
-  EXPECT_EQ(expert->source_bytes, static_cast<int64_t>((k_b.size() + v_b.size()) * sizeof(float) + experts.size()));
+  EXPECT_EQ(expert->model_bytes, static_cast<int64_t>((k_b.size() + v_b.size()) * sizeof(float) + experts.size()));
   EXPECT_FALSE((*weights)->find("model.layers.1.mlp.experts.16.up_proj.weight").has_value());
   // Missing tensors and wrong shapes name the GGUF tensor.
   const auto wrong = (*weights)->get("model.layers.1.mlp.experts.3.up_proj.weight", {32, 2}, {DType::kQ8_0});

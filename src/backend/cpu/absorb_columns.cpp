@@ -38,7 +38,8 @@ const uint8_t* regroup_q4_0_heads(ThreadPool& pool, PackArena& arena, const Weig
       regroup_q4_0_columns(rows + h * step * row_blocks, row_blocks, nope, rank,
                            columns + static_cast<size_t>(h) * head_bytes);
   });
-  if (kv_b.file_backed) release_file_pages(kv_b, kv_b.data, dtype_bytes(kv_b.dtype, rank) * static_cast<size_t>(kv_b.rows()));
+  if (kv_b.file_backed)
+    release_file_pages(kv_b, kv_b.data, dtype_bytes(kv_b.dtype, rank) * static_cast<size_t>(kv_b.rows()));
   return columns;
 }
 

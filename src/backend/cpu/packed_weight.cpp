@@ -226,7 +226,7 @@ void recode_f8e4m3_row(const WeightView& w, int64_t row, uint8_t* out, uint64_t*
 
 bool copy_outgrows_page_cache(const WeightView& source) {
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  return pages > 0 && page > 0 && 2 * source.source_bytes > static_cast<int64_t>(pages) * page;
+  return pages > 0 && page > 0 && 2 * source.model_bytes > static_cast<int64_t>(pages) * page;
 }
 
 void release_file_pages(const WeightView& source, const void* data, size_t bytes) {
