@@ -625,7 +625,7 @@ void gemm_q5_kx8(const BlockQ5_Kx8* w, int64_t n_blocks, const ActBlockQ8* x, in
 // b + 1 of one place instead cost each token eight permutes per block pair to lay out its
 // activations: one core in L2 read 9-17 GB/s at two tokens against 17-20 now
 // (docs/benchmarks.md, CPU backend, session 24). kAhead: how far ahead each stream is
-// fetched (x86::prefetch_stream).
+// fetched (x86::prefetch_stream); 0 leaves it to the hardware prefetchers.
 template <int NT, typename Block, int64_t kAhead, int kPlaces = 2>
 DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64_t n_blocks, const ActBlockQ8* x,
                                          int64_t x_stride, float* const (&out)[kPlaces], int64_t out_stride) {
@@ -635,8 +635,9 @@ DSINFER_AVX512_VNNI void far_tokens_tile(const Block* const (&w)[kPlaces], int64
   for (auto& pair : acc)
     for (auto& a : pair) a = _mm512_setzero_ps();
   for (int64_t b = 0; b < n_blocks; ++b) {
-    if (b % 2 == 0)
-      for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block), kAhead>(group + b);
+    if constexpr (kAhead > 0)
+      if (b % 2 == 0)
+        for (const Block* group : w) x86::prefetch_stream<2 * sizeof(Block), kAhead>(group + b);
     for (int q = 0; q < kPairs; ++q) add_block_x16<NT>(w[2 * q][b], w[2 * q + 1][b], x + b, x_stride, acc[q]);
   }
   for (int q = 0; q < kPairs; ++q)
@@ -1872,9 +1873,10 @@ DSINFER_AVX512_VNNI void absorb_columns_q4_0(float* out, const float* q, const u
   }
 }
 
-// The table with the Q4_0 / Q8_0 far tiles fetching kAhead bytes ahead (x86::prefetch_stream),
-// and the one-token FP4 tiles and the FP8 and BF16 rows read side by side kRowsAhead.
-template <int64_t kAhead, int64_t kRowsAhead>
+// The table with the one-token far tiles fetching kAhead bytes ahead (x86::prefetch_stream),
+// Q8_0's kQ8Ahead, and the one-token FP4 tiles and the FP8 and BF16 rows read side by side
+// kRowsAhead.
+template <int64_t kAhead, int64_t kQ8Ahead, int64_t kRowsAhead>
 Kernels avx512_vnni_table() {
   Kernels k = avx2_kernels();
   k.isa = "avx512-vnni";
@@ -1887,11 +1889,11 @@ Kernels avx512_vnni_table() {
   k.gemm_q4_0x16 = gemm_q4_0x16;
   k.gemm_q4_0x16_far = gemm_q4_0x16_far<kAhead>;
   k.gemm_q8_0x16 = gemm_q8_0x16;
-  k.gemm_q8_0x16_far = gemm_q8_0x16_far<kAhead>;
+  k.gemm_q8_0x16_far = gemm_q8_0x16_far<kQ8Ahead>;
   k.gemm_q8_0x32 = gemm_two_pairs<BlockQ8_0x8>;
   k.gemm_q4_0x32 = gemm_two_pairs<BlockQ4_0x8>;
   k.gemm_q4_0x16_far4 = gemm_q4_0x16_far4<kAhead>;
-  k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4<kAhead>;
+  k.gemm_q8_0x16_far4 = gemm_q8_0x16_far4<kQ8Ahead>;
   k.gemm_q4_kx16 = gemm_groups_x16<BlockQ4_Kx8>;
   k.gemm_q5_kx16 = gemm_groups_x16<BlockQ5_Kx8>;
   k.gemm_q6_kx16 = gemm_groups_x16<BlockQ6_Kx8>;
@@ -1942,12 +1944,14 @@ Kernels avx512_vnni_table() {
 }  // namespace
 
 const Kernels& avx512_vnni_kernels() {
-  static const Kernels table = avx512_vnni_table<x86::kStreamPrefetchBytes, x86::kPrefetchBytes>();
+  static const Kernels table =
+      avx512_vnni_table<x86::kStreamPrefetchBytes, x86::kStreamPrefetchBytes, x86::kPrefetchBytes>();
   return table;
 }
 
 const Kernels& avx512_vnni_amd_kernels() {
-  static const Kernels table = avx512_vnni_table<x86::kAmdStreamPrefetchBytes, x86::kAmdRowsPrefetchBytes>();
+  static const Kernels table = avx512_vnni_table<x86::kAmdStreamPrefetchBytes, x86::kAmdQ8StreamPrefetchBytes,
+                                                  x86::kAmdRowsPrefetchBytes>();
   return table;
 }
 
