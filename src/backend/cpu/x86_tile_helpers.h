@@ -115,7 +115,7 @@ constexpr int64_t kAmdStreamPrefetchBytes = 1024;
 // AMD's one-token Q8_0 far tiles fetch nothing ahead (0): the cores' own prefetchers serve
 // their streams better. On the Zen 5 VM the experts' loop of an A Q8_0 token took 0.974 of
 // its time with the 1 KiB fetch (median of 26 runs, 22 shorter), token times 0.9842 (median
-// of 75; B 0.9916 of 24), probes 40-78 GB/s; 2 KiB ahead was slower (a per-token switch in
+// of 75; B 0.9916 of 24), probes 38.6-78.3 GB/s; 2 KiB ahead was slower (a per-token switch in
 // one process, docs/benchmarks.md, CPU backend, sessions 56-57).
 constexpr int64_t kAmdQ8StreamPrefetchBytes = 0;
 // The one-token FP4 far tiles and the FP8 and BF16 rows read side by side (V4 decode's
